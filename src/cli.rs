@@ -1,0 +1,114 @@
+//! The command line, as raw input: clap definitions only, validated without I/O. The runtime
+//! resolves them (with the configuration) into settings.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  kdrift diff --live-file cluster.yaml            drift of the repository around . against a dump
+  kdrift diff --repo ./gitops --rev main~1 --path apps/shop --live-file live.json -l app=shop
+  kdrift diff --live-file live.json --output json  the report as JSON (exit 0 clean, 1 drift, 2 error)
+  kdrift fixture /tmp/fx --resources 1000          write a generated repository and live dump";
+
+/// kdrift: explore GitOps drift between a Git repository and a Kubernetes cluster.
+#[derive(Debug, Parser)]
+#[command(name = "kdrift", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Git repository (default: the one around the current directory).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// Revision to read the desired state from (anything `git rev-parse` takes).
+    #[arg(long, global = true, default_value = "HEAD", value_name = "REV")]
+    pub rev: String,
+    /// Limit to this folder of the repository (repeatable).
+    #[arg(long = "path", global = true, value_name = "DIR")]
+    pub paths: Vec<String>,
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kube context to use (default: the current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace for manifests that name none.
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Read live objects from a YAML/JSON dump instead of a cluster (offline).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub live_file: Option<PathBuf>,
+    /// Label selector of the live objects that belong to this repository (for `extra`).
+    #[arg(short = 'l', long, global = true, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Argo CD application whose tracking annotation marks objects of this repository.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub argocd_app: Option<String>,
+    /// How drift is computed: local (instant) or server (dry-run apply; needs a cluster).
+    #[arg(long, global = true, value_enum)]
+    pub diff_mode: Option<DiffMode>,
+    /// Show Secret values instead of fingerprints.
+    #[arg(long, global = true)]
+    pub show_secrets: bool,
+    /// Never write to the cluster.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Configuration file read over the defaults (default: the platform config dir).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print stage times (read Git, parse, compare, render) to stderr.
+    #[arg(long, global = true)]
+    pub timings: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffMode {
+    Local,
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report drift; exit 0 when everything is synced, 1 on drift, 2 on error.
+    Diff(DiffArgs),
+    /// Write a generated fixture: a Git repository of manifests, the live objects as an API
+    /// server returns them, and the expected verdicts.
+    Fixture(FixtureArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FixtureArgs {
+    /// Folder to write (created; must not hold a repository already).
+    pub out: PathBuf,
+    /// Number of resources in Git.
+    #[arg(long, default_value_t = 1000)]
+    pub resources: usize,
+    /// Number of namespaces.
+    #[arg(long, default_value_t = 10)]
+    pub namespaces: usize,
+    /// Seed of the generator (the output is deterministic for a seed).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}

@@ -1,0 +1,194 @@
+//! Configuration: the embedded defaults (`config/default.yaml`), the user's file (platform
+//! config dir, or `--config`) read over them key by key, validated strictly (an unknown key
+//! or a wrong type names the key and the file). No flags here: the runtime merges them on
+//! top when it resolves settings.
+
+use serde::Deserialize;
+use serde_yaml::Value as YamlValue;
+use std::path::{Path, PathBuf};
+
+/// The embedded defaults, also the documented reference of every key.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/default.yaml");
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {}: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    /// The file is not YAML, or a key is unknown or has the wrong type.
+    #[error("config file {}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub namespace: String,
+    pub tracking: TrackingConfig,
+    pub drift: DriftConfig,
+    pub ignore: Vec<IgnoreConfig>,
+    pub kustomize: KustomizeConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingConfig {
+    pub selector: String,
+    pub argocd_app: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    pub appliers: Vec<String>,
+}
+
+/// One ignore rule as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreConfig {
+    #[serde(default)]
+    pub group: String,
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub managers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KustomizeConfig {
+    pub command: String,
+}
+
+/// The user's config file at the platform location, if the platform has one.
+pub fn user_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "kdrift").map(|d| d.config_dir().join("config.yaml"))
+}
+
+/// Loads the defaults and, over them, `explicit` (which must exist) or else the user's file
+/// at the platform location (if it exists).
+pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    let mut merged: YamlValue =
+        serde_yaml::from_str(DEFAULT_CONFIG).map_err(|e| ConfigError::Invalid {
+            path: PathBuf::from("<embedded default.yaml>"),
+            message: e.to_string(),
+        })?;
+    let user = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => user_config_path().filter(|p| p.exists()),
+    };
+    let mut source = PathBuf::from("<embedded default.yaml>");
+    if let Some(path) = user {
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let overlay: YamlValue = serde_yaml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if !overlay.is_null() {
+            merge(&mut merged, overlay);
+        }
+        source = path;
+    }
+    from_value(merged, &source)
+}
+
+/// Reads a configuration from YAML text laid over the defaults (for tests and tools).
+pub fn from_str_over_defaults(text: &str, name: &Path) -> Result<Config, ConfigError> {
+    let mut merged: YamlValue =
+        serde_yaml::from_str(DEFAULT_CONFIG).map_err(|e| ConfigError::Invalid {
+            path: name.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let overlay: YamlValue = serde_yaml::from_str(text).map_err(|e| ConfigError::Invalid {
+        path: name.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if !overlay.is_null() {
+        merge(&mut merged, overlay);
+    }
+    from_value(merged, name)
+}
+
+fn from_value(value: YamlValue, source: &Path) -> Result<Config, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ConfigError::Invalid {
+            path: source.to_path_buf(),
+            message: if path == "." {
+                e.inner().to_string()
+            } else {
+                format!("{path}: {}", e.inner())
+            },
+        }
+    })
+}
+
+/// Lays `overlay` over `base`: maps merge key by key, anything else replaces.
+fn merge(base: &mut YamlValue, overlay: YamlValue) {
+    match (base, overlay) {
+        (YamlValue::Mapping(b), YamlValue::Mapping(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load() {
+        let c = from_str_over_defaults("", Path::new("x.yaml")).unwrap();
+        assert!(c.drift.appliers.iter().any(|a| a == "kdrift"));
+        assert_eq!(c.namespace, "");
+    }
+
+    #[test]
+    fn user_values_override_key_by_key() {
+        let c =
+            from_str_over_defaults("tracking:\n  selector: app=x\n", Path::new("u.yaml")).unwrap();
+        assert_eq!(c.tracking.selector, "app=x");
+        assert_eq!(c.tracking.argocd_app, "");
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let err = from_str_over_defaults("tracking:\n  selectr: x\n", Path::new("/home/u/k.yaml"))
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("/home/u/k.yaml") && msg.contains("selectr"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_file() {
+        let err =
+            from_str_over_defaults("drift:\n  appliers: 3\n", Path::new("k.yaml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("k.yaml") && msg.contains("drift.appliers"),
+            "{msg}"
+        );
+    }
+}

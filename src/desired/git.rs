@@ -1,0 +1,252 @@
+//! Reading a commit's tree with gix: resolving a revision, listing the files under the chosen
+//! folders with their blob ids, reading blobs, and telling whether the working tree differs
+//! from HEAD for those files. Never reads manifests from the working tree.
+
+use super::DesiredError;
+use gix::bstr::ByteSlice;
+use std::path::{Path, PathBuf};
+
+/// The commit the desired state was read from.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RevisionInfo {
+    /// What the user asked for (`HEAD`, a branch, `HEAD~2` …).
+    pub spec: String,
+    /// The full commit id.
+    pub commit: String,
+    pub short: String,
+    pub subject: String,
+    pub author: String,
+    /// Commit time, seconds since the Unix epoch.
+    pub time: i64,
+    /// The branch HEAD points at, when the revision is HEAD on a branch.
+    pub branch: Option<String>,
+    /// The id of the commit's root tree.
+    pub tree: String,
+}
+
+/// A file of the commit's tree.
+#[derive(Debug, Clone)]
+pub struct TreeFile {
+    /// Path from the repository root, `/`-separated.
+    pub path: String,
+    pub blob: gix::ObjectId,
+    pub is_link: bool,
+}
+
+/// An open repository.
+pub struct GitRepo {
+    repo: gix::Repository,
+}
+
+impl GitRepo {
+    /// Opens the repository at `path`, or the one around the current directory.
+    pub fn open(path: Option<&Path>) -> Result<Self, DesiredError> {
+        let start = match path {
+            Some(p) => p.to_path_buf(),
+            None => std::env::current_dir().map_err(|e| DesiredError::Repository {
+                path: PathBuf::from("."),
+                message: e.to_string(),
+            })?,
+        };
+        let repo = gix::discover(&start).map_err(|e| DesiredError::Repository {
+            path: start.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(GitRepo { repo })
+    }
+
+    /// The working tree folder, if the repository has one.
+    pub fn workdir(&self) -> Option<&Path> {
+        self.repo.workdir()
+    }
+
+    /// Where the repository lives (the working tree, or the git dir of a bare repository).
+    pub fn location(&self) -> PathBuf {
+        self.repo
+            .workdir()
+            .unwrap_or_else(|| self.repo.git_dir())
+            .to_path_buf()
+    }
+
+    /// Resolves anything `git rev-parse` takes to a commit.
+    pub fn resolve(&self, spec: &str) -> Result<RevisionInfo, DesiredError> {
+        let bad = |message: String| DesiredError::Revision {
+            spec: spec.to_string(),
+            message,
+        };
+        let id = self
+            .repo
+            .rev_parse_single(spec)
+            .map_err(|e| bad(e.to_string()))?;
+        let commit = id
+            .object()
+            .map_err(|e| bad(e.to_string()))?
+            .peel_to_commit()
+            .map_err(|e| bad(e.to_string()))?;
+        let message = commit.message_raw_sloppy();
+        let subject = message
+            .lines()
+            .next()
+            .map(|l| l.to_str_lossy().trim().to_string())
+            .unwrap_or_default();
+        let (author, time) = match commit.author() {
+            Ok(sig) => (
+                sig.name.to_str_lossy().to_string(),
+                sig.time().map(|t| t.seconds).unwrap_or(0),
+            ),
+            Err(_) => (String::new(), 0),
+        };
+        let tree = commit.tree_id().map_err(|e| bad(e.to_string()))?;
+        let commit_hex = commit.id().to_hex().to_string();
+        let branch = if spec == "HEAD" {
+            self.repo
+                .head_name()
+                .ok()
+                .flatten()
+                .map(|n| n.shorten().to_str_lossy().to_string())
+        } else {
+            None
+        };
+        Ok(RevisionInfo {
+            spec: spec.to_string(),
+            short: commit_hex.chars().take(7).collect(),
+            commit: commit_hex,
+            subject,
+            author,
+            time,
+            branch,
+            tree: tree.to_hex().to_string(),
+        })
+    }
+
+    /// Lists every file of a commit's tree (recursively), sorted by path.
+    pub fn list_files(&self, rev: &RevisionInfo) -> Result<Vec<TreeFile>, DesiredError> {
+        let tree_id =
+            gix::ObjectId::from_hex(rev.tree.as_bytes()).map_err(|e| DesiredError::Revision {
+                spec: rev.spec.clone(),
+                message: e.to_string(),
+            })?;
+        let mut out = Vec::new();
+        let mut stack = vec![(tree_id, String::new())];
+        while let Some((id, prefix)) = stack.pop() {
+            let tree = self
+                .repo
+                .find_tree(id)
+                .map_err(|e| self.object_error(&prefix, e))?;
+            let decoded = tree.decode().map_err(|e| self.object_error(&prefix, e))?;
+            for entry in &decoded.entries {
+                let name = entry.filename.to_str_lossy();
+                let path = if prefix.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                if entry.mode.is_tree() {
+                    stack.push((entry.oid.to_owned(), path));
+                } else if entry.mode.is_blob() || entry.mode.is_link() {
+                    out.push(TreeFile {
+                        path,
+                        blob: entry.oid.to_owned(),
+                        is_link: entry.mode.is_link(),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    fn object_error(&self, path: &str, e: impl std::fmt::Display) -> DesiredError {
+        DesiredError::Object {
+            path: if path.is_empty() {
+                "/".into()
+            } else {
+                path.into()
+            },
+            message: e.to_string(),
+        }
+    }
+
+    /// Reads a blob's bytes.
+    pub fn read_blob(&self, file: &TreeFile) -> Result<Vec<u8>, DesiredError> {
+        let mut blob = self
+            .repo
+            .find_blob(file.blob)
+            .map_err(|e| self.object_error(&file.path, e))?;
+        Ok(blob.take_data())
+    }
+
+    /// Whether `rev` is the commit HEAD points at.
+    pub fn is_head(&self, rev: &RevisionInfo) -> bool {
+        self.repo
+            .head_id()
+            .map(|id| id.to_hex().to_string() == rev.commit)
+            .unwrap_or(false)
+    }
+
+    /// The manifest files (as `is_manifest` decides) whose working-tree content differs from
+    /// `files`, including manifests that are not in the tree at all, below `roots`.
+    pub fn worktree_changes(
+        &self,
+        files: &[TreeFile],
+        roots: &[String],
+        is_manifest: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let Some(workdir) = self.repo.workdir() else {
+            return Vec::new();
+        };
+        let mut changed = Vec::new();
+        let mut known = std::collections::HashSet::new();
+        for f in files.iter().filter(|f| is_manifest(&f.path) && !f.is_link) {
+            known.insert(f.path.as_str());
+            let same = std::fs::read(workdir.join(&f.path))
+                .ok()
+                .and_then(|data| {
+                    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &data)
+                        .ok()
+                })
+                .is_some_and(|id| id == f.blob);
+            if !same {
+                changed.push(f.path.clone());
+            }
+        }
+        // Manifests present in the working tree but not committed (bounded walk).
+        let mut budget = 100_000usize;
+        let starts: Vec<PathBuf> = if roots.is_empty() {
+            vec![workdir.to_path_buf()]
+        } else {
+            roots.iter().map(|r| workdir.join(r)).collect()
+        };
+        let mut stack = starts;
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                budget = budget.saturating_sub(1);
+                if budget == 0 {
+                    return changed;
+                }
+                let p = entry.path();
+                let Ok(rel) = p.strip_prefix(workdir) else {
+                    continue;
+                };
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                if rel == ".git" || rel.starts_with(".git/") {
+                    continue;
+                }
+                match entry.file_type() {
+                    Ok(t) if t.is_dir() => stack.push(p),
+                    Ok(t) if t.is_file() => {
+                        if is_manifest(&rel) && !known.contains(rel.as_str()) {
+                            changed.push(rel);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        changed.sort();
+        changed
+    }
+}

@@ -1,0 +1,268 @@
+//! Turning one manifest file's text into Kubernetes objects as kubectl would: several
+//! documents per file, `List` kinds expanded, documents without `apiVersion`/`kind` told
+//! apart, and broken documents salvaged into as much of an identity as the text still shows.
+//! Pure: text in, items out.
+
+use crate::yaml;
+use serde_json::Value;
+
+/// One result of reading a file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ManifestItem {
+    /// A Kubernetes object (apiVersion and kind present), with its document's line.
+    Object { object: Value, line: usize },
+    /// A document that is not a Kubernetes object (no apiVersion and no kind).
+    NotAnObject { line: usize },
+    /// A document that cannot become an object.
+    Broken {
+        line: usize,
+        message: String,
+        /// `apiVersion`, `kind`, `metadata.namespace` and `metadata.name` as far as the text
+        /// shows them.
+        salvage: Salvage,
+    },
+}
+
+/// Identity fields read from the raw text of a broken document.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Salvage {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Reads a file's text. JSON files and YAML files are told apart by content, as kubectl does.
+pub fn read_file(text: &str) -> Vec<ManifestItem> {
+    let mut out = Vec::new();
+    if yaml::looks_like_json(text) {
+        match yaml::parse_json_stream(text) {
+            Ok(values) => {
+                for (v, line) in values {
+                    push_value(v, line, &mut out);
+                }
+            }
+            Err(e) => out.push(ManifestItem::Broken {
+                line: e.line,
+                message: e.message,
+                salvage: salvage_json(text),
+            }),
+        }
+        return out;
+    }
+    for doc in yaml::split_documents(text) {
+        match yaml::parse_document(doc.text, doc.line) {
+            Ok(Some(v)) => push_value(v, first_content_line(doc.text, doc.line), &mut out),
+            Ok(None) => {}
+            Err(e) => out.push(ManifestItem::Broken {
+                line: e.line,
+                message: e.message,
+                salvage: salvage_yaml(doc.text),
+            }),
+        }
+    }
+    out
+}
+
+/// The line of the first non-blank, non-comment line of a document (where an editor should
+/// jump), or the document's own line.
+fn first_content_line(text: &str, line: usize) -> usize {
+    text.lines()
+        .position(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .map(|i| line + i)
+        .unwrap_or(line)
+}
+
+fn push_value(v: Value, line: usize, out: &mut Vec<ManifestItem>) {
+    let Value::Object(map) = &v else {
+        if v.is_null() {
+            return;
+        }
+        out.push(ManifestItem::Broken {
+            line,
+            message: "the document is not a mapping".into(),
+            salvage: Salvage::default(),
+        });
+        return;
+    };
+    let api_version = map.get("apiVersion").and_then(Value::as_str);
+    let kind = map.get("kind").and_then(Value::as_str);
+    match (api_version, kind) {
+        (None, None) => out.push(ManifestItem::NotAnObject { line }),
+        (Some(_), Some(k)) if k.ends_with("List") && map.get("items").is_some() => {
+            match map.get("items") {
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        push_value(item.clone(), line, out);
+                    }
+                }
+                Some(Value::Null) => {}
+                _ => out.push(ManifestItem::Broken {
+                    line,
+                    message: format!("{k}: items is not a list"),
+                    salvage: Salvage::default(),
+                }),
+            }
+        }
+        (Some(av), Some(k)) if !av.is_empty() && !k.is_empty() => {
+            out.push(ManifestItem::Object { object: v, line })
+        }
+        _ => {
+            let salvage = Salvage {
+                api_version: api_version.unwrap_or("").into(),
+                kind: kind.unwrap_or("").into(),
+                namespace: crate::model::meta_str(&v, "namespace").into(),
+                name: crate::model::meta_str(&v, "name").into(),
+            };
+            let message = if api_version.unwrap_or("").is_empty() {
+                "the object has no apiVersion"
+            } else {
+                "the object has no kind"
+            };
+            out.push(ManifestItem::Broken {
+                line,
+                message: message.into(),
+                salvage,
+            })
+        }
+    }
+}
+
+/// Reads identity fields from broken YAML line by line: top-level `apiVersion:` and `kind:`,
+/// and `name:`/`namespace:` one level under a top-level `metadata:`.
+pub fn salvage_yaml(text: &str) -> Salvage {
+    let mut s = Salvage::default();
+    let mut in_metadata = false;
+    let mut meta_indent: Option<usize> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_end();
+        if trimmed.trim_start().starts_with('#') || trimmed.trim().is_empty() {
+            continue;
+        }
+        let indent = trimmed.len() - trimmed.trim_start().len();
+        let body = trimmed.trim_start();
+        let value = |key: &str| -> Option<String> {
+            body.strip_prefix(key)
+                .and_then(|r| r.strip_prefix(':'))
+                .map(|r| {
+                    let r = r.split(" #").next().unwrap_or("").trim();
+                    r.trim_matches(|c| c == '"' || c == '\'').to_string()
+                })
+        };
+        if indent == 0 {
+            in_metadata = body.starts_with("metadata:");
+            meta_indent = None;
+            if let Some(v) = value("apiVersion") {
+                s.api_version = v;
+            } else if let Some(v) = value("kind") {
+                s.kind = v;
+            }
+        } else if in_metadata {
+            let level = *meta_indent.get_or_insert(indent);
+            if indent == level {
+                if let Some(v) = value("name") {
+                    s.name = v;
+                } else if let Some(v) = value("namespace") {
+                    s.namespace = v;
+                }
+            }
+        }
+    }
+    s
+}
+
+/// Salvages identity from broken JSON by looking for the first `"kind"`, `"apiVersion"`,
+/// `"name"` and `"namespace"` string values.
+fn salvage_json(text: &str) -> Salvage {
+    let find = |key: &str| -> String {
+        let pat = format!("\"{key}\"");
+        text.find(&pat)
+            .and_then(|i| {
+                let rest = text[i + pat.len()..].trim_start().strip_prefix(':')?;
+                let rest = rest.trim_start().strip_prefix('"')?;
+                rest.split('"').next().map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    Salvage {
+        api_version: find("apiVersion"),
+        kind: find("kind"),
+        namespace: find("namespace"),
+        name: find("name"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn objects(items: &[ManifestItem]) -> Vec<(&Value, usize)> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                ManifestItem::Object { object, line } => Some((object, *line)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn several_documents_with_comments_and_empties() {
+        let text = "# leading comment\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n--- # second\n\n---\n# only comment\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n...\n";
+        let items = read_file(text);
+        let objs = objects(&items);
+        assert_eq!(objs.len(), 2, "{items:?}");
+        assert_eq!(objs[0].1, 2);
+        assert_eq!(objs[1].1, 11);
+    }
+
+    #[test]
+    fn lists_are_expanded() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: b}\n";
+        let items = read_file(text);
+        assert_eq!(objects(&items).len(), 2);
+        let text = "apiVersion: v1\nkind: ConfigMapList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n";
+        assert_eq!(objects(&read_file(text)).len(), 1);
+    }
+
+    #[test]
+    fn json_documents() {
+        let text = "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}, \"data\": {\"x\": \"1\"}}";
+        let items = read_file(text);
+        assert_eq!(objects(&items)[0].0["data"], json!({"x": "1"}));
+    }
+
+    #[test]
+    fn values_files_are_not_objects() {
+        let items = read_file("replicaCount: 3\nimage:\n  tag: latest\n");
+        assert_eq!(items, vec![ManifestItem::NotAnObject { line: 1 }]);
+    }
+
+    #[test]
+    fn broken_document_salvages_identity_and_keeps_the_rest() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: [1\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n";
+        let items = read_file(text);
+        assert_eq!(objects(&items).len(), 1);
+        match &items[0] {
+            ManifestItem::Broken { line, salvage, .. } => {
+                assert!(*line >= 7, "line {line}");
+                assert_eq!(salvage.kind, "Deployment");
+                assert_eq!(salvage.name, "web");
+                assert_eq!(salvage.namespace, "shop");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_kind_is_broken() {
+        let items = read_file("apiVersion: v1\nmetadata:\n  name: x\n");
+        assert!(
+            matches!(&items[0], ManifestItem::Broken { message, .. } if message.contains("kind"))
+        );
+    }
+}

@@ -1,0 +1,480 @@
+//! The desired state: every object a Git revision declares, read from the commit's tree with
+//! gix (never from the working tree), plain manifests and rendered kustomizations alike, with
+//! identities resolved (group, scope, defaulted namespace) and broken input turned into
+//! `InvalidManifest`s that name the file and line. Knows nothing of clusters or the UI.
+
+pub mod git;
+pub mod kustomize;
+pub mod manifest;
+
+use crate::kinds::ScopeTable;
+use crate::model::{
+    meta_str, split_api_version, DesiredObject, InvalidManifest, ResourceKey, SourceLocation,
+};
+use git::{GitRepo, RevisionInfo, TreeFile};
+use manifest::{ManifestItem, Salvage};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Why no desired state could be read at all. Problems with single files are not errors;
+/// they become `InvalidManifest`s.
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    /// No repository at or around the path.
+    #[error("no Git repository at {}: {message}", path.display())]
+    Repository { path: PathBuf, message: String },
+    /// The revision does not resolve to a commit.
+    #[error("cannot read revision {spec:?}: {message}")]
+    Revision { spec: String, message: String },
+    /// An object of the repository cannot be read.
+    #[error("cannot read {path} from the repository: {message}")]
+    Object { path: String, message: String },
+}
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The repository, or `None` for the one around the current directory.
+    pub repo: Option<PathBuf>,
+    pub rev: String,
+    /// Folders to limit to (relative to the repository root); empty means all.
+    pub paths: Vec<String>,
+    /// Namespace for namespaced objects that name none.
+    pub default_namespace: String,
+    /// Command that renders kustomizations; empty means `kubectl` (or `kustomize`) on PATH.
+    pub kustomize_command: String,
+    /// Where rendered trees are cached.
+    pub cache_dir: PathBuf,
+}
+
+/// A file read as a plain manifest, with what it held.
+#[derive(Debug, Clone, Default)]
+pub struct FileStats {
+    pub manifests: usize,
+    /// Files with no Kubernetes object (CI configs, Helm values), skipped.
+    pub skipped: Vec<String>,
+    pub kustomizations: usize,
+}
+
+/// Stage times of a load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadTimings {
+    pub read_git: Duration,
+    pub parse: Duration,
+    pub kustomize: Duration,
+}
+
+/// Everything one revision declares.
+#[derive(Debug, Clone, Default)]
+pub struct DesiredSnapshot {
+    pub repo_path: PathBuf,
+    pub revision: RevisionInfo,
+    /// Valid objects, sorted by key, at most one per key.
+    pub objects: Vec<DesiredObject>,
+    pub invalid: Vec<InvalidManifest>,
+    pub files: FileStats,
+    /// Manifest files whose working-tree content differs from the revision (only when the
+    /// revision is HEAD).
+    pub worktree_changes: Vec<String>,
+    pub scopes: ScopeTable,
+    pub timings: LoadTimings,
+}
+
+/// Whether a path names a manifest file kdrift reads.
+pub fn is_manifest_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json")
+}
+
+/// Normalises a `--path` value to a folder prefix relative to the repository root.
+pub fn normalize_root(path: &str) -> String {
+    let trimmed = path.trim().trim_start_matches("./").trim_matches('/');
+    if trimmed == "." {
+        String::new()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+fn in_roots(path: &str, roots: &[String]) -> bool {
+    roots.is_empty()
+        || roots
+            .iter()
+            .any(|r| r.is_empty() || path == r || path.starts_with(&format!("{r}/")))
+}
+
+/// An item read from some source, before identities are resolved.
+struct RawItem {
+    item: ManifestItem,
+    source: SourceLocation,
+}
+
+/// Reads the desired state of a revision.
+pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
+    let started = Instant::now();
+    let repo = GitRepo::open(opts.repo.as_deref())?;
+    let revision = repo.resolve(&opts.rev)?;
+    let roots: Vec<String> = opts.paths.iter().map(|p| normalize_root(p)).collect();
+    let files = repo.list_files(&revision)?;
+
+    let plan = kustomize::plan(&repo, &files, &|dir| in_roots(dir, &roots));
+    let plain: Vec<&TreeFile> = files
+        .iter()
+        .filter(|f| {
+            !f.is_link
+                && is_manifest_path(&f.path)
+                && in_roots(&f.path, &roots)
+                && !plan.claimed.contains(&f.path)
+        })
+        .collect();
+    let mut blobs = Vec::with_capacity(plain.len());
+    for f in &plain {
+        blobs.push((f.path.clone(), repo.read_blob(f)?));
+    }
+    let worktree_changes = if repo.is_head(&revision) {
+        repo.worktree_changes(&files, &roots, |p| is_manifest_path(p))
+    } else {
+        Vec::new()
+    };
+    let read_git = started.elapsed();
+
+    let parse_started = Instant::now();
+    let mut stats = FileStats::default();
+    let mut raw = parse_files(&blobs, &mut stats);
+    let parse = parse_started.elapsed();
+
+    let kustomize_started = Instant::now();
+    if !plan.roots.is_empty() {
+        stats.kustomizations = plan.roots.len();
+        raw.extend(render_kustomizations(&repo, &revision, &files, &plan, opts));
+    }
+    let kustomize = kustomize_started.elapsed();
+
+    let mut snapshot = resolve_identities(raw, &opts.default_namespace);
+    snapshot.repo_path = repo.location();
+    snapshot.revision = revision;
+    snapshot.files = stats;
+    snapshot.worktree_changes = worktree_changes;
+    snapshot.timings = LoadTimings {
+        read_git,
+        parse,
+        kustomize,
+    };
+    Ok(snapshot)
+}
+
+/// Parses files on all cores; keeps file order.
+fn parse_files(blobs: &[(String, Vec<u8>)], stats: &mut FileStats) -> Vec<RawItem> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let chunk = blobs.len().div_ceil(threads).max(1);
+    let results: Vec<Vec<(String, Vec<ManifestItem>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = blobs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, data)| (path.clone(), read_bytes(data)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut out = Vec::new();
+    for (path, items) in results.into_iter().flatten() {
+        let has_object = items
+            .iter()
+            .any(|i| !matches!(i, ManifestItem::NotAnObject { .. }));
+        if !has_object {
+            stats.skipped.push(path);
+            continue;
+        }
+        stats.manifests += 1;
+        for item in items {
+            let line = match &item {
+                ManifestItem::Object { line, .. }
+                | ManifestItem::NotAnObject { line }
+                | ManifestItem::Broken { line, .. } => *line,
+            };
+            out.push(RawItem {
+                item,
+                source: SourceLocation {
+                    file: path.clone(),
+                    line: Some(line),
+                },
+            });
+        }
+    }
+    out
+}
+
+fn read_bytes(data: &[u8]) -> Vec<ManifestItem> {
+    match std::str::from_utf8(data) {
+        Ok(text) => manifest::read_file(text),
+        Err(e) => vec![ManifestItem::Broken {
+            line: 1 + data[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
+            message: "the file is not valid UTF-8".into(),
+            salvage: Salvage::default(),
+        }],
+    }
+}
+
+fn render_kustomizations(
+    repo: &GitRepo,
+    revision: &RevisionInfo,
+    files: &[TreeFile],
+    plan: &kustomize::KustomizePlan,
+    opts: &LoadOptions,
+) -> Vec<RawItem> {
+    let broken = |kfile: &str, message: String| RawItem {
+        item: ManifestItem::Broken {
+            line: 1,
+            message,
+            salvage: Salvage {
+                kind: "Kustomization".into(),
+                name: kfile.into(),
+                ..Salvage::default()
+            },
+        },
+        source: SourceLocation {
+            file: kfile.to_string(),
+            line: None,
+        },
+    };
+    let Some(command) = kustomize::renderer(&opts.kustomize_command) else {
+        return plan
+            .roots
+            .iter()
+            .map(|(_, k)| {
+                broken(
+                    k,
+                    "cannot render this kustomization: neither kubectl nor kustomize is on PATH \
+                     (set kustomize.command in the config)"
+                        .into(),
+                )
+            })
+            .collect();
+    };
+    let tree =
+        match kustomize::materialize(repo, revision, files, &opts.cache_dir.join("kustomize")) {
+            Ok(t) => t,
+            Err(e) => {
+                return plan
+                    .roots
+                    .iter()
+                    .map(|(_, k)| broken(k, e.clone()))
+                    .collect()
+            }
+        };
+    let rendered: Vec<(String, Result<String, String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .roots
+            .iter()
+            .map(|(dir, kfile)| {
+                let command = &command;
+                let tree = &tree;
+                scope.spawn(move || (kfile.clone(), kustomize::render(command, &tree.join(dir))))
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut out = Vec::new();
+    for (kfile, result) in rendered {
+        match result {
+            Ok(text) => {
+                for item in manifest::read_file(&text) {
+                    out.push(RawItem {
+                        item,
+                        source: SourceLocation {
+                            file: kfile.clone(),
+                            line: None,
+                        },
+                    });
+                }
+            }
+            Err(e) => out.push(broken(&kfile, format!("kustomize failed: {e}"))),
+        }
+    }
+    out
+}
+
+/// Gives every object its key, collects invalid items and refuses duplicate keys (both
+/// places named).
+fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnapshot {
+    let mut scopes = ScopeTable::default();
+    for r in &raw {
+        if let ManifestItem::Object { object, .. } = &r.item {
+            let api = object
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+            if kind == "CustomResourceDefinition" && api.starts_with("apiextensions.k8s.io/") {
+                scopes.learn_crd(object);
+            }
+        }
+    }
+    let key_for = |api: &str, kind: &str, ns: &str, name: &str, scopes: &ScopeTable| {
+        let (group, _) = split_api_version(api);
+        let ns = if scopes.is_namespaced(group, kind) {
+            if ns.is_empty() {
+                default_namespace
+            } else {
+                ns
+            }
+        } else {
+            ""
+        };
+        ResourceKey::new(group, kind, ns, name)
+    };
+    let mut invalid = Vec::new();
+    let mut by_key: BTreeMap<ResourceKey, Vec<DesiredObject>> = BTreeMap::new();
+    for r in raw {
+        match r.item {
+            ManifestItem::NotAnObject { .. } => invalid.push(InvalidManifest {
+                key: None,
+                api_version: String::new(),
+                source: r.source,
+                message: "the document has no apiVersion and no kind".into(),
+            }),
+            ManifestItem::Broken {
+                message, salvage, ..
+            } => {
+                let key = (!salvage.kind.is_empty() || !salvage.name.is_empty()).then(|| {
+                    key_for(
+                        &salvage.api_version,
+                        &salvage.kind,
+                        &salvage.namespace,
+                        &salvage.name,
+                        &scopes,
+                    )
+                });
+                invalid.push(InvalidManifest {
+                    key,
+                    api_version: salvage.api_version,
+                    source: r.source,
+                    message,
+                });
+            }
+            ManifestItem::Object { mut object, .. } => {
+                let api = object
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let kind = object
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let name = meta_str(&object, "name").to_string();
+                let ns = meta_str(&object, "namespace").to_string();
+                let key = key_for(&api, &kind, &ns, &name, &scopes);
+                if name.is_empty() {
+                    let generate = !meta_str(&object, "generateName").is_empty();
+                    invalid.push(InvalidManifest {
+                        key: Some(key),
+                        api_version: api,
+                        source: r.source,
+                        message: if generate {
+                            "the object has only metadata.generateName; kdrift cannot track \
+                             objects whose name the server picks"
+                                .into()
+                        } else {
+                            "the object has no metadata.name".into()
+                        },
+                    });
+                    continue;
+                }
+                set_namespace(&mut object, &key.namespace);
+                by_key.entry(key.clone()).or_default().push(DesiredObject {
+                    key,
+                    api_version: api,
+                    object,
+                    source: r.source,
+                });
+            }
+        }
+    }
+    let mut objects = Vec::with_capacity(by_key.len());
+    for (key, mut defs) in by_key {
+        if defs.len() == 1 {
+            objects.extend(defs.pop());
+        } else {
+            let places: Vec<String> = defs.iter().map(|d| d.source.to_string()).collect();
+            invalid.push(InvalidManifest {
+                key: Some(key),
+                api_version: defs[0].api_version.clone(),
+                source: defs[0].source.clone(),
+                message: format!("defined {} times: {}", defs.len(), places.join(" and ")),
+            });
+        }
+    }
+    DesiredSnapshot {
+        objects,
+        invalid,
+        scopes,
+        ..DesiredSnapshot::default()
+    }
+}
+
+/// Writes the resolved namespace into the object (or removes it for cluster-scoped kinds),
+/// so later stages see what the server would.
+fn set_namespace(object: &mut Value, namespace: &str) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        if namespace.is_empty() {
+            meta.remove("namespace");
+        } else {
+            meta.insert("namespace".into(), Value::String(namespace.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_are_folder_prefixes() {
+        assert_eq!(normalize_root("./apps/"), "apps");
+        assert_eq!(normalize_root("."), "");
+        assert!(in_roots("apps/a.yaml", &["apps".into()]));
+        assert!(!in_roots("apps2/a.yaml", &["apps".into()]));
+    }
+
+    #[test]
+    fn duplicates_name_both_places_and_cluster_scope_drops_namespace() {
+        let obj = |ns: &str| serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": ns}});
+        let item = |object: Value, file: &str| RawItem {
+            item: ManifestItem::Object { object, line: 1 },
+            source: SourceLocation {
+                file: file.into(),
+                line: Some(1),
+            },
+        };
+        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "namespace": "junk"}});
+        let snap = resolve_identities(
+            vec![
+                item(obj("default"), "a.yaml"),
+                item(obj(""), "b.yaml"),
+                item(ns, "ns.yaml"),
+            ],
+            "default",
+        );
+        assert_eq!(snap.objects.len(), 1);
+        assert_eq!(snap.objects[0].key.to_string(), "/Namespace//x");
+        assert_eq!(snap.invalid.len(), 1);
+        assert!(snap.invalid[0].message.contains("a.yaml:1 and b.yaml:1"));
+    }
+}

@@ -1,0 +1,442 @@
+//! Local-mode comparison of one normalised desired object with its normalised live object:
+//! every field Git sets must hold the same value live (maps recurse, keyed lists match items
+//! by key, sets compare members, atomic lists compare whole, unschematised custom lists by
+//! position); what only the live side has is drift only when the applier alone owns it (the
+//! next apply would remove it). Produces the drifted fields and a projection of the live
+//! object onto what Git sets, so a rendered diff shows only real differences. Pure.
+
+use super::ownership::{descend, descend_value, OwnerCursor};
+use super::schema::{self, ListKind, SchemaNode};
+use crate::path::{FieldPath, Segment};
+use crate::quantity::Quantity;
+use base64::Engine;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// One drifted field: the path and the two values (absent on the side that lacks it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDrift {
+    pub path: FieldPath,
+    pub desired: Option<Value>,
+    pub live: Option<Value>,
+}
+
+/// What one comparison knows about the object it compares.
+pub struct Comparer<'a> {
+    pub group: &'a str,
+    pub kind: &'a str,
+    /// Built-in kinds follow Go's `omitempty` and the API's list types; custom kinds follow
+    /// their CRD's schema, if any.
+    pub builtin: bool,
+    pub schema: Option<SchemaNode<'a>>,
+    /// Ignore patterns that apply to this object.
+    pub ignore_paths: Vec<&'a FieldPath>,
+    /// Managers whose fields never count for this object.
+    pub ignore_managers: Vec<&'a str>,
+}
+
+/// The result of comparing one object.
+#[derive(Debug, Clone, Default)]
+pub struct Comparison {
+    pub fields: Vec<FieldDrift>,
+    /// The live object projected onto the fields Git sets (plus drifted removals).
+    pub projected_live: Value,
+}
+
+impl<'a> Comparer<'a> {
+    /// Compares normalised objects. `owners` are cursors at the root of the live object's
+    /// field ownership.
+    pub fn compare(&self, desired: &Value, live: &Value, owners: &[OwnerCursor<'_>]) -> Comparison {
+        let mut out = Vec::new();
+        let projected = self
+            .value(
+                &FieldPath::root(),
+                desired,
+                Some(live),
+                self.schema,
+                owners,
+                &mut out,
+            )
+            .unwrap_or(Value::Null);
+        Comparison {
+            fields: out,
+            projected_live: projected,
+        }
+    }
+
+    fn is_ignored(&self, path: &FieldPath, owners: &[OwnerCursor<'_>]) -> bool {
+        self.ignore_paths.iter().any(|p| p.covers(path))
+            || owners
+                .iter()
+                .any(|c| self.ignore_managers.contains(&c.owner.manager.as_str()))
+    }
+
+    fn push(
+        &self,
+        out: &mut Vec<FieldDrift>,
+        path: &FieldPath,
+        desired: Option<&Value>,
+        live: Option<&Value>,
+        owners: &[OwnerCursor<'_>],
+    ) {
+        if !self.is_ignored(path, owners) {
+            out.push(FieldDrift {
+                path: path.clone(),
+                desired: desired.cloned(),
+                live: live.cloned(),
+            });
+        }
+    }
+
+    /// Compares a desired value with the live value at the same path; returns the projection.
+    fn value(
+        &self,
+        path: &FieldPath,
+        d: &Value,
+        l: Option<&Value>,
+        sch: Option<SchemaNode<'_>>,
+        owners: &[OwnerCursor<'_>],
+        out: &mut Vec<FieldDrift>,
+    ) -> Option<Value> {
+        match (d, l) {
+            (Value::Object(dm), Some(Value::Object(lm))) => {
+                Some(self.map(path, dm, lm, sch, owners, out))
+            }
+            (Value::Array(da), Some(Value::Array(la))) => {
+                Some(self.list(path, da, la, sch, owners, out))
+            }
+            (_, None) => {
+                if self.is_effectively_absent(path, d) {
+                    Some(d.clone())
+                } else {
+                    self.push(out, path, Some(d), None, owners);
+                    None
+                }
+            }
+            (Value::Object(_) | Value::Array(_), Some(lv)) => {
+                self.push(out, path, Some(d), Some(lv), owners);
+                Some(lv.clone())
+            }
+            (_, Some(lv)) => {
+                if self.scalar_eq(path, d, lv) {
+                    Some(d.clone())
+                } else {
+                    self.push(out, path, Some(d), Some(lv), owners);
+                    Some(lv.clone())
+                }
+            }
+        }
+    }
+
+    fn map(
+        &self,
+        path: &FieldPath,
+        dm: &Map<String, Value>,
+        lm: &Map<String, Value>,
+        sch: Option<SchemaNode<'_>>,
+        owners: &[OwnerCursor<'_>],
+        out: &mut Vec<FieldDrift>,
+    ) -> Value {
+        let mut projected = Map::new();
+        for (k, dv) in dm {
+            if path.is_root() && (k == "apiVersion" || k == "kind") {
+                projected.insert(k.clone(), dv.clone());
+                continue;
+            }
+            let child_schema = match sch {
+                Some(s) if !(path.is_root() && k == "metadata") => match s.property(k) {
+                    Ok(c) => c,
+                    // The server prunes fields its schema does not know: never drift.
+                    Err(()) => continue,
+                },
+                _ => None,
+            };
+            let child = path.field(k);
+            let child_owners = descend(owners, &Segment::Field(k.clone()));
+            if let Some(p) = self.value(&child, dv, lm.get(k), child_schema, &child_owners, out) {
+                projected.insert(k.clone(), p);
+            }
+        }
+        for (k, lv) in lm {
+            if dm.contains_key(k) || (path.is_root() && (k == "apiVersion" || k == "kind")) {
+                continue;
+            }
+            let seg = Segment::Field(k.clone());
+            let child_owners = descend(owners, &seg);
+            if child_owners.is_empty() {
+                continue;
+            }
+            let child_schema = sch.and_then(|s| s.property(k).ok().flatten());
+            if let Some(p) = self.removed(&path.field(k), lv, child_schema, &child_owners, out) {
+                projected.insert(k.clone(), p);
+            }
+        }
+        Value::Object(projected)
+    }
+
+    /// A live value Git does not set: drift when the applier alone owns it (the next apply
+    /// removes it); recursed into when owners are mixed (only the applier's part goes).
+    /// Returns the projection of what was reported.
+    fn removed(
+        &self,
+        path: &FieldPath,
+        lv: &Value,
+        sch: Option<SchemaNode<'_>>,
+        owners: &[OwnerCursor<'_>],
+        out: &mut Vec<FieldDrift>,
+    ) -> Option<Value> {
+        let applier = owners.iter().any(|c| c.owner.is_applier);
+        let other = owners.iter().any(|c| !c.owner.is_applier);
+        if !applier {
+            return None;
+        }
+        if !other {
+            let before = out.len();
+            self.push(out, path, None, Some(lv), owners);
+            return (out.len() > before).then(|| lv.clone());
+        }
+        match lv {
+            Value::Object(m) => {
+                let mut projected = Map::new();
+                for (k, v) in m {
+                    let co = descend(owners, &Segment::Field(k.clone()));
+                    if co.is_empty() {
+                        continue;
+                    }
+                    let cs = sch.and_then(|s| s.property(k).ok().flatten());
+                    if let Some(p) = self.removed(&path.field(k), v, cs, &co, out) {
+                        projected.insert(k.clone(), p);
+                    }
+                }
+                (!projected.is_empty()).then_some(Value::Object(projected))
+            }
+            Value::Array(items) => {
+                let ListKind::Keyed(keys) = self.list_kind(path, sch) else {
+                    return None;
+                };
+                let item_schema = sch.and_then(|s| s.items());
+                let mut projected = Vec::new();
+                for item in items {
+                    let Some(k) = item_key(item, &keys) else {
+                        continue;
+                    };
+                    let seg = Segment::Item(k);
+                    let co = descend(owners, &seg);
+                    if co.is_empty() {
+                        continue;
+                    }
+                    if let Some(p) = self.removed(&path.child(seg), item, item_schema, &co, out) {
+                        projected.push(p);
+                    }
+                }
+                (!projected.is_empty()).then_some(Value::Array(projected))
+            }
+            _ => None,
+        }
+    }
+
+    fn list_kind(&self, path: &FieldPath, sch: Option<SchemaNode<'_>>) -> ListKind {
+        if self.builtin || (path.0.first() == Some(&Segment::Field("metadata".into()))) {
+            schema::builtin_list_kind(self.kind, path)
+        } else {
+            sch.map(|s| s.list_kind()).unwrap_or(ListKind::Index)
+        }
+    }
+
+    fn list(
+        &self,
+        path: &FieldPath,
+        da: &[Value],
+        la: &[Value],
+        sch: Option<SchemaNode<'_>>,
+        owners: &[OwnerCursor<'_>],
+        out: &mut Vec<FieldDrift>,
+    ) -> Value {
+        let item_schema = sch.and_then(|s| s.items());
+        match self.list_kind(path, sch) {
+            ListKind::Keyed(keys) => {
+                let desired_keys: Option<Vec<_>> = da.iter().map(|i| item_key(i, &keys)).collect();
+                let Some(desired_keys) = desired_keys else {
+                    return self.atomic(path, da, la, owners, out);
+                };
+                let live_by_key: HashMap<Vec<(String, String)>, &Value> = la
+                    .iter()
+                    .filter_map(|i| item_key(i, &keys).map(|k| (k, i)))
+                    .collect();
+                let mut projected = Vec::with_capacity(da.len());
+                for (d, k) in da.iter().zip(&desired_keys) {
+                    let seg = Segment::Item(k.clone());
+                    let child = path.child(seg.clone());
+                    let co = descend(owners, &seg);
+                    let lv = live_by_key.get(k).copied();
+                    if let Some(p) = self.value(&child, d, lv, item_schema, &co, out) {
+                        projected.push(p);
+                    }
+                }
+                for l in la {
+                    let Some(k) = item_key(l, &keys) else {
+                        continue;
+                    };
+                    if desired_keys.contains(&k) {
+                        continue;
+                    }
+                    let seg = Segment::Item(k);
+                    let co = descend(owners, &seg);
+                    if co.is_empty() {
+                        continue;
+                    }
+                    if let Some(p) = self.removed(&path.child(seg), l, item_schema, &co, out) {
+                        projected.push(p);
+                    }
+                }
+                Value::Array(projected)
+            }
+            ListKind::Set => {
+                let missing = da
+                    .iter()
+                    .any(|d| !la.iter().any(|l| self.scalar_eq(path, d, l)));
+                let removed: Vec<&Value> = la
+                    .iter()
+                    .filter(|l| !da.contains(l))
+                    .filter(|l| {
+                        let co = descend_value(owners, l);
+                        co.iter().any(|c| c.owner.is_applier)
+                            && co.iter().all(|c| c.owner.is_applier)
+                    })
+                    .collect();
+                if missing || !removed.is_empty() {
+                    self.push(
+                        out,
+                        path,
+                        Some(&Value::Array(da.to_vec())),
+                        Some(&Value::Array(la.to_vec())),
+                        owners,
+                    );
+                    Value::Array(la.to_vec())
+                } else {
+                    Value::Array(da.to_vec())
+                }
+            }
+            ListKind::Atomic => self.atomic(path, da, la, owners, out),
+            ListKind::Index => {
+                let mut projected = Vec::new();
+                for (i, d) in da.iter().enumerate() {
+                    let child = path.child(Segment::Index(i));
+                    if let Some(p) = self.value(&child, d, la.get(i), item_schema, &[], out) {
+                        projected.push(p);
+                    }
+                }
+                for (i, l) in la.iter().enumerate().skip(da.len()) {
+                    self.push(out, &path.child(Segment::Index(i)), None, Some(l), &[]);
+                    projected.push(l.clone());
+                }
+                Value::Array(projected)
+            }
+        }
+    }
+
+    /// An atomic list: the same length, and each item holds what Git's item sets (server
+    /// defaults inside items, like a subject's `apiGroup`, are not drift). Reported whole.
+    fn atomic(
+        &self,
+        path: &FieldPath,
+        da: &[Value],
+        la: &[Value],
+        owners: &[OwnerCursor<'_>],
+        out: &mut Vec<FieldDrift>,
+    ) -> Value {
+        let same = da.len() == la.len()
+            && da.iter().zip(la).enumerate().all(|(i, (d, l))| {
+                let mut scratch = Vec::new();
+                let child = path.child(Segment::Index(i));
+                self.value(&child, d, Some(l), None, &[], &mut scratch);
+                scratch.is_empty()
+            });
+        if same {
+            Value::Array(da.to_vec())
+        } else {
+            self.push(
+                out,
+                path,
+                Some(&Value::Array(da.to_vec())),
+                Some(&Value::Array(la.to_vec())),
+                owners,
+            );
+            Value::Array(la.to_vec())
+        }
+    }
+
+    /// Whether a desired value that is absent live is nonetheless what the server holds: a
+    /// zero value of a built-in struct field (Go's `omitempty` drops it on the way out), or
+    /// a map or list made only of such values.
+    fn is_effectively_absent(&self, path: &FieldPath, d: &Value) -> bool {
+        if !self.builtin {
+            return false;
+        }
+        match d {
+            Value::Bool(false) => !self.in_string_map(path),
+            Value::Number(n) => n.as_f64() == Some(0.0) && !self.in_string_map(path),
+            Value::String(s) => s.is_empty() && !self.in_string_map(path),
+            Value::Object(m) => m
+                .iter()
+                .all(|(k, v)| self.is_effectively_absent(&path.field(k), v)),
+            _ => false,
+        }
+    }
+
+    fn in_string_map(&self, path: &FieldPath) -> bool {
+        let n = path.0.len();
+        n >= 2 && matches!(&path.0[n - 2], Segment::Field(f) if schema::is_string_map_field(f))
+    }
+
+    fn scalar_eq(&self, path: &FieldPath, d: &Value, l: &Value) -> bool {
+        if d == l {
+            return true;
+        }
+        if let (Value::Number(a), Value::Number(b)) = (d, l) {
+            return a.as_f64() == b.as_f64();
+        }
+        if !self.builtin {
+            return false;
+        }
+        if schema::is_quantity_path(path) {
+            if let (Some(a), Some(b)) = (Quantity::from_json(d), Quantity::from_json(l)) {
+                return a == b;
+            }
+        }
+        if schema::is_base64_path(self.group, self.kind, path) {
+            if let (Some(a), Some(b)) = (decode_base64(d), decode_base64(l)) {
+                return a == b;
+            }
+        }
+        // An empty clusterIP asks the server to allocate one; the allocated IP is not drift.
+        if self.kind == "Service" && self.group.is_empty() && d == &Value::String(String::new()) {
+            let p = path.to_string();
+            return p == "spec.clusterIP" || p.starts_with("spec.clusterIPs[");
+        }
+        false
+    }
+}
+
+/// The merge-key values of a list item, with the server's defaults for absent keys
+/// (`protocol: TCP`); `None` when a key without a default is absent.
+pub fn item_key(item: &Value, keys: &[String]) -> Option<Vec<(String, String)>> {
+    let m = item.as_object()?;
+    keys.iter()
+        .map(|k| {
+            let v = match m.get(k) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => schema::key_default(k)?.to_string(),
+                Some(other) => other.to_string(),
+            };
+            Some((k.clone(), v))
+        })
+        .collect()
+}
+
+/// Decodes base64 bytes, tolerating the line breaks some tools insert.
+pub fn decode_base64(v: &Value) -> Option<Vec<u8>> {
+    let s = v.as_str()?;
+    let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(clean).ok()
+}

@@ -1,0 +1,317 @@
+//! The drift engine: from desired objects, invalid manifests and live objects to a
+//! `DriftReport` with a verdict per resource and the drifted fields of each. Pure: no I/O, no
+//! async, no clock. Secrets are masked here, when the report is built, so that no output
+//! path can show them unless the caller asked for `show_secrets`.
+
+pub mod compare;
+pub mod normalize;
+pub mod ownership;
+pub mod schema;
+pub mod tracking;
+
+use crate::model::{
+    DesiredObject, DriftStatus, InvalidManifest, LiveObject, ResourceKey, SourceLocation,
+};
+use crate::path::{FieldPath, Segment};
+pub use compare::FieldDrift;
+use compare::{decode_base64, Comparer};
+use ownership::Ownership;
+use schema::{CrdSchemas, SchemaNode};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+pub use tracking::{LabelSelector, Tracking};
+
+/// An ignore rule from the configuration: for objects of a group/kind (optionally one
+/// namespace and name), these paths never count, nor fields owned by these managers.
+#[derive(Debug, Clone, Default)]
+pub struct IgnoreRule {
+    pub group: String,
+    /// `*` matches every kind.
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub paths: Vec<FieldPath>,
+    pub managers: Vec<String>,
+}
+
+impl IgnoreRule {
+    fn applies_to(&self, key: &ResourceKey) -> bool {
+        (self.kind == "*" || (self.kind == key.kind && self.group == key.group))
+            && self.namespace.as_ref().is_none_or(|n| *n == key.namespace)
+            && self.name.as_ref().is_none_or(|n| *n == key.name)
+    }
+}
+
+/// How to judge drift.
+#[derive(Debug, Clone, Default)]
+pub struct DriftOptions {
+    /// Managers whose Apply operations are this repository's applier.
+    pub appliers: Vec<String>,
+    pub ignore: Vec<IgnoreRule>,
+    pub tracking: Tracking,
+    pub show_secrets: bool,
+}
+
+/// The verdict for one resource.
+#[derive(Debug, Clone)]
+pub struct DriftEntry {
+    pub key: ResourceKey,
+    pub api_version: String,
+    pub status: DriftStatus,
+    /// Where Git declares it (absent for extras).
+    pub source: Option<SourceLocation>,
+    /// Why the status is what it is, where a reason helps (invalid, unknown).
+    pub reason: Option<String>,
+    pub fields: Vec<FieldDrift>,
+    /// The normalised desired object (masked), for rendering.
+    pub desired: Option<Value>,
+    /// The live object (normalised, masked): projected onto what Git sets for resources in
+    /// Git, whole for extras.
+    pub live: Option<Value>,
+}
+
+/// Counts per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub synced: usize,
+    pub out_of_sync: usize,
+    pub missing: usize,
+    pub extra: usize,
+    pub unknown: usize,
+    pub invalid: usize,
+}
+
+impl Summary {
+    pub fn count(&self, status: DriftStatus) -> usize {
+        match status {
+            DriftStatus::Synced => self.synced,
+            DriftStatus::OutOfSync => self.out_of_sync,
+            DriftStatus::Missing => self.missing,
+            DriftStatus::Extra => self.extra,
+            DriftStatus::Unknown => self.unknown,
+            DriftStatus::Invalid => self.invalid,
+        }
+    }
+
+    /// Whether everything is synced.
+    pub fn is_clean(&self) -> bool {
+        self.out_of_sync + self.missing + self.extra + self.unknown + self.invalid == 0
+    }
+}
+
+/// Verdicts for every resource, sorted by key.
+#[derive(Debug, Clone, Default)]
+pub struct DriftReport {
+    pub entries: Vec<DriftEntry>,
+}
+
+impl DriftReport {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for e in &self.entries {
+            match e.status {
+                DriftStatus::Synced => s.synced += 1,
+                DriftStatus::OutOfSync => s.out_of_sync += 1,
+                DriftStatus::Missing => s.missing += 1,
+                DriftStatus::Extra => s.extra += 1,
+                DriftStatus::Unknown => s.unknown += 1,
+                DriftStatus::Invalid => s.invalid += 1,
+            }
+        }
+        s
+    }
+}
+
+/// The key an invalid manifest is shown under: its salvaged identity, or its file and line.
+pub fn invalid_key(inv: &InvalidManifest) -> ResourceKey {
+    inv.key.clone().unwrap_or_else(|| ResourceKey {
+        group: String::new(),
+        kind: String::new(),
+        namespace: String::new(),
+        name: inv.source.to_string(),
+    })
+}
+
+/// Builds the report.
+pub fn build_report(
+    desired: &[DesiredObject],
+    invalid: &[InvalidManifest],
+    live: &[LiveObject],
+    opts: &DriftOptions,
+) -> DriftReport {
+    let mut schemas = CrdSchemas::default();
+    for obj in desired
+        .iter()
+        .map(|d| (&d.key, &d.object))
+        .chain(live.iter().map(|l| (&l.key, &l.object)))
+    {
+        if obj.0.kind == "CustomResourceDefinition" && obj.0.group == "apiextensions.k8s.io" {
+            schemas.learn(obj.1);
+        }
+    }
+    let live_by_key: HashMap<&ResourceKey, &LiveObject> =
+        live.iter().map(|l| (&l.key, l)).collect();
+    let mut entries: Vec<DriftEntry> = desired
+        .iter()
+        .map(|d| compare_one(d, live_by_key.get(&d.key).copied(), &schemas, opts))
+        .collect();
+    let mut in_git: HashSet<&ResourceKey> = desired.iter().map(|d| &d.key).collect();
+    for inv in invalid {
+        let key = invalid_key(inv);
+        let live_obj = live_by_key.get(&key).copied();
+        entries.push(DriftEntry {
+            api_version: inv.api_version.clone(),
+            status: DriftStatus::Invalid,
+            source: Some(inv.source.clone()),
+            reason: Some(format!("{}: {}", inv.source, inv.message)),
+            fields: Vec::new(),
+            desired: None,
+            live: live_obj.map(|l| prepared(l, opts)),
+            key,
+        });
+        if let Some(k) = &inv.key {
+            if let Some(l) = live_by_key.get(k) {
+                in_git.insert(&l.key);
+            }
+        }
+    }
+    for l in live {
+        if in_git.contains(&l.key) || !opts.tracking.is_tracked(&l.key, &l.object) {
+            continue;
+        }
+        entries.push(DriftEntry {
+            key: l.key.clone(),
+            api_version: l.api_version.clone(),
+            status: DriftStatus::Extra,
+            source: None,
+            reason: None,
+            fields: Vec::new(),
+            desired: None,
+            live: Some(prepared(l, opts)),
+        });
+    }
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    DriftReport { entries }
+}
+
+/// A live object normalised and masked, for showing whole.
+fn prepared(l: &LiveObject, opts: &DriftOptions) -> Value {
+    let mut v = l.object.clone();
+    normalize::normalize(&l.key.group, &l.key.kind, &mut v);
+    if !opts.show_secrets && is_secret(&l.key) {
+        mask_object(&mut v);
+    }
+    v
+}
+
+fn is_secret(key: &ResourceKey) -> bool {
+    key.group.is_empty() && key.kind == "Secret"
+}
+
+/// Compares one desired object with its live counterpart (if any).
+pub fn compare_one(
+    d: &DesiredObject,
+    live: Option<&LiveObject>,
+    schemas: &CrdSchemas,
+    opts: &DriftOptions,
+) -> DriftEntry {
+    let mut desired = d.object.clone();
+    normalize::normalize(&d.key.group, &d.key.kind, &mut desired);
+    let mut entry = DriftEntry {
+        key: d.key.clone(),
+        api_version: d.api_version.clone(),
+        status: DriftStatus::Missing,
+        source: Some(d.source.clone()),
+        reason: None,
+        fields: Vec::new(),
+        desired: None,
+        live: None,
+    };
+    if let Some(l) = live {
+        let mut live_norm = l.object.clone();
+        normalize::normalize(&l.key.group, &l.key.kind, &mut live_norm);
+        let rules: Vec<&IgnoreRule> = opts
+            .ignore
+            .iter()
+            .filter(|r| r.applies_to(&d.key))
+            .collect();
+        let version = crate::model::split_api_version(&d.api_version).1;
+        let comparer = Comparer {
+            group: &d.key.group,
+            kind: &d.key.kind,
+            builtin: crate::kinds::is_builtin(&d.key.group, &d.key.kind),
+            schema: schemas
+                .get(&d.key.group, &d.key.kind, version)
+                .map(SchemaNode),
+            ignore_paths: rules.iter().flat_map(|r| r.paths.iter()).collect(),
+            ignore_managers: rules
+                .iter()
+                .flat_map(|r| r.managers.iter().map(String::as_str))
+                .collect(),
+        };
+        let ownership = Ownership::from_live(&l.object, &opts.appliers);
+        let result = comparer.compare(&desired, &live_norm, &ownership.root());
+        entry.status = if result.fields.is_empty() {
+            DriftStatus::Synced
+        } else {
+            DriftStatus::OutOfSync
+        };
+        entry.fields = result.fields;
+        entry.live = Some(result.projected_live);
+    }
+    entry.desired = Some(desired);
+    if !opts.show_secrets && is_secret(&d.key) {
+        mask_entry(&mut entry);
+    }
+    entry
+}
+
+/// A short stable fingerprint of a secret value: changes show, values do not.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("<secret sha256:{hex}>")
+}
+
+fn mask_value(v: &mut Value) {
+    let bytes = decode_base64(v).unwrap_or_else(|| match &*v {
+        Value::String(s) => s.as_bytes().to_vec(),
+        other => other.to_string().into_bytes(),
+    });
+    *v = Value::String(fingerprint(&bytes));
+}
+
+/// Masks every value of a Secret's `data` (and `stringData`, should it remain).
+pub fn mask_object(v: &mut Value) {
+    for field in ["data", "stringData"] {
+        if let Some(Value::Object(m)) = v.get_mut(field) {
+            m.values_mut().for_each(mask_value);
+        }
+    }
+}
+
+fn mask_entry(entry: &mut DriftEntry) {
+    if let Some(v) = entry.desired.as_mut() {
+        mask_object(v);
+    }
+    if let Some(v) = entry.live.as_mut() {
+        mask_object(v);
+    }
+    for f in &mut entry.fields {
+        let under_data =
+            matches!(f.path.0.first(), Some(Segment::Field(s)) if s == "data" || s == "stringData");
+        if !under_data {
+            continue;
+        }
+        for v in [f.desired.as_mut(), f.live.as_mut()].into_iter().flatten() {
+            if f.path.0.len() == 1 {
+                if let Value::Object(m) = v {
+                    m.values_mut().for_each(mask_value);
+                }
+            } else {
+                mask_value(v);
+            }
+        }
+    }
+}

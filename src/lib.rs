@@ -1,0 +1,22 @@
+//! kdrift: an explorer of GitOps drift for Kubernetes.
+//!
+//! The module tree follows the one-way data flow of DESIGN.md: `desired` (Git) and `live`
+//! (cluster or dump) are sources, `drift` and `diff` are pure, `report` renders, and
+//! `runtime` is the single place that wires them together. `model` depends on nothing.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod desired;
+pub mod diff;
+pub mod drift;
+pub mod fixture;
+pub mod kinds;
+pub mod live;
+pub mod model;
+pub mod path;
+pub mod quantity;
+pub mod report;
+pub mod runtime;
+pub mod yaml;

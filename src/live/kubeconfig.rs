@@ -1,0 +1,51 @@
+//! Just enough of kubeconfig to know the current context and its namespace (the default
+//! namespace of manifests). Files from `--kubeconfig`, else `$KUBECONFIG` (several, merged
+//! first-wins as kubectl does), else `~/.kube/config`. A missing or unreadable file is not an
+//! error here: there is simply no context.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The kubeconfig files kubectl would read.
+pub fn files(explicit: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        return std::env::split_paths(&list).collect();
+    }
+    directories::BaseDirs::new()
+        .map(|d| vec![d.home_dir().join(".kube").join("config")])
+        .unwrap_or_default()
+}
+
+/// The context that would be used (`--context`, else `current-context`) and its namespace.
+pub fn context_namespace(
+    explicit: Option<&Path>,
+    context: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    let docs: Vec<Value> = files(explicit)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| crate::yaml::parse_document(&t, 1).ok().flatten())
+        .collect();
+    let current = context.map(str::to_string).or_else(|| {
+        docs.iter()
+            .find_map(|d| d.get("current-context").and_then(Value::as_str))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    });
+    let Some(name) = current else {
+        return (None, None);
+    };
+    let ns = docs.iter().find_map(|d| {
+        d.get("contexts")?
+            .as_array()?
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(name.as_str()))?
+            .pointer("/context/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    (Some(name), ns.filter(|n| !n.is_empty()))
+}

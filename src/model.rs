@@ -1,0 +1,159 @@
+//! The vocabulary shared by every module: resource keys, statuses, source locations and the
+//! objects the sources produce. Depends on nothing else in the crate and does no I/O.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt;
+
+/// Identity of a resource: `group/kind/namespace/name`. The API version is deliberately not
+/// part of it (the same object read through `apps/v1` or `extensions/v1beta1` is one
+/// resource). The core group is `""`; cluster-scoped resources have namespace `""`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ResourceKey {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ResourceKey {
+    pub fn new(group: &str, kind: &str, namespace: &str, name: &str) -> Self {
+        ResourceKey {
+            group: group.to_string(),
+            kind: kind.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// Parses `group/kind/namespace/name` (exactly four parts; group and namespace may be
+    /// empty). Names cannot hold `/` in Kubernetes, so the split is unambiguous.
+    pub fn parse(text: &str) -> Option<Self> {
+        let parts: Vec<&str> = text.split('/').collect();
+        match parts.as_slice() {
+            [g, k, ns, n] if !k.is_empty() && !n.is_empty() => Some(Self::new(g, k, ns, n)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}/{}",
+            self.group, self.kind, self.namespace, self.name
+        )
+    }
+}
+
+/// Splits an `apiVersion` into group and version (`apps/v1` → (`apps`, `v1`), `v1` → (`""`, `v1`)).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
+}
+
+/// The verdict for one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftStatus {
+    Synced,
+    OutOfSync,
+    /// In Git, not in the cluster.
+    Missing,
+    /// In the cluster, tracked as belonging to this repository, not in Git.
+    Extra,
+    /// Cannot be read: forbidden, kind not served, cluster unreachable.
+    Unknown,
+    /// The Git manifest is broken: parse error, no name, duplicate.
+    Invalid,
+}
+
+impl DriftStatus {
+    pub const ALL: [DriftStatus; 6] = [
+        DriftStatus::Synced,
+        DriftStatus::OutOfSync,
+        DriftStatus::Missing,
+        DriftStatus::Extra,
+        DriftStatus::Unknown,
+        DriftStatus::Invalid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftStatus::Synced => "synced",
+            DriftStatus::OutOfSync => "out-of-sync",
+            DriftStatus::Missing => "missing",
+            DriftStatus::Extra => "extra",
+            DriftStatus::Unknown => "unknown",
+            DriftStatus::Invalid => "invalid",
+        }
+    }
+
+    pub fn is_synced(self) -> bool {
+        self == DriftStatus::Synced
+    }
+}
+
+impl fmt::Display for DriftStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where something came from in the repository: a path relative to the repository root and,
+/// when known, the 1-based line of the document.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SourceLocation {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}", self.file, line),
+            None => f.write_str(&self.file),
+        }
+    }
+}
+
+/// One object Git declares, with the namespace already defaulted (or cleared for
+/// cluster-scoped kinds) and its origin.
+#[derive(Debug, Clone)]
+pub struct DesiredObject {
+    pub key: ResourceKey,
+    pub api_version: String,
+    pub object: Value,
+    pub source: SourceLocation,
+}
+
+/// A Git manifest that could not become an object. The key is as much of the identity as
+/// could be salvaged from the broken text; `None` when nothing could.
+#[derive(Debug, Clone)]
+pub struct InvalidManifest {
+    pub key: Option<ResourceKey>,
+    pub api_version: String,
+    pub source: SourceLocation,
+    pub message: String,
+}
+
+/// One object as the cluster (or a dump of it) returns it.
+#[derive(Debug, Clone)]
+pub struct LiveObject {
+    pub key: ResourceKey,
+    pub api_version: String,
+    pub object: Value,
+}
+
+/// Reads `metadata.<field>` as a string, `""` when absent or not a string.
+pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
+    object
+        .get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}

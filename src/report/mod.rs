@@ -1,0 +1,202 @@
+//! Rendering a drift report for people and scripts: text that reads like `kubectl diff`
+//! (a header per resource, its drifted fields, a unified diff, a summary line), and the JSON
+//! and YAML shapes of DESIGN.md. Values arrive masked from the drift engine.
+
+use crate::diff;
+use crate::drift::{DriftEntry, DriftReport, Summary};
+use crate::model::{split_api_version, DriftStatus};
+use serde::Serialize;
+use serde_json::Value;
+
+/// What the report is about, besides its entries.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReportContext {
+    /// The commit the desired state was read from.
+    pub revision: String,
+    /// The live source: a file path or a cluster URL.
+    pub source: String,
+    /// The kube context, when reading a cluster.
+    pub context: Option<String>,
+    /// Problems with single files (parse errors, failed kustomizations).
+    pub errors: Vec<ReportError>,
+    /// Notes for people (uncommitted manifest changes, skipped files).
+    #[serde(skip)]
+    pub notes: Vec<String>,
+    /// The revision as people read it (`main a1b2c3d "subject"`).
+    #[serde(skip)]
+    pub revision_label: String,
+}
+
+/// A problem with one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportError {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct JsonField<'a> {
+    path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    desired: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+struct JsonResource<'a> {
+    group: &'a str,
+    version: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    status: DriftStatus,
+    file: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    fields: Vec<JsonField<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    revision: &'a str,
+    source: &'a str,
+    context: Option<&'a str>,
+    summary: Summary,
+    resources: Vec<JsonResource<'a>>,
+    errors: &'a [ReportError],
+}
+
+fn json_report<'a>(report: &'a DriftReport, ctx: &'a ReportContext) -> JsonReport<'a> {
+    JsonReport {
+        revision: &ctx.revision,
+        source: &ctx.source,
+        context: ctx.context.as_deref(),
+        summary: report.summary(),
+        resources: report
+            .entries
+            .iter()
+            .map(|e| JsonResource {
+                group: &e.key.group,
+                version: split_api_version(&e.api_version).1,
+                kind: &e.key.kind,
+                namespace: &e.key.namespace,
+                name: &e.key.name,
+                status: e.status,
+                file: e.source.as_ref().map(|s| s.file.as_str()),
+                line: e.source.as_ref().and_then(|s| s.line),
+                reason: e.reason.as_deref(),
+                fields: e
+                    .fields
+                    .iter()
+                    .map(|f| JsonField {
+                        path: f.path.to_string(),
+                        desired: f.desired.as_ref(),
+                        live: f.live.as_ref(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        errors: &ctx.errors,
+    }
+}
+
+/// The report as pretty JSON.
+pub fn to_json(report: &DriftReport, ctx: &ReportContext) -> String {
+    serde_json::to_string_pretty(&json_report(report, ctx)).unwrap_or_default() + "\n"
+}
+
+/// The report as YAML.
+pub fn to_yaml(report: &DriftReport, ctx: &ReportContext) -> String {
+    serde_yaml::to_string(&json_report(report, ctx)).unwrap_or_default()
+}
+
+/// One value on one line, for field lists.
+pub fn short_value(v: Option<&Value>) -> String {
+    match v {
+        None => "(absent)".to_string(),
+        Some(Value::String(s)) => {
+            let s = if s.contains('\n') {
+                format!("{:?}", s)
+            } else {
+                s.clone()
+            };
+            truncate(&s, 80)
+        }
+        Some(other) => truncate(&other.to_string(), 80),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(max - 1).collect();
+        format!("{t}…")
+    }
+}
+
+/// The text of one entry: header, fields, unified diff (live `-`, Git `+`, as kubectl diff).
+pub fn entry_text(e: &DriftEntry) -> String {
+    let mut out = String::new();
+    let place = e
+        .source
+        .as_ref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    out.push_str(&format!("{}: {}{}\n", e.status, e.key, place));
+    if let Some(reason) = &e.reason {
+        out.push_str(&format!("  {reason}\n"));
+    }
+    for f in &e.fields {
+        out.push_str(&format!(
+            "  ~ {}: git {} | live {}\n",
+            f.path,
+            short_value(f.desired.as_ref()),
+            short_value(f.live.as_ref())
+        ));
+    }
+    if e.status != DriftStatus::Invalid {
+        let live = diff::to_yaml(e.live.as_ref());
+        let git = diff::to_yaml(e.desired.as_ref());
+        out.push_str(&diff::unified(
+            &live,
+            &git,
+            &format!("live/{}", e.key),
+            &format!("git/{}", e.key),
+            3,
+        ));
+    }
+    out
+}
+
+/// The summary line.
+pub fn summary_line(s: &Summary, ctx: &ReportContext) -> String {
+    let total: usize = DriftStatus::ALL.iter().map(|st| s.count(*st)).sum();
+    let parts: Vec<String> = DriftStatus::ALL
+        .iter()
+        .map(|st| format!("{} {}", s.count(*st), st))
+        .collect();
+    format!(
+        "{total} resources: {} ({} against {})",
+        parts.join(", "),
+        ctx.revision_label,
+        ctx.source
+    )
+}
+
+/// The text report: every resource that is not synced, then the summary line.
+pub fn to_text(report: &DriftReport, ctx: &ReportContext) -> String {
+    let mut out = String::new();
+    for e in report.entries.iter().filter(|e| !e.status.is_synced()) {
+        out.push_str(&entry_text(e));
+        out.push('\n');
+    }
+    out.push_str(&summary_line(&report.summary(), ctx));
+    out.push('\n');
+    out
+}

@@ -1,0 +1,266 @@
+//! The one place that knows every module: resolves flags and configuration into settings,
+//! runs the sources, the drift engine and the renderers, and maps outcomes to exit codes.
+
+use crate::cli::{Cli, Command, DiffArgs, DiffMode, GlobalArgs, OutputFormat};
+use crate::config::{self, Config};
+use crate::desired::{self, DesiredSnapshot, LoadOptions};
+use crate::drift::{self, DriftOptions, IgnoreRule, LabelSelector, Tracking};
+use crate::live::{self, LiveSnapshot};
+use crate::path::FieldPath;
+use crate::report::{self, ReportContext, ReportError};
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Exit status of `kdrift diff`, as `kubectl diff` has it.
+pub const EXIT_CLEAN: u8 = 0;
+pub const EXIT_DRIFT: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+/// Flags and configuration resolved into what the commands need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub load: LoadOptions,
+    pub drift: DriftOptions,
+    pub live_file: Option<PathBuf>,
+    pub context: Option<String>,
+    pub diff_mode: DiffMode,
+    pub timings: bool,
+}
+
+/// Resolves flags over the configuration.
+pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
+    let (context, context_ns) = live::kubeconfig::context_namespace(
+        global.kubeconfig.as_deref(),
+        global.context.as_deref(),
+    );
+    let default_namespace = global
+        .namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| Some(config.namespace.clone()).filter(|n| !n.is_empty()))
+        .or(context_ns)
+        .unwrap_or_else(|| "default".to_string());
+    let selector_text = global
+        .selector
+        .clone()
+        .unwrap_or_else(|| config.tracking.selector.clone());
+    let selector = if selector_text.trim().is_empty() {
+        None
+    } else {
+        Some(LabelSelector::parse(&selector_text).map_err(|e| anyhow!("{e}"))?)
+    };
+    let argocd_app = global
+        .argocd_app
+        .clone()
+        .or_else(|| Some(config.tracking.argocd_app.clone()))
+        .filter(|a| !a.is_empty());
+    let mut ignore = Vec::new();
+    for (i, rule) in config.ignore.iter().enumerate() {
+        let mut paths = Vec::new();
+        for p in &rule.paths {
+            paths.push(FieldPath::parse(p).with_context(|| format!("config ignore[{i}].paths"))?);
+        }
+        ignore.push(IgnoreRule {
+            group: rule.group.clone(),
+            kind: rule.kind.clone(),
+            namespace: rule.namespace.clone(),
+            name: rule.name.clone(),
+            paths,
+            managers: rule.managers.clone(),
+        });
+    }
+    let cache_dir = directories::ProjectDirs::from("", "", "kdrift")
+        .map(|d| d.cache_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("kdrift-cache"));
+    Ok(Settings {
+        load: LoadOptions {
+            repo: global.repo.clone(),
+            rev: global.rev.clone(),
+            paths: global.paths.clone(),
+            default_namespace,
+            kustomize_command: config.kustomize.command.clone(),
+            cache_dir,
+        },
+        drift: DriftOptions {
+            appliers: config.drift.appliers.clone(),
+            ignore,
+            tracking: Tracking {
+                selector,
+                argocd_app,
+            },
+            show_secrets: global.show_secrets,
+        },
+        live_file: global.live_file.clone(),
+        context,
+        diff_mode: global.diff_mode.unwrap_or(DiffMode::Local),
+        timings: global.timings,
+    })
+}
+
+/// Runs the command line; returns the process exit status.
+pub fn run(cli: Cli) -> Result<u8> {
+    match &cli.command {
+        Some(Command::Diff(args)) => {
+            let config = config::load(cli.global.config.as_deref())?;
+            let settings = resolve(&cli.global, &config)?;
+            run_diff(&settings, args)
+        }
+        Some(Command::Fixture(args)) => {
+            let summary = crate::fixture::write(&crate::fixture::FixtureOptions {
+                out: args.out.clone(),
+                resources: args.resources,
+                namespaces: args.namespaces,
+                seed: args.seed,
+            })?;
+            eprintln!("{summary}");
+            Ok(EXIT_CLEAN)
+        }
+        None => bail!(
+            "the interactive explorer is not built yet; run `kdrift diff --live-file FILE` \
+             (see `kdrift --help`)"
+        ),
+    }
+}
+
+fn stage(timings: &mut Vec<(&'static str, Duration)>, name: &'static str, since: Instant) {
+    timings.push((name, since.elapsed()));
+}
+
+/// `kdrift diff`.
+pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
+    let mut timings = Vec::new();
+    let started = Instant::now();
+    if settings.diff_mode == DiffMode::Server {
+        bail!("--diff-mode server needs a cluster; it is not available with --live-file");
+    }
+    let live_path = settings.live_file.clone().ok_or_else(|| {
+        anyhow!(
+            "no --live-file given: reading a cluster directly is not built yet; dump one with \
+             `kubectl get -A -o yaml <kinds> > live.yaml` and pass --live-file live.yaml"
+        )
+    })?;
+    // Git and the live file are independent: read them at the same time.
+    let (desired, live) = std::thread::scope(|s| {
+        let live_job = s.spawn(|| {
+            let t = Instant::now();
+            live::file::load(&live_path).map(|l| (l, t.elapsed()))
+        });
+        let desired = desired::load(&settings.load);
+        let live = live_job.join().unwrap_or_else(|_| {
+            Err(live::LiveError::Read {
+                path: live_path.display().to_string(),
+                message: "the reader thread failed".into(),
+            })
+        });
+        (desired, live)
+    });
+    let desired = desired?;
+    let (live, live_time) = live?;
+    timings.push(("read git", desired.timings.read_git));
+    timings.push(("parse manifests", desired.timings.parse));
+    if desired.files.kustomizations > 0 {
+        timings.push(("kustomize", desired.timings.kustomize));
+    }
+    timings.push(("read+parse live file", live_time));
+
+    let t = Instant::now();
+    let report = drift::build_report(
+        &desired.objects,
+        &desired.invalid,
+        &live.objects,
+        &settings.drift,
+    );
+    stage(&mut timings, "compare", t);
+
+    let t = Instant::now();
+    let ctx = report_context(&desired, &live, settings);
+    let text = match args.output {
+        OutputFormat::Text => report::to_text(&report, &ctx),
+        OutputFormat::Json => report::to_json(&report, &ctx),
+        OutputFormat::Yaml => report::to_yaml(&report, &ctx),
+    };
+    stage(&mut timings, "render", t);
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    for note in &ctx.notes {
+        eprintln!("kdrift: note: {note}");
+    }
+    if settings.timings {
+        timings.push(("total", started.elapsed()));
+        for (name, d) in &timings {
+            eprintln!("timing: {name:<22} {:>9.1} ms", d.as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(if report.summary().is_clean() {
+        EXIT_CLEAN
+    } else {
+        EXIT_DRIFT
+    })
+}
+
+fn report_context(
+    desired: &DesiredSnapshot,
+    live: &LiveSnapshot,
+    settings: &Settings,
+) -> ReportContext {
+    let rev = &desired.revision;
+    let mut notes = Vec::new();
+    if !desired.worktree_changes.is_empty() {
+        let n = desired.worktree_changes.len();
+        let shown: Vec<&str> = desired
+            .worktree_changes
+            .iter()
+            .take(5)
+            .map(String::as_str)
+            .collect();
+        notes.push(format!(
+            "the working tree has uncommitted changes to {n} manifest file{} ({}{}); kdrift reads \
+             commit {} only",
+            if n == 1 { "" } else { "s" },
+            shown.join(", "),
+            if n > 5 { ", …" } else { "" },
+            rev.short
+        ));
+    }
+    if !desired.files.skipped.is_empty() {
+        notes.push(format!(
+            "skipped {} YAML/JSON file{} with no Kubernetes object",
+            desired.files.skipped.len(),
+            if desired.files.skipped.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
+    }
+    let errors = desired
+        .invalid
+        .iter()
+        .map(|i| ReportError {
+            file: i.source.file.clone(),
+            line: i.source.line,
+            message: i.message.clone(),
+        })
+        .collect();
+    let branch = rev
+        .branch
+        .as_deref()
+        .map(|b| format!("{b} "))
+        .unwrap_or_default();
+    ReportContext {
+        revision: rev.commit.clone(),
+        source: live.source.clone(),
+        context: if settings.live_file.is_some() {
+            None
+        } else {
+            settings.context.clone()
+        },
+        errors,
+        notes,
+        revision_label: format!("{branch}{} {:?}", rev.short, rev.subject),
+    }
+}
