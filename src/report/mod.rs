@@ -166,8 +166,8 @@ pub fn entry_text(e: &DriftEntry) -> String {
         out.push_str(&diff::unified(
             &live,
             &git,
-            &format!("live/{}", e.key),
-            &format!("git/{}", e.key),
+            &format!("live: {}", e.key),
+            &format!("git: {}", e.key),
             3,
         ));
     }

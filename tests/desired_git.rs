@@ -1,0 +1,223 @@
+//! The desired state read from real Git repositories: revisions (HEAD, branches, tags, short
+//! ids, HEAD~N), folders, the commit's tree rather than the working tree, broken input,
+//! namespaces and scope, and kustomize.
+
+mod support;
+
+use kdrift::desired::{self, DesiredSnapshot, LoadOptions};
+use support::TestRepo;
+
+fn load(repo: &TestRepo, rev: &str, paths: &[&str], ns: &str) -> DesiredSnapshot {
+    try_load(repo, rev, paths, ns).expect("desired state loads")
+}
+
+fn try_load(
+    repo: &TestRepo,
+    rev: &str,
+    paths: &[&str],
+    ns: &str,
+) -> Result<DesiredSnapshot, desired::DesiredError> {
+    desired::load(&LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: rev.into(),
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+        default_namespace: ns.into(),
+        kustomize_command: String::new(),
+        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+    })
+}
+
+fn keys(s: &DesiredSnapshot) -> Vec<String> {
+    s.objects.iter().map(|o| o.key.to_string()).collect()
+}
+
+fn cm(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  v: \"{value}\"\n")
+}
+
+#[test]
+fn revisions_resolve_like_git_rev_parse() {
+    let repo = TestRepo::new();
+    repo.write("a.yaml", &cm("a", "1"));
+    let first = repo.commit("first");
+    repo.git(&["tag", "v1"]);
+    repo.write("a.yaml", &cm("a", "2"));
+    repo.write("b.yaml", &cm("b", "1"));
+    repo.commit("second");
+    repo.git(&["branch", "feature", &first]);
+    repo.write("c.yaml", &cm("c", "1"));
+    let third = repo.commit("third: add c");
+
+    assert_eq!(keys(&load(&repo, "HEAD", &[], "default")).len(), 3);
+    for rev in ["v1", "feature", "HEAD~2", &first[..8]] {
+        let s = load(&repo, rev, &[], "default");
+        assert_eq!(keys(&s), ["/ConfigMap/default/a"], "{rev}");
+        assert_eq!(s.objects[0].object["data"]["v"], "1", "{rev}");
+        assert_eq!(s.revision.commit, first, "{rev}");
+    }
+    let head = load(&repo, "HEAD", &[], "default");
+    assert_eq!(head.revision.commit, third);
+    assert_eq!(head.revision.subject, "third: add c");
+    assert_eq!(head.revision.branch.as_deref(), Some("main"));
+    assert_eq!(head.revision.short, &third[..7]);
+
+    let err = try_load(&repo, "no-such-branch", &[], "default").unwrap_err();
+    assert!(err.to_string().contains("no-such-branch"), "{err}");
+}
+
+#[test]
+fn reads_the_commit_not_the_working_tree_and_says_so() {
+    let repo = TestRepo::new();
+    repo.write("a.yaml", &cm("a", "committed"));
+    repo.commit("one");
+    repo.write("a.yaml", &cm("a", "edited"));
+    repo.write("new.yaml", &cm("new", "x"));
+    let s = load(&repo, "HEAD", &[], "default");
+    assert_eq!(keys(&s), ["/ConfigMap/default/a"]);
+    assert_eq!(s.objects[0].object["data"]["v"], "committed");
+    assert_eq!(s.worktree_changes, ["a.yaml", "new.yaml"]);
+}
+
+#[test]
+fn paths_limit_to_folders() {
+    let repo = TestRepo::new();
+    repo.write("apps/shop/a.yaml", &cm("a", "1"));
+    repo.write("apps/shop2/b.yaml", &cm("b", "1"));
+    repo.write("infra/c.yml", &cm("c", "1"));
+    repo.write("infra/d.json", r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}"#);
+    repo.write("README.md", "not yaml");
+    repo.commit("layout");
+    assert_eq!(keys(&load(&repo, "HEAD", &["apps/shop"], "default")), ["/ConfigMap/default/a"]);
+    assert_eq!(
+        keys(&load(&repo, "HEAD", &["./infra/", "apps/shop2"], "default")),
+        ["/ConfigMap/default/b", "/ConfigMap/default/c", "/ConfigMap/default/d"]
+    );
+}
+
+#[test]
+fn namespaces_default_and_cluster_scope_ignores_them() {
+    let repo = TestRepo::new();
+    repo.write(
+        "all.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: explicit\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\n  namespace: ignored\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Cluster\n  names: {kind: Widget, plural: widgets}\n  versions: []\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: ignored\n---\napiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n",
+    );
+    repo.commit("scope");
+    let s = load(&repo, "HEAD", &[], "team");
+    assert_eq!(
+        keys(&s),
+        [
+            "/ConfigMap/explicit/b",
+            "/ConfigMap/team/a",
+            "apiextensions.k8s.io/CustomResourceDefinition//widgets.example.com",
+            "example.com/Gadget/team/g",
+            "example.com/Widget//w",
+            "rbac.authorization.k8s.io/ClusterRole//reader",
+        ]
+    );
+    let role = s.objects.iter().find(|o| o.key.kind == "ClusterRole").unwrap();
+    assert!(role.object["metadata"].get("namespace").is_none());
+}
+
+#[test]
+fn broken_input_becomes_invalid_rows_and_the_rest_loads() {
+    let repo = TestRepo::new();
+    repo.write(
+        "broken.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: [1\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fine\n",
+    );
+    repo.write("noname.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n");
+    repo.write("dup1.yaml", &cm("twice", "1"));
+    repo.write("dup2.yaml", &format!("# comment\n{}", cm("twice", "2")));
+    repo.write("values.yaml", "replicaCount: 2\nimage: {tag: latest}\n");
+    repo.write(".github/workflows/ci.yml", "on: push\njobs: {}\n");
+    std::fs::write(repo.path().join("binary.yaml"), b"kind: \xff\xfe\n").unwrap();
+    repo.commit("mess");
+    let s = load(&repo, "HEAD", &[], "default");
+    assert_eq!(keys(&s), ["/ConfigMap/default/fine"]);
+    assert_eq!(s.files.skipped.len(), 2, "{:?}", s.files.skipped);
+    let find = |needle: &str| {
+        s.invalid
+            .iter()
+            .find(|i| i.message.contains(needle) || i.source.file.contains(needle))
+            .unwrap_or_else(|| panic!("no invalid row for {needle}: {:#?}", s.invalid))
+    };
+    let broken = find("broken.yaml");
+    assert_eq!(broken.key.as_ref().unwrap().to_string(), "apps/Deployment/default/web");
+    assert!(broken.source.line.unwrap() >= 6, "{broken:?}");
+    let noname = find("no metadata.name");
+    assert_eq!(noname.source.file, "noname.yaml");
+    let binary = find("binary.yaml");
+    assert!(binary.message.contains("UTF-8"), "{}", binary.message);
+    let dup = find("defined 2 times");
+    assert!(dup.message.contains("dup1.yaml:1") && dup.message.contains("dup2.yaml:2"), "{}", dup.message);
+    assert_eq!(dup.key.as_ref().unwrap().to_string(), "/ConfigMap/default/twice");
+}
+
+#[test]
+fn yaml_features_kubectl_accepts() {
+    let repo = TestRepo::new();
+    repo.write(
+        "features.yaml",
+        "--- # first\nbase: &labels\n  app: web\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: merged\n  labels:\n    <<: {app: web, tier: back}\n    tier: front\ndata:\n  mode: 0644\n...\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n  data: {k: dg==}\n",
+    );
+    repo.commit("features");
+    let s = load(&repo, "HEAD", &[], "default");
+    assert_eq!(keys(&s), ["/ConfigMap/default/merged", "/Secret/default/s"]);
+    let merged = &s.objects[0].object;
+    assert_eq!(merged["metadata"]["labels"]["tier"], "front");
+    assert_eq!(merged["metadata"]["labels"]["app"], "web");
+    assert_eq!(merged["data"]["mode"], 420);
+    assert_eq!(s.objects[0].source.line, Some(5));
+    // The document without apiVersion/kind in a manifest file is reported, not silently lost.
+    assert!(s.invalid.iter().any(|i| i.source.file == "features.yaml" && i.source.line == Some(2)));
+}
+
+#[test]
+fn kustomizations_are_rendered_and_their_files_not_read_twice() {
+    let Some(kubectl) = support::kubectl() else { return };
+    let repo = TestRepo::new();
+    repo.write("base/kustomization.yaml", "resources:\n- cm.yaml\n");
+    repo.write("base/cm.yaml", &cm("settings", "base"));
+    repo.write(
+        "overlays/prod/kustomization.yaml",
+        "namespace: prod\nnamePrefix: prod-\nresources:\n- ../../base\n",
+    );
+    repo.write("plain/other.yaml", &cm("other", "1"));
+    repo.write("broken/kustomization.yaml", "resources:\n- missing.yaml\n");
+    repo.commit("kustomize");
+    let s = desired::load(&LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "default".into(),
+        kustomize_command: kubectl.display().to_string(),
+        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+    })
+    .unwrap();
+    assert_eq!(keys(&s), ["/ConfigMap/default/other", "/ConfigMap/prod/prod-settings"]);
+    let rendered = s.objects.iter().find(|o| o.key.name == "prod-settings").unwrap();
+    assert_eq!(rendered.source.file, "overlays/prod/kustomization.yaml");
+    assert_eq!(s.invalid.len(), 1, "{:?}", s.invalid);
+    assert_eq!(s.invalid[0].source.file, "broken/kustomization.yaml");
+    assert!(s.invalid[0].message.contains("kustomize failed"), "{}", s.invalid[0].message);
+}
+
+#[test]
+fn kustomization_without_a_renderer_is_one_invalid_row() {
+    let repo = TestRepo::new();
+    repo.write("app/kustomization.yaml", "resources:\n- cm.yaml\n");
+    repo.write("app/cm.yaml", &cm("settings", "x"));
+    repo.commit("kustomize");
+    let s = desired::load(&LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "default".into(),
+        kustomize_command: repo.path().join("no-such-kubectl").display().to_string(),
+        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+    })
+    .unwrap();
+    assert!(s.objects.is_empty());
+    assert_eq!(s.invalid.len(), 1);
+    assert!(s.invalid[0].message.contains("cannot run"), "{}", s.invalid[0].message);
+}

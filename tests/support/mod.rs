@@ -1,0 +1,104 @@
+//! Shared helpers of the integration tests: temporary Git repositories made with the git CLI,
+//! running the kdrift binary, and finding optional tools (kubectl) with the skip-or-fail rule
+//! (`CI=true` turns a missing tool into a failure).
+
+#![allow(dead_code)] // Each test binary uses a different subset of these helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary Git repository.
+pub struct TestRepo {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestRepo {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = TestRepo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(self.path())
+            .args(["-c", "user.name=Test Author", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        let p = self.path().join(file);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
+    pub fn remove(&self, file: &str) {
+        std::fs::remove_file(self.path().join(file)).expect("remove");
+    }
+
+    /// Stages everything and commits; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+/// Runs the kdrift binary.
+pub fn kdrift(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kdrift"))
+        .current_dir(cwd)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("KUBECONFIG", cwd.join("no-such-kubeconfig"))
+        .output()
+        .expect("kdrift runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A tool the test needs: its path, or `None` (with the reason printed) when it is missing
+/// and the run is not CI. Under `CI=true` a missing tool fails the test.
+pub fn require_tool(name: &str, candidates: &[&str]) -> Option<PathBuf> {
+    for c in candidates {
+        let p = PathBuf::from(c);
+        if p.is_absolute() && p.is_file() {
+            return Some(p);
+        }
+        if let Some(found) = std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(c))
+                .find(|p| p.is_file())
+        }) {
+            return Some(found);
+        }
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{name} is required under CI=true but was not found (tried {candidates:?})");
+    }
+    eprintln!("SKIP: {name} not found (tried {candidates:?}); this test needs it");
+    None
+}
+
+/// kubectl 1.32 where this machine has it, else any kubectl on PATH.
+pub fn kubectl() -> Option<PathBuf> {
+    require_tool(
+        "kubectl",
+        &["/usr/lib/google-cloud-sdk/bin/kubectl.1.32", "kubectl"],
+    )
+}
