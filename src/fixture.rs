@@ -443,7 +443,8 @@ pub fn generate(resources: usize, namespaces: usize, seed: u64) -> Fixture {
         let ns = &namespaces[i % namespaces.len()];
         let app = format!("app-{i:05}");
         let file = format!("{ns}/{app}.yaml");
-        let makers: [Box<dyn Fn(&mut Rng) -> Value>; 5] = [
+        type Maker<'a> = Box<dyn Fn(&mut Rng) -> Value + 'a>;
+        let makers: [Maker; 5] = [
             Box::new(|r| deployment(r, ns, &app)),
             Box::new(|_| service(&app, ns)),
             Box::new(|r| configmap(r, ns, &format!("{app}-config"), &app)),

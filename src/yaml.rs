@@ -31,8 +31,7 @@ pub fn split_documents(text: &str) -> Vec<RawDocument<'_>> {
     let mut start = 0usize;
     let mut start_line = 1usize;
     let mut offset = 0usize;
-    let mut line_no = 1usize;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
         if let Some(rest) = line.strip_prefix("---") {
             let rest = rest.trim();
             if rest.is_empty() || rest.starts_with('#') {
@@ -45,7 +44,6 @@ pub fn split_documents(text: &str) -> Vec<RawDocument<'_>> {
             }
         }
         offset += line.len();
-        line_no += 1;
     }
     docs.push(RawDocument {
         text: &text[start..],

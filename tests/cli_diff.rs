@@ -25,15 +25,29 @@ fn setup(live: &str) -> TestRepo {
 }
 
 fn live_path(repo: &TestRepo) -> String {
-    repo.path().join(".git").join("live.yaml").display().to_string()
+    repo.path()
+        .join(".git")
+        .join("live.yaml")
+        .display()
+        .to_string()
 }
 
 #[test]
 fn clean_cluster_exits_zero() {
     let repo = setup(&live_deploy(2, "web:1"));
     let out = kdrift(&["diff", "--live-file", &live_path(&repo)], repo.path());
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("1 resources: 1 synced, 0 out-of-sync"), "{}", stdout(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("1 resources: 1 synced, 0 out-of-sync"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -42,32 +56,57 @@ fn drift_exits_one_with_fields_and_a_unified_diff() {
     let out = kdrift(&["diff", "--live-file", &live_path(&repo)], repo.path());
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("out-of-sync: apps/Deployment/shop/web (shop/web.yaml:1)"), "{text}");
+    assert!(
+        text.contains("out-of-sync: apps/Deployment/shop/web (shop/web.yaml:1)"),
+        "{text}"
+    );
     assert!(text.contains("~ spec.replicas: git 2 | live 5"), "{text}");
-    assert!(text.contains("~ spec.template.spec.containers[name=web].image: git web:1 | live web:hotfix"), "{text}");
+    assert!(
+        text.contains(
+            "~ spec.template.spec.containers[name=web].image: git web:1 | live web:hotfix"
+        ),
+        "{text}"
+    );
     assert!(text.contains("-  replicas: 5\n+  replicas: 2"), "{text}");
     // Server defaults and respelled quantities are not shown as changes.
-    assert!(!text.contains("imagePullPolicy") && !text.contains("1024Mi"), "{text}");
+    assert!(
+        !text.contains("imagePullPolicy") && !text.contains("1024Mi"),
+        "{text}"
+    );
 }
 
 #[test]
 fn json_report_has_the_documented_shape() {
     let repo = setup(&live_deploy(5, "web:1"));
-    let out = kdrift(&["diff", "--live-file", &live_path(&repo), "-o", "json"], repo.path());
+    let out = kdrift(
+        &["diff", "--live-file", &live_path(&repo), "-o", "json"],
+        repo.path(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["revision"].as_str().unwrap().len(), 40);
     assert!(v["source"].as_str().unwrap().ends_with("live.yaml"));
     assert_eq!(v["summary"]["out_of_sync"], 1);
     let r = &v["resources"][0];
-    for (k, want) in [("group", "apps"), ("version", "v1"), ("kind", "Deployment"), ("namespace", "shop"), ("name", "web"), ("status", "out-of-sync"), ("file", "shop/web.yaml")] {
+    for (k, want) in [
+        ("group", "apps"),
+        ("version", "v1"),
+        ("kind", "Deployment"),
+        ("namespace", "shop"),
+        ("name", "web"),
+        ("status", "out-of-sync"),
+        ("file", "shop/web.yaml"),
+    ] {
         assert_eq!(r[k], want, "{k}");
     }
     assert_eq!(r["fields"][0]["path"], "spec.replicas");
     assert_eq!(r["fields"][0]["desired"], 2);
     assert_eq!(r["fields"][0]["live"], 5);
     assert!(v["errors"].as_array().unwrap().is_empty());
-    let yaml = kdrift(&["diff", "--live-file", &live_path(&repo), "-o", "yaml"], repo.path());
+    let yaml = kdrift(
+        &["diff", "--live-file", &live_path(&repo), "-o", "yaml"],
+        repo.path(),
+    );
     assert!(stdout(&yaml).contains("status: out-of-sync"));
 }
 
@@ -77,18 +116,38 @@ fn errors_exit_two_and_name_their_cause() {
     let no_repo = tempfile::tempdir().unwrap();
     let out = kdrift(&["diff", "--live-file", &live_path(&repo)], no_repo.path());
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no Git repository"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no Git repository"),
+        "{}",
+        stderr(&out)
+    );
 
-    let out = kdrift(&["diff", "--rev", "nope", "--live-file", &live_path(&repo)], repo.path());
+    let out = kdrift(
+        &["diff", "--rev", "nope", "--live-file", &live_path(&repo)],
+        repo.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("\"nope\""), "{}", stderr(&out));
 
     let out = kdrift(&["diff", "--live-file", "/no/such/file.yaml"], repo.path());
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("/no/such/file.yaml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/no/such/file.yaml"),
+        "{}",
+        stderr(&out)
+    );
 
-    std::fs::write(repo.path().join(".git").join("bad.yaml"), "apiVersion: v1\nkind: List\nitems:\n- {a: [1\n").unwrap();
-    let bad = repo.path().join(".git").join("bad.yaml").display().to_string();
+    std::fs::write(
+        repo.path().join(".git").join("bad.yaml"),
+        "apiVersion: v1\nkind: List\nitems:\n- {a: [1\n",
+    )
+    .unwrap();
+    let bad = repo
+        .path()
+        .join(".git")
+        .join("bad.yaml")
+        .display()
+        .to_string();
     let out = kdrift(&["diff", "--live-file", &bad], repo.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad.yaml, line "), "{}", stderr(&out));
@@ -99,10 +158,22 @@ fn config_errors_name_the_key_and_file() {
     let repo = setup(&live_deploy(2, "web:1"));
     let cfg = repo.path().join(".git").join("kdrift.yaml");
     std::fs::write(&cfg, "tracking:\n  selecter: a=b\n").unwrap();
-    let out = kdrift(&["diff", "--config", &cfg.display().to_string(), "--live-file", &live_path(&repo)], repo.path());
+    let out = kdrift(
+        &[
+            "diff",
+            "--config",
+            &cfg.display().to_string(),
+            "--live-file",
+            &live_path(&repo),
+        ],
+        repo.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("kdrift.yaml") && err.contains("selecter"), "{err}");
+    assert!(
+        err.contains("kdrift.yaml") && err.contains("selecter"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -113,21 +184,54 @@ fn extras_need_tracking_and_ignore_owned_objects() {
     );
     let repo = setup(&live);
     let out = kdrift(&["diff", "--live-file", &live_path(&repo)], repo.path());
-    assert_eq!(out.status.code(), Some(0), "no selector, no extras: {}", stdout(&out));
-    let out = kdrift(&["diff", "--live-file", &live_path(&repo), "-l", "app.kubernetes.io/part-of=shop", "-o", "json"], repo.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no selector, no extras: {}",
+        stdout(&out)
+    );
+    let out = kdrift(
+        &[
+            "diff",
+            "--live-file",
+            &live_path(&repo),
+            "-l",
+            "app.kubernetes.io/part-of=shop",
+            "-o",
+            "json",
+        ],
+        repo.path(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let extras: Vec<&str> = v["resources"].as_array().unwrap().iter().filter(|r| r["status"] == "extra").map(|r| r["name"].as_str().unwrap()).collect();
+    let extras: Vec<&str> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "extra")
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     assert_eq!(extras, ["orphan"]);
 }
 
 #[test]
 fn uncommitted_manifest_changes_are_noted() {
     let repo = setup(&live_deploy(2, "web:1"));
-    repo.write("shop/web.yaml", &DEPLOY.replace("replicas: 2", "replicas: 9"));
+    repo.write(
+        "shop/web.yaml",
+        &DEPLOY.replace("replicas: 2", "replicas: 9"),
+    );
     let out = kdrift(&["diff", "--live-file", &live_path(&repo)], repo.path());
-    assert_eq!(out.status.code(), Some(0), "the commit is read, not the working tree");
-    assert!(stderr(&out).contains("uncommitted changes to 1 manifest file (shop/web.yaml)"), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the commit is read, not the working tree"
+    );
+    assert!(
+        stderr(&out).contains("uncommitted changes to 1 manifest file (shop/web.yaml)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -138,7 +242,10 @@ fn secrets_are_masked_unless_asked() {
     let live = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\ntype: Opaque\ndata:\n  password: c3dvcmRmaXNo\n";
     std::fs::write(repo.path().join(".git").join("live.yaml"), live).unwrap();
     for format in ["text", "json", "yaml"] {
-        let out = kdrift(&["diff", "--live-file", &live_path(&repo), "-o", format], repo.path());
+        let out = kdrift(
+            &["diff", "--live-file", &live_path(&repo), "-o", format],
+            repo.path(),
+        );
         assert_eq!(out.status.code(), Some(1));
         let text = stdout(&out);
         for secret in ["hunter2", "aHVudGVyMg==", "swordfish", "c3dvcmRmaXNo"] {
@@ -146,7 +253,10 @@ fn secrets_are_masked_unless_asked() {
         }
         assert!(text.contains("<secret sha256:"), "{text}");
     }
-    let out = kdrift(&["diff", "--live-file", &live_path(&repo), "--show-secrets"], repo.path());
+    let out = kdrift(
+        &["diff", "--live-file", &live_path(&repo), "--show-secrets"],
+        repo.path(),
+    );
     assert!(stdout(&out).contains("c3dvcmRmaXNo"), "{}", stdout(&out));
 }
 
@@ -154,27 +264,71 @@ fn secrets_are_masked_unless_asked() {
 fn generated_fixture_of_1000_resources_agrees_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("fx");
-    let out = kdrift(&["fixture", &out_dir.display().to_string(), "--resources", "1000"], dir.path());
+    let out = kdrift(
+        &[
+            "fixture",
+            &out_dir.display().to_string(),
+            "--resources",
+            "1000",
+        ],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let expected: BTreeMap<String, kdrift::fixture::Expected> =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("expected.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("expected.json")).unwrap())
+            .unwrap();
     for live in ["live.json", "live.yaml"] {
         let out = kdrift(
-            &["diff", "--repo", "repo", "--live-file", live, "-l", "app.kubernetes.io/part-of=fixture", "-o", "json"],
+            &[
+                "diff",
+                "--repo",
+                "repo",
+                "--live-file",
+                live,
+                "-l",
+                "app.kubernetes.io/part-of=fixture",
+                "-o",
+                "json",
+            ],
             &out_dir,
         );
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
         let mut got = BTreeMap::new();
         for r in v["resources"].as_array().unwrap() {
-            let key = format!("{}/{}/{}/{}", r["group"].as_str().unwrap(), r["kind"].as_str().unwrap(), r["namespace"].as_str().unwrap(), r["name"].as_str().unwrap());
-            let mut fields: Vec<String> = r["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
+            let key = format!(
+                "{}/{}/{}/{}",
+                r["group"].as_str().unwrap(),
+                r["kind"].as_str().unwrap(),
+                r["namespace"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            );
+            let mut fields: Vec<String> = r["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["path"].as_str().unwrap().to_string())
+                .collect();
             fields.sort();
-            got.insert(key, kdrift::fixture::Expected { status: r["status"].as_str().unwrap().into(), fields });
+            got.insert(
+                key,
+                kdrift::fixture::Expected {
+                    status: r["status"].as_str().unwrap().into(),
+                    fields,
+                },
+            );
         }
-        let mismatches: Vec<_> = expected.iter().filter(|(k, e)| got.get(*k) != Some(e)).take(10).collect();
+        let mismatches: Vec<_> = expected
+            .iter()
+            .filter(|(k, e)| got.get(*k) != Some(e))
+            .take(10)
+            .collect();
         assert!(mismatches.is_empty(), "{live}: {mismatches:#?}");
-        assert_eq!(got.len(), expected.len(), "{live}: every key reported, nothing more");
+        assert_eq!(
+            got.len(),
+            expected.len(),
+            "{live}: every key reported, nothing more"
+        );
         let count = |s: &str| expected.values().filter(|e| e.status == s).count();
         assert!(count("missing") > 0 && count("extra") > 0 && count("out-of-sync") > 0);
     }

@@ -84,13 +84,23 @@ fn paths_limit_to_folders() {
     repo.write("apps/shop/a.yaml", &cm("a", "1"));
     repo.write("apps/shop2/b.yaml", &cm("b", "1"));
     repo.write("infra/c.yml", &cm("c", "1"));
-    repo.write("infra/d.json", r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}"#);
+    repo.write(
+        "infra/d.json",
+        r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}"#,
+    );
     repo.write("README.md", "not yaml");
     repo.commit("layout");
-    assert_eq!(keys(&load(&repo, "HEAD", &["apps/shop"], "default")), ["/ConfigMap/default/a"]);
+    assert_eq!(
+        keys(&load(&repo, "HEAD", &["apps/shop"], "default")),
+        ["/ConfigMap/default/a"]
+    );
     assert_eq!(
         keys(&load(&repo, "HEAD", &["./infra/", "apps/shop2"], "default")),
-        ["/ConfigMap/default/b", "/ConfigMap/default/c", "/ConfigMap/default/d"]
+        [
+            "/ConfigMap/default/b",
+            "/ConfigMap/default/c",
+            "/ConfigMap/default/d"
+        ]
     );
 }
 
@@ -114,7 +124,11 @@ fn namespaces_default_and_cluster_scope_ignores_them() {
             "rbac.authorization.k8s.io/ClusterRole//reader",
         ]
     );
-    let role = s.objects.iter().find(|o| o.key.kind == "ClusterRole").unwrap();
+    let role = s
+        .objects
+        .iter()
+        .find(|o| o.key.kind == "ClusterRole")
+        .unwrap();
     assert!(role.object["metadata"].get("namespace").is_none());
 }
 
@@ -125,7 +139,10 @@ fn broken_input_becomes_invalid_rows_and_the_rest_loads() {
         "broken.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: [1\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fine\n",
     );
-    repo.write("noname.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n");
+    repo.write(
+        "noname.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n",
+    );
     repo.write("dup1.yaml", &cm("twice", "1"));
     repo.write("dup2.yaml", &format!("# comment\n{}", cm("twice", "2")));
     repo.write("values.yaml", "replicaCount: 2\nimage: {tag: latest}\n");
@@ -142,15 +159,25 @@ fn broken_input_becomes_invalid_rows_and_the_rest_loads() {
             .unwrap_or_else(|| panic!("no invalid row for {needle}: {:#?}", s.invalid))
     };
     let broken = find("broken.yaml");
-    assert_eq!(broken.key.as_ref().unwrap().to_string(), "apps/Deployment/default/web");
+    assert_eq!(
+        broken.key.as_ref().unwrap().to_string(),
+        "apps/Deployment/default/web"
+    );
     assert!(broken.source.line.unwrap() >= 6, "{broken:?}");
     let noname = find("no metadata.name");
     assert_eq!(noname.source.file, "noname.yaml");
     let binary = find("binary.yaml");
     assert!(binary.message.contains("UTF-8"), "{}", binary.message);
     let dup = find("defined 2 times");
-    assert!(dup.message.contains("dup1.yaml:1") && dup.message.contains("dup2.yaml:2"), "{}", dup.message);
-    assert_eq!(dup.key.as_ref().unwrap().to_string(), "/ConfigMap/default/twice");
+    assert!(
+        dup.message.contains("dup1.yaml:1") && dup.message.contains("dup2.yaml:2"),
+        "{}",
+        dup.message
+    );
+    assert_eq!(
+        dup.key.as_ref().unwrap().to_string(),
+        "/ConfigMap/default/twice"
+    );
 }
 
 #[test]
@@ -169,12 +196,17 @@ fn yaml_features_kubectl_accepts() {
     assert_eq!(merged["data"]["mode"], 420);
     assert_eq!(s.objects[0].source.line, Some(5));
     // The document without apiVersion/kind in a manifest file is reported, not silently lost.
-    assert!(s.invalid.iter().any(|i| i.source.file == "features.yaml" && i.source.line == Some(2)));
+    assert!(s
+        .invalid
+        .iter()
+        .any(|i| i.source.file == "features.yaml" && i.source.line == Some(2)));
 }
 
 #[test]
 fn kustomizations_are_rendered_and_their_files_not_read_twice() {
-    let Some(kubectl) = support::kubectl() else { return };
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
     let repo = TestRepo::new();
     repo.write("base/kustomization.yaml", "resources:\n- cm.yaml\n");
     repo.write("base/cm.yaml", &cm("settings", "base"));
@@ -194,12 +226,23 @@ fn kustomizations_are_rendered_and_their_files_not_read_twice() {
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     })
     .unwrap();
-    assert_eq!(keys(&s), ["/ConfigMap/default/other", "/ConfigMap/prod/prod-settings"]);
-    let rendered = s.objects.iter().find(|o| o.key.name == "prod-settings").unwrap();
+    assert_eq!(
+        keys(&s),
+        ["/ConfigMap/default/other", "/ConfigMap/prod/prod-settings"]
+    );
+    let rendered = s
+        .objects
+        .iter()
+        .find(|o| o.key.name == "prod-settings")
+        .unwrap();
     assert_eq!(rendered.source.file, "overlays/prod/kustomization.yaml");
     assert_eq!(s.invalid.len(), 1, "{:?}", s.invalid);
     assert_eq!(s.invalid[0].source.file, "broken/kustomization.yaml");
-    assert!(s.invalid[0].message.contains("kustomize failed"), "{}", s.invalid[0].message);
+    assert!(
+        s.invalid[0].message.contains("kustomize failed"),
+        "{}",
+        s.invalid[0].message
+    );
 }
 
 #[test]
@@ -219,5 +262,9 @@ fn kustomization_without_a_renderer_is_one_invalid_row() {
     .unwrap();
     assert!(s.objects.is_empty());
     assert_eq!(s.invalid.len(), 1);
-    assert!(s.invalid[0].message.contains("cannot run"), "{}", s.invalid[0].message);
+    assert!(
+        s.invalid[0].message.contains("cannot run"),
+        "{}",
+        s.invalid[0].message
+    );
 }

@@ -180,7 +180,7 @@ impl GitRepo {
     pub fn is_head(&self, rev: &RevisionInfo) -> bool {
         self.repo
             .head_id()
-            .map(|id| id.to_hex().to_string() == rev.commit)
+            .map(|id| id.to_hex().to_string().eq(&rev.commit))
             .unwrap_or(false)
     }
 
@@ -237,10 +237,8 @@ impl GitRepo {
                 }
                 match entry.file_type() {
                     Ok(t) if t.is_dir() => stack.push(p),
-                    Ok(t) if t.is_file() => {
-                        if is_manifest(&rel) && !known.contains(rel.as_str()) {
-                            changed.push(rel);
-                        }
+                    Ok(t) if t.is_file() && is_manifest(&rel) && !known.contains(rel.as_str()) => {
+                        changed.push(rel);
                     }
                     _ => {}
                 }

@@ -134,7 +134,7 @@ pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
         blobs.push((f.path.clone(), repo.read_blob(f)?));
     }
     let worktree_changes = if repo.is_head(&revision) {
-        repo.worktree_changes(&files, &roots, |p| is_manifest_path(p))
+        repo.worktree_changes(&files, &roots, is_manifest_path)
     } else {
         Vec::new()
     };

@@ -147,7 +147,7 @@ impl<'a> Comparer<'a> {
                 Some(s) if !(path.is_root() && k == "metadata") => match s.property(k) {
                     Ok(c) => c,
                     // The server prunes fields its schema does not know: never drift.
-                    Err(()) => continue,
+                    Err(schema::Pruned) => continue,
                 },
                 _ => None,
             };

@@ -136,7 +136,7 @@ fn child<'a>(node: &'a Value, seg: &Segment) -> Option<&'a Value> {
                 && keys.iter().all(|(name, want)| {
                     parsed.get(name).is_some_and(|got| match got {
                         Value::String(s) => s == want,
-                        other => other.to_string() == *want,
+                        other => other.to_string().eq(want),
                     })
                 });
             matches.then_some(v)

@@ -109,27 +109,23 @@ pub fn is_quantity_path(path: &FieldPath) -> bool {
             _ => None,
         }
     }
-    match (field(parent), field(last)) {
-        (
-            Some(
-                "limits"
-                | "requests"
-                | "hard"
-                | "capacity"
-                | "allocatable"
-                | "overhead"
-                | "max"
-                | "min"
-                | "default"
-                | "defaultRequest"
-                | "maxLimitRequestRatio",
-            ),
-            Some(_),
-        ) => true,
-        (_, Some("sizeLimit" | "averageValue" | "storageCapacity")) => true,
-        (Some("target" | "current"), Some("value")) => true,
-        _ => false,
-    }
+    const QUANTITY_MAPS: [&str; 11] = [
+        "limits",
+        "requests",
+        "hard",
+        "capacity",
+        "allocatable",
+        "overhead",
+        "max",
+        "min",
+        "default",
+        "defaultRequest",
+        "maxLimitRequestRatio",
+    ];
+    let (parent, last) = (field(parent), field(last));
+    (last.is_some() && parent.is_some_and(|p| QUANTITY_MAPS.contains(&p)))
+        || matches!(last, Some("sizeLimit" | "averageValue" | "storageCapacity"))
+        || (matches!(parent, Some("target" | "current")) && last == Some("value"))
 }
 
 /// Whether the value at `path` is base64-encoded bytes (compared decoded).
@@ -195,6 +191,10 @@ impl CrdSchemas {
     }
 }
 
+/// A field the structural schema does not know: the API server drops it on write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned;
+
 /// A position in a CRD structural schema.
 #[derive(Debug, Clone, Copy)]
 pub struct SchemaNode<'a>(pub &'a Value);
@@ -207,8 +207,8 @@ impl<'a> SchemaNode<'a> {
             == Some(true)
     }
 
-    /// The schema of a map key; `Err(())` when the server would prune the key.
-    pub fn property(&self, key: &str) -> Result<Option<SchemaNode<'a>>, ()> {
+    /// The schema of a map key; `Err(Pruned)` when the server would prune the key.
+    pub fn property(&self, key: &str) -> Result<Option<SchemaNode<'a>>, Pruned> {
         if let Some(p) = self.0.get("properties").and_then(|p| p.get(key)) {
             return Ok(Some(SchemaNode(p)));
         }
@@ -222,7 +222,7 @@ impl<'a> SchemaNode<'a> {
         if self.preserves_unknown() || self.0.get("properties").is_none() {
             Ok(None)
         } else {
-            Err(())
+            Err(Pruned)
         }
     }
 
