@@ -76,7 +76,23 @@ fn first_content_line(text: &str, line: usize) -> usize {
         .unwrap_or(line)
 }
 
-fn push_value(v: Value, line: usize, out: &mut Vec<ManifestItem>) {
+fn push_value(mut v: Value, line: usize, out: &mut Vec<ManifestItem>) {
+    if let Some(items) = take_list_items(&mut v) {
+        match items {
+            Value::Array(items) => {
+                for item in items {
+                    push_value(item, line, out);
+                }
+            }
+            Value::Null => {}
+            _ => out.push(ManifestItem::Broken {
+                line,
+                message: "a List's items is not a list".into(),
+                salvage: Salvage::default(),
+            }),
+        }
+        return;
+    }
     let Value::Object(map) = &v else {
         if v.is_null() {
             return;
@@ -92,21 +108,6 @@ fn push_value(v: Value, line: usize, out: &mut Vec<ManifestItem>) {
     let kind = map.get("kind").and_then(Value::as_str);
     match (api_version, kind) {
         (None, None) => out.push(ManifestItem::NotAnObject { line }),
-        (Some(_), Some(k)) if k.ends_with("List") && map.get("items").is_some() => {
-            match map.get("items") {
-                Some(Value::Array(items)) => {
-                    for item in items {
-                        push_value(item.clone(), line, out);
-                    }
-                }
-                Some(Value::Null) => {}
-                _ => out.push(ManifestItem::Broken {
-                    line,
-                    message: format!("{k}: items is not a list"),
-                    salvage: Salvage::default(),
-                }),
-            }
-        }
         (Some(av), Some(k)) if !av.is_empty() && !k.is_empty() => {
             out.push(ManifestItem::Object { object: v, line })
         }
@@ -128,6 +129,22 @@ fn push_value(v: Value, line: usize, out: &mut Vec<ManifestItem>) {
                 salvage,
             })
         }
+    }
+}
+
+/// Takes the `items` of a `List` (any kind ending in `List` with `items` and an apiVersion).
+fn take_list_items(v: &mut Value) -> Option<Value> {
+    let map = v.as_object_mut()?;
+    let is_list = map.get("apiVersion").and_then(Value::as_str).is_some()
+        && map
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+        && map.contains_key("items");
+    if is_list {
+        map.remove("items")
+    } else {
+        None
     }
 }
 

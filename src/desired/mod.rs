@@ -165,6 +165,20 @@ pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
     Ok(snapshot)
 }
 
+/// Reads objects from files given as text (path, content), as `load` does for a commit's
+/// files: for tests and tools that have manifests without a repository.
+pub fn from_texts(files: &[(String, String)], default_namespace: &str) -> DesiredSnapshot {
+    let blobs: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(p, t)| (p.clone(), t.clone().into_bytes()))
+        .collect();
+    let mut stats = FileStats::default();
+    let raw = parse_files(&blobs, &mut stats);
+    let mut snapshot = resolve_identities(raw, default_namespace);
+    snapshot.files = stats;
+    snapshot
+}
+
 /// Parses files on all cores; keeps file order.
 fn parse_files(blobs: &[(String, Vec<u8>)], stats: &mut FileStats) -> Vec<RawItem> {
     let threads = std::thread::available_parallelism()

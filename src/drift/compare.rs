@@ -44,8 +44,9 @@ pub struct Comparison {
 }
 
 impl<'a> Comparer<'a> {
-    /// Compares normalised objects. `owners` are cursors at the root of the live object's
-    /// field ownership.
+    /// Compares a normalised desired object with a live object, raw or normalised (what
+    /// normalisation drops is skipped on the way). `owners` are cursors at the root of the
+    /// live object's field ownership.
     pub fn compare(&self, desired: &Value, live: &Value, owners: &[OwnerCursor<'_>]) -> Comparison {
         let mut out = Vec::new();
         let projected = self
@@ -98,12 +99,24 @@ impl<'a> Comparer<'a> {
         owners: &[OwnerCursor<'_>],
         out: &mut Vec<FieldDrift>,
     ) -> Option<Value> {
+        // The live side is read raw: null and empty are absent, as normalisation would make them.
+        let l = l.filter(|v| !super::normalize::is_empty(v));
         match (d, l) {
             (Value::Object(dm), Some(Value::Object(lm))) => {
                 Some(self.map(path, dm, lm, sch, owners, out))
             }
             (Value::Array(da), Some(Value::Array(la))) => {
                 Some(self.list(path, da, la, sch, owners, out))
+            }
+            // Absent is the same as empty: compare entry by entry, so each missing entry is
+            // reported at itself.
+            (Value::Object(dm), None) => {
+                let p = self.map(path, dm, &Map::new(), sch, owners, out);
+                (!super::normalize::is_empty(&p)).then_some(p)
+            }
+            (Value::Array(da), None) => {
+                let p = self.list(path, da, &[], sch, owners, out);
+                (!super::normalize::is_empty(&p)).then_some(p)
             }
             (_, None) => {
                 if self.is_effectively_absent(path, d) {
@@ -158,7 +171,11 @@ impl<'a> Comparer<'a> {
             }
         }
         for (k, lv) in lm {
-            if dm.contains_key(k) || (path.is_root() && (k == "apiVersion" || k == "kind")) {
+            if dm.contains_key(k)
+                || (path.is_root() && (k == "apiVersion" || k == "kind"))
+                || super::normalize::is_normalized_away(path, k)
+                || super::normalize::is_empty(lv)
+            {
                 continue;
             }
             let seg = Segment::Field(k.clone());
@@ -190,7 +207,12 @@ impl<'a> Comparer<'a> {
         if !applier {
             return None;
         }
-        if !other {
+        // Metadata maps mix the applier's entries with ones normalisation drops (the
+        // last-applied annotation): look at their entries one by one.
+        let in_metadata_map = path.0.len() <= 2
+            && matches!(path.0.first(), Some(Segment::Field(f)) if f == "metadata")
+            && lv.is_object();
+        if !other && !in_metadata_map {
             let before = out.len();
             self.push(out, path, None, Some(lv), owners);
             return (out.len() > before).then(|| lv.clone());
@@ -199,6 +221,11 @@ impl<'a> Comparer<'a> {
             Value::Object(m) => {
                 let mut projected = Map::new();
                 for (k, v) in m {
+                    if super::normalize::is_normalized_away(path, k)
+                        || super::normalize::is_empty(v)
+                    {
+                        continue;
+                    }
                     let co = descend(owners, &Segment::Field(k.clone()));
                     if co.is_empty() {
                         continue;
@@ -268,9 +295,15 @@ impl<'a> Comparer<'a> {
                     let seg = Segment::Item(k.clone());
                     let child = path.child(seg.clone());
                     let co = descend(owners, &seg);
-                    let lv = live_by_key.get(k).copied();
-                    if let Some(p) = self.value(&child, d, lv, item_schema, &co, out) {
-                        projected.push(p);
+                    match live_by_key.get(k).copied() {
+                        // A missing item is reported at the item itself.
+                        None => self.push(out, &child, Some(d), None, &co),
+                        Some(lv) => {
+                            if let Some(p) = self.value(&child, d, Some(lv), item_schema, &co, out)
+                            {
+                                projected.push(p);
+                            }
+                        }
                     }
                 }
                 for l in la {
@@ -322,8 +355,13 @@ impl<'a> Comparer<'a> {
                 let mut projected = Vec::new();
                 for (i, d) in da.iter().enumerate() {
                     let child = path.child(Segment::Index(i));
-                    if let Some(p) = self.value(&child, d, la.get(i), item_schema, &[], out) {
-                        projected.push(p);
+                    match la.get(i) {
+                        None => self.push(out, &child, Some(d), None, &[]),
+                        Some(l) => {
+                            if let Some(p) = self.value(&child, d, Some(l), item_schema, &[], out) {
+                                projected.push(p);
+                            }
+                        }
                     }
                 }
                 for (i, l) in la.iter().enumerate().skip(da.len()) {
@@ -366,9 +404,8 @@ impl<'a> Comparer<'a> {
         }
     }
 
-    /// Whether a desired value that is absent live is nonetheless what the server holds: a
-    /// zero value of a built-in struct field (Go's `omitempty` drops it on the way out), or
-    /// a map or list made only of such values.
+    /// Whether a desired scalar that is absent live is nonetheless what the server holds: a
+    /// zero value of a built-in struct field (Go's `omitempty` drops it on the way out).
     fn is_effectively_absent(&self, path: &FieldPath, d: &Value) -> bool {
         if !self.builtin {
             return false;
@@ -377,9 +414,6 @@ impl<'a> Comparer<'a> {
             Value::Bool(false) => !self.in_string_map(path),
             Value::Number(n) => n.as_f64() == Some(0.0) && !self.in_string_map(path),
             Value::String(s) => s.is_empty() && !self.in_string_map(path),
-            Value::Object(m) => m
-                .iter()
-                .all(|(k, v)| self.is_effectively_absent(&path.field(k), v)),
             _ => false,
         }
     }

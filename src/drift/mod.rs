@@ -229,8 +229,6 @@ pub fn compare_one(
         live: None,
     };
     if let Some(l) = live {
-        let mut live_norm = l.object.clone();
-        normalize::normalize(&l.key.group, &l.key.kind, &mut live_norm);
         let rules: Vec<&IgnoreRule> = opts
             .ignore
             .iter()
@@ -251,7 +249,7 @@ pub fn compare_one(
                 .collect(),
         };
         let ownership = Ownership::from_live(&l.object, &opts.appliers);
-        let result = comparer.compare(&desired, &live_norm, &ownership.root());
+        let result = comparer.compare(&desired, &l.object, &ownership.root());
         entry.status = if result.fields.is_empty() {
             DriftStatus::Synced
         } else {

@@ -28,6 +28,20 @@ pub const IGNORED_ANNOTATIONS: [&str; 5] = [
     "control-plane.alpha.kubernetes.io/leader",
 ];
 
+/// Whether `key` under `parent` is something normalisation drops, so that a comparison can
+/// read a raw live object as if it were normalised (without copying it).
+pub fn is_normalized_away(parent: &crate::path::FieldPath, key: &str) -> bool {
+    use crate::path::Segment;
+    match parent.0.as_slice() {
+        [] => key == "status",
+        [Segment::Field(m)] if m == "metadata" => SERVER_METADATA.contains(&key),
+        [Segment::Field(m), Segment::Field(a)] if m == "metadata" && a == "annotations" => {
+            IGNORED_ANNOTATIONS.contains(&key)
+        }
+        _ => false,
+    }
+}
+
 /// Normalises an object in place (see the module comment).
 pub fn normalize(group: &str, kind: &str, object: &mut Value) {
     let Some(map) = object.as_object_mut() else {

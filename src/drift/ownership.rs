@@ -73,6 +73,9 @@ impl Ownership {
             if let (Some(text), Some(csa)) = (annotation, csa_fields) {
                 if let Ok(applied) = serde_json::from_str::<Value>(text) {
                     let set = intersect(&fields_of(&applied), csa);
+                    // The Update entry stands for the same writer; what it owns beyond the
+                    // annotation are the server's defaults of its create.
+                    owners.retain(|o| o.manager != CLIENT_SIDE_APPLY);
                     owners.push(Owner {
                         manager: CLIENT_SIDE_APPLY.to_string(),
                         operation: "Apply".to_string(),

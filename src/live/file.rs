@@ -47,23 +47,31 @@ fn push(value: Value, line: usize, name: &str, out: &mut Vec<LiveObject>) -> Res
         line,
         message,
     };
-    let Value::Object(map) = &value else {
+    let mut value = value;
+    let Value::Object(map) = &mut value else {
         return Err(err("expected a Kubernetes object (a mapping)".into()));
     };
-    let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
-    if let Some(items) = map
-        .get("items")
-        .filter(|_| kind.ends_with("List") || kind.is_empty())
-    {
-        let Value::Array(items) = items else {
+    let kind = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if map.contains_key("items") && (kind.ends_with("List") || kind.is_empty()) {
+        let Some(Value::Array(items)) = map.remove("items") else {
             return Err(err(format!("{kind}: items is not a list")));
         };
         for item in items {
-            push(item.clone(), line, name, out)?;
+            push(item, line, name, out)?;
         }
         return Ok(());
     }
-    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = kind.as_str();
+    let api_version = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let api_version = api_version.as_str();
     let obj_name = meta_str(&value, "name");
     if kind.is_empty() || api_version.is_empty() || obj_name.is_empty() {
         return Err(err(format!(
