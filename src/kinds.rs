@@ -222,13 +222,13 @@ impl ScopeTable {
     }
 }
 
-fn builtin(
-    group: &str,
-    kind: &str,
-) -> Option<&'static (&'static str, &'static str, bool, &'static str)> {
-    BUILTIN
-        .iter()
-        .find(|(g, k, _, _)| *g == group && *k == kind)
+type BuiltinKind = (&'static str, &'static str, bool, &'static str);
+
+fn builtin(group: &str, kind: &str) -> Option<&'static BuiltinKind> {
+    type Index = HashMap<(&'static str, &'static str), &'static BuiltinKind>;
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| BUILTIN.iter().map(|e| ((e.0, e.1), e)).collect());
+    index.get(&(group, kind)).copied()
 }
 
 /// Whether a group/kind is part of the built-in API (so its schema is known to kdrift).

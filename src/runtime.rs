@@ -195,11 +195,15 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
             eprintln!("timing: {name:<22} {:>9.1} ms", d.as_secs_f64() * 1000.0);
         }
     }
-    Ok(if report.summary().is_clean() {
+    let code = if report.summary().is_clean() {
         EXIT_CLEAN
     } else {
         EXIT_DRIFT
-    })
+    };
+    // The process ends here: freeing tens of thousands of JSON trees one by one would only
+    // delay the exit (by up to a tenth of the run at 10,000 resources).
+    std::mem::forget((report, desired, live));
+    Ok(code)
 }
 
 fn report_context(

@@ -14,7 +14,7 @@ use crate::model::{
 use git::{GitRepo, RevisionInfo, TreeFile};
 use manifest::{ManifestItem, Salvage};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -353,7 +353,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
         ResourceKey::new(group, kind, ns, name)
     };
     let mut invalid = Vec::new();
-    let mut by_key: BTreeMap<ResourceKey, Vec<DesiredObject>> = BTreeMap::new();
+    let mut by_key: HashMap<ResourceKey, Vec<DesiredObject>> = HashMap::new();
     for r in raw {
         match r.item {
             ManifestItem::NotAnObject { .. } => invalid.push(InvalidManifest {
@@ -422,6 +422,8 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
         }
     }
     let mut objects = Vec::with_capacity(by_key.len());
+    let mut by_key: Vec<_> = by_key.into_iter().collect();
+    by_key.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for (key, mut defs) in by_key {
         if defs.len() == 1 {
             objects.extend(defs.pop());

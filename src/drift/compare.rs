@@ -33,6 +33,9 @@ pub struct Comparer<'a> {
     pub ignore_paths: Vec<&'a FieldPath>,
     /// Managers whose fields never count for this object.
     pub ignore_managers: Vec<&'a str>,
+    /// Whether to build the projection of the live object (only worth it when there is
+    /// drift to show; without it the comparison allocates far less).
+    pub project: bool,
 }
 
 /// The result of comparing one object.
@@ -44,6 +47,23 @@ pub struct Comparison {
 }
 
 impl<'a> Comparer<'a> {
+    /// A copy of `v` for the projection, or a placeholder when not projecting.
+    fn keep(&self, v: &Value) -> Value {
+        if self.project {
+            v.clone()
+        } else {
+            Value::Null
+        }
+    }
+
+    fn keep_list(&self, v: &[Value]) -> Value {
+        if self.project {
+            Value::Array(v.to_vec())
+        } else {
+            Value::Null
+        }
+    }
+
     /// Compares a normalised desired object with a live object, raw or normalised (what
     /// normalisation drops is skipped on the way). `owners` are cursors at the root of the
     /// live object's field ownership.
@@ -120,7 +140,7 @@ impl<'a> Comparer<'a> {
             }
             (_, None) => {
                 if self.is_effectively_absent(path, d) {
-                    Some(d.clone())
+                    Some(self.keep(d))
                 } else {
                     self.push(out, path, Some(d), None, owners);
                     None
@@ -128,14 +148,14 @@ impl<'a> Comparer<'a> {
             }
             (Value::Object(_) | Value::Array(_), Some(lv)) => {
                 self.push(out, path, Some(d), Some(lv), owners);
-                Some(lv.clone())
+                Some(self.keep(lv))
             }
             (_, Some(lv)) => {
                 if self.scalar_eq(path, d, lv) {
-                    Some(d.clone())
+                    Some(self.keep(d))
                 } else {
                     self.push(out, path, Some(d), Some(lv), owners);
-                    Some(lv.clone())
+                    Some(self.keep(lv))
                 }
             }
         }
@@ -153,7 +173,9 @@ impl<'a> Comparer<'a> {
         let mut projected = Map::new();
         for (k, dv) in dm {
             if path.is_root() && (k == "apiVersion" || k == "kind") {
-                projected.insert(k.clone(), dv.clone());
+                if self.project {
+                    projected.insert(k.clone(), dv.clone());
+                }
                 continue;
             }
             let child_schema = match sch {
@@ -167,7 +189,9 @@ impl<'a> Comparer<'a> {
             let child = path.field(k);
             let child_owners = descend(owners, &Segment::Field(k.clone()));
             if let Some(p) = self.value(&child, dv, lm.get(k), child_schema, &child_owners, out) {
-                projected.insert(k.clone(), p);
+                if self.project {
+                    projected.insert(k.clone(), p);
+                }
             }
         }
         for (k, lv) in lm {
@@ -185,7 +209,9 @@ impl<'a> Comparer<'a> {
             }
             let child_schema = sch.and_then(|s| s.property(k).ok().flatten());
             if let Some(p) = self.removed(&path.field(k), lv, child_schema, &child_owners, out) {
-                projected.insert(k.clone(), p);
+                if self.project {
+                    projected.insert(k.clone(), p);
+                }
             }
         }
         Value::Object(projected)
@@ -215,7 +241,7 @@ impl<'a> Comparer<'a> {
         if !other && !in_metadata_map {
             let before = out.len();
             self.push(out, path, None, Some(lv), owners);
-            return (out.len() > before).then(|| lv.clone());
+            return (out.len() > before).then(|| self.keep(lv));
         }
         match lv {
             Value::Object(m) => {
@@ -345,9 +371,9 @@ impl<'a> Comparer<'a> {
                         Some(&Value::Array(la.to_vec())),
                         owners,
                     );
-                    Value::Array(la.to_vec())
+                    self.keep_list(la)
                 } else {
-                    Value::Array(da.to_vec())
+                    self.keep_list(da)
                 }
             }
             ListKind::Atomic => self.atomic(path, da, la, owners, out),
@@ -366,7 +392,7 @@ impl<'a> Comparer<'a> {
                 }
                 for (i, l) in la.iter().enumerate().skip(da.len()) {
                     self.push(out, &path.child(Segment::Index(i)), None, Some(l), &[]);
-                    projected.push(l.clone());
+                    projected.push(self.keep(l));
                 }
                 Value::Array(projected)
             }
@@ -391,7 +417,7 @@ impl<'a> Comparer<'a> {
                 scratch.is_empty()
             });
         if same {
-            Value::Array(da.to_vec())
+            self.keep_list(da)
         } else {
             self.push(
                 out,
@@ -400,7 +426,7 @@ impl<'a> Comparer<'a> {
                 Some(&Value::Array(la.to_vec())),
                 owners,
             );
-            Value::Array(la.to_vec())
+            self.keep_list(la)
         }
     }
 

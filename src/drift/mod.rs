@@ -20,6 +20,7 @@ use schema::{CrdSchemas, SchemaNode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 pub use tracking::{LabelSelector, Tracking};
 
 /// An ignore rule from the configuration: for objects of a group/kind (optionally one
@@ -65,10 +66,10 @@ pub struct DriftEntry {
     pub reason: Option<String>,
     pub fields: Vec<FieldDrift>,
     /// The normalised desired object (masked), for rendering.
-    pub desired: Option<Value>,
+    pub desired: Option<Arc<Value>>,
     /// The live object (normalised, masked): projected onto what Git sets for resources in
-    /// Git, whole for extras.
-    pub live: Option<Value>,
+    /// Git (the desired object itself when synced), whole for extras.
+    pub live: Option<Arc<Value>>,
 }
 
 /// Counts per status.
@@ -152,10 +153,7 @@ pub fn build_report(
     }
     let live_by_key: HashMap<&ResourceKey, &LiveObject> =
         live.iter().map(|l| (&l.key, l)).collect();
-    let mut entries: Vec<DriftEntry> = desired
-        .iter()
-        .map(|d| compare_one(d, live_by_key.get(&d.key).copied(), &schemas, opts))
-        .collect();
+    let mut entries = compare_all(desired, &live_by_key, &schemas, opts);
     let mut in_git: HashSet<&ResourceKey> = desired.iter().map(|d| &d.key).collect();
     for inv in invalid {
         let key = invalid_key(inv);
@@ -167,7 +165,7 @@ pub fn build_report(
             reason: Some(format!("{}: {}", inv.source, inv.message)),
             fields: Vec::new(),
             desired: None,
-            live: live_obj.map(|l| prepared(l, opts)),
+            live: live_obj.map(|l| Arc::new(prepared(l, opts))),
             key,
         });
         if let Some(k) = &inv.key {
@@ -188,11 +186,43 @@ pub fn build_report(
             reason: None,
             fields: Vec::new(),
             desired: None,
-            live: Some(prepared(l, opts)),
+            live: Some(Arc::new(prepared(l, opts))),
         });
     }
     entries.sort_by(|a, b| a.key.cmp(&b.key));
     DriftReport { entries }
+}
+
+/// Compares every desired object, on all cores (objects are independent; order is kept).
+fn compare_all(
+    desired: &[DesiredObject],
+    live_by_key: &HashMap<&ResourceKey, &LiveObject>,
+    schemas: &CrdSchemas,
+    opts: &DriftOptions,
+) -> Vec<DriftEntry> {
+    let one = |d: &DesiredObject| compare_one(d, live_by_key.get(&d.key).copied(), schemas, opts);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    if threads == 1 || desired.len() < 256 {
+        return desired.iter().map(one).collect();
+    }
+    let chunk = desired.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = desired
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(entries) => entries,
+                // A panic in the engine is a bug; surface it rather than drop resources.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// A live object normalised and masked, for showing whole.
@@ -235,7 +265,7 @@ pub fn compare_one(
             .filter(|r| r.applies_to(&d.key))
             .collect();
         let version = crate::model::split_api_version(&d.api_version).1;
-        let comparer = Comparer {
+        let mut comparer = Comparer {
             group: &d.key.group,
             kind: &d.key.kind,
             builtin: crate::kinds::is_builtin(&d.key.group, &d.key.kind),
@@ -247,18 +277,32 @@ pub fn compare_one(
                 .iter()
                 .flat_map(|r| r.managers.iter().map(String::as_str))
                 .collect(),
+            project: false,
         };
         let ownership = Ownership::from_live(&l.object, &opts.appliers);
-        let result = comparer.compare(&desired, &l.object, &ownership.root());
+        let mut result = comparer.compare(&desired, &l.object, &ownership.root());
+        if !result.fields.is_empty() {
+            // Only drifted objects need the live side projected for showing.
+            comparer.project = true;
+            result = comparer.compare(&desired, &l.object, &ownership.root());
+        }
         entry.status = if result.fields.is_empty() {
             DriftStatus::Synced
         } else {
             DriftStatus::OutOfSync
         };
         entry.fields = result.fields;
-        entry.live = Some(result.projected_live);
+        let desired = Arc::new(desired);
+        entry.live = Some(if entry.status == DriftStatus::Synced {
+            // In sync, the projection of the live object is the desired object itself.
+            Arc::clone(&desired)
+        } else {
+            Arc::new(result.projected_live)
+        });
+        entry.desired = Some(desired);
+    } else {
+        entry.desired = Some(Arc::new(desired));
     }
-    entry.desired = Some(desired);
     if !opts.show_secrets && is_secret(&d.key) {
         mask_entry(&mut entry);
     }
@@ -290,11 +334,14 @@ pub fn mask_object(v: &mut Value) {
 }
 
 fn mask_entry(entry: &mut DriftEntry) {
+    let shared = matches!((&entry.desired, &entry.live), (Some(d), Some(l)) if Arc::ptr_eq(d, l));
     if let Some(v) = entry.desired.as_mut() {
-        mask_object(v);
+        mask_object(Arc::make_mut(v));
     }
-    if let Some(v) = entry.live.as_mut() {
-        mask_object(v);
+    if shared {
+        entry.live = entry.desired.clone();
+    } else if let Some(v) = entry.live.as_mut() {
+        mask_object(Arc::make_mut(v));
     }
     for f in &mut entry.fields {
         let under_data =

@@ -161,8 +161,8 @@ pub fn entry_text(e: &DriftEntry) -> String {
         ));
     }
     if e.status != DriftStatus::Invalid {
-        let live = diff::to_yaml(e.live.as_ref());
-        let git = diff::to_yaml(e.desired.as_ref());
+        let live = diff::to_yaml(e.live.as_deref());
+        let git = diff::to_yaml(e.desired.as_deref());
         out.push_str(&diff::unified(
             &live,
             &git,

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Times `kdrift diff --live-file` on a generated 10,000-resource fixture, stage by stage, and
+# prints the median of each stage over RUNS runs (default 7). Every run is a fresh process.
+#
+#   benches/offline-diff.sh [RESOURCES] [RUNS]
+#
+# FIXTURE_TOOL=path/to/gen-fixture uses another generator with the same output format
+# (e.g. the reference one); by default the project's own `kdrift fixture` is used.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+resources=${1:-10000}
+runs=${2:-7}
+cargo build --release -q
+bin=target/release/kdrift
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ -n "${FIXTURE_TOOL:-}" ]; then
+  "$FIXTURE_TOOL" "$work/fx" --resources "$resources" >/dev/null 2>&1
+else
+  "$bin" fixture "$work/fx" --resources "$resources" >/dev/null 2>&1
+fi
+echo "fixture: $resources resources, $(du -sh "$work/fx/repo" | cut -f1) of manifests, $(du -h "$work/fx/live.json" | cut -f1) of live JSON"
+for i in $(seq "$runs"); do
+  "$bin" diff --repo "$work/fx/repo" --live-file "$work/fx/live.json" \
+    -l app.kubernetes.io/part-of=fixture -o json --timings >"$work/report.json" 2>>"$work/timings.txt" || true
+done
+python3 - "$work/timings.txt" "$runs" <<'PY'
+import re, statistics, sys
+stages = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"timing: (.+?)\s+([0-9.]+) ms", line)
+    if m:
+        stages.setdefault(m.group(1), []).append(float(m.group(2)))
+for name, values in stages.items():
+    print(f"{name:<22} median {statistics.median(values):7.1f} ms   (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})")
+parse = statistics.median(stages["parse manifests"])
+live = statistics.median(stages["read+parse live file"])
+beyond = sum(statistics.median(stages[s]) for s in ("read git", "compare", "render"))
+print(f"parsing (Git and live in parallel): {max(parse, live):.1f} ms; everything beyond parsing: {beyond:.1f} ms")
+PY
