@@ -183,68 +183,66 @@ impl GitRepo {
             .map(|id| id.to_hex().to_string().eq(&rev.commit))
             .unwrap_or(false)
     }
+}
 
-    /// The manifest files (as `is_manifest` decides) whose working-tree content differs from
-    /// `files`, including manifests that are not in the tree at all, below `roots`.
-    pub fn worktree_changes(
-        &self,
-        files: &[TreeFile],
-        roots: &[String],
-        is_manifest: impl Fn(&str) -> bool,
-    ) -> Vec<String> {
-        let Some(workdir) = self.repo.workdir() else {
-            return Vec::new();
-        };
-        let mut changed = Vec::new();
-        let mut known = std::collections::HashSet::new();
-        for f in files.iter().filter(|f| is_manifest(&f.path) && !f.is_link) {
-            known.insert(f.path.as_str());
-            let same = std::fs::read(workdir.join(&f.path))
-                .ok()
-                .and_then(|data| {
-                    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &data)
-                        .ok()
-                })
-                .is_some_and(|id| id == f.blob);
-            if !same {
-                changed.push(f.path.clone());
-            }
+/// The manifest files (as `is_manifest` decides) whose content in the working tree at
+/// `workdir` differs from `files`, including manifests that are not in the tree at all,
+/// below `roots`. Reads only the working tree (no repository handle, so it can run beside
+/// the parsing).
+pub fn worktree_changes(
+    workdir: &Path,
+    files: &[TreeFile],
+    roots: &[String],
+    is_manifest: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    let mut known = std::collections::HashSet::new();
+    for f in files.iter().filter(|f| is_manifest(&f.path) && !f.is_link) {
+        known.insert(f.path.as_str());
+        let same = std::fs::read(workdir.join(&f.path))
+            .ok()
+            .and_then(|data| {
+                gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &data).ok()
+            })
+            .is_some_and(|id| id == f.blob);
+        if !same {
+            changed.push(f.path.clone());
         }
-        // Manifests present in the working tree but not committed (bounded walk).
-        let mut budget = 100_000usize;
-        let starts: Vec<PathBuf> = if roots.is_empty() {
-            vec![workdir.to_path_buf()]
-        } else {
-            roots.iter().map(|r| workdir.join(r)).collect()
+    }
+    // Manifests present in the working tree but not committed (bounded walk).
+    let mut budget = 100_000usize;
+    let starts: Vec<PathBuf> = if roots.is_empty() {
+        vec![workdir.to_path_buf()]
+    } else {
+        roots.iter().map(|r| workdir.join(r)).collect()
+    };
+    let mut stack = starts;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
         };
-        let mut stack = starts;
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
+        for entry in entries.flatten() {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                return changed;
+            }
+            let p = entry.path();
+            let Ok(rel) = p.strip_prefix(workdir) else {
                 continue;
             };
-            for entry in entries.flatten() {
-                budget = budget.saturating_sub(1);
-                if budget == 0 {
-                    return changed;
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            if rel == ".git" || rel.starts_with(".git/") {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(t) if t.is_file() && is_manifest(&rel) && !known.contains(rel.as_str()) => {
+                    changed.push(rel);
                 }
-                let p = entry.path();
-                let Ok(rel) = p.strip_prefix(workdir) else {
-                    continue;
-                };
-                let rel = rel.to_string_lossy().replace('\\', "/");
-                if rel == ".git" || rel.starts_with(".git/") {
-                    continue;
-                }
-                match entry.file_type() {
-                    Ok(t) if t.is_dir() => stack.push(p),
-                    Ok(t) if t.is_file() && is_manifest(&rel) && !known.contains(rel.as_str()) => {
-                        changed.push(rel);
-                    }
-                    _ => {}
-                }
+                _ => {}
             }
         }
-        changed.sort();
-        changed
     }
+    changed.sort();
+    changed
 }

@@ -15,7 +15,7 @@ use git::{GitRepo, RevisionInfo, TreeFile};
 use manifest::{ManifestItem, Salvage};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Why no desired state could be read at all. Problems with single files are not errors;
@@ -133,16 +133,23 @@ pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
     for f in &plain {
         blobs.push((f.path.clone(), repo.read_blob(f)?));
     }
-    let worktree_changes = if repo.is_head(&revision) {
-        repo.worktree_changes(&files, &roots, is_manifest_path)
-    } else {
-        Vec::new()
-    };
+    let workdir = repo
+        .is_head(&revision)
+        .then(|| repo.workdir().map(Path::to_path_buf))
+        .flatten();
     let read_git = started.elapsed();
 
     let parse_started = Instant::now();
     let mut stats = FileStats::default();
-    let mut raw = parse_files(&blobs, &mut stats);
+    // The working-tree check only reads files: it runs beside the parsing.
+    let (mut raw, worktree_changes) = std::thread::scope(|scope| {
+        let check = scope.spawn(|| match &workdir {
+            Some(dir) => git::worktree_changes(dir, &files, &roots, is_manifest_path),
+            None => Vec::new(),
+        });
+        let raw = parse_files(&blobs, &mut stats);
+        (raw, check.join().unwrap_or_default())
+    });
     let parse = parse_started.elapsed();
 
     let kustomize_started = Instant::now();

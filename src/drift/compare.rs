@@ -138,6 +138,7 @@ impl<'a> Comparer<'a> {
                 let p = self.list(path, da, &[], sch, owners, out);
                 (!super::normalize::is_empty(&p)).then_some(p)
             }
+            (Value::Null, None) => Some(Value::Null),
             (_, None) => {
                 if self.is_effectively_absent(path, d) {
                     Some(self.keep(d))

@@ -360,3 +360,58 @@ fn mask_entry(entry: &mut DriftEntry) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            "[a-z0-9 .:/-]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-zA-Z][a-zA-Z0-9.]{0,8}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn object(kind: &str, api: &str, spec: Value) -> Value {
+        json!({"apiVersion": api, "kind": kind, "metadata": {"name": "x", "namespace": "n"}, "spec": spec, "data": spec})
+    }
+
+    proptest! {
+        /// Invariant: an object compared with itself is clean, whatever it holds, for
+        /// built-in kinds (with their list and quantity rules) and custom kinds alike.
+        #[test]
+        fn compare_x_with_x_is_clean(spec in arb_value(), which in 0usize..4) {
+            let (kind, api) = [("Deployment", "apps/v1"), ("Service", "v1"), ("Secret", "v1"), ("Widget", "example.com/v1")][which];
+            let obj = object(kind, api, spec);
+            let (group, _) = crate::model::split_api_version(api);
+            let key = ResourceKey::new(group, kind, "n", "x");
+            let d = DesiredObject { key: key.clone(), api_version: api.into(), object: obj.clone(), source: SourceLocation::default() };
+            let l = LiveObject { key, api_version: api.into(), object: obj };
+            let e = compare_one(&d, Some(&l), &CrdSchemas::default(), &DriftOptions::default());
+            prop_assert!(e.fields.is_empty(), "{:?}", e.fields);
+        }
+
+        /// Invariant: normalising twice changes nothing.
+        #[test]
+        fn normalise_is_idempotent(spec in arb_value(), which in 0usize..3) {
+            let (kind, api) = [("Deployment", "apps/v1"), ("Secret", "v1"), ("Widget", "example.com/v1")][which];
+            let mut v = object(kind, api, spec);
+            let (group, _) = crate::model::split_api_version(api);
+            normalize::normalize(group, kind, &mut v);
+            let once = v.clone();
+            normalize::normalize(group, kind, &mut v);
+            prop_assert_eq!(v, once);
+        }
+    }
+}
