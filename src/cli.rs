@@ -9,7 +9,8 @@ Examples:
   kdrift diff --live-file cluster.yaml            drift of the repository around . against a dump
   kdrift diff --repo ./gitops --rev main~1 --path apps/shop --live-file live.json -l app=shop
   kdrift diff --live-file live.json --output json  the report as JSON (exit 0 clean, 1 drift, 2 error)
-  kdrift fixture /tmp/fx --resources 1000          write a generated repository and live dump";
+  kdrift fixture /tmp/fx --resources 1000          write a generated repository and live dump
+  kdrift sim --listen 127.0.0.1:8080 --kubeconfig-out /tmp/sim.kubeconfig --load /tmp/fx/live.json";
 
 /// kdrift: explore GitOps drift between a Git repository and a Kubernetes cluster.
 #[derive(Debug, Parser)]
@@ -86,6 +87,8 @@ pub enum OutputFormat {
 pub enum Command {
     /// Report drift; exit 0 when everything is synced, 1 on drift, 2 on error.
     Diff(DiffArgs),
+    /// Run the in-memory Kubernetes API server alone (for tests, benchmarks and kubectl).
+    Sim(SimArgs),
     /// Write a generated fixture: a Git repository of manifests, the live objects as an API
     /// server returns them, and the expected verdicts.
     Fixture(FixtureArgs),
@@ -111,4 +114,20 @@ pub struct FixtureArgs {
     /// Seed of the generator (the output is deterministic for a seed).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Write a kubeconfig pointing at the server here.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Preload objects from a YAML/JSON file (repeatable), keeping their metadata.
+    #[arg(long, value_name = "FILE")]
+    pub load: Vec<PathBuf>,
+    /// Serve HTTPS with a generated certificate and require a bearer token.
+    #[arg(long)]
+    pub tls: bool,
 }

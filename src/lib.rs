@@ -19,4 +19,5 @@ pub mod path;
 pub mod quantity;
 pub mod report;
 pub mod runtime;
+pub mod sim;
 pub mod yaml;

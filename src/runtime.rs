@@ -1,7 +1,7 @@
 //! The one place that knows every module: resolves flags and configuration into settings,
 //! runs the sources, the drift engine and the renderers, and maps outcomes to exit codes.
 
-use crate::cli::{Cli, Command, DiffArgs, DiffMode, GlobalArgs, OutputFormat};
+use crate::cli::{Cli, Command, DiffArgs, DiffMode, GlobalArgs, OutputFormat, SimArgs};
 use crate::config::{self, Config};
 use crate::desired::{self, DesiredSnapshot, LoadOptions};
 use crate::drift::{self, DriftOptions, IgnoreRule, LabelSelector, Tracking};
@@ -117,6 +117,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             eprintln!("{summary}");
             Ok(EXIT_CLEAN)
         }
+        Some(Command::Sim(args)) => run_sim(args),
         None => bail!(
             "the interactive explorer is not built yet; run `kdrift diff --live-file FILE` \
              (see `kdrift --help`)"
@@ -266,5 +267,58 @@ fn report_context(
         errors,
         notes,
         revision_label: format!("{branch}{} {:?}", rev.short, rev.subject),
+    }
+}
+
+/// `kdrift sim`: serve until interrupted (Ctrl-C or SIGTERM).
+fn run_sim(args: &SimArgs) -> Result<u8> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let handle = crate::sim::start(crate::sim::SimOptions {
+            listen: args.listen,
+            tls: args.tls,
+            load: args.load.clone(),
+        })
+        .await?;
+        if let Some(path) = &args.kubeconfig_out {
+            handle.write_kubeconfig(path)?;
+            eprintln!("kdrift sim: kubeconfig written to {}", path.display());
+        }
+        let objects = handle.with_store(|s| s.resource_version());
+        eprintln!(
+            "kdrift sim: serving {} (resourceVersion {objects}); Ctrl-C stops it",
+            handle.url
+        );
+        println!("{}", handle.url);
+        wait_for_stop().await;
+        handle.stop().await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(EXIT_CLEAN)
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

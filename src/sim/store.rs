@@ -1,0 +1,800 @@
+//! sim's in-memory object store: objects by type and namespaced name, one global
+//! resourceVersion counter, server metadata, defaults, field ownership, and the event history
+//! that watches replay (compactable, so old resourceVersions expire with 410). All writes go
+//! through here; the HTTP layer only translates requests.
+
+use super::apply::{self, record_update, write_managed};
+use super::defaults::{self, Allocator};
+use super::fieldset::Shape;
+use super::patch;
+use super::registry::{Registry, ResourceType};
+use crate::drift::tracking::LabelSelector;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// An error as the API server reports it (a `Status` with an HTTP code).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn not_found(rt: &ResourceType, name: &str) -> Self {
+        let mut e = ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", rt.plural_group()),
+        );
+        e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural}));
+        e
+    }
+
+    /// The `Status` object.
+    pub fn status(&self) -> Value {
+        let mut v = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                           "message": self.message, "reason": self.reason, "code": self.code});
+        if let Some(d) = &self.details {
+            v["details"] = d.clone();
+        }
+        v
+    }
+}
+
+impl ResourceType {
+    /// `deployments.apps` or `configmaps`, as messages name a resource.
+    pub fn plural_group(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    fn shape(&self) -> Shape<'_> {
+        Shape {
+            kind: &self.kind,
+            builtin: self.crd.is_none(),
+        }
+    }
+}
+
+/// A change, as watches deliver it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub rv: u64,
+    pub store: (String, String),
+    pub kind: &'static str,
+    pub object: Arc<Value>,
+}
+
+type StoreKey = (String, String);
+
+/// Everything the cluster holds.
+pub struct Store {
+    pub registry: Registry,
+    objects: HashMap<StoreKey, BTreeMap<(String, String), Value>>,
+    rv: u64,
+    history: VecDeque<Event>,
+    /// The oldest resourceVersion watches can still start from.
+    pub oldest_rv: u64,
+    history_limit: usize,
+    alloc: Allocator,
+    uid_counter: u64,
+    pub broadcast: tokio::sync::broadcast::Sender<Event>,
+}
+
+/// How a write is made.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    pub manager: String,
+    pub dry_run: bool,
+    pub force: bool,
+    pub subresource: Option<String>,
+}
+
+/// What a list returns.
+pub struct ListResult {
+    pub items: Vec<Value>,
+    pub rv: u64,
+    pub continue_token: Option<String>,
+    pub remaining: usize,
+}
+
+/// Selection of a list or watch.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub namespace: Option<String>,
+    pub labels: Option<LabelSelector>,
+    /// `metadata.name` / `metadata.namespace` equalities (`!` prefix on the value: not equal).
+    pub fields: Vec<(String, String)>,
+}
+
+impl Selection {
+    pub fn matches(&self, obj: &Value) -> bool {
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if let Some(want) = &self.namespace {
+            if ns != want {
+                return false;
+            }
+        }
+        if let Some(l) = &self.labels {
+            if !l.matches(obj) {
+                return false;
+            }
+        }
+        self.fields.iter().all(|(field, want)| {
+            let got = match field.as_str() {
+                "metadata.name" => obj
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                "metadata.namespace" => ns,
+                _ => return true,
+            };
+            match want.strip_prefix('!') {
+                Some(w) => got != w,
+                None => got == want,
+            }
+        })
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            registry: Registry::default(),
+            objects: HashMap::new(),
+            rv: 1000,
+            history: VecDeque::new(),
+            oldest_rv: 1000,
+            history_limit: 200_000,
+            alloc: Allocator::default(),
+            uid_counter: 0,
+            broadcast: tokio::sync::broadcast::channel(65_536).0,
+        }
+    }
+}
+
+fn meta_str<'a>(v: &'a Value, f: &str) -> &'a str {
+    crate::model::meta_str(v, f)
+}
+
+impl Store {
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    fn next_uid(&mut self) -> String {
+        self.uid_counter += 1;
+        let r = self.uid_counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (r >> 32) as u32,
+            (r >> 16) as u16,
+            r as u16 & 0xfff,
+            self.uid_counter as u16 & 0xfff,
+            self.uid_counter
+        )
+    }
+
+    /// Drops the event history: watches from an older resourceVersion get 410 Gone.
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.oldest_rv = self.rv;
+    }
+
+    fn record(&mut self, rt: &ResourceType, kind: &'static str, object: Value) {
+        let ev = Event {
+            rv: self.rv,
+            store: rt.store_key(),
+            kind,
+            object: Arc::new(object),
+        };
+        self.history.push_back(ev.clone());
+        while self.history.len() > self.history_limit {
+            if let Some(old) = self.history.pop_front() {
+                self.oldest_rv = old.rv;
+            }
+        }
+        let _ = self.broadcast.send(ev);
+    }
+
+    /// Events of a type after `rv`, or `None` when `rv` is older than the kept history.
+    pub fn events_since(&self, rt: &ResourceType, rv: u64) -> Option<Vec<Event>> {
+        if rv < self.oldest_rv {
+            return None;
+        }
+        let key = rt.store_key();
+        Some(
+            self.history
+                .iter()
+                .filter(|e| e.rv > rv && e.store == key)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    fn with_type(rt: &ResourceType, mut obj: Value) -> Value {
+        if let Some(m) = obj.as_object_mut() {
+            m.insert("apiVersion".into(), json!(rt.api_version()));
+            m.insert("kind".into(), json!(rt.kind));
+        }
+        obj
+    }
+
+    pub fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.objects
+            .get(&rt.store_key())
+            .and_then(|m| m.get(&(ns.to_string(), name.to_string())))
+            .map(|o| Self::with_type(rt, o.clone()))
+            .ok_or_else(|| ApiError::not_found(rt, name))
+    }
+
+    /// Lists objects in key order, `limit` at a time after the `continue` key.
+    pub fn list(
+        &self,
+        rt: &ResourceType,
+        sel: &Selection,
+        limit: Option<usize>,
+        after: Option<(String, String)>,
+    ) -> ListResult {
+        let mut items = Vec::new();
+        let mut continue_token = None;
+        let mut remaining = 0;
+        if let Some(objs) = self.objects.get(&rt.store_key()) {
+            let iter = objs
+                .iter()
+                .filter(|(k, _)| after.as_ref().is_none_or(|a| *k > a))
+                .filter(|(_, o)| sel.matches(o));
+            for (k, o) in iter {
+                if limit.is_some_and(|l| items.len() >= l) {
+                    if continue_token.is_none() {
+                        continue_token = Some(format!("{}\u{0}{}", k.0, k.1));
+                    }
+                    remaining += 1;
+                    continue;
+                }
+                items.push(Self::with_type(rt, o.clone()));
+            }
+        }
+        if let (Some(_), Some(last)) = (&continue_token, items.last()) {
+            continue_token = Some(format!(
+                "{}\u{0}{}",
+                meta_str(last, "namespace"),
+                meta_str(last, "name")
+            ));
+        }
+        ListResult {
+            items,
+            rv: self.rv,
+            continue_token,
+            remaining,
+        }
+    }
+
+    /// Every object of a type (for watches' initial events).
+    pub fn all(&self, rt: &ResourceType, sel: &Selection) -> Vec<Value> {
+        self.list(rt, sel, None, None).items
+    }
+
+    fn namespace_exists(&self, ns: &str) -> bool {
+        self.objects
+            .get(&(String::new(), "namespaces".into()))
+            .is_some_and(|m| m.contains_key(&(String::new(), ns.to_string())))
+    }
+
+    /// Stores an object exactly as given (keeping its metadata and managedFields), for
+    /// `--load`. Missing server metadata is filled in.
+    pub fn load(&mut self, obj: Value) -> Result<(), ApiError> {
+        let api = obj["apiVersion"].as_str().unwrap_or("").to_string();
+        let kind = obj["kind"].as_str().unwrap_or("").to_string();
+        let rt = self
+            .registry
+            .by_kind(&api, &kind)
+            .or_else(|| {
+                self.registry
+                    .by_group_kind(crate::model::split_api_version(&api).0, &kind)
+            })
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::new(
+                    404,
+                    "NotFound",
+                    format!("the server does not serve {kind} ({api})"),
+                )
+            })?;
+        let mut obj = obj;
+        self.rv += 1;
+        let ns = if rt.namespaced {
+            meta_str(&obj, "namespace").to_string()
+        } else {
+            String::new()
+        };
+        let ns = if rt.namespaced && ns.is_empty() {
+            "default".to_string()
+        } else {
+            ns
+        };
+        let name = meta_str(&obj, "name").to_string();
+        let uid = self.next_uid();
+        let rv = self.rv;
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.entry("uid").or_insert(json!(uid));
+            m.insert("resourceVersion".into(), json!(rv.to_string()));
+            m.entry("creationTimestamp")
+                .or_insert(json!(super::clock::now()));
+            if rt.namespaced {
+                m.insert("namespace".into(), json!(ns));
+            }
+        }
+        if rt.kind == "CustomResourceDefinition" && rt.group == "apiextensions.k8s.io" {
+            self.registry.add_crd(&obj);
+        }
+        let obj = Self::with_type(&rt, obj);
+        self.objects
+            .entry(rt.store_key())
+            .or_default()
+            .insert((ns, name), obj.clone());
+        self.record(&rt, "ADDED", obj);
+        Ok(())
+    }
+
+    /// The common end of every write: server metadata, defaults, ownership, storage, events.
+    fn commit(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+        old: Option<&Value>,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let now = super::clock::now();
+        obj = Self::with_type(rt, obj);
+        {
+            let meta = obj
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
+                .ok_or_else(|| ApiError::new(400, "BadRequest", "the object has no metadata"))?;
+            meta.insert("name".into(), json!(name));
+            if rt.namespaced {
+                meta.insert("namespace".into(), json!(ns));
+            } else {
+                meta.remove("namespace");
+            }
+            for f in [
+                "uid",
+                "creationTimestamp",
+                "generation",
+                "resourceVersion",
+                "selfLink",
+            ] {
+                meta.remove(f);
+            }
+        }
+        let uid = match old {
+            Some(o) => o["metadata"]["uid"].clone(),
+            None => json!(self.next_uid()),
+        };
+        let created = old
+            .map(|o| o["metadata"]["creationTimestamp"].clone())
+            .unwrap_or(json!(now));
+        let generation = match old {
+            Some(o) => {
+                let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
+                let spec_changed = o.get("spec") != obj.get("spec")
+                    && opts.subresource.as_deref() != Some("status");
+                if spec_changed {
+                    g + 1
+                } else {
+                    g
+                }
+            }
+            None => 1,
+        };
+        {
+            let meta = obj["metadata"].as_object_mut().expect("checked above");
+            meta.insert("uid".into(), uid);
+            meta.insert("creationTimestamp".into(), created);
+            if obj.get("spec").is_some() || rt.crd.is_some() {
+                obj["metadata"]["generation"] = json!(generation);
+            }
+        }
+        if opts.subresource.as_deref() != Some("status") {
+            if let Some(o) = old {
+                if obj.get("status").is_none() {
+                    if let Some(s) = o.get("status") {
+                        obj["status"] = s.clone();
+                    }
+                }
+            }
+            defaults::apply(&rt.group, &rt.kind, &mut obj, &mut self.alloc);
+            if let Some(o) = old {
+                keep_condition_times(o, &mut obj);
+                if opts.dry_run {
+                    // A dry run runs no controller: the status stays what it was.
+                    match o.get("status") {
+                        Some(s) => obj["status"] = s.clone(),
+                        None => {
+                            if let Some(m) = obj.as_object_mut() {
+                                m.remove("status");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if rt.kind == "CustomResourceDefinition" && rt.group == "apiextensions.k8s.io" {
+            validate_crd(&obj)?;
+        }
+        if opts.dry_run {
+            let mut shown = obj;
+            shown["metadata"]["resourceVersion"] = json!(old
+                .map(|o| o["metadata"]["resourceVersion"].clone())
+                .unwrap_or(json!("")));
+            return Ok(shown);
+        }
+        self.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        if rt.kind == "CustomResourceDefinition" && rt.group == "apiextensions.k8s.io" {
+            self.registry.add_crd(&obj);
+        }
+        self.objects
+            .entry(rt.store_key())
+            .or_default()
+            .insert((ns.to_string(), name.to_string()), obj.clone());
+        self.record(
+            rt,
+            if old.is_some() { "MODIFIED" } else { "ADDED" },
+            obj.clone(),
+        );
+        Ok(obj)
+    }
+
+    fn check_namespace(&self, rt: &ResourceType, ns: &str) -> Result<(), ApiError> {
+        if rt.namespaced && !self.namespace_exists(ns) {
+            let mut e = ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found"));
+            e.details = Some(json!({"name": ns, "kind": "namespaces"}));
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub fn create(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        self.check_namespace(rt, ns)?;
+        let name = meta_str(&obj, "name").to_string();
+        if name.is_empty() {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "{} is invalid: metadata.name: Required value: name is required",
+                    rt.kind
+                ),
+            ));
+        }
+        if self.get(rt, ns, &name).is_ok() {
+            let mut e = ApiError::new(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", rt.plural_group()),
+            );
+            e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural}));
+            return Err(e);
+        }
+        let mut obj = obj;
+        record_update(
+            None,
+            &mut obj,
+            &opts.manager,
+            None,
+            rt.shape(),
+            &super::clock::now(),
+        );
+        self.commit(rt, ns, &name, obj, None, opts)
+    }
+
+    pub fn update(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let old = self.get(rt, ns, name)?;
+        let sent_rv = meta_str(&obj, "resourceVersion");
+        if !sent_rv.is_empty() && sent_rv != meta_str(&old, "resourceVersion") {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", rt.plural_group()),
+            ));
+        }
+        let mut new = match opts.subresource.as_deref() {
+            Some("status") => {
+                let mut o = old.clone();
+                o["status"] = obj.get("status").cloned().unwrap_or(Value::Null);
+                o
+            }
+            _ => {
+                let mut o = obj;
+                if o.get("status").is_none() {
+                    if let Some(s) = old.get("status") {
+                        o["status"] = s.clone();
+                    }
+                }
+                // Updates keep the ownership record unless the client sends one.
+                if o.pointer("/metadata/managedFields").is_none() {
+                    if let Some(mf) = old.pointer("/metadata/managedFields") {
+                        o["metadata"]["managedFields"] = mf.clone();
+                    }
+                }
+                o
+            }
+        };
+        record_update(
+            Some(&old),
+            &mut new,
+            &opts.manager,
+            opts.subresource.as_deref(),
+            rt.shape(),
+            &super::clock::now(),
+        );
+        self.commit(rt, ns, name, new, Some(&old), opts)
+    }
+
+    /// A patch of any kind; `apply` is server-side apply (create when absent).
+    pub fn patch(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        content_type: &str,
+        body: &Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let old = self.get(rt, ns, name).ok();
+        if content_type.starts_with("application/apply-patch") {
+            if opts.manager.is_empty() {
+                return Err(ApiError::new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"));
+            }
+            if old.is_none() {
+                self.check_namespace(rt, ns)?;
+            }
+            let now = super::clock::now();
+            let result = apply::apply(old.as_ref(), body, &opts.manager, opts.force, rt.shape(), &now).map_err(|conflicts| {
+                let causes: Vec<Value> = conflicts
+                    .iter()
+                    .map(|c| json!({"type": "FieldManagerConflict", "message": format!("conflict with \"{}\"", c.manager), "field": c.field}))
+                    .collect();
+                let list: Vec<String> = conflicts.iter().map(|c| format!("conflict with \"{}\": {}", c.manager, c.field)).collect();
+                let mut e = ApiError::new(409, "Conflict", format!("Apply failed with {} conflict{}: {}", conflicts.len(), if conflicts.len() == 1 { "" } else { "s" }, list.join(", ")));
+                e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural, "causes": causes}));
+                e
+            })?;
+            let mut obj = result.object;
+            if obj.get("metadata").is_none() {
+                obj["metadata"] = json!({});
+            }
+            write_managed(&mut obj, &result.managed);
+            return self.commit(rt, ns, name, obj, old.as_ref(), opts);
+        }
+        let Some(old) = old else {
+            return Err(ApiError::not_found(rt, name));
+        };
+        let mut new = old.clone();
+        let target = &mut new;
+        if content_type.starts_with("application/merge-patch+json") {
+            patch::merge_patch(target, body);
+        } else if content_type.starts_with("application/strategic-merge-patch+json") {
+            if rt.crd.is_some() {
+                return Err(ApiError::new(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"));
+            }
+            patch::strategic_merge(target, body, rt.shape());
+        } else if content_type.starts_with("application/json-patch+json") {
+            patch::json_patch(target, body)
+                .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+        } else {
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!("unsupported patch type {content_type:?}"),
+            ));
+        }
+        if opts.subresource.as_deref() == Some("status") {
+            // Through the status subresource only the status changes.
+            let status = new.get("status").cloned();
+            new = old.clone();
+            match status {
+                Some(s) => new["status"] = s,
+                None => {
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+        } else if let Some(s) = old.get("status") {
+            // Through the main resource the status does not change.
+            new["status"] = s.clone();
+        }
+        record_update(
+            Some(&old),
+            &mut new,
+            &opts.manager,
+            opts.subresource.as_deref(),
+            rt.shape(),
+            &super::clock::now(),
+        );
+        self.commit(rt, ns, name, new, Some(&old), opts)
+    }
+
+    pub fn delete(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let old = self.get(rt, ns, name)?;
+        if dry_run {
+            return Ok(old);
+        }
+        if let Some(m) = self.objects.get_mut(&rt.store_key()) {
+            m.remove(&(ns.to_string(), name.to_string()));
+        }
+        self.rv += 1;
+        let mut gone = old.clone();
+        gone["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        self.record(rt, "DELETED", gone);
+        if rt.kind == "Namespace" && rt.group.is_empty() {
+            self.delete_namespace_contents(name);
+        }
+        if rt.kind == "CustomResourceDefinition" && rt.group == "apiextensions.k8s.io" {
+            let served: Vec<ResourceType> = self
+                .registry
+                .types()
+                .iter()
+                .filter(|t| t.crd.as_deref() == Some(name))
+                .cloned()
+                .collect();
+            for t in &served {
+                let keys: Vec<(String, String)> = self
+                    .objects
+                    .get(&t.store_key())
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                for (ons, oname) in keys {
+                    let _ = self.delete(t, &ons, &oname, false);
+                }
+            }
+            self.registry.remove_crd(name);
+        }
+        Ok(old)
+    }
+
+    fn delete_namespace_contents(&mut self, ns: &str) {
+        let types: Vec<ResourceType> = self
+            .registry
+            .types()
+            .iter()
+            .filter(|t| t.namespaced)
+            .cloned()
+            .collect();
+        for t in types {
+            let keys: Vec<(String, String)> = self
+                .objects
+                .get(&t.store_key())
+                .map(|m| m.keys().filter(|(n, _)| n == ns).cloned().collect())
+                .unwrap_or_default();
+            for (n, name) in keys {
+                let _ = self.delete(&t, &n, &name, false);
+            }
+        }
+    }
+
+    /// The Scale subresource of a scalable object.
+    pub fn scale(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
+        let o = self.get(rt, ns, name)?;
+        let selector = o
+            .pointer("/spec/selector/matchLabels")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+        Ok(json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+                  "metadata": {"name": name, "namespace": ns, "uid": o["metadata"]["uid"], "resourceVersion": o["metadata"]["resourceVersion"], "creationTimestamp": o["metadata"]["creationTimestamp"]},
+                  "spec": {"replicas": o.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+                  "status": {"replicas": o.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector.unwrap_or_default()}}))
+    }
+
+    /// Writes `spec.replicas` through the Scale subresource (an Update by `manager`).
+    pub fn set_scale(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        replicas: i64,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let old = self.get(rt, ns, name)?;
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(replicas);
+        let mut o = opts.clone();
+        o.subresource = Some("scale".into());
+        record_update(
+            Some(&old),
+            &mut new,
+            &o.manager,
+            Some("scale"),
+            rt.shape(),
+            &super::clock::now(),
+        );
+        o.subresource = None;
+        self.commit(rt, ns, name, new, Some(&old), &o)?;
+        self.scale(rt, ns, name)
+    }
+}
+
+fn validate_crd(obj: &Value) -> Result<(), ApiError> {
+    let spec = &obj["spec"];
+    let group = spec["group"].as_str().unwrap_or("");
+    let plural = spec
+        .pointer("/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let name = meta_str(obj, "name");
+    if name != format!("{plural}.{group}") {
+        return Err(ApiError::new(422, "Invalid", format!("CustomResourceDefinition.apiextensions.k8s.io \"{name}\" is invalid: metadata.name: Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group")));
+    }
+    Ok(())
+}
+
+/// Conditions whose status did not change keep their times, as controllers leave them.
+fn keep_condition_times(old: &Value, new: &mut Value) {
+    let Some(old_conds) = old.pointer("/status/conditions").and_then(Value::as_array) else {
+        return;
+    };
+    for c in new
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        let same = old_conds
+            .iter()
+            .find(|o| o["type"] == c["type"] && o["status"] == c["status"]);
+        if let Some(o) = same {
+            for f in ["lastTransitionTime", "lastUpdateTime"] {
+                if let Some(t) = o.get(f) {
+                    c[f] = t.clone();
+                }
+            }
+        }
+    }
+}
