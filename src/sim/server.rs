@@ -491,8 +491,10 @@ async fn resource(
     };
     let q = query(&req);
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All");
+    let is_apply = req.method() == Method::PATCH && content_type(&req).starts_with("application/apply-patch");
     let opts = WriteOptions {
-        manager: manager_of(&q, &req),
+        // Apply needs an explicit manager; other writes fall back to the user agent.
+        manager: if is_apply { q.get("fieldManager").cloned().unwrap_or_default() } else { manager_of(&q, &req) },
         dry_run,
         force: q.get("force").is_some_and(|v| v == "true"),
         subresource: t.subresource.clone(),
