@@ -5,17 +5,19 @@
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kdrift::sim::{self, SimHandle, SimOptions};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
 use kube::Client;
-use kdrift::sim::{self, SimHandle, SimOptions};
 use serde_json::json;
 use std::time::Duration;
 
 async fn client_for(handle: &SimHandle) -> Client {
     let kc = Kubeconfig::from_yaml(&handle.kubeconfig).expect("sim writes a valid kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.expect("kube-rs reads it");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("kube-rs reads it");
     Client::try_from(config).expect("a client")
 }
 
@@ -36,13 +38,26 @@ async fn discovery_legacy_and_aggregated() {
     let (handle, client) = start().await;
     for aggregated in [false, true] {
         let d = kube::discovery::Discovery::new(client.clone());
-        let d = if aggregated { d.run_aggregated().await } else { d.run().await }.expect("discovery runs");
+        let d = if aggregated {
+            d.run_aggregated().await
+        } else {
+            d.run().await
+        }
+        .expect("discovery runs");
         let apps = d.get("apps").expect("apps group served");
-        let (ar, caps) = apps.recommended_kind("Deployment").expect("Deployment served");
+        let (ar, caps) = apps
+            .recommended_kind("Deployment")
+            .expect("Deployment served");
         assert_eq!(ar.plural, "deployments");
-        assert_eq!(caps.scope, kube::discovery::Scope::Namespaced, "aggregated={aggregated}");
+        assert_eq!(
+            caps.scope,
+            kube::discovery::Scope::Namespaced,
+            "aggregated={aggregated}"
+        );
         let core = d.get("").expect("core group");
-        assert!(core.recommended_kind("Namespace").is_some_and(|(_, c)| c.scope == kube::discovery::Scope::Cluster));
+        assert!(core
+            .recommended_kind("Namespace")
+            .is_some_and(|(_, c)| c.scope == kube::discovery::Scope::Cluster));
         assert!(d.get("apiextensions.k8s.io").is_some());
     }
     handle.stop().await;
@@ -53,27 +68,56 @@ async fn typed_crud_with_defaults_and_server_metadata() {
     let (handle, client) = start().await;
     let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let d: Deployment = serde_json::from_value(deployment("web", 2, "nginx")).unwrap();
-    let created = api.create(&PostParams::default(), &d).await.expect("create");
+    let created = api
+        .create(&PostParams::default(), &d)
+        .await
+        .expect("create");
     let meta = &created.metadata;
-    assert!(meta.uid.is_some() && meta.resource_version.is_some() && meta.creation_timestamp.is_some());
+    assert!(
+        meta.uid.is_some() && meta.resource_version.is_some() && meta.creation_timestamp.is_some()
+    );
     assert_eq!(meta.generation, Some(1));
     let spec = &created.spec;
     assert_eq!(spec.revision_history_limit, Some(10));
     let c = &spec.template.spec.as_ref().unwrap().containers[0];
-    assert_eq!(c.image_pull_policy.as_deref(), Some("Always"), "no tag means :latest");
-    assert_eq!(created.status.as_ref().unwrap().available_replicas, Some(2), "available at once");
+    assert_eq!(
+        c.image_pull_policy.as_deref(),
+        Some("Always"),
+        "no tag means :latest"
+    );
+    assert_eq!(
+        created.status.as_ref().unwrap().available_replicas,
+        Some(2),
+        "available at once"
+    );
 
     let err = api.create(&PostParams::default(), &d).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"), "{err:?}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"),
+        "{err:?}"
+    );
 
     // A stale resourceVersion is refused.
     let mut stale = created.clone();
     stale.metadata.resource_version = Some("1".into());
-    let err = api.replace("web", &PostParams::default(), &stale).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 409), "{err:?}");
+    let err = api
+        .replace("web", &PostParams::default(), &stale)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409),
+        "{err:?}"
+    );
 
     // Merge patch of the spec bumps the generation.
-    let patched = api.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}}))).await.unwrap();
+    let patched = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(patched.metadata.generation, Some(2));
     assert!(patched.metadata.resource_version > created.metadata.resource_version);
 
@@ -81,7 +125,10 @@ async fn typed_crud_with_defaults_and_server_metadata() {
     assert_eq!(list.items.len(), 1);
     api.delete("web", &DeleteParams::default()).await.unwrap();
     let err = api.get("web").await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 404), "{err:?}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 404),
+        "{err:?}"
+    );
     handle.stop().await;
 }
 
@@ -90,44 +137,95 @@ async fn server_side_apply_owns_conflicts_and_dry_runs() {
     let (handle, client) = start().await;
     let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let git = PatchParams::apply("git");
-    api.patch("web", &git, &Patch::Apply(deployment("web", 2, "web:1"))).await.expect("apply creates");
-    // Someone scales by hand.
-    api.patch("web", &PatchParams { field_manager: Some("kubectl-scale".into()), ..Default::default() }, &Patch::Merge(json!({"spec": {"replicas": 5}})))
+    api.patch("web", &git, &Patch::Apply(deployment("web", 2, "web:1")))
         .await
-        .unwrap();
+        .expect("apply creates");
+    // Someone scales by hand.
+    api.patch(
+        "web",
+        &PatchParams {
+            field_manager: Some("kubectl-scale".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(json!({"spec": {"replicas": 5}})),
+    )
+    .await
+    .unwrap();
     // A dry run stores nothing and bumps nothing.
     let before = api.get("web").await.unwrap();
     let mut dry = PatchParams::apply("git").force();
     dry.dry_run = true;
-    let preview = api.patch("web", &dry, &Patch::Apply(deployment("web", 2, "web:2"))).await.unwrap();
+    let preview = api
+        .patch("web", &dry, &Patch::Apply(deployment("web", 2, "web:2")))
+        .await
+        .unwrap();
     assert_eq!(preview.spec.replicas, Some(2));
     let after = api.get("web").await.unwrap();
-    assert_eq!(after.metadata.resource_version, before.metadata.resource_version);
+    assert_eq!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
     assert_eq!(after.spec.replicas, Some(5));
     // The real apply conflicts on replicas, naming the other manager.
-    let err = api.patch("web", &git, &Patch::Apply(deployment("web", 2, "web:2"))).await.unwrap_err();
+    let err = api
+        .patch("web", &git, &Patch::Apply(deployment("web", 2, "web:2")))
+        .await
+        .unwrap_err();
     match err {
         kube::Error::Api(s) => {
             assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
-            assert!(s.message.contains("kubectl-scale") && s.message.contains(".spec.replicas"), "{}", s.message);
+            assert!(
+                s.message.contains("kubectl-scale") && s.message.contains(".spec.replicas"),
+                "{}",
+                s.message
+            );
         }
         other => panic!("{other:?}"),
     }
     // Forcing takes the field over.
-    let forced = api.patch("web", &PatchParams::apply("git").force(), &Patch::Apply(deployment("web", 2, "web:2"))).await.unwrap();
+    let forced = api
+        .patch(
+            "web",
+            &PatchParams::apply("git").force(),
+            &Patch::Apply(deployment("web", 2, "web:2")),
+        )
+        .await
+        .unwrap();
     assert_eq!(forced.spec.replicas, Some(2));
     let managed = forced.metadata.managed_fields.unwrap();
-    let git_entry = managed.iter().find(|m| m.manager.as_deref() == Some("git")).unwrap();
+    let git_entry = managed
+        .iter()
+        .find(|m| m.manager.as_deref() == Some("git"))
+        .unwrap();
     assert_eq!(git_entry.operation.as_deref(), Some("Apply"));
     // Applying without a field the manager owned alone removes it.
     let mut without = deployment("web", 2, "web:2");
     without["metadata"]["labels"] = json!({"team": "a"});
-    api.patch("web", &git, &Patch::Apply(without)).await.unwrap();
-    let dropped = api.patch("web", &git, &Patch::Apply(deployment("web", 2, "web:2"))).await.unwrap();
-    assert!(dropped.metadata.labels.unwrap_or_default().get("team").is_none());
+    api.patch("web", &git, &Patch::Apply(without))
+        .await
+        .unwrap();
+    let dropped = api
+        .patch("web", &git, &Patch::Apply(deployment("web", 2, "web:2")))
+        .await
+        .unwrap();
+    assert!(!dropped
+        .metadata
+        .labels
+        .unwrap_or_default()
+        .contains_key("team"));
     // Apply without a field manager is refused.
-    let err = api.patch("web", &PatchParams::default(), &Patch::Apply(deployment("web", 2, "web:2"))).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 422), "{err:?}");
+    let err = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Apply(deployment("web", 2, "web:2")),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 422),
+        "{err:?}"
+    );
     handle.stop().await;
 }
 
@@ -135,7 +233,10 @@ async fn server_side_apply_owns_conflicts_and_dry_runs() {
 async fn secrets_fold_string_data_and_services_get_ips() {
     let (handle, client) = start().await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
-    let s: Secret = serde_json::from_value(json!({"metadata": {"name": "db"}, "stringData": {"password": "hunter2"}})).unwrap();
+    let s: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "db"}, "stringData": {"password": "hunter2"}}),
+    )
+    .unwrap();
     let s = secrets.create(&PostParams::default(), &s).await.unwrap();
     assert_eq!(s.type_.as_deref(), Some("Opaque"));
     assert_eq!(s.data.unwrap()["password"].0, b"hunter2");
@@ -146,7 +247,10 @@ async fn secrets_fold_string_data_and_services_get_ips() {
     assert!(spec.cluster_ip.unwrap().starts_with("10.96."));
     let port = &spec.ports.unwrap()[0];
     assert_eq!(port.protocol.as_deref(), Some("TCP"));
-    assert_eq!(port.target_port, Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80)));
+    assert_eq!(
+        port.target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
+    );
     handle.stop().await;
 }
 
@@ -155,13 +259,19 @@ async fn watches_stream_and_survive_faults() {
     let (handle, client) = start().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     for i in 0..3 {
-        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": format!("cm-{i}")}, "data": {"v": "0"}})).unwrap();
+        let cm: ConfigMap = serde_json::from_value(
+            json!({"metadata": {"name": format!("cm-{i}")}, "data": {"v": "0"}}),
+        )
+        .unwrap();
         api.create(&PostParams::default(), &cm).await.unwrap();
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let watch_api = api.clone();
     let task = tokio::spawn(async move {
-        let stream = watcher(watch_api, watcher::Config::default().streaming_lists().timeout(5));
+        let stream = watcher(
+            watch_api,
+            watcher::Config::default().streaming_lists().timeout(5),
+        );
         let mut stream = Box::pin(stream);
         while let Some(ev) = stream.next().await {
             let _ = tx.send(ev.map_err(|e| e.to_string()));
@@ -170,23 +280,45 @@ async fn watches_stream_and_survive_faults() {
     let mut seen_init_done = false;
     let mut initial = 0;
     while !seen_init_done {
-        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("events arrive").unwrap() {
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("events arrive")
+            .unwrap()
+        {
             Ok(watcher::Event::InitApply(_)) => initial += 1,
             Ok(watcher::Event::InitDone) => seen_init_done = true,
             _ => {}
         }
     }
     assert_eq!(initial, 3, "streaming list delivers the initial objects");
-    api.patch("cm-0", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "1"}}))).await.unwrap();
+    api.patch(
+        "cm-0",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "1"}})),
+    )
+    .await
+    .unwrap();
     wait_for(&mut rx, "cm-0").await;
     // Every watch dropped: the watcher reconnects and still sees the next change.
     handle.faults().drop_watches();
-    api.patch("cm-1", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "1"}}))).await.unwrap();
+    api.patch(
+        "cm-1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "1"}})),
+    )
+    .await
+    .unwrap();
     wait_for(&mut rx, "cm-1").await;
     // History compacted: a resumed watch gets 410 and the watcher relists.
     handle.compact();
     handle.faults().drop_watches();
-    api.patch("cm-2", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "1"}}))).await.unwrap();
+    api.patch(
+        "cm-2",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "1"}})),
+    )
+    .await
+    .unwrap();
     wait_for(&mut rx, "cm-2").await;
     task.abort();
     handle.stop().await;
@@ -198,9 +330,19 @@ type Events = tokio::sync::mpsc::UnboundedReceiver<Result<watcher::Event<ConfigM
 async fn wait_for(rx: &mut Events, name: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let ev = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the change arrives").unwrap();
+        let ev = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("the change arrives")
+            .unwrap();
         if let Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) = ev {
-            if cm.metadata.name.as_deref() == Some(name) && cm.data.as_ref().and_then(|d| d.get("v")).map(String::as_str) == Some("1") {
+            if cm.metadata.name.as_deref() == Some(name)
+                && cm
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("v"))
+                    .map(String::as_str)
+                    == Some("1")
+            {
                 return;
             }
         }
@@ -214,7 +356,10 @@ async fn expired_resource_version_is_410_and_errors_are_injected() {
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "a"}})).unwrap();
     api.create(&PostParams::default(), &cm).await.unwrap();
     handle.compact();
-    let stream = api.watch(&kube::api::WatchParams::default(), "1").await.unwrap();
+    let stream = api
+        .watch(&kube::api::WatchParams::default(), "1")
+        .await
+        .unwrap();
     let err = Box::pin(stream).try_next().await;
     match err {
         Ok(Some(kube::api::WatchEvent::Error(e))) => assert_eq!(e.code, 410),
@@ -223,13 +368,22 @@ async fn expired_resource_version_is_410_and_errors_are_injected() {
     // 500s (clients do not retry those on their own).
     handle.faults().set_errors(1.0, 500, None);
     let err = api.get("a").await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 500), "{err:?}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 500),
+        "{err:?}"
+    );
     handle.faults().clear();
     handle.faults().forbid_resource("secrets");
     let secrets: Api<Secret> = Api::all(client.clone());
     let err = secrets.list(&ListParams::default()).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 403), "{err:?}");
-    assert!(api.get("a").await.is_ok(), "only the forbidden kind suffers");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 403),
+        "{err:?}"
+    );
+    assert!(
+        api.get("a").await.is_ok(),
+        "only the forbidden kind suffers"
+    );
     handle.stop().await;
 }
 
@@ -238,35 +392,81 @@ async fn crds_serve_their_kinds_until_deleted() {
     let (handle, client) = start().await;
     let crds: Api<kube::api::DynamicObject> = Api::all_with(
         client.clone(),
-        &kube::api::ApiResource::from_gvk_with_plural(&kube::api::GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"), "customresourcedefinitions"),
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk(
+                "apiextensions.k8s.io",
+                "v1",
+                "CustomResourceDefinition",
+            ),
+            "customresourcedefinitions",
+        ),
     );
     let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
         "spec": {"group": "example.com", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"},
                  "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
-    crds.patch("widgets.example.com", &PatchParams::apply("test"), &Patch::Apply(crd)).await.unwrap();
-    let d = kube::discovery::Discovery::new(client.clone()).run_aggregated().await.unwrap();
-    let (ar, _) = d.get("example.com").and_then(|g| g.recommended_kind("Widget")).expect("the CRD's kind is discovered");
-    let widgets: Api<kube::api::DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
+    crds.patch(
+        "widgets.example.com",
+        &PatchParams::apply("test"),
+        &Patch::Apply(crd),
+    )
+    .await
+    .unwrap();
+    let d = kube::discovery::Discovery::new(client.clone())
+        .run_aggregated()
+        .await
+        .unwrap();
+    let (ar, _) = d
+        .get("example.com")
+        .and_then(|g| g.recommended_kind("Widget"))
+        .expect("the CRD's kind is discovered");
+    let widgets: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), "default", &ar);
     let w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}});
-    widgets.patch("w1", &PatchParams::apply("test"), &Patch::Apply(w)).await.unwrap();
-    assert_eq!(widgets.list(&ListParams::default()).await.unwrap().items.len(), 1);
-    crds.delete("widgets.example.com", &DeleteParams::default()).await.unwrap();
+    widgets
+        .patch("w1", &PatchParams::apply("test"), &Patch::Apply(w))
+        .await
+        .unwrap();
+    assert_eq!(
+        widgets
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    crds.delete("widgets.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
     let err = widgets.list(&ListParams::default()).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 404), "{err:?}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 404),
+        "{err:?}"
+    );
     handle.stop().await;
 }
 
 #[tokio::test]
 async fn tls_with_a_token() {
-    let handle = sim::start(SimOptions { tls: true, ..SimOptions::default() }).await.unwrap();
+    let handle = sim::start(SimOptions {
+        tls: true,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
     assert!(handle.url.starts_with("https://"));
     let client = client_for(&handle).await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    assert!(api.list(&ListParams::default()).await.is_ok(), "the kubeconfig's CA and token work");
+    assert!(
+        api.list(&ListParams::default()).await.is_ok(),
+        "the kubeconfig's CA and token work"
+    );
     // Without the token: 401.
     let mut kc = Kubeconfig::from_yaml(&handle.kubeconfig).unwrap();
     kc.auth_infos[0].auth_info.as_mut().unwrap().token = None;
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
     let anon: Api<ConfigMap> = Api::namespaced(Client::try_from(config).unwrap(), "default");
     let err = anon.list(&ListParams::default()).await.unwrap_err();
     assert!(format!("{err:?}").contains("401"), "{err:?}");
@@ -293,9 +493,15 @@ async fn listing_pages_with_limit_and_continue_and_selectors() {
     }
     assert_eq!(names.len(), 25);
     assert_eq!(names[0], "cm-00");
-    let even = api.list(&ListParams::default().labels("even=true")).await.unwrap();
+    let even = api
+        .list(&ListParams::default().labels("even=true"))
+        .await
+        .unwrap();
     assert_eq!(even.items.len(), 13);
-    let one = api.list(&ListParams::default().fields("metadata.name=cm-07")).await.unwrap();
+    let one = api
+        .list(&ListParams::default().fields("metadata.name=cm-07"))
+        .await
+        .unwrap();
     assert_eq!(one.items.len(), 1);
     handle.stop().await;
 }

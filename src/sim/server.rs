@@ -491,10 +491,15 @@ async fn resource(
     };
     let q = query(&req);
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All");
-    let is_apply = req.method() == Method::PATCH && content_type(&req).starts_with("application/apply-patch");
+    let is_apply =
+        req.method() == Method::PATCH && content_type(&req).starts_with("application/apply-patch");
     let opts = WriteOptions {
         // Apply needs an explicit manager; other writes fall back to the user agent.
-        manager: if is_apply { q.get("fieldManager").cloned().unwrap_or_default() } else { manager_of(&q, &req) },
+        manager: if is_apply {
+            q.get("fieldManager").cloned().unwrap_or_default()
+        } else {
+            manager_of(&q, &req)
+        },
         dry_run,
         force: q.get("force").is_some_and(|v| v == "true"),
         subresource: t.subresource.clone(),
@@ -519,6 +524,16 @@ async fn resource(
                 .filter(|c| !c.is_empty())
                 .and_then(|c| decode_continue(c));
             let store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
+            if limit.is_none() && after.is_none() && !wants_table(accept) {
+                // The common whole list, straight from the serialised objects.
+                let body = store.list_json(&rt, &sel);
+                drop(store);
+                let mut r = Response::new(full(body));
+                if let Ok(h) = "application/json".parse() {
+                    r.headers_mut().insert("content-type", h);
+                }
+                return r;
+            }
             let r = store.list(&rt, &sel, limit, after);
             if wants_table(accept) {
                 Ok((

@@ -82,10 +82,23 @@ pub struct Event {
 
 type StoreKey = (String, String);
 
+/// A stored object and its JSON, kept serialised so that large lists cost a copy.
+struct Stored {
+    value: Value,
+    json: bytes::Bytes,
+}
+
+impl Stored {
+    fn new(value: Value) -> Self {
+        let json = bytes::Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
+        Stored { value, json }
+    }
+}
+
 /// Everything the cluster holds.
 pub struct Store {
     pub registry: Registry,
-    objects: HashMap<StoreKey, BTreeMap<(String, String), Value>>,
+    objects: HashMap<StoreKey, BTreeMap<(String, String), Stored>>,
     rv: u64,
     history: VecDeque<Event>,
     /// The oldest resourceVersion watches can still start from.
@@ -242,7 +255,7 @@ impl Store {
         self.objects
             .get(&rt.store_key())
             .and_then(|m| m.get(&(ns.to_string(), name.to_string())))
-            .map(|o| Self::with_type(rt, o.clone()))
+            .map(|o| Self::with_type(rt, o.value.clone()))
             .ok_or_else(|| ApiError::not_found(rt, name))
     }
 
@@ -261,7 +274,7 @@ impl Store {
             let iter = objs
                 .iter()
                 .filter(|(k, _)| after.as_ref().is_none_or(|a| *k > a))
-                .filter(|(_, o)| sel.matches(o));
+                .filter(|(_, o)| sel.matches(&o.value));
             for (k, o) in iter {
                 if limit.is_some_and(|l| items.len() >= l) {
                     if continue_token.is_none() {
@@ -270,7 +283,7 @@ impl Store {
                     remaining += 1;
                     continue;
                 }
-                items.push(Self::with_type(rt, o.clone()));
+                items.push(Self::with_type(rt, o.value.clone()));
             }
         }
         if let (Some(_), Some(last)) = (&continue_token, items.last()) {
@@ -286,6 +299,43 @@ impl Store {
             continue_token,
             remaining,
         }
+    }
+
+    /// A whole list (no paging) as JSON, copied from the serialised objects.
+    pub fn list_json(&self, rt: &ResourceType, sel: &Selection) -> Vec<u8> {
+        let api_version = rt.api_version();
+        let mut out = Vec::new();
+        out.extend_from_slice(
+            format!(
+                "{{\"kind\":\"{}List\",\"apiVersion\":\"{api_version}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[",
+                rt.kind, self.rv
+            )
+            .as_bytes(),
+        );
+        let mut first = true;
+        for o in self
+            .objects
+            .get(&rt.store_key())
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            if !sel.matches(&o.value) {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            if o.value.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()) {
+                out.extend_from_slice(&o.json);
+            } else {
+                out.extend_from_slice(
+                    &serde_json::to_vec(&Self::with_type(rt, o.value.clone())).unwrap_or_default(),
+                );
+            }
+        }
+        out.extend_from_slice(b"]}");
+        out
     }
 
     /// Every object of a type (for watches' initial events).
@@ -350,7 +400,7 @@ impl Store {
         self.objects
             .entry(rt.store_key())
             .or_default()
-            .insert((ns, name), obj.clone());
+            .insert((ns, name), Stored::new(obj.clone()));
         self.record(&rt, "ADDED", obj);
         Ok(())
     }
@@ -458,7 +508,7 @@ impl Store {
         self.objects
             .entry(rt.store_key())
             .or_default()
-            .insert((ns.to_string(), name.to_string()), obj.clone());
+            .insert((ns.to_string(), name.to_string()), Stored::new(obj.clone()));
         self.record(
             rt,
             if old.is_some() { "MODIFIED" } else { "ADDED" },
