@@ -55,6 +55,9 @@ pub struct GlobalArgs {
     /// How drift is computed: local (instant) or server (dry-run apply; needs a cluster).
     #[arg(long, global = true, value_enum)]
     pub diff_mode: Option<DiffMode>,
+    /// How many requests to make to a cluster at once (default: config diff.concurrency).
+    #[arg(long, global = true, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// Show Secret values instead of fingerprints.
     #[arg(long, global = true)]
     pub show_secrets: bool,

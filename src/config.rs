@@ -29,7 +29,24 @@ pub struct Config {
     pub tracking: TrackingConfig,
     pub drift: DriftConfig,
     pub ignore: Vec<IgnoreConfig>,
+    pub diff: DiffConfig,
     pub kustomize: KustomizeConfig,
+}
+
+/// How drift is computed against a cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffConfig {
+    pub mode: DiffModeConfig,
+    pub field_manager: String,
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffModeConfig {
+    Local,
+    Server,
 }
 
 #[derive(Debug, Clone, Deserialize)]

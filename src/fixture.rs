@@ -401,7 +401,8 @@ fn plant_noise(live: &mut Value, rng: &mut Rng) {
     match live["kind"].as_str().unwrap_or("") {
         "Deployment" if rng.below(2) == 0 => {
             if let Some(cs) = live["spec"]["template"]["spec"]["containers"].as_array_mut() {
-                cs.push(json!({"name": "istio-proxy", "image": "istio/proxyv2:1.20", "imagePullPolicy": "IfNotPresent"}));
+                cs.push(json!({"name": "istio-proxy", "image": "istio/proxyv2:1.20", "imagePullPolicy": "IfNotPresent",
+                               "resources": {}, "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}));
             }
             live["spec"]["template"]["metadata"]["annotations"] =
                 json!({"sidecar.istio.io/status": "injected"});

@@ -5,7 +5,7 @@ use crate::cli::{Cli, Command, DiffArgs, DiffMode, GlobalArgs, OutputFormat, Sim
 use crate::config::{self, Config};
 use crate::desired::{self, DesiredSnapshot, LoadOptions};
 use crate::drift::{self, DriftOptions, IgnoreRule, LabelSelector, Tracking};
-use crate::live::{self, LiveSnapshot};
+use crate::live::{self, cluster};
 use crate::path::FieldPath;
 use crate::report::{self, ReportContext, ReportError};
 use anyhow::{anyhow, bail, Context, Result};
@@ -24,8 +24,13 @@ pub struct Settings {
     pub load: LoadOptions,
     pub drift: DriftOptions,
     pub live_file: Option<PathBuf>,
+    pub kubeconfig: Option<PathBuf>,
+    /// The kube context asked for (`--context`), else the kubeconfig's current one.
     pub context: Option<String>,
+    pub explicit_context: Option<String>,
     pub diff_mode: DiffMode,
+    pub field_manager: String,
+    pub concurrency: usize,
     pub timings: bool,
 }
 
@@ -93,8 +98,15 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
             show_secrets: global.show_secrets,
         },
         live_file: global.live_file.clone(),
+        kubeconfig: global.kubeconfig.clone(),
         context,
-        diff_mode: global.diff_mode.unwrap_or(DiffMode::Local),
+        explicit_context: global.context.clone(),
+        diff_mode: global.diff_mode.unwrap_or(match config.diff.mode {
+            crate::config::DiffModeConfig::Local => DiffMode::Local,
+            crate::config::DiffModeConfig::Server => DiffMode::Server,
+        }),
+        field_manager: config.diff.field_manager.clone(),
+        concurrency: global.concurrency.unwrap_or(config.diff.concurrency).max(1),
         timings: global.timings,
     })
 }
@@ -133,15 +145,12 @@ fn stage(timings: &mut Vec<(&'static str, Duration)>, name: &'static str, since:
 pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let mut timings = Vec::new();
     let started = Instant::now();
+    let Some(live_path) = settings.live_file.clone() else {
+        return run_diff_cluster(settings, args);
+    };
     if settings.diff_mode == DiffMode::Server {
         bail!("--diff-mode server needs a cluster; it is not available with --live-file");
     }
-    let live_path = settings.live_file.clone().ok_or_else(|| {
-        anyhow!(
-            "no --live-file given: reading a cluster directly is not built yet; dump one with \
-             `kubectl get -A -o yaml <kinds> > live.yaml` and pass --live-file live.yaml"
-        )
-    })?;
     // Git and the live file are independent: read them at the same time.
     let (desired, live) = std::thread::scope(|s| {
         let live_job = s.spawn(|| {
@@ -174,9 +183,29 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         &settings.drift,
     );
     stage(&mut timings, "compare", t);
+    let ctx = report_context(&desired, &live.source, None);
+    finish_diff(
+        args,
+        settings,
+        report,
+        ctx,
+        timings,
+        started,
+        (desired, live),
+    )
+}
 
+/// Renders, prints and maps to the exit status; `keep` is left unfreed (the process ends).
+fn finish_diff<T>(
+    args: &DiffArgs,
+    settings: &Settings,
+    report: drift::DriftReport,
+    ctx: ReportContext,
+    mut timings: Vec<(&'static str, Duration)>,
+    started: Instant,
+    keep: T,
+) -> Result<u8> {
     let t = Instant::now();
-    let ctx = report_context(&desired, &live, settings);
     let text = match args.output {
         OutputFormat::Text => report::to_text(&report, &ctx),
         OutputFormat::Json => report::to_json(&report, &ctx),
@@ -203,14 +232,14 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     };
     // The process ends here: freeing tens of thousands of JSON trees one by one would only
     // delay the exit (by up to a tenth of the run at 10,000 resources).
-    std::mem::forget((report, desired, live));
+    std::mem::forget((report, keep));
     Ok(code)
 }
 
 fn report_context(
     desired: &DesiredSnapshot,
-    live: &LiveSnapshot,
-    settings: &Settings,
+    source: &str,
+    context: Option<String>,
 ) -> ReportContext {
     let rev = &desired.revision;
     let mut notes = Vec::new();
@@ -258,12 +287,8 @@ fn report_context(
         .unwrap_or_default();
     ReportContext {
         revision: rev.commit.clone(),
-        source: live.source.clone(),
-        context: if settings.live_file.is_some() {
-            None
-        } else {
-            settings.context.clone()
-        },
+        source: source.to_string(),
+        context,
         errors,
         notes,
         revision_label: format!("{branch}{} {:?}", rev.short, rev.subject),
@@ -320,5 +345,143 @@ async fn wait_for_stop() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `kdrift diff` against a cluster: one consistent list per kind (no watch), then the same
+/// report as offline; `--diff-mode server` adds a dry run per manifest.
+fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
+    let started = Instant::now();
+    let mut timings = Vec::new();
+    let mut desired = desired::load(&settings.load)?;
+    timings.push(("read git", desired.timings.read_git));
+    timings.push(("parse manifests", desired.timings.parse));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (report, target) = rt.block_on(async {
+        let t = Instant::now();
+        let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await?;
+        let served = cluster::discover(&target).await?;
+        timings.push(("connect+discover", t.elapsed()));
+        desired::rescope(&mut desired, |g, k| served.get(g, k).map(|(_, ns)| *ns), &settings.load.default_namespace);
+
+        let mut coverage = drift::LiveCoverage::default();
+        let crds_in_git: std::collections::HashMap<(String, String), String> = desired
+            .objects
+            .iter()
+            .filter(|o| o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io")
+            .filter_map(|o| {
+                let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
+                let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
+                Some(((g, k), o.key.name.clone()))
+            })
+            .collect();
+        let mut kinds = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for o in &desired.objects {
+            let gk = (o.key.group.clone(), o.key.kind.clone());
+            if !seen.insert(gk.clone()) {
+                continue;
+            }
+            match served.get(&gk.0, &gk.1) {
+                Some((ar, namespaced)) => kinds.push((ar.clone(), *namespaced)),
+                None => match crds_in_git.get(&gk) {
+                    Some(crd) => {
+                        coverage.missing_reason.insert(gk, format!("its CustomResourceDefinition {crd} is not installed in the cluster"));
+                    }
+                    None => {
+                        coverage.unreadable.insert((gk.0, gk.1, String::new()), "kind not served by the cluster".into());
+                    }
+                },
+            }
+        }
+        let namespaces: std::collections::BTreeSet<String> = desired.objects.iter().map(|o| o.key.namespace.clone()).filter(|n| !n.is_empty()).collect();
+        let t = Instant::now();
+        let listing = cluster::list_kinds(&target, &kinds, &namespaces, settings.concurrency).await?;
+        timings.push(("list live objects", t.elapsed()));
+        coverage.unreadable.extend(listing.unreadable);
+        let t = Instant::now();
+        let mut report = drift::build_report_with(&desired.objects, &desired.invalid, &listing.objects, &coverage, &settings.drift);
+        timings.push(("compare", t.elapsed()));
+        if settings.diff_mode == DiffMode::Server {
+            let t = Instant::now();
+            server_mode(&target, &served, &desired, &listing.objects, &mut report, settings).await;
+            timings.push(("server dry runs", t.elapsed()));
+        }
+        Ok::<_, anyhow::Error>((report, target))
+    })?;
+    let source = target.server.clone();
+    let ctx = report_context(&desired, &source, Some(target.context.clone()));
+    finish_diff(args, settings, report, ctx, timings, started, desired)
+}
+
+/// Replaces local verdicts with server-mode ones, saying where the two disagree.
+async fn server_mode(
+    target: &cluster::ClusterTarget,
+    served: &cluster::Served,
+    desired: &DesiredSnapshot,
+    live: &[crate::model::LiveObject],
+    report: &mut drift::DriftReport,
+    settings: &Settings,
+) {
+    use crate::model::DriftStatus;
+    let live_by_key: std::collections::HashMap<_, _> = live.iter().map(|l| (&l.key, l)).collect();
+    let comparable: Vec<&crate::model::DesiredObject> = desired
+        .objects
+        .iter()
+        .filter(|d| live_by_key.contains_key(&d.key))
+        .collect();
+    let results = live::server_diff::dry_run_all(
+        target,
+        served,
+        &comparable,
+        &settings.field_manager,
+        settings.concurrency,
+    )
+    .await;
+    for e in &mut report.entries {
+        if !matches!(e.status, DriftStatus::Synced | DriftStatus::OutOfSync) {
+            continue;
+        }
+        let (Some(result), Some(l)) = (results.get(&e.key), live_by_key.get(&e.key)) else {
+            continue;
+        };
+        match result {
+            Ok(obj) => {
+                let fields = drift::compare_server(&e.key, obj, l, &settings.drift);
+                let server_status = if fields.is_empty() {
+                    DriftStatus::Synced
+                } else {
+                    DriftStatus::OutOfSync
+                };
+                if server_status != e.status {
+                    let local: Vec<String> = e.fields.iter().map(|f| f.path.to_string()).collect();
+                    let server: Vec<String> = fields.iter().map(|f| f.path.to_string()).collect();
+                    e.reason = Some(format!(
+                        "local mode says {} ({}); server mode says {} ({})",
+                        e.status,
+                        if local.is_empty() {
+                            "no fields".into()
+                        } else {
+                            local.join(", ")
+                        },
+                        server_status,
+                        if server.is_empty() {
+                            "no fields".into()
+                        } else {
+                            server.join(", ")
+                        }
+                    ));
+                }
+                e.status = server_status;
+                e.fields = fields;
+            }
+            Err(why) => {
+                e.reason = Some(format!("server dry run failed: {why}"));
+            }
+        }
     }
 }

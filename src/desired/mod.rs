@@ -452,6 +452,45 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
     }
 }
 
+/// Corrects identities with the scopes a cluster reported (they win over kdrift's table):
+/// a kind the cluster says is namespaced gets `default_namespace` where Git named none, a
+/// cluster-scoped one loses the namespace Git wrote.
+pub fn rescope(
+    snapshot: &mut DesiredSnapshot,
+    is_namespaced: impl Fn(&str, &str) -> Option<bool>,
+    default_namespace: &str,
+) {
+    let mut changed = false;
+    for o in &mut snapshot.objects {
+        let Some(namespaced) = is_namespaced(&o.key.group, &o.key.kind) else {
+            continue;
+        };
+        snapshot.scopes.set(&o.key.group, &o.key.kind, namespaced);
+        let ns = if namespaced {
+            let written = meta_str(&o.object, "namespace");
+            if o.key.namespace.is_empty() {
+                if written.is_empty() {
+                    default_namespace.to_string()
+                } else {
+                    written.to_string()
+                }
+            } else {
+                o.key.namespace.clone()
+            }
+        } else {
+            String::new()
+        };
+        if ns != o.key.namespace {
+            o.key.namespace = ns.clone();
+            set_namespace(&mut o.object, &ns);
+            changed = true;
+        }
+    }
+    if changed {
+        snapshot.objects.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+}
+
 /// Writes the resolved namespace into the object (or removes it for cluster-scoped kinds),
 /// so later stages see what the server would.
 fn set_namespace(object: &mut Value, namespace: &str) {

@@ -134,6 +134,105 @@ pub fn invalid_key(inv: &InvalidManifest) -> ResourceKey {
     })
 }
 
+/// What the live side could not read, and why some desired objects are absent.
+#[derive(Debug, Clone, Default)]
+pub struct LiveCoverage {
+    /// (group, kind, namespace; `""` for every namespace) → why it could not be read.
+    pub unreadable: HashMap<(String, String, String), String>,
+    /// (group, kind) → why its objects are missing (its CRD is not installed yet).
+    pub missing_reason: HashMap<(String, String), String>,
+}
+
+impl LiveCoverage {
+    fn unreadable(&self, key: &ResourceKey) -> Option<&String> {
+        let gk = |ns: &str| (key.group.clone(), key.kind.clone(), ns.to_string());
+        self.unreadable
+            .get(&gk(""))
+            .or_else(|| self.unreadable.get(&gk(&key.namespace)))
+    }
+}
+
+/// Builds the report, with rows the live side could not read marked `unknown`.
+pub fn build_report_with(
+    desired: &[DesiredObject],
+    invalid: &[InvalidManifest],
+    live: &[LiveObject],
+    coverage: &LiveCoverage,
+    opts: &DriftOptions,
+) -> DriftReport {
+    let mut report = build_report(desired, invalid, live, opts);
+    for e in &mut report.entries {
+        if e.status == DriftStatus::Invalid {
+            continue;
+        }
+        if let Some(why) = coverage.unreadable(&e.key) {
+            e.status = DriftStatus::Unknown;
+            e.reason = Some(why.clone());
+            e.fields.clear();
+            e.live = None;
+        } else if e.status == DriftStatus::Missing {
+            if let Some(why) = coverage
+                .missing_reason
+                .get(&(e.key.group.clone(), e.key.kind.clone()))
+            {
+                e.reason = Some(why.clone());
+            }
+        }
+    }
+    report
+}
+
+/// Server mode for one resource: every difference between the result of a server-side
+/// apply dry run of its manifest and the live object, both normalised (fields the apply
+/// would remove included).
+pub fn compare_server(
+    key: &ResourceKey,
+    dry_run: &Value,
+    live: &LiveObject,
+    opts: &DriftOptions,
+) -> Vec<FieldDrift> {
+    let mut result = dry_run.clone();
+    normalize::normalize(&key.group, &key.kind, &mut result);
+    let mut current = live.object.clone();
+    normalize::normalize(&key.group, &key.kind, &mut current);
+    let rules: Vec<&IgnoreRule> = opts.ignore.iter().filter(|r| r.applies_to(key)).collect();
+    let comparer = Comparer {
+        group: &key.group,
+        kind: &key.kind,
+        builtin: crate::kinds::is_builtin(&key.group, &key.kind),
+        schema: None,
+        ignore_paths: rules.iter().flat_map(|r| r.paths.iter()).collect(),
+        ignore_managers: Vec::new(),
+        project: false,
+    };
+    // What the apply would set or change, then what it would remove.
+    let mut fields = comparer.compare(&result, &current, &[]).fields;
+    for f in comparer.compare(&current, &result, &[]).fields {
+        if !fields.iter().any(|g| g.path == f.path) {
+            fields.push(FieldDrift {
+                path: f.path,
+                desired: f.live,
+                live: f.desired,
+            });
+        }
+    }
+    if !opts.show_secrets && is_secret(key) {
+        let mut e = DriftEntry {
+            key: key.clone(),
+            api_version: String::new(),
+            status: DriftStatus::OutOfSync,
+            source: None,
+            reason: None,
+            fields,
+            desired: None,
+            live: None,
+        };
+        mask_entry(&mut e);
+        fields = e.fields;
+    }
+    fields
+}
+
 /// Builds the report.
 pub fn build_report(
     desired: &[DesiredObject],

@@ -2,8 +2,10 @@
 //! (`--live-file`: multi-document YAML or JSON, a `List`, `kubectl get -A -o yaml` output);
 //! it knows nothing of Git or the UI.
 
+pub mod cluster;
 pub mod file;
 pub mod kubeconfig;
+pub mod server_diff;
 
 use crate::model::LiveObject;
 

@@ -1,0 +1,319 @@
+//! Reading a cluster the way kubectl does: kubeconfig (`--kubeconfig`, `KUBECONFIG` with
+//! several files merged, `~/.kube/config`, exec plugins, tokens, client certificates) or the
+//! in-cluster service account; discovery (aggregated, with a fallback to the legacy
+//! endpoints); and one consistent list per kind, across namespaces, falling back to one list
+//! per namespace where cluster-wide listing is forbidden. Errors name the context and the
+//! server and say what to check. Nothing here knows which cluster it talks to.
+
+use crate::model::{LiveObject, ResourceKey};
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::{ApiResource, Discovery, Scope};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+/// Why a cluster cannot be used at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// No kubeconfig and not in a cluster.
+    #[error("no cluster configured: {0} (point kdrift at one with --kubeconfig/--context, read a dump with --live-file, or try `kdrift demo`)")]
+    NoConfig(String),
+    /// The kubeconfig cannot be read or has no such context.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// The cluster answered badly or not at all.
+    #[error("context {context:?} (server {server}): {message}")]
+    Cluster {
+        context: String,
+        server: String,
+        message: String,
+    },
+}
+
+/// A connection to one cluster.
+#[derive(Clone)]
+pub struct ClusterTarget {
+    pub context: String,
+    pub server: String,
+    /// The namespace of the context (or `default`).
+    pub namespace: String,
+    pub client: kube::Client,
+}
+
+impl ClusterTarget {
+    fn error(&self, e: &kube::Error) -> ClusterError {
+        ClusterError::Cluster {
+            context: self.context.clone(),
+            server: self.server.clone(),
+            message: explain(e),
+        }
+    }
+}
+
+/// A kube error in words an operator can act on.
+pub fn explain(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if s.code == 401 => format!("unauthorized (401): {}; check the credentials of the context (token, client certificate or exec plugin)", s.message),
+        kube::Error::Api(s) if s.code == 403 => format!("forbidden (403): {}", s.message),
+        kube::Error::Api(s) => format!("{} ({}): {}", s.reason, s.code, s.message),
+        other => {
+            let text = format!("{other}");
+            let chain = error_chain(other);
+            if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
+                format!("TLS handshake failed: {chain}; check certificate-authority(-data) and the server name")
+            } else if chain.contains("onnection refused") || chain.contains("dns error") || chain.contains("timed out") || chain.contains("Connect") {
+                format!("unreachable: {chain}; check that the server address is right and the cluster is up")
+            } else if chain.is_empty() {
+                text
+            } else {
+                chain
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.contains(&t) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Connects like kubectl: an explicit kubeconfig, else `KUBECONFIG` (merged), else
+/// `~/.kube/config`, else the in-cluster service account.
+pub async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<ClusterTarget, ClusterError> {
+    let from_file = match kubeconfig {
+        Some(p) => Some(
+            Kubeconfig::read_from(p)
+                .map_err(|e| ClusterError::Kubeconfig(format!("{}: {e}", p.display())))?,
+        ),
+        None => match Kubeconfig::read() {
+            Ok(kc) => Some(kc),
+            Err(e) => {
+                let any_file = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+                    || super::kubeconfig::files(None).iter().any(|f| f.exists());
+                if any_file {
+                    return Err(ClusterError::Kubeconfig(e.to_string()));
+                }
+                None
+            }
+        },
+    };
+    let (config, context_name) = match from_file {
+        Some(kc) => {
+            let name = context
+                .map(str::to_string)
+                .or_else(|| kc.current_context.clone())
+                .unwrap_or_default();
+            if !name.is_empty() && !kc.contexts.iter().any(|c| c.name == name) {
+                let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+                return Err(ClusterError::Kubeconfig(format!(
+                    "no context {name:?} (contexts: {})",
+                    known.join(", ")
+                )));
+            }
+            let opts = KubeConfigOptions {
+                context: context.map(str::to_string),
+                ..Default::default()
+            };
+            let config = kube::Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .map_err(|e| {
+                    ClusterError::Kubeconfig(format!("context {name:?}: {}", error_chain(&e)))
+                })?;
+            (config, name)
+        }
+        None => {
+            let config = kube::Config::incluster().map_err(|e| {
+                ClusterError::NoConfig(format!(
+                    "no kubeconfig found and not running in a cluster ({e})"
+                ))
+            })?;
+            (config, "in-cluster".to_string())
+        }
+    };
+    let server = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    let namespace = config.default_namespace.clone();
+    let client = kube::Client::try_from(config).map_err(|e| ClusterError::Cluster {
+        context: context_name.clone(),
+        server: server.clone(),
+        message: error_chain(&e),
+    })?;
+    Ok(ClusterTarget {
+        context: context_name,
+        server,
+        namespace,
+        client,
+    })
+}
+
+/// What the cluster serves, by group and kind.
+pub struct Served {
+    kinds: HashMap<(String, String), (ApiResource, bool)>,
+}
+
+impl Served {
+    /// The resource and whether it is namespaced.
+    pub fn get(&self, group: &str, kind: &str) -> Option<&(ApiResource, bool)> {
+        self.kinds.get(&(group.to_string(), kind.to_string()))
+    }
+
+    pub fn scopes(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.kinds
+            .iter()
+            .map(|((g, k), (_, ns))| (g.as_str(), k.as_str(), *ns))
+    }
+}
+
+/// Discovery: aggregated where served, else (or when it comes back empty) the legacy endpoints.
+pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
+    let aggregated = Discovery::new(target.client.clone()).run_aggregated().await;
+    let discovery = match aggregated {
+        Ok(d)
+            if d.groups()
+                .any(|g| g.name().is_empty() || !g.recommended_resources().is_empty())
+                && d.groups().count() > 1 =>
+        {
+            d
+        }
+        _ => Discovery::new(target.client.clone())
+            .run()
+            .await
+            .map_err(|e| target.error(&e))?,
+    };
+    let mut kinds = HashMap::new();
+    for group in discovery.groups() {
+        for (ar, caps) in group.recommended_resources() {
+            kinds.insert(
+                (ar.group.clone(), ar.kind.clone()),
+                (ar.clone(), caps.scope == Scope::Namespaced),
+            );
+        }
+    }
+    Ok(Served { kinds })
+}
+
+/// What one listing produced.
+#[derive(Default)]
+pub struct Listing {
+    pub objects: Vec<LiveObject>,
+    /// (group, kind, namespace or "" for all) → why it could not be read.
+    pub unreadable: HashMap<(String, String, String), String>,
+}
+
+fn to_live(ar: &ApiResource, mut v: Value) -> Option<LiveObject> {
+    if let Some(m) = v.as_object_mut() {
+        m.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+        m.insert("kind".into(), Value::String(ar.kind.clone()));
+    }
+    let name = crate::model::meta_str(&v, "name").to_string();
+    if name.is_empty() {
+        return None;
+    }
+    let key = ResourceKey::new(
+        &ar.group,
+        &ar.kind,
+        crate::model::meta_str(&v, "namespace"),
+        &name,
+    );
+    Some(LiveObject {
+        key,
+        api_version: ar.api_version.clone(),
+        object: v,
+    })
+}
+
+async fn list_all(
+    api: Api<DynamicObject>,
+    ar: &ApiResource,
+) -> Result<Vec<LiveObject>, kube::Error> {
+    let mut out = Vec::new();
+    let mut lp = ListParams::default().limit(500);
+    loop {
+        let page = api.list(&lp).await?;
+        for item in page.items {
+            let v = serde_json::to_value(item).map_err(kube::Error::SerdeError)?;
+            out.extend(to_live(ar, v));
+        }
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = ListParams::default().limit(500).continue_token(&c),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Lists every kind in `kinds` (across namespaces; per namespace in `namespaces` where that
+/// is forbidden), `concurrency` kinds at a time.
+pub async fn list_kinds(
+    target: &ClusterTarget,
+    kinds: &[(ApiResource, bool)],
+    namespaces: &BTreeSet<String>,
+    concurrency: usize,
+) -> Result<Listing, ClusterError> {
+    type KindResult = (ApiResource, Vec<LiveObject>, Vec<(String, kube::Error)>);
+    let results: Vec<KindResult> = futures::stream::iter(kinds.iter().cloned())
+        .map(|(ar, namespaced)| {
+            let client = target.client.clone();
+            let namespaces = namespaces.clone();
+            async move {
+                let all: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+                match list_all(all, &ar).await {
+                    Ok(objs) => (ar, objs, Vec::new()),
+                    Err(kube::Error::Api(s)) if s.code == 403 && namespaced => {
+                        // Per namespace, where the cluster-wide list is forbidden.
+                        let mut objs = Vec::new();
+                        let mut errors = Vec::new();
+                        for ns in &namespaces {
+                            let api: Api<DynamicObject> =
+                                Api::namespaced_with(client.clone(), ns, &ar);
+                            match list_all(api, &ar).await {
+                                Ok(o) => objs.extend(o),
+                                Err(e) => errors.push((ns.clone(), e)),
+                            }
+                        }
+                        (ar, objs, errors)
+                    }
+                    Err(e) => (ar, Vec::new(), vec![(String::new(), e)]),
+                }
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut listing = Listing::default();
+    for (ar, objs, errors) in results {
+        listing.objects.extend(objs);
+        for (ns, e) in errors {
+            match e {
+                kube::Error::Api(s) if s.code == 403 || s.code == 404 => {
+                    let why = if s.code == 403 {
+                        format!("forbidden: {}", s.message)
+                    } else {
+                        format!("kind not served: {}", s.message)
+                    };
+                    listing
+                        .unreadable
+                        .insert((ar.group.clone(), ar.kind.clone(), ns), why);
+                }
+                other => return Err(target.error(&other)),
+            }
+        }
+    }
+    Ok(listing)
+}
