@@ -1,0 +1,351 @@
+//! `kdrift diff` against a cluster (sim over HTTP), as the binary: the first report from a sim
+//! preloaded with a generated fixture agrees with the fixture's expectations in local and
+//! server mode; forbidden kinds and kinds the cluster does not serve degrade only their rows;
+//! TLS with a token, exec credential plugins and merged KUBECONFIG files work; an unreachable
+//! cluster is named with its context and server.
+
+mod support;
+
+use kdrift::sim::{self, SimOptions};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use support::{stderr, stdout, TestRepo};
+
+fn kdrift_with_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kdrift"));
+    cmd.current_dir(cwd)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .env("HOME", cwd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("kdrift runs")
+}
+
+fn report(out: &std::process::Output) -> BTreeMap<String, kdrift::fixture::Expected> {
+    let v: Value = serde_json::from_str(&stdout(out))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(out), stderr(out)));
+    v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let key = format!(
+                "{}/{}/{}/{}",
+                r["group"].as_str().unwrap(),
+                r["kind"].as_str().unwrap(),
+                r["namespace"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            );
+            let mut fields: Vec<String> = r["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["path"].as_str().unwrap().to_string())
+                .collect();
+            fields.sort();
+            (
+                key,
+                kdrift::fixture::Expected {
+                    status: r["status"].as_str().unwrap().into(),
+                    fields,
+                },
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_report_from_sim_agrees_with_the_fixture_in_both_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx_dir = dir.path().join("fx");
+    let summary = kdrift::fixture::write(&kdrift::fixture::FixtureOptions {
+        out: fx_dir.clone(),
+        resources: 1000,
+        namespaces: 10,
+        seed: 3,
+    })
+    .unwrap();
+    assert!(summary.contains("wrote"));
+    let handle = sim::start(SimOptions {
+        load: vec![fx_dir.join("live.json")],
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let kc = dir.path().join("kubeconfig");
+    handle.write_kubeconfig(&kc).unwrap();
+    let expected: BTreeMap<String, kdrift::fixture::Expected> =
+        serde_json::from_str(&std::fs::read_to_string(fx_dir.join("expected.json")).unwrap())
+            .unwrap();
+    for mode in ["local", "server"] {
+        let kcs = kc.display().to_string();
+        let fx = fx_dir.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let args = [
+                "diff",
+                "--kubeconfig",
+                &kcs,
+                "--repo",
+                "repo",
+                "-l",
+                "app.kubernetes.io/part-of=fixture",
+                "-o",
+                "json",
+                "--diff-mode",
+                mode,
+            ];
+            kdrift_with_env(&args, &fx, &[])
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{mode}: {}", stderr(&out));
+        let got = report(&out);
+        let wrong: Vec<_> = expected
+            .iter()
+            .filter(|(k, e)| got.get(*k) != Some(e))
+            .take(5)
+            .collect();
+        assert!(wrong.is_empty(), "{mode}: {wrong:#?}");
+        assert_eq!(got.len(), expected.len(), "{mode}");
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(v["context"], "sim");
+        assert_eq!(v["source"].as_str().unwrap(), handle.url);
+    }
+    handle.stop().await;
+}
+
+const APP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\ndata: {a: \"1\"}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nstringData: {password: x}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\n---\napiVersion: other.io/v1\nkind: Gadget\nmetadata: {name: g, namespace: shop}\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets}\n  versions: [{name: v1, served: true, storage: true}]\n";
+
+async fn sim_with_shop(opts: SimOptions) -> sim::SimHandle {
+    let handle = sim::start(opts).await.unwrap();
+    handle.with_store(|s| {
+        s.load(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})).unwrap();
+        s.load(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "shop"}, "data": {"a": "2"}})).unwrap();
+        s.load(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "data": {"password": "eA=="}})).unwrap();
+    });
+    handle
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_and_unserved_kinds_degrade_only_their_rows() {
+    let repo = TestRepo::new();
+    repo.write("app.yaml", APP);
+    repo.commit("app");
+    let handle = sim_with_shop(SimOptions::default()).await;
+    handle.faults().forbid_resource("secrets");
+    let kc = repo.path().join(".git").join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    let path = repo.path().to_path_buf();
+    let kcs = kc.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        kdrift_with_env(&["diff", "--kubeconfig", &kcs, "-o", "json"], &path, &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let row = |name: &str| {
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row {name}"))
+    };
+    assert_eq!(
+        row("settings")["status"],
+        "out-of-sync",
+        "other kinds still work"
+    );
+    assert_eq!(row("db")["status"], "unknown");
+    assert!(
+        row("db")["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("forbidden"),
+        "{}",
+        row("db")
+    );
+    assert_eq!(row("g")["status"], "unknown");
+    assert!(row("g")["reason"].as_str().unwrap().contains("not served"));
+    assert_eq!(row("w")["status"], "missing");
+    assert!(
+        row("w")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("widgets.example.com is not installed"),
+        "{}",
+        row("w")
+    );
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_token_exec_plugin_and_merged_kubeconfigs() {
+    let repo = TestRepo::new();
+    repo.write("app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\ndata: {a: \"2\"}\n");
+    repo.commit("app");
+    let handle = sim_with_shop(SimOptions {
+        tls: true,
+        ..SimOptions::default()
+    })
+    .await;
+    let git = repo.path().join(".git");
+    let kc = git.join("tls.kubeconfig");
+    handle.write_kubeconfig(&kc).unwrap();
+    let path = repo.path().to_path_buf();
+    let run = |args: Vec<String>, env: Vec<(String, String)>| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            kdrift_with_env(&args, &path, &env)
+        })
+    };
+    // TLS with the CA and token sim wrote.
+    let out = run(
+        vec![
+            "diff".into(),
+            "--kubeconfig".into(),
+            kc.display().to_string(),
+        ],
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // An exec credential plugin that hands out the token.
+    let token = handle
+        .kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap()
+        .to_string();
+    let plugin = git.join("cred-plugin.sh");
+    std::fs::write(&plugin, format!("#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}'\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let exec_kc = handle.kubeconfig.replace(&format!("token: {token}"), &format!("exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never", plugin.display()));
+    let exec_path = git.join("exec.kubeconfig");
+    std::fs::write(&exec_path, &exec_kc).unwrap();
+    let out = run(
+        vec![
+            "diff".into(),
+            "--kubeconfig".into(),
+            exec_path.display().to_string(),
+        ],
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "exec plugin: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // KUBECONFIG with two files: contexts from the second, current-context from the first.
+    let first = git.join("first.kubeconfig");
+    std::fs::write(&first, "apiVersion: v1\nkind: Config\ncurrent-context: sim\nclusters: []\ncontexts: []\nusers: []\n").unwrap();
+    let joined = format!("{}:{}", first.display(), kc.display());
+    let out = run(
+        vec!["diff".into(), "-o".into(), "json".into()],
+        vec![("KUBECONFIG".into(), joined)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "merged: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // A wrong token: 401, named as such with context and server.
+    let bad = git.join("bad.kubeconfig");
+    std::fs::write(&bad, handle.kubeconfig.replace(&token, "wrong")).unwrap();
+    let out = run(
+        vec![
+            "diff".into(),
+            "--kubeconfig".into(),
+            bad.display().to_string(),
+        ],
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"sim\"") && err.contains(&handle.url) && err.contains("401"),
+        "{err}"
+    );
+    handle.stop().await;
+}
+
+#[test]
+fn unreachable_cluster_names_context_server_and_cause() {
+    let repo = TestRepo::new();
+    repo.write(
+        "app.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    );
+    repo.commit("app");
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kc = repo.path().join(".git").join("kc");
+    std::fs::write(&kc, format!("apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster: {{server: \"http://127.0.0.1:{port}\"}}\ncontexts:\n- name: prod-eu\n  context: {{cluster: prod, user: u}}\ncurrent-context: prod-eu\nusers:\n- name: u\n  user: {{}}\n")).unwrap();
+    let out = kdrift_with_env(
+        &["diff", "--kubeconfig", kc.to_str().unwrap()],
+        repo.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"prod-eu\"")
+            && err.contains(&format!("127.0.0.1:{port}"))
+            && err.contains("unreachable"),
+        "{err}"
+    );
+    let out = kdrift_with_env(
+        &[
+            "diff",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "--context",
+            "nope",
+        ],
+        repo.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no context \"nope\""),
+        "{}",
+        stderr(&out)
+    );
+}
