@@ -353,19 +353,22 @@ async fn wait_for_stop() {
 fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let started = Instant::now();
     let mut timings = Vec::new();
-    let mut desired = desired::load(&settings.load)?;
-    timings.push(("read git", desired.timings.read_git));
-    timings.push(("parse manifests", desired.timings.parse));
+    // Git is read while the cluster is reached and discovered.
+    let load = settings.load.clone();
+    let git_job = std::thread::spawn(move || desired::load(&load));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let (report, target) = rt.block_on(async {
+    let (report, target, desired) = rt.block_on(async {
         let t = Instant::now();
         let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await?;
         let served = cluster::discover(&target).await?;
         timings.push(("connect+discover", t.elapsed()));
+        let mut desired = git_job.join().map_err(|_| anyhow!("the Git reader failed"))??;
+        timings.push(("read git", desired.timings.read_git));
+        timings.push(("parse manifests", desired.timings.parse));
         desired::rescope(&mut desired, |g, k| served.get(g, k).map(|(_, ns)| *ns), &settings.load.default_namespace);
 
         let mut coverage = drift::LiveCoverage::default();
@@ -411,7 +414,7 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
             server_mode(&target, &served, &desired, &listing.objects, &mut report, settings).await;
             timings.push(("server dry runs", t.elapsed()));
         }
-        Ok::<_, anyhow::Error>((report, target))
+        Ok::<_, anyhow::Error>((report, target, desired))
     })?;
     let source = target.server.clone();
     let ctx = report_context(&desired, &source, Some(target.context.clone()));

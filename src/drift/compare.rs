@@ -89,7 +89,7 @@ impl<'a> Comparer<'a> {
         self.ignore_paths.iter().any(|p| p.covers(path))
             || owners
                 .iter()
-                .any(|c| self.ignore_managers.contains(&c.owner.manager.as_str()))
+                .any(|c| self.ignore_managers.contains(&c.owner.manager))
     }
 
     fn push(

@@ -6,40 +6,41 @@
 
 use crate::path::Segment;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// One owner's field set, positioned at some node of the object.
 #[derive(Debug, Clone, Copy)]
 pub struct OwnerCursor<'a> {
-    pub owner: &'a Owner,
+    pub owner: &'a Owner<'a>,
     node: &'a Value,
 }
 
 /// A manager that owns fields.
 #[derive(Debug, Clone)]
-pub struct Owner {
-    pub manager: String,
-    pub operation: String,
-    pub time: Option<String>,
+pub struct Owner<'a> {
+    pub manager: &'a str,
+    pub operation: &'a str,
+    pub time: Option<&'a str>,
     /// The applier's own set: an Apply by a configured applier, or kubectl's client-side
     /// apply as recorded in the last-applied annotation.
     pub is_applier: bool,
-    fields: Value,
+    fields: Cow<'a, Value>,
 }
 
 /// Everyone who owns something in one live object.
 #[derive(Debug, Clone, Default)]
-pub struct Ownership {
-    pub owners: Vec<Owner>,
+pub struct Ownership<'a> {
+    pub owners: Vec<Owner<'a>>,
 }
 
 /// The manager name kubectl uses for client-side apply.
 pub const CLIENT_SIDE_APPLY: &str = "kubectl-client-side-apply";
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-impl Ownership {
+impl<'a> Ownership<'a> {
     /// Reads the managedFields (and the last-applied annotation) of a raw live object.
     /// `appliers` are the managers whose Apply operations express the desired state.
-    pub fn from_live(live: &Value, appliers: &[String]) -> Self {
+    pub fn from_live(live: &'a Value, appliers: &[String]) -> Self {
         let mut owners = Vec::new();
         let entries = live
             .pointer("/metadata/managedFields")
@@ -55,11 +56,11 @@ impl Ownership {
                 csa_fields = Some(fields);
             }
             owners.push(Owner {
-                manager: manager.to_string(),
-                operation: operation.to_string(),
-                time: e.get("time").and_then(Value::as_str).map(str::to_string),
+                manager,
+                operation,
+                time: e.get("time").and_then(Value::as_str),
                 is_applier: operation == "Apply" && appliers.iter().any(|a| a == manager),
-                fields: fields.clone(),
+                fields: Cow::Borrowed(fields),
             });
         }
         // Client-side apply: its Update entry also owns the server's defaults, so the applied
@@ -77,11 +78,11 @@ impl Ownership {
                     // annotation are the server's defaults of its create.
                     owners.retain(|o| o.manager != CLIENT_SIDE_APPLY);
                     owners.push(Owner {
-                        manager: CLIENT_SIDE_APPLY.to_string(),
-                        operation: "Apply".to_string(),
+                        manager: CLIENT_SIDE_APPLY,
+                        operation: "Apply",
                         time: None,
                         is_applier: true,
-                        fields: set,
+                        fields: Cow::Owned(set),
                     });
                 }
             }
@@ -90,12 +91,12 @@ impl Ownership {
     }
 
     /// Cursors at the root of every owner's set.
-    pub fn root(&self) -> Vec<OwnerCursor<'_>> {
+    pub fn root(&'a self) -> Vec<OwnerCursor<'a>> {
         self.owners
             .iter()
             .map(|o| OwnerCursor {
                 owner: o,
-                node: &o.fields,
+                node: o.fields.as_ref(),
             })
             .collect()
     }

@@ -238,21 +238,29 @@ fn to_live(ar: &ApiResource, mut v: Value) -> Option<LiveObject> {
     })
 }
 
+/// Lists every object of one resource URL, page by page, as raw JSON (no typed decoding).
 async fn list_all(
     api: Api<DynamicObject>,
     ar: &ApiResource,
 ) -> Result<Vec<LiveObject>, kube::Error> {
+    let client: kube::Client = api.clone().into_client();
+    let request = kube::core::Request::new(api.resource_url());
     let mut out = Vec::new();
     let mut lp = ListParams::default().limit(500);
     loop {
-        let page = api.list(&lp).await?;
-        for item in page.items {
-            let v = serde_json::to_value(item).map_err(kube::Error::SerdeError)?;
-            out.extend(to_live(ar, v));
+        let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
+        let mut page: Value = client.request(req).await?;
+        let cont = page
+            .pointer("/metadata/continue")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        if let Some(Value::Array(items)) = page.get_mut("items").map(Value::take) {
+            out.extend(items.into_iter().filter_map(|v| to_live(ar, v)));
         }
-        match page.metadata.continue_ {
-            Some(c) if !c.is_empty() => lp = ListParams::default().limit(500).continue_token(&c),
-            _ => break,
+        match cont {
+            Some(c) => lp = ListParams::default().limit(500).continue_token(&c),
+            None => break,
         }
     }
     Ok(out)

@@ -524,9 +524,9 @@ async fn resource(
                 .filter(|c| !c.is_empty())
                 .and_then(|c| decode_continue(c));
             let store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
-            if limit.is_none() && after.is_none() && !wants_table(accept) {
-                // The common whole list, straight from the serialised objects.
-                let body = store.list_json(&rt, &sel);
+            if !wants_table(accept) {
+                // Lists come straight from the serialised objects.
+                let body = store.list_json(&rt, &sel, limit, after.as_ref(), encode_continue);
                 drop(store);
                 let mut r = Response::new(full(body));
                 if let Ok(h) = "application/json".parse() {

@@ -301,39 +301,59 @@ impl Store {
         }
     }
 
-    /// A whole list (no paging) as JSON, copied from the serialised objects.
-    pub fn list_json(&self, rt: &ResourceType, sel: &Selection) -> Vec<u8> {
+    /// A list page as JSON, copied from the serialised objects: at most `limit` items after
+    /// the `after` key, with the continue token (already encoded by `encode`) and the count
+    /// of remaining items when there are more.
+    pub fn list_json(
+        &self,
+        rt: &ResourceType,
+        sel: &Selection,
+        limit: Option<usize>,
+        after: Option<&(String, String)>,
+        encode: impl Fn(&str) -> String,
+    ) -> Vec<u8> {
         let api_version = rt.api_version();
-        let mut out = Vec::new();
-        out.extend_from_slice(
-            format!(
-                "{{\"kind\":\"{}List\",\"apiVersion\":\"{api_version}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[",
-                rt.kind, self.rv
-            )
-            .as_bytes(),
-        );
-        let mut first = true;
-        for o in self
-            .objects
-            .get(&rt.store_key())
+        let mut items = Vec::new();
+        let mut count = 0usize;
+        let mut remaining = 0usize;
+        let mut last_key: Option<&(String, String)> = None;
+        let objs = self.objects.get(&rt.store_key());
+        let iter = objs
             .into_iter()
-            .flat_map(|m| m.values())
-        {
-            if !sel.matches(&o.value) {
+            .flat_map(|m| m.iter())
+            .filter(|(k, _)| after.is_none_or(|a| *k > a))
+            .filter(|(_, o)| sel.matches(&o.value));
+        for (k, o) in iter {
+            if limit.is_some_and(|l| count >= l) {
+                remaining += 1;
                 continue;
             }
-            if !first {
-                out.push(b',');
+            if count > 0 {
+                items.push(b',');
             }
-            first = false;
+            count += 1;
+            last_key = Some(k);
             if o.value.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()) {
-                out.extend_from_slice(&o.json);
+                items.extend_from_slice(&o.json);
             } else {
-                out.extend_from_slice(
+                items.extend_from_slice(
                     &serde_json::to_vec(&Self::with_type(rt, o.value.clone())).unwrap_or_default(),
                 );
             }
         }
+        let more = match (remaining, last_key) {
+            (0, _) | (_, None) => String::new(),
+            (n, Some(k)) => format!(
+                ",\"continue\":\"{}\",\"remainingItemCount\":{n}",
+                encode(&format!("{}\u{0}{}", k.0, k.1))
+            ),
+        };
+        let mut out = format!(
+            "{{\"kind\":\"{}List\",\"apiVersion\":\"{api_version}\",\"metadata\":{{\"resourceVersion\":\"{}\"{more}}},\"items\":[",
+            rt.kind, self.rv
+        )
+        .into_bytes();
+        out.extend_from_slice(&items);
         out.extend_from_slice(b"]}");
         out
     }

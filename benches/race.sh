@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The race: kdrift against kubectl diff on the same cluster state. Loads a generated fixture
+# into `kdrift sim` and times, in one run (medians of RUNS runs each, fresh processes):
+#   kdrift diff (local mode), kdrift diff --diff-mode server,
+#   kubectl diff --server-side --force-conflicts -f <manifests> with --concurrency 1 and 16,
+# on RESOURCES resources (default 1000), then kdrift alone on BIG resources (default 10000)
+# with its peak memory.
+#
+#   benches/race.sh [RESOURCES] [BIG] [RUNS]
+#
+# KUBECTL=path picks the kubectl (default: kubectl 1.32 where installed, else kubectl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+resources=${1:-1000}
+big=${2:-10000}
+runs=${3:-5}
+kubectl=${KUBECTL:-}
+if [ -z "$kubectl" ]; then
+  kubectl=$(dpkg -L kubectl 2>/dev/null | grep 'kubectl.1.32$' | head -n1 || true)
+  [ -n "$kubectl" ] || kubectl=$(command -v kubectl || true)
+fi
+[ -n "$kubectl" ] || { echo "kubectl is needed for the race (set KUBECTL)"; exit 2; }
+cargo build --release -q
+bin=$PWD/target/release/kdrift
+work=$(mktemp -d)
+sim_pid=
+cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+start_sim() { # fixture dir
+  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null || true
+  "$bin" sim --kubeconfig-out "$work/kc" --load "$1/live.json" >"$work/url" 2>"$work/sim.log" &
+  sim_pid=$!
+  for _ in $(seq 100); do [ -s "$work/url" ] && return 0; sleep 0.1; done
+  echo "sim did not start"; cat "$work/sim.log"; exit 2
+}
+
+# time_ms CMD...: wall time of one run in ms (exit status 0 or 1 expected)
+time_ms() {
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >/dev/null 2>"$work/err" || { rc=$?; [ $rc -le 1 ] || { echo "failed ($rc): $*"; cat "$work/err"; exit 2; }; }
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / 1000000 ))
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+measure() { # name runs CMD...
+  local name=$1 n=$2; shift 2
+  local values=()
+  for _ in $(seq "$n"); do values+=("$(time_ms "$@")"); done
+  local m; m=$(printf '%s\n' "${values[@]}" | median)
+  printf '%-44s median %7d ms   (runs: %s)\n' "$name" "$m" "${values[*]}" >&2
+  echo "$m"
+}
+
+"$bin" fixture "$work/fx" --resources "$resources" >/dev/null 2>&1
+start_sim "$work/fx"
+cd "$work/fx"
+kd=("$bin" diff --kubeconfig "$work/kc" --repo repo -l app.kubernetes.io/part-of=fixture)
+kc=("$kubectl" --kubeconfig "$work/kc" --cache-dir "$work/kcache" diff --server-side --force-conflicts -R -f repo)
+"${kc[@]}" --concurrency 16 >/dev/null 2>&1 || true   # warm kubectl's discovery cache
+echo "== $resources resources (fixture of kdrift fixture, in kdrift sim)" >&2
+local_ms=$(measure "kdrift diff (local mode)" "$runs" "${kd[@]}")
+server_ms=$(measure "kdrift diff --diff-mode server" "$runs" "${kd[@]}" --diff-mode server)
+k1_ms=$(measure "kubectl diff --server-side --concurrency 1" 3 "${kc[@]}" --concurrency 1)
+k16_ms=$(measure "kubectl diff --server-side --concurrency 16" "$runs" "${kc[@]}" --concurrency 16)
+awk -v l="$local_ms" -v s="$server_ms" -v a="$k1_ms" -v b="$k16_ms" 'BEGIN {
+  printf "kdrift local vs kubectl --concurrency 1:   %.1fx faster\n", a / (l > 0 ? l : 1);
+  printf "kdrift server vs kubectl --concurrency 16: %.1fx faster\n", b / (s > 0 ? s : 1) }' >&2
+
+cd "$work"
+"$bin" fixture "$work/big" --resources "$big" >/dev/null 2>&1
+start_sim "$work/big"
+cd "$work/big"
+echo "== $big resources, kdrift alone" >&2
+measure "kdrift diff (local mode), first report" "$runs" "$bin" diff --kubeconfig "$work/kc" --repo repo -l app.kubernetes.io/part-of=fixture >/dev/null
+/usr/bin/time -f "%M" -o "$work/mem" "$bin" diff --kubeconfig "$work/kc" --repo repo -l app.kubernetes.io/part-of=fixture >/dev/null 2>&1 || true
+echo "peak memory (max RSS) of kdrift diff at $big resources: $(( $(tail -n1 "$work/mem") / 1024 )) MB" >&2
