@@ -242,7 +242,8 @@ mod tests {
 
     #[test]
     fn cursors_follow_fields_and_keyed_items() {
-        let own = Ownership::from_live(&live(), &["argocd-controller".into()]);
+        let obj = live();
+        let own = Ownership::from_live(&obj, &["argocd-controller".into()]);
         let root = own.root();
         let spec = descend(&root, &Segment::Field("spec".into()));
         assert_eq!(spec.len(), 2);
