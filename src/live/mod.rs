@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod file;
 pub mod kubeconfig;
 pub mod server_diff;
+pub mod watch;
 
 use crate::model::LiveObject;
 

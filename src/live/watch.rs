@@ -1,0 +1,288 @@
+//! Keeping the live state current: one watcher per kind (all namespaces; one per namespace
+//! where that is forbidden), reconnecting with backoff, relisting on 410, and an exclusive
+//! writer that applies their events and publishes cheap read-only snapshots (kube-rs's
+//! reflector split). Each snapshot carries the connection state per kind, so a reader can say
+//! how fresh its data is. Nothing here blocks a reader: snapshots are published on a
+//! `tokio::sync::watch` channel, at most every `coalesce` interval.
+
+use super::cluster::{explain, ClusterTarget};
+use crate::model::{LiveObject, ResourceKey};
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
+use kube::runtime::{watcher, WatchStreamExt};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// How one kind's watch is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectionState {
+    /// Listing for the first time.
+    Connecting,
+    /// Watching; the last event (or list) arrived at `last_event`.
+    Connected { last_event: SystemTime },
+    /// The watch failed at `since` and is being retried with backoff.
+    Reconnecting { since: SystemTime, error: String },
+    /// Cannot be read (forbidden, not served); nothing will change that without a restart.
+    Unreadable { reason: String },
+}
+
+/// A kind and its connection state.
+#[derive(Debug, Clone)]
+pub struct KindState {
+    pub group: String,
+    pub kind: String,
+    /// The namespace of a per-namespace watch (`""`: all namespaces).
+    pub namespace: String,
+    pub state: ConnectionState,
+}
+
+/// A read-only view of the live state.
+#[derive(Debug, Clone, Default)]
+pub struct LiveView {
+    /// Increases with every published change.
+    pub generation: u64,
+    pub objects: Arc<HashMap<ResourceKey, Arc<LiveObject>>>,
+    pub kinds: Vec<KindState>,
+    /// Keys changed since the previous view (recompute only these).
+    pub changed: Vec<ResourceKey>,
+}
+
+impl LiveView {
+    /// Whether every kind has finished its first list.
+    pub fn is_ready(&self) -> bool {
+        self.kinds
+            .iter()
+            .all(|k| !matches!(k.state, ConnectionState::Connecting))
+    }
+}
+
+enum Update {
+    State(usize, ConnectionState),
+    Init(usize),
+    InitApply(usize, LiveObject),
+    InitDone(usize),
+    Apply(LiveObject),
+    Delete(ResourceKey),
+}
+
+/// A running set of watches.
+pub struct LiveWatch {
+    pub views: tokio::sync::watch::Receiver<LiveView>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for LiveWatch {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn to_live(ar: &ApiResource, obj: DynamicObject) -> Option<LiveObject> {
+    let mut v = serde_json::to_value(obj).ok()?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert("apiVersion".into(), ar.api_version.clone().into());
+        m.insert("kind".into(), ar.kind.clone().into());
+    }
+    let name = crate::model::meta_str(&v, "name").to_string();
+    let key = ResourceKey::new(
+        &ar.group,
+        &ar.kind,
+        crate::model::meta_str(&v, "namespace"),
+        &name,
+    );
+    Some(LiveObject {
+        key,
+        api_version: ar.api_version.clone(),
+        object: v,
+    })
+}
+
+fn spawn_watch(
+    target: &ClusterTarget,
+    ar: ApiResource,
+    namespace: Option<String>,
+    index: usize,
+    tx: tokio::sync::mpsc::UnboundedSender<Update>,
+) -> tokio::task::JoinHandle<()> {
+    let api: Api<DynamicObject> = match &namespace {
+        Some(ns) => Api::namespaced_with(target.client.clone(), ns, &ar),
+        None => Api::all_with(target.client.clone(), &ar),
+    };
+    tokio::spawn(async move {
+        let mut stream =
+            Box::pin(watcher(api, watcher::Config::default().timeout(290)).default_backoff());
+        while let Some(item) = stream.next().await {
+            let now = SystemTime::now();
+            let update = match item {
+                Ok(watcher::Event::Init) => Update::Init(index),
+                Ok(watcher::Event::InitApply(o)) => match to_live(&ar, o) {
+                    Some(l) => Update::InitApply(index, l),
+                    None => continue,
+                },
+                Ok(watcher::Event::InitDone) => Update::InitDone(index),
+                Ok(watcher::Event::Apply(o)) => match to_live(&ar, o) {
+                    Some(l) => Update::Apply(l),
+                    None => continue,
+                },
+                Ok(watcher::Event::Delete(o)) => match to_live(&ar, o) {
+                    Some(l) => Update::Delete(l.key),
+                    None => continue,
+                },
+                Err(e) => {
+                    let text = match &e {
+                        watcher::Error::InitialListFailed(k)
+                        | watcher::Error::WatchStartFailed(k)
+                        | watcher::Error::WatchFailed(k) => explain(k),
+                        other => other.to_string(),
+                    };
+                    let forbidden = text.starts_with("forbidden")
+                        || text.contains("(403)")
+                        || text.contains("(404)");
+                    let state = if forbidden {
+                        ConnectionState::Unreadable { reason: text }
+                    } else {
+                        ConnectionState::Reconnecting {
+                            since: now,
+                            error: text,
+                        }
+                    };
+                    let stop = forbidden;
+                    if tx.send(Update::State(index, state)).is_err() || stop {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if tx
+                .send(Update::State(
+                    index,
+                    ConnectionState::Connected { last_event: now },
+                ))
+                .is_err()
+                || tx.send(update).is_err()
+            {
+                return;
+            }
+        }
+    })
+}
+
+/// Starts watching `kinds` (all namespaces; per namespace of `namespaces` for kinds whose
+/// cluster-wide list is forbidden, found by a first probe). Publishes views at most every
+/// `coalesce`.
+pub async fn start(
+    target: &ClusterTarget,
+    kinds: &[(ApiResource, bool)],
+    namespaces: &BTreeSet<String>,
+    coalesce: Duration,
+) -> LiveWatch {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
+    let mut states = Vec::new();
+    let mut resources = Vec::new();
+    let mut tasks = Vec::new();
+    for (ar, namespaced) in kinds {
+        // A cheap probe decides between one watch and one per namespace.
+        let all: Api<DynamicObject> = Api::all_with(target.client.clone(), ar);
+        let forbidden_all = matches!(all.list_metadata(&kube::api::ListParams::default().limit(1)).await, Err(kube::Error::Api(ref s)) if s.code == 403);
+        let scopes: Vec<Option<String>> = if forbidden_all && *namespaced {
+            namespaces.iter().cloned().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for ns in scopes {
+            let index = states.len();
+            states.push(KindState {
+                group: ar.group.clone(),
+                kind: ar.kind.clone(),
+                namespace: ns.clone().unwrap_or_default(),
+                state: ConnectionState::Connecting,
+            });
+            resources.push(ar.clone());
+            tasks.push(spawn_watch(target, ar.clone(), ns, index, tx.clone()));
+        }
+    }
+    drop(tx);
+    let (view_tx, view_rx) = tokio::sync::watch::channel(LiveView {
+        kinds: states.clone(),
+        ..LiveView::default()
+    });
+    tasks.push(tokio::spawn(async move {
+        // The exclusive writer.
+        let mut objects: HashMap<ResourceKey, Arc<LiveObject>> = HashMap::new();
+        let mut buffers: HashMap<usize, HashMap<ResourceKey, Arc<LiveObject>>> = HashMap::new();
+        let mut changed: Vec<ResourceKey> = Vec::new();
+        let mut generation = 0u64;
+        let mut dirty = false;
+        let mut tick = tokio::time::interval(coalesce.max(Duration::from_millis(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let owns = |states: &[KindState], i: usize, key: &ResourceKey| {
+            let s = &states[i];
+            key.group == s.group && key.kind == s.kind && (s.namespace.is_empty() || key.namespace == s.namespace)
+        };
+        loop {
+            tokio::select! {
+                u = rx.recv() => {
+                    let Some(u) = u else { return };
+                    match u {
+                        Update::State(i, st) => {
+                            // Keep "Connected" timestamps fresh without a republish per event.
+                            let was_connected = matches!(states[i].state, ConnectionState::Connected { .. });
+                            let is_connected = matches!(st, ConnectionState::Connected { .. });
+                            states[i].state = st;
+                            if !(was_connected && is_connected) {
+                                dirty = true;
+                            }
+                        }
+                        Update::Init(i) => { buffers.insert(i, HashMap::new()); }
+                        Update::InitApply(i, o) => { buffers.entry(i).or_default().insert(o.key.clone(), Arc::new(o)); }
+                        Update::InitDone(i) => {
+                            let fresh = buffers.remove(&i).unwrap_or_default();
+                            let gone: Vec<ResourceKey> = objects.keys().filter(|k| owns(&states, i, k) && !fresh.contains_key(*k)).cloned().collect();
+                            for k in gone {
+                                objects.remove(&k);
+                                changed.push(k);
+                            }
+                            for (k, o) in fresh {
+                                let same = objects.get(&k).is_some_and(|old| old.object == o.object);
+                                if !same {
+                                    changed.push(k.clone());
+                                    objects.insert(k, o);
+                                }
+                            }
+                            states[i].state = ConnectionState::Connected { last_event: SystemTime::now() };
+                            dirty = true;
+                        }
+                        Update::Apply(o) => {
+                            changed.push(o.key.clone());
+                            objects.insert(o.key.clone(), Arc::new(o));
+                            dirty = true;
+                        }
+                        Update::Delete(k) => {
+                            objects.remove(&k);
+                            changed.push(k);
+                            dirty = true;
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    if dirty {
+                        generation += 1;
+                        let view = LiveView { generation, objects: Arc::new(objects.clone()), kinds: states.clone(), changed: std::mem::take(&mut changed) };
+                        if view_tx.send(view).is_err() {
+                            return;
+                        }
+                        dirty = false;
+                    }
+                }
+            }
+        }
+    }));
+    LiveWatch {
+        views: view_rx,
+        tasks,
+    }
+}
