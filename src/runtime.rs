@@ -432,17 +432,26 @@ async fn server_mode(
 ) {
     use crate::model::DriftStatus;
     let live_by_key: std::collections::HashMap<_, _> = live.iter().map(|l| (&l.key, l)).collect();
-    let comparable: Vec<&crate::model::DesiredObject> = desired
+    let comparable: Vec<(&crate::model::DesiredObject, String)> = desired
         .objects
         .iter()
-        .filter(|d| live_by_key.contains_key(&d.key))
+        .filter_map(|d| {
+            live_by_key.get(&d.key).map(|l| {
+                (
+                    d,
+                    crate::model::meta_str(&l.object, "resourceVersion").to_string(),
+                )
+            })
+        })
         .collect();
+    let cache = live::server_diff::DryRunCache::default();
     let results = live::server_diff::dry_run_all(
         target,
         served,
         &comparable,
         &settings.field_manager,
         settings.concurrency,
+        &cache,
     )
     .await;
     for e in &mut report.entries {

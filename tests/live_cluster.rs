@@ -349,3 +349,34 @@ fn unreachable_cluster_names_context_server_and_cause() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_mode_dry_runs_are_cached_by_manifest_and_resource_version() {
+    use kdrift::live::{cluster, server_diff};
+    let handle = sim_with_shop(SimOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    let target = cluster::connect(Some(&kc), None).await.unwrap();
+    let served = cluster::discover(&target).await.unwrap();
+    let snap = kdrift::desired::from_texts(&[("a.yaml".into(), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\ndata: {a: \"9\"}\n".into())], "default");
+    let d = &snap.objects[0];
+    let cache = server_diff::DryRunCache::default();
+    let first =
+        server_diff::dry_run_all(&target, &served, &[(d, "100".into())], "kdrift", 4, &cache).await;
+    assert_eq!(first[&d.key].as_ref().unwrap()["data"]["a"], "9");
+    assert_eq!(cache.len(), 1);
+    // The server now refuses everything: a cached pair is still answered, a new
+    // resourceVersion asks again (and fails).
+    handle.faults().set_errors(1.0, 500, None);
+    let again =
+        server_diff::dry_run_all(&target, &served, &[(d, "100".into())], "kdrift", 4, &cache).await;
+    assert!(again[&d.key].is_ok(), "answered from the cache");
+    let moved =
+        server_diff::dry_run_all(&target, &served, &[(d, "101".into())], "kdrift", 4, &cache).await;
+    assert!(
+        moved[&d.key].is_err(),
+        "a new live resourceVersion is asked again"
+    );
+    handle.stop().await;
+}

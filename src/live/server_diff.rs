@@ -1,7 +1,8 @@
 //! Server mode: a server-side apply dry run of each Git manifest with kdrift's field manager
 //! (forced, so that conflicts do not hide the result; nothing is written), with bounded
-//! concurrency. The comparison of the results with the live objects is pure and lives in
-//! `drift::compare_server`.
+//! concurrency and a cache keyed by (manifest hash, live resourceVersion), so that an
+//! unchanged pair is never asked twice. The comparison of the results with the live objects
+//! is pure and lives in `drift::compare_server`.
 
 use super::cluster::{explain, ClusterTarget, Served};
 use crate::model::{DesiredObject, ResourceKey};
@@ -9,20 +10,57 @@ use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+
+/// Dry-run results by (manifest hash, live resourceVersion). A new commit changes the hash, a
+/// live change the resourceVersion: either asks again.
+#[derive(Default)]
+pub struct DryRunCache {
+    entries: Mutex<HashMap<(u64, String), Value>>,
+}
+
+impl DryRunCache {
+    fn key(d: &DesiredObject, live_rv: &str) -> (u64, String) {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        d.key.hash(&mut h);
+        d.object.to_string().hash(&mut h);
+        (h.finish(), live_rv.to_string())
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Runs the dry runs; each result is the object as the server would store it, or why not.
+/// `desired` pairs each manifest with the resourceVersion of its live object.
 pub async fn dry_run_all(
     target: &ClusterTarget,
     served: &Served,
-    desired: &[&DesiredObject],
+    desired: &[(&DesiredObject, String)],
     field_manager: &str,
     concurrency: usize,
+    cache: &DryRunCache,
 ) -> HashMap<ResourceKey, Result<Value, String>> {
-    futures::stream::iter(desired.iter().copied())
-        .map(|d| {
+    futures::stream::iter(desired.iter())
+        .map(|(d, live_rv)| {
             let client = target.client.clone();
             let fm = field_manager.to_string();
             async move {
+                let cache_key = DryRunCache::key(d, live_rv);
+                if let Some(hit) = cache
+                    .entries
+                    .lock()
+                    .ok()
+                    .and_then(|e| e.get(&cache_key).cloned())
+                {
+                    return (d.key.clone(), Ok(hit));
+                }
                 let result = match served.get(&d.key.group, &d.key.kind) {
                     None => Err("kind not served".to_string()),
                     Some((ar, namespaced)) => {
@@ -39,6 +77,9 @@ pub async fn dry_run_all(
                         }
                     }
                 };
+                if let (Ok(v), Ok(mut entries)) = (&result, cache.entries.lock()) {
+                    entries.insert(cache_key, v.clone());
+                }
                 (d.key.clone(), result)
             }
         })
