@@ -82,23 +82,7 @@ impl Drop for LiveWatch {
 }
 
 fn to_live(ar: &ApiResource, obj: DynamicObject) -> Option<LiveObject> {
-    let mut v = serde_json::to_value(obj).ok()?;
-    if let Some(m) = v.as_object_mut() {
-        m.insert("apiVersion".into(), ar.api_version.clone().into());
-        m.insert("kind".into(), ar.kind.clone().into());
-    }
-    let name = crate::model::meta_str(&v, "name").to_string();
-    let key = ResourceKey::new(
-        &ar.group,
-        &ar.kind,
-        crate::model::meta_str(&v, "namespace"),
-        &name,
-    );
-    Some(LiveObject {
-        key,
-        api_version: ar.api_version.clone(),
-        object: v,
-    })
+    super::cluster::to_live(ar, serde_json::to_value(obj).ok()?)
 }
 
 fn spawn_watch(

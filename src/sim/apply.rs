@@ -312,19 +312,17 @@ mod tests {
             .unwrap_or(Value::Null)
     }
 
-    #[test]
-    fn apply_creates_then_removes_what_it_no_longer_applies() {
-        let first = apply(
-            None,
-            &deploy(2, json!({"a": "1", "b": "2"})),
-            "git",
-            false,
-            D,
-            "t",
-        )
-        .unwrap();
+    /// A Deployment as `git`'s first apply leaves it, managed fields written.
+    fn created_by_git(labels: Value) -> Value {
+        let first = apply(None, &deploy(2, labels), "git", false, D, "t").unwrap();
         let mut obj = first.object;
         write_managed(&mut obj, &first.managed);
+        obj
+    }
+
+    #[test]
+    fn apply_creates_then_removes_what_it_no_longer_applies() {
+        let obj = created_by_git(json!({"a": "1", "b": "2"}));
         assert_eq!(
             fields_of(&obj, "git")["f:metadata"]["f:labels"],
             json!({"f:a": {}, "f:b": {}})
@@ -343,17 +341,7 @@ mod tests {
 
     #[test]
     fn co_owned_fields_stay_and_conflicts_need_force() {
-        let first = apply(
-            None,
-            &deploy(2, json!({"a": "1", "b": "2"})),
-            "git",
-            false,
-            D,
-            "t",
-        )
-        .unwrap();
-        let mut obj = first.object;
-        write_managed(&mut obj, &first.managed);
+        let obj = created_by_git(json!({"a": "1", "b": "2"}));
         // Someone else sets label b to the same value (co-owns it) and scales.
         let mut edited = obj.clone();
         edited["spec"]["replicas"] = json!(5);
