@@ -508,6 +508,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cluster_scopes_win_over_the_table() {
+        let mut snap = from_texts(
+            &[("a.yaml".into(), "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g, namespace: ignored}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n".into())],
+            "team",
+        );
+        // Unknown kinds were taken as namespaced; the cluster says Gadget is cluster-scoped.
+        assert_eq!(snap.objects[0].key.namespace, "ignored");
+        rescope(&mut snap, |_, k| Some(k == "Widget"), "team");
+        let keys: Vec<String> = snap.objects.iter().map(|o| o.key.to_string()).collect();
+        assert_eq!(keys, ["example.com/Gadget//g", "example.com/Widget/team/w"]);
+        assert!(snap.objects[0].object["metadata"]
+            .get("namespace")
+            .is_none());
+    }
+
+    #[test]
     fn roots_are_folder_prefixes() {
         assert_eq!(normalize_root("./apps/"), "apps");
         assert_eq!(normalize_root("."), "");
