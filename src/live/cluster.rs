@@ -18,7 +18,7 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// No kubeconfig and not in a cluster.
-    #[error("no cluster configured: {0} (point kdrift at one with --kubeconfig/--context, read a dump with --live-file, or try `kdrift demo`)")]
+    #[error("no cluster configured: {0} (point kdrift at one with --kubeconfig/--context, or read a dump with --live-file)")]
     NoConfig(String),
     /// The kubeconfig cannot be read or has no such context.
     #[error("kubeconfig: {0}")]
