@@ -505,3 +505,93 @@ async fn listing_pages_with_limit_and_continue_and_selectors() {
     assert_eq!(one.items.len(), 1);
     handle.stop().await;
 }
+
+/// One raw HTTP/1.1 request; returns the status line and headers and the body.
+async fn raw_http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(String, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).await?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((head.to_string(), body.to_string()))
+}
+
+#[tokio::test]
+async fn fault_switches_over_http_refusals_429_and_namespaces() {
+    let (handle, client) = start().await;
+    // 429 with Retry-After, switched over HTTP as `kdrift demo` and other processes do.
+    let (head, _) = raw_http(
+        handle.addr,
+        "POST",
+        "/sim/faults",
+        r#"{"errorRate": 1.0, "errorCode": 429, "retryAfter": 2}"#,
+    )
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (head, body) = raw_http(
+        handle.addr,
+        "GET",
+        "/api/v1/namespaces/default/configmaps",
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/1.1 429"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 2"),
+        "{head}"
+    );
+    assert!(body.contains("TooManyRequests"), "{body}");
+    let (head, body) = raw_http(
+        handle.addr,
+        "POST",
+        "/sim/faults",
+        r#"{"clear": true, "bogus": 1}"#,
+    )
+    .await
+    .unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 400") && body.contains("bogus"),
+        "unknown switches are refused: {head} {body}"
+    );
+    raw_http(handle.addr, "POST", "/sim/faults", r#"{"clear": true}"#)
+        .await
+        .unwrap();
+
+    // A forbidden namespace: its objects and cross-namespace lists are 403, others work.
+    handle.faults().forbid_namespace("kube-system");
+    let cms_sys: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    let err = cms_sys.list(&ListParams::default()).await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 403),
+        "{err:?}"
+    );
+    let all: Api<ConfigMap> = Api::all(client.clone());
+    assert!(all.list(&ListParams::default()).await.is_err());
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    assert!(cms.list(&ListParams::default()).await.is_ok());
+    handle.faults().clear();
+
+    // Refused connections for a while, then service again.
+    handle
+        .faults()
+        .refuse_connections(Duration::from_millis(700));
+    let refused = raw_http(handle.addr, "GET", "/version", "").await;
+    assert!(
+        refused.map(|(h, _)| h.is_empty()).unwrap_or(true),
+        "the connection is closed without an answer"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (head, _) = raw_http(handle.addr, "GET", "/version", "").await.unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    handle.stop().await;
+}
