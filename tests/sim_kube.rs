@@ -595,3 +595,33 @@ async fn fault_switches_over_http_refusals_429_and_namespaces() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     handle.stop().await;
 }
+
+/// Regression: values of the wrong type where defaults apply (a string strategy, a webhook
+/// that is not a map) once crashed sim's connection task; they must get an answer.
+#[tokio::test]
+async fn wrong_typed_fields_never_crash_the_server() {
+    let (handle, _client) = start().await;
+    let body = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"odd"},"spec":{"strategy":"x","updateStrategy":3,"template":{"spec":{"containers":[{"name":"a","image":"a"}]}}}}"#;
+    let (head, _) = raw_http(
+        handle.addr,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        body,
+    )
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    let body = r#"{"apiVersion":"admissionregistration.k8s.io/v1","kind":"ValidatingWebhookConfiguration","metadata":{"name":"w"},"webhooks":["not-a-map"]}"#;
+    let (head, _) = raw_http(
+        handle.addr,
+        "POST",
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+        body,
+    )
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    let (head, _) = raw_http(handle.addr, "GET", "/version", "").await.unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "still serving: {head}");
+    handle.stop().await;
+}

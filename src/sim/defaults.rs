@@ -30,6 +30,18 @@ fn set_default(m: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
+/// `v` as a map, made one if it is not (sim stores what clients send; a value of the wrong
+/// type is replaced rather than crashing the server).
+fn map_of(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.is_object() {
+        *v = json!({});
+    }
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("made an object above"),
+    }
+}
+
 fn obj<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
     if !v.is_object() {
         *v = json!({});
@@ -74,11 +86,7 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
                     );
                 }
             }
-            set_default(
-                o.as_object_mut().expect("objects are maps"),
-                "type",
-                json!("Opaque"),
-            );
+            set_default(map_of(o), "type", json!("Opaque"));
         }
         ("", "Service") => service(o, alloc),
         ("", "PersistentVolumeClaim") => {
@@ -91,7 +99,7 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
             set_default(s, "revisionHistoryLimit", json!(10));
             set_default(s, "progressDeadlineSeconds", json!(600));
             let strategy = s.entry("strategy").or_insert_with(|| json!({}));
-            let st = strategy.as_object_mut().expect("strategy is a map");
+            let st = map_of(strategy);
             set_default(st, "type", json!("RollingUpdate"));
             if st.get("type") == Some(&json!("RollingUpdate")) {
                 let ru = obj(strategy, "rollingUpdate");
@@ -112,7 +120,7 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
                 json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
             );
             let us = s.entry("updateStrategy").or_insert_with(|| json!({}));
-            let u = us.as_object_mut().expect("a map");
+            let u = map_of(us);
             set_default(u, "type", json!("RollingUpdate"));
             if u.get("type") == Some(&json!("RollingUpdate")) {
                 set_default(obj(us, "rollingUpdate"), "partition", json!(0));
@@ -122,7 +130,7 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
                 .into_iter()
                 .flatten()
             {
-                let m = t.as_object_mut().expect("templates are maps");
+                let m = map_of(t);
                 set_default(m, "apiVersion", json!("v1"));
                 set_default(m, "kind", json!("PersistentVolumeClaim"));
                 set_default(obj(t, "spec"), "volumeMode", json!("Filesystem"));
@@ -135,7 +143,7 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
             let s = obj(o, "spec");
             set_default(s, "revisionHistoryLimit", json!(10));
             let us = s.entry("updateStrategy").or_insert_with(|| json!({}));
-            let u = us.as_object_mut().expect("a map");
+            let u = map_of(us);
             set_default(u, "type", json!("RollingUpdate"));
             if u.get("type") == Some(&json!("RollingUpdate")) {
                 let ru = obj(us, "rollingUpdate");
@@ -164,11 +172,12 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
             if jt.is_object() {
                 obj(jt, "metadata");
                 set_default(
-                    jt["metadata"].as_object_mut().expect("a map"),
+                    map_of(&mut jt["metadata"]),
                     "creationTimestamp",
                     Value::Null,
                 );
-                pod_template(&mut jt["spec"]["template"], false);
+                let template = obj(jt, "spec").entry("template").or_insert(Value::Null);
+                pod_template(template, false);
             }
             o["status"] = json!({});
         }
@@ -256,7 +265,7 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
                 .into_iter()
                 .flatten()
             {
-                let m = w.as_object_mut().expect("webhooks are maps");
+                let m = map_of(w);
                 set_default(m, "failurePolicy", json!("Fail"));
                 set_default(m, "matchPolicy", json!("Equivalent"));
                 set_default(m, "namespaceSelector", json!({}));

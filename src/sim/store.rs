@@ -594,6 +594,13 @@ impl Store {
         obj: Value,
         opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
+        if !obj.get("metadata").is_some_and(Value::is_object) {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                "the object has no metadata",
+            ));
+        }
         let old = self.get(rt, ns, name)?;
         let sent_rv = meta_str(&obj, "resourceVersion");
         if !sent_rv.is_empty() && sent_rv != meta_str(&old, "resourceVersion") {
@@ -814,6 +821,13 @@ impl Store {
     ) -> Result<Value, ApiError> {
         let old = self.get(rt, ns, name)?;
         let mut new = old.clone();
+        if !new.get("spec").is_some_and(Value::is_object) {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                "the object has no spec to scale",
+            ));
+        }
         new["spec"]["replicas"] = json!(replicas);
         let mut o = opts.clone();
         o.subresource = Some("scale".into());
