@@ -9,6 +9,7 @@ use crate::live::{self, cluster};
 use crate::path::FieldPath;
 use crate::report::{self, ReportContext, ReportError};
 use anyhow::{anyhow, bail, Context, Result};
+use kube::discovery::ApiResource;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -353,9 +354,15 @@ async fn wait_for_stop() {
 fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let started = Instant::now();
     let mut timings = Vec::new();
-    // Git is read while the cluster is reached and discovered.
+    // Git is read while the cluster is reached and discovered, and the kinds the files
+    // appear to hold are listed while they are parsed.
     let load = settings.load.clone();
-    let git_job = std::thread::spawn(move || desired::load(&load));
+    let (kinds_tx, kinds_rx) = tokio::sync::oneshot::channel::<Vec<(String, String)>>();
+    let git_job = std::thread::spawn(move || {
+        desired::load_with(&load, |kinds| {
+            let _ = kinds_tx.send(kinds);
+        })
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -366,7 +373,20 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await?;
         let served = cluster::discover(&target).await?;
         timings.push(("connect+discover", t.elapsed()));
-        let mut desired = git_job.join().map_err(|_| anyhow!("the Git reader failed"))??;
+        // Early lists of the guessed kinds, across namespaces, beside the parsing.
+        let guessed: Vec<(ApiResource, bool)> = kinds_rx
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(g, k)| served.get(g, k).cloned())
+            .collect();
+        let early_target = target.clone();
+        let early_kinds = guessed.clone();
+        let concurrency = settings.concurrency;
+        let early = tokio::spawn(async move {
+            cluster::list_kinds(&early_target, &early_kinds, &std::collections::BTreeSet::new(), concurrency).await
+        });
+        let mut desired = tokio::task::block_in_place(|| git_job.join()).map_err(|_| anyhow!("the Git reader failed"))??;
         timings.push(("read git", desired.timings.read_git));
         timings.push(("parse manifests", desired.timings.parse));
         desired::rescope(&mut desired, |g, k| served.get(g, k).map(|(_, ns)| *ns), &settings.load.default_namespace);
@@ -403,7 +423,24 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         }
         let namespaces: std::collections::BTreeSet<String> = desired.objects.iter().map(|o| o.key.namespace.clone()).filter(|n| !n.is_empty()).collect();
         let t = Instant::now();
-        let listing = cluster::list_kinds(&target, &kinds, &namespaces, settings.concurrency).await?;
+        let early = early.await.map_err(|e| anyhow!("listing failed: {e}"))??;
+        // Kinds the guess missed, and guessed kinds whose cluster-wide list was forbidden
+        // (those need the namespaces Git uses), are listed now.
+        let redo: Vec<(ApiResource, bool)> = kinds
+            .iter()
+            .filter(|(ar, _)| {
+                !guessed.iter().any(|(g, _)| g.group == ar.group && g.kind == ar.kind)
+                    || early.unreadable.keys().any(|(g, k, _)| *g == ar.group && *k == ar.kind)
+            })
+            .cloned()
+            .collect();
+        let mut listing = cluster::list_kinds(&target, &redo, &namespaces, settings.concurrency).await?;
+        let wanted: std::collections::HashSet<(&str, &str)> = kinds.iter().map(|(ar, _)| (ar.group.as_str(), ar.kind.as_str())).collect();
+        let redone: std::collections::HashSet<(&str, &str)> = redo.iter().map(|(ar, _)| (ar.group.as_str(), ar.kind.as_str())).collect();
+        listing.objects.extend(early.objects.into_iter().filter(|o| {
+            let gk = (o.key.group.as_str(), o.key.kind.as_str());
+            wanted.contains(&gk) && !redone.contains(&gk)
+        }));
         timings.push(("list live objects", t.elapsed()));
         coverage.unreadable.extend(listing.unreadable);
         let t = Instant::now();

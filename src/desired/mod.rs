@@ -113,6 +113,18 @@ struct RawItem {
 
 /// Reads the desired state of a revision.
 pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
+    load_with(opts, |_| {})
+}
+
+/// Like `load`, calling `early_kinds` with the (group, kind) pairs the plain manifests
+/// appear to hold as soon as the files are read and before they are parsed, so that a caller
+/// can start fetching the live objects of those kinds in the meantime. The guess comes from
+/// top-level `apiVersion:`/`kind:` lines and may miss kinds (JSON, Lists, kustomize output)
+/// or name some that parsing rejects; the snapshot is what counts.
+pub fn load_with(
+    opts: &LoadOptions,
+    early_kinds: impl FnOnce(Vec<(String, String)>),
+) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
     let repo = GitRepo::open(opts.repo.as_deref())?;
     let revision = repo.resolve(&opts.rev)?;
@@ -138,6 +150,7 @@ pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
         .then(|| repo.workdir().map(Path::to_path_buf))
         .flatten();
     let read_git = started.elapsed();
+    early_kinds(guess_kinds(&blobs));
 
     let parse_started = Instant::now();
     let mut stats = FileStats::default();
@@ -184,6 +197,36 @@ pub fn from_texts(files: &[(String, String)], default_namespace: &str) -> Desire
     let mut snapshot = resolve_identities(raw, default_namespace);
     snapshot.files = stats;
     snapshot
+}
+
+/// The (group, kind) pairs named by top-level `apiVersion:` and `kind:` lines, document by
+/// document; a cheap guess made before parsing.
+fn guess_kinds(blobs: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    for (_, data) in blobs {
+        let Ok(text) = std::str::from_utf8(data) else {
+            continue;
+        };
+        let (mut api, mut kind) = (None, None);
+        for line in text.lines() {
+            if line.starts_with("---") {
+                api = None;
+                kind = None;
+            } else if let Some(v) = line.strip_prefix("apiVersion:") {
+                api = Some(v.trim().trim_matches(|c| c == '"' || c == '\''));
+            } else if let Some(v) = line.strip_prefix("kind:") {
+                kind = Some(v.trim().trim_matches(|c| c == '"' || c == '\''));
+            }
+            if let (Some(a), Some(k)) = (api, kind) {
+                if !a.is_empty() && !k.is_empty() && !k.ends_with("List") {
+                    out.insert((split_api_version(a).0.to_string(), k.to_string()));
+                }
+                api = None;
+                kind = None;
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Parses files on all cores; keeps file order.

@@ -285,7 +285,9 @@ pub async fn list_kinds(
                 let all: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
                 match list_all(all, &ar).await {
                     Ok(objs) => (ar, objs, Vec::new()),
-                    Err(kube::Error::Api(s)) if s.code == 403 && namespaced => {
+                    Err(kube::Error::Api(s))
+                        if s.code == 403 && namespaced && !namespaces.is_empty() =>
+                    {
                         // Per namespace, where the cluster-wide list is forbidden.
                         let mut objs = Vec::new();
                         let mut errors = Vec::new();
