@@ -453,6 +453,8 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         }
         Ok::<_, anyhow::Error>((report, target, desired))
     })?;
+    // Nothing runs on the runtime any more; do not wait for idle connections to wind down.
+    rt.shutdown_background();
     let source = target.server.clone();
     let ctx = report_context(&desired, &source, Some(target.context.clone()));
     finish_diff(args, settings, report, ctx, timings, started, desired)
