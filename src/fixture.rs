@@ -21,11 +21,64 @@ pub struct FixtureOptions {
     pub seed: u64,
 }
 
-/// The expected verdict of one resource.
+/// The expected verdict of one resource (the format of `expected.json`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Expected {
     pub status: String,
+    #[serde(default)]
     pub fields: Vec<String>,
+}
+
+/// The verdicts of a report, keyed like `expected.json` (fields sorted).
+pub fn verdicts_of_report(report: &crate::drift::DriftReport) -> BTreeMap<String, Expected> {
+    report
+        .entries
+        .iter()
+        .map(|e| {
+            let mut fields: Vec<String> = e.fields.iter().map(|f| f.path.to_string()).collect();
+            fields.sort();
+            (
+                e.key.to_string(),
+                Expected {
+                    status: e.status.to_string(),
+                    fields,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The verdicts of a JSON report (`kdrift diff -o json`), keyed like `expected.json`.
+pub fn verdicts_of_json(report: &Value) -> BTreeMap<String, Expected> {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    report["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let key = format!(
+                "{}/{}/{}/{}",
+                s(&r["group"]),
+                s(&r["kind"]),
+                s(&r["namespace"]),
+                s(&r["name"])
+            );
+            let mut fields: Vec<String> = r["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| s(&f["path"]))
+                .collect();
+            fields.sort();
+            (
+                key,
+                Expected {
+                    status: s(&r["status"]),
+                    fields,
+                },
+            )
+        })
+        .collect()
 }
 
 /// A generated fixture in memory.

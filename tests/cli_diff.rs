@@ -294,30 +294,7 @@ fn generated_fixture_of_1000_resources_agrees_exactly() {
         );
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
-        let mut got = BTreeMap::new();
-        for r in v["resources"].as_array().unwrap() {
-            let key = format!(
-                "{}/{}/{}/{}",
-                r["group"].as_str().unwrap(),
-                r["kind"].as_str().unwrap(),
-                r["namespace"].as_str().unwrap(),
-                r["name"].as_str().unwrap()
-            );
-            let mut fields: Vec<String> = r["fields"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f["path"].as_str().unwrap().to_string())
-                .collect();
-            fields.sort();
-            got.insert(
-                key,
-                kdrift::fixture::Expected {
-                    status: r["status"].as_str().unwrap().into(),
-                    fields,
-                },
-            );
-        }
+        let got = kdrift::fixture::verdicts_of_json(&v);
         let mismatches: Vec<_> = expected
             .iter()
             .filter(|(k, e)| got.get(*k) != Some(e))

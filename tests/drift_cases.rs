@@ -11,12 +11,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Debug, PartialEq, serde::Deserialize)]
-struct Expected {
-    status: String,
-    #[serde(default)]
-    fields: Vec<String>,
-}
+use kdrift::fixture::Expected;
 
 fn options(dir: &Path) -> DriftOptions {
     let config = kdrift::config::from_str_over_defaults("", Path::new("default")).unwrap();
@@ -97,21 +92,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
         &live.objects,
         &options(dir),
     );
-    let got: BTreeMap<String, Expected> = report
-        .entries
-        .iter()
-        .map(|e| {
-            let mut fields: Vec<String> = e.fields.iter().map(|f| f.path.to_string()).collect();
-            fields.sort();
-            (
-                e.key.to_string(),
-                Expected {
-                    status: e.status.to_string(),
-                    fields,
-                },
-            )
-        })
-        .collect();
+    let got = kdrift::fixture::verdicts_of_report(&report);
     let mut want = expected;
     for e in want.values_mut() {
         e.fields.sort();

@@ -5,7 +5,6 @@
 //! verdict and drifted path must equal the generator's expectations.
 
 use kdrift::drift::{self, DriftOptions, LabelSelector, Tracking};
-use std::collections::BTreeMap;
 
 #[test]
 fn ten_thousand_generated_resources_agree_exactly() {
@@ -39,21 +38,7 @@ fn ten_thousand_generated_resources_agree_exactly() {
         ..DriftOptions::default()
     };
     let report = drift::build_report(&desired.objects, &desired.invalid, &live.objects, &opts);
-    let got: BTreeMap<String, kdrift::fixture::Expected> = report
-        .entries
-        .iter()
-        .map(|e| {
-            let mut fields: Vec<String> = e.fields.iter().map(|f| f.path.to_string()).collect();
-            fields.sort();
-            (
-                e.key.to_string(),
-                kdrift::fixture::Expected {
-                    status: e.status.to_string(),
-                    fields,
-                },
-            )
-        })
-        .collect();
+    let got = kdrift::fixture::verdicts_of_report(&report);
     let wrong: Vec<_> = fx
         .expected
         .iter()

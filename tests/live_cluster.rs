@@ -28,34 +28,7 @@ fn kdrift_with_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::proc
 fn report(out: &std::process::Output) -> BTreeMap<String, kdrift::fixture::Expected> {
     let v: Value = serde_json::from_str(&stdout(out))
         .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(out), stderr(out)));
-    v["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let key = format!(
-                "{}/{}/{}/{}",
-                r["group"].as_str().unwrap(),
-                r["kind"].as_str().unwrap(),
-                r["namespace"].as_str().unwrap(),
-                r["name"].as_str().unwrap()
-            );
-            let mut fields: Vec<String> = r["fields"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f["path"].as_str().unwrap().to_string())
-                .collect();
-            fields.sort();
-            (
-                key,
-                kdrift::fixture::Expected {
-                    status: r["status"].as_str().unwrap().into(),
-                    fields,
-                },
-            )
-        })
-        .collect()
+    kdrift::fixture::verdicts_of_json(&v)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
