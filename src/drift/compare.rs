@@ -71,7 +71,7 @@ impl<'a> Comparer<'a> {
         let mut out = Vec::new();
         let projected = self
             .value(
-                &FieldPath::root(),
+                &mut FieldPath::root(),
                 desired,
                 Some(live),
                 self.schema,
@@ -112,7 +112,7 @@ impl<'a> Comparer<'a> {
     /// Compares a desired value with the live value at the same path; returns the projection.
     fn value(
         &self,
-        path: &FieldPath,
+        path: &mut FieldPath,
         d: &Value,
         l: Option<&Value>,
         sch: Option<SchemaNode<'_>>,
@@ -164,7 +164,7 @@ impl<'a> Comparer<'a> {
 
     fn map(
         &self,
-        path: &FieldPath,
+        path: &mut FieldPath,
         dm: &Map<String, Value>,
         lm: &Map<String, Value>,
         sch: Option<SchemaNode<'_>>,
@@ -187,9 +187,12 @@ impl<'a> Comparer<'a> {
                 },
                 _ => None,
             };
-            let child = path.field(k);
-            let child_owners = descend(owners, &Segment::Field(k.clone()));
-            if let Some(p) = self.value(&child, dv, lm.get(k), child_schema, &child_owners, out) {
+            let seg = Segment::Field(k.clone());
+            let child_owners = descend(owners, &seg);
+            path.0.push(seg);
+            let child = self.value(path, dv, lm.get(k), child_schema, &child_owners, out);
+            path.0.pop();
+            if let Some(p) = child {
                 if self.project {
                     projected.insert(k.clone(), p);
                 }
@@ -209,7 +212,10 @@ impl<'a> Comparer<'a> {
                 continue;
             }
             let child_schema = sch.and_then(|s| s.property(k).ok().flatten());
-            if let Some(p) = self.removed(&path.field(k), lv, child_schema, &child_owners, out) {
+            path.0.push(seg);
+            let child = self.removed(path, lv, child_schema, &child_owners, out);
+            path.0.pop();
+            if let Some(p) = child {
                 if self.project {
                     projected.insert(k.clone(), p);
                 }
@@ -223,7 +229,7 @@ impl<'a> Comparer<'a> {
     /// Returns the projection of what was reported.
     fn removed(
         &self,
-        path: &FieldPath,
+        path: &mut FieldPath,
         lv: &Value,
         sch: Option<SchemaNode<'_>>,
         owners: &[OwnerCursor<'_>],
@@ -253,12 +259,16 @@ impl<'a> Comparer<'a> {
                     {
                         continue;
                     }
-                    let co = descend(owners, &Segment::Field(k.clone()));
+                    let seg = Segment::Field(k.clone());
+                    let co = descend(owners, &seg);
                     if co.is_empty() {
                         continue;
                     }
                     let cs = sch.and_then(|s| s.property(k).ok().flatten());
-                    if let Some(p) = self.removed(&path.field(k), v, cs, &co, out) {
+                    path.0.push(seg);
+                    let child = self.removed(path, v, cs, &co, out);
+                    path.0.pop();
+                    if let Some(p) = child {
                         projected.insert(k.clone(), p);
                     }
                 }
@@ -279,7 +289,10 @@ impl<'a> Comparer<'a> {
                     if co.is_empty() {
                         continue;
                     }
-                    if let Some(p) = self.removed(&path.child(seg), item, item_schema, &co, out) {
+                    path.0.push(seg);
+                    let child = self.removed(path, item, item_schema, &co, out);
+                    path.0.pop();
+                    if let Some(p) = child {
                         projected.push(p);
                     }
                 }
@@ -299,7 +312,7 @@ impl<'a> Comparer<'a> {
 
     fn list(
         &self,
-        path: &FieldPath,
+        path: &mut FieldPath,
         da: &[Value],
         la: &[Value],
         sch: Option<SchemaNode<'_>>,
@@ -320,18 +333,18 @@ impl<'a> Comparer<'a> {
                 let mut projected = Vec::with_capacity(da.len());
                 for (d, k) in da.iter().zip(&desired_keys) {
                     let seg = Segment::Item(k.clone());
-                    let child = path.child(seg.clone());
                     let co = descend(owners, &seg);
+                    path.0.push(seg);
                     match live_by_key.get(k).copied() {
                         // A missing item is reported at the item itself.
-                        None => self.push(out, &child, Some(d), None, &co),
+                        None => self.push(out, path, Some(d), None, &co),
                         Some(lv) => {
-                            if let Some(p) = self.value(&child, d, Some(lv), item_schema, &co, out)
-                            {
+                            if let Some(p) = self.value(path, d, Some(lv), item_schema, &co, out) {
                                 projected.push(p);
                             }
                         }
                     }
+                    path.0.pop();
                 }
                 for l in la {
                     let Some(k) = item_key(l, &keys) else {
@@ -345,7 +358,10 @@ impl<'a> Comparer<'a> {
                     if co.is_empty() {
                         continue;
                     }
-                    if let Some(p) = self.removed(&path.child(seg), l, item_schema, &co, out) {
+                    path.0.push(seg);
+                    let child = self.removed(path, l, item_schema, &co, out);
+                    path.0.pop();
+                    if let Some(p) = child {
                         projected.push(p);
                     }
                 }
@@ -381,18 +397,21 @@ impl<'a> Comparer<'a> {
             ListKind::Index => {
                 let mut projected = Vec::new();
                 for (i, d) in da.iter().enumerate() {
-                    let child = path.child(Segment::Index(i));
+                    path.0.push(Segment::Index(i));
                     match la.get(i) {
-                        None => self.push(out, &child, Some(d), None, &[]),
+                        None => self.push(out, path, Some(d), None, &[]),
                         Some(l) => {
-                            if let Some(p) = self.value(&child, d, Some(l), item_schema, &[], out) {
+                            if let Some(p) = self.value(path, d, Some(l), item_schema, &[], out) {
                                 projected.push(p);
                             }
                         }
                     }
+                    path.0.pop();
                 }
                 for (i, l) in la.iter().enumerate().skip(da.len()) {
-                    self.push(out, &path.child(Segment::Index(i)), None, Some(l), &[]);
+                    path.0.push(Segment::Index(i));
+                    self.push(out, path, None, Some(l), &[]);
+                    path.0.pop();
                     projected.push(self.keep(l));
                 }
                 Value::Array(projected)
@@ -404,7 +423,7 @@ impl<'a> Comparer<'a> {
     /// defaults inside items, like a subject's `apiGroup`, are not drift). Reported whole.
     fn atomic(
         &self,
-        path: &FieldPath,
+        path: &mut FieldPath,
         da: &[Value],
         la: &[Value],
         owners: &[OwnerCursor<'_>],
@@ -413,8 +432,9 @@ impl<'a> Comparer<'a> {
         let same = da.len() == la.len()
             && da.iter().zip(la).enumerate().all(|(i, (d, l))| {
                 let mut scratch = Vec::new();
-                let child = path.child(Segment::Index(i));
-                self.value(&child, d, Some(l), None, &[], &mut scratch);
+                path.0.push(Segment::Index(i));
+                self.value(path, d, Some(l), None, &[], &mut scratch);
+                path.0.pop();
                 scratch.is_empty()
             });
         if same {
