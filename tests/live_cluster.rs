@@ -158,6 +158,17 @@ async fn forbidden_and_unserved_kinds_degrade_only_their_rows() {
     handle.stop().await;
 }
 
+/// The run found no drift (exit 0), or fails showing what it printed.
+fn assert_clean(out: std::process::Output, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_token_exec_plugin_and_merged_kubeconfigs() {
     let repo = TestRepo::new();
@@ -182,22 +193,18 @@ async fn tls_token_exec_plugin_and_merged_kubeconfigs() {
         })
     };
     // TLS with the CA and token sim wrote.
-    let out = run(
-        vec![
-            "diff".into(),
-            "--kubeconfig".into(),
-            kc.display().to_string(),
-        ],
-        vec![],
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
+    assert_clean(
+        run(
+            vec![
+                "diff".into(),
+                "--kubeconfig".into(),
+                kc.display().to_string(),
+            ],
+            vec![],
+        )
+        .await
+        .unwrap(),
+        "TLS with a token",
     );
 
     // An exec credential plugin that hands out the token.
@@ -217,22 +224,18 @@ async fn tls_token_exec_plugin_and_merged_kubeconfigs() {
     let exec_kc = handle.kubeconfig.replace(&format!("token: {token}"), &format!("exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never", plugin.display()));
     let exec_path = git.join("exec.kubeconfig");
     std::fs::write(&exec_path, &exec_kc).unwrap();
-    let out = run(
-        vec![
-            "diff".into(),
-            "--kubeconfig".into(),
-            exec_path.display().to_string(),
-        ],
-        vec![],
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "exec plugin: {}{}",
-        stdout(&out),
-        stderr(&out)
+    assert_clean(
+        run(
+            vec![
+                "diff".into(),
+                "--kubeconfig".into(),
+                exec_path.display().to_string(),
+            ],
+            vec![],
+        )
+        .await
+        .unwrap(),
+        "exec plugin",
     );
 
     // KUBECONFIG with two files: contexts from the second, current-context from the first.
@@ -242,16 +245,8 @@ async fn tls_token_exec_plugin_and_merged_kubeconfigs() {
     let out = run(
         vec!["diff".into(), "-o".into(), "json".into()],
         vec![("KUBECONFIG".into(), joined)],
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "merged: {}{}",
-        stdout(&out),
-        stderr(&out)
     );
+    assert_clean(out.await.unwrap(), "merged KUBECONFIG");
 
     // A wrong token: 401, named as such with context and server.
     let bad = git.join("bad.kubeconfig");

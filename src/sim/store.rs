@@ -610,7 +610,7 @@ impl Store {
                 format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", rt.plural_group()),
             ));
         }
-        let mut new = match opts.subresource.as_deref() {
+        let new = match opts.subresource.as_deref() {
             Some("status") => {
                 let mut o = old.clone();
                 o["status"] = obj.get("status").cloned().unwrap_or(Value::Null);
@@ -632,15 +632,28 @@ impl Store {
                 o
             }
         };
+        self.commit_update(rt, ns, name, new, &old, opts)
+    }
+
+    /// Stores a non-apply write of `old` as `new`: the writer takes the fields it changed.
+    fn commit_update(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        mut new: Value,
+        old: &Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
         record_update(
-            Some(&old),
+            Some(old),
             &mut new,
             &opts.manager,
             opts.subresource.as_deref(),
             rt.shape(),
             &super::clock::now(),
         );
-        self.commit(rt, ns, name, new, Some(&old), opts)
+        self.commit(rt, ns, name, new, Some(old), opts)
     }
 
     /// A patch of any kind; `apply` is server-side apply (create when absent).
@@ -717,15 +730,7 @@ impl Store {
             // Through the main resource the status does not change.
             new["status"] = s.clone();
         }
-        record_update(
-            Some(&old),
-            &mut new,
-            &opts.manager,
-            opts.subresource.as_deref(),
-            rt.shape(),
-            &super::clock::now(),
-        );
-        self.commit(rt, ns, name, new, Some(&old), opts)
+        self.commit_update(rt, ns, name, new, &old, opts)
     }
 
     pub fn delete(
