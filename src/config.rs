@@ -31,6 +31,22 @@ pub struct Config {
     pub ignore: Vec<IgnoreConfig>,
     pub diff: DiffConfig,
     pub kustomize: KustomizeConfig,
+    /// Never write to any cluster (also `--read-only`).
+    pub read_only: bool,
+    /// Contexts (glob patterns, `*` any text) that are always read-only.
+    pub read_only_contexts: Vec<String>,
+    /// Contexts (glob patterns) where a sync asks to type the context name.
+    pub protect: Vec<String>,
+    pub ui: UiConfig,
+    pub keys: crate::app::keymap::KeysConfig,
+}
+
+/// How the explorer looks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// Status glyphs and borders in plain ASCII (also `--ascii`).
+    pub ascii: bool,
 }
 
 /// How drift is computed against a cluster.
@@ -120,6 +136,36 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
     from_value(merged, &source)
 }
 
+/// The embedded defaults alone.
+pub fn load_defaults() -> Result<Config, ConfigError> {
+    from_str_over_defaults("", Path::new("<embedded default.yaml>"))
+}
+
+/// Whether `text` matches a glob `pattern` where `*` stands for any run of characters.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
 /// Reads a configuration from YAML text laid over the defaults (for tests and tools).
 pub fn from_str_over_defaults(text: &str, name: &Path) -> Result<Config, ConfigError> {
     let mut merged: YamlValue =
@@ -171,6 +217,18 @@ fn merge(base: &mut YamlValue, overlay: YamlValue) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs_match_like_shells() {
+        assert!(glob_match("*prod*", "gke-prod-eu"));
+        assert!(glob_match("*prod*", "prod"));
+        assert!(!glob_match("*prod*", "staging"));
+        assert!(glob_match("kind-*", "kind-dev"));
+        assert!(!glob_match("kind-*", "dev-kind"));
+        assert!(glob_match("exact", "exact"));
+        assert!(!glob_match("exact", "exactly"));
+        assert!(glob_match("a*c*e", "abcde"));
+    }
 
     #[test]
     fn defaults_load() {

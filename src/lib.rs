@@ -20,4 +20,7 @@ pub mod quantity;
 pub mod report;
 pub mod runtime;
 pub mod sim;
+pub mod sync;
+pub mod ui;
+pub mod app;
 pub mod yaml;

@@ -7,7 +7,7 @@ use gix::bstr::ByteSlice;
 use std::path::{Path, PathBuf};
 
 /// The commit the desired state was read from.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RevisionInfo {
     /// What the user asked for (`HEAD`, a branch, `HEAD~2` …).
     pub spec: String,

@@ -19,6 +19,7 @@ use ownership::Ownership;
 use schema::{CrdSchemas, SchemaNode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 pub use tracking::{LabelSelector, Tracking};
@@ -153,17 +154,25 @@ impl LiveCoverage {
 }
 
 /// Builds the report, with rows the live side could not read marked `unknown`.
-pub fn build_report_with(
+pub fn build_report_with<L: Borrow<LiveObject>>(
     desired: &[DesiredObject],
     invalid: &[InvalidManifest],
-    live: &[LiveObject],
+    live: &[L],
     coverage: &LiveCoverage,
     opts: &DriftOptions,
 ) -> DriftReport {
     let mut report = build_report(desired, invalid, live, opts);
     for e in &mut report.entries {
+        apply_coverage(e, coverage);
+    }
+    report
+}
+
+/// Marks an entry `unknown` when its kind could not be read, or says why it is missing.
+fn apply_coverage(e: &mut DriftEntry, coverage: &LiveCoverage) {
+    {
         if e.status == DriftStatus::Invalid {
-            continue;
+            return;
         }
         if let Some(why) = coverage.unreadable(&e.key) {
             e.status = DriftStatus::Unknown;
@@ -179,7 +188,71 @@ pub fn build_report_with(
             }
         }
     }
-    report
+}
+
+/// Recomputes, in place, only the entries of `changed` keys after the live objects of those
+/// keys changed (a watch event). Returns `false`, changing nothing, when a full
+/// `build_report_with` is needed instead: a changed key is a CustomResourceDefinition
+/// (schemas change) or shows as an invalid manifest.
+pub fn refresh_keys(
+    report: &mut DriftReport,
+    changed: &[ResourceKey],
+    desired: &HashMap<&ResourceKey, &DesiredObject>,
+    live: &HashMap<ResourceKey, Arc<LiveObject>>,
+    coverage: &LiveCoverage,
+    opts: &DriftOptions,
+) -> bool {
+    let is_crd = |k: &ResourceKey| k.kind == "CustomResourceDefinition" && k.group == "apiextensions.k8s.io";
+    for key in changed {
+        if is_crd(key) {
+            return false;
+        }
+        if let Ok(i) = report.entries.binary_search_by(|e| e.key.cmp(key)) {
+            if report.entries[i].status == DriftStatus::Invalid {
+                return false;
+            }
+        }
+    }
+    let mut schemas = CrdSchemas::default();
+    for d in desired.values().filter(|d| is_crd(&d.key)) {
+        schemas.learn(&d.object);
+    }
+    for l in live.values().filter(|l| is_crd(&l.key)) {
+        schemas.learn(&l.object);
+    }
+    for key in changed {
+        let live_obj = live.get(key).map(|l| &**l);
+        let entry = match (desired.get(key), live_obj) {
+            (Some(d), l) => Some(compare_one(d, l, &schemas, opts)),
+            (None, Some(l)) if opts.tracking.is_tracked(&l.key, &l.object) => Some(DriftEntry {
+                key: l.key.clone(),
+                api_version: l.api_version.clone(),
+                status: DriftStatus::Extra,
+                source: None,
+                reason: None,
+                fields: Vec::new(),
+                desired: None,
+                live: Some(Arc::new(prepared(l, opts))),
+            }),
+            _ => None,
+        };
+        let at = report.entries.binary_search_by(|e| e.key.cmp(key));
+        match (entry, at) {
+            (Some(mut e), Ok(i)) => {
+                apply_coverage(&mut e, coverage);
+                report.entries[i] = e;
+            }
+            (Some(mut e), Err(i)) => {
+                apply_coverage(&mut e, coverage);
+                report.entries.insert(i, e);
+            }
+            (None, Ok(i)) => {
+                report.entries.remove(i);
+            }
+            (None, Err(_)) => {}
+        }
+    }
+    true
 }
 
 /// Server mode for one resource: every difference between the result of a server-side
@@ -234,12 +307,14 @@ pub fn compare_server(
 }
 
 /// Builds the report.
-pub fn build_report(
+pub fn build_report<L: Borrow<LiveObject>>(
     desired: &[DesiredObject],
     invalid: &[InvalidManifest],
-    live: &[LiveObject],
+    live: &[L],
     opts: &DriftOptions,
 ) -> DriftReport {
+    let live: Vec<&LiveObject> = live.iter().map(Borrow::borrow).collect();
+    let live = live.as_slice();
     let mut schemas = CrdSchemas::default();
     for obj in desired
         .iter()
@@ -251,7 +326,7 @@ pub fn build_report(
         }
     }
     let live_by_key: HashMap<&ResourceKey, &LiveObject> =
-        live.iter().map(|l| (&l.key, l)).collect();
+        live.iter().map(|l| (&l.key, *l)).collect();
     let mut entries = compare_all(desired, &live_by_key, &schemas, opts);
     let mut in_git: HashSet<&ResourceKey> = desired.iter().map(|d| &d.key).collect();
     for inv in invalid {

@@ -218,7 +218,7 @@ pub struct Listing {
 
 /// A listed or watched object as a `LiveObject` (list items carry no apiVersion and kind:
 /// they are set from the resource); `None` for an object without a name.
-pub(crate) fn to_live(ar: &ApiResource, mut v: Value) -> Option<LiveObject> {
+pub fn to_live(ar: &ApiResource, mut v: Value) -> Option<LiveObject> {
     if let Some(m) = v.as_object_mut() {
         m.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
         m.insert("kind".into(), Value::String(ar.kind.clone()));

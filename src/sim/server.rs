@@ -642,8 +642,27 @@ async fn resource(
             }
         }
         (&Method::DELETE, Some(name), None) => {
+            // DeleteOptions may carry preconditions (resourceVersion, uid).
+            let options = read_json(req).await.unwrap_or(Value::Null);
+            let pre_rv = options.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+            let pre_uid = options.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
             let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
-            store.delete(&rt, &ns, name, dry_run).map(|o| (200, o))
+            let current = store.get(&rt, &ns, name);
+            let failed = current.as_ref().ok().and_then(|o| {
+                let rv = crate::model::meta_str(o, "resourceVersion");
+                let uid = crate::model::meta_str(o, "uid");
+                if pre_rv.as_deref().is_some_and(|p| p != rv) {
+                    Some(format!("Precondition failed: ResourceVersion in precondition: {}, ResourceVersion in object meta: {rv}", pre_rv.clone().unwrap_or_default()))
+                } else if pre_uid.as_deref().is_some_and(|p| p != uid) {
+                    Some(format!("Precondition failed: UID in precondition: {}, UID in object meta: {uid}", pre_uid.clone().unwrap_or_default()))
+                } else {
+                    None
+                }
+            });
+            match failed {
+                Some(message) => Err(ApiError::new(409, "Conflict", message)),
+                None => store.delete(&rt, &ns, name, dry_run).map(|o| (200, o)),
+            }
         }
         _ => Err(ApiError::new(
             405,

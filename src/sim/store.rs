@@ -674,6 +674,30 @@ impl Store {
             if old.is_none() {
                 self.check_namespace(rt, ns)?;
             }
+            // A resourceVersion in the applied configuration is a precondition, and is not a
+            // field anyone owns.
+            let sent_rv = meta_str(body, "resourceVersion");
+            if !sent_rv.is_empty() {
+                let current = old.as_ref().map(|o| meta_str(o, "resourceVersion"));
+                if current != Some(sent_rv) {
+                    return Err(ApiError::new(
+                        409,
+                        "Conflict",
+                        format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", rt.plural_group()),
+                    ));
+                }
+            }
+            let stripped;
+            let body = if sent_rv.is_empty() {
+                body
+            } else {
+                let mut b = body.clone();
+                if let Some(m) = b.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.remove("resourceVersion");
+                }
+                stripped = b;
+                &stripped
+            };
             let now = super::clock::now();
             let result = apply::apply(old.as_ref(), body, &opts.manager, opts.force, rt.shape(), &now).map_err(|conflicts| {
                 let causes: Vec<Value> = conflicts

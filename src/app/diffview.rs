@@ -1,0 +1,168 @@
+//! The diff of one resource as display rows: side by side (Git left, live right, changed
+//! lines paired) or unified, whole objects or changed hunks with 3 lines of context, with
+//! the first row of every hunk for `]`/`[`. Pure: built from a drift entry's canonical YAML.
+
+use crate::diff::{diff_lines, to_yaml, DiffLine, LineTag};
+use crate::drift::DriftEntry;
+use crate::model::DriftStatus;
+
+/// One display row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DiffRow {
+    /// Side by side: the Git line and the live line (either may be absent).
+    Pair(Option<DiffLine>, Option<DiffLine>),
+    /// Unified: one line of either side.
+    Single(DiffLine),
+    /// Between hunks: lines left out.
+    Gap,
+}
+
+/// A rendered diff document.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DiffDoc {
+    pub rows: Vec<DiffRow>,
+    /// Row index of the first changed row of each hunk.
+    pub hunks: Vec<usize>,
+    /// Widest line (characters), for horizontal scrolling.
+    pub width: usize,
+    /// Why there is only one side (missing, extra, invalid), when so.
+    pub note: Option<String>,
+}
+
+/// Builds the document of an entry.
+pub fn build(entry: &DriftEntry, unified: bool, compact: bool) -> DiffDoc {
+    let git = to_yaml(entry.desired.as_deref());
+    let live = to_yaml(entry.live.as_deref());
+    let (old, new, note) = match entry.status {
+        DriftStatus::Missing => (git, String::new(), Some("not in the cluster: Git only".to_string())),
+        DriftStatus::Extra => (String::new(), live, Some("not in Git: live only".to_string())),
+        DriftStatus::Invalid => (
+            String::new(),
+            if entry.live.is_some() { live } else { String::new() },
+            entry.reason.clone(),
+        ),
+        DriftStatus::Unknown => (git, String::new(), entry.reason.clone()),
+        _ => (git, live, None),
+    };
+    // One-sided documents show whole; two-sided ones honour compact mode.
+    let context = if compact && !old.is_empty() && !new.is_empty() { Some(3) } else { None };
+    let hunks = diff_lines(&old, &new, context);
+    let mut doc = DiffDoc {
+        note,
+        ..DiffDoc::default()
+    };
+    for (h, hunk) in hunks.iter().enumerate() {
+        if h > 0 {
+            doc.rows.push(DiffRow::Gap);
+        }
+        let mut first_change: Option<usize> = None;
+        let mut i = 0;
+        while i < hunk.len() {
+            let line = &hunk[i];
+            doc.width = doc.width.max(line.text().chars().count());
+            if line.tag != LineTag::Equal && first_change.is_none() {
+                first_change = Some(doc.rows.len());
+            }
+            if unified {
+                doc.rows.push(DiffRow::Single(line.clone()));
+                i += 1;
+                continue;
+            }
+            if line.tag == LineTag::Equal {
+                doc.rows.push(DiffRow::Pair(Some(line.clone()), Some(line.clone())));
+                i += 1;
+                continue;
+            }
+            // A run of deletions then insertions: pair them row by row.
+            let mut dels = Vec::new();
+            while i < hunk.len() && hunk[i].tag == LineTag::Delete {
+                dels.push(hunk[i].clone());
+                i += 1;
+            }
+            let mut ins = Vec::new();
+            while i < hunk.len() && hunk[i].tag == LineTag::Insert {
+                doc.width = doc.width.max(hunk[i].text().chars().count());
+                ins.push(hunk[i].clone());
+                i += 1;
+            }
+            for d in &dels {
+                doc.width = doc.width.max(d.text().chars().count());
+            }
+            let n = dels.len().max(ins.len());
+            let mut dels = dels.into_iter();
+            let mut ins = ins.into_iter();
+            for _ in 0..n {
+                doc.rows.push(DiffRow::Pair(dels.next(), ins.next()));
+            }
+        }
+        if let Some(f) = first_change {
+            doc.hunks.push(f);
+        }
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ResourceKey;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn entry(desired: serde_json::Value, live: serde_json::Value) -> DriftEntry {
+        DriftEntry {
+            key: ResourceKey::new("apps", "Deployment", "shop", "web"),
+            api_version: "apps/v1".into(),
+            status: DriftStatus::OutOfSync,
+            source: None,
+            reason: None,
+            fields: Vec::new(),
+            desired: Some(Arc::new(desired)),
+            live: Some(Arc::new(live)),
+        }
+    }
+
+    #[test]
+    fn side_by_side_pairs_the_changed_lines() {
+        let mut big = serde_json::Map::new();
+        for i in 0..20 {
+            big.insert(format!("k{i:02}"), json!(i));
+        }
+        let mut live = big.clone();
+        live.insert("k10".into(), json!(99));
+        let e = entry(json!({ "data": big }), json!({ "data": live }));
+        let doc = build(&e, false, true);
+        assert_eq!(doc.hunks.len(), 1);
+        let changed: Vec<&DiffRow> = doc
+            .rows
+            .iter()
+            .filter(|r| matches!(r, DiffRow::Pair(Some(a), _) if a.tag != LineTag::Equal))
+            .collect();
+        assert_eq!(changed.len(), 1);
+        match changed[0] {
+            DiffRow::Pair(Some(a), Some(b)) => {
+                assert!(a.text().contains("k10: 10") && b.text().contains("k10: 99"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Compact: 3 lines of context each side, not the whole object.
+        assert!(doc.rows.len() <= 7, "{}", doc.rows.len());
+        let full = build(&e, false, false);
+        assert!(full.rows.len() > 20);
+        let uni = build(&e, true, true);
+        assert_eq!(uni.rows.len(), 8);
+    }
+
+    #[test]
+    fn missing_shows_git_only() {
+        let mut e = entry(json!({"kind": "X"}), json!(null));
+        e.live = None;
+        e.status = DriftStatus::Missing;
+        let doc = build(&e, false, true);
+        assert!(doc.note.as_deref().unwrap().contains("Git only"));
+        assert!(doc
+            .rows
+            .iter()
+            .all(|r| matches!(r, DiffRow::Pair(Some(_), None))));
+    }
+}

@@ -1,0 +1,850 @@
+//! The explorer's state and its one way of changing: `update(&mut AppState, Msg) ->
+//! Vec<Effect>` (The Elm Architecture). Messages are key presses, mouse events, new reports
+//! from the sources, connection news and clock ticks; effects are what the runtime must do
+//! (quit, refresh, preview or apply a sync). No I/O, no terminal, no clock of its own: time
+//! arrives in messages, so every screen can be reproduced in a test.
+
+pub mod diffview;
+pub mod keymap;
+pub mod layout;
+pub mod sync;
+pub mod tree;
+
+use crate::desired::git::RevisionInfo;
+use crate::drift::{DriftEntry, DriftReport};
+use crate::model::{DriftStatus, ResourceKey};
+use diffview::DiffDoc;
+use keymap::{Action, Key, KeyMap, KeyMode, Resolution};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::time::{Duration, SystemTime};
+use tree::{Filter, Grouping, Row, RowKind};
+
+/// How long a key that starts a longer binding waits for the next key.
+pub const SEQUENCE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long an announcement stays in the hint bar.
+pub const TOAST_FOR: Duration = Duration::from_secs(4);
+const LOG_CAPACITY: usize = 2000;
+
+/// Where the data comes from, for the status bar.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Header {
+    /// The kube context, or `(offline)` for a live file.
+    pub context: String,
+    /// The API server URL, or the live file's path.
+    pub server: String,
+    pub repo: String,
+    pub revision: RevisionInfo,
+}
+
+/// How fresh the live side is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveState {
+    /// Read from a file at that time; no watches.
+    File { read_at: SystemTime },
+    Connecting,
+    /// Watching; `freshest` is the time of the newest event or list.
+    Connected { freshest: SystemTime },
+    /// Some watches failed at `since` and are being retried.
+    Reconnecting { since: SystemTime, error: String },
+    /// The cluster cannot be reached at all.
+    Unreachable { error: String },
+}
+
+/// A new report from the engine, with what it was computed from.
+#[derive(Debug, Clone)]
+pub struct ReportUpdate {
+    pub report: DriftReport,
+    pub revision: RevisionInfo,
+    pub live: LiveState,
+}
+
+/// Mouse input, already in cell coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MouseMsg {
+    ScrollUp,
+    ScrollDown,
+    Click { column: u16, row: u16 },
+}
+
+/// Everything that can happen to the explorer.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(Key),
+    Mouse(MouseMsg),
+    Resize(u16, u16),
+    Report(Box<ReportUpdate>),
+    Live(LiveState),
+    /// Something worth a line in the event log (and a brief announcement).
+    Notice(String),
+    Tick(SystemTime),
+    Sync(sync::SyncMsg),
+}
+
+/// What the runtime must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Quit,
+    /// Re-read Git and the live state now.
+    Refresh,
+    Sync(sync::SyncEffect),
+}
+
+/// Which screen fills the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Tree,
+    Diff,
+    Help,
+    Log,
+}
+
+/// The open diff.
+#[derive(Debug, Clone)]
+pub struct DiffState {
+    pub key: ResourceKey,
+    pub doc: DiffDoc,
+    pub scroll: usize,
+    pub hscroll: usize,
+}
+
+/// Display preferences of the diff view, kept across resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiffPrefs {
+    pub unified: bool,
+    pub compact: bool,
+    pub wrap: bool,
+}
+
+/// A line of the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub time: SystemTime,
+    pub text: String,
+}
+
+/// The search box.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Search {
+    pub query: String,
+    /// Typing into the box.
+    pub editing: bool,
+}
+
+/// How the screen looks, from flags and config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Look {
+    pub ascii: bool,
+    pub color: bool,
+}
+
+/// The explorer's whole state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub keymap: KeyMap,
+    pub look: Look,
+    pub read_only: bool,
+    pub header: Header,
+    pub live: LiveState,
+    pub report: DriftReport,
+    /// Whether the first report has arrived.
+    pub loaded: bool,
+    pub rows: Vec<Row>,
+    pub selected: usize,
+    /// First visible row of the tree.
+    pub offset: usize,
+    pub collapsed: HashSet<String>,
+    pub grouping: Grouping,
+    pub filter: Filter,
+    pub search: Search,
+    pub screen: Screen,
+    /// The screen Help and Log return to.
+    pub previous: Screen,
+    pub diff: Option<DiffState>,
+    pub prefs: DiffPrefs,
+    pub list_scroll: usize,
+    pub log: VecDeque<LogLine>,
+    pub toast: Option<(String, SystemTime)>,
+    pub now: SystemTime,
+    pub size: (u16, u16),
+    pending: Vec<Key>,
+    pending_fallback: Option<Action>,
+    pending_since: Option<SystemTime>,
+    /// Resources marked for a sync.
+    pub marks: BTreeSet<ResourceKey>,
+    pub sync: sync::SyncState,
+    /// Shown in the hint bar until the first key press.
+    pub first_run_hint: Option<String>,
+}
+
+impl AppState {
+    pub fn new(keymap: KeyMap, look: Look, header: Header, now: SystemTime) -> AppState {
+        AppState {
+            keymap,
+            look,
+            read_only: false,
+            header,
+            live: LiveState::Connecting,
+            report: DriftReport::default(),
+            loaded: false,
+            rows: Vec::new(),
+            selected: 0,
+            offset: 0,
+            collapsed: HashSet::new(),
+            grouping: Grouping::Namespace,
+            filter: Filter::All,
+            search: Search::default(),
+            screen: Screen::Tree,
+            previous: Screen::Tree,
+            diff: None,
+            prefs: DiffPrefs {
+                unified: false,
+                compact: true,
+                wrap: false,
+            },
+            list_scroll: 0,
+            log: VecDeque::new(),
+            toast: None,
+            now,
+            size: (80, 24),
+            pending: Vec::new(),
+            pending_fallback: None,
+            pending_since: None,
+            marks: BTreeSet::new(),
+            sync: sync::SyncState::default(),
+            first_run_hint: None,
+        }
+    }
+
+    /// The row under the cursor.
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.rows.get(self.selected)
+    }
+
+    /// The entry under the cursor, when it is a resource.
+    pub fn selected_entry(&self) -> Option<&DriftEntry> {
+        match self.selected_row()?.kind {
+            RowKind::Resource { index } => self.report.entries.get(index),
+            RowKind::Group { .. } => None,
+        }
+    }
+
+    /// When the runtime must wake up to resolve a pending key sequence.
+    pub fn pending_deadline(&self) -> Option<SystemTime> {
+        self.pending_since.map(|t| t + SEQUENCE_TIMEOUT)
+    }
+
+    /// The current announcement, if still fresh.
+    pub fn current_toast(&self) -> Option<&str> {
+        self.toast
+            .as_ref()
+            .filter(|(_, at)| self.now.duration_since(*at).unwrap_or_default() < TOAST_FOR)
+            .map(|(t, _)| t.as_str())
+    }
+
+    fn key_mode(&self) -> KeyMode {
+        match self.screen {
+            Screen::Tree => KeyMode::Tree,
+            Screen::Diff => KeyMode::Diff,
+            Screen::Help | Screen::Log => KeyMode::List,
+        }
+    }
+
+    /// Adds a line to the event log.
+    pub fn log(&mut self, text: impl Into<String>) {
+        if self.log.len() >= LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine {
+            time: self.now,
+            text: text.into(),
+        });
+    }
+
+    /// Logs and announces.
+    pub fn announce(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        self.log(text.clone());
+        self.toast = Some((text, self.now));
+    }
+
+    fn body_height(&self) -> usize {
+        layout::body_height(self.size) as usize
+    }
+
+    fn page(&self) -> usize {
+        match self.screen {
+            Screen::Diff => layout::diff_rows_height(self).max(1),
+            _ => self.body_height().max(1),
+        }
+    }
+
+    /// Rebuilds the rows from the report, keeping the selected row (by id) and the scroll
+    /// position; when the selected row is gone, the cursor stays at the same height.
+    pub fn rebuild(&mut self) {
+        let selected_id = self.selected_row().map(|r| r.id.clone());
+        let screen_pos = self.selected.saturating_sub(self.offset);
+        self.rows = tree::build_rows(&self.report, self.grouping, self.filter, &self.collapsed);
+        if let Some(id) = selected_id {
+            if let Some(i) = self.rows.iter().position(|r| r.id == id) {
+                self.selected = i;
+                // Keep the row where it was on screen.
+                self.offset = i.saturating_sub(screen_pos);
+            }
+        }
+        self.clamp_selection();
+    }
+
+    fn clamp_selection(&mut self) {
+        let n = self.rows.len();
+        if n == 0 {
+            self.selected = 0;
+            self.offset = 0;
+            return;
+        }
+        self.selected = self.selected.min(n - 1);
+        let h = self.body_height().max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + h {
+            self.offset = self.selected + 1 - h;
+        }
+        self.offset = self.offset.min(n.saturating_sub(h));
+    }
+
+    fn select(&mut self, index: usize) {
+        self.selected = index;
+        self.clamp_selection();
+    }
+
+    fn select_id(&mut self, id: &str) -> bool {
+        match self.rows.iter().position(|r| r.id == id) {
+            Some(i) => {
+                self.select(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Opens the diff of an entry.
+    fn open_diff(&mut self, key: ResourceKey) {
+        let doc = self
+            .entry(&key)
+            .map(|e| diffview::build(e, self.prefs.unified, self.prefs.compact))
+            .unwrap_or_default();
+        self.diff = Some(DiffState {
+            key,
+            doc,
+            scroll: 0,
+            hscroll: 0,
+        });
+        self.screen = Screen::Diff;
+    }
+
+    /// The entry of a key.
+    pub fn entry(&self, key: &ResourceKey) -> Option<&DriftEntry> {
+        self.report
+            .entries
+            .binary_search_by(|e| e.key.cmp(key))
+            .ok()
+            .map(|i| &self.report.entries[i])
+    }
+
+    fn rebuild_diff(&mut self) {
+        let Some(d) = &self.diff else { return };
+        let doc = self
+            .entry(&d.key)
+            .map(|e| diffview::build(e, self.prefs.unified, self.prefs.compact))
+            .unwrap_or_else(|| DiffDoc {
+                note: Some("this resource is no longer in Git or the cluster".into()),
+                ..DiffDoc::default()
+            });
+        let max = doc.rows.len().saturating_sub(1);
+        if let Some(d) = &mut self.diff {
+            d.doc = doc;
+            d.scroll = d.scroll.min(max);
+        }
+    }
+
+    /// Moves to the next (or previous) resource matching the search, unfolding its groups.
+    fn jump_to_match(&mut self, forward: bool, include_current: bool) {
+        let query = self.search.query.clone();
+        if query.trim().is_empty() {
+            return;
+        }
+        let all = tree::build_rows(&self.report, self.grouping, self.filter, &HashSet::new());
+        let order: Vec<usize> = all
+            .iter()
+            .filter_map(|r| match r.kind {
+                RowKind::Resource { index } => Some(index),
+                RowKind::Group { .. } => None,
+            })
+            .collect();
+        if order.is_empty() {
+            return;
+        }
+        let current = self.selected_entry().map(|e| e.key.clone());
+        let start = current
+            .as_ref()
+            .and_then(|k| order.iter().position(|&i| self.report.entries[i].key == *k));
+        let n = order.len();
+        let candidates: Vec<usize> = match (start, forward) {
+            (Some(s), true) => (0..n).map(|o| (s + o + usize::from(!include_current)) % n).collect(),
+            (Some(s), false) => (0..n).map(|o| (s + n - o - 1) % n).collect(),
+            (None, true) => (0..n).collect(),
+            (None, false) => (0..n).rev().collect(),
+        };
+        let found = candidates
+            .into_iter()
+            .map(|p| order[p])
+            .find(|&i| tree::matches(&self.report.entries[i], &query));
+        match found {
+            Some(i) => {
+                let entry = &self.report.entries[i];
+                let id = tree::resource_id(&entry.key);
+                for g in tree::ancestors(entry, self.grouping) {
+                    self.collapsed.remove(&g);
+                }
+                self.rebuild();
+                self.select_id(&id);
+            }
+            None => self.toast = Some((format!("no match for {query:?}"), self.now)),
+        }
+    }
+
+    /// How many entries match the search.
+    pub fn match_count(&self) -> usize {
+        if self.search.query.trim().is_empty() {
+            return 0;
+        }
+        self.report
+            .entries
+            .iter()
+            .filter(|e| self.filter.admits(e.status) && tree::matches(e, &self.search.query))
+            .count()
+    }
+}
+
+/// Applies a message; returns what the runtime must do.
+pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Tick(now) => {
+            state.now = now;
+            if let Some(deadline) = state.pending_deadline() {
+                if now >= deadline {
+                    let fallback = state.pending_fallback.take();
+                    state.pending.clear();
+                    state.pending_since = None;
+                    if let Some(a) = fallback {
+                        return run_action(state, a);
+                    }
+                }
+            }
+            Vec::new()
+        }
+        Msg::Resize(w, h) => {
+            state.size = (w, h);
+            state.clamp_selection();
+            Vec::new()
+        }
+        Msg::Notice(text) => {
+            state.announce(text);
+            Vec::new()
+        }
+        Msg::Live(live) => {
+            note_live_change(state, &live);
+            state.live = live;
+            Vec::new()
+        }
+        Msg::Report(update) => {
+            apply_report(state, *update);
+            Vec::new()
+        }
+        Msg::Mouse(m) => on_mouse(state, m),
+        Msg::Key(key) => on_key(state, key),
+        Msg::Sync(m) => sync::on_msg(state, m),
+    }
+}
+
+fn note_live_change(state: &mut AppState, new: &LiveState) {
+    let line = match (&state.live, new) {
+        (LiveState::Reconnecting { .. }, LiveState::Reconnecting { .. }) => None,
+        (_, LiveState::Reconnecting { error, .. }) => Some(format!("connection lost: {error}")),
+        (LiveState::Reconnecting { .. }, LiveState::Connected { .. }) => {
+            Some("reconnected".to_string())
+        }
+        (LiveState::Unreachable { .. }, LiveState::Unreachable { .. }) => None,
+        (_, LiveState::Unreachable { error }) => Some(format!("cluster unreachable: {error}")),
+        _ => None,
+    };
+    if let Some(line) = line {
+        state.announce(line);
+    }
+}
+
+/// A short name of a resource for announcements: `Kind/name -n ns`.
+pub fn short_name(key: &ResourceKey) -> String {
+    if key.namespace.is_empty() {
+        format!("{}/{}", key.kind, key.name)
+    } else {
+        format!("{}/{} -n {}", key.kind, key.name, key.namespace)
+    }
+}
+
+fn apply_report(state: &mut AppState, update: ReportUpdate) {
+    let old_rev = state.header.revision.commit.clone();
+    if state.loaded && !old_rev.is_empty() && old_rev != update.revision.commit {
+        state.announce(format!(
+            "HEAD {} → {} {}",
+            state.header.revision.short, update.revision.short, update.revision.subject
+        ));
+    }
+    if state.loaded {
+        let old: HashMap<&ResourceKey, DriftStatus> = state
+            .report
+            .entries
+            .iter()
+            .map(|e| (&e.key, e.status))
+            .collect();
+        let mut changes: Vec<String> = Vec::new();
+        let mut count = 0usize;
+        for e in &update.report.entries {
+            let before = old.get(&e.key).copied();
+            if before != Some(e.status) {
+                count += 1;
+                if changes.len() < 50 {
+                    changes.push(format!("{}: now {}", short_name(&e.key), e.status));
+                }
+            }
+        }
+        let new_keys: HashSet<&ResourceKey> =
+            update.report.entries.iter().map(|e| &e.key).collect();
+        for k in old.keys().filter(|k| !new_keys.contains(*k)) {
+            count += 1;
+            if changes.len() < 50 {
+                changes.push(format!("{}: gone", short_name(k)));
+            }
+        }
+        for c in &changes {
+            state.log(c.clone());
+        }
+        if count > changes.len() {
+            state.log(format!("… and {} more status changes", count - changes.len()));
+        }
+        match count {
+            0 => {}
+            1 => state.toast = Some((changes[0].clone(), state.now)),
+            n => {
+                state.toast = Some((
+                    format!("{} (and {} more)", changes[0], n - 1),
+                    state.now,
+                ))
+            }
+        }
+    } else {
+        let s = update.report.summary();
+        state.log(format!(
+            "first report: {} resources, {} drifted",
+            update.report.entries.len(),
+            update.report.entries.len() - s.synced
+        ));
+    }
+    note_live_change(state, &update.live);
+    state.header.revision = update.revision;
+    state.live = update.live;
+    state.report = update.report;
+    state.loaded = true;
+    state.marks.retain(|k| {
+        state
+            .report
+            .entries
+            .binary_search_by(|e| e.key.cmp(k))
+            .is_ok()
+    });
+    state.rebuild();
+    state.rebuild_diff();
+}
+
+fn on_mouse(state: &mut AppState, m: MouseMsg) -> Vec<Effect> {
+    match m {
+        MouseMsg::ScrollUp => {
+            for _ in 0..3 {
+                move_by(state, -1);
+            }
+        }
+        MouseMsg::ScrollDown => {
+            for _ in 0..3 {
+                move_by(state, 1);
+            }
+        }
+        MouseMsg::Click { column, row } => {
+            if state.screen == Screen::Tree {
+                let area = layout::tree_area(state);
+                if column >= area.x
+                    && column < area.x + area.width
+                    && row >= area.y
+                    && row < area.y + area.height
+                {
+                    let i = state.offset + usize::from(row - area.y);
+                    if i < state.rows.len() {
+                        state.select(i);
+                    }
+                }
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
+    state.first_run_hint = None;
+    if state.sync.is_open() {
+        return sync::on_key(state, key);
+    }
+    if state.search.editing {
+        match key {
+            Key::Esc => {
+                state.search = Search::default();
+            }
+            Key::Enter => {
+                state.search.editing = false;
+            }
+            Key::Backspace => {
+                state.search.query.pop();
+                state.jump_to_match(true, true);
+            }
+            Key::Char(c) => {
+                state.search.query.push(c);
+                state.jump_to_match(true, true);
+            }
+            Key::Down | Key::Up => {
+                state.search.editing = false;
+                return on_key(state, key);
+            }
+            _ => {}
+        }
+        return Vec::new();
+    }
+    let mut keys = std::mem::take(&mut state.pending);
+    keys.push(key);
+    let mode = state.key_mode();
+    match state.keymap.resolve(mode, &keys) {
+        Resolution::Action(a) => {
+            state.pending_fallback = None;
+            state.pending_since = None;
+            run_action(state, a)
+        }
+        Resolution::Pending { fallback } => {
+            state.pending = keys;
+            state.pending_fallback = fallback;
+            state.pending_since = Some(state.now);
+            Vec::new()
+        }
+        Resolution::Unbound if keys.len() > 1 => {
+            // The sequence broke off: the first key acts alone, the new one starts afresh.
+            let fallback = state.pending_fallback.take();
+            state.pending_since = None;
+            let mut effects = Vec::new();
+            if let Some(a) = fallback {
+                effects.extend(run_action(state, a));
+            }
+            effects.extend(on_key(state, key));
+            effects
+        }
+        Resolution::Unbound => {
+            state.pending_since = None;
+            Vec::new()
+        }
+    }
+}
+
+fn move_by(state: &mut AppState, delta: isize) {
+    match state.screen {
+        Screen::Tree => {
+            if state.rows.is_empty() {
+                return;
+            }
+            let max = state.rows.len() - 1;
+            let i = (state.selected as isize + delta).clamp(0, max as isize) as usize;
+            state.select(i);
+        }
+        Screen::Diff => {
+            let page = state.page();
+            if let Some(d) = &mut state.diff {
+                let max = d.doc.rows.len().saturating_sub(page);
+                d.scroll = (d.scroll as isize + delta).clamp(0, max as isize) as usize;
+            }
+        }
+        Screen::Help | Screen::Log => {
+            let n = list_len(state);
+            let max = n.saturating_sub(state.body_height());
+            state.list_scroll = (state.list_scroll as isize + delta).clamp(0, max as isize) as usize;
+        }
+    }
+}
+
+/// Lines of the help or log screen.
+pub fn list_len(state: &AppState) -> usize {
+    match state.screen {
+        Screen::Help => layout::help_lines(state).len(),
+        _ => state.log.len(),
+    }
+}
+
+fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
+    if action.is_write() && state.read_only {
+        state.toast = Some((
+            "READ-ONLY: writes are off (--read-only, read_only or read_only_contexts)".into(),
+            state.now,
+        ));
+        return Vec::new();
+    }
+    let page = state.page() as isize;
+    match action {
+        Action::Quit => return vec![Effect::Quit],
+        Action::Help => {
+            if state.screen != Screen::Help {
+                state.previous = if state.screen == Screen::Log { state.previous } else { state.screen };
+                state.screen = Screen::Help;
+                state.list_scroll = 0;
+            }
+        }
+        Action::Log => {
+            if state.screen != Screen::Log {
+                state.previous = if state.screen == Screen::Help { state.previous } else { state.screen };
+                state.screen = Screen::Log;
+                state.list_scroll = state.log.len().saturating_sub(state.body_height());
+            }
+        }
+        Action::Refresh => {
+            state.toast = Some(("refreshing Git and the live state…".into(), state.now));
+            return vec![Effect::Refresh];
+        }
+        Action::Back => match state.screen {
+            Screen::Diff => state.screen = Screen::Tree,
+            Screen::Help | Screen::Log => state.screen = state.previous,
+            Screen::Tree => {
+                if !state.search.query.is_empty() {
+                    state.search = Search::default();
+                } else if !state.marks.is_empty() {
+                    state.marks.clear();
+                    state.toast = Some(("marks cleared".into(), state.now));
+                }
+            }
+        },
+        Action::Up => move_by(state, -1),
+        Action::Down => move_by(state, 1),
+        Action::PageUp => move_by(state, -page),
+        Action::PageDown => move_by(state, page),
+        Action::Top => move_by(state, isize::MIN / 2),
+        Action::Bottom => move_by(state, isize::MAX / 2),
+        Action::Expand => {
+            if let Some(row) = state.selected_row().cloned() {
+                if let RowKind::Group { collapsed: true, .. } = row.kind {
+                    state.collapsed.remove(&row.id);
+                    state.rebuild();
+                }
+            }
+        }
+        Action::Collapse => {
+            if let Some(row) = state.selected_row().cloned() {
+                match row.kind {
+                    RowKind::Group { collapsed: false, .. } => {
+                        state.collapsed.insert(row.id.clone());
+                        state.rebuild();
+                    }
+                    _ => {
+                        if let Some(p) = &row.parent {
+                            state.select_id(p);
+                        }
+                    }
+                }
+            }
+        }
+        Action::Open => {
+            if let Some(row) = state.selected_row().cloned() {
+                match row.kind {
+                    RowKind::Group { collapsed, .. } => {
+                        if collapsed {
+                            state.collapsed.remove(&row.id);
+                        } else {
+                            state.collapsed.insert(row.id.clone());
+                        }
+                        state.rebuild();
+                    }
+                    RowKind::Resource { index } => {
+                        let key = state.report.entries[index].key.clone();
+                        state.open_diff(key);
+                    }
+                }
+            }
+        }
+        Action::ToggleGrouping => {
+            state.grouping = match state.grouping {
+                Grouping::Namespace => Grouping::Folder,
+                Grouping::Folder => Grouping::Namespace,
+            };
+            state.rebuild();
+        }
+        Action::CycleFilter => {
+            state.filter = state.filter.next();
+            state.rebuild();
+        }
+        Action::Search => {
+            if state.screen == Screen::Tree {
+                state.search = Search {
+                    query: String::new(),
+                    editing: true,
+                };
+            }
+        }
+        Action::NextMatch => state.jump_to_match(true, false),
+        Action::PrevMatch => state.jump_to_match(false, false),
+        Action::ScrollLeft => {
+            if let Some(d) = &mut state.diff {
+                d.hscroll = d.hscroll.saturating_sub(8);
+            }
+        }
+        Action::ScrollRight => {
+            if let Some(d) = &mut state.diff {
+                if d.hscroll + 8 < d.doc.width {
+                    d.hscroll += 8;
+                }
+            }
+        }
+        Action::ToggleUnified => {
+            state.prefs.unified = !state.prefs.unified;
+            state.rebuild_diff();
+        }
+        Action::ToggleCompact => {
+            state.prefs.compact = !state.prefs.compact;
+            if let Some(d) = &mut state.diff {
+                d.scroll = 0;
+            }
+            state.rebuild_diff();
+        }
+        Action::ToggleWrap => state.prefs.wrap = !state.prefs.wrap,
+        Action::NextHunk | Action::PrevHunk => {
+            let page = state.page();
+            if let Some(d) = &mut state.diff {
+                let target = if action == Action::NextHunk {
+                    d.doc.hunks.iter().find(|&&h| h > d.scroll + 1)
+                } else {
+                    d.doc.hunks.iter().rev().find(|&&h| h + 1 < d.scroll)
+                };
+                if let Some(&h) = target {
+                    let max = d.doc.rows.len().saturating_sub(page);
+                    d.scroll = h.saturating_sub(1).min(max);
+                }
+            }
+        }
+        Action::Sync | Action::Mark | Action::MarkGroup | Action::Delete => {
+            return sync::on_action(state, action)
+        }
+        Action::None => {}
+    }
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests;

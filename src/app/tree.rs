@@ -1,0 +1,396 @@
+//! The resource tree as rows: grouping (namespace → kind → resource, or Git folder → file →
+//! resource), roll-ups of counts and the worst status per group, the status filter, folding,
+//! and search matching. Pure: built from a report, drawn by `ui`, with stable row ids so the
+//! selection survives rebuilds.
+
+use crate::drift::{DriftEntry, DriftReport, Summary};
+use crate::model::DriftStatus;
+use std::collections::{BTreeMap, HashSet};
+
+/// How resources are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Grouping {
+    /// Namespace → kind → name.
+    #[default]
+    Namespace,
+    /// Git folder → file → resource.
+    Folder,
+}
+
+/// Which resources are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Filter {
+    #[default]
+    All,
+    /// Everything not synced.
+    Drifted,
+    Only(DriftStatus),
+}
+
+impl Filter {
+    /// The next filter of the `f` cycle: all, drifted, then each status.
+    pub fn next(self) -> Filter {
+        use DriftStatus::*;
+        match self {
+            Filter::All => Filter::Drifted,
+            Filter::Drifted => Filter::Only(OutOfSync),
+            Filter::Only(OutOfSync) => Filter::Only(Missing),
+            Filter::Only(Missing) => Filter::Only(Extra),
+            Filter::Only(Extra) => Filter::Only(Invalid),
+            Filter::Only(Invalid) => Filter::Only(Unknown),
+            Filter::Only(Unknown) => Filter::Only(Synced),
+            Filter::Only(Synced) => Filter::All,
+        }
+    }
+
+    pub fn admits(self, status: DriftStatus) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Drifted => status != DriftStatus::Synced,
+            Filter::Only(s) => s == status,
+        }
+    }
+
+    /// Parses `--filter`: `all`, `drifted`, or a status name.
+    pub fn parse(text: &str) -> Option<Filter> {
+        use DriftStatus::*;
+        Some(match text {
+            "all" => Filter::All,
+            "drifted" => Filter::Drifted,
+            "synced" => Filter::Only(Synced),
+            "out-of-sync" | "outofsync" | "out_of_sync" => Filter::Only(OutOfSync),
+            "missing" => Filter::Only(Missing),
+            "extra" => Filter::Only(Extra),
+            "unknown" => Filter::Only(Unknown),
+            "invalid" => Filter::Only(Invalid),
+            _ => return None,
+        })
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Filter::All => "all".into(),
+            Filter::Drifted => "drifted".into(),
+            Filter::Only(s) => s.to_string(),
+        }
+    }
+}
+
+/// How bad a status is, for roll-ups (higher is worse).
+pub fn severity(status: DriftStatus) -> u8 {
+    match status {
+        DriftStatus::Synced => 0,
+        DriftStatus::Unknown => 1,
+        DriftStatus::Extra => 2,
+        DriftStatus::OutOfSync => 3,
+        DriftStatus::Missing => 4,
+        DriftStatus::Invalid => 5,
+    }
+}
+
+/// What a row shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowKind {
+    Group {
+        counts: Summary,
+        worst: DriftStatus,
+        collapsed: bool,
+    },
+    /// Index into the report's entries.
+    Resource { index: usize },
+}
+
+/// One visible line of the tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Stable across rebuilds: `ns:<ns>`, `ns:<ns>/<group>/<kind>`, `dir:<dir>`,
+    /// `dir:<dir>/<file>`, `res:<key>`.
+    pub id: String,
+    pub parent: Option<String>,
+    pub depth: u8,
+    pub label: String,
+    pub kind: RowKind,
+}
+
+fn add(summary: &mut Summary, status: DriftStatus) {
+    match status {
+        DriftStatus::Synced => summary.synced += 1,
+        DriftStatus::OutOfSync => summary.out_of_sync += 1,
+        DriftStatus::Missing => summary.missing += 1,
+        DriftStatus::Extra => summary.extra += 1,
+        DriftStatus::Unknown => summary.unknown += 1,
+        DriftStatus::Invalid => summary.invalid += 1,
+    }
+}
+
+/// The two group levels of an entry under a grouping: (id, label) of each.
+fn groups_of(entry: &DriftEntry, grouping: Grouping) -> [(String, String); 2] {
+    let k = &entry.key;
+    match grouping {
+        Grouping::Namespace => {
+            let ns_label = if k.namespace.is_empty() {
+                "(cluster-scoped)".to_string()
+            } else {
+                k.namespace.clone()
+            };
+            let ns_id = format!("ns:{}", k.namespace);
+            let kind_label = if k.kind.is_empty() {
+                "(unidentified)".to_string()
+            } else {
+                k.kind.clone()
+            };
+            let kind_id = format!("{ns_id}/{}/{}", k.group, k.kind);
+            [(ns_id, ns_label), (kind_id, kind_label)]
+        }
+        Grouping::Folder => match &entry.source {
+            Some(src) => {
+                let (dir, file) = match src.file.rsplit_once('/') {
+                    Some((d, f)) => (d.to_string(), f.to_string()),
+                    None => (".".to_string(), src.file.clone()),
+                };
+                let dir_id = format!("dir:{dir}");
+                let file_id = format!("{dir_id}/{file}");
+                [(dir_id, format!("{dir}/")), (file_id, file)]
+            }
+            None => [
+                ("dir:".to_string(), "(not in Git)".to_string()),
+                ("dir:/".to_string(), "live only".to_string()),
+            ],
+        },
+    }
+}
+
+/// The label of a resource row under a grouping.
+fn resource_label(entry: &DriftEntry, grouping: Grouping) -> String {
+    let k = &entry.key;
+    match grouping {
+        Grouping::Namespace => k.name.clone(),
+        Grouping::Folder => {
+            if k.kind.is_empty() {
+                k.name.clone()
+            } else if k.namespace.is_empty() {
+                format!("{}/{}", k.kind, k.name)
+            } else {
+                format!("{}/{} -n {}", k.kind, k.name, k.namespace)
+            }
+        }
+    }
+}
+
+/// Builds the visible rows: groups in name order with their roll-ups (over the resources
+/// the filter admits), resources under expanded groups. Groups with nothing admitted are
+/// left out.
+pub fn build_rows(
+    report: &DriftReport,
+    grouping: Grouping,
+    filter: Filter,
+    collapsed: &HashSet<String>,
+) -> Vec<Row> {
+    type Inner = BTreeMap<String, (String, Vec<usize>)>;
+    let mut outer: BTreeMap<String, (String, Inner)> = BTreeMap::new();
+    for (i, e) in report.entries.iter().enumerate() {
+        if !filter.admits(e.status) {
+            continue;
+        }
+        let [(gid, glabel), (sid, slabel)] = groups_of(e, grouping);
+        let g = outer.entry(gid).or_insert_with(|| (glabel, BTreeMap::new()));
+        g.1.entry(sid).or_insert_with(|| (slabel, Vec::new())).1.push(i);
+    }
+    let mut rows = Vec::new();
+    for (gid, (glabel, inner)) in outer {
+        let mut counts = Summary::default();
+        let mut worst = DriftStatus::Synced;
+        for (_, idx) in inner.values() {
+            for &i in idx {
+                let s = report.entries[i].status;
+                add(&mut counts, s);
+                if severity(s) > severity(worst) {
+                    worst = s;
+                }
+            }
+        }
+        let g_collapsed = collapsed.contains(&gid);
+        rows.push(Row {
+            id: gid.clone(),
+            parent: None,
+            depth: 0,
+            label: glabel,
+            kind: RowKind::Group {
+                counts,
+                worst,
+                collapsed: g_collapsed,
+            },
+        });
+        if g_collapsed {
+            continue;
+        }
+        for (sid, (slabel, idx)) in inner {
+            let mut counts = Summary::default();
+            let mut worst = DriftStatus::Synced;
+            for &i in &idx {
+                let s = report.entries[i].status;
+                add(&mut counts, s);
+                if severity(s) > severity(worst) {
+                    worst = s;
+                }
+            }
+            let s_collapsed = collapsed.contains(&sid);
+            rows.push(Row {
+                id: sid.clone(),
+                parent: Some(gid.clone()),
+                depth: 1,
+                label: slabel,
+                kind: RowKind::Group {
+                    counts,
+                    worst,
+                    collapsed: s_collapsed,
+                },
+            });
+            if s_collapsed {
+                continue;
+            }
+            for i in idx {
+                let e = &report.entries[i];
+                rows.push(Row {
+                    id: resource_id(&e.key),
+                    parent: Some(sid.clone()),
+                    depth: 2,
+                    label: resource_label(e, grouping),
+                    kind: RowKind::Resource { index: i },
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// The row id of a resource.
+pub fn resource_id(key: &crate::model::ResourceKey) -> String {
+    format!("res:{key}")
+}
+
+/// The group ids that contain an entry under a grouping (outer first).
+pub fn ancestors(entry: &DriftEntry, grouping: Grouping) -> [String; 2] {
+    let [(a, _), (b, _)] = groups_of(entry, grouping);
+    [a, b]
+}
+
+/// Whether an entry matches a search query: every word of the query appears in its kind,
+/// namespace or name (case-insensitive).
+pub fn matches(entry: &DriftEntry, query: &str) -> bool {
+    let q = query.trim().to_lowercase();
+    if q.is_empty() {
+        return false;
+    }
+    let hay = format!(
+        "{} {} {} {}",
+        entry.key.kind, entry.key.namespace, entry.key.name, entry.key.group
+    )
+    .to_lowercase();
+    q.split_whitespace().all(|w| hay.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ResourceKey, SourceLocation};
+
+    fn entry(ns: &str, kind: &str, name: &str, status: DriftStatus, file: &str) -> DriftEntry {
+        DriftEntry {
+            key: ResourceKey::new(if kind == "Deployment" { "apps" } else { "" }, kind, ns, name),
+            api_version: "v1".into(),
+            status,
+            source: (!file.is_empty()).then(|| SourceLocation {
+                file: file.into(),
+                line: Some(1),
+            }),
+            reason: None,
+            fields: Vec::new(),
+            desired: None,
+            live: None,
+        }
+    }
+
+    fn report() -> DriftReport {
+        let mut entries = vec![
+            entry("shop", "Deployment", "web", DriftStatus::OutOfSync, "apps/shop/web.yaml"),
+            entry("shop", "Service", "web", DriftStatus::Synced, "apps/shop/web.yaml"),
+            entry("shop", "ConfigMap", "old", DriftStatus::Extra, ""),
+            entry("db", "Service", "pg", DriftStatus::Missing, "apps/db/pg.yaml"),
+        ];
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        DriftReport { entries }
+    }
+
+    #[test]
+    fn groups_roll_up_counts_and_the_worst_status() {
+        let rows = build_rows(&report(), Grouping::Namespace, Filter::All, &HashSet::new());
+        let shop = rows.iter().find(|r| r.id == "ns:shop").unwrap();
+        match &shop.kind {
+            RowKind::Group { counts, worst, .. } => {
+                assert_eq!((counts.synced, counts.out_of_sync, counts.extra), (1, 1, 1));
+                assert_eq!(*worst, DriftStatus::OutOfSync);
+            }
+            other => panic!("{other:?}"),
+        }
+        // db before shop, and every resource visible.
+        assert_eq!(rows[0].id, "ns:db");
+        assert_eq!(rows.iter().filter(|r| matches!(r.kind, RowKind::Resource { .. })).count(), 4);
+    }
+
+    #[test]
+    fn filter_hides_groups_with_nothing_admitted() {
+        let rows = build_rows(
+            &report(),
+            Grouping::Namespace,
+            Filter::Only(DriftStatus::Missing),
+            &HashSet::new(),
+        );
+        assert!(rows.iter().all(|r| !r.id.starts_with("ns:shop")), "{rows:#?}");
+        assert_eq!(rows.len(), 3);
+        let drifted = build_rows(&report(), Grouping::Namespace, Filter::Drifted, &HashSet::new());
+        assert!(!drifted.iter().any(|r| r.id.contains("/Service/shop/web")));
+    }
+
+    #[test]
+    fn collapsed_groups_hide_their_children_but_keep_counts() {
+        let collapsed: HashSet<String> = ["ns:shop".to_string()].into_iter().collect();
+        let rows = build_rows(&report(), Grouping::Namespace, Filter::All, &collapsed);
+        assert!(!rows.iter().any(|r| r.parent.as_deref() == Some("ns:shop")));
+        assert!(rows.iter().any(|r| r.id == "ns:shop"));
+    }
+
+    #[test]
+    fn folder_grouping_puts_extras_under_not_in_git() {
+        let rows = build_rows(&report(), Grouping::Folder, Filter::All, &HashSet::new());
+        let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+        assert!(labels.contains(&"(not in Git)"), "{labels:?}");
+        assert!(labels.contains(&"apps/shop/"), "{labels:?}");
+        assert!(labels.contains(&"Deployment/web -n shop"), "{labels:?}");
+    }
+
+    #[test]
+    fn search_needs_every_word() {
+        let r = report();
+        let web = r.entries.iter().find(|e| e.key.kind == "Deployment").unwrap();
+        assert!(matches(web, "deploy web"));
+        assert!(matches(web, "SHOP"));
+        assert!(!matches(web, "deploy pg"));
+        assert!(!matches(web, "  "));
+    }
+
+    #[test]
+    fn the_filter_cycle_visits_every_status_and_returns() {
+        let mut f = Filter::All;
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            f = f.next();
+            seen.push(f);
+        }
+        assert_eq!(f, Filter::All);
+        assert_eq!(seen.len(), 8);
+        for s in ["all", "drifted", "missing", "out-of-sync"] {
+            assert!(Filter::parse(s).is_some());
+        }
+    }
+}

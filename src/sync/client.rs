@@ -1,0 +1,391 @@
+//! The cluster side of sync: dry-run previews, guarded applies and pruning deletes through
+//! kube-rs, the same calls against any API server. Every write is logged (time, kube user,
+//! context, resource, action, result; never values). A read-only `Syncer` refuses to write.
+
+use super::{
+    parse_conflicts, short_value, Conflict, FieldChange, ItemResult, PlanAction, PlanItem,
+    SyncOutcome, SyncPlan,
+};
+use crate::drift::{self, DriftOptions};
+use crate::live::cluster::{explain, ClusterTarget, Served};
+use crate::model::{meta_str, DesiredObject, LiveObject, ResourceKey};
+use futures::StreamExt;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Why a sync wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Writes are off (`--read-only`, `read_only`, or the context is listed read-only).
+    #[error("read-only: kdrift does not write to context {0} (--read-only, config read_only or read_only_contexts)")]
+    ReadOnly(String),
+    /// Git or live objects changed since the preview; nothing was written.
+    #[error("changed since the preview, nothing written: {}", .0.join("; "))]
+    Moved(Vec<String>),
+    /// The resource may not be deleted by kdrift.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Writes to one cluster with one field manager.
+#[derive(Clone)]
+pub struct Syncer {
+    target: ClusterTarget,
+    served: Arc<Served>,
+    field_manager: String,
+    read_only: bool,
+    drift: DriftOptions,
+    /// The kube user of the context, for the write log.
+    user: String,
+}
+
+impl Syncer {
+    pub fn new(
+        target: ClusterTarget,
+        served: Arc<Served>,
+        field_manager: &str,
+        read_only: bool,
+        drift: DriftOptions,
+        user: &str,
+    ) -> Syncer {
+        Syncer {
+            target,
+            served,
+            field_manager: field_manager.to_string(),
+            read_only,
+            drift,
+            user: user.to_string(),
+        }
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub fn context(&self) -> &str {
+        &self.target.context
+    }
+
+    pub fn server(&self) -> &str {
+        &self.target.server
+    }
+
+    fn api(&self, key: &ResourceKey) -> Option<(Api<DynamicObject>, kube::discovery::ApiResource)> {
+        let (ar, namespaced) = self.served.get(&key.group, &key.kind)?;
+        let api = if *namespaced {
+            Api::namespaced_with(self.target.client.clone(), &key.namespace, ar)
+        } else {
+            Api::all_with(self.target.client.clone(), ar)
+        };
+        Some((api, ar.clone()))
+    }
+
+    /// Reads one live object now (`Ok(None)`: it does not exist).
+    pub async fn get(&self, key: &ResourceKey) -> Result<Option<LiveObject>, String> {
+        let Some((api, ar)) = self.api(key) else {
+            return Err(format!("kind {} not served by the cluster", key.kind));
+        };
+        match api.get_opt(&key.name).await {
+            Ok(Some(o)) => Ok(serde_json::to_value(o)
+                .ok()
+                .and_then(|v| crate::live::cluster::to_live(&ar, v))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(explain(&e)),
+        }
+    }
+
+    /// Previews syncing `items` (each key with its Git manifest, `None` when it is not in
+    /// Git) from commit `revision`: a server-side apply dry run of each manifest, without
+    /// force (to learn the conflicts) and, when there are conflicts, with force (to learn
+    /// what the apply would do). Nothing is written.
+    pub async fn preview(
+        &self,
+        items: Vec<(ResourceKey, Option<DesiredObject>)>,
+        revision: &str,
+        concurrency: usize,
+    ) -> SyncPlan {
+        let planned: Vec<PlanItem> = futures::stream::iter(items)
+            .map(|(key, desired)| async move { self.preview_one(key, desired).await })
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
+        SyncPlan {
+            context: self.target.context.clone(),
+            server: self.target.server.clone(),
+            revision: revision.to_string(),
+            items: planned,
+        }
+    }
+
+    async fn preview_one(&self, key: ResourceKey, desired: Option<DesiredObject>) -> PlanItem {
+        let mut item = PlanItem {
+            key: key.clone(),
+            api_version: String::new(),
+            action: PlanAction::Refused,
+            manifest: Value::Null,
+            live_version: None,
+            changes: Vec::new(),
+            conflicts: Vec::new(),
+            error: None,
+        };
+        let Some(d) = desired else {
+            item.error = Some("not in Git: nothing to apply (an extra resource is pruned with D)".into());
+            return item;
+        };
+        item.api_version = d.api_version.clone();
+        item.manifest = d.object.clone();
+        let Some((api, _)) = self.api(&key) else {
+            item.error = Some(format!("kind {} is not served by the cluster", key.kind));
+            return item;
+        };
+        let live = match self.get(&key).await {
+            Ok(l) => l,
+            Err(e) => {
+                item.error = Some(e);
+                return item;
+            }
+        };
+        item.live_version = live
+            .as_ref()
+            .map(|l| meta_str(&l.object, "resourceVersion").to_string());
+        let dry = |force: bool| {
+            let mut pp = PatchParams::apply(&self.field_manager);
+            pp.dry_run = true;
+            if force {
+                pp = pp.force();
+            }
+            let api = api.clone();
+            let body = d.object.clone();
+            let name = key.name.clone();
+            async move { api.patch(&name, &pp, &Patch::Apply(&body)).await }
+        };
+        let result = match dry(false).await {
+            Ok(o) => Ok(o),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                let status = serde_json::to_value(&s).unwrap_or(Value::Null);
+                item.conflicts = parse_conflicts(&status);
+                if item.conflicts.is_empty() {
+                    item.conflicts.push(Conflict {
+                        manager: "(unnamed)".into(),
+                        fields: vec![s.message.clone()],
+                    });
+                }
+                dry(true).await
+            }
+            Err(e) => Err(e),
+        };
+        let result = match result {
+            Ok(o) => serde_json::to_value(o).unwrap_or(Value::Null),
+            Err(kube::Error::Api(s)) => {
+                item.error = Some(s.message.clone());
+                return item;
+            }
+            Err(e) => {
+                item.error = Some(explain(&e));
+                return item;
+            }
+        };
+        let empty = LiveObject {
+            key: key.clone(),
+            api_version: d.api_version.clone(),
+            object: serde_json::json!({"apiVersion": d.api_version, "kind": key.kind, "metadata": {"name": key.name}}),
+        };
+        let base = live.as_ref().unwrap_or(&empty);
+        let fields = drift::compare_server(&key, &result, base, &self.drift);
+        item.changes = fields
+            .into_iter()
+            .map(|f| FieldChange {
+                path: f.path.to_string(),
+                before: f.live.as_ref().map(|v| short_value(v, 60)),
+                after: f.desired.as_ref().map(|v| short_value(v, 60)),
+            })
+            .collect();
+        item.action = match (&live, item.changes.is_empty()) {
+            (None, _) => PlanAction::Create,
+            (Some(_), true) => PlanAction::Unchanged,
+            (Some(_), false) => PlanAction::Update,
+        };
+        item
+    }
+
+    /// Applies a confirmed plan, exactly as previewed: refuses (writing nothing) when Git
+    /// is no longer at the plan's commit or a live object's resourceVersion moved; each
+    /// update carries the previewed resourceVersion as a precondition, so a change in the
+    /// instant between the check and the write is refused by the server too. Conflicts are
+    /// taken only with `force`.
+    pub async fn apply(
+        &self,
+        plan: &SyncPlan,
+        current_revision: &str,
+        force: bool,
+    ) -> Result<Vec<SyncOutcome>, SyncError> {
+        if self.read_only {
+            return Err(SyncError::ReadOnly(self.target.context.clone()));
+        }
+        let mut moved = Vec::new();
+        if plan.revision != current_revision {
+            moved.push(format!(
+                "Git moved from {} to {}",
+                short(&plan.revision),
+                short(current_revision)
+            ));
+        }
+        for item in plan.writes() {
+            let now = self
+                .get(&item.key)
+                .await
+                .map(|l| l.map(|l| meta_str(&l.object, "resourceVersion").to_string()));
+            match now {
+                Ok(v) if v == item.live_version => {}
+                Ok(v) => moved.push(format!(
+                    "{} changed in the cluster (resourceVersion {} → {})",
+                    crate::app::short_name(&item.key),
+                    item.live_version.as_deref().unwrap_or("absent"),
+                    v.as_deref().unwrap_or("deleted")
+                )),
+                Err(e) => moved.push(format!("{}: {e}", crate::app::short_name(&item.key))),
+            }
+        }
+        if !moved.is_empty() {
+            return Err(SyncError::Moved(moved));
+        }
+        let mut outcomes = Vec::new();
+        for item in &plan.items {
+            let action = item.action.to_string();
+            let result = match item.action {
+                PlanAction::Refused => ItemResult::Rejected(
+                    item.error.clone().unwrap_or_else(|| "cannot be synced".into()),
+                ),
+                PlanAction::Unchanged => ItemResult::Unchanged,
+                PlanAction::Create | PlanAction::Update => {
+                    if !item.conflicts.is_empty() && !force {
+                        ItemResult::Conflict(conflict_text(&item.conflicts))
+                    } else {
+                        self.apply_one(item, force).await
+                    }
+                }
+            };
+            self.log_write(&item.key, &action, &result);
+            outcomes.push(SyncOutcome {
+                key: item.key.clone(),
+                action,
+                result,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    async fn apply_one(&self, item: &PlanItem, force: bool) -> ItemResult {
+        let Some((api, _)) = self.api(&item.key) else {
+            return ItemResult::Rejected(format!("kind {} is not served", item.key.kind));
+        };
+        let mut body = item.manifest.clone();
+        if let (Some(rv), Some(meta)) = (
+            &item.live_version,
+            body.get_mut("metadata").and_then(Value::as_object_mut),
+        ) {
+            meta.insert("resourceVersion".into(), Value::String(rv.clone()));
+        }
+        let mut pp = PatchParams::apply(&self.field_manager);
+        if force {
+            pp = pp.force();
+        }
+        match api.patch(&item.key.name, &pp, &Patch::Apply(&body)).await {
+            Ok(o) => {
+                let new_rv = o.metadata.resource_version.clone();
+                if new_rv.is_some() && new_rv == item.live_version {
+                    ItemResult::Unchanged
+                } else {
+                    ItemResult::Applied
+                }
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                let status = serde_json::to_value(&s).unwrap_or(Value::Null);
+                let conflicts = parse_conflicts(&status);
+                if conflicts.is_empty() {
+                    ItemResult::Stale(s.message.clone())
+                } else {
+                    ItemResult::Conflict(conflict_text(&conflicts))
+                }
+            }
+            Err(kube::Error::Api(s)) => ItemResult::Rejected(s.message.clone()),
+            Err(e) => ItemResult::Rejected(explain(&e)),
+        }
+    }
+
+    /// Deletes an extra resource whose live resourceVersion is `expected_version`. Refuses
+    /// objects with ownerReferences (their owner manages them) and read-only mode.
+    pub async fn delete(
+        &self,
+        key: &ResourceKey,
+        expected_version: &str,
+    ) -> Result<SyncOutcome, SyncError> {
+        if self.read_only {
+            return Err(SyncError::ReadOnly(self.target.context.clone()));
+        }
+        let live = self
+            .get(key)
+            .await
+            .map_err(SyncError::Refused)?
+            .ok_or_else(|| SyncError::Refused(format!("{} no longer exists", crate::app::short_name(key))))?;
+        let owners = live
+            .object
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|o| !o.is_empty());
+        if owners {
+            return Err(SyncError::Refused(format!(
+                "{} has ownerReferences: its owner manages it; kdrift does not delete it",
+                crate::app::short_name(key)
+            )));
+        }
+        let Some((api, _)) = self.api(key) else {
+            return Err(SyncError::Refused(format!("kind {} is not served", key.kind)));
+        };
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: Some(expected_version.to_string()),
+                uid: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let result = match api.delete(&key.name, &dp).await {
+            Ok(_) => ItemResult::Deleted,
+            Err(kube::Error::Api(s)) if s.code == 409 => ItemResult::Stale(s.message.clone()),
+            Err(kube::Error::Api(s)) => ItemResult::Rejected(s.message.clone()),
+            Err(e) => ItemResult::Rejected(explain(&e)),
+        };
+        self.log_write(key, "delete", &result);
+        Ok(SyncOutcome {
+            key: key.clone(),
+            action: "delete".into(),
+            result,
+        })
+    }
+
+    fn log_write(&self, key: &ResourceKey, action: &str, result: &ItemResult) {
+        tracing::info!(
+            target: "kdrift::write",
+            user = %self.user,
+            context = %self.target.context,
+            server = %self.target.server,
+            resource = %key,
+            action,
+            result = %result,
+            "write"
+        );
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(7)]
+}
+
+fn conflict_text(conflicts: &[Conflict]) -> String {
+    conflicts
+        .iter()
+        .map(|c| format!("{} owns {}", c.manager, c.fields.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,287 @@
+//! Sync: the one write kdrift makes. A `SyncPlan` is the preview of converging chosen
+//! resources (server-side apply dry runs with kdrift's field manager, the fields each would
+//! change, the field-manager conflicts); `Syncer` applies exactly a confirmed plan, refusing
+//! when Git or a live object moved since the preview, and prunes an extra resource by name
+//! with a resourceVersion precondition. A `Syncer` made read-only refuses every write,
+//! whoever calls it. Plan and outcome types are plain data the explorer shows.
+
+mod client;
+
+pub use client::{Syncer, SyncError};
+
+use crate::model::ResourceKey;
+use serde_json::Value;
+use std::fmt;
+
+/// What a sync does to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanAction {
+    /// Missing in the cluster: created.
+    Create,
+    /// Out of sync: updated by server-side apply.
+    Update,
+    /// The apply would change nothing.
+    Unchanged,
+    /// Cannot be synced (the dry run was rejected, or it is not in Git).
+    Refused,
+}
+
+impl fmt::Display for PlanAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PlanAction::Create => "create",
+            PlanAction::Update => "update",
+            PlanAction::Unchanged => "unchanged",
+            PlanAction::Refused => "refused",
+        })
+    }
+}
+
+/// One field the apply would change, with both values rendered short (masked for Secrets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    pub path: String,
+    /// The value now (absent: the field is added).
+    pub before: Option<String>,
+    /// The value after the apply (absent: the field is removed).
+    pub after: Option<String>,
+}
+
+/// Fields another manager owns that the apply would take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    pub manager: String,
+    pub fields: Vec<String>,
+}
+
+/// The preview of one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanItem {
+    pub key: ResourceKey,
+    pub api_version: String,
+    pub action: PlanAction,
+    /// The Git manifest that will be applied (never shown: it may hold secret values).
+    pub manifest: Value,
+    /// The live object's resourceVersion at preview time (`None`: it did not exist).
+    pub live_version: Option<String>,
+    pub changes: Vec<FieldChange>,
+    pub conflicts: Vec<Conflict>,
+    /// Why it cannot be synced, in the server's words.
+    pub error: Option<String>,
+}
+
+/// The preview of a sync, confirmed as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncPlan {
+    pub context: String,
+    pub server: String,
+    /// The Git commit the manifests come from.
+    pub revision: String,
+    pub items: Vec<PlanItem>,
+}
+
+impl SyncPlan {
+    /// Items that will be written.
+    pub fn writes(&self) -> impl Iterator<Item = &PlanItem> {
+        self.items
+            .iter()
+            .filter(|i| matches!(i.action, PlanAction::Create | PlanAction::Update))
+    }
+
+    /// Whether any item has conflicts.
+    pub fn has_conflicts(&self) -> bool {
+        self.items.iter().any(|i| !i.conflicts.is_empty())
+    }
+}
+
+/// What happened to one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemResult {
+    Applied,
+    Unchanged,
+    Deleted,
+    /// Another manager owns fields; not forced.
+    Conflict(String),
+    /// The server refused; its message verbatim.
+    Rejected(String),
+    /// Not written: something moved since the preview.
+    Stale(String),
+}
+
+impl ItemResult {
+    pub fn is_success(&self) -> bool {
+        matches!(self, ItemResult::Applied | ItemResult::Unchanged | ItemResult::Deleted)
+    }
+}
+
+impl fmt::Display for ItemResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ItemResult::Applied => f.write_str("applied"),
+            ItemResult::Unchanged => f.write_str("unchanged"),
+            ItemResult::Deleted => f.write_str("deleted"),
+            ItemResult::Conflict(m) => write!(f, "conflict: {m}"),
+            ItemResult::Rejected(m) => write!(f, "rejected: {m}"),
+            ItemResult::Stale(m) => write!(f, "not applied: {m}"),
+        }
+    }
+}
+
+/// The result of one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncOutcome {
+    pub key: ResourceKey,
+    pub action: String,
+    pub result: ItemResult,
+}
+
+/// Renders a JSON value on one line, cut to `max` characters.
+pub fn short_value(v: &Value, max: usize) -> String {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.chars().count() > max {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+/// Parses the conflicts out of a server-side apply 409: from the status causes when there
+/// are any (`conflict with "kubectl-edit" using apps/v1` + `.spec.replicas`), else from the
+/// message (`Apply failed with 1 conflict: conflict with "m": .f`).
+pub fn parse_conflicts(status: &Value) -> Vec<Conflict> {
+    let mut by_manager: Vec<Conflict> = Vec::new();
+    fn push(by_manager: &mut Vec<Conflict>, manager: String, field: String) {
+        match by_manager.iter_mut().find(|c| c.manager == manager) {
+            Some(c) => c.fields.push(field),
+            None => by_manager.push(Conflict {
+                manager,
+                fields: vec![field],
+            }),
+        }
+    }
+    let quoted = |text: &str| -> Option<String> {
+        let start = text.find('"')? + 1;
+        let end = text[start..].find('"')? + start;
+        Some(text[start..end].to_string())
+    };
+    if let Some(causes) = status.pointer("/details/causes").and_then(Value::as_array) {
+        for c in causes {
+            if c.get("type").and_then(Value::as_str) != Some("FieldManagerConflict") {
+                continue;
+            }
+            let message = c.get("message").and_then(Value::as_str).unwrap_or("");
+            let field = c.get("field").and_then(Value::as_str).unwrap_or("").to_string();
+            if let Some(m) = quoted(message) {
+                push(&mut by_manager, m, field);
+            }
+        }
+    }
+    if by_manager.is_empty() {
+        let message = status.get("message").and_then(Value::as_str).unwrap_or("");
+        for part in message.split("conflict with ").skip(1) {
+            if let Some(m) = quoted(part) {
+                let field = part
+                    .rsplit_once(": ")
+                    .map(|(_, f)| f.trim_end_matches(',').trim().to_string())
+                    .unwrap_or_default();
+                push(&mut by_manager, m, field);
+            }
+        }
+    }
+    by_manager
+}
+
+/// Parses a resource named on the command line: `group/Kind/namespace/name` (core group
+/// empty), or kubectl style `kind/name` (`deploy/web`, `deployment.apps/web`) with the
+/// namespace given apart. Kind names, plurals and short names are resolved by `resolve_kind`
+/// (lower-case name in, (group, Kind) out).
+pub fn parse_key(
+    text: &str,
+    namespace: &str,
+    resolve_kind: &dyn Fn(&str, Option<&str>) -> Option<(String, String, bool)>,
+) -> Result<ResourceKey, String> {
+    let parts: Vec<&str> = text.split('/').collect();
+    match parts.as_slice() {
+        [_, _, _, _] => ResourceKey::parse(text).ok_or_else(|| {
+            format!("{text:?}: expected group/Kind/namespace/name (the core group is empty)")
+        }),
+        [kind, name] if !kind.is_empty() && !name.is_empty() => {
+            let (kind_name, group) = match kind.split_once('.') {
+                Some((k, g)) => (k, Some(g)),
+                None => (*kind, None),
+            };
+            let (group, kind, namespaced) = resolve_kind(&kind_name.to_lowercase(), group)
+                .ok_or_else(|| format!("{text:?}: unknown kind {kind:?}"))?;
+            Ok(ResourceKey::new(
+                &group,
+                &kind,
+                if namespaced { namespace } else { "" },
+                name,
+            ))
+        }
+        _ => Err(format!(
+            "{text:?}: name a resource as kind/name (deploy/web -n shop) or group/Kind/namespace/name"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn conflicts_from_causes_group_by_manager() {
+        let status = json!({"message": "Apply failed with 2 conflicts", "details": {"causes": [
+            {"type": "FieldManagerConflict", "message": "conflict with \"kubectl-edit\" using apps/v1", "field": ".spec.replicas"},
+            {"type": "FieldManagerConflict", "message": "conflict with \"kubectl-edit\"", "field": ".spec.paused"},
+            {"type": "FieldManagerConflict", "message": "conflict with \"hpa\"", "field": ".spec.x"}
+        ]}});
+        let c = parse_conflicts(&status);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].manager, "kubectl-edit");
+        assert_eq!(c[0].fields, vec![".spec.replicas", ".spec.paused"]);
+    }
+
+    #[test]
+    fn conflicts_from_the_message_alone() {
+        let status = json!({"message": "Apply failed with 1 conflict: conflict with \"kubectl-scale\": .spec.replicas"});
+        let c = parse_conflicts(&status);
+        assert_eq!(c, vec![Conflict { manager: "kubectl-scale".into(), fields: vec![".spec.replicas".into()] }]);
+    }
+
+    #[test]
+    fn keys_in_both_styles() {
+        let resolve = |k: &str, g: Option<&str>| -> Option<(String, String, bool)> {
+            match (k, g) {
+                ("deploy" | "deployment" | "deployments", None | Some("apps")) => {
+                    Some(("apps".into(), "Deployment".into(), true))
+                }
+                ("namespace" | "ns", None) => Some(("".into(), "Namespace".into(), false)),
+                _ => None,
+            }
+        };
+        assert_eq!(
+            parse_key("deploy/web", "shop", &resolve).unwrap(),
+            ResourceKey::new("apps", "Deployment", "shop", "web")
+        );
+        assert_eq!(
+            parse_key("deployment.apps/web", "shop", &resolve).unwrap(),
+            ResourceKey::new("apps", "Deployment", "shop", "web")
+        );
+        assert_eq!(
+            parse_key("ns/shop", "default", &resolve).unwrap(),
+            ResourceKey::new("", "Namespace", "", "shop")
+        );
+        assert_eq!(
+            parse_key("/ConfigMap/shop/cfg", "x", &resolve).unwrap(),
+            ResourceKey::new("", "ConfigMap", "shop", "cfg")
+        );
+        assert!(parse_key("bogus/web", "x", &resolve).unwrap_err().contains("unknown kind"));
+        assert!(parse_key("web", "x", &resolve).is_err());
+    }
+}

@@ -1,0 +1,239 @@
+//! The diff screen: a title line, the drifted field paths, column titles, then the rows of
+//! the diff document (side by side or unified) from the scroll position, with line numbers,
+//! the changed words emphasised, horizontal scrolling or wrapping.
+
+use super::theme::Theme;
+use crate::app::diffview::DiffRow;
+use crate::app::layout;
+use crate::app::AppState;
+use crate::diff::{DiffLine, LineTag};
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+const NUM: usize = 4;
+
+pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    let Some(d) = &state.diff else { return };
+    let entry = state.entry(&d.key);
+    let width = area.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    // Title.
+    let mut title = vec![];
+    if let Some(e) = entry {
+        title.push(Span::styled(format!("{} ", theme.glyph(e.status)), theme.status(e.status)));
+    }
+    title.push(Span::styled(
+        crate::app::short_name(&d.key),
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    if let Some(e) = entry {
+        title.push(Span::styled(format!("  {}", e.status), theme.status(e.status)));
+        if let Some(src) = &e.source {
+            title.push(Span::styled(format!("  {src}"), theme.dim()));
+        }
+    }
+    title.push(Span::styled(
+        format!(
+            "  [{}{}{}]",
+            if state.prefs.unified { "unified" } else { "side by side" },
+            if state.prefs.compact { ", changes" } else { ", whole" },
+            if state.prefs.wrap { ", wrap" } else { "" }
+        ),
+        theme.dim(),
+    ));
+    lines.push(Line::from(title));
+    // Drifted paths (up to three lines).
+    let field_lines = layout::diff_header_lines(state) as usize - 2;
+    let paths: Vec<String> = entry
+        .map(|e| e.fields.iter().map(|f| f.path.to_string()).collect())
+        .unwrap_or_default();
+    if paths.is_empty() {
+        let note = d.doc.note.clone().unwrap_or_else(|| match entry {
+            Some(e) if e.status.is_synced() => "in sync: Git and the cluster agree".into(),
+            _ => String::new(),
+        });
+        lines.push(Line::from(Span::styled(note, theme.warn())));
+    } else {
+        let mut shown = 0;
+        for p in paths.iter().take(field_lines) {
+            shown += 1;
+            let more = if shown == field_lines && paths.len() > field_lines {
+                format!("   (+{} more: see the detail pane)", paths.len() - field_lines)
+            } else {
+                String::new()
+            };
+            lines.push(Line::from(vec![
+                Span::styled("drifted ", theme.dim()),
+                Span::styled(p.clone(), theme.status(crate::model::DriftStatus::OutOfSync)),
+                Span::styled(more, theme.dim()),
+            ]));
+        }
+    }
+    // Column titles.
+    let rev = &state.header.revision.short;
+    let half = width.saturating_sub(1) / 2;
+    if state.prefs.unified {
+        lines.push(Line::from(Span::styled(
+            format!("{:>w$} {:>w$}   - Git {rev}   + live {}", "git", "live", state.header.context, w = NUM),
+            theme.dim(),
+        )));
+    } else {
+        lines.push(Line::from(vec![
+            Span::styled(pad(&format!("{:>w$} Git {rev}", "", w = NUM), half), theme.dim()),
+            Span::styled(theme.vbar(), theme.dim()),
+            Span::styled(format!("{:>w$} live ({})", "", state.header.context, w = NUM), theme.dim()),
+        ]));
+    }
+    let rows_h = (area.height as usize).saturating_sub(lines.len());
+    let mut produced = 0;
+    for row in d.doc.rows.iter().skip(d.scroll) {
+        if produced >= rows_h {
+            break;
+        }
+        let rendered = render_row(row, state, theme, width, half, d.hscroll);
+        for l in rendered {
+            if produced >= rows_h {
+                break;
+            }
+            lines.push(l);
+            produced += 1;
+        }
+    }
+    if d.doc.rows.is_empty() {
+        lines.push(Line::from(Span::styled("  (nothing to show)", theme.dim())));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn pad(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n >= w {
+        s.chars().take(w).collect()
+    } else {
+        format!("{s}{}", " ".repeat(w - n))
+    }
+}
+
+/// The segments of a line cut to `[skip, skip+width)` characters, styled.
+fn cut(line: &DiffLine, skip: usize, width: usize, base: Style, emph: Style) -> (Vec<Span<'static>>, usize) {
+    let mut spans = Vec::new();
+    let mut pos = 0usize;
+    let mut used = 0usize;
+    for (emphasised, text) in &line.segments {
+        let text = text.trim_end_matches('\n');
+        for ch in text.chars() {
+            if pos >= skip && used < width {
+                let style = if *emphasised { base.patch(emph) } else { base };
+                match spans.last_mut() {
+                    Some(Span { content, style: s }) if *s == style => content.to_mut().push(ch),
+                    _ => spans.push(Span::styled(ch.to_string(), style)),
+                }
+                used += 1;
+            }
+            pos += 1;
+        }
+    }
+    (spans, used)
+}
+
+fn line_len(line: &DiffLine) -> usize {
+    line.segments
+        .iter()
+        .map(|(_, t)| t.trim_end_matches('\n').chars().count())
+        .sum()
+}
+
+fn side_style(tag: LineTag, theme: &Theme) -> Style {
+    match tag {
+        LineTag::Equal => Style::default(),
+        LineTag::Delete => theme.git_side(),
+        LineTag::Insert => theme.live_side(),
+    }
+}
+
+/// One half of a side-by-side row: number gutter and text, padded to `w`.
+fn half_spans(line: Option<&DiffLine>, number: Option<usize>, theme: &Theme, w: usize, skip: usize) -> Vec<Span<'static>> {
+    let text_w = w.saturating_sub(NUM + 1);
+    let mut spans = Vec::new();
+    match line {
+        Some(l) => {
+            let num = number.map(|n| n.to_string()).unwrap_or_default();
+            spans.push(Span::styled(format!("{num:>NUM$} "), theme.dim()));
+            let style = side_style(l.tag, theme);
+            let (mut s, used) = cut(l, skip, text_w, style, theme.emphasis());
+            spans.append(&mut s);
+            spans.push(Span::raw(" ".repeat(text_w - used)));
+        }
+        None => spans.push(Span::styled(" ".repeat(w), theme.dim())),
+    }
+    spans
+}
+
+fn render_row(row: &DiffRow, state: &AppState, theme: &Theme, width: usize, half: usize, hscroll: usize) -> Vec<Line<'static>> {
+    let wrap = state.prefs.wrap;
+    match row {
+        DiffRow::Gap => vec![Line::from(Span::styled(
+            format!("{:>w$} ⋯", "", w = NUM),
+            theme.dim(),
+        ))],
+        DiffRow::Pair(left, right) => {
+            let text_w = half.saturating_sub(NUM + 1).max(1);
+            let pieces = if wrap {
+                let longest = left.iter().chain(right.iter()).map(line_len).max().unwrap_or(0);
+                longest.div_ceil(text_w).max(1)
+            } else {
+                1
+            };
+            (0..pieces)
+                .map(|p| {
+                    let skip = if wrap { p * text_w } else { hscroll };
+                    let first = p == 0;
+                    let mut spans = half_spans(
+                        left.as_ref(),
+                        left.as_ref().and_then(|l| l.old_line).filter(|_| first),
+                        theme,
+                        half,
+                        skip,
+                    );
+                    spans.push(Span::styled(theme.vbar().to_string(), theme.dim()));
+                    spans.extend(half_spans(
+                        right.as_ref(),
+                        right.as_ref().and_then(|l| l.new_line).filter(|_| first),
+                        theme,
+                        width.saturating_sub(half + 1),
+                        skip,
+                    ));
+                    Line::from(spans)
+                })
+                .collect()
+        }
+        DiffRow::Single(l) => {
+            let gutter = NUM * 2 + 4;
+            let text_w = width.saturating_sub(gutter).max(1);
+            let pieces = if wrap { line_len(l).div_ceil(text_w).max(1) } else { 1 };
+            (0..pieces)
+                .map(|p| {
+                    let skip = if wrap { p * text_w } else { hscroll };
+                    let (sign, style) = match l.tag {
+                        LineTag::Equal => (" ", Style::default()),
+                        LineTag::Delete => ("-", theme.git_side()),
+                        LineTag::Insert => ("+", theme.live_side()),
+                    };
+                    let first = p == 0;
+                    let old = l.old_line.filter(|_| first).map(|n| n.to_string()).unwrap_or_default();
+                    let new = l.new_line.filter(|_| first).map(|n| n.to_string()).unwrap_or_default();
+                    let mut spans = vec![
+                        Span::styled(format!("{old:>NUM$} {new:>NUM$} "), theme.dim()),
+                        Span::styled(format!("{} ", if first { sign } else { " " }), style),
+                    ];
+                    let (s, _) = cut(l, skip, text_w, style, theme.emphasis());
+                    spans.extend(s);
+                    Line::from(spans)
+                })
+                .collect()
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Drawing the explorer: `draw(frame, &AppState)` and nothing else. Reads the state, never
+//! changes it, never touches the cluster or Git. Only the rows on screen are built, so a
+//! frame costs the same for 100 resources as for 10,000.
+
+mod dialog;
+mod diff;
+pub mod theme;
+
+use crate::app::layout::{self, Areas};
+use crate::app::tree::{Filter, RowKind};
+use crate::app::{AppState, LiveState, Screen};
+use crate::drift::Summary;
+use crate::model::DriftStatus;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+use std::time::SystemTime;
+use theme::Theme;
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, state: &AppState) {
+    let size = frame.area();
+    let areas = layout::areas((size.width, size.height));
+    let theme = Theme::new(state.look);
+    draw_status(frame, state, &theme, areas.status);
+    match state.screen {
+        Screen::Tree => draw_tree_screen(frame, state, &theme, &areas),
+        Screen::Diff => diff::draw(frame, state, &theme, areas.body),
+        Screen::Help => draw_help(frame, state, &theme, areas.body),
+        Screen::Log => draw_log(frame, state, &theme, areas.body),
+    }
+    draw_hint(frame, state, &theme, areas.hint);
+    if state.sync.is_open() {
+        dialog::draw(frame, state, &theme, areas.body);
+    }
+}
+
+/// A duration as a short age: `4s`, `3m`, `2h`, `5d`.
+pub fn age(now: SystemTime, then: SystemTime) -> String {
+    let s = now.duration_since(then).unwrap_or_default().as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+/// Time of day (UTC) as `HH:MM:SS`.
+pub fn clock(t: SystemTime) -> String {
+    let s = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        % 86400;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn live_text(state: &AppState, theme: &Theme) -> Span<'static> {
+    let now = state.now;
+    match &state.live {
+        LiveState::File { read_at } => Span::styled(
+            format!("◦ file, read {} ago", age(now, *read_at)),
+            theme.dim(),
+        ),
+        LiveState::Connecting => Span::styled("… connecting".to_string(), theme.warn()),
+        LiveState::Connected { freshest } => Span::styled(
+            format!("{} live, {} ago", theme.dot(), age(now, *freshest)),
+            theme.good(),
+        ),
+        LiveState::Reconnecting { since, .. } => Span::styled(
+            format!("{} reconnecting since {} ({} ago)", theme.dot(), clock(*since), age(now, *since)),
+            theme.bad(),
+        ),
+        LiveState::Unreachable { .. } => {
+            Span::styled(format!("{} unreachable", theme.dot()), theme.bad())
+        }
+    }
+}
+
+fn counts_spans(summary: &Summary, theme: &Theme, all: bool) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    for s in [
+        DriftStatus::Synced,
+        DriftStatus::OutOfSync,
+        DriftStatus::Missing,
+        DriftStatus::Extra,
+        DriftStatus::Unknown,
+        DriftStatus::Invalid,
+    ] {
+        let n = summary.count(s);
+        if n == 0 && !all {
+            continue;
+        }
+        let style = if n == 0 { theme.dim() } else { theme.status(s) };
+        spans.push(Span::styled(format!("{}{n} ", theme.glyph(s)), style));
+    }
+    spans
+}
+
+fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    let sep = || Span::styled(" │ ", theme.dim());
+    let mut line1 = Vec::new();
+    if state.read_only {
+        line1.push(Span::styled(" READ-ONLY ", theme.read_only()));
+        line1.push(Span::raw(" "));
+    }
+    line1.push(Span::styled(
+        format!("{} {}", theme.cluster_glyph(), state.header.context),
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    line1.push(Span::styled(format!(" {}", state.header.server), theme.dim()));
+    line1.push(sep());
+    line1.push(live_text(state, theme));
+    line1.push(sep());
+    if state.loaded {
+        line1.extend(counts_spans(&state.report.summary(), theme, true));
+    } else {
+        line1.push(Span::styled("loading…", theme.warn()));
+    }
+    let rev = &state.header.revision;
+    let mut line2 = vec![Span::styled(
+        format!(
+            "{} {}{} {}",
+            theme.branch_glyph(),
+            rev.branch.as_deref().map(|b| format!("{b} ")).unwrap_or_default(),
+            if rev.short.is_empty() { "…" } else { &rev.short },
+            state.header.repo
+        ),
+        Style::default(),
+    )];
+    line2.push(Span::styled(format!(" {}", rev.subject), theme.dim()));
+    if state.filter != Filter::All {
+        line2.push(sep());
+        line2.push(Span::styled(
+            format!("filter: {}", state.filter.label()),
+            theme.accent(),
+        ));
+    }
+    if !state.search.query.is_empty() {
+        line2.push(sep());
+        line2.push(Span::styled(
+            format!("/{} ({} match{})", state.search.query, state.match_count(), if state.match_count() == 1 { "" } else { "es" }),
+            theme.accent(),
+        ));
+    }
+    if !state.marks.is_empty() {
+        line2.push(sep());
+        line2.push(Span::styled(format!("{} marked", state.marks.len()), theme.accent()));
+    }
+    let lines = vec![Line::from(line1), Line::from(line2)];
+    frame.render_widget(Paragraph::new(lines).style(theme.bar()), area);
+}
+
+fn draw_tree_screen(frame: &mut Frame, state: &AppState, theme: &Theme, areas: &Areas) {
+    draw_tree(frame, state, theme, areas.tree);
+    if areas.detail.width > 0 {
+        draw_detail(frame, state, theme, areas.detail);
+    }
+}
+
+fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    let h = area.height as usize;
+    if !state.loaded {
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::from(""),
+                Line::from(Span::styled("  reading Git and the cluster…", theme.warn())),
+            ]),
+            area,
+        );
+        return;
+    }
+    if state.rows.is_empty() {
+        let text = if state.report.entries.is_empty() {
+            "  no resources: Git declares nothing under the chosen paths".to_string()
+        } else {
+            format!(
+                "  nothing matches the filter \"{}\" (f cycles filters)",
+                state.filter.label()
+            )
+        };
+        frame.render_widget(Paragraph::new(Line::from(Span::styled(text, theme.dim()))), area);
+        return;
+    }
+    let query = state.search.query.trim().to_lowercase();
+    let mut lines = Vec::with_capacity(h);
+    for (i, row) in state.rows.iter().enumerate().skip(state.offset).take(h) {
+        let indent = "  ".repeat(row.depth as usize);
+        let mut spans = vec![Span::raw(indent)];
+        match &row.kind {
+            RowKind::Group {
+                counts,
+                worst,
+                collapsed,
+            } => {
+                spans.push(Span::styled(
+                    format!("{} ", theme.fold(*collapsed)),
+                    theme.dim(),
+                ));
+                spans.push(Span::styled(
+                    format!("{} ", theme.glyph(*worst)),
+                    theme.status(*worst),
+                ));
+                spans.push(Span::styled(
+                    row.label.clone(),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ));
+                let total = counts.synced
+                    + counts.out_of_sync
+                    + counts.missing
+                    + counts.extra
+                    + counts.unknown
+                    + counts.invalid;
+                spans.push(Span::styled(format!("  {total}"), theme.dim()));
+                let drifted = total - counts.synced;
+                if drifted > 0 {
+                    spans.push(Span::raw(" "));
+                    spans.extend(counts_spans(
+                        &Summary {
+                            synced: 0,
+                            ..*counts
+                        },
+                        theme,
+                        false,
+                    ));
+                }
+            }
+            RowKind::Resource { index } => {
+                let e = &state.report.entries[*index];
+                let marked = state.marks.contains(&e.key);
+                spans.push(Span::styled(
+                    if marked { theme.mark().to_string() } else { "  ".to_string() },
+                    theme.accent(),
+                ));
+                spans.push(Span::styled(
+                    format!("{} ", theme.glyph(e.status)),
+                    theme.status(e.status),
+                ));
+                let is_match = !query.is_empty() && crate::app::tree::matches(e, &query);
+                spans.push(Span::styled(
+                    row.label.clone(),
+                    if is_match { theme.matched() } else { Style::default() },
+                ));
+                if let Some(reason) = &e.reason {
+                    if matches!(e.status, DriftStatus::Unknown | DriftStatus::Invalid) {
+                        spans.push(Span::styled(format!("  {reason}"), theme.dim()));
+                    }
+                }
+            }
+        }
+        let mut line = Line::from(spans);
+        if i == state.selected {
+            line = line.style(theme.selected());
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    let inner = Rect::new(area.x + 1, area.y, area.width.saturating_sub(1), area.height);
+    // The separator.
+    let sep: Vec<Line> = (0..area.height).map(|_| Line::from(Span::styled(theme.vbar(), theme.dim()))).collect();
+    frame.render_widget(Paragraph::new(sep), Rect::new(area.x, area.y, 1, area.height));
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(e) = state.selected_entry() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", theme.glyph(e.status)), theme.status(e.status)),
+            Span::styled(
+                format!("{} {}", e.key.kind, e.key.name),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(format!("  {}", e.status), theme.status(e.status)),
+        ]));
+        let ns = if e.key.namespace.is_empty() { "(cluster-scoped)".to_string() } else { e.key.namespace.clone() };
+        lines.push(Line::from(Span::styled(
+            format!("namespace {ns}  ·  {}", if e.api_version.is_empty() { e.key.group.clone() } else { e.api_version.clone() }),
+            theme.dim(),
+        )));
+        match &e.source {
+            Some(src) => lines.push(Line::from(Span::styled(format!("Git: {src}"), theme.dim()))),
+            None => lines.push(Line::from(Span::styled("not in Git (live only)", theme.dim()))),
+        }
+        if let Some(r) = &e.reason {
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(r.clone(), theme.warn())));
+        }
+        if !e.fields.is_empty() {
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                format!("{} drifted field{}:", e.fields.len(), if e.fields.len() == 1 { "" } else { "s" }),
+                Style::default().add_modifier(Modifier::BOLD),
+            )));
+            for f in &e.fields {
+                lines.push(Line::from(Span::styled(format!(" {}", f.path), theme.status(DriftStatus::OutOfSync))));
+                let show = |v: &Option<serde_json::Value>| match v {
+                    Some(v) => crate::sync::short_value(v, 48),
+                    None => "(absent)".to_string(),
+                };
+                lines.push(Line::from(vec![
+                    Span::styled("   git  ", theme.dim()),
+                    Span::styled(show(&f.desired), theme.git_side()),
+                ]));
+                lines.push(Line::from(vec![
+                    Span::styled("   live ", theme.dim()),
+                    Span::styled(show(&f.live), theme.live_side()),
+                ]));
+            }
+        }
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled("enter: side-by-side diff", theme.dim())));
+    } else if let Some(row) = state.selected_row() {
+        if let RowKind::Group { counts, worst, .. } = &row.kind {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", theme.glyph(*worst)), theme.status(*worst)),
+                Span::styled(row.label.clone(), Style::default().add_modifier(Modifier::BOLD)),
+            ]));
+            lines.push(Line::from(""));
+            for s in [
+                DriftStatus::Synced,
+                DriftStatus::OutOfSync,
+                DriftStatus::Missing,
+                DriftStatus::Extra,
+                DriftStatus::Unknown,
+                DriftStatus::Invalid,
+            ] {
+                lines.push(Line::from(Span::styled(
+                    format!("{} {:>5}  {}", theme.glyph(s), counts.count(s), s),
+                    if counts.count(s) == 0 { theme.dim() } else { theme.status(s) },
+                )));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+fn draw_help(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    let lines: Vec<Line> = layout::help_lines(state)
+        .into_iter()
+        .skip(state.list_scroll)
+        .take(area.height as usize)
+        .map(|(keys, text)| {
+            if keys.is_empty() && !text.is_empty() {
+                Line::from(Span::styled(format!(" {text}"), theme.accent().add_modifier(Modifier::BOLD)))
+            } else {
+                Line::from(vec![
+                    Span::styled(format!("   {keys:<22}"), Style::default().add_modifier(Modifier::BOLD)),
+                    Span::raw(text),
+                ])
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_log(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    if state.log.is_empty() {
+        frame.render_widget(Paragraph::new(Span::styled(" the event log is empty", theme.dim())), area);
+        return;
+    }
+    let lines: Vec<Line> = state
+        .log
+        .iter()
+        .skip(state.list_scroll)
+        .take(area.height as usize)
+        .map(|l| {
+            Line::from(vec![
+                Span::styled(format!(" {} ", clock(l.time)), theme.dim()),
+                Span::raw(l.text.clone()),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_hint(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    use crate::app::keymap::{Action, KeyMode};
+    let line = if state.search.editing {
+        Line::from(vec![
+            Span::styled("/", theme.accent()),
+            Span::raw(state.search.query.clone()),
+            Span::styled("▏", theme.accent()),
+            Span::styled("   enter: keep · esc: clear · n/N: next/previous", theme.dim()),
+        ])
+    } else if let Some(t) = state.current_toast() {
+        Line::from(Span::styled(format!(" {t}"), theme.toast()))
+    } else if let Some(h) = &state.first_run_hint {
+        Line::from(Span::styled(format!(" {h}"), theme.toast()))
+    } else {
+        let (mode, actions): (KeyMode, &[Action]) = match state.screen {
+            Screen::Tree => (
+                KeyMode::Tree,
+                &[Action::Open, Action::CycleFilter, Action::Search, Action::ToggleGrouping, Action::Sync, Action::Mark, Action::Help, Action::Quit],
+            ),
+            Screen::Diff => (
+                KeyMode::Diff,
+                &[Action::Back, Action::NextHunk, Action::ToggleUnified, Action::ToggleCompact, Action::ToggleWrap, Action::Sync, Action::Help, Action::Quit],
+            ),
+            Screen::Help | Screen::Log => (KeyMode::List, &[Action::Back, Action::Down, Action::Up, Action::Quit]),
+        };
+        let mut spans = Vec::new();
+        for a in actions {
+            if a.is_write() && state.read_only {
+                continue;
+            }
+            if let Some(k) = state.keymap.key_for(mode, *a) {
+                let word = match a {
+                    Action::Open => "diff",
+                    Action::CycleFilter => "filter",
+                    Action::Search => "search",
+                    Action::ToggleGrouping => "group",
+                    Action::Sync => "sync",
+                    Action::Mark => "mark",
+                    Action::Help => "help",
+                    Action::Quit => "quit",
+                    Action::Back => "back",
+                    Action::NextHunk => "next change",
+                    Action::ToggleUnified => "unified",
+                    Action::ToggleCompact => "full/compact",
+                    Action::ToggleWrap => "wrap",
+                    Action::Down => "down",
+                    Action::Up => "up",
+                    _ => "",
+                };
+                spans.push(Span::styled(format!(" {k}"), Style::default().add_modifier(Modifier::BOLD)));
+                spans.push(Span::styled(format!(" {word} "), theme.dim()));
+            }
+        }
+        Line::from(spans)
+    };
+    frame.render_widget(Paragraph::new(line).style(theme.bar()), area);
+}

@@ -1,0 +1,173 @@
+//! Glyphs and colours: one place decides how a status looks, in Unicode or ASCII, with
+//! colour or without (`NO_COLOR`). Without colour, meaning is still carried by the glyphs
+//! and by bold/reverse.
+
+use crate::app::Look;
+use crate::model::DriftStatus;
+use ratatui::style::{Color, Modifier, Style};
+
+pub struct Theme {
+    ascii: bool,
+    color: bool,
+}
+
+impl Theme {
+    pub fn new(look: Look) -> Theme {
+        Theme {
+            ascii: look.ascii,
+            color: look.color,
+        }
+    }
+
+    fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    pub fn glyph(&self, s: DriftStatus) -> &'static str {
+        match (s, self.ascii) {
+            (DriftStatus::Synced, false) => "✓",
+            (DriftStatus::OutOfSync, false) => "≠",
+            (DriftStatus::Missing, false) => "∅",
+            (DriftStatus::Extra, false) => "+",
+            (DriftStatus::Unknown, false) => "?",
+            (DriftStatus::Invalid, false) => "✗",
+            (DriftStatus::Synced, true) => "=",
+            (DriftStatus::OutOfSync, true) => "~",
+            (DriftStatus::Missing, true) => "-",
+            (DriftStatus::Extra, true) => "+",
+            (DriftStatus::Unknown, true) => "?",
+            (DriftStatus::Invalid, true) => "!",
+        }
+    }
+
+    pub fn status(&self, s: DriftStatus) -> Style {
+        match s {
+            DriftStatus::Synced => self.fg(Color::Green),
+            DriftStatus::OutOfSync => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            DriftStatus::Missing => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            DriftStatus::Extra => self.fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            DriftStatus::Unknown => self.fg(Color::DarkGray),
+            DriftStatus::Invalid => self.fg(Color::LightRed).add_modifier(Modifier::BOLD),
+        }
+    }
+
+    pub fn fold(&self, collapsed: bool) -> &'static str {
+        match (collapsed, self.ascii) {
+            (true, false) => "▸",
+            (false, false) => "▾",
+            (true, true) => "+",
+            (false, true) => "-",
+        }
+    }
+
+    pub fn mark(&self) -> &'static str {
+        if self.ascii {
+            "* "
+        } else {
+            "● "
+        }
+    }
+
+    pub fn dot(&self) -> &'static str {
+        if self.ascii {
+            "*"
+        } else {
+            "●"
+        }
+    }
+
+    pub fn vbar(&self) -> &'static str {
+        if self.ascii {
+            "|"
+        } else {
+            "│"
+        }
+    }
+
+    pub fn cluster_glyph(&self) -> &'static str {
+        if self.ascii {
+            "ctx"
+        } else {
+            "⎈"
+        }
+    }
+
+    pub fn branch_glyph(&self) -> &'static str {
+        if self.ascii {
+            "git"
+        } else {
+            "⎇"
+        }
+    }
+
+    pub fn dim(&self) -> Style {
+        if self.color {
+            Style::default().fg(Color::DarkGray)
+        } else {
+            Style::default().add_modifier(Modifier::DIM)
+        }
+    }
+
+    pub fn good(&self) -> Style {
+        self.fg(Color::Green)
+    }
+
+    pub fn warn(&self) -> Style {
+        self.fg(Color::Yellow)
+    }
+
+    pub fn bad(&self) -> Style {
+        self.fg(Color::Red).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn accent(&self) -> Style {
+        self.fg(Color::Cyan)
+    }
+
+    pub fn matched(&self) -> Style {
+        self.fg(Color::Cyan).add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
+    }
+
+    pub fn selected(&self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+
+    pub fn bar(&self) -> Style {
+        Style::default()
+    }
+
+    pub fn toast(&self) -> Style {
+        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn read_only(&self) -> Style {
+        if self.color {
+            Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        }
+    }
+
+    /// Lines only in Git.
+    pub fn git_side(&self) -> Style {
+        self.fg(Color::Red)
+    }
+
+    /// Lines only live.
+    pub fn live_side(&self) -> Style {
+        self.fg(Color::Green)
+    }
+
+    /// The changed words inside a changed line.
+    pub fn emphasis(&self) -> Style {
+        if self.color {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }
+    }
+}
