@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
 Examples:
+  kdrift demo                                     the explorer on a built-in cluster and repository
+  kdrift                                          explore the repository around . against the current context
+  kdrift --filter drifted --context staging       start on what drifted, in context staging
+  kdrift sync deploy/web -n shop                  preview, confirm, then server-side apply one resource
   kdrift diff --live-file cluster.yaml            drift of the repository around . against a dump
   kdrift diff --repo ./gitops --rev main~1 --path apps/shop --live-file live.json -l app=shop
   kdrift diff --live-file live.json --output json  the report as JSON (exit 0 clean, 1 drift, 2 error)
@@ -70,6 +74,12 @@ pub struct GlobalArgs {
     /// Print stage times (read Git, parse, compare, render) to stderr.
     #[arg(long, global = true)]
     pub timings: bool,
+    /// Explorer: start with this filter (all, drifted, or a status such as out-of-sync).
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Explorer: plain ASCII glyphs (also config ui.ascii).
+    #[arg(long, global = true)]
+    pub ascii: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,10 +98,20 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The interactive explorer (the default command).
+    Tui,
     /// Report drift; exit 0 when everything is synced, 1 on drift, 2 on error.
     Diff(DiffArgs),
     /// Run the in-memory Kubernetes API server alone (for tests, benchmarks and kubectl).
     Sim(SimArgs),
+    /// Apply the named resources from Git (server-side apply), after a preview.
+    Sync(SyncArgs),
+    /// The explorer on an embedded cluster with a demo repository: no setup needed.
+    Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from this command line.
+    Man,
     /// Write a generated fixture: a Git repository of manifests, the live objects as an API
     /// server returns them, and the expected verdicts.
     Fixture(FixtureArgs),
@@ -102,6 +122,43 @@ pub struct DiffArgs {
     /// Report format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Resources: group/Kind/namespace/name, or kubectl style kind/name (deploy/web,
+    /// deployment.apps/web) with -n for the namespace.
+    #[arg(required = true, value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Preview only: show what would change and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking (needed without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Take fields other managers own (server-side apply force).
+    #[arg(long)]
+    pub force_conflicts: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Print the drift report once the demo's actors have acted, and exit (no explorer).
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Keep the demo repository in this folder (created; must not exist or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub repo_out: Option<PathBuf>,
+    /// Seconds between the actors' changes (default 4).
+    #[arg(long, default_value_t = 4.0, value_name = "SECONDS")]
+    pub pace: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Args)]

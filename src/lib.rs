@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod desired;
 pub mod diff;
 pub mod drift;

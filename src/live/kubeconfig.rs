@@ -49,3 +49,47 @@ pub fn context_namespace(
     });
     (Some(name), ns.filter(|n| !n.is_empty()))
 }
+
+/// The user name the context uses (for the write log), if the kubeconfig says.
+pub fn context_user(explicit: Option<&Path>, context: &str) -> Option<String> {
+    files(explicit)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| crate::yaml::parse_document(&t, 1).ok().flatten())
+        .find_map(|d| {
+            d.get("contexts")?
+                .as_array()?
+                .iter()
+                .find(|c| c.get("name").and_then(Value::as_str) == Some(context))?
+                .pointer("/context/user")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+}
+
+/// The API server URL of a context's cluster, if the kubeconfig says.
+pub fn context_server(explicit: Option<&Path>, context: &str) -> Option<String> {
+    let docs: Vec<Value> = files(explicit)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| crate::yaml::parse_document(&t, 1).ok().flatten())
+        .collect();
+    let cluster = docs.iter().find_map(|d| {
+        d.get("contexts")?
+            .as_array()?
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(context))?
+            .pointer("/context/cluster")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    })?;
+    docs.iter().find_map(|d| {
+        d.get("clusters")?
+            .as_array()?
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(cluster.as_str()))?
+            .pointer("/cluster/server")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    })
+}

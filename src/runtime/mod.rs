@@ -1,6 +1,10 @@
 //! The one place that knows every module: resolves flags and configuration into settings,
 //! runs the sources, the drift engine and the renderers, and maps outcomes to exit codes.
 
+mod engine;
+pub mod explorer;
+pub mod sync_cmd;
+
 use crate::cli::{Cli, Command, DiffArgs, DiffMode, GlobalArgs, OutputFormat, SimArgs};
 use crate::config::{self, Config};
 use crate::desired::{self, DesiredSnapshot, LoadOptions};
@@ -33,6 +37,12 @@ pub struct Settings {
     pub field_manager: String,
     pub concurrency: usize,
     pub timings: bool,
+    /// Writes are off: `--read-only`, config `read_only`, or the context matches
+    /// `read_only_contexts`.
+    pub read_only: bool,
+    /// The context matches a `protect` pattern: confirmations ask to type its name.
+    pub protected: bool,
+    pub protect_patterns: Vec<String>,
 }
 
 /// Resolves flags over the configuration.
@@ -100,7 +110,7 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         },
         live_file: global.live_file.clone(),
         kubeconfig: global.kubeconfig.clone(),
-        context,
+        context: context.clone(),
         explicit_context: global.context.clone(),
         diff_mode: global.diff_mode.unwrap_or(match config.diff.mode {
             crate::config::DiffModeConfig::Local => DiffMode::Local,
@@ -109,6 +119,15 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         field_manager: config.diff.field_manager.clone(),
         concurrency: global.concurrency.unwrap_or(config.diff.concurrency).max(1),
         timings: global.timings,
+        read_only: global.read_only
+            || config.read_only
+            || context.as_deref().is_some_and(|c| {
+                config.read_only_contexts.iter().any(|p| config::glob_match(p, c))
+            }),
+        protected: context
+            .as_deref()
+            .is_some_and(|c| config.protect.iter().any(|p| config::glob_match(p, c))),
+        protect_patterns: config.protect.clone(),
     })
 }
 
@@ -131,11 +150,80 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(EXIT_CLEAN)
         }
         Some(Command::Sim(args)) => run_sim(args),
-        None => bail!(
-            "the interactive explorer is not built yet; run `kdrift diff --live-file FILE` \
-             (see `kdrift --help`)"
-        ),
+        Some(Command::Sync(args)) => {
+            let config = config::load(cli.global.config.as_deref())?;
+            let settings = resolve(&cli.global, &config)?;
+            sync_cmd::run(&settings, args)
+        }
+        Some(Command::Demo(args)) => {
+            let config = config::load(cli.global.config.as_deref())?;
+            crate::demo::run(&cli.global, &config, args)
+        }
+        Some(Command::Completions(args)) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "kdrift", &mut std::io::stdout());
+            Ok(EXIT_CLEAN)
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .context("writing the man page")?;
+            Ok(EXIT_CLEAN)
+        }
+        Some(Command::Tui) | None => {
+            let config = config::load(cli.global.config.as_deref())?;
+            let settings = resolve(&cli.global, &config)?;
+            let opts = explorer_options(&cli.global, &config, &settings)?;
+            explorer::run(&settings, opts)
+        }
     }
+}
+
+/// The explorer's options from flags, configuration and the environment.
+pub fn explorer_options(
+    global: &GlobalArgs,
+    config: &Config,
+    settings: &Settings,
+) -> Result<explorer::ExplorerOptions> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "the explorer needs a terminal; for a report use `kdrift diff` (exit 0 clean, 1 drift, 2 error)"
+        );
+    }
+    let filter = match &global.filter {
+        Some(f) => crate::app::tree::Filter::parse(f).ok_or_else(|| {
+            anyhow!("--filter {f:?}: expected all, drifted, synced, out-of-sync, missing, extra, unknown or invalid")
+        })?,
+        None => crate::app::tree::Filter::All,
+    };
+    let keymap = crate::app::keymap::KeyMap::from_config(&config.keys).map_err(|e| anyhow!("config: {e}"))?;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Ok(explorer::ExplorerOptions {
+        filter,
+        look: crate::app::Look {
+            ascii: global.ascii || config.ui.ascii,
+            color: !no_color,
+        },
+        read_only: settings.read_only,
+        protected: settings.protected,
+        keymap,
+        first_run_hint: None,
+        protect_note: settings.protected.then(|| {
+            format!(
+                "context {} is protected (config protect: {}): syncs ask to type its name",
+                settings.context.as_deref().unwrap_or(""),
+                settings.protect_patterns.join(", ")
+            )
+        }),
+    })
+}
+
+/// The API server of the settings' context, from the kubeconfig.
+pub fn context_server(settings: &Settings) -> Option<String> {
+    let ctx = settings.context.as_deref()?;
+    live::kubeconfig::context_server(settings.kubeconfig.as_deref(), ctx)
 }
 
 fn stage(timings: &mut Vec<(&'static str, Duration)>, name: &'static str, since: Instant) {

@@ -1,0 +1,267 @@
+//! `kdrift demo`: the explorer on an in-process sim with a temporary Git repository made
+//! from `assets/demo/`, applied through kdrift's own sync path; then other actors change
+//! the cluster (each with its own field manager) and a new commit lands, paced so that the
+//! explorer can be watched reacting. Quitting stops sim and removes every temporary file.
+
+use crate::app::Msg;
+use crate::cli::{DemoArgs, GlobalArgs};
+use crate::config::Config;
+use crate::live::cluster;
+use crate::model::ResourceKey;
+use crate::runtime::{self, explorer};
+use crate::sync::{PlanAction, Syncer};
+use anyhow::{anyhow, bail, Context, Result};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The demo repository's files, embedded so the demo needs nothing on disk.
+pub const FILES: &[(&str, &str)] = &[
+    ("README.md", include_str!("../assets/demo/README.md")),
+    ("data/postgres.yaml", include_str!("../assets/demo/data/postgres.yaml")),
+    ("data/redis/base/deployment.yaml", include_str!("../assets/demo/data/redis/base/deployment.yaml")),
+    ("data/redis/base/kustomization.yaml", include_str!("../assets/demo/data/redis/base/kustomization.yaml")),
+    ("data/redis/base/service.yaml", include_str!("../assets/demo/data/redis/base/service.yaml")),
+    ("data/redis/overlays/demo/kustomization.yaml", include_str!("../assets/demo/data/redis/overlays/demo/kustomization.yaml")),
+    ("namespaces.yaml", include_str!("../assets/demo/namespaces.yaml")),
+    ("platform/backup-operator.yaml", include_str!("../assets/demo/platform/backup-operator.yaml")),
+    ("platform/backup-postgres.yaml", include_str!("../assets/demo/platform/backup-postgres.yaml")),
+    ("platform/crd-backups.yaml", include_str!("../assets/demo/platform/crd-backups.yaml")),
+    ("shop/api.yaml", include_str!("../assets/demo/shop/api.yaml")),
+    ("shop/cleanup-cronjob.yaml", include_str!("../assets/demo/shop/cleanup-cronjob.yaml")),
+    ("shop/ingress.yaml", include_str!("../assets/demo/shop/ingress.yaml")),
+    ("shop/rbac.yaml", include_str!("../assets/demo/shop/rbac.yaml")),
+    ("shop/web-config.yaml", include_str!("../assets/demo/shop/web-config.yaml")),
+    ("shop/web-hpa.yaml", include_str!("../assets/demo/shop/web-hpa.yaml")),
+    ("shop/web.yaml", include_str!("../assets/demo/shop/web.yaml")),
+];
+
+/// The label that marks the demo's objects (tracking selector for `extra`).
+pub const PART_OF: &str = "app.kubernetes.io/part-of=kdrift-demo";
+/// The demo's kube context.
+pub const CONTEXT: &str = "kdrift-demo";
+
+fn git(dir: &Path, args: &[&str], author: (&str, &str)) -> Result<()> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", author.0)
+        .env("GIT_AUTHOR_EMAIL", author.1)
+        .env("GIT_COMMITTER_NAME", author.0)
+        .env("GIT_COMMITTER_EMAIL", author.1)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .with_context(|| format!("running git {} (is git installed?)", args.join(" ")))?;
+    if !out.status.success() {
+        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+const ALICE: (&str, &str) = ("Alice Ops", "alice@example.com");
+const BOB: (&str, &str) = ("Bob Dev", "bob@example.com");
+
+/// Writes the demo repository into `dir` with a short history.
+pub fn write_repository(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if std::fs::read_dir(dir)?.next().is_some() {
+        bail!("{} is not empty: the demo repository needs an empty or new folder", dir.display());
+    }
+    git(dir, &["init", "-q", "-b", "main"], ALICE)?;
+    for (path, text) in FILES {
+        let p = dir.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, text)?;
+    }
+    git(dir, &["add", "namespaces.yaml", "platform", "README.md"], ALICE)?;
+    git(dir, &["commit", "-q", "-m", "platform: namespaces, backups CRD and operator RBAC"], ALICE)?;
+    git(dir, &["add", "-A"], BOB)?;
+    git(dir, &["commit", "-q", "-m", "shop and data: first deploy of web, api, postgres and redis"], BOB)?;
+    Ok(())
+}
+
+/// The commit that lands while the demo runs: a release of the api.
+pub fn land_release(dir: &Path) -> Result<()> {
+    let path = dir.join("shop/api.yaml");
+    let text = std::fs::read_to_string(&path)?;
+    std::fs::write(&path, text.replace("ghcr.io/example/api:1.4.0", "ghcr.io/example/api:1.5.0"))?;
+    git(dir, &["commit", "-q", "-am", "api: release 1.5.0"], BOB)?;
+    Ok(())
+}
+
+/// Applies the whole repository to the cluster through the sync path (namespaces and
+/// CRDs first, then the rest once the new kinds are served).
+async fn seed(settings: &runtime::Settings) -> Result<()> {
+    let snapshot = crate::desired::load(&settings.load)?;
+    let target = cluster::connect(settings.kubeconfig.as_deref(), None).await?;
+    for phase in 0..2 {
+        let served = Arc::new(cluster::discover(&target).await?);
+        let mut snap = snapshot.clone();
+        crate::desired::rescope(&mut snap, |g, k| served.get(g, k).map(|(_, n)| *n), &settings.load.default_namespace);
+        let first = |k: &ResourceKey| k.kind == "Namespace" || k.kind == "CustomResourceDefinition";
+        let keys: Vec<ResourceKey> = snap
+            .objects
+            .iter()
+            .map(|o| o.key.clone())
+            .filter(|k| if phase == 0 { first(k) } else { !first(k) })
+            .collect();
+        let syncer = Syncer::new(target.clone(), Arc::clone(&served), &settings.field_manager, false, settings.drift.clone(), "demo");
+        let plan = syncer
+            .preview(explorer::plan_inputs(&snap, keys), &snap.revision.commit, settings.concurrency)
+            .await;
+        if let Some(bad) = plan.items.iter().find(|i| i.action == PlanAction::Refused) {
+            bail!("the demo could not apply {}: {}", crate::app::short_name(&bad.key), bad.error.clone().unwrap_or_default());
+        }
+        let outcomes = syncer.apply(&plan, &snap.revision.commit, false).await?;
+        if let Some(bad) = outcomes.iter().find(|o| !o.result.is_success()) {
+            bail!("the demo could not apply {}: {}", crate::app::short_name(&bad.key), bad.result);
+        }
+    }
+    Ok(())
+}
+
+/// One thing someone does to the cluster or the repository.
+struct Act {
+    what: &'static str,
+}
+
+const ACTS: &[Act] = &[
+    Act { what: "the autoscaler (kube-controller-manager) scaled deploy/web -n shop to 4 replicas: Git does not set replicas, so this is not drift" },
+    Act { what: "someone ran `kubectl scale deploy/api -n shop --replicas=5`" },
+    Act { what: "someone hot-fixed the image of deploy/web -n shop with `kubectl edit`" },
+    Act { what: "someone edited LOG_LEVEL in configmap/web-config -n shop with `kubectl edit`" },
+    Act { what: "someone deleted configmap/redis-config -n data" },
+    Act { what: "someone created configmap/legacy-flags -n shop by hand, with the tracking label: it is extra" },
+    Act { what: "a new commit landed in Git: \"api: release 1.5.0\"" },
+];
+
+async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
+    let pp = |m: &str| PatchParams { field_manager: Some(m.to_string()), ..PatchParams::default() };
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "shop");
+    match i {
+        0 => {
+            deploys.patch("web", &pp("kube-controller-manager"), &Patch::Merge(serde_json::json!({"spec": {"replicas": 4}}))).await?;
+        }
+        1 => {
+            deploys.patch("api", &pp("kubectl-scale"), &Patch::Merge(serde_json::json!({"spec": {"replicas": 5}}))).await?;
+        }
+        2 => {
+            let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "ghcr.io/example/web:2.3.1-hotfix1"}]}}}});
+            deploys.patch("web", &pp("kubectl-edit"), &Patch::Strategic(patch)).await?;
+        }
+        3 => {
+            let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "shop");
+            cms.patch("web-config", &pp("kubectl-edit"), &Patch::Merge(serde_json::json!({"data": {"LOG_LEVEL": "debug"}}))).await?;
+        }
+        4 => {
+            let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "data");
+            cms.delete("redis-config", &DeleteParams::default()).await?;
+        }
+        5 => {
+            let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "shop");
+            let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "legacy-flags", "namespace": "shop", "labels": {"app.kubernetes.io/part-of": "kdrift-demo"}},
+                "data": {"OLD_CHECKOUT": "true"}
+            }))?;
+            cms.create(&PostParams { field_manager: Some("kubectl-create".into()), ..PostParams::default() }, &cm).await?;
+        }
+        6 => {
+            let dir = repo.to_path_buf();
+            tokio::task::spawn_blocking(move || land_release(&dir)).await.map_err(|e| anyhow!("{e}"))??;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Runs every act, `pace` apart, announcing each in the explorer when there is one.
+async fn actors(client: kube::Client, repo: PathBuf, pace: Duration, ui: Option<UnboundedSender<Msg>>) {
+    for (i, a) in ACTS.iter().enumerate() {
+        tokio::time::sleep(if i == 0 { pace / 2 } else { pace }).await;
+        let result = act(i, &client, &repo).await;
+        let text = match result {
+            Ok(()) => format!("demo: {}", a.what),
+            Err(e) => format!("demo: could not act ({}): {e}", a.what),
+        };
+        tracing::info!("{text}");
+        if let Some(ui) = &ui {
+            if ui.send(Msg::Notice(text)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// `kdrift demo`.
+pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> {
+    let temp = tempfile::Builder::new().prefix("kdrift-demo-").tempdir().context("creating a temporary folder")?;
+    let repo = match &args.repo_out {
+        Some(dir) => dir.clone(),
+        None => temp.path().join("repo"),
+    };
+    write_repository(&repo)?;
+    let kubeconfig = temp.path().join("kubeconfig");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let sim = rt.block_on(crate::sim::start(crate::sim::SimOptions {
+        listen: ([127, 0, 0, 1], 0).into(),
+        tls: false,
+        load: Vec::new(),
+    }))?;
+    let text = sim
+        .kubeconfig
+        .replace("contexts:\n- name: sim\n", &format!("contexts:\n- name: {CONTEXT}\n"))
+        .replace("current-context: sim", &format!("current-context: {CONTEXT}"));
+    std::fs::write(&kubeconfig, text)?;
+
+    let mut g = global.clone();
+    g.repo = Some(repo.clone());
+    g.kubeconfig = Some(kubeconfig.clone());
+    g.context = None;
+    g.live_file = None;
+    g.selector = Some(PART_OF.to_string());
+    g.paths = Vec::new();
+    let settings = runtime::resolve(&g, config)?;
+    rt.block_on(seed(&settings))?;
+    let target = rt.block_on(cluster::connect(Some(&kubeconfig), None))?;
+    let pace = Duration::from_secs_f64(args.pace.clamp(0.0, 600.0));
+    let code = if args.no_tui {
+        rt.block_on(actors(target.client.clone(), repo.clone(), Duration::ZERO, None));
+        let diff = crate::cli::DiffArgs { output: crate::cli::OutputFormat::Text };
+        runtime::run_diff(&settings, &diff)?;
+        runtime::EXIT_CLEAN
+    } else {
+        let mut opts = runtime::explorer_options(&g, config, &settings)?;
+        opts.first_run_hint = Some(
+            "demo: watch the tree change · f: show drifted only · enter: diff · s: sync one · ?: help · q: quit".into(),
+        );
+        let client = target.client.clone();
+        let actor_repo = repo.clone();
+        rt.block_on(explorer::explore(
+            &settings,
+            opts,
+            Some(Box::new(move |ui| {
+                tokio::spawn(actors(client, actor_repo, pace, Some(ui)));
+            })),
+        ))?
+    };
+    rt.block_on(sim.stop());
+    rt.shutdown_background();
+    if let Some(dir) = &args.repo_out {
+        eprintln!("kdrift demo: the demo repository is kept in {}", dir.display());
+    }
+    drop(temp);
+    Ok(code)
+}

@@ -1,0 +1,325 @@
+//! The drift engine of the explorer, on its own thread: it owns the latest desired snapshot
+//! and the latest live view, recomputes the report when either changes (only the touched
+//! keys after a watch event, everything after a new commit or a connection change), and
+//! sends the report to the UI as an owned message. Inputs are drained before computing, so
+//! a burst of changes costs one computation ("replace the latest").
+
+use crate::app::{LiveState, Msg, ReportUpdate};
+use crate::desired::DesiredSnapshot;
+use crate::drift::{self, DriftOptions, DriftReport, LiveCoverage};
+use crate::live::watch::{ConnectionState, KindState, LiveView};
+use crate::model::{DesiredObject, LiveObject, ResourceKey};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// After this long reconnecting, a kind's rows turn `unknown` (before, they keep the last
+/// data the watch delivered, and the status bar says it is reconnecting).
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// What the engine hears.
+pub enum EngineInput {
+    Desired(DesiredSnapshot),
+    /// What the cluster serves: (group, kind) → namespaced.
+    Served(HashMap<(String, String), bool>),
+    /// A new view from the watches.
+    View(LiveView),
+    /// Live objects read from a file at a time.
+    File(Vec<LiveObject>, SystemTime),
+    /// The cluster cannot be reached: every row is unknown for this reason.
+    Unreachable(String),
+}
+
+/// Where the engine publishes what others need: the desired snapshot in use (rescoped to
+/// the cluster), for sync previews, and the kinds to watch.
+pub struct EngineOutputs {
+    pub ui: tokio::sync::mpsc::UnboundedSender<Msg>,
+    pub desired: tokio::sync::watch::Sender<Option<Arc<DesiredSnapshot>>>,
+    pub kinds: tokio::sync::watch::Sender<BTreeSet<(String, String)>>,
+}
+
+enum Live {
+    None,
+    File(SystemTime),
+    Watch(Vec<KindState>),
+    Unreachable(String),
+}
+
+struct Engine {
+    opts: DriftOptions,
+    default_namespace: String,
+    desired: Option<Arc<DesiredSnapshot>>,
+    served: Option<HashMap<(String, String), bool>>,
+    objects: Arc<HashMap<ResourceKey, Arc<LiveObject>>>,
+    live: Live,
+    report: Option<DriftReport>,
+    coverage: LiveCoverage,
+}
+
+/// Runs the engine until the UI's channel closes.
+pub fn run(rx: Receiver<EngineInput>, out: EngineOutputs, opts: DriftOptions, default_namespace: String) {
+    let mut engine = Engine {
+        opts,
+        default_namespace,
+        desired: None,
+        served: None,
+        objects: Arc::new(HashMap::new()),
+        live: Live::None,
+        report: None,
+        coverage: LiveCoverage::default(),
+    };
+    loop {
+        // Wake up now and then to turn long-reconnecting kinds unknown.
+        let first = match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(i) => Some(i),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut full = false;
+        let mut changed: Vec<ResourceKey> = Vec::new();
+        let mut any = false;
+        for input in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            any = true;
+            match input {
+                EngineInput::Desired(d) => {
+                    engine.set_desired(d, &out);
+                    full = true;
+                }
+                EngineInput::Served(s) => {
+                    engine.served = Some(s);
+                    if let Some(d) = engine.desired.as_ref().map(|d| (**d).clone()) {
+                        engine.set_desired(d, &out);
+                    }
+                    full = true;
+                }
+                EngineInput::View(v) => {
+                    let was_states: Vec<String> = match &engine.live {
+                        Live::Watch(k) => k.iter().map(|k| state_class(&k.state)).collect(),
+                        _ => Vec::new(),
+                    };
+                    let now_states: Vec<String> = v.kinds.iter().map(|k| state_class(&k.state)).collect();
+                    if was_states != now_states {
+                        full = true;
+                    }
+                    changed.extend(v.changed);
+                    engine.objects = v.objects;
+                    engine.live = Live::Watch(v.kinds);
+                }
+                EngineInput::File(objects, at) => {
+                    engine.objects = Arc::new(objects.into_iter().map(|o| (o.key.clone(), Arc::new(o))).collect());
+                    engine.live = Live::File(at);
+                    full = true;
+                }
+                EngineInput::Unreachable(why) => {
+                    engine.live = Live::Unreachable(why);
+                    full = true;
+                }
+            }
+        }
+        let coverage = engine.coverage();
+        if !any {
+            // A timer wake-up: only a change of coverage (a kind turning stale) matters.
+            if coverage_key(&coverage) == coverage_key(&engine.coverage) {
+                continue;
+            }
+            full = true;
+        }
+        if coverage_key(&coverage) != coverage_key(&engine.coverage) {
+            full = true;
+        }
+        engine.coverage = coverage;
+        if engine.desired.is_none() || matches!(engine.live, Live::None) {
+            continue;
+        }
+        if !engine.recompute(full, &changed) {
+            continue;
+        }
+        let Some(report) = engine.report.clone() else { continue };
+        let revision = engine.desired.as_ref().map(|d| d.revision.clone()).unwrap_or_default();
+        let update = ReportUpdate {
+            report,
+            revision,
+            live: engine.live_state(),
+        };
+        if out.ui.send(Msg::Report(Box::new(update))).is_err() {
+            return;
+        }
+    }
+}
+
+fn state_class(s: &ConnectionState) -> String {
+    match s {
+        ConnectionState::Connecting => "connecting".into(),
+        ConnectionState::Connected { .. } => "connected".into(),
+        ConnectionState::Reconnecting { since, .. } => {
+            if since.elapsed().unwrap_or_default() >= STALE_AFTER {
+                "stale".into()
+            } else {
+                "reconnecting".into()
+            }
+        }
+        ConnectionState::Unreadable { reason } => format!("unreadable {reason}"),
+    }
+}
+
+fn coverage_key(c: &LiveCoverage) -> Vec<String> {
+    let mut v: Vec<String> = c
+        .unreadable
+        .iter()
+        .map(|((g, k, n), r)| format!("u {g}/{k}/{n} {r}"))
+        .chain(c.missing_reason.iter().map(|((g, k), r)| format!("m {g}/{k} {r}")))
+        .collect();
+    v.sort();
+    v
+}
+
+impl Engine {
+    fn set_desired(&mut self, mut d: DesiredSnapshot, out: &EngineOutputs) {
+        if let Some(served) = &self.served {
+            crate::desired::rescope(
+                &mut d,
+                |g, k| served.get(&(g.to_string(), k.to_string())).copied(),
+                &self.default_namespace,
+            );
+        }
+        let kinds: BTreeSet<(String, String)> = d
+            .objects
+            .iter()
+            .map(|o| (o.key.group.clone(), o.key.kind.clone()))
+            .collect();
+        let d = Arc::new(d);
+        self.desired = Some(Arc::clone(&d));
+        out.desired.send_replace(Some(d));
+        out.kinds.send_if_modified(|k| {
+            if *k == kinds {
+                false
+            } else {
+                *k = kinds;
+                true
+            }
+        });
+    }
+
+    /// Why rows cannot be trusted: kinds the cluster does not serve, CRDs not installed,
+    /// watches that are forbidden, still connecting, or disconnected for too long.
+    fn coverage(&self) -> LiveCoverage {
+        let mut c = LiveCoverage::default();
+        let Some(d) = &self.desired else { return c };
+        match &self.live {
+            Live::Unreachable(why) => {
+                for o in &d.objects {
+                    c.unreadable
+                        .entry((o.key.group.clone(), o.key.kind.clone(), String::new()))
+                        .or_insert_with(|| format!("cluster unreachable: {why}"));
+                }
+                return c;
+            }
+            Live::Watch(kinds) => {
+                for k in kinds {
+                    let why = match &k.state {
+                        ConnectionState::Connecting => Some("waiting for the first list".to_string()),
+                        ConnectionState::Unreadable { reason } => Some(reason.clone()),
+                        ConnectionState::Reconnecting { since, error } if since.elapsed().unwrap_or_default() >= STALE_AFTER => Some(format!(
+                            "disconnected since {} ({error})",
+                            crate::ui::clock(*since)
+                        )),
+                        _ => None,
+                    };
+                    if let Some(why) = why {
+                        c.unreadable.insert((k.group.clone(), k.kind.clone(), k.namespace.clone()), why);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(served) = &self.served {
+            let crds: HashMap<(String, String), String> = d
+                .objects
+                .iter()
+                .filter(|o| o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io")
+                .filter_map(|o| {
+                    let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
+                    let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
+                    Some(((g, k), o.key.name.clone()))
+                })
+                .collect();
+            for o in &d.objects {
+                let gk = (o.key.group.clone(), o.key.kind.clone());
+                if served.contains_key(&gk) {
+                    continue;
+                }
+                match crds.get(&gk) {
+                    Some(crd) => {
+                        c.missing_reason.insert(gk, format!("its CustomResourceDefinition {crd} is not installed in the cluster"));
+                    }
+                    None => {
+                        c.unreadable.insert((gk.0, gk.1, String::new()), "kind not served by the cluster".into());
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    /// Recomputes; returns whether the report changed.
+    fn recompute(&mut self, full: bool, changed: &[ResourceKey]) -> bool {
+        let Some(d) = self.desired.clone() else { return false };
+        if !full {
+            if changed.is_empty() {
+                return false;
+            }
+            if let Some(report) = &mut self.report {
+                let index: HashMap<&ResourceKey, &DesiredObject> = d.objects.iter().map(|o| (&o.key, o)).collect();
+                let mut keys: Vec<ResourceKey> = changed.to_vec();
+                keys.sort();
+                keys.dedup();
+                if drift::refresh_keys(report, &keys, &index, &self.objects, &self.coverage, &self.opts) {
+                    return true;
+                }
+            }
+        }
+        let live: Vec<&LiveObject> = self.objects.values().map(|o| &**o).collect();
+        self.report = Some(drift::build_report_with(&d.objects, &d.invalid, &live, &self.coverage, &self.opts));
+        true
+    }
+
+    fn live_state(&self) -> LiveState {
+        match &self.live {
+            Live::None => LiveState::Connecting,
+            Live::File(at) => LiveState::File { read_at: *at },
+            Live::Unreachable(e) => LiveState::Unreachable { error: e.clone() },
+            Live::Watch(kinds) => live_state_of(kinds),
+        }
+    }
+}
+
+/// The connection summary of a set of watches.
+pub fn live_state_of(kinds: &[KindState]) -> LiveState {
+    let mut freshest: Option<SystemTime> = None;
+    let mut connecting = false;
+    let mut failing: Option<(SystemTime, String)> = None;
+    for k in kinds {
+        match &k.state {
+            ConnectionState::Connecting => connecting = true,
+            ConnectionState::Connected { last_event } => {
+                freshest = Some(freshest.map_or(*last_event, |f| f.max(*last_event)));
+            }
+            ConnectionState::Reconnecting { since, error } => {
+                if failing.as_ref().is_none_or(|(s, _)| since < s) {
+                    failing = Some((*since, error.clone()));
+                }
+            }
+            ConnectionState::Unreadable { .. } => {}
+        }
+    }
+    if let Some((since, error)) = failing {
+        LiveState::Reconnecting { since, error }
+    } else if connecting {
+        LiveState::Connecting
+    } else {
+        LiveState::Connected {
+            freshest: freshest.unwrap_or_else(SystemTime::now),
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! The explorer's event loop and its sources: the terminal (raw mode, alternate screen,
+//! mouse; restored on quit, error, panic, SIGTERM and SIGHUP), the Git watcher thread (HEAD
+//! polled twice a second), the cluster task (connect, discover, watch; or a live file), the
+//! engine thread, and the sync worker. The UI loop never waits on any of them: they send
+//! messages, and it redraws at most 30 times a second, only when something changed.
+
+use super::engine::{self, EngineInput, EngineOutputs};
+use super::Settings;
+use crate::app::keymap::{Key, KeyMap};
+use crate::app::sync::{SyncEffect, SyncMsg};
+use crate::app::tree::Filter;
+use crate::app::{self, AppState, Effect, Header, LiveState, Look, MouseMsg, Msg};
+use crate::desired::{self, DesiredSnapshot};
+use crate::live::{self, cluster};
+use crate::sync::{SyncError, Syncer};
+use anyhow::{Context, Result};
+use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers, MouseEventKind};
+use futures::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How often Git's HEAD is looked at.
+const GIT_POLL: Duration = Duration::from_millis(500);
+/// The shortest time between two frames.
+const FRAME: Duration = Duration::from_millis(33);
+
+/// How the explorer starts.
+#[derive(Debug, Clone)]
+pub struct ExplorerOptions {
+    pub filter: Filter,
+    pub look: Look,
+    pub read_only: bool,
+    pub protected: bool,
+    pub keymap: KeyMap,
+    pub first_run_hint: Option<String>,
+    pub protect_note: Option<String>,
+}
+
+/// Restores the terminal when dropped (quit, error, unwinding panic).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn restore_terminal() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::event::DisableMouseCapture,
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// Where the log file is: the platform state dir (else cache dir), `kdrift.log`.
+pub fn log_path() -> std::path::PathBuf {
+    directories::ProjectDirs::from("", "", "kdrift")
+        .map(|d| d.state_dir().unwrap_or(d.cache_dir()).to_path_buf())
+        .unwrap_or_else(std::env::temp_dir)
+        .join("kdrift.log")
+}
+
+/// Sends logs to the log file, never to the terminal.
+pub fn init_logging() -> Option<std::path::PathBuf> {
+    let path = log_path();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+    Some(path)
+}
+
+fn key_of(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
+    Some(match code {
+        KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => Key::Ctrl(c.to_ascii_lowercase()),
+        KeyCode::Char(c) => Key::Char(c),
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Tab => Key::Tab,
+        KeyCode::BackTab => Key::BackTab,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        KeyCode::Delete => Key::Delete,
+        _ => return None,
+    })
+}
+
+fn msg_of(event: Event) -> Option<Msg> {
+    match event {
+        Event::Key(k) if k.kind != KeyEventKind::Release => key_of(k.code, k.modifiers).map(Msg::Key),
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollUp => Some(Msg::Mouse(MouseMsg::ScrollUp)),
+            MouseEventKind::ScrollDown => Some(Msg::Mouse(MouseMsg::ScrollDown)),
+            MouseEventKind::Down(_) => Some(Msg::Mouse(MouseMsg::Click { column: m.column, row: m.row })),
+            _ => None,
+        },
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
+}
+
+/// Commands the sources accept from the UI.
+#[derive(Debug, Clone, Copy)]
+enum SourceCmd {
+    Refresh,
+}
+
+/// Reads Git at start, then whenever HEAD (or the branch asked for) moves, and on refresh.
+fn spawn_git_watcher(
+    settings: &Settings,
+    engine: std::sync::mpsc::Sender<EngineInput>,
+    ui: UnboundedSender<Msg>,
+    refresh: std::sync::mpsc::Receiver<()>,
+) {
+    let load = settings.load.clone();
+    std::thread::spawn(move || {
+        let mut current: Option<String> = None;
+        let mut repo: Option<desired::git::GitRepo> = None;
+        let mut last_error: Option<String> = None;
+        loop {
+            let forced = match refresh.recv_timeout(GIT_POLL) {
+                Ok(()) => true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            let r = match &repo {
+                Some(r) => r,
+                None => match desired::git::GitRepo::open(load.repo.as_deref()) {
+                    Ok(r) => repo.insert(r),
+                    Err(e) => {
+                        let text = e.to_string();
+                        if last_error.as_deref() != Some(&text) {
+                            let _ = ui.send(Msg::Notice(format!("Git: {text}")));
+                            last_error = Some(text);
+                        }
+                        continue;
+                    }
+                },
+            };
+            let commit = match r.resolve(&load.rev) {
+                Ok(rev) => rev.commit,
+                Err(e) => {
+                    let text = e.to_string();
+                    if last_error.as_deref() != Some(&text) {
+                        let _ = ui.send(Msg::Notice(format!("Git: {text}")));
+                        last_error = Some(text);
+                    }
+                    repo = None;
+                    continue;
+                }
+            };
+            if !forced && current.as_deref() == Some(&commit) {
+                continue;
+            }
+            match desired::load(&load) {
+                Ok(snapshot) => {
+                    last_error = None;
+                    current = Some(snapshot.revision.commit.clone());
+                    tracing::info!(commit = %snapshot.revision.commit, objects = snapshot.objects.len(), "read Git");
+                    if engine.send(EngineInput::Desired(snapshot)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if last_error.as_deref() != Some(&text) {
+                        let _ = ui.send(Msg::Notice(format!("Git: {text}; showing the last revision read")));
+                        last_error = Some(text);
+                    }
+                    current = Some(commit);
+                }
+            }
+        }
+    });
+}
+
+/// What the cluster task shares with the sync worker once connected.
+#[derive(Clone)]
+struct Connected {
+    syncer: Syncer,
+}
+
+/// Connects (retrying while unreachable), discovers, and keeps watches on the kinds Git uses.
+async fn cluster_task(
+    settings: Settings,
+    engine: std::sync::mpsc::Sender<EngineInput>,
+    ui: UnboundedSender<Msg>,
+    mut kinds_rx: tokio::sync::watch::Receiver<BTreeSet<(String, String)>>,
+    desired_rx: tokio::sync::watch::Receiver<Option<Arc<DesiredSnapshot>>>,
+    connected_tx: tokio::sync::watch::Sender<Option<Connected>>,
+    mut refresh: tokio::sync::mpsc::UnboundedReceiver<SourceCmd>,
+    read_only: bool,
+) {
+    let (target, served) = loop {
+        let attempt = async {
+            let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await?;
+            let served = cluster::discover(&target).await?;
+            Ok::<_, cluster::ClusterError>((target, served))
+        };
+        match attempt.await {
+            Ok(ok) => break ok,
+            Err(e) => {
+                let why = e.to_string();
+                tracing::warn!(error = %why, "cluster unreachable");
+                let _ = engine.send(EngineInput::Unreachable(why.clone()));
+                let _ = ui.send(Msg::Live(LiveState::Unreachable { error: why }));
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    cmd = refresh.recv() => if cmd.is_none() { return },
+                }
+            }
+        }
+    };
+    let served = Arc::new(served);
+    let scopes: HashMap<(String, String), bool> = served
+        .scopes()
+        .map(|(g, k, n)| ((g.to_string(), k.to_string()), n))
+        .collect();
+    let _ = engine.send(EngineInput::Served(scopes));
+    let user = live::kubeconfig::context_user(settings.kubeconfig.as_deref(), &target.context).unwrap_or_default();
+    let syncer = Syncer::new(target.clone(), Arc::clone(&served), &settings.field_manager, read_only, settings.drift.clone(), &user);
+    connected_tx.send_replace(Some(Connected { syncer }));
+    let mut watch: Option<live::watch::LiveWatch> = None;
+    let mut watched: BTreeSet<(String, String)> = BTreeSet::new();
+    loop {
+        let wanted = kinds_rx.borrow_and_update().clone();
+        if wanted != watched || watch.is_none() {
+            let kinds: Vec<_> = wanted.iter().filter_map(|(g, k)| served.get(g, k).cloned()).collect();
+            let namespaces: BTreeSet<String> = desired_rx
+                .borrow()
+                .as_ref()
+                .map(|d| d.objects.iter().map(|o| o.key.namespace.clone()).filter(|n| !n.is_empty()).collect())
+                .unwrap_or_default();
+            watch = Some(live::watch::start(&target, &kinds, &namespaces, Duration::from_millis(100)).await);
+            watched = wanted;
+        }
+        let Some(w) = watch.as_mut() else { return };
+        let views = &mut w.views;
+        tokio::select! {
+            changed = views.changed() => {
+                if changed.is_err() {
+                    watch = None;
+                    continue;
+                }
+                let view = views.borrow_and_update().clone();
+                if engine.send(EngineInput::View(view)).is_err() {
+                    return;
+                }
+            }
+            changed = kinds_rx.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            cmd = refresh.recv() => {
+                match cmd {
+                    // A refresh relists everything.
+                    Some(SourceCmd::Refresh) => watch = None,
+                    None => return,
+                }
+            }
+        }
+    }
+}
+
+/// Reads the live file at start and on refresh.
+async fn file_task(
+    path: std::path::PathBuf,
+    engine: std::sync::mpsc::Sender<EngineInput>,
+    ui: UnboundedSender<Msg>,
+    mut refresh: tokio::sync::mpsc::UnboundedReceiver<SourceCmd>,
+) {
+    loop {
+        let p = path.clone();
+        match tokio::task::spawn_blocking(move || live::file::load(&p)).await {
+            Ok(Ok(snapshot)) => {
+                if engine.send(EngineInput::File(snapshot.objects, SystemTime::now())).is_err() {
+                    return;
+                }
+            }
+            Ok(Err(e)) => {
+                let _ = ui.send(Msg::Notice(format!("live file: {e}")));
+            }
+            Err(_) => return,
+        }
+        if refresh.recv().await.is_none() {
+            return;
+        }
+    }
+}
+
+/// Carries out one sync effect and answers the UI.
+async fn sync_effect(
+    effect: SyncEffect,
+    connected: Option<Connected>,
+    desired: Option<Arc<DesiredSnapshot>>,
+    concurrency: usize,
+    ui: UnboundedSender<Msg>,
+) {
+    let Some(c) = connected else {
+        let _ = ui.send(Msg::Sync(SyncMsg::Failed(
+            "sync needs a cluster: kdrift is reading a live file, or the cluster is not reachable yet".into(),
+        )));
+        return;
+    };
+    let Some(desired) = desired else {
+        let _ = ui.send(Msg::Sync(SyncMsg::Failed("Git has not been read yet".into())));
+        return;
+    };
+    let reply = match effect {
+        SyncEffect::Preview(keys) => {
+            let items = plan_inputs(&desired, keys);
+            SyncMsg::Previewed(c.syncer.preview(items, &desired.revision.commit, concurrency).await)
+        }
+        SyncEffect::Apply { plan, force } => match c.syncer.apply(&plan, &desired.revision.commit, force).await {
+            Ok(outcomes) => SyncMsg::Applied(outcomes),
+            Err(SyncError::Moved(what)) => {
+                let keys = plan.items.iter().map(|i| i.key.clone()).collect();
+                let items = plan_inputs(&desired, keys);
+                let plan = c.syncer.preview(items, &desired.revision.commit, concurrency).await;
+                SyncMsg::Moved { what, plan }
+            }
+            Err(e) => SyncMsg::Failed(e.to_string()),
+        },
+        SyncEffect::PrepareDelete(key) => match c.syncer.get(&key).await {
+            Ok(Some(l)) => {
+                if desired.objects.iter().any(|o| o.key == key) {
+                    SyncMsg::Failed(format!("{} is in Git: kdrift does not prune it", app::short_name(&key)))
+                } else {
+                    SyncMsg::DeleteReady {
+                        key,
+                        version: crate::model::meta_str(&l.object, "resourceVersion").to_string(),
+                    }
+                }
+            }
+            Ok(None) => SyncMsg::Failed(format!("{} no longer exists", app::short_name(&key))),
+            Err(e) => SyncMsg::Failed(e),
+        },
+        SyncEffect::Delete { key, version } => match c.syncer.delete(&key, &version).await {
+            Ok(outcome) => SyncMsg::Deleted(outcome),
+            Err(e) => SyncMsg::Failed(e.to_string()),
+        },
+    };
+    let _ = ui.send(Msg::Sync(reply));
+}
+
+/// Pairs each key with its Git manifest (`None`: not in Git).
+pub fn plan_inputs(
+    desired: &DesiredSnapshot,
+    keys: Vec<crate::model::ResourceKey>,
+) -> Vec<(crate::model::ResourceKey, Option<crate::model::DesiredObject>)> {
+    keys.into_iter()
+        .map(|k| {
+            let d = desired.objects.iter().find(|o| o.key == k).cloned();
+            (k, d)
+        })
+        .collect()
+}
+
+/// Runs the explorer until the user quits; returns the exit status.
+pub fn run(settings: &Settings, opts: ExplorerOptions) -> Result<u8> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let code = rt.block_on(explore(settings, opts, None))?;
+    rt.shutdown_background();
+    Ok(code)
+}
+
+/// The explorer on the current runtime. `extra` receives the UI's sender, for callers that
+/// add sources of their own (the demo's actors).
+pub async fn explore(
+    settings: &Settings,
+    opts: ExplorerOptions,
+    extra: Option<Box<dyn FnOnce(UnboundedSender<Msg>) + Send>>,
+) -> Result<u8> {
+    let log = init_logging();
+    let (ui_tx, mut ui_rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let (engine_tx, engine_rx) = std::sync::mpsc::channel::<EngineInput>();
+    let (desired_tx, desired_rx) = tokio::sync::watch::channel::<Option<Arc<DesiredSnapshot>>>(None);
+    let (kinds_tx, kinds_rx) = tokio::sync::watch::channel::<BTreeSet<(String, String)>>(BTreeSet::new());
+    let (connected_tx, connected_rx) = tokio::sync::watch::channel::<Option<Connected>>(None);
+    let (git_refresh_tx, git_refresh_rx) = std::sync::mpsc::channel::<()>();
+    let (live_refresh_tx, live_refresh_rx) = tokio::sync::mpsc::unbounded_channel::<SourceCmd>();
+
+    let outputs = EngineOutputs {
+        ui: ui_tx.clone(),
+        desired: desired_tx,
+        kinds: kinds_tx,
+    };
+    let drift_opts = settings.drift.clone();
+    let default_ns = settings.load.default_namespace.clone();
+    std::thread::spawn(move || engine::run(engine_rx, outputs, drift_opts, default_ns));
+    spawn_git_watcher(settings, engine_tx.clone(), ui_tx.clone(), git_refresh_rx);
+
+    let (context, server) = match &settings.live_file {
+        Some(path) => {
+            tokio::spawn(file_task(path.clone(), engine_tx.clone(), ui_tx.clone(), live_refresh_rx));
+            ("(offline)".to_string(), path.display().to_string())
+        }
+        None => {
+            tokio::spawn(cluster_task(
+                settings.clone(),
+                engine_tx.clone(),
+                ui_tx.clone(),
+                kinds_rx,
+                desired_rx.clone(),
+                connected_tx,
+                live_refresh_rx,
+                opts.read_only,
+            ));
+            let server = super::context_server(settings).unwrap_or_else(|| "(no server)".into());
+            (settings.context.clone().unwrap_or_else(|| "(no context)".into()), server)
+        }
+    };
+    if let Some(f) = extra {
+        f(ui_tx.clone());
+    }
+
+    let repo = settings
+        .load
+        .repo
+        .clone()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default())
+        .display()
+        .to_string();
+    let mut state = AppState::new(
+        opts.keymap.clone(),
+        opts.look,
+        Header {
+            context,
+            server,
+            repo,
+            revision: Default::default(),
+        },
+        SystemTime::now(),
+    );
+    state.read_only = opts.read_only;
+    state.sync.protected = opts.protected;
+    state.filter = opts.filter;
+    state.first_run_hint = opts.first_run_hint.clone();
+    if settings.live_file.is_some() {
+        state.live = LiveState::File { read_at: SystemTime::now() };
+    }
+    if let Some(p) = &log {
+        state.log(format!("log file: {}", p.display()));
+    }
+    if let Some(n) = &opts.protect_note {
+        state.log(n.clone());
+    }
+
+    // The terminal, restored whatever happens.
+    crossterm::terminal::enable_raw_mode().context("the terminal does not support raw mode")?;
+    let _guard = TerminalGuard;
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous_hook(info);
+    }));
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::event::EnableMouseCapture
+    )?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    terminal.clear()?;
+    let size = terminal.size()?;
+    app::update(&mut state, Msg::Resize(size.width, size.height));
+
+    let mut events = EventStream::new();
+    #[cfg(unix)]
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    let mut next_tick = Instant::now() + Duration::from_secs(1);
+    loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            terminal.draw(|f| crate::ui::draw(f, &state))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        let draw_at = if dirty { last_draw + FRAME } else { next_tick };
+        let pending_at = state
+            .pending_deadline()
+            .and_then(|d| d.duration_since(SystemTime::now()).ok())
+            .map(|d| Instant::now() + d);
+        let wake = [Some(draw_at), Some(next_tick), pending_at].into_iter().flatten().min().unwrap_or(next_tick);
+        #[cfg(unix)]
+        let signalled = async {
+            tokio::select! {
+                _ = sigterm.recv() => {}
+                _ = sighup.recv() => {}
+            }
+        };
+        #[cfg(not(unix))]
+        let signalled = std::future::pending::<()>();
+        let mut second = false;
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(e)) => msg_of(e),
+                Some(Err(e)) => return Err(anyhow::anyhow!("reading the terminal: {e}")),
+                None => return Ok(super::EXIT_CLEAN),
+            },
+            m = ui_rx.recv() => m,
+            _ = tokio::time::sleep_until(wake.into()) => {
+                if Instant::now() >= next_tick {
+                    next_tick = Instant::now() + Duration::from_secs(1);
+                    second = true;
+                }
+                Some(Msg::Tick(SystemTime::now()))
+            }
+            _ = signalled => {
+                tracing::info!("terminated by a signal");
+                return Ok(super::EXIT_CLEAN);
+            }
+        };
+        let Some(msg) = msg else { continue };
+        let is_tick = matches!(msg, Msg::Tick(_));
+        let was_pending = state.pending_deadline().is_some();
+        let mut effects = app::update(&mut state, Msg::Tick(SystemTime::now()));
+        if !is_tick {
+            effects.extend(app::update(&mut state, msg));
+        }
+        // A tick redraws once a second (ages move) or when it resolved a key sequence; an
+        // idle explorer does nothing else.
+        if !is_tick || second || was_pending || !effects.is_empty() {
+            dirty = true;
+        }
+        for effect in effects {
+            match effect {
+                Effect::Quit => return Ok(super::EXIT_CLEAN),
+                Effect::Refresh => {
+                    let _ = git_refresh_tx.send(());
+                    let _ = live_refresh_tx.send(SourceCmd::Refresh);
+                }
+                Effect::Sync(e) => {
+                    let connected = connected_rx.borrow().clone();
+                    let desired = desired_rx.borrow().clone();
+                    tokio::spawn(sync_effect(e, connected, desired, settings.concurrency, ui_tx.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! `kdrift sync KEY...`: the headless sync. Reads Git, connects, previews the named
+//! resources with server-side apply dry runs, prints the preview, asks
+//! `Apply N resources to CONTEXT (SERVER)? [y/N]` (or the typed context name on protected
+//! contexts) unless `--yes`, and applies exactly what was previewed. Exit 0 when everything
+//! was applied, 1 when some resource failed, 2 when nothing could be done.
+
+use super::{Settings, EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR};
+use crate::app::short_name;
+use crate::cli::SyncArgs;
+use crate::desired;
+use crate::live::cluster;
+use crate::sync::{self, PlanAction, SyncError, SyncPlan, Syncer};
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+/// kubectl's short names of built-in kinds.
+const SHORT_NAMES: &[(&str, &str)] = &[
+    ("deploy", "Deployment"),
+    ("svc", "Service"),
+    ("cm", "ConfigMap"),
+    ("ns", "Namespace"),
+    ("sts", "StatefulSet"),
+    ("ds", "DaemonSet"),
+    ("rs", "ReplicaSet"),
+    ("po", "Pod"),
+    ("sa", "ServiceAccount"),
+    ("ing", "Ingress"),
+    ("hpa", "HorizontalPodAutoscaler"),
+    ("cj", "CronJob"),
+    ("pvc", "PersistentVolumeClaim"),
+    ("pv", "PersistentVolume"),
+    ("crd", "CustomResourceDefinition"),
+    ("netpol", "NetworkPolicy"),
+    ("pdb", "PodDisruptionBudget"),
+    ("ep", "Endpoints"),
+    ("sc", "StorageClass"),
+    ("pc", "PriorityClass"),
+];
+
+/// Prints a plan for a terminal or a log.
+pub fn plan_text(plan: &SyncPlan) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Sync preview: context {} (server {}), Git {}\n",
+        plan.context,
+        plan.server,
+        &plan.revision[..plan.revision.len().min(7)]
+    ));
+    for item in &plan.items {
+        out.push_str(&format!("  {:<9} {}\n", item.action.to_string(), short_name(&item.key)));
+        if let Some(e) = &item.error {
+            out.push_str(&format!("      {e}\n"));
+        }
+        for c in &item.changes {
+            let before = c.before.clone().unwrap_or_else(|| "(absent)".into());
+            let after = c.after.clone().unwrap_or_else(|| "(removed)".into());
+            if item.action == PlanAction::Create {
+                out.push_str(&format!("      + {}: {after}\n", c.path));
+            } else {
+                out.push_str(&format!("      {}: {before} -> {after}\n", c.path));
+            }
+        }
+        for c in &item.conflicts {
+            out.push_str(&format!(
+                "      conflict: {} owns {}\n",
+                c.manager,
+                c.fields.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
+    if settings.live_file.is_some() {
+        bail!("sync needs a cluster; it is not available with --live-file");
+    }
+    let snapshot = desired::load(&settings.load)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let code = rt.block_on(async {
+        let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await?;
+        let served = Arc::new(cluster::discover(&target).await?);
+        let mut snapshot = snapshot;
+        desired::rescope(&mut snapshot, |g, k| served.get(g, k).map(|(_, n)| *n), &settings.load.default_namespace);
+        let resolve = |name: &str, group: Option<&str>| -> Option<(String, String, bool)> {
+            let kind_name = SHORT_NAMES
+                .iter()
+                .find(|(s, _)| *s == name)
+                .map(|(_, k)| k.to_lowercase())
+                .unwrap_or_else(|| name.to_string());
+            served
+                .scopes()
+                .filter(|(g, _, _)| group.is_none_or(|want| want == *g))
+                .filter(|(g, k, _)| {
+                    let lower = k.to_lowercase();
+                    let plural = served.get(g, k).map(|(ar, _)| ar.plural.clone()).unwrap_or_default();
+                    lower == kind_name || plural == kind_name
+                })
+                // The core and built-in groups first, as kubectl prefers them.
+                .min_by_key(|(g, _, _)| (g.contains('.') && !g.ends_with(".k8s.io"), g.len()))
+                .map(|(g, k, n)| (g.to_string(), k.to_string(), n))
+        };
+        let mut keys = Vec::new();
+        for text in &args.keys {
+            keys.push(sync::parse_key(text, &settings.load.default_namespace, &resolve).map_err(|e| anyhow!(e))?);
+        }
+        let user = crate::live::kubeconfig::context_user(settings.kubeconfig.as_deref(), &target.context).unwrap_or_default();
+        let syncer = Syncer::new(target.clone(), Arc::clone(&served), &settings.field_manager, settings.read_only, settings.drift.clone(), &user);
+        let items = super::explorer::plan_inputs(&snapshot, keys);
+        let plan = syncer.preview(items, &snapshot.revision.commit, settings.concurrency).await;
+        print!("{}", plan_text(&plan));
+        let refused = plan.items.iter().filter(|i| i.action == PlanAction::Refused).count();
+        let writes = plan.writes().count();
+        if args.dry_run {
+            println!("Dry run: nothing written.");
+            return Ok::<u8, anyhow::Error>(if refused > 0 { EXIT_DRIFT } else { EXIT_CLEAN });
+        }
+        if settings.read_only {
+            eprintln!("kdrift: {}", SyncError::ReadOnly(target.context.clone()));
+            return Ok(EXIT_ERROR);
+        }
+        if writes == 0 {
+            println!("Nothing to apply.");
+            return Ok(if refused > 0 { EXIT_ERROR } else { EXIT_CLEAN });
+        }
+        if plan.has_conflicts() && !args.force_conflicts {
+            println!("Resources with conflicts are not written without --force-conflicts.");
+        }
+        if !args.yes {
+            if !std::io::stdin().is_terminal() {
+                eprintln!("kdrift: no terminal to confirm on: pass --yes to apply without asking");
+                return Ok(EXIT_ERROR);
+            }
+            let confirmed = if settings.protected {
+                print!("{} is a protected context. Type its name to apply {writes} resource{} to {}: ", target.context, if writes == 1 { "" } else { "s" }, target.server);
+                std::io::stdout().flush().ok();
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).ok();
+                line.trim() == target.context
+            } else {
+                print!("Apply {writes} resource{} to {} ({})? [y/N] ", if writes == 1 { "" } else { "s" }, target.context, target.server);
+                std::io::stdout().flush().ok();
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).ok();
+                matches!(line.trim(), "y" | "Y" | "yes")
+            };
+            if !confirmed {
+                println!("Cancelled: nothing written.");
+                return Ok(EXIT_ERROR);
+            }
+        }
+        crate::runtime::explorer::init_logging();
+        match syncer.apply(&plan, &snapshot.revision.commit, args.force_conflicts).await {
+            Ok(outcomes) => {
+                let mut failed = 0;
+                for o in &outcomes {
+                    if !o.result.is_success() {
+                        failed += 1;
+                    }
+                    println!("  {:<9} {}: {}", o.action, short_name(&o.key), o.result);
+                }
+                Ok(if failed == 0 {
+                    EXIT_CLEAN
+                } else if failed == outcomes.len() {
+                    EXIT_ERROR
+                } else {
+                    EXIT_DRIFT
+                })
+            }
+            Err(e) => {
+                eprintln!("kdrift: {e}");
+                Ok(EXIT_ERROR)
+            }
+        }
+    })?;
+    rt.shutdown_background();
+    Ok(code)
+}
