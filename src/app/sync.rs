@@ -205,10 +205,10 @@ pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
         } => {
             let writes = plan.writes().count();
             match key {
-                Key::Down | Key::Char('j') => {
-                    scroll += 1;
-                }
-                Key::Up | Key::Char('k') => scroll = scroll.saturating_sub(1),
+                Key::Down => scroll += 1,
+                Key::Char('j') if !protected => scroll += 1,
+                Key::Up => scroll = scroll.saturating_sub(1),
+                Key::Char('k') if !protected => scroll = scroll.saturating_sub(1),
                 Key::PageDown => scroll += 10,
                 Key::PageUp => scroll = scroll.saturating_sub(10),
                 Key::Char('f') if plan.has_conflicts() && !protected => {

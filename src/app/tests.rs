@@ -1,0 +1,458 @@
+//! The explorer driven through `update`, drawn with ratatui's `TestBackend`, and compared
+//! with insta snapshots at 80x24 and 120x40: the screens an operator sees.
+
+use super::keymap::{Key, KeyMap};
+use super::sync::{Dialog, SyncMsg};
+use super::*;
+use crate::desired::git::RevisionInfo;
+use crate::drift::{DriftEntry, DriftReport, FieldDrift};
+use crate::model::{DriftStatus, ResourceKey, SourceLocation};
+use crate::path::FieldPath;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+fn t0() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000)
+}
+
+fn entry(
+    group: &str,
+    kind: &str,
+    ns: &str,
+    name: &str,
+    status: DriftStatus,
+    file: Option<&str>,
+    desired: Option<serde_json::Value>,
+    live: Option<serde_json::Value>,
+) -> DriftEntry {
+    DriftEntry {
+        key: ResourceKey::new(group, kind, ns, name),
+        api_version: if group.is_empty() { "v1".into() } else { format!("{group}/v1") },
+        status,
+        source: file.map(|f| SourceLocation { file: f.into(), line: Some(1) }),
+        reason: None,
+        fields: Vec::new(),
+        desired: desired.map(Arc::new),
+        live: live.map(Arc::new),
+    }
+}
+
+fn deployment(image: &str, replicas: i64) -> serde_json::Value {
+    let mut env = serde_json::Map::new();
+    for i in 0..8 {
+        env.insert(format!("VAR_{i}"), json!(format!("value-{i}")));
+    }
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": env}, "spec": {"containers": [{"name": "web", "image": image}]}}}})
+}
+
+/// A report with every status.
+fn report() -> DriftReport {
+    let mut web = entry("apps", "Deployment", "shop", "web", DriftStatus::OutOfSync, Some("apps/shop/web.yaml"),
+        Some(deployment("ghcr.io/example/web:2.3.1", 2)), Some(deployment("ghcr.io/example/web:2.3.1-hotfix1", 5)));
+    web.fields = vec![
+        FieldDrift { path: FieldPath::parse("spec.replicas").unwrap(), desired: Some(json!(2)), live: Some(json!(5)) },
+        FieldDrift { path: FieldPath::parse("spec.template.spec.containers[name=web].image").unwrap(), desired: Some(json!("ghcr.io/example/web:2.3.1")), live: Some(json!("ghcr.io/example/web:2.3.1-hotfix1")) },
+    ];
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"ports": [{"port": 80}]}});
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags", "namespace": "shop"}, "data": {"OLD": "true"}});
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "data"}, "data": {"password": "<secret sha256:1a2b3c4d>"}});
+    let mut invalid = entry("", "ConfigMap", "data", "broken", DriftStatus::Invalid, Some("apps/data/broken.yaml"), None, None);
+    invalid.reason = Some("apps/data/broken.yaml:3: mapping values are not allowed here".into());
+    let mut unknown = entry("example.com", "Widget", "data", "w1", DriftStatus::Unknown, Some("apps/data/widget.yaml"), Some(json!({"kind": "Widget"})), None);
+    unknown.reason = Some("kind not served by the cluster".into());
+    let mut entries = vec![
+        web,
+        entry("", "Service", "shop", "web", DriftStatus::Synced, Some("apps/shop/web.yaml"), Some(svc.clone()), Some(svc)),
+        entry("", "ConfigMap", "shop", "flags", DriftStatus::Extra, None, None, Some(cm)),
+        entry("", "Secret", "data", "db", DriftStatus::Missing, Some("apps/data/db.yaml"), Some(secret), None),
+        invalid,
+        unknown,
+        entry("", "Namespace", "", "shop", DriftStatus::Synced, Some("namespaces.yaml"), Some(json!({"kind": "Namespace"})), Some(json!({"kind": "Namespace"}))),
+    ];
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    DriftReport { entries }
+}
+
+fn state(w: u16, h: u16) -> AppState {
+    let header = Header {
+        context: "kind-staging".into(),
+        server: "https://127.0.0.1:6443".into(),
+        repo: "/src/gitops".into(),
+        revision: RevisionInfo::default(),
+    };
+    let mut s = AppState::new(KeyMap::defaults(), Look { ascii: false, color: true }, header, t0());
+    update(&mut s, Msg::Resize(w, h));
+    update(&mut s, Msg::Report(Box::new(ReportUpdate {
+        report: report(),
+        revision: RevisionInfo {
+            spec: "HEAD".into(),
+            commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".into(),
+            short: "a1b2c3d".into(),
+            subject: "shop: raise web memory".into(),
+            branch: Some("main".into()),
+            ..RevisionInfo::default()
+        },
+        live: LiveState::Connected { freshest: t0() - Duration::from_secs(3) },
+    })));
+    s
+}
+
+fn keys(s: &mut AppState, keys: &[Key]) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for k in keys {
+        effects.extend(update(s, Msg::Key(*k)));
+    }
+    effects
+}
+
+fn chars(text: &str) -> Vec<Key> {
+    text.chars().map(Key::Char).collect()
+}
+
+fn screen(s: &AppState) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
+    terminal.draw(|f| crate::ui::draw(f, s)).unwrap();
+    terminal.backend().to_string()
+}
+
+fn find_row(s: &AppState, id: &str) -> usize {
+    s.rows.iter().position(|r| r.id == id).unwrap_or_else(|| panic!("no row {id}"))
+}
+
+fn select_resource(s: &mut AppState, key: &str) {
+    let i = find_row(s, &format!("res:{key}"));
+    s.select(i);
+}
+
+#[test]
+fn tree_80x24() {
+    let s = state(80, 24);
+    insta::assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn tree_120x40_with_detail_of_a_drifted_resource() {
+    let mut s = state(120, 40);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    insta::assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn tree_grouped_by_folder() {
+    let mut s = state(80, 24);
+    // `g` alone waits for a second key, then toggles grouping when none comes.
+    keys(&mut s, &[Key::Char('g')]);
+    assert_eq!(s.grouping, tree::Grouping::Namespace);
+    update(&mut s, Msg::Tick(t0() + Duration::from_secs(1)));
+    assert_eq!(s.grouping, tree::Grouping::Folder);
+    insta::assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn gg_goes_to_the_top_and_g_after_a_pause_does_not() {
+    let mut s = state(80, 24);
+    keys(&mut s, &[Key::Char('G')]);
+    assert_eq!(s.selected, s.rows.len() - 1);
+    keys(&mut s, &[Key::Char('g'), Key::Char('g')]);
+    assert_eq!(s.selected, 0);
+    assert_eq!(s.grouping, tree::Grouping::Namespace);
+    // `g` then `j`: grouping toggles, then the cursor moves.
+    keys(&mut s, &[Key::Char('g'), Key::Char('j')]);
+    assert_eq!(s.grouping, tree::Grouping::Folder);
+    assert_eq!(s.selected, 1);
+}
+
+#[test]
+fn filtered_drifted_then_one_status() {
+    let mut s = state(80, 24);
+    keys(&mut s, &[Key::Char('f')]);
+    assert_eq!(s.filter, tree::Filter::Drifted);
+    insta::assert_snapshot!("filter_drifted", screen(&s));
+    keys(&mut s, &[Key::Char('f')]);
+    assert_eq!(s.filter, tree::Filter::Only(DriftStatus::OutOfSync));
+    insta::assert_snapshot!("filter_out_of_sync", screen(&s));
+}
+
+#[test]
+fn search_jumps_and_highlights_and_esc_clears() {
+    let mut s = state(80, 24);
+    let mut input = vec![Key::Char('/')];
+    input.extend(chars("flags"));
+    keys(&mut s, &input);
+    assert_eq!(s.selected_entry().unwrap().key.name, "flags");
+    insta::assert_snapshot!("search_typing", screen(&s));
+    keys(&mut s, &[Key::Enter]);
+    assert!(!s.search.editing);
+    // `n` wraps round to the only match again; a query for "web" has two.
+    keys(&mut s, &[Key::Char('/')]);
+    keys(&mut s, &chars("web"));
+    keys(&mut s, &[Key::Enter]);
+    let first = s.selected_entry().unwrap().key.clone();
+    keys(&mut s, &[Key::Char('n')]);
+    let second = s.selected_entry().unwrap().key.clone();
+    assert_ne!(first, second);
+    keys(&mut s, &[Key::Char('N')]);
+    assert_eq!(s.selected_entry().unwrap().key, first);
+    keys(&mut s, &[Key::Esc]);
+    assert!(s.search.query.is_empty());
+}
+
+#[test]
+fn search_unfolds_collapsed_groups() {
+    let mut s = state(80, 24);
+    let shop = find_row(&s, "ns:shop");
+    s.select(shop);
+    keys(&mut s, &[Key::Char('h')]);
+    assert!(s.collapsed.contains("ns:shop"));
+    keys(&mut s, &[Key::Char('/')]);
+    keys(&mut s, &chars("flags"));
+    assert!(!s.collapsed.contains("ns:shop"));
+    assert_eq!(s.selected_entry().unwrap().key.name, "flags");
+}
+
+#[test]
+fn diff_side_by_side_unified_and_whole() {
+    let mut s = state(120, 40);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    keys(&mut s, &[Key::Enter]);
+    assert_eq!(s.screen, Screen::Diff);
+    insta::assert_snapshot!("diff_side_by_side", screen(&s));
+    keys(&mut s, &[Key::Char('u')]);
+    insta::assert_snapshot!("diff_unified", screen(&s));
+    keys(&mut s, &[Key::Char('u'), Key::Char('c')]);
+    insta::assert_snapshot!("diff_whole", screen(&s));
+    // `]` moves to the next hunk in compact mode (on a screen too short for all of it).
+    keys(&mut s, &[Key::Char('c')]);
+    update(&mut s, Msg::Resize(80, 12));
+    let before = s.diff.as_ref().unwrap().scroll;
+    keys(&mut s, &[Key::Char(']')]);
+    assert!(s.diff.as_ref().unwrap().scroll > before);
+    keys(&mut s, &[Key::Esc]);
+    assert_eq!(s.screen, Screen::Tree);
+}
+
+#[test]
+fn diff_80x24_wraps_and_scrolls_horizontally() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    keys(&mut s, &[Key::Enter]);
+    insta::assert_snapshot!("diff_80", screen(&s));
+    keys(&mut s, &[Key::Char('l')]);
+    assert_eq!(s.diff.as_ref().unwrap().hscroll, 8);
+    keys(&mut s, &[Key::Char('h'), Key::Char('w')]);
+    insta::assert_snapshot!("diff_80_wrapped", screen(&s));
+}
+
+#[test]
+fn every_status_has_its_diff() {
+    for (key, name) in [
+        ("/Secret/data/db", "diff_missing_secret_masked"),
+        ("/ConfigMap/shop/flags", "diff_extra"),
+        ("/ConfigMap/data/broken", "diff_invalid"),
+        ("example.com/Widget/data/w1", "diff_unknown"),
+        ("/Service/shop/web", "diff_synced"),
+    ] {
+        let mut s = state(80, 24);
+        select_resource(&mut s, key);
+        keys(&mut s, &[Key::Enter]);
+        insta::assert_snapshot!(name, screen(&s));
+    }
+}
+
+#[test]
+fn help_is_generated_from_the_key_map() {
+    let mut s = state(80, 40);
+    keys(&mut s, &[Key::Char('?')]);
+    let text = screen(&s);
+    assert!(text.contains("toggle_grouping") == false && text.contains("group by namespace"), "{text}");
+    insta::assert_snapshot!("help", text);
+    keys(&mut s, &[Key::Esc]);
+    assert_eq!(s.screen, Screen::Tree);
+}
+
+#[test]
+fn status_colours_carry_meaning() {
+    let s = state(80, 24);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| crate::ui::draw(f, &s)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let row = find_row(&s, "res:apps/Deployment/shop/web") - s.offset + 2;
+    let glyph = (0..80).map(|x| &buf[(x, row as u16)]).find(|c| c.symbol() == "≠").expect("glyph");
+    assert_eq!(glyph.fg, ratatui::style::Color::Yellow);
+    // NO_COLOR: no colours, and the glyphs still tell.
+    let mut plain = state(80, 24);
+    plain.look.color = false;
+    terminal.draw(|f| crate::ui::draw(f, &plain)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    assert!(buf.content().iter().all(|c| c.fg == ratatui::style::Color::Reset));
+}
+
+#[test]
+fn ascii_glyphs() {
+    let mut s = state(80, 24);
+    s.look.ascii = true;
+    let text = screen(&s);
+    assert!(!text.contains('≠') && !text.contains('✓') && text.contains('~'), "{text}");
+}
+
+#[test]
+fn live_updates_keep_selection_and_announce() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "/Service/shop/web");
+    let offset = s.offset;
+    let mut r = report();
+    for e in &mut r.entries {
+        if e.key.kind == "Service" {
+            e.status = DriftStatus::OutOfSync;
+        }
+    }
+    update(&mut s, Msg::Report(Box::new(ReportUpdate {
+        report: r,
+        revision: RevisionInfo { commit: "e4f5a6b7".into(), short: "e4f5a6b".into(), subject: "bump".into(), ..RevisionInfo::default() },
+        live: LiveState::Connected { freshest: t0() },
+    })));
+    assert_eq!(s.selected_entry().unwrap().key.kind, "Service");
+    assert_eq!(s.offset, offset);
+    assert!(s.log.iter().any(|l| l.text == "HEAD a1b2c3d → e4f5a6b bump"), "{:?}", s.log);
+    assert!(s.log.iter().any(|l| l.text == "Service/web -n shop: now out-of-sync"), "{:?}", s.log);
+    keys(&mut s, &[Key::Char('L')]);
+    insta::assert_snapshot!("event_log", screen(&s));
+}
+
+#[test]
+fn mouse_click_selects_and_wheel_scrolls() {
+    let mut s = state(80, 24);
+    update(&mut s, Msg::Mouse(MouseMsg::Click { column: 10, row: 5 }));
+    assert_eq!(s.selected, 3);
+    update(&mut s, Msg::Mouse(MouseMsg::ScrollDown));
+    assert_eq!(s.selected, 6);
+}
+
+#[test]
+fn marks_survive_filtering_and_s_previews_them() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    keys(&mut s, &[Key::Char(' ')]);
+    assert_eq!(s.marks.len(), 1);
+    keys(&mut s, &[Key::Char('f'), Key::Char('f'), Key::Char('f')]);
+    assert_eq!(s.marks.len(), 1);
+    let effects = keys(&mut s, &[Key::Char('s')]);
+    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Preview(vec![ResourceKey::new("apps", "Deployment", "shop", "web")]))]);
+}
+
+#[test]
+fn mark_group_marks_only_that_groups_drifted_resources() {
+    let mut s = state(80, 24);
+    let shop = find_row(&s, "ns:shop");
+    s.select(shop);
+    keys(&mut s, &[Key::Char('S')]);
+    // web (out-of-sync) only: the extra ConfigMap is not synced, the Service is synced.
+    assert_eq!(s.marks.iter().cloned().collect::<Vec<_>>(), vec![ResourceKey::new("apps", "Deployment", "shop", "web")]);
+}
+
+fn plan() -> crate::sync::SyncPlan {
+    use crate::sync::*;
+    SyncPlan {
+        context: "kind-staging".into(),
+        server: "https://127.0.0.1:6443".into(),
+        revision: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".into(),
+        items: vec![PlanItem {
+            key: ResourceKey::new("apps", "Deployment", "shop", "web"),
+            api_version: "apps/v1".into(),
+            action: PlanAction::Update,
+            manifest: json!({}),
+            live_version: Some("41".into()),
+            changes: vec![FieldChange { path: "spec.replicas".into(), before: Some("5".into()), after: Some("2".into()) }],
+            conflicts: vec![Conflict { manager: "kubectl-scale".into(), fields: vec![".spec.replicas".into()] }],
+            error: None,
+        }],
+    }
+}
+
+#[test]
+fn confirm_dialog_names_the_context_and_needs_y() {
+    let mut s = state(100, 30);
+    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    insta::assert_snapshot!("sync_confirm", screen(&s));
+    // Anything else cancels.
+    keys(&mut s, &[Key::Char('x')]);
+    assert_eq!(s.sync.dialog, Dialog::Closed);
+    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    let effects = keys(&mut s, &[Key::Char('y')]);
+    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Apply { plan: plan(), force: false })]);
+}
+
+#[test]
+fn force_is_a_second_confirmation() {
+    let mut s = state(100, 30);
+    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    assert!(keys(&mut s, &[Key::Char('f')]).is_empty());
+    insta::assert_snapshot!("sync_force", screen(&s));
+    let effects = keys(&mut s, &[Key::Char('y')]);
+    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Apply { plan: plan(), force: true })]);
+}
+
+#[test]
+fn protected_contexts_need_the_typed_name() {
+    let mut s = state(100, 30);
+    s.sync.protected = true;
+    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    // `y` is just a letter of the name here.
+    assert!(keys(&mut s, &[Key::Char('y'), Key::Enter]).is_empty() || s.sync.dialog == Dialog::Closed);
+    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    let mut input = chars("kind-staging");
+    input.push(Key::Enter);
+    let effects = keys(&mut s, &input);
+    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Apply { plan: plan(), force: false })]);
+}
+
+#[test]
+fn read_only_hides_and_refuses_writes() {
+    let mut s = state(80, 24);
+    s.read_only = true;
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    assert!(keys(&mut s, &[Key::Char('s'), Key::Char(' '), Key::Char('D')]).is_empty());
+    assert!(s.marks.is_empty());
+    let text = screen(&s);
+    assert!(text.contains("READ-ONLY"), "{text}");
+    insta::assert_snapshot!("read_only", text);
+}
+
+#[test]
+fn prune_needs_the_typed_name() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "/ConfigMap/shop/flags");
+    let effects = keys(&mut s, &[Key::Char('D')]);
+    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::PrepareDelete(ResourceKey::new("", "ConfigMap", "shop", "flags")))]);
+    update(&mut s, Msg::Sync(SyncMsg::DeleteReady { key: ResourceKey::new("", "ConfigMap", "shop", "flags"), version: "7".into() }));
+    let mut input = chars("flags");
+    input.push(Key::Enter);
+    let effects = keys(&mut s, &input);
+    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Delete { key: ResourceKey::new("", "ConfigMap", "shop", "flags"), version: "7".into() })]);
+    // D on a resource in Git is refused at once.
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    s.sync.dialog = Dialog::Closed;
+    assert!(keys(&mut s, &[Key::Char('D')]).is_empty());
+}
+
+#[test]
+fn a_10000_resource_tree_renders_only_what_shows() {
+    let mut entries = Vec::new();
+    for i in 0..10_000 {
+        entries.push(entry("", "ConfigMap", &format!("ns-{:02}", i % 20), &format!("cm-{i:05}"), if i % 7 == 0 { DriftStatus::OutOfSync } else { DriftStatus::Synced }, Some("x.yaml"), None, None));
+    }
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut s = state(80, 24);
+    let revision = s.header.revision.clone();
+    update(&mut s, Msg::Report(Box::new(ReportUpdate { report: DriftReport { entries }, revision, live: LiveState::Connected { freshest: t0() } })));
+    keys(&mut s, &[Key::Char('G')]);
+    assert_eq!(s.selected, s.rows.len() - 1);
+    let text = screen(&s);
+    assert!(text.contains("cm-09999"), "{text}");
+}

@@ -186,21 +186,24 @@ pub fn build_rows(
     filter: Filter,
     collapsed: &HashSet<String>,
 ) -> Vec<Row> {
-    type Inner = BTreeMap<String, (String, Vec<usize>)>;
-    let mut outer: BTreeMap<String, (String, Inner)> = BTreeMap::new();
+    // Groups sort by what they show (then by id, for kinds of the same name).
+    type Inner = BTreeMap<(String, String), Vec<usize>>;
+    let mut outer: BTreeMap<(String, String), Inner> = BTreeMap::new();
     for (i, e) in report.entries.iter().enumerate() {
         if !filter.admits(e.status) {
             continue;
         }
         let [(gid, glabel), (sid, slabel)] = groups_of(e, grouping);
-        let g = outer.entry(gid).or_insert_with(|| (glabel, BTreeMap::new()));
-        g.1.entry(sid).or_insert_with(|| (slabel, Vec::new())).1.push(i);
+        let g = outer.entry((glabel, gid)).or_default();
+        g.entry((slabel, sid)).or_default().push(i);
     }
     let mut rows = Vec::new();
-    for (gid, (glabel, inner)) in outer {
+    for ((glabel, gid), inner) in outer {
+        let inner: Vec<(String, (String, Vec<usize>))> =
+            inner.into_iter().map(|((l, id), v)| (id, (l, v))).collect();
         let mut counts = Summary::default();
         let mut worst = DriftStatus::Synced;
-        for (_, idx) in inner.values() {
+        for (_, (_, idx)) in &inner {
             for &i in idx {
                 let s = report.entries[i].status;
                 add(&mut counts, s);

@@ -58,7 +58,7 @@ pub fn clock(t: SystemTime) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-fn live_text(state: &AppState, theme: &Theme) -> Span<'static> {
+fn live_text(state: &AppState, theme: &Theme, wide: bool) -> Span<'static> {
     let now = state.now;
     match &state.live {
         LiveState::File { read_at } => Span::styled(
@@ -67,11 +67,19 @@ fn live_text(state: &AppState, theme: &Theme) -> Span<'static> {
         ),
         LiveState::Connecting => Span::styled("… connecting".to_string(), theme.warn()),
         LiveState::Connected { freshest } => Span::styled(
-            format!("{} live, {} ago", theme.dot(), age(now, *freshest)),
+            if wide {
+                format!("{} live · last change {} ago", theme.dot(), age(now, *freshest))
+            } else {
+                format!("{} live {}", theme.dot(), age(now, *freshest))
+            },
             theme.good(),
         ),
         LiveState::Reconnecting { since, .. } => Span::styled(
-            format!("{} reconnecting since {} ({} ago)", theme.dot(), clock(*since), age(now, *since)),
+            if wide {
+                format!("{} reconnecting since {} ({} ago)", theme.dot(), clock(*since), age(now, *since))
+            } else {
+                format!("{} reconnecting {}", theme.dot(), age(now, *since))
+            },
             theme.bad(),
         ),
         LiveState::Unreachable { .. } => {
@@ -111,27 +119,28 @@ fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         format!("{} {}", theme.cluster_glyph(), state.header.context),
         Style::default().add_modifier(Modifier::BOLD),
     ));
-    line1.push(Span::styled(format!(" {}", state.header.server), theme.dim()));
     line1.push(sep());
-    line1.push(live_text(state, theme));
+    line1.push(live_text(state, theme, area.width >= 100));
     line1.push(sep());
     if state.loaded {
         line1.extend(counts_spans(&state.report.summary(), theme, true));
     } else {
-        line1.push(Span::styled("loading…", theme.warn()));
+        line1.push(Span::styled("loading… ", theme.warn()));
     }
+    // The server last: on a narrow terminal it is what gets cut.
+    line1.push(Span::styled(format!("│ {}", state.header.server), theme.dim()));
     let rev = &state.header.revision;
     let mut line2 = vec![Span::styled(
         format!(
-            "{} {}{} {}",
+            "{} {}{}",
             theme.branch_glyph(),
             rev.branch.as_deref().map(|b| format!("{b} ")).unwrap_or_default(),
             if rev.short.is_empty() { "…" } else { &rev.short },
-            state.header.repo
         ),
         Style::default(),
     )];
-    line2.push(Span::styled(format!(" {}", rev.subject), theme.dim()));
+    line2.push(Span::raw(format!(" {}", rev.subject)));
+    line2.push(Span::styled(format!(" · {}", state.header.repo), theme.dim()));
     if state.filter != Filter::All {
         line2.push(sep());
         line2.push(Span::styled(
