@@ -371,6 +371,7 @@ fn plan() -> crate::sync::SyncPlan {
             changes: vec![FieldChange { path: "spec.replicas".into(), before: Some("5".into()), after: Some("2".into()) }],
             conflicts: vec![Conflict { manager: "kubectl-scale".into(), fields: vec![".spec.replicas".into()] }],
             error: None,
+            note: None,
         }],
     }
 }

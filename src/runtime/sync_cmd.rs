@@ -52,6 +52,9 @@ pub fn plan_text(plan: &SyncPlan) -> String {
         if let Some(e) = &item.error {
             out.push_str(&format!("      {e}\n"));
         }
+        if let Some(n) = &item.note {
+            out.push_str(&format!("      ({n})\n"));
+        }
         for c in &item.changes {
             let before = c.before.clone().unwrap_or_else(|| "(absent)".into());
             let after = c.after.clone().unwrap_or_else(|| "(removed)".into());

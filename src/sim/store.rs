@@ -251,6 +251,18 @@ impl Store {
         obj
     }
 
+    /// Every stored object by `group/plural/namespace/name` (for tests that compare the
+    /// whole cluster before and after).
+    pub fn all_objects(&self) -> std::collections::BTreeMap<String, Value> {
+        let mut out = std::collections::BTreeMap::new();
+        for ((group, plural), objects) in &self.objects {
+            for ((ns, name), stored) in objects {
+                out.insert(format!("{group}/{plural}/{ns}/{name}"), stored.value.clone());
+            }
+        }
+        out
+    }
+
     pub fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
         self.objects
             .get(&rt.store_key())

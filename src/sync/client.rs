@@ -105,11 +105,32 @@ impl Syncer {
         revision: &str,
         concurrency: usize,
     ) -> SyncPlan {
-        let planned: Vec<PlanItem> = futures::stream::iter(items)
+        let mut planned: Vec<PlanItem> = futures::stream::iter(items)
             .map(|(key, desired)| async move { self.preview_one(key, desired).await })
             .buffered(concurrency.max(1))
             .collect()
             .await;
+        // Objects in a namespace this same sync creates cannot be dry-run before it exists:
+        // they are created from Git as they are.
+        let new_namespaces: Vec<String> = planned
+            .iter()
+            .filter(|i| i.action == PlanAction::Create && i.key.kind == "Namespace" && i.key.group.is_empty())
+            .map(|i| i.key.name.clone())
+            .collect();
+        for item in &mut planned {
+            let waits = item.error.as_deref().is_some_and(|e| {
+                new_namespaces.iter().any(|ns| e.contains(&format!("namespaces \"{ns}\" not found")))
+            });
+            if waits && item.live_version.is_none() && !item.manifest.is_null() {
+                item.error = None;
+                item.action = PlanAction::Create;
+                item.changes = self.fields_of_manifest(&item.key, &item.api_version, &item.manifest);
+                item.note = Some(format!(
+                    "namespace {} is created by this sync first; not dry-run, created as Git has it",
+                    item.key.namespace
+                ));
+            }
+        }
         SyncPlan {
             context: self.target.context.clone(),
             server: self.target.server.clone(),
@@ -128,6 +149,7 @@ impl Syncer {
             changes: Vec::new(),
             conflicts: Vec::new(),
             error: None,
+            note: None,
         };
         let Some(d) = desired else {
             item.error = Some("not in Git: nothing to apply (an extra resource is pruned with D)".into());
@@ -186,13 +208,13 @@ impl Syncer {
                 return item;
             }
         };
-        let empty = LiveObject {
-            key: key.clone(),
-            api_version: d.api_version.clone(),
-            object: serde_json::json!({"apiVersion": d.api_version, "kind": key.kind, "metadata": {"name": key.name}}),
+        let Some(live_obj) = live.as_ref() else {
+            // A create: what Git sets (the server's defaults would only be noise).
+            item.changes = self.fields_of_manifest(&key, &d.api_version, &d.object);
+            item.action = PlanAction::Create;
+            return item;
         };
-        let base = live.as_ref().unwrap_or(&empty);
-        let fields = drift::compare_server(&key, &result, base, &self.drift);
+        let fields = drift::compare_server(&key, &result, live_obj, &self.drift);
         item.changes = fields
             .into_iter()
             .map(|f| FieldChange {
@@ -207,6 +229,24 @@ impl Syncer {
             (Some(_), false) => PlanAction::Update,
         };
         item
+    }
+
+    /// The fields a manifest sets, as changes from nothing (masked for Secrets).
+    fn fields_of_manifest(&self, key: &ResourceKey, api_version: &str, manifest: &Value) -> Vec<FieldChange> {
+        let empty = LiveObject {
+            key: key.clone(),
+            api_version: api_version.to_string(),
+            object: serde_json::json!({"apiVersion": api_version, "kind": key.kind, "metadata": {"name": key.name, "namespace": key.namespace}}),
+        };
+        drift::compare_server(key, manifest, &empty, &self.drift)
+            .into_iter()
+            .filter(|f| f.desired.is_some())
+            .map(|f| FieldChange {
+                path: f.path.to_string(),
+                before: None,
+                after: f.desired.as_ref().map(|v| short_value(v, 60)),
+            })
+            .collect()
     }
 
     /// Applies a confirmed plan, exactly as previewed: refuses (writing nothing) when Git
@@ -251,7 +291,7 @@ impl Syncer {
             return Err(SyncError::Moved(moved));
         }
         let mut outcomes = Vec::new();
-        for item in &plan.items {
+        for item in plan.write_order().into_iter().map(|i| &plan.items[i]) {
             let action = item.action.to_string();
             let result = match item.action {
                 PlanAction::Refused => ItemResult::Rejected(

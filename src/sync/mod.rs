@@ -68,6 +68,9 @@ pub struct PlanItem {
     pub conflicts: Vec<Conflict>,
     /// Why it cannot be synced, in the server's words.
     pub error: Option<String>,
+    /// A caveat of the preview (a create in a namespace the same sync creates could not be
+    /// dry-run; its fields are Git's).
+    pub note: Option<String>,
 }
 
 /// The preview of a sync, confirmed as a whole.
@@ -86,6 +89,19 @@ impl SyncPlan {
         self.items
             .iter()
             .filter(|i| matches!(i.action, PlanAction::Create | PlanAction::Update))
+    }
+
+    /// The order writes are made in: namespaces, then CustomResourceDefinitions, then the
+    /// rest in the order chosen, so that what a resource needs exists before it.
+    pub fn write_order(&self) -> Vec<usize> {
+        let rank = |k: &ResourceKey| match (k.group.as_str(), k.kind.as_str()) {
+            ("", "Namespace") => 0,
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => 1,
+            _ => 2,
+        };
+        let mut order: Vec<usize> = (0..self.items.len()).collect();
+        order.sort_by_key(|&i| rank(&self.items[i].key));
+        order
     }
 
     /// Whether any item has conflicts.

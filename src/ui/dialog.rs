@@ -35,6 +35,9 @@ fn plan_lines(plan: &SyncPlan, theme: &Theme, conflicts_only: bool) -> Vec<Line<
         if let Some(err) = &item.error {
             lines.push(Line::from(Span::styled(format!("     {err}"), theme.bad())));
         }
+        if let Some(note) = &item.note {
+            lines.push(Line::from(Span::styled(format!("     ({note})"), theme.dim())));
+        }
         if !conflicts_only {
             let max = 12;
             for c in item.changes.iter().take(max) {

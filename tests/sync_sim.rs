@@ -1,0 +1,300 @@
+//! Sync against sim over HTTP: headless `kdrift sync` creates and updates exactly the named
+//! resources (every other object compared before and after), conflicts are refused until
+//! `--force-conflicts`, `--dry-run` and read-only write nothing, no terminal without `--yes`
+//! refuses, the preview-versus-apply guard refuses when Git or the live object moved, and
+//! prune deletes only an unowned object at the version that was shown.
+
+mod support;
+
+use kdrift::live::cluster;
+use kdrift::model::ResourceKey;
+use kdrift::sim::{self, SimHandle, SimOptions};
+use kdrift::sync::{ItemResult, PlanAction, SyncError, Syncer};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use support::{stderr, stdout, TestRepo};
+
+const MANIFESTS: &str = "\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: web:1
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+  namespace: shop
+data:
+  mode: blue
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: other
+  namespace: shop
+data:
+  mode: green
+";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    repo: TestRepo,
+    sim: SimHandle,
+    kubeconfig: PathBuf,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = TestRepo::new();
+    repo.write("apps/shop.yaml", MANIFESTS);
+    repo.commit("shop");
+    let sim = sim::start(SimOptions::default()).await.unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    Setup { _dir: dir, repo, sim, kubeconfig }
+}
+
+fn run(setup: &Setup, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kdrift"));
+    cmd.current_dir(setup.repo.path())
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(&setup.kubeconfig)
+        .env("NO_COLOR", "1")
+        .env("HOME", setup.repo.path())
+        .env("XDG_STATE_HOME", setup.repo.path().join(".state"))
+        .env_remove("KUBECONFIG")
+        .stdin(std::process::Stdio::null());
+    cmd.output().expect("kdrift runs")
+}
+
+async fn run_async(setup: &Setup, args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let repo = setup.repo.path().to_path_buf();
+    let kc = setup.kubeconfig.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kdrift"));
+        cmd.current_dir(&repo)
+            .args(&args)
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .env("NO_COLOR", "1")
+            .env("HOME", &repo)
+            .env("XDG_STATE_HOME", repo.join(".state"))
+            .env_remove("KUBECONFIG")
+            .stdin(std::process::Stdio::null());
+        cmd.output().expect("kdrift runs")
+    })
+    .await
+    .unwrap()
+}
+
+/// Every stored object, by key, with its whole JSON (resourceVersion included).
+fn everything(sim: &SimHandle) -> BTreeMap<String, Value> {
+    sim.with_store(|s| {
+        s.all_objects()
+            .into_iter()
+            .map(|(k, v)| (k, v))
+            .collect()
+    })
+}
+
+async fn client(kubeconfig: &Path) -> kube::Client {
+    cluster::connect(Some(kubeconfig), None).await.unwrap().client
+}
+
+async fn patch_as(kubeconfig: &Path, manager: &str, kind: &str, name: &str, body: Value) {
+    let c = client(kubeconfig).await;
+    let pp = PatchParams { field_manager: Some(manager.into()), ..PatchParams::default() };
+    match kind {
+        "Deployment" => {
+            let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(c, "shop");
+            api.patch(name, &pp, &Patch::Merge(body)).await.unwrap();
+        }
+        _ => {
+            let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(c, "shop");
+            api.patch(name, &pp, &Patch::Merge(body)).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_sync_converges_only_the_named_resources() {
+    let s = setup().await;
+    // Create everything from Git (missing → create).
+    let out = run_async(&s, &["sync", "--yes", "/Namespace//shop", "deploy/web", "-n", "shop", "configmap/cfg", "cm/other"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("create"), "{}", stdout(&out));
+    // Others change the cluster.
+    patch_as(&s.kubeconfig, "kubectl-scale", "Deployment", "web", json!({"spec": {"replicas": 5}})).await;
+    patch_as(&s.kubeconfig, "kubectl-edit", "ConfigMap", "cfg", json!({"data": {"mode": "red"}})).await;
+    patch_as(&s.kubeconfig, "kubectl-edit", "ConfigMap", "other", json!({"data": {"mode": "red"}})).await;
+    let before = everything(&s.sim);
+
+    // Conflicts are refused without force: nothing is written.
+    let out = run_async(&s, &["sync", "--yes", "cm/cfg", "-n", "shop"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("conflict: kubectl-edit owns .data.mode"), "{}", stdout(&out));
+    assert_eq!(everything(&s.sim), before);
+
+    // With force: cfg converges, and nothing else changes.
+    let out = run_async(&s, &["sync", "--yes", "--force-conflicts", "shop/ConfigMap/x/y".replace("shop/ConfigMap/x/y", "/ConfigMap/shop/cfg").as_str()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("applied"), "{}", stdout(&out));
+    let after = everything(&s.sim);
+    for (k, v) in &before {
+        if k.contains("configmaps/shop/cfg") {
+            assert_eq!(after[k]["data"]["mode"], "blue");
+        } else {
+            assert_eq!(after.get(k), Some(v), "{k} changed");
+        }
+    }
+    assert_eq!(after.len(), before.len());
+
+    // The diff agrees: cfg synced, web and other still drifted.
+    let out = run_async(&s, &["diff", "-o", "json"]).await;
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let status = |name: &str| {
+        v["resources"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["status"].clone()
+    };
+    assert_eq!(status("cfg"), "synced");
+    assert_eq!(status("other"), "out-of-sync");
+    assert_eq!(status("web"), "out-of-sync");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_read_only_and_no_terminal_write_nothing() {
+    let s = setup().await;
+    run_async(&s, &["sync", "--yes", "/Namespace//shop"]).await;
+    let before = everything(&s.sim);
+    let out = run_async(&s, &["sync", "--dry-run", "cm/cfg", "-n", "shop"]).await;
+    assert!(stdout(&out).contains("create") && stdout(&out).contains("Dry run"), "{}", stdout(&out));
+    assert_eq!(everything(&s.sim), before);
+
+    let out = run_async(&s, &["sync", "--read-only", "--yes", "cm/cfg", "-n", "shop"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+    assert_eq!(everything(&s.sim), before);
+
+    // stdin is not a terminal here: without --yes, kdrift refuses.
+    let out = run(&s, &["sync", "cm/cfg", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_eq!(everything(&s.sim), before);
+
+    // Names that cannot be resolved are refused before anything happens.
+    let out = run(&s, &["sync", "--yes", "gizmo/web"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown kind"), "{}", stderr(&out));
+}
+
+async fn make_syncer(s: &Setup, read_only: bool) -> (Syncer, kdrift::desired::DesiredSnapshot) {
+    let target = cluster::connect(Some(&s.kubeconfig), None).await.unwrap();
+    let served = Arc::new(cluster::discover(&target).await.unwrap());
+    let mut snap = kdrift::desired::load(&kdrift::desired::LoadOptions {
+        repo: Some(s.repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "default".into(),
+        kustomize_command: String::new(),
+        cache_dir: s.repo.path().join(".cache"),
+    })
+    .unwrap();
+    kdrift::desired::rescope(&mut snap, |g, k| served.get(g, k).map(|(_, n)| *n), "default");
+    let syncer = Syncer::new(target, served, "kdrift", read_only, Default::default(), "tester");
+    (syncer, snap)
+}
+
+fn inputs(snap: &kdrift::desired::DesiredSnapshot, keys: &[ResourceKey]) -> Vec<(ResourceKey, Option<kdrift::model::DesiredObject>)> {
+    keys.iter().map(|k| (k.clone(), snap.objects.iter().find(|o| o.key == *k).cloned())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_when_the_live_object_or_git_moved_since_the_preview() {
+    let s = setup().await;
+    let out = run_async(&s, &["sync", "--yes", "/Namespace//shop", "deploy/web", "-n", "shop"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    patch_as(&s.kubeconfig, "kubectl-edit", "Deployment", "web", json!({"metadata": {"labels": {"x": "1"}}})).await;
+    let (syncer, snap) = make_syncer(&s, false).await;
+    let web = ResourceKey::new("apps", "Deployment", "shop", "web");
+    patch_as(&s.kubeconfig, "kubectl-scale", "Deployment", "web", json!({"spec": {"replicas": 7}})).await;
+    let plan = syncer.preview(inputs(&snap, &[web.clone()]), &snap.revision.commit, 4).await;
+    assert_eq!(plan.items[0].action, PlanAction::Update);
+    assert!(plan.items[0].changes.iter().any(|c| c.path == "spec.replicas" && c.before.as_deref() == Some("7") && c.after.as_deref() == Some("2")), "{:?}", plan.items[0]);
+    assert!(plan.items[0].conflicts.iter().any(|c| c.manager == "kubectl-scale"), "{:?}", plan.items[0].conflicts);
+    // Someone changes web between preview and confirmation.
+    patch_as(&s.kubeconfig, "kubectl-scale", "Deployment", "web", json!({"spec": {"replicas": 9}})).await;
+    let before = everything(&s.sim);
+    match syncer.apply(&plan, &snap.revision.commit, true).await {
+        Err(SyncError::Moved(what)) => assert!(what[0].contains("changed in the cluster"), "{what:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(everything(&s.sim), before);
+    // Git moved.
+    let plan = syncer.preview(inputs(&snap, &[web.clone()]), &snap.revision.commit, 4).await;
+    match syncer.apply(&plan, "0123456789abcdef", true).await {
+        Err(SyncError::Moved(what)) => assert!(what[0].contains("Git moved"), "{what:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(everything(&s.sim), before);
+    // Unchanged since the preview: applied, with force taking replicas back.
+    let outcomes = syncer.apply(&plan, &snap.revision.commit, true).await.unwrap();
+    assert_eq!(outcomes[0].result, ItemResult::Applied);
+    let after = everything(&s.sim);
+    let key = after.keys().find(|k| k.contains("deployments/shop/web")).unwrap();
+    assert_eq!(after[key]["spec"]["replicas"], 2);
+    // A read-only syncer refuses whatever calls it.
+    let (ro, _) = make_syncer(&s, true).await;
+    assert!(matches!(ro.apply(&plan, &snap.revision.commit, true).await, Err(SyncError::ReadOnly(_))));
+    assert!(matches!(ro.delete(&web, "1").await, Err(SyncError::ReadOnly(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_only_the_version_shown_and_never_owned_objects() {
+    let s = setup().await;
+    run_async(&s, &["sync", "--yes", "/Namespace//shop"]).await;
+    let c = client(&s.kubeconfig).await;
+    let cms: Api<DynamicObject> = Api::namespaced_with(c, "shop", &kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()));
+    let pp = kube::api::PostParams::default();
+    for (name, owned) in [("orphan", false), ("owned", true)] {
+        let mut obj: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "shop"}, "data": {"a": "b"}})).unwrap();
+        if owned {
+            obj.metadata.owner_references = Some(vec![serde_json::from_value(json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "1234"})).unwrap()]);
+        }
+        cms.create(&pp, &obj).await.unwrap();
+    }
+    let (syncer, _) = make_syncer(&s, false).await;
+    let orphan = ResourceKey::new("", "ConfigMap", "shop", "orphan");
+    let owned = ResourceKey::new("", "ConfigMap", "shop", "owned");
+    let rv = syncer.get(&orphan).await.unwrap().unwrap().object["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    // A stale version is refused by the server's precondition.
+    let stale = syncer.delete(&orphan, "1").await.unwrap();
+    assert!(matches!(stale.result, ItemResult::Stale(_)), "{stale:?}");
+    assert!(syncer.get(&orphan).await.unwrap().is_some());
+    assert!(matches!(syncer.delete(&owned, "1").await, Err(SyncError::Refused(m)) if m.contains("ownerReferences")));
+    let done = syncer.delete(&orphan, &rv).await.unwrap();
+    assert_eq!(done.result, ItemResult::Deleted);
+    assert!(syncer.get(&orphan).await.unwrap().is_none());
+    assert!(syncer.get(&owned).await.unwrap().is_some());
+}
