@@ -113,3 +113,113 @@ pub fn kubectl() -> Option<PathBuf> {
         &["/usr/lib/google-cloud-sdk/bin/kubectl.1.32", "kubectl"],
     )
 }
+
+/// A detached tmux session running one command, driven with `send-keys` and read with
+/// `capture-pane`. Killed when dropped.
+pub struct Tmux {
+    pub tmux: PathBuf,
+    pub name: String,
+}
+
+impl Tmux {
+    /// Starts `command` (run by `sh -c`) in a `width`x`height` session in `cwd` with `env`.
+    pub fn start(command: &str, cwd: &Path, env: &[(&str, String)], width: u16, height: u16) -> Option<Tmux> {
+        let tmux = require_tool("tmux", &["tmux"])?;
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "kdrift-test-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let mut cmd = Command::new(&tmux);
+        cmd.args(["-L", &name, "-f", "/dev/null", "new-session", "-d", "-s", &name])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .current_dir(cwd);
+        for (k, v) in env {
+            cmd.args(["-e", &format!("{k}={v}")]);
+        }
+        cmd.arg(command);
+        let out = cmd.output().expect("tmux runs");
+        assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
+        Some(Tmux { tmux, name })
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.tmux)
+            .args(["-L", &self.name])
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// Sends keys (tmux key names: `Enter`, `Escape`, `Down`, or literal text).
+    pub fn send(&self, keys: &[&str]) {
+        for k in keys {
+            self.run(&["send-keys", "-t", &self.name, k]);
+        }
+    }
+
+    /// Sends text literally, character by character.
+    pub fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", &self.name, "-l", text]);
+    }
+
+    pub fn capture(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", &self.name])
+    }
+
+    /// Polls the screen until `pred` holds; panics with the last screen after `timeout`.
+    /// Returns the screen and how long it took.
+    pub fn wait_for(&self, what: &str, timeout: std::time::Duration, pred: impl Fn(&str) -> bool) -> (String, std::time::Duration) {
+        let start = std::time::Instant::now();
+        loop {
+            let screen = self.capture();
+            if pred(&screen) {
+                return (screen, start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                panic!("waited {timeout:?} for {what}; the screen:\n{screen}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.tmux).args(["-L", &self.name, "kill-server"]).output();
+    }
+}
+
+/// A `kdrift sim` process serving `load`, with its kubeconfig written to `kubeconfig`.
+pub struct SimProcess {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl SimProcess {
+    pub fn start(load: &Path, kubeconfig: &Path) -> SimProcess {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kdrift"))
+            .args(["sim", "--load"])
+            .arg(load)
+            .arg("--kubeconfig-out")
+            .arg(kubeconfig)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("kdrift sim starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("sim prints its URL");
+        SimProcess { child, url: line.trim().to_string() }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,148 @@
+//! The explorer end to end: the real binary in tmux against `kdrift sim` preloaded with a
+//! generated fixture. Open, filter, search, open a diff, see a change made with kubectl
+//! 1.32 turn a row out-of-sync within 2 seconds, see a Git commit followed, sync the row
+//! back with the confirmation, and quit to a restored terminal.
+
+mod support;
+
+use std::time::Duration;
+use support::{kubectl, SimProcess, Tmux};
+
+fn first_data_key(repo: &std::path::Path, file: &str) -> String {
+    let text = std::fs::read_to_string(repo.join(file)).unwrap();
+    for doc in text.split("\n---") {
+        if doc.contains("kind: ConfigMap") {
+            let v: serde_yaml::Value = serde_yaml::from_str(doc).unwrap();
+            if let Some(m) = v.get("data").and_then(|d| d.as_mapping()) {
+                return m.keys().next().unwrap().as_str().unwrap().to_string();
+            }
+        }
+    }
+    panic!("no ConfigMap with data in {file}");
+}
+
+#[test]
+fn explorer_follows_kubectl_and_git_and_syncs() {
+    let Some(kubectl) = kubectl() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let fx = dir.path().join("fx");
+    kdrift::fixture::write(&kdrift::fixture::FixtureOptions { out: fx.clone(), resources: 300, namespaces: 3, seed: 7 }).unwrap();
+    let repo = fx.join("repo");
+    let kc = dir.path().join("kubeconfig");
+    let _sim = SimProcess::start(&fx.join("live.json"), &kc);
+    let bin = env!("CARGO_BIN_EXE_kdrift");
+    let command = format!("{bin} --ascii; echo EXITED $?; stty -a; sleep 60");
+    let env = [
+        ("KUBECONFIG", kc.display().to_string()),
+        ("HOME", dir.path().display().to_string()),
+        ("XDG_STATE_HOME", dir.path().join("state").display().to_string()),
+        ("NO_COLOR", "1".to_string()),
+        ("TERM", "xterm-256color".to_string()),
+    ];
+    let Some(t) = Tmux::start(&command, &repo, &env, 120, 40) else { return };
+    let secs = Duration::from_secs;
+
+    // Open: the status bar names the context, the revision and counts.
+    t.wait_for("the first report", secs(20), |s| s.contains("ctx sim") && s.contains("live") && s.contains("=") && s.contains("fixture:"));
+    // Filter.
+    t.send(&["f"]);
+    t.wait_for("the drifted filter", secs(5), |s| s.contains("filter: drifted"));
+    for _ in 0..7 {
+        t.send(&["f"]);
+    }
+    t.wait_for("the filter back to all", secs(5), |s| !s.contains("filter:"));
+    // Search a synced ConfigMap and open its diff.
+    let target = "app-00000-config";
+    t.send(&["/"]);
+    t.type_text(target);
+    t.wait_for("the search", secs(5), |s| s.contains(&format!("/{target} (1 match)")));
+    t.send(&["Enter", "Enter"]);
+    t.wait_for("the diff", secs(5), |s| s.contains(&format!("ConfigMap/{target} -n team-000  synced")) && s.contains("live (sim)"));
+    t.send(&["Escape"]);
+    t.wait_for("the tree", secs(5), |s| s.contains(&format!("= {target}")));
+
+    // kubectl changes a field Git sets: the row turns out-of-sync within 2 seconds.
+    let key = first_data_key(&repo, "team-000/app-00000.yaml");
+    let patch = format!("{{\"data\":{{\"{key}\":\"changed-by-kubectl\"}}}}");
+    let out = std::process::Command::new(&kubectl)
+        .args(["--kubeconfig", &kc.display().to_string(), "-n", "team-000", "patch", "configmap", target, "--type", "merge", "-p", &patch])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, took) = t.wait_for("the row out-of-sync", secs(2), |s| s.contains(&format!("~ {target}")));
+    eprintln!("kubectl change shown after {took:?}");
+
+    // A Git commit that sets the same value: HEAD moves and the row is synced again.
+    let file = repo.join("team-000/app-00000.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut docs: Vec<String> = text.split("\n---").map(str::to_string).collect();
+    for d in &mut docs {
+        if d.contains("kind: ConfigMap") {
+            let mut v: serde_yaml::Value = serde_yaml::from_str(d).unwrap();
+            v["data"][key.as_str()] = serde_yaml::Value::String("changed-by-kubectl".into());
+            *d = serde_yaml::to_string(&v).unwrap();
+        }
+    }
+    std::fs::write(&file, docs.join("\n---\n")).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(&repo)
+            .args(["-c", "user.name=T", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["commit", "-qam", "take the kubectl value"]);
+    t.wait_for("the new commit", secs(3), |s| s.contains("take the kubectl value") && s.contains(&format!("= {target}")));
+
+    // Drift it again, then sync it back from the explorer.
+    let patch = format!("{{\"data\":{{\"{key}\":\"drifted-again\"}}}}");
+    let out = std::process::Command::new(&kubectl)
+        .args(["--kubeconfig", &kc.display().to_string(), "-n", "team-000", "patch", "configmap", target, "--type", "merge", "-p", &patch])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    t.wait_for("the row out-of-sync again", secs(2), |s| s.contains(&format!("~ {target}")));
+    t.send(&["s"]);
+    let (screen, _) = t.wait_for("the confirmation", secs(10), |s| s.contains("confirm sync"));
+    assert!(screen.contains("context sim") && screen.contains("server http://127.0.0.1"), "{screen}");
+    assert!(screen.contains(&format!("data.{key}")) || screen.contains(&format!("data['{key}']")), "{screen}");
+    // kubectl-patch now owns the field: a plain `y` would not write it; force is its own step.
+    if screen.contains("f: take the conflicting fields") {
+        t.send(&["f"]);
+        t.wait_for("the force confirmation", secs(5), |s| s.contains("FORCE"));
+    }
+    t.send(&["y"]);
+    t.wait_for("the result", secs(10), |s| s.contains("sync result") && s.contains("applied"));
+    t.send(&["Escape"]);
+    t.wait_for("the row synced", secs(3), |s| s.contains(&format!("= {target}")) && !s.contains("sync result"));
+
+    // Quit: the terminal is restored (canonical mode, alternate screen left).
+    t.send(&["q"]);
+    let (screen, _) = t.wait_for("the exit", secs(5), |s| s.contains("EXITED 0"));
+    assert!(screen.contains(" icanon") && !screen.contains("-icanon"), "{screen}");
+    assert!(!screen.contains("ctx sim"), "the explorer's screen is still shown:\n{screen}");
+}
+
+#[test]
+fn explorer_quits_on_sigterm_with_the_terminal_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = dir.path().join("fx");
+    kdrift::fixture::write(&kdrift::fixture::FixtureOptions { out: fx.clone(), resources: 30, namespaces: 2, seed: 2 }).unwrap();
+    let bin = env!("CARGO_BIN_EXE_kdrift");
+    let live = fx.join("live.yaml").display().to_string();
+    // The explorer runs in the foreground (it has the terminal); a background job sends
+    // SIGTERM once the first screen is up.
+    let command = format!(
+        "( sleep 3; pkill -TERM -f -- '^{bin} --live-file {live}' ) & {bin} --live-file {live}; echo EXITED $?; stty -a; sleep 60"
+    );
+    let env = [
+        ("HOME", dir.path().display().to_string()),
+        ("XDG_STATE_HOME", dir.path().join("state").display().to_string()),
+    ];
+    let Some(t) = Tmux::start(&command, &fx.join("repo"), &env, 80, 24) else { return };
+    t.wait_for("the explorer", Duration::from_secs(10), |s| s.contains("(offline)") && s.contains("file"));
+    let (screen, _) = t.wait_for("the exit", Duration::from_secs(10), |s| s.contains("EXITED 0"));
+    assert!(screen.contains(" icanon") && !screen.contains("-icanon"), "{screen}");
+}
