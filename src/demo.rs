@@ -23,22 +23,70 @@ use tokio::sync::mpsc::UnboundedSender;
 /// The demo repository's files, embedded so the demo needs nothing on disk.
 pub const FILES: &[(&str, &str)] = &[
     ("README.md", include_str!("../assets/demo/README.md")),
-    ("data/postgres.yaml", include_str!("../assets/demo/data/postgres.yaml")),
-    ("data/redis/base/deployment.yaml", include_str!("../assets/demo/data/redis/base/deployment.yaml")),
-    ("data/redis/base/kustomization.yaml", include_str!("../assets/demo/data/redis/base/kustomization.yaml")),
-    ("data/redis/base/service.yaml", include_str!("../assets/demo/data/redis/base/service.yaml")),
-    ("data/redis/overlays/demo/kustomization.yaml", include_str!("../assets/demo/data/redis/overlays/demo/kustomization.yaml")),
-    ("namespaces.yaml", include_str!("../assets/demo/namespaces.yaml")),
-    ("platform/backup-operator.yaml", include_str!("../assets/demo/platform/backup-operator.yaml")),
-    ("platform/backup-postgres.yaml", include_str!("../assets/demo/platform/backup-postgres.yaml")),
-    ("platform/crd-backups.yaml", include_str!("../assets/demo/platform/crd-backups.yaml")),
-    ("shop/api.yaml", include_str!("../assets/demo/shop/api.yaml")),
-    ("shop/cleanup-cronjob.yaml", include_str!("../assets/demo/shop/cleanup-cronjob.yaml")),
-    ("shop/ingress.yaml", include_str!("../assets/demo/shop/ingress.yaml")),
-    ("shop/rbac.yaml", include_str!("../assets/demo/shop/rbac.yaml")),
-    ("shop/web-config.yaml", include_str!("../assets/demo/shop/web-config.yaml")),
-    ("shop/web-hpa.yaml", include_str!("../assets/demo/shop/web-hpa.yaml")),
-    ("shop/web.yaml", include_str!("../assets/demo/shop/web.yaml")),
+    (
+        "data/postgres.yaml",
+        include_str!("../assets/demo/data/postgres.yaml"),
+    ),
+    (
+        "data/redis/base/deployment.yaml",
+        include_str!("../assets/demo/data/redis/base/deployment.yaml"),
+    ),
+    (
+        "data/redis/base/kustomization.yaml",
+        include_str!("../assets/demo/data/redis/base/kustomization.yaml"),
+    ),
+    (
+        "data/redis/base/service.yaml",
+        include_str!("../assets/demo/data/redis/base/service.yaml"),
+    ),
+    (
+        "data/redis/overlays/demo/kustomization.yaml",
+        include_str!("../assets/demo/data/redis/overlays/demo/kustomization.yaml"),
+    ),
+    (
+        "namespaces.yaml",
+        include_str!("../assets/demo/namespaces.yaml"),
+    ),
+    (
+        "platform/backup-operator.yaml",
+        include_str!("../assets/demo/platform/backup-operator.yaml"),
+    ),
+    (
+        "platform/backup-postgres.yaml",
+        include_str!("../assets/demo/platform/backup-postgres.yaml"),
+    ),
+    (
+        "platform/crd-backups.yaml",
+        include_str!("../assets/demo/platform/crd-backups.yaml"),
+    ),
+    (
+        "shop/api.yaml",
+        include_str!("../assets/demo/shop/api.yaml"),
+    ),
+    (
+        "shop/cleanup-cronjob.yaml",
+        include_str!("../assets/demo/shop/cleanup-cronjob.yaml"),
+    ),
+    (
+        "shop/ingress.yaml",
+        include_str!("../assets/demo/shop/ingress.yaml"),
+    ),
+    (
+        "shop/rbac.yaml",
+        include_str!("../assets/demo/shop/rbac.yaml"),
+    ),
+    (
+        "shop/web-config.yaml",
+        include_str!("../assets/demo/shop/web-config.yaml"),
+    ),
+    (
+        "shop/web-hpa.yaml",
+        include_str!("../assets/demo/shop/web-hpa.yaml"),
+    ),
+    (
+        "shop/web.yaml",
+        include_str!("../assets/demo/shop/web.yaml"),
+    ),
 ];
 
 /// The label that marks the demo's objects (tracking selector for `extra`).
@@ -59,7 +107,11 @@ fn git(dir: &Path, args: &[&str], author: (&str, &str)) -> Result<()> {
         .output()
         .with_context(|| format!("running git {} (is git installed?)", args.join(" ")))?;
     if !out.status.success() {
-        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -71,7 +123,10 @@ const BOB: (&str, &str) = ("Bob Dev", "bob@example.com");
 pub fn write_repository(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if std::fs::read_dir(dir)?.next().is_some() {
-        bail!("{} is not empty: the demo repository needs an empty or new folder", dir.display());
+        bail!(
+            "{} is not empty: the demo repository needs an empty or new folder",
+            dir.display()
+        );
     }
     git(dir, &["init", "-q", "-b", "main"], ALICE)?;
     for (path, text) in FILES {
@@ -81,10 +136,32 @@ pub fn write_repository(dir: &Path) -> Result<()> {
         }
         std::fs::write(&p, text)?;
     }
-    git(dir, &["add", "namespaces.yaml", "platform", "README.md"], ALICE)?;
-    git(dir, &["commit", "-q", "-m", "platform: namespaces, backups CRD and operator RBAC"], ALICE)?;
+    git(
+        dir,
+        &["add", "namespaces.yaml", "platform", "README.md"],
+        ALICE,
+    )?;
+    git(
+        dir,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "platform: namespaces, backups CRD and operator RBAC",
+        ],
+        ALICE,
+    )?;
     git(dir, &["add", "-A"], BOB)?;
-    git(dir, &["commit", "-q", "-m", "shop and data: first deploy of web, api, postgres and redis"], BOB)?;
+    git(
+        dir,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "shop and data: first deploy of web, api, postgres and redis",
+        ],
+        BOB,
+    )?;
     Ok(())
 }
 
@@ -92,7 +169,10 @@ pub fn write_repository(dir: &Path) -> Result<()> {
 pub fn land_release(dir: &Path) -> Result<()> {
     let path = dir.join("shop/api.yaml");
     let text = std::fs::read_to_string(&path)?;
-    std::fs::write(&path, text.replace("ghcr.io/example/api:1.4.0", "ghcr.io/example/api:1.5.0"))?;
+    std::fs::write(
+        &path,
+        text.replace("ghcr.io/example/api:1.4.0", "ghcr.io/example/api:1.5.0"),
+    )?;
     git(dir, &["commit", "-q", "-am", "api: release 1.5.0"], BOB)?;
     Ok(())
 }
@@ -105,7 +185,11 @@ async fn seed(settings: &runtime::Settings) -> Result<()> {
     for phase in 0..2 {
         let served = Arc::new(cluster::discover(&target).await?);
         let mut snap = snapshot.clone();
-        crate::desired::rescope(&mut snap, |g, k| served.get(g, k).map(|(_, n)| *n), &settings.load.default_namespace);
+        crate::desired::rescope(
+            &mut snap,
+            |g, k| served.get(g, k).map(|(_, n)| *n),
+            &settings.load.default_namespace,
+        );
         let first = |k: &ResourceKey| k.kind == "Namespace" || k.kind == "CustomResourceDefinition";
         let keys: Vec<ResourceKey> = snap
             .objects
@@ -113,16 +197,35 @@ async fn seed(settings: &runtime::Settings) -> Result<()> {
             .map(|o| o.key.clone())
             .filter(|k| if phase == 0 { first(k) } else { !first(k) })
             .collect();
-        let syncer = Syncer::new(target.clone(), Arc::clone(&served), &settings.field_manager, false, settings.drift.clone(), "demo");
+        let syncer = Syncer::new(
+            target.clone(),
+            Arc::clone(&served),
+            &settings.field_manager,
+            false,
+            settings.drift.clone(),
+            "demo",
+        );
         let plan = syncer
-            .preview(explorer::plan_inputs(&snap, keys), &snap.revision.commit, settings.concurrency)
+            .preview(
+                explorer::plan_inputs(&snap, keys),
+                &snap.revision.commit,
+                settings.concurrency,
+            )
             .await;
         if let Some(bad) = plan.items.iter().find(|i| i.action == PlanAction::Refused) {
-            bail!("the demo could not apply {}: {}", crate::app::short_name(&bad.key), bad.error.clone().unwrap_or_default());
+            bail!(
+                "the demo could not apply {}: {}",
+                crate::app::short_name(&bad.key),
+                bad.error.clone().unwrap_or_default()
+            );
         }
         let outcomes = syncer.apply(&plan, &snap.revision.commit, false).await?;
         if let Some(bad) = outcomes.iter().find(|o| !o.result.is_success()) {
-            bail!("the demo could not apply {}: {}", crate::app::short_name(&bad.key), bad.result);
+            bail!(
+                "the demo could not apply {}: {}",
+                crate::app::short_name(&bad.key),
+                bad.result
+            );
         }
     }
     Ok(())
@@ -144,22 +247,44 @@ const ACTS: &[Act] = &[
 ];
 
 async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
-    let pp = |m: &str| PatchParams { field_manager: Some(m.to_string()), ..PatchParams::default() };
+    let pp = |m: &str| PatchParams {
+        field_manager: Some(m.to_string()),
+        ..PatchParams::default()
+    };
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), "shop");
     match i {
         0 => {
-            deploys.patch("web", &pp("kube-controller-manager"), &Patch::Merge(serde_json::json!({"spec": {"replicas": 4}}))).await?;
+            deploys
+                .patch(
+                    "web",
+                    &pp("kube-controller-manager"),
+                    &Patch::Merge(serde_json::json!({"spec": {"replicas": 4}})),
+                )
+                .await?;
         }
         1 => {
-            deploys.patch("api", &pp("kubectl-scale"), &Patch::Merge(serde_json::json!({"spec": {"replicas": 5}}))).await?;
+            deploys
+                .patch(
+                    "api",
+                    &pp("kubectl-scale"),
+                    &Patch::Merge(serde_json::json!({"spec": {"replicas": 5}})),
+                )
+                .await?;
         }
         2 => {
             let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "ghcr.io/example/web:2.3.1-hotfix1"}]}}}});
-            deploys.patch("web", &pp("kubectl-edit"), &Patch::Strategic(patch)).await?;
+            deploys
+                .patch("web", &pp("kubectl-edit"), &Patch::Strategic(patch))
+                .await?;
         }
         3 => {
             let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "shop");
-            cms.patch("web-config", &pp("kubectl-edit"), &Patch::Merge(serde_json::json!({"data": {"LOG_LEVEL": "debug"}}))).await?;
+            cms.patch(
+                "web-config",
+                &pp("kubectl-edit"),
+                &Patch::Merge(serde_json::json!({"data": {"LOG_LEVEL": "debug"}})),
+            )
+            .await?;
         }
         4 => {
             let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "data");
@@ -172,11 +297,20 @@ async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
                 "metadata": {"name": "legacy-flags", "namespace": "shop", "labels": {"app.kubernetes.io/part-of": "kdrift-demo"}},
                 "data": {"OLD_CHECKOUT": "true"}
             }))?;
-            cms.create(&PostParams { field_manager: Some("kubectl-create".into()), ..PostParams::default() }, &cm).await?;
+            cms.create(
+                &PostParams {
+                    field_manager: Some("kubectl-create".into()),
+                    ..PostParams::default()
+                },
+                &cm,
+            )
+            .await?;
         }
         6 => {
             let dir = repo.to_path_buf();
-            tokio::task::spawn_blocking(move || land_release(&dir)).await.map_err(|e| anyhow!("{e}"))??;
+            tokio::task::spawn_blocking(move || land_release(&dir))
+                .await
+                .map_err(|e| anyhow!("{e}"))??;
         }
         _ => {}
     }
@@ -184,7 +318,12 @@ async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
 }
 
 /// Runs every act, `pace` apart, announcing each in the explorer when there is one.
-async fn actors(client: kube::Client, repo: PathBuf, pace: Duration, ui: Option<UnboundedSender<Msg>>) {
+async fn actors(
+    client: kube::Client,
+    repo: PathBuf,
+    pace: Duration,
+    ui: Option<UnboundedSender<Msg>>,
+) {
     for (i, a) in ACTS.iter().enumerate() {
         tokio::time::sleep(if i == 0 { pace / 2 } else { pace }).await;
         let result = act(i, &client, &repo).await;
@@ -203,7 +342,10 @@ async fn actors(client: kube::Client, repo: PathBuf, pace: Duration, ui: Option<
 
 /// `kdrift demo`.
 pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> {
-    let temp = tempfile::Builder::new().prefix("kdrift-demo-").tempdir().context("creating a temporary folder")?;
+    let temp = tempfile::Builder::new()
+        .prefix("kdrift-demo-")
+        .tempdir()
+        .context("creating a temporary folder")?;
     let repo = match &args.repo_out {
         Some(dir) => dir.clone(),
         None => temp.path().join("repo"),
@@ -222,8 +364,14 @@ pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> 
     }))?;
     let text = sim
         .kubeconfig
-        .replace("contexts:\n- name: sim\n", &format!("contexts:\n- name: {CONTEXT}\n"))
-        .replace("current-context: sim", &format!("current-context: {CONTEXT}"));
+        .replace(
+            "contexts:\n- name: sim\n",
+            &format!("contexts:\n- name: {CONTEXT}\n"),
+        )
+        .replace(
+            "current-context: sim",
+            &format!("current-context: {CONTEXT}"),
+        );
     std::fs::write(&kubeconfig, text)?;
 
     let mut g = global.clone();
@@ -238,8 +386,15 @@ pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> 
     let target = rt.block_on(cluster::connect(Some(&kubeconfig), None))?;
     let pace = Duration::from_secs_f64(args.pace.clamp(0.0, 600.0));
     let code = if args.no_tui {
-        rt.block_on(actors(target.client.clone(), repo.clone(), Duration::ZERO, None));
-        let diff = crate::cli::DiffArgs { output: crate::cli::OutputFormat::Text };
+        rt.block_on(actors(
+            target.client.clone(),
+            repo.clone(),
+            Duration::ZERO,
+            None,
+        ));
+        let diff = crate::cli::DiffArgs {
+            output: crate::cli::OutputFormat::Text,
+        };
         runtime::run_diff(&settings, &diff)?;
         runtime::EXIT_CLEAN
     } else {
@@ -260,7 +415,10 @@ pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> 
     rt.block_on(sim.stop());
     rt.shutdown_background();
     if let Some(dir) = &args.repo_out {
-        eprintln!("kdrift demo: the demo repository is kept in {}", dir.display());
+        eprintln!(
+            "kdrift demo: the demo repository is kept in {}",
+            dir.display()
+        );
     }
     drop(temp);
     Ok(code)

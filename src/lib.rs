@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -23,5 +24,4 @@ pub mod runtime;
 pub mod sim;
 pub mod sync;
 pub mod ui;
-pub mod app;
 pub mod yaml;

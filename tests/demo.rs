@@ -18,7 +18,13 @@ fn demo_no_tui_reports_the_actors_drift() {
         .env_remove("KUBECONFIG")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
     for line in [
         "missing: /ConfigMap/data/redis-config",
@@ -35,11 +41,21 @@ fn demo_no_tui_reports_the_actors_drift() {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
     // The autoscaler's replicas are not drift, and the Secret's values never show.
-    assert!(!text.contains("Deployment/shop/web (shop/web.yaml:2)\n  ~ spec.replicas"), "{text}");
+    assert!(
+        !text.contains("Deployment/shop/web (shop/web.yaml:2)\n  ~ spec.replicas"),
+        "{text}"
+    );
     assert!(!text.contains("demo-session-key"), "{text}");
     // The repository is kept with its history, the release commit on top.
-    let log = std::process::Command::new("git").args(["log", "--format=%s"]).current_dir(dir.path().join("repo")).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&log.stdout).lines().next(), Some("api: release 1.5.0"));
+    let log = std::process::Command::new("git")
+        .args(["log", "--format=%s"])
+        .current_dir(dir.path().join("repo"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout).lines().next(),
+        Some("api: release 1.5.0")
+    );
 }
 
 #[test]
@@ -48,41 +64,72 @@ fn demo_in_the_explorer_syncs_one_resource_and_quits_clean() {
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let bin = env!("CARGO_BIN_EXE_kdrift");
-    let command = format!("{bin} demo --ascii --pace 0.5; echo EXITED $?; ls -A {}; echo LISTED; sleep 60", tmp.display());
+    let command = format!(
+        "{bin} demo --ascii --pace 0.5; echo EXITED $?; ls -A {}; echo LISTED; sleep 60",
+        tmp.display()
+    );
     let env = [
         ("HOME", dir.path().display().to_string()),
-        ("XDG_STATE_HOME", dir.path().join("state").display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            dir.path().join("state").display().to_string(),
+        ),
         ("TMPDIR", tmp.display().to_string()),
         ("NO_COLOR", "1".to_string()),
     ];
-    let Some(t) = Tmux::start(&command, dir.path(), &env, 100, 30) else { return };
+    let Some(t) = Tmux::start(&command, dir.path(), &env, 100, 30) else {
+        return;
+    };
     let secs = Duration::from_secs;
-    let (screen, _) = t.wait_for("the demo explorer", secs(20), |s| s.contains("kdrift-demo") && s.contains("live"));
-    assert!(screen.contains("demo:"), "first-run hint or an actor's news: {screen}");
+    let (screen, _) = t.wait_for("the demo explorer", secs(20), |s| {
+        s.contains("kdrift-demo") && s.contains("live")
+    });
+    assert!(
+        screen.contains("demo:"),
+        "first-run hint or an actor's news: {screen}"
+    );
     // The actors act: the hot-fixed web image turns its row out-of-sync.
     t.send(&["f"]);
     t.wait_for("web out-of-sync", secs(15), |s| s.contains("~ web"));
-    t.wait_for("web-config out-of-sync", secs(15), |s| s.contains("~ web-config"));
+    t.wait_for("web-config out-of-sync", secs(15), |s| {
+        s.contains("~ web-config")
+    });
     t.send(&["/"]);
     t.type_text("web-config");
     t.send(&["Enter"]);
-    t.wait_for("web-config selected", secs(5), |s| s.contains("ConfigMap web-config  out-of-sync"));
+    t.wait_for("web-config selected", secs(5), |s| {
+        s.contains("ConfigMap web-config  out-of-sync")
+    });
     t.send(&["s"]);
-    t.wait_for("the confirmation", secs(10), |s| s.contains("confirm sync") && s.contains("context kdrift-demo"));
+    t.wait_for("the confirmation", secs(10), |s| {
+        s.contains("confirm sync") && s.contains("context kdrift-demo")
+    });
     let screen = t.capture();
     if screen.contains("f: take the conflicting fields") {
         t.send(&["f"]);
         t.wait_for("force", secs(5), |s| s.contains("FORCE"));
     }
     t.send(&["y"]);
-    t.wait_for("the result", secs(10), |s| s.contains("sync result") && s.contains("applied"));
+    t.wait_for("the result", secs(10), |s| {
+        s.contains("sync result") && s.contains("applied")
+    });
     t.send(&["Escape"]);
     // web-config leaves the drifted filter; web stays drifted.
-    t.wait_for("web-config synced", secs(5), |s| !s.contains("web-config") && s.contains("~ web"));
+    t.wait_for("web-config synced", secs(5), |s| {
+        !s.contains("web-config") && s.contains("~ web")
+    });
     t.send(&["q"]);
     let (screen, _) = t.wait_for("the exit", secs(10), |s| s.contains("LISTED"));
     assert!(screen.contains("EXITED 0"), "{screen}");
     // No temporary file is left behind.
-    let listing: Vec<&str> = screen.lines().skip_while(|l| !l.starts_with("EXITED")).skip(1).take_while(|l| *l != "LISTED").collect();
-    assert!(listing.iter().all(|l| l.trim().is_empty()), "left behind: {listing:?}");
+    let listing: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.starts_with("EXITED"))
+        .skip(1)
+        .take_while(|l| *l != "LISTED")
+        .collect();
+    assert!(
+        listing.iter().all(|l| l.trim().is_empty()),
+        "left behind: {listing:?}"
+    );
 }

@@ -26,7 +26,13 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     let Some(kubectl) = kubectl() else { return };
     let dir = tempfile::tempdir().unwrap();
     let fx = dir.path().join("fx");
-    kdrift::fixture::write(&kdrift::fixture::FixtureOptions { out: fx.clone(), resources: 300, namespaces: 3, seed: 7 }).unwrap();
+    kdrift::fixture::write(&kdrift::fixture::FixtureOptions {
+        out: fx.clone(),
+        resources: 300,
+        namespaces: 3,
+        seed: 7,
+    })
+    .unwrap();
     let repo = fx.join("repo");
     let kc = dir.path().join("kubeconfig");
     let _sim = SimProcess::start(&fx.join("live.json"), &kc);
@@ -35,29 +41,44 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     let env = [
         ("KUBECONFIG", kc.display().to_string()),
         ("HOME", dir.path().display().to_string()),
-        ("XDG_STATE_HOME", dir.path().join("state").display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            dir.path().join("state").display().to_string(),
+        ),
         ("NO_COLOR", "1".to_string()),
         ("TERM", "xterm-256color".to_string()),
     ];
-    let Some(t) = Tmux::start(&command, &repo, &env, 120, 40) else { return };
+    let Some(t) = Tmux::start(&command, &repo, &env, 120, 40) else {
+        return;
+    };
     let secs = Duration::from_secs;
 
     // Open: the status bar names the context, the revision and counts.
-    t.wait_for("the first report", secs(20), |s| s.contains("ctx sim") && s.contains("live") && s.contains("=") && s.contains("fixture:"));
+    t.wait_for("the first report", secs(20), |s| {
+        s.contains("ctx sim") && s.contains("live") && s.contains("=") && s.contains("fixture:")
+    });
     // Filter.
     t.send(&["f"]);
-    t.wait_for("the drifted filter", secs(5), |s| s.contains("filter: drifted"));
+    t.wait_for("the drifted filter", secs(5), |s| {
+        s.contains("filter: drifted")
+    });
     for _ in 0..7 {
         t.send(&["f"]);
     }
-    t.wait_for("the filter back to all", secs(5), |s| !s.contains("filter:"));
+    t.wait_for("the filter back to all", secs(5), |s| {
+        !s.contains("filter:")
+    });
     // Search a synced ConfigMap and open its diff.
     let target = "app-00000-config";
     t.send(&["/"]);
     t.type_text(target);
-    t.wait_for("the search", secs(5), |s| s.contains(&format!("/{target} (1 match)")));
+    t.wait_for("the search", secs(5), |s| {
+        s.contains(&format!("/{target} (1 match)"))
+    });
     t.send(&["Enter", "Enter"]);
-    t.wait_for("the diff", secs(5), |s| s.contains(&format!("ConfigMap/{target} -n team-000  synced")) && s.contains("live (sim)"));
+    t.wait_for("the diff", secs(5), |s| {
+        s.contains(&format!("ConfigMap/{target} -n team-000  synced")) && s.contains("live (sim)")
+    });
     t.send(&["Escape"]);
     t.wait_for("the tree", secs(5), |s| s.contains(&format!("= {target}")));
 
@@ -65,11 +86,29 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     let key = first_data_key(&repo, "team-000/app-00000.yaml");
     let patch = format!("{{\"data\":{{\"{key}\":\"changed-by-kubectl\"}}}}");
     let out = std::process::Command::new(&kubectl)
-        .args(["--kubeconfig", &kc.display().to_string(), "-n", "team-000", "patch", "configmap", target, "--type", "merge", "-p", &patch])
+        .args([
+            "--kubeconfig",
+            &kc.display().to_string(),
+            "-n",
+            "team-000",
+            "patch",
+            "configmap",
+            target,
+            "--type",
+            "merge",
+            "-p",
+            &patch,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (_, took) = t.wait_for("the row out-of-sync", secs(2), |s| s.contains(&format!("~ {target}")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, took) = t.wait_for("the row out-of-sync", secs(2), |s| {
+        s.contains(&format!("~ {target}"))
+    });
     eprintln!("kubectl change shown after {took:?}");
 
     // A Git commit that sets the same value: HEAD moves and the row is synced again.
@@ -87,49 +126,98 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     let git = |args: &[&str]| {
         let out = std::process::Command::new("git")
             .current_dir(&repo)
-            .args(["-c", "user.name=T", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=T",
+                "-c",
+                "user.email=t@e",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     git(&["commit", "-qam", "take the kubectl value"]);
-    t.wait_for("the new commit", secs(3), |s| s.contains("take the kubectl value") && s.contains(&format!("= {target}")));
+    t.wait_for("the new commit", secs(3), |s| {
+        s.contains("take the kubectl value") && s.contains(&format!("= {target}"))
+    });
 
     // Drift it again, then sync it back from the explorer.
     let patch = format!("{{\"data\":{{\"{key}\":\"drifted-again\"}}}}");
     let out = std::process::Command::new(&kubectl)
-        .args(["--kubeconfig", &kc.display().to_string(), "-n", "team-000", "patch", "configmap", target, "--type", "merge", "-p", &patch])
+        .args([
+            "--kubeconfig",
+            &kc.display().to_string(),
+            "-n",
+            "team-000",
+            "patch",
+            "configmap",
+            target,
+            "--type",
+            "merge",
+            "-p",
+            &patch,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
-    t.wait_for("the row out-of-sync again", secs(2), |s| s.contains(&format!("~ {target}")));
+    t.wait_for("the row out-of-sync again", secs(2), |s| {
+        s.contains(&format!("~ {target}"))
+    });
     t.send(&["s"]);
     let (screen, _) = t.wait_for("the confirmation", secs(10), |s| s.contains("confirm sync"));
-    assert!(screen.contains("context sim") && screen.contains("server http://127.0.0.1"), "{screen}");
-    assert!(screen.contains(&format!("data.{key}")) || screen.contains(&format!("data['{key}']")), "{screen}");
+    assert!(
+        screen.contains("context sim") && screen.contains("server http://127.0.0.1"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("data.{key}")) || screen.contains(&format!("data['{key}']")),
+        "{screen}"
+    );
     // kubectl-patch now owns the field: a plain `y` would not write it; force is its own step.
     if screen.contains("f: take the conflicting fields") {
         t.send(&["f"]);
         t.wait_for("the force confirmation", secs(5), |s| s.contains("FORCE"));
     }
     t.send(&["y"]);
-    t.wait_for("the result", secs(10), |s| s.contains("sync result") && s.contains("applied"));
+    t.wait_for("the result", secs(10), |s| {
+        s.contains("sync result") && s.contains("applied")
+    });
     t.send(&["Escape"]);
-    t.wait_for("the row synced", secs(3), |s| s.contains(&format!("= {target}")) && !s.contains("sync result"));
+    t.wait_for("the row synced", secs(3), |s| {
+        s.contains(&format!("= {target}")) && !s.contains("sync result")
+    });
 
     // Quit: the terminal is restored (canonical mode, alternate screen left).
     t.send(&["q"]);
     let (screen, _) = t.wait_for("the exit", secs(5), |s| s.contains("EXITED 0"));
-    assert!(screen.contains(" icanon") && !screen.contains("-icanon"), "{screen}");
-    assert!(!screen.contains("ctx sim"), "the explorer's screen is still shown:\n{screen}");
+    assert!(
+        screen.contains(" icanon") && !screen.contains("-icanon"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("ctx sim"),
+        "the explorer's screen is still shown:\n{screen}"
+    );
 }
 
 #[test]
 fn explorer_quits_on_sigterm_with_the_terminal_restored() {
     let dir = tempfile::tempdir().unwrap();
     let fx = dir.path().join("fx");
-    kdrift::fixture::write(&kdrift::fixture::FixtureOptions { out: fx.clone(), resources: 30, namespaces: 2, seed: 2 }).unwrap();
+    kdrift::fixture::write(&kdrift::fixture::FixtureOptions {
+        out: fx.clone(),
+        resources: 30,
+        namespaces: 2,
+        seed: 2,
+    })
+    .unwrap();
     let bin = env!("CARGO_BIN_EXE_kdrift");
     let live = fx.join("live.yaml").display().to_string();
     // The explorer runs in the foreground (it has the terminal); a background job sends
@@ -139,10 +227,22 @@ fn explorer_quits_on_sigterm_with_the_terminal_restored() {
     );
     let env = [
         ("HOME", dir.path().display().to_string()),
-        ("XDG_STATE_HOME", dir.path().join("state").display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            dir.path().join("state").display().to_string(),
+        ),
     ];
-    let Some(t) = Tmux::start(&command, &fx.join("repo"), &env, 80, 24) else { return };
-    t.wait_for("the explorer", Duration::from_secs(10), |s| s.contains("(offline)") && s.contains("file"));
-    let (screen, _) = t.wait_for("the exit", Duration::from_secs(10), |s| s.contains("EXITED 0"));
-    assert!(screen.contains(" icanon") && !screen.contains("-icanon"), "{screen}");
+    let Some(t) = Tmux::start(&command, &fx.join("repo"), &env, 80, 24) else {
+        return;
+    };
+    t.wait_for("the explorer", Duration::from_secs(10), |s| {
+        s.contains("(offline)") && s.contains("file")
+    });
+    let (screen, _) = t.wait_for("the exit", Duration::from_secs(10), |s| {
+        s.contains("EXITED 0")
+    });
+    assert!(
+        screen.contains(" icanon") && !screen.contains("-icanon"),
+        "{screen}"
+    );
 }

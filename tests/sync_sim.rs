@@ -72,7 +72,12 @@ async fn setup() -> Setup {
     let sim = sim::start(SimOptions::default()).await.unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig).unwrap();
-    Setup { _dir: dir, repo, sim, kubeconfig }
+    Setup {
+        _dir: dir,
+        repo,
+        sim,
+        kubeconfig,
+    }
 }
 
 fn run(setup: &Setup, args: &[&str]) -> std::process::Output {
@@ -112,21 +117,22 @@ async fn run_async(setup: &Setup, args: &[&str]) -> std::process::Output {
 
 /// Every stored object, by key, with its whole JSON (resourceVersion included).
 fn everything(sim: &SimHandle) -> BTreeMap<String, Value> {
-    sim.with_store(|s| {
-        s.all_objects()
-            .into_iter()
-            .map(|(k, v)| (k, v))
-            .collect()
-    })
+    sim.with_store(|s| s.all_objects())
 }
 
 async fn client(kubeconfig: &Path) -> kube::Client {
-    cluster::connect(Some(kubeconfig), None).await.unwrap().client
+    cluster::connect(Some(kubeconfig), None)
+        .await
+        .unwrap()
+        .client
 }
 
 async fn patch_as(kubeconfig: &Path, manager: &str, kind: &str, name: &str, body: Value) {
     let c = client(kubeconfig).await;
-    let pp = PatchParams { field_manager: Some(manager.into()), ..PatchParams::default() };
+    let pp = PatchParams {
+        field_manager: Some(manager.into()),
+        ..PatchParams::default()
+    };
     match kind {
         "Deployment" => {
             let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(c, "shop");
@@ -143,24 +149,84 @@ async fn patch_as(kubeconfig: &Path, manager: &str, kind: &str, name: &str, body
 async fn headless_sync_converges_only_the_named_resources() {
     let s = setup().await;
     // Create everything from Git (missing → create).
-    let out = run_async(&s, &["sync", "--yes", "/Namespace//shop", "deploy/web", "-n", "shop", "configmap/cfg", "cm/other"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let out = run_async(
+        &s,
+        &[
+            "sync",
+            "--yes",
+            "/Namespace//shop",
+            "deploy/web",
+            "-n",
+            "shop",
+            "configmap/cfg",
+            "cm/other",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert!(stdout(&out).contains("create"), "{}", stdout(&out));
     // Others change the cluster.
-    patch_as(&s.kubeconfig, "kubectl-scale", "Deployment", "web", json!({"spec": {"replicas": 5}})).await;
-    patch_as(&s.kubeconfig, "kubectl-edit", "ConfigMap", "cfg", json!({"data": {"mode": "red"}})).await;
-    patch_as(&s.kubeconfig, "kubectl-edit", "ConfigMap", "other", json!({"data": {"mode": "red"}})).await;
+    patch_as(
+        &s.kubeconfig,
+        "kubectl-scale",
+        "Deployment",
+        "web",
+        json!({"spec": {"replicas": 5}}),
+    )
+    .await;
+    patch_as(
+        &s.kubeconfig,
+        "kubectl-edit",
+        "ConfigMap",
+        "cfg",
+        json!({"data": {"mode": "red"}}),
+    )
+    .await;
+    patch_as(
+        &s.kubeconfig,
+        "kubectl-edit",
+        "ConfigMap",
+        "other",
+        json!({"data": {"mode": "red"}}),
+    )
+    .await;
     let before = everything(&s.sim);
 
     // Conflicts are refused without force: nothing is written.
     let out = run_async(&s, &["sync", "--yes", "cm/cfg", "-n", "shop"]).await;
-    assert_eq!(out.status.code(), Some(2), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("conflict: kubectl-edit owns .data.mode"), "{}", stdout(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("conflict: kubectl-edit owns .data.mode"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(everything(&s.sim), before);
 
     // With force: cfg converges, and nothing else changes.
-    let out = run_async(&s, &["sync", "--yes", "--force-conflicts", "shop/ConfigMap/x/y".replace("shop/ConfigMap/x/y", "/ConfigMap/shop/cfg").as_str()]).await;
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let out = run_async(
+        &s,
+        &["sync", "--yes", "--force-conflicts", "/ConfigMap/shop/cfg"],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert!(stdout(&out).contains("applied"), "{}", stdout(&out));
     let after = everything(&s.sim);
     for (k, v) in &before {
@@ -176,7 +242,13 @@ async fn headless_sync_converges_only_the_named_resources() {
     let out = run_async(&s, &["diff", "-o", "json"]).await;
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let status = |name: &str| {
-        v["resources"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["status"].clone()
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["status"]
+            .clone()
     };
     assert_eq!(status("cfg"), "synced");
     assert_eq!(status("other"), "out-of-sync");
@@ -189,10 +261,18 @@ async fn dry_run_read_only_and_no_terminal_write_nothing() {
     run_async(&s, &["sync", "--yes", "/Namespace//shop"]).await;
     let before = everything(&s.sim);
     let out = run_async(&s, &["sync", "--dry-run", "cm/cfg", "-n", "shop"]).await;
-    assert!(stdout(&out).contains("create") && stdout(&out).contains("Dry run"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("create") && stdout(&out).contains("Dry run"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(everything(&s.sim), before);
 
-    let out = run_async(&s, &["sync", "--read-only", "--yes", "cm/cfg", "-n", "shop"]).await;
+    let out = run_async(
+        &s,
+        &["sync", "--read-only", "--yes", "cm/cfg", "-n", "shop"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
     assert_eq!(everything(&s.sim), before);
@@ -221,53 +301,148 @@ async fn make_syncer(s: &Setup, read_only: bool) -> (Syncer, kdrift::desired::De
         cache_dir: s.repo.path().join(".cache"),
     })
     .unwrap();
-    kdrift::desired::rescope(&mut snap, |g, k| served.get(g, k).map(|(_, n)| *n), "default");
-    let syncer = Syncer::new(target, served, "kdrift", read_only, Default::default(), "tester");
+    kdrift::desired::rescope(
+        &mut snap,
+        |g, k| served.get(g, k).map(|(_, n)| *n),
+        "default",
+    );
+    let syncer = Syncer::new(
+        target,
+        served,
+        "kdrift",
+        read_only,
+        Default::default(),
+        "tester",
+    );
     (syncer, snap)
 }
 
-fn inputs(snap: &kdrift::desired::DesiredSnapshot, keys: &[ResourceKey]) -> Vec<(ResourceKey, Option<kdrift::model::DesiredObject>)> {
-    keys.iter().map(|k| (k.clone(), snap.objects.iter().find(|o| o.key == *k).cloned())).collect()
+fn inputs(
+    snap: &kdrift::desired::DesiredSnapshot,
+    keys: &[ResourceKey],
+) -> Vec<(ResourceKey, Option<kdrift::model::DesiredObject>)> {
+    keys.iter()
+        .map(|k| {
+            (
+                k.clone(),
+                snap.objects.iter().find(|o| o.key == *k).cloned(),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_refuses_when_the_live_object_or_git_moved_since_the_preview() {
     let s = setup().await;
-    let out = run_async(&s, &["sync", "--yes", "/Namespace//shop", "deploy/web", "-n", "shop"]).await;
+    let out = run_async(
+        &s,
+        &[
+            "sync",
+            "--yes",
+            "/Namespace//shop",
+            "deploy/web",
+            "-n",
+            "shop",
+        ],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    patch_as(&s.kubeconfig, "kubectl-edit", "Deployment", "web", json!({"metadata": {"labels": {"x": "1"}}})).await;
+    patch_as(
+        &s.kubeconfig,
+        "kubectl-edit",
+        "Deployment",
+        "web",
+        json!({"metadata": {"labels": {"x": "1"}}}),
+    )
+    .await;
     let (syncer, snap) = make_syncer(&s, false).await;
     let web = ResourceKey::new("apps", "Deployment", "shop", "web");
-    patch_as(&s.kubeconfig, "kubectl-scale", "Deployment", "web", json!({"spec": {"replicas": 7}})).await;
-    let plan = syncer.preview(inputs(&snap, &[web.clone()]), &snap.revision.commit, 4).await;
+    patch_as(
+        &s.kubeconfig,
+        "kubectl-scale",
+        "Deployment",
+        "web",
+        json!({"spec": {"replicas": 7}}),
+    )
+    .await;
+    let plan = syncer
+        .preview(
+            inputs(&snap, std::slice::from_ref(&web)),
+            &snap.revision.commit,
+            4,
+        )
+        .await;
     assert_eq!(plan.items[0].action, PlanAction::Update);
-    assert!(plan.items[0].changes.iter().any(|c| c.path == "spec.replicas" && c.before.as_deref() == Some("7") && c.after.as_deref() == Some("2")), "{:?}", plan.items[0]);
-    assert!(plan.items[0].conflicts.iter().any(|c| c.manager == "kubectl-scale"), "{:?}", plan.items[0].conflicts);
+    assert!(
+        plan.items[0]
+            .changes
+            .iter()
+            .any(|c| c.path == "spec.replicas"
+                && c.before.as_deref() == Some("7")
+                && c.after.as_deref() == Some("2")),
+        "{:?}",
+        plan.items[0]
+    );
+    assert!(
+        plan.items[0]
+            .conflicts
+            .iter()
+            .any(|c| c.manager == "kubectl-scale"),
+        "{:?}",
+        plan.items[0].conflicts
+    );
     // Someone changes web between preview and confirmation.
-    patch_as(&s.kubeconfig, "kubectl-scale", "Deployment", "web", json!({"spec": {"replicas": 9}})).await;
+    patch_as(
+        &s.kubeconfig,
+        "kubectl-scale",
+        "Deployment",
+        "web",
+        json!({"spec": {"replicas": 9}}),
+    )
+    .await;
     let before = everything(&s.sim);
     match syncer.apply(&plan, &snap.revision.commit, true).await {
-        Err(SyncError::Moved(what)) => assert!(what[0].contains("changed in the cluster"), "{what:?}"),
+        Err(SyncError::Moved(what)) => {
+            assert!(what[0].contains("changed in the cluster"), "{what:?}")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(everything(&s.sim), before);
     // Git moved.
-    let plan = syncer.preview(inputs(&snap, &[web.clone()]), &snap.revision.commit, 4).await;
+    let plan = syncer
+        .preview(
+            inputs(&snap, std::slice::from_ref(&web)),
+            &snap.revision.commit,
+            4,
+        )
+        .await;
     match syncer.apply(&plan, "0123456789abcdef", true).await {
         Err(SyncError::Moved(what)) => assert!(what[0].contains("Git moved"), "{what:?}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(everything(&s.sim), before);
     // Unchanged since the preview: applied, with force taking replicas back.
-    let outcomes = syncer.apply(&plan, &snap.revision.commit, true).await.unwrap();
+    let outcomes = syncer
+        .apply(&plan, &snap.revision.commit, true)
+        .await
+        .unwrap();
     assert_eq!(outcomes[0].result, ItemResult::Applied);
     let after = everything(&s.sim);
-    let key = after.keys().find(|k| k.contains("deployments/shop/web")).unwrap();
+    let key = after
+        .keys()
+        .find(|k| k.contains("deployments/shop/web"))
+        .unwrap();
     assert_eq!(after[key]["spec"]["replicas"], 2);
     // A read-only syncer refuses whatever calls it.
     let (ro, _) = make_syncer(&s, true).await;
-    assert!(matches!(ro.apply(&plan, &snap.revision.commit, true).await, Err(SyncError::ReadOnly(_))));
-    assert!(matches!(ro.delete(&web, "1").await, Err(SyncError::ReadOnly(_))));
+    assert!(matches!(
+        ro.apply(&plan, &snap.revision.commit, true).await,
+        Err(SyncError::ReadOnly(_))
+    ));
+    assert!(matches!(
+        ro.delete(&web, "1").await,
+        Err(SyncError::ReadOnly(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,7 +450,11 @@ async fn prune_deletes_only_the_version_shown_and_never_owned_objects() {
     let s = setup().await;
     run_async(&s, &["sync", "--yes", "/Namespace//shop"]).await;
     let c = client(&s.kubeconfig).await;
-    let cms: Api<DynamicObject> = Api::namespaced_with(c, "shop", &kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()));
+    let cms: Api<DynamicObject> = Api::namespaced_with(
+        c,
+        "shop",
+        &kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
     let pp = kube::api::PostParams::default();
     for (name, owned) in [("orphan", false), ("owned", true)] {
         let mut obj: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "shop"}, "data": {"a": "b"}})).unwrap();
@@ -287,12 +466,17 @@ async fn prune_deletes_only_the_version_shown_and_never_owned_objects() {
     let (syncer, _) = make_syncer(&s, false).await;
     let orphan = ResourceKey::new("", "ConfigMap", "shop", "orphan");
     let owned = ResourceKey::new("", "ConfigMap", "shop", "owned");
-    let rv = syncer.get(&orphan).await.unwrap().unwrap().object["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let rv = syncer.get(&orphan).await.unwrap().unwrap().object["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // A stale version is refused by the server's precondition.
     let stale = syncer.delete(&orphan, "1").await.unwrap();
     assert!(matches!(stale.result, ItemResult::Stale(_)), "{stale:?}");
     assert!(syncer.get(&orphan).await.unwrap().is_some());
-    assert!(matches!(syncer.delete(&owned, "1").await, Err(SyncError::Refused(m)) if m.contains("ownerReferences")));
+    assert!(
+        matches!(syncer.delete(&owned, "1").await, Err(SyncError::Refused(m)) if m.contains("ownerReferences"))
+    );
     let done = syncer.delete(&orphan, &rv).await.unwrap();
     assert_eq!(done.result, ItemResult::Deleted);
     assert!(syncer.get(&orphan).await.unwrap().is_none());

@@ -34,18 +34,34 @@ pub fn build(entry: &DriftEntry, unified: bool, compact: bool) -> DiffDoc {
     let git = to_yaml(entry.desired.as_deref());
     let live = to_yaml(entry.live.as_deref());
     let (old, new, note) = match entry.status {
-        DriftStatus::Missing => (git, String::new(), Some("not in the cluster: Git only".to_string())),
-        DriftStatus::Extra => (String::new(), live, Some("not in Git: live only".to_string())),
+        DriftStatus::Missing => (
+            git,
+            String::new(),
+            Some("not in the cluster: Git only".to_string()),
+        ),
+        DriftStatus::Extra => (
+            String::new(),
+            live,
+            Some("not in Git: live only".to_string()),
+        ),
         DriftStatus::Invalid => (
             String::new(),
-            if entry.live.is_some() { live } else { String::new() },
+            if entry.live.is_some() {
+                live
+            } else {
+                String::new()
+            },
             entry.reason.clone(),
         ),
         DriftStatus::Unknown => (git, String::new(), entry.reason.clone()),
         _ => (git, live, None),
     };
     // One-sided documents show whole; two-sided ones honour compact mode.
-    let context = if compact && !old.is_empty() && !new.is_empty() { Some(3) } else { None };
+    let context = if compact && !old.is_empty() && !new.is_empty() {
+        Some(3)
+    } else {
+        None
+    };
     let hunks = diff_lines(&old, &new, context);
     let mut doc = DiffDoc {
         note,
@@ -69,7 +85,8 @@ pub fn build(entry: &DriftEntry, unified: bool, compact: bool) -> DiffDoc {
                 continue;
             }
             if line.tag == LineTag::Equal {
-                doc.rows.push(DiffRow::Pair(Some(line.clone()), Some(line.clone())));
+                doc.rows
+                    .push(DiffRow::Pair(Some(line.clone()), Some(line.clone())));
                 i += 1;
                 continue;
             }

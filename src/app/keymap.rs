@@ -167,7 +167,10 @@ impl Action {
 
     /// Whether the action writes to the cluster (hidden in read-only mode).
     pub fn is_write(self) -> bool {
-        matches!(self, Action::Sync | Action::MarkGroup | Action::Mark | Action::Delete)
+        matches!(
+            self,
+            Action::Sync | Action::MarkGroup | Action::Mark | Action::Delete
+        )
     }
 }
 
@@ -217,7 +220,9 @@ pub enum Resolution {
     Action(Action),
     /// The keys so far start a longer binding: wait for the next key (or the timeout, which
     /// resolves to `fallback`).
-    Pending { fallback: Option<Action> },
+    Pending {
+        fallback: Option<Action>,
+    },
     Unbound,
 }
 
@@ -235,9 +240,7 @@ impl KeyMap {
             for (spec, action) in map {
                 let keys: Option<Vec<Key>> = spec.split_whitespace().map(Key::parse).collect();
                 match keys {
-                    Some(keys) if !keys.is_empty() && keys.len() <= 2 => {
-                        list.push((keys, *action))
-                    }
+                    Some(keys) if !keys.is_empty() && keys.len() <= 2 => list.push((keys, *action)),
                     _ => {
                         return Err(format!(
                             "keys.{}: cannot read the key {spec:?} (a character, a name such as \
@@ -331,18 +334,32 @@ mod tests {
     #[test]
     fn defaults_bind_the_documented_keys() {
         let map = KeyMap::defaults();
-        assert_eq!(map.resolve(KeyMode::Tree, &[Key::Char('j')]), Resolution::Action(Action::Down));
-        assert_eq!(map.resolve(KeyMode::Tree, &[Key::Down]), Resolution::Action(Action::Down));
-        assert_eq!(map.resolve(KeyMode::Diff, &[Key::Char('q')]), Resolution::Action(Action::Quit));
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('j')]),
+            Resolution::Action(Action::Down)
+        );
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Down]),
+            Resolution::Action(Action::Down)
+        );
+        assert_eq!(
+            map.resolve(KeyMode::Diff, &[Key::Char('q')]),
+            Resolution::Action(Action::Quit)
+        );
         assert_eq!(
             map.resolve(KeyMode::Tree, &[Key::Char('g')]),
-            Resolution::Pending { fallback: Some(Action::ToggleGrouping) }
+            Resolution::Pending {
+                fallback: Some(Action::ToggleGrouping)
+            }
         );
         assert_eq!(
             map.resolve(KeyMode::Tree, &[Key::Char('g'), Key::Char('g')]),
             Resolution::Action(Action::Top)
         );
-        assert_eq!(map.resolve(KeyMode::Tree, &[Key::Char('Z')]), Resolution::Unbound);
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('Z')]),
+            Resolution::Unbound
+        );
     }
 
     #[test]
@@ -353,18 +370,29 @@ mod tests {
         )
         .unwrap();
         let map = KeyMap::from_config(&cfg.keys).unwrap();
-        assert_eq!(map.resolve(KeyMode::Tree, &[Key::Char('x')]), Resolution::Action(Action::Down));
-        assert_eq!(map.resolve(KeyMode::Tree, &[Key::Char('j')]), Resolution::Unbound);
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('x')]),
+            Resolution::Action(Action::Down)
+        );
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('j')]),
+            Resolution::Unbound
+        );
     }
 
     #[test]
     fn a_bad_key_is_named() {
         let cfg = KeysConfig {
-            tree: [("ctrl-xy".to_string(), Action::Down)].into_iter().collect(),
+            tree: [("ctrl-xy".to_string(), Action::Down)]
+                .into_iter()
+                .collect(),
             ..KeysConfig::default()
         };
         let err = KeyMap::from_config(&cfg).unwrap_err();
-        assert!(err.contains("keys.tree") && err.contains("ctrl-xy"), "{err}");
+        assert!(
+            err.contains("keys.tree") && err.contains("ctrl-xy"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -375,6 +403,9 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("user.yaml") && err.contains("keys.tree"), "{err}");
+        assert!(
+            err.contains("user.yaml") && err.contains("keys.tree"),
+            "{err}"
+        );
     }
 }

@@ -28,7 +28,12 @@ pub fn areas(size: (u16, u16)) -> Areas {
     let status = Rect::new(0, 0, w, STATUS_LINES.min(h));
     let body_h = h.saturating_sub(STATUS_LINES + HINT_LINES);
     let body = Rect::new(0, status.height, w, body_h);
-    let hint = Rect::new(0, body.y + body.height, w, HINT_LINES.min(h.saturating_sub(body.y + body.height)));
+    let hint = Rect::new(
+        0,
+        body.y + body.height,
+        w,
+        HINT_LINES.min(h.saturating_sub(body.y + body.height)),
+    );
     let (tree, detail) = if w >= WIDE {
         let tw = (w * 2 / 5).max(36);
         (

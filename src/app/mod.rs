@@ -40,14 +40,23 @@ pub struct Header {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveState {
     /// Read from a file at that time; no watches.
-    File { read_at: SystemTime },
+    File {
+        read_at: SystemTime,
+    },
     Connecting,
     /// Watching; `freshest` is the time of the newest event or list.
-    Connected { freshest: SystemTime },
+    Connected {
+        freshest: SystemTime,
+    },
     /// Some watches failed at `since` and are being retried.
-    Reconnecting { since: SystemTime, error: String },
+    Reconnecting {
+        since: SystemTime,
+        error: String,
+    },
     /// The cluster cannot be reached at all.
-    Unreachable { error: String },
+    Unreachable {
+        error: String,
+    },
 }
 
 /// A new report from the engine, with what it was computed from.
@@ -389,7 +398,9 @@ impl AppState {
             .and_then(|k| order.iter().position(|&i| self.report.entries[i].key == *k));
         let n = order.len();
         let candidates: Vec<usize> = match (start, forward) {
-            (Some(s), true) => (0..n).map(|o| (s + o + usize::from(!include_current)) % n).collect(),
+            (Some(s), true) => (0..n)
+                .map(|o| (s + o + usize::from(!include_current)) % n)
+                .collect(),
             (Some(s), false) => (0..n).map(|o| (s + n - o - 1) % n).collect(),
             (None, true) => (0..n).collect(),
             (None, false) => (0..n).rev().collect(),
@@ -529,17 +540,15 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
             state.log(c.clone());
         }
         if count > changes.len() {
-            state.log(format!("… and {} more status changes", count - changes.len()));
+            state.log(format!(
+                "… and {} more status changes",
+                count - changes.len()
+            ));
         }
         match count {
             0 => {}
             1 => state.toast = Some((changes[0].clone(), state.now)),
-            n => {
-                state.toast = Some((
-                    format!("{} (and {} more)", changes[0], n - 1),
-                    state.now,
-                ))
-            }
+            n => state.toast = Some((format!("{} (and {} more)", changes[0], n - 1), state.now)),
         }
     } else {
         let s = update.report.summary();
@@ -678,7 +687,8 @@ fn move_by(state: &mut AppState, delta: isize) {
         Screen::Help | Screen::Log => {
             let n = list_len(state);
             let max = n.saturating_sub(state.body_height());
-            state.list_scroll = (state.list_scroll as isize + delta).clamp(0, max as isize) as usize;
+            state.list_scroll =
+                (state.list_scroll as isize + delta).clamp(0, max as isize) as usize;
         }
     }
 }
@@ -704,14 +714,22 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Quit => return vec![Effect::Quit],
         Action::Help => {
             if state.screen != Screen::Help {
-                state.previous = if state.screen == Screen::Log { state.previous } else { state.screen };
+                state.previous = if state.screen == Screen::Log {
+                    state.previous
+                } else {
+                    state.screen
+                };
                 state.screen = Screen::Help;
                 state.list_scroll = 0;
             }
         }
         Action::Log => {
             if state.screen != Screen::Log {
-                state.previous = if state.screen == Screen::Help { state.previous } else { state.screen };
+                state.previous = if state.screen == Screen::Help {
+                    state.previous
+                } else {
+                    state.screen
+                };
                 state.screen = Screen::Log;
                 state.list_scroll = state.log.len().saturating_sub(state.body_height());
             }
@@ -740,7 +758,10 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Bottom => move_by(state, isize::MAX / 2),
         Action::Expand => {
             if let Some(row) = state.selected_row().cloned() {
-                if let RowKind::Group { collapsed: true, .. } = row.kind {
+                if let RowKind::Group {
+                    collapsed: true, ..
+                } = row.kind
+                {
                     state.collapsed.remove(&row.id);
                     state.rebuild();
                 }
@@ -749,7 +770,9 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Collapse => {
             if let Some(row) = state.selected_row().cloned() {
                 match row.kind {
-                    RowKind::Group { collapsed: false, .. } => {
+                    RowKind::Group {
+                        collapsed: false, ..
+                    } => {
                         state.collapsed.insert(row.id.clone());
                         state.rebuild();
                     }

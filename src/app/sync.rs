@@ -28,8 +28,14 @@ pub enum SyncMsg {
     Previewed(SyncPlan),
     Applied(Vec<SyncOutcome>),
     /// Git or live objects changed since the preview: nothing was written; here is a new one.
-    Moved { what: Vec<String>, plan: SyncPlan },
-    DeleteReady { key: ResourceKey, version: String },
+    Moved {
+        what: Vec<String>,
+        plan: SyncPlan,
+    },
+    DeleteReady {
+        key: ResourceKey,
+        version: String,
+    },
     Deleted(SyncOutcome),
     Failed(String),
 }
@@ -85,11 +91,17 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
     match action {
         Action::Mark => {
             let Some(e) = state.selected_entry() else {
-                state.toast = Some(("space marks a resource; S marks the drifted ones of a group".into(), state.now));
+                state.toast = Some((
+                    "space marks a resource; S marks the drifted ones of a group".into(),
+                    state.now,
+                ));
                 return Vec::new();
             };
             if e.source.is_none() {
-                state.toast = Some(("not in Git: only D (prune) applies to an extra resource".into(), state.now));
+                state.toast = Some((
+                    "not in Git: only D (prune) applies to an extra resource".into(),
+                    state.now,
+                ));
                 return Vec::new();
             }
             let key = e.key.clone();
@@ -128,7 +140,11 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
                 }
             }
             state.toast = Some((
-                format!("marked {n} drifted resource{} ({} marked in all)", if n == 1 { "" } else { "s" }, state.marks.len()),
+                format!(
+                    "marked {n} drifted resource{} ({} marked in all)",
+                    if n == 1 { "" } else { "s" },
+                    state.marks.len()
+                ),
                 state.now,
             ));
             Vec::new()
@@ -144,12 +160,18 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
                 .or_else(|| state.selected_entry())
             {
                 if e.source.is_none() {
-                    state.toast = Some(("not in Git: nothing to apply (D prunes an extra resource)".into(), state.now));
+                    state.toast = Some((
+                        "not in Git: nothing to apply (D prunes an extra resource)".into(),
+                        state.now,
+                    ));
                     return Vec::new();
                 }
                 vec![e.key.clone()]
             } else {
-                state.toast = Some(("select a resource, or mark some with space or S".into(), state.now));
+                state.toast = Some((
+                    "select a resource, or mark some with space or S".into(),
+                    state.now,
+                ));
                 return Vec::new();
             };
             state.sync.dialog = Dialog::Working(format!(
@@ -164,7 +186,10 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
                 return Vec::new();
             };
             if e.status != DriftStatus::Extra {
-                state.toast = Some(("D prunes extra resources only (in the cluster, tracked, not in Git)".into(), state.now));
+                state.toast = Some((
+                    "D prunes extra resources only (in the cluster, tracked, not in Git)".into(),
+                    state.now,
+                ));
                 return Vec::new();
             }
             let owned = e
@@ -174,7 +199,10 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
                 .and_then(|o| o.as_array())
                 .is_some_and(|o| !o.is_empty());
             if owned {
-                state.toast = Some(("it has ownerReferences: its owner manages it".into(), state.now));
+                state.toast = Some((
+                    "it has ownerReferences: its owner manages it".into(),
+                    state.now,
+                ));
                 return Vec::new();
             }
             let key = e.key.clone();
@@ -253,7 +281,8 @@ pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
         Dialog::ConfirmForce { plan, mut typed } => {
             match key {
                 Key::Char('y') if !protected => {
-                    state.sync.dialog = Dialog::Working("applying, taking the conflicting fields…".into());
+                    state.sync.dialog =
+                        Dialog::Working("applying, taking the conflicting fields…".into());
                     return vec![Effect::Sync(SyncEffect::Apply { plan, force: true })];
                 }
                 Key::Char(c) if protected => typed.push(c),
@@ -261,7 +290,8 @@ pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
                     typed.pop();
                 }
                 Key::Enter if protected && typed == context => {
-                    state.sync.dialog = Dialog::Working("applying, taking the conflicting fields…".into());
+                    state.sync.dialog =
+                        Dialog::Working("applying, taking the conflicting fields…".into());
                     return vec![Effect::Sync(SyncEffect::Apply { plan, force: true })];
                 }
                 _ => {
@@ -313,17 +343,28 @@ pub fn on_msg(state: &mut AppState, msg: SyncMsg) -> Vec<Effect> {
             };
         }
         SyncMsg::Moved { what, plan } => {
-            state.log(format!("sync refused, previewed again: {}", what.join("; ")));
+            state.log(format!(
+                "sync refused, previewed again: {}",
+                what.join("; ")
+            ));
             state.sync.dialog = Dialog::Confirm {
                 plan,
                 typed: String::new(),
                 scroll: 0,
-                note: Some(format!("changed since the preview, nothing written: {}. This is the new preview.", what.join("; "))),
+                note: Some(format!(
+                    "changed since the preview, nothing written: {}. This is the new preview.",
+                    what.join("; ")
+                )),
             };
         }
         SyncMsg::Applied(outcomes) => {
             for o in &outcomes {
-                state.log(format!("sync {}: {} {}", short_name(&o.key), o.action, o.result));
+                state.log(format!(
+                    "sync {}: {} {}",
+                    short_name(&o.key),
+                    o.action,
+                    o.result
+                ));
                 if o.result.is_success() {
                     state.marks.remove(&o.key);
                 }
@@ -338,7 +379,11 @@ pub fn on_msg(state: &mut AppState, msg: SyncMsg) -> Vec<Effect> {
             };
         }
         SyncMsg::Deleted(outcome) => {
-            state.log(format!("prune {}: {}", short_name(&outcome.key), outcome.result));
+            state.log(format!(
+                "prune {}: {}",
+                short_name(&outcome.key),
+                outcome.result
+            ));
             state.sync.dialog = Dialog::Results {
                 outcomes: vec![outcome],
             };

@@ -18,6 +18,8 @@ fn t0() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000)
 }
 
+// A table row of a test report: every field is a column.
+#[allow(clippy::too_many_arguments)]
 fn entry(
     group: &str,
     kind: &str,
@@ -30,9 +32,16 @@ fn entry(
 ) -> DriftEntry {
     DriftEntry {
         key: ResourceKey::new(group, kind, ns, name),
-        api_version: if group.is_empty() { "v1".into() } else { format!("{group}/v1") },
+        api_version: if group.is_empty() {
+            "v1".into()
+        } else {
+            format!("{group}/v1")
+        },
         status,
-        source: file.map(|f| SourceLocation { file: f.into(), line: Some(1) }),
+        source: file.map(|f| SourceLocation {
+            file: f.into(),
+            line: Some(1),
+        }),
         reason: None,
         fields: Vec::new(),
         desired: desired.map(Arc::new),
@@ -53,27 +62,97 @@ fn deployment(image: &str, replicas: i64) -> serde_json::Value {
 
 /// A report with every status.
 fn report() -> DriftReport {
-    let mut web = entry("apps", "Deployment", "shop", "web", DriftStatus::OutOfSync, Some("apps/shop/web.yaml"),
-        Some(deployment("ghcr.io/example/web:2.3.1", 2)), Some(deployment("ghcr.io/example/web:2.3.1-hotfix1", 5)));
+    let mut web = entry(
+        "apps",
+        "Deployment",
+        "shop",
+        "web",
+        DriftStatus::OutOfSync,
+        Some("apps/shop/web.yaml"),
+        Some(deployment("ghcr.io/example/web:2.3.1", 2)),
+        Some(deployment("ghcr.io/example/web:2.3.1-hotfix1", 5)),
+    );
     web.fields = vec![
-        FieldDrift { path: FieldPath::parse("spec.replicas").unwrap(), desired: Some(json!(2)), live: Some(json!(5)) },
-        FieldDrift { path: FieldPath::parse("spec.template.spec.containers[name=web].image").unwrap(), desired: Some(json!("ghcr.io/example/web:2.3.1")), live: Some(json!("ghcr.io/example/web:2.3.1-hotfix1")) },
+        FieldDrift {
+            path: FieldPath::parse("spec.replicas").unwrap(),
+            desired: Some(json!(2)),
+            live: Some(json!(5)),
+        },
+        FieldDrift {
+            path: FieldPath::parse("spec.template.spec.containers[name=web].image").unwrap(),
+            desired: Some(json!("ghcr.io/example/web:2.3.1")),
+            live: Some(json!("ghcr.io/example/web:2.3.1-hotfix1")),
+        },
     ];
     let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"ports": [{"port": 80}]}});
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags", "namespace": "shop"}, "data": {"OLD": "true"}});
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "data"}, "data": {"password": "<secret sha256:1a2b3c4d>"}});
-    let mut invalid = entry("", "ConfigMap", "data", "broken", DriftStatus::Invalid, Some("apps/data/broken.yaml"), None, None);
+    let mut invalid = entry(
+        "",
+        "ConfigMap",
+        "data",
+        "broken",
+        DriftStatus::Invalid,
+        Some("apps/data/broken.yaml"),
+        None,
+        None,
+    );
     invalid.reason = Some("apps/data/broken.yaml:3: mapping values are not allowed here".into());
-    let mut unknown = entry("example.com", "Widget", "data", "w1", DriftStatus::Unknown, Some("apps/data/widget.yaml"), Some(json!({"kind": "Widget"})), None);
+    let mut unknown = entry(
+        "example.com",
+        "Widget",
+        "data",
+        "w1",
+        DriftStatus::Unknown,
+        Some("apps/data/widget.yaml"),
+        Some(json!({"kind": "Widget"})),
+        None,
+    );
     unknown.reason = Some("kind not served by the cluster".into());
     let mut entries = vec![
         web,
-        entry("", "Service", "shop", "web", DriftStatus::Synced, Some("apps/shop/web.yaml"), Some(svc.clone()), Some(svc)),
-        entry("", "ConfigMap", "shop", "flags", DriftStatus::Extra, None, None, Some(cm)),
-        entry("", "Secret", "data", "db", DriftStatus::Missing, Some("apps/data/db.yaml"), Some(secret), None),
+        entry(
+            "",
+            "Service",
+            "shop",
+            "web",
+            DriftStatus::Synced,
+            Some("apps/shop/web.yaml"),
+            Some(svc.clone()),
+            Some(svc),
+        ),
+        entry(
+            "",
+            "ConfigMap",
+            "shop",
+            "flags",
+            DriftStatus::Extra,
+            None,
+            None,
+            Some(cm),
+        ),
+        entry(
+            "",
+            "Secret",
+            "data",
+            "db",
+            DriftStatus::Missing,
+            Some("apps/data/db.yaml"),
+            Some(secret),
+            None,
+        ),
         invalid,
         unknown,
-        entry("", "Namespace", "", "shop", DriftStatus::Synced, Some("namespaces.yaml"), Some(json!({"kind": "Namespace"})), Some(json!({"kind": "Namespace"}))),
+        entry(
+            "",
+            "Namespace",
+            "",
+            "shop",
+            DriftStatus::Synced,
+            Some("namespaces.yaml"),
+            Some(json!({"kind": "Namespace"})),
+            Some(json!({"kind": "Namespace"})),
+        ),
     ];
     entries.sort_by(|a, b| a.key.cmp(&b.key));
     DriftReport { entries }
@@ -86,20 +165,33 @@ fn state(w: u16, h: u16) -> AppState {
         repo: "/src/gitops".into(),
         revision: RevisionInfo::default(),
     };
-    let mut s = AppState::new(KeyMap::defaults(), Look { ascii: false, color: true }, header, t0());
-    update(&mut s, Msg::Resize(w, h));
-    update(&mut s, Msg::Report(Box::new(ReportUpdate {
-        report: report(),
-        revision: RevisionInfo {
-            spec: "HEAD".into(),
-            commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".into(),
-            short: "a1b2c3d".into(),
-            subject: "shop: raise web memory".into(),
-            branch: Some("main".into()),
-            ..RevisionInfo::default()
+    let mut s = AppState::new(
+        KeyMap::defaults(),
+        Look {
+            ascii: false,
+            color: true,
         },
-        live: LiveState::Connected { freshest: t0() - Duration::from_secs(3) },
-    })));
+        header,
+        t0(),
+    );
+    update(&mut s, Msg::Resize(w, h));
+    update(
+        &mut s,
+        Msg::Report(Box::new(ReportUpdate {
+            report: report(),
+            revision: RevisionInfo {
+                spec: "HEAD".into(),
+                commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".into(),
+                short: "a1b2c3d".into(),
+                subject: "shop: raise web memory".into(),
+                branch: Some("main".into()),
+                ..RevisionInfo::default()
+            },
+            live: LiveState::Connected {
+                freshest: t0() - Duration::from_secs(3),
+            },
+        })),
+    );
     s
 }
 
@@ -122,7 +214,10 @@ fn screen(s: &AppState) -> String {
 }
 
 fn find_row(s: &AppState, id: &str) -> usize {
-    s.rows.iter().position(|r| r.id == id).unwrap_or_else(|| panic!("no row {id}"))
+    s.rows
+        .iter()
+        .position(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no row {id}"))
 }
 
 fn select_resource(s: &mut AppState, key: &str) {
@@ -270,7 +365,10 @@ fn help_is_generated_from_the_key_map() {
     let mut s = state(80, 40);
     keys(&mut s, &[Key::Char('?')]);
     let text = screen(&s);
-    assert!(text.contains("toggle_grouping") == false && text.contains("group by namespace"), "{text}");
+    assert!(
+        !text.contains("toggle_grouping") && text.contains("group by namespace"),
+        "{text}"
+    );
     insta::assert_snapshot!("help", text);
     keys(&mut s, &[Key::Esc]);
     assert_eq!(s.screen, Screen::Tree);
@@ -283,14 +381,20 @@ fn status_colours_carry_meaning() {
     terminal.draw(|f| crate::ui::draw(f, &s)).unwrap();
     let buf = terminal.backend().buffer().clone();
     let row = find_row(&s, "res:apps/Deployment/shop/web") - s.offset + 2;
-    let glyph = (0..80).map(|x| &buf[(x, row as u16)]).find(|c| c.symbol() == "≠").expect("glyph");
+    let glyph = (0..80)
+        .map(|x| &buf[(x, row as u16)])
+        .find(|c| c.symbol() == "≠")
+        .expect("glyph");
     assert_eq!(glyph.fg, ratatui::style::Color::Yellow);
     // NO_COLOR: no colours, and the glyphs still tell.
     let mut plain = state(80, 24);
     plain.look.color = false;
     terminal.draw(|f| crate::ui::draw(f, &plain)).unwrap();
     let buf = terminal.backend().buffer().clone();
-    assert!(buf.content().iter().all(|c| c.fg == ratatui::style::Color::Reset));
+    assert!(buf
+        .content()
+        .iter()
+        .all(|c| c.fg == ratatui::style::Color::Reset));
 }
 
 #[test]
@@ -298,7 +402,10 @@ fn ascii_glyphs() {
     let mut s = state(80, 24);
     s.look.ascii = true;
     let text = screen(&s);
-    assert!(!text.contains('≠') && !text.contains('✓') && text.contains('~'), "{text}");
+    assert!(
+        !text.contains('≠') && !text.contains('✓') && text.contains('~'),
+        "{text}"
+    );
 }
 
 #[test]
@@ -312,15 +419,35 @@ fn live_updates_keep_selection_and_announce() {
             e.status = DriftStatus::OutOfSync;
         }
     }
-    update(&mut s, Msg::Report(Box::new(ReportUpdate {
-        report: r,
-        revision: RevisionInfo { commit: "e4f5a6b7".into(), short: "e4f5a6b".into(), subject: "bump".into(), ..RevisionInfo::default() },
-        live: LiveState::Connected { freshest: t0() },
-    })));
+    update(
+        &mut s,
+        Msg::Report(Box::new(ReportUpdate {
+            report: r,
+            revision: RevisionInfo {
+                commit: "e4f5a6b7".into(),
+                short: "e4f5a6b".into(),
+                subject: "bump".into(),
+                ..RevisionInfo::default()
+            },
+            live: LiveState::Connected { freshest: t0() },
+        })),
+    );
     assert_eq!(s.selected_entry().unwrap().key.kind, "Service");
     assert_eq!(s.offset, offset);
-    assert!(s.log.iter().any(|l| l.text == "HEAD a1b2c3d → e4f5a6b bump"), "{:?}", s.log);
-    assert!(s.log.iter().any(|l| l.text == "Service/web -n shop: now out-of-sync"), "{:?}", s.log);
+    assert!(
+        s.log
+            .iter()
+            .any(|l| l.text == "HEAD a1b2c3d → e4f5a6b bump"),
+        "{:?}",
+        s.log
+    );
+    assert!(
+        s.log
+            .iter()
+            .any(|l| l.text == "Service/web -n shop: now out-of-sync"),
+        "{:?}",
+        s.log
+    );
     keys(&mut s, &[Key::Char('L')]);
     insta::assert_snapshot!("event_log", screen(&s));
 }
@@ -343,7 +470,12 @@ fn marks_survive_filtering_and_s_previews_them() {
     keys(&mut s, &[Key::Char('f'), Key::Char('f'), Key::Char('f')]);
     assert_eq!(s.marks.len(), 1);
     let effects = keys(&mut s, &[Key::Char('s')]);
-    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Preview(vec![ResourceKey::new("apps", "Deployment", "shop", "web")]))]);
+    assert_eq!(
+        effects,
+        vec![Effect::Sync(sync::SyncEffect::Preview(vec![
+            ResourceKey::new("apps", "Deployment", "shop", "web")
+        ]))]
+    );
 }
 
 #[test]
@@ -353,7 +485,10 @@ fn mark_group_marks_only_that_groups_drifted_resources() {
     s.select(shop);
     keys(&mut s, &[Key::Char('S')]);
     // web (out-of-sync) only: the extra ConfigMap is not synced, the Service is synced.
-    assert_eq!(s.marks.iter().cloned().collect::<Vec<_>>(), vec![ResourceKey::new("apps", "Deployment", "shop", "web")]);
+    assert_eq!(
+        s.marks.iter().cloned().collect::<Vec<_>>(),
+        vec![ResourceKey::new("apps", "Deployment", "shop", "web")]
+    );
 }
 
 fn plan() -> crate::sync::SyncPlan {
@@ -368,8 +503,15 @@ fn plan() -> crate::sync::SyncPlan {
             action: PlanAction::Update,
             manifest: json!({}),
             live_version: Some("41".into()),
-            changes: vec![FieldChange { path: "spec.replicas".into(), before: Some("5".into()), after: Some("2".into()) }],
-            conflicts: vec![Conflict { manager: "kubectl-scale".into(), fields: vec![".spec.replicas".into()] }],
+            changes: vec![FieldChange {
+                path: "spec.replicas".into(),
+                before: Some("5".into()),
+                after: Some("2".into()),
+            }],
+            conflicts: vec![Conflict {
+                manager: "kubectl-scale".into(),
+                fields: vec![".spec.replicas".into()],
+            }],
             error: None,
             note: None,
         }],
@@ -386,7 +528,13 @@ fn confirm_dialog_names_the_context_and_needs_y() {
     assert_eq!(s.sync.dialog, Dialog::Closed);
     update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
     let effects = keys(&mut s, &[Key::Char('y')]);
-    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Apply { plan: plan(), force: false })]);
+    assert_eq!(
+        effects,
+        vec![Effect::Sync(sync::SyncEffect::Apply {
+            plan: plan(),
+            force: false
+        })]
+    );
 }
 
 #[test]
@@ -396,7 +544,13 @@ fn force_is_a_second_confirmation() {
     assert!(keys(&mut s, &[Key::Char('f')]).is_empty());
     insta::assert_snapshot!("sync_force", screen(&s));
     let effects = keys(&mut s, &[Key::Char('y')]);
-    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Apply { plan: plan(), force: true })]);
+    assert_eq!(
+        effects,
+        vec![Effect::Sync(sync::SyncEffect::Apply {
+            plan: plan(),
+            force: true
+        })]
+    );
 }
 
 #[test]
@@ -405,12 +559,20 @@ fn protected_contexts_need_the_typed_name() {
     s.sync.protected = true;
     update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
     // `y` is just a letter of the name here.
-    assert!(keys(&mut s, &[Key::Char('y'), Key::Enter]).is_empty() || s.sync.dialog == Dialog::Closed);
+    assert!(
+        keys(&mut s, &[Key::Char('y'), Key::Enter]).is_empty() || s.sync.dialog == Dialog::Closed
+    );
     update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
     let mut input = chars("kind-staging");
     input.push(Key::Enter);
     let effects = keys(&mut s, &input);
-    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Apply { plan: plan(), force: false })]);
+    assert_eq!(
+        effects,
+        vec![Effect::Sync(sync::SyncEffect::Apply {
+            plan: plan(),
+            force: false
+        })]
+    );
 }
 
 #[test]
@@ -430,12 +592,29 @@ fn prune_needs_the_typed_name() {
     let mut s = state(80, 24);
     select_resource(&mut s, "/ConfigMap/shop/flags");
     let effects = keys(&mut s, &[Key::Char('D')]);
-    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::PrepareDelete(ResourceKey::new("", "ConfigMap", "shop", "flags")))]);
-    update(&mut s, Msg::Sync(SyncMsg::DeleteReady { key: ResourceKey::new("", "ConfigMap", "shop", "flags"), version: "7".into() }));
+    assert_eq!(
+        effects,
+        vec![Effect::Sync(sync::SyncEffect::PrepareDelete(
+            ResourceKey::new("", "ConfigMap", "shop", "flags")
+        ))]
+    );
+    update(
+        &mut s,
+        Msg::Sync(SyncMsg::DeleteReady {
+            key: ResourceKey::new("", "ConfigMap", "shop", "flags"),
+            version: "7".into(),
+        }),
+    );
     let mut input = chars("flags");
     input.push(Key::Enter);
     let effects = keys(&mut s, &input);
-    assert_eq!(effects, vec![Effect::Sync(sync::SyncEffect::Delete { key: ResourceKey::new("", "ConfigMap", "shop", "flags"), version: "7".into() })]);
+    assert_eq!(
+        effects,
+        vec![Effect::Sync(sync::SyncEffect::Delete {
+            key: ResourceKey::new("", "ConfigMap", "shop", "flags"),
+            version: "7".into()
+        })]
+    );
     // D on a resource in Git is refused at once.
     select_resource(&mut s, "apps/Deployment/shop/web");
     s.sync.dialog = Dialog::Closed;
@@ -446,12 +625,32 @@ fn prune_needs_the_typed_name() {
 fn a_10000_resource_tree_renders_only_what_shows() {
     let mut entries = Vec::new();
     for i in 0..10_000 {
-        entries.push(entry("", "ConfigMap", &format!("ns-{:02}", i % 20), &format!("cm-{i:05}"), if i % 7 == 0 { DriftStatus::OutOfSync } else { DriftStatus::Synced }, Some("x.yaml"), None, None));
+        entries.push(entry(
+            "",
+            "ConfigMap",
+            &format!("ns-{:02}", i % 20),
+            &format!("cm-{i:05}"),
+            if i % 7 == 0 {
+                DriftStatus::OutOfSync
+            } else {
+                DriftStatus::Synced
+            },
+            Some("x.yaml"),
+            None,
+            None,
+        ));
     }
     entries.sort_by(|a, b| a.key.cmp(&b.key));
     let mut s = state(80, 24);
     let revision = s.header.revision.clone();
-    update(&mut s, Msg::Report(Box::new(ReportUpdate { report: DriftReport { entries }, revision, live: LiveState::Connected { freshest: t0() } })));
+    update(
+        &mut s,
+        Msg::Report(Box::new(ReportUpdate {
+            report: DriftReport { entries },
+            revision,
+            live: LiveState::Connected { freshest: t0() },
+        })),
+    );
     keys(&mut s, &[Key::Char('G')]);
     assert_eq!(s.selected, s.rows.len() - 1);
     let text = screen(&s);

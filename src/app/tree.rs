@@ -300,7 +300,12 @@ mod tests {
 
     fn entry(ns: &str, kind: &str, name: &str, status: DriftStatus, file: &str) -> DriftEntry {
         DriftEntry {
-            key: ResourceKey::new(if kind == "Deployment" { "apps" } else { "" }, kind, ns, name),
+            key: ResourceKey::new(
+                if kind == "Deployment" { "apps" } else { "" },
+                kind,
+                ns,
+                name,
+            ),
             api_version: "v1".into(),
             status,
             source: (!file.is_empty()).then(|| SourceLocation {
@@ -316,10 +321,28 @@ mod tests {
 
     fn report() -> DriftReport {
         let mut entries = vec![
-            entry("shop", "Deployment", "web", DriftStatus::OutOfSync, "apps/shop/web.yaml"),
-            entry("shop", "Service", "web", DriftStatus::Synced, "apps/shop/web.yaml"),
+            entry(
+                "shop",
+                "Deployment",
+                "web",
+                DriftStatus::OutOfSync,
+                "apps/shop/web.yaml",
+            ),
+            entry(
+                "shop",
+                "Service",
+                "web",
+                DriftStatus::Synced,
+                "apps/shop/web.yaml",
+            ),
             entry("shop", "ConfigMap", "old", DriftStatus::Extra, ""),
-            entry("db", "Service", "pg", DriftStatus::Missing, "apps/db/pg.yaml"),
+            entry(
+                "db",
+                "Service",
+                "pg",
+                DriftStatus::Missing,
+                "apps/db/pg.yaml",
+            ),
         ];
         entries.sort_by(|a, b| a.key.cmp(&b.key));
         DriftReport { entries }
@@ -338,7 +361,12 @@ mod tests {
         }
         // db before shop, and every resource visible.
         assert_eq!(rows[0].id, "ns:db");
-        assert_eq!(rows.iter().filter(|r| matches!(r.kind, RowKind::Resource { .. })).count(), 4);
+        assert_eq!(
+            rows.iter()
+                .filter(|r| matches!(r.kind, RowKind::Resource { .. }))
+                .count(),
+            4
+        );
     }
 
     #[test]
@@ -349,9 +377,17 @@ mod tests {
             Filter::Only(DriftStatus::Missing),
             &HashSet::new(),
         );
-        assert!(rows.iter().all(|r| !r.id.starts_with("ns:shop")), "{rows:#?}");
+        assert!(
+            rows.iter().all(|r| !r.id.starts_with("ns:shop")),
+            "{rows:#?}"
+        );
         assert_eq!(rows.len(), 3);
-        let drifted = build_rows(&report(), Grouping::Namespace, Filter::Drifted, &HashSet::new());
+        let drifted = build_rows(
+            &report(),
+            Grouping::Namespace,
+            Filter::Drifted,
+            &HashSet::new(),
+        );
         assert!(!drifted.iter().any(|r| r.id.contains("/Service/shop/web")));
     }
 
@@ -375,7 +411,11 @@ mod tests {
     #[test]
     fn search_needs_every_word() {
         let r = report();
-        let web = r.entries.iter().find(|e| e.key.kind == "Deployment").unwrap();
+        let web = r
+            .entries
+            .iter()
+            .find(|e| e.key.kind == "Deployment")
+            .unwrap();
         assert!(matches(web, "deploy web"));
         assert!(matches(web, "SHOP"));
         assert!(!matches(web, "deploy pg"));

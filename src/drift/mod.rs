@@ -202,7 +202,8 @@ pub fn refresh_keys(
     coverage: &LiveCoverage,
     opts: &DriftOptions,
 ) -> bool {
-    let is_crd = |k: &ResourceKey| k.kind == "CustomResourceDefinition" && k.group == "apiextensions.k8s.io";
+    let is_crd =
+        |k: &ResourceKey| k.kind == "CustomResourceDefinition" && k.group == "apiextensions.k8s.io";
     for key in changed {
         if is_crd(key) {
             return false;

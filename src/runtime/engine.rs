@@ -20,7 +20,7 @@ pub const STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// What the engine hears.
 pub enum EngineInput {
-    Desired(DesiredSnapshot),
+    Desired(Box<DesiredSnapshot>),
     /// What the cluster serves: (group, kind) → namespaced.
     Served(HashMap<(String, String), bool>),
     /// A new view from the watches.
@@ -58,7 +58,12 @@ struct Engine {
 }
 
 /// Runs the engine until the UI's channel closes.
-pub fn run(rx: Receiver<EngineInput>, out: EngineOutputs, opts: DriftOptions, default_namespace: String) {
+pub fn run(
+    rx: Receiver<EngineInput>,
+    out: EngineOutputs,
+    opts: DriftOptions,
+    default_namespace: String,
+) {
     let mut engine = Engine {
         opts,
         default_namespace,
@@ -79,11 +84,14 @@ pub fn run(rx: Receiver<EngineInput>, out: EngineOutputs, opts: DriftOptions, de
         let mut full = false;
         let mut changed: Vec<ResourceKey> = Vec::new();
         let mut any = false;
-        for input in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+        for input in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+        {
             any = true;
             match input {
                 EngineInput::Desired(d) => {
-                    engine.set_desired(d, &out);
+                    engine.set_desired(*d, &out);
                     full = true;
                 }
                 EngineInput::Served(s) => {
@@ -98,7 +106,8 @@ pub fn run(rx: Receiver<EngineInput>, out: EngineOutputs, opts: DriftOptions, de
                         Live::Watch(k) => k.iter().map(|k| state_class(&k.state)).collect(),
                         _ => Vec::new(),
                     };
-                    let now_states: Vec<String> = v.kinds.iter().map(|k| state_class(&k.state)).collect();
+                    let now_states: Vec<String> =
+                        v.kinds.iter().map(|k| state_class(&k.state)).collect();
                     if was_states != now_states {
                         full = true;
                     }
@@ -107,7 +116,12 @@ pub fn run(rx: Receiver<EngineInput>, out: EngineOutputs, opts: DriftOptions, de
                     engine.live = Live::Watch(v.kinds);
                 }
                 EngineInput::File(objects, at) => {
-                    engine.objects = Arc::new(objects.into_iter().map(|o| (o.key.clone(), Arc::new(o))).collect());
+                    engine.objects = Arc::new(
+                        objects
+                            .into_iter()
+                            .map(|o| (o.key.clone(), Arc::new(o)))
+                            .collect(),
+                    );
                     engine.live = Live::File(at);
                     full = true;
                 }
@@ -135,8 +149,14 @@ pub fn run(rx: Receiver<EngineInput>, out: EngineOutputs, opts: DriftOptions, de
         if !engine.recompute(full, &changed) {
             continue;
         }
-        let Some(report) = engine.report.clone() else { continue };
-        let revision = engine.desired.as_ref().map(|d| d.revision.clone()).unwrap_or_default();
+        let Some(report) = engine.report.clone() else {
+            continue;
+        };
+        let revision = engine
+            .desired
+            .as_ref()
+            .map(|d| d.revision.clone())
+            .unwrap_or_default();
         let update = ReportUpdate {
             report,
             revision,
@@ -168,7 +188,11 @@ fn coverage_key(c: &LiveCoverage) -> Vec<String> {
         .unreadable
         .iter()
         .map(|((g, k, n), r)| format!("u {g}/{k}/{n} {r}"))
-        .chain(c.missing_reason.iter().map(|((g, k), r)| format!("m {g}/{k} {r}")))
+        .chain(
+            c.missing_reason
+                .iter()
+                .map(|((g, k), r)| format!("m {g}/{k} {r}")),
+        )
         .collect();
     v.sort();
     v
@@ -218,16 +242,23 @@ impl Engine {
             Live::Watch(kinds) => {
                 for k in kinds {
                     let why = match &k.state {
-                        ConnectionState::Connecting => Some("waiting for the first list".to_string()),
+                        ConnectionState::Connecting => {
+                            Some("waiting for the first list".to_string())
+                        }
                         ConnectionState::Unreadable { reason } => Some(reason.clone()),
-                        ConnectionState::Reconnecting { since, error } if since.elapsed().unwrap_or_default() >= STALE_AFTER => Some(format!(
-                            "disconnected since {} ({error})",
-                            crate::ui::clock(*since)
-                        )),
+                        ConnectionState::Reconnecting { since, error }
+                            if since.elapsed().unwrap_or_default() >= STALE_AFTER =>
+                        {
+                            Some(format!(
+                                "disconnected since {} ({error})",
+                                crate::ui::clock(*since)
+                            ))
+                        }
                         _ => None,
                     };
                     if let Some(why) = why {
-                        c.unreadable.insert((k.group.clone(), k.kind.clone(), k.namespace.clone()), why);
+                        c.unreadable
+                            .insert((k.group.clone(), k.kind.clone(), k.namespace.clone()), why);
                     }
                 }
             }
@@ -237,7 +268,10 @@ impl Engine {
             let crds: HashMap<(String, String), String> = d
                 .objects
                 .iter()
-                .filter(|o| o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io")
+                .filter(|o| {
+                    o.key.kind == "CustomResourceDefinition"
+                        && o.key.group == "apiextensions.k8s.io"
+                })
                 .filter_map(|o| {
                     let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
                     let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
@@ -254,7 +288,10 @@ impl Engine {
                         c.missing_reason.insert(gk, format!("its CustomResourceDefinition {crd} is not installed in the cluster"));
                     }
                     None => {
-                        c.unreadable.insert((gk.0, gk.1, String::new()), "kind not served by the cluster".into());
+                        c.unreadable.insert(
+                            (gk.0, gk.1, String::new()),
+                            "kind not served by the cluster".into(),
+                        );
                     }
                 }
             }
@@ -264,23 +301,39 @@ impl Engine {
 
     /// Recomputes; returns whether the report changed.
     fn recompute(&mut self, full: bool, changed: &[ResourceKey]) -> bool {
-        let Some(d) = self.desired.clone() else { return false };
+        let Some(d) = self.desired.clone() else {
+            return false;
+        };
         if !full {
             if changed.is_empty() {
                 return false;
             }
             if let Some(report) = &mut self.report {
-                let index: HashMap<&ResourceKey, &DesiredObject> = d.objects.iter().map(|o| (&o.key, o)).collect();
+                let index: HashMap<&ResourceKey, &DesiredObject> =
+                    d.objects.iter().map(|o| (&o.key, o)).collect();
                 let mut keys: Vec<ResourceKey> = changed.to_vec();
                 keys.sort();
                 keys.dedup();
-                if drift::refresh_keys(report, &keys, &index, &self.objects, &self.coverage, &self.opts) {
+                if drift::refresh_keys(
+                    report,
+                    &keys,
+                    &index,
+                    &self.objects,
+                    &self.coverage,
+                    &self.opts,
+                ) {
                     return true;
                 }
             }
         }
         let live: Vec<&LiveObject> = self.objects.values().map(|o| &**o).collect();
-        self.report = Some(drift::build_report_with(&d.objects, &d.invalid, &live, &self.coverage, &self.opts));
+        self.report = Some(drift::build_report_with(
+            &d.objects,
+            &d.invalid,
+            &live,
+            &self.coverage,
+            &self.opts,
+        ));
         true
     }
 

@@ -73,7 +73,11 @@ pub fn init_logging() -> Option<std::path::PathBuf> {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::sync::Mutex::new(file))
         .with_ansi(false)
@@ -84,7 +88,9 @@ pub fn init_logging() -> Option<std::path::PathBuf> {
 
 fn key_of(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
     Some(match code {
-        KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => Key::Ctrl(c.to_ascii_lowercase()),
+        KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
+            Key::Ctrl(c.to_ascii_lowercase())
+        }
         KeyCode::Char(c) => Key::Char(c),
         KeyCode::Up => Key::Up,
         KeyCode::Down => Key::Down,
@@ -106,11 +112,16 @@ fn key_of(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
 
 fn msg_of(event: Event) -> Option<Msg> {
     match event {
-        Event::Key(k) if k.kind != KeyEventKind::Release => key_of(k.code, k.modifiers).map(Msg::Key),
+        Event::Key(k) if k.kind != KeyEventKind::Release => {
+            key_of(k.code, k.modifiers).map(Msg::Key)
+        }
         Event::Mouse(m) => match m.kind {
             MouseEventKind::ScrollUp => Some(Msg::Mouse(MouseMsg::ScrollUp)),
             MouseEventKind::ScrollDown => Some(Msg::Mouse(MouseMsg::ScrollDown)),
-            MouseEventKind::Down(_) => Some(Msg::Mouse(MouseMsg::Click { column: m.column, row: m.row })),
+            MouseEventKind::Down(_) => Some(Msg::Mouse(MouseMsg::Click {
+                column: m.column,
+                row: m.row,
+            })),
             _ => None,
         },
         Event::Resize(w, h) => Some(Msg::Resize(w, h)),
@@ -176,14 +187,19 @@ fn spawn_git_watcher(
                     last_error = None;
                     current = Some(snapshot.revision.commit.clone());
                     tracing::info!(commit = %snapshot.revision.commit, objects = snapshot.objects.len(), "read Git");
-                    if engine.send(EngineInput::Desired(snapshot)).is_err() {
+                    if engine
+                        .send(EngineInput::Desired(Box::new(snapshot)))
+                        .is_err()
+                    {
                         return;
                     }
                 }
                 Err(e) => {
                     let text = e.to_string();
                     if last_error.as_deref() != Some(&text) {
-                        let _ = ui.send(Msg::Notice(format!("Git: {text}; showing the last revision read")));
+                        let _ = ui.send(Msg::Notice(format!(
+                            "Git: {text}; showing the last revision read"
+                        )));
                         last_error = Some(text);
                     }
                     current = Some(commit);
@@ -200,19 +216,32 @@ struct Connected {
 }
 
 /// Connects (retrying while unreachable), discovers, and keeps watches on the kinds Git uses.
-async fn cluster_task(
-    settings: Settings,
+/// The channels of the cluster task.
+struct ClusterIo {
     engine: std::sync::mpsc::Sender<EngineInput>,
     ui: UnboundedSender<Msg>,
-    mut kinds_rx: tokio::sync::watch::Receiver<BTreeSet<(String, String)>>,
+    kinds_rx: tokio::sync::watch::Receiver<BTreeSet<(String, String)>>,
     desired_rx: tokio::sync::watch::Receiver<Option<Arc<DesiredSnapshot>>>,
     connected_tx: tokio::sync::watch::Sender<Option<Connected>>,
-    mut refresh: tokio::sync::mpsc::UnboundedReceiver<SourceCmd>,
-    read_only: bool,
-) {
+    refresh: tokio::sync::mpsc::UnboundedReceiver<SourceCmd>,
+}
+
+async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
+    let ClusterIo {
+        engine,
+        ui,
+        mut kinds_rx,
+        desired_rx,
+        connected_tx,
+        mut refresh,
+    } = io;
     let (target, served) = loop {
         let attempt = async {
-            let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await?;
+            let target = cluster::connect(
+                settings.kubeconfig.as_deref(),
+                settings.explicit_context.as_deref(),
+            )
+            .await?;
             let served = cluster::discover(&target).await?;
             Ok::<_, cluster::ClusterError>((target, served))
         };
@@ -236,21 +265,40 @@ async fn cluster_task(
         .map(|(g, k, n)| ((g.to_string(), k.to_string()), n))
         .collect();
     let _ = engine.send(EngineInput::Served(scopes));
-    let user = live::kubeconfig::context_user(settings.kubeconfig.as_deref(), &target.context).unwrap_or_default();
-    let syncer = Syncer::new(target.clone(), Arc::clone(&served), &settings.field_manager, read_only, settings.drift.clone(), &user);
+    let user = live::kubeconfig::context_user(settings.kubeconfig.as_deref(), &target.context)
+        .unwrap_or_default();
+    let syncer = Syncer::new(
+        target.clone(),
+        Arc::clone(&served),
+        &settings.field_manager,
+        read_only,
+        settings.drift.clone(),
+        &user,
+    );
     connected_tx.send_replace(Some(Connected { syncer }));
     let mut watch: Option<live::watch::LiveWatch> = None;
     let mut watched: BTreeSet<(String, String)> = BTreeSet::new();
     loop {
         let wanted = kinds_rx.borrow_and_update().clone();
         if wanted != watched || watch.is_none() {
-            let kinds: Vec<_> = wanted.iter().filter_map(|(g, k)| served.get(g, k).cloned()).collect();
+            let kinds: Vec<_> = wanted
+                .iter()
+                .filter_map(|(g, k)| served.get(g, k).cloned())
+                .collect();
             let namespaces: BTreeSet<String> = desired_rx
                 .borrow()
                 .as_ref()
-                .map(|d| d.objects.iter().map(|o| o.key.namespace.clone()).filter(|n| !n.is_empty()).collect())
+                .map(|d| {
+                    d.objects
+                        .iter()
+                        .map(|o| o.key.namespace.clone())
+                        .filter(|n| !n.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default();
-            watch = Some(live::watch::start(&target, &kinds, &namespaces, Duration::from_millis(100)).await);
+            watch = Some(
+                live::watch::start(&target, &kinds, &namespaces, Duration::from_millis(100)).await,
+            );
             watched = wanted;
         }
         let Some(w) = watch.as_mut() else { return };
@@ -293,7 +341,10 @@ async fn file_task(
         let p = path.clone();
         match tokio::task::spawn_blocking(move || live::file::load(&p)).await {
             Ok(Ok(snapshot)) => {
-                if engine.send(EngineInput::File(snapshot.objects, SystemTime::now())).is_err() {
+                if engine
+                    .send(EngineInput::File(snapshot.objects, SystemTime::now()))
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -323,28 +374,42 @@ async fn sync_effect(
         return;
     };
     let Some(desired) = desired else {
-        let _ = ui.send(Msg::Sync(SyncMsg::Failed("Git has not been read yet".into())));
+        let _ = ui.send(Msg::Sync(SyncMsg::Failed(
+            "Git has not been read yet".into(),
+        )));
         return;
     };
     let reply = match effect {
         SyncEffect::Preview(keys) => {
             let items = plan_inputs(&desired, keys);
-            SyncMsg::Previewed(c.syncer.preview(items, &desired.revision.commit, concurrency).await)
+            SyncMsg::Previewed(
+                c.syncer
+                    .preview(items, &desired.revision.commit, concurrency)
+                    .await,
+            )
         }
-        SyncEffect::Apply { plan, force } => match c.syncer.apply(&plan, &desired.revision.commit, force).await {
-            Ok(outcomes) => SyncMsg::Applied(outcomes),
-            Err(SyncError::Moved(what)) => {
-                let keys = plan.items.iter().map(|i| i.key.clone()).collect();
-                let items = plan_inputs(&desired, keys);
-                let plan = c.syncer.preview(items, &desired.revision.commit, concurrency).await;
-                SyncMsg::Moved { what, plan }
+        SyncEffect::Apply { plan, force } => {
+            match c.syncer.apply(&plan, &desired.revision.commit, force).await {
+                Ok(outcomes) => SyncMsg::Applied(outcomes),
+                Err(SyncError::Moved(what)) => {
+                    let keys = plan.items.iter().map(|i| i.key.clone()).collect();
+                    let items = plan_inputs(&desired, keys);
+                    let plan = c
+                        .syncer
+                        .preview(items, &desired.revision.commit, concurrency)
+                        .await;
+                    SyncMsg::Moved { what, plan }
+                }
+                Err(e) => SyncMsg::Failed(e.to_string()),
             }
-            Err(e) => SyncMsg::Failed(e.to_string()),
-        },
+        }
         SyncEffect::PrepareDelete(key) => match c.syncer.get(&key).await {
             Ok(Some(l)) => {
                 if desired.objects.iter().any(|o| o.key == key) {
-                    SyncMsg::Failed(format!("{} is in Git: kdrift does not prune it", app::short_name(&key)))
+                    SyncMsg::Failed(format!(
+                        "{} is in Git: kdrift does not prune it",
+                        app::short_name(&key)
+                    ))
                 } else {
                     SyncMsg::DeleteReady {
                         key,
@@ -367,7 +432,10 @@ async fn sync_effect(
 pub fn plan_inputs(
     desired: &DesiredSnapshot,
     keys: Vec<crate::model::ResourceKey>,
-) -> Vec<(crate::model::ResourceKey, Option<crate::model::DesiredObject>)> {
+) -> Vec<(
+    crate::model::ResourceKey,
+    Option<crate::model::DesiredObject>,
+)> {
     keys.into_iter()
         .map(|k| {
             let d = desired.objects.iter().find(|o| o.key == k).cloned();
@@ -398,8 +466,10 @@ pub async fn explore(
     let log = init_logging();
     let (ui_tx, mut ui_rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let (engine_tx, engine_rx) = std::sync::mpsc::channel::<EngineInput>();
-    let (desired_tx, desired_rx) = tokio::sync::watch::channel::<Option<Arc<DesiredSnapshot>>>(None);
-    let (kinds_tx, kinds_rx) = tokio::sync::watch::channel::<BTreeSet<(String, String)>>(BTreeSet::new());
+    let (desired_tx, desired_rx) =
+        tokio::sync::watch::channel::<Option<Arc<DesiredSnapshot>>>(None);
+    let (kinds_tx, kinds_rx) =
+        tokio::sync::watch::channel::<BTreeSet<(String, String)>>(BTreeSet::new());
     let (connected_tx, connected_rx) = tokio::sync::watch::channel::<Option<Connected>>(None);
     let (git_refresh_tx, git_refresh_rx) = std::sync::mpsc::channel::<()>();
     let (live_refresh_tx, live_refresh_rx) = tokio::sync::mpsc::unbounded_channel::<SourceCmd>();
@@ -416,22 +486,35 @@ pub async fn explore(
 
     let (context, server) = match &settings.live_file {
         Some(path) => {
-            tokio::spawn(file_task(path.clone(), engine_tx.clone(), ui_tx.clone(), live_refresh_rx));
+            tokio::spawn(file_task(
+                path.clone(),
+                engine_tx.clone(),
+                ui_tx.clone(),
+                live_refresh_rx,
+            ));
             ("(offline)".to_string(), path.display().to_string())
         }
         None => {
             tokio::spawn(cluster_task(
                 settings.clone(),
-                engine_tx.clone(),
-                ui_tx.clone(),
-                kinds_rx,
-                desired_rx.clone(),
-                connected_tx,
-                live_refresh_rx,
+                ClusterIo {
+                    engine: engine_tx.clone(),
+                    ui: ui_tx.clone(),
+                    kinds_rx,
+                    desired_rx: desired_rx.clone(),
+                    connected_tx,
+                    refresh: live_refresh_rx,
+                },
                 opts.read_only,
             ));
             let server = super::context_server(settings).unwrap_or_else(|| "(no server)".into());
-            (settings.context.clone().unwrap_or_else(|| "(no context)".into()), server)
+            (
+                settings
+                    .context
+                    .clone()
+                    .unwrap_or_else(|| "(no context)".into()),
+                server,
+            )
         }
     };
     if let Some(f) = extra {
@@ -461,7 +544,9 @@ pub async fn explore(
     state.filter = opts.filter;
     state.first_run_hint = opts.first_run_hint.clone();
     if settings.live_file.is_some() {
-        state.live = LiveState::File { read_at: SystemTime::now() };
+        state.live = LiveState::File {
+            read_at: SystemTime::now(),
+        };
     }
     if let Some(p) = &log {
         state.log(format!("log file: {}", p.display()));
@@ -507,7 +592,11 @@ pub async fn explore(
             .pending_deadline()
             .and_then(|d| d.duration_since(SystemTime::now()).ok())
             .map(|d| Instant::now() + d);
-        let wake = [Some(draw_at), Some(next_tick), pending_at].into_iter().flatten().min().unwrap_or(next_tick);
+        let wake = [Some(draw_at), Some(next_tick), pending_at]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(next_tick);
         #[cfg(unix)]
         let signalled = async {
             tokio::select! {
@@ -559,7 +648,13 @@ pub async fn explore(
                 Effect::Sync(e) => {
                     let connected = connected_rx.borrow().clone();
                     let desired = desired_rx.borrow().clone();
-                    tokio::spawn(sync_effect(e, connected, desired, settings.concurrency, ui_tx.clone()));
+                    tokio::spawn(sync_effect(
+                        e,
+                        connected,
+                        desired,
+                        settings.concurrency,
+                        ui_tx.clone(),
+                    ));
                 }
             }
         }

@@ -122,7 +122,10 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         read_only: global.read_only
             || config.read_only
             || context.as_deref().is_some_and(|c| {
-                config.read_only_contexts.iter().any(|p| config::glob_match(p, c))
+                config
+                    .read_only_contexts
+                    .iter()
+                    .any(|p| config::glob_match(p, c))
             }),
         protected: context
             .as_deref()
@@ -198,7 +201,8 @@ pub fn explorer_options(
         })?,
         None => crate::app::tree::Filter::All,
     };
-    let keymap = crate::app::keymap::KeyMap::from_config(&config.keys).map_err(|e| anyhow!("config: {e}"))?;
+    let keymap = crate::app::keymap::KeyMap::from_config(&config.keys)
+        .map_err(|e| anyhow!("config: {e}"))?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     Ok(explorer::ExplorerOptions {
         filter,

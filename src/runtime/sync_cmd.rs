@@ -48,7 +48,11 @@ pub fn plan_text(plan: &SyncPlan) -> String {
         &plan.revision[..plan.revision.len().min(7)]
     ));
     for item in &plan.items {
-        out.push_str(&format!("  {:<9} {}\n", item.action.to_string(), short_name(&item.key)));
+        out.push_str(&format!(
+            "  {:<9} {}\n",
+            item.action.to_string(),
+            short_name(&item.key)
+        ));
         if let Some(e) = &item.error {
             out.push_str(&format!("      {e}\n"));
         }
@@ -86,10 +90,18 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
         .build()
         .context("starting the async runtime")?;
     let code = rt.block_on(async {
-        let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await?;
+        let target = cluster::connect(
+            settings.kubeconfig.as_deref(),
+            settings.explicit_context.as_deref(),
+        )
+        .await?;
         let served = Arc::new(cluster::discover(&target).await?);
         let mut snapshot = snapshot;
-        desired::rescope(&mut snapshot, |g, k| served.get(g, k).map(|(_, n)| *n), &settings.load.default_namespace);
+        desired::rescope(
+            &mut snapshot,
+            |g, k| served.get(g, k).map(|(_, n)| *n),
+            &settings.load.default_namespace,
+        );
         let resolve = |name: &str, group: Option<&str>| -> Option<(String, String, bool)> {
             let kind_name = SHORT_NAMES
                 .iter()
@@ -101,7 +113,10 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                 .filter(|(g, _, _)| group.is_none_or(|want| want == *g))
                 .filter(|(g, k, _)| {
                     let lower = k.to_lowercase();
-                    let plural = served.get(g, k).map(|(ar, _)| ar.plural.clone()).unwrap_or_default();
+                    let plural = served
+                        .get(g, k)
+                        .map(|(ar, _)| ar.plural.clone())
+                        .unwrap_or_default();
                     lower == kind_name || plural == kind_name
                 })
                 // The core and built-in groups first, as kubectl prefers them.
@@ -110,14 +125,32 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
         };
         let mut keys = Vec::new();
         for text in &args.keys {
-            keys.push(sync::parse_key(text, &settings.load.default_namespace, &resolve).map_err(|e| anyhow!(e))?);
+            keys.push(
+                sync::parse_key(text, &settings.load.default_namespace, &resolve)
+                    .map_err(|e| anyhow!(e))?,
+            );
         }
-        let user = crate::live::kubeconfig::context_user(settings.kubeconfig.as_deref(), &target.context).unwrap_or_default();
-        let syncer = Syncer::new(target.clone(), Arc::clone(&served), &settings.field_manager, settings.read_only, settings.drift.clone(), &user);
+        let user =
+            crate::live::kubeconfig::context_user(settings.kubeconfig.as_deref(), &target.context)
+                .unwrap_or_default();
+        let syncer = Syncer::new(
+            target.clone(),
+            Arc::clone(&served),
+            &settings.field_manager,
+            settings.read_only,
+            settings.drift.clone(),
+            &user,
+        );
         let items = super::explorer::plan_inputs(&snapshot, keys);
-        let plan = syncer.preview(items, &snapshot.revision.commit, settings.concurrency).await;
+        let plan = syncer
+            .preview(items, &snapshot.revision.commit, settings.concurrency)
+            .await;
         print!("{}", plan_text(&plan));
-        let refused = plan.items.iter().filter(|i| i.action == PlanAction::Refused).count();
+        let refused = plan
+            .items
+            .iter()
+            .filter(|i| i.action == PlanAction::Refused)
+            .count();
         let writes = plan.writes().count();
         if args.dry_run {
             println!("Dry run: nothing written.");
@@ -140,13 +173,23 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                 return Ok(EXIT_ERROR);
             }
             let confirmed = if settings.protected {
-                print!("{} is a protected context. Type its name to apply {writes} resource{} to {}: ", target.context, if writes == 1 { "" } else { "s" }, target.server);
+                print!(
+                    "{} is a protected context. Type its name to apply {writes} resource{} to {}: ",
+                    target.context,
+                    if writes == 1 { "" } else { "s" },
+                    target.server
+                );
                 std::io::stdout().flush().ok();
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line).ok();
                 line.trim() == target.context
             } else {
-                print!("Apply {writes} resource{} to {} ({})? [y/N] ", if writes == 1 { "" } else { "s" }, target.context, target.server);
+                print!(
+                    "Apply {writes} resource{} to {} ({})? [y/N] ",
+                    if writes == 1 { "" } else { "s" },
+                    target.context,
+                    target.server
+                );
                 std::io::stdout().flush().ok();
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line).ok();
@@ -158,7 +201,10 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
             }
         }
         crate::runtime::explorer::init_logging();
-        match syncer.apply(&plan, &snapshot.revision.commit, args.force_conflicts).await {
+        match syncer
+            .apply(&plan, &snapshot.revision.commit, args.force_conflicts)
+            .await
+        {
             Ok(outcomes) => {
                 let mut failed = 0;
                 for o in &outcomes {

@@ -644,8 +644,14 @@ async fn resource(
         (&Method::DELETE, Some(name), None) => {
             // DeleteOptions may carry preconditions (resourceVersion, uid).
             let options = read_json(req).await.unwrap_or(Value::Null);
-            let pre_rv = options.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
-            let pre_uid = options.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
+            let pre_rv = options
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let pre_uid = options
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
             let current = store.get(&rt, &ns, name);
             let failed = current.as_ref().ok().and_then(|o| {

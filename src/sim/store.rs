@@ -257,7 +257,10 @@ impl Store {
         let mut out = std::collections::BTreeMap::new();
         for ((group, plural), objects) in &self.objects {
             for ((ns, name), stored) in objects {
-                out.insert(format!("{group}/{plural}/{ns}/{name}"), stored.value.clone());
+                out.insert(
+                    format!("{group}/{plural}/{ns}/{name}"),
+                    stored.value.clone(),
+                );
             }
         }
         out

@@ -114,17 +114,24 @@ impl Syncer {
         // they are created from Git as they are.
         let new_namespaces: Vec<String> = planned
             .iter()
-            .filter(|i| i.action == PlanAction::Create && i.key.kind == "Namespace" && i.key.group.is_empty())
+            .filter(|i| {
+                i.action == PlanAction::Create
+                    && i.key.kind == "Namespace"
+                    && i.key.group.is_empty()
+            })
             .map(|i| i.key.name.clone())
             .collect();
         for item in &mut planned {
             let waits = item.error.as_deref().is_some_and(|e| {
-                new_namespaces.iter().any(|ns| e.contains(&format!("namespaces \"{ns}\" not found")))
+                new_namespaces
+                    .iter()
+                    .any(|ns| e.contains(&format!("namespaces \"{ns}\" not found")))
             });
             if waits && item.live_version.is_none() && !item.manifest.is_null() {
                 item.error = None;
                 item.action = PlanAction::Create;
-                item.changes = self.fields_of_manifest(&item.key, &item.api_version, &item.manifest);
+                item.changes =
+                    self.fields_of_manifest(&item.key, &item.api_version, &item.manifest);
                 item.note = Some(format!(
                     "namespace {} is created by this sync first; not dry-run, created as Git has it",
                     item.key.namespace
@@ -152,7 +159,8 @@ impl Syncer {
             note: None,
         };
         let Some(d) = desired else {
-            item.error = Some("not in Git: nothing to apply (an extra resource is pruned with D)".into());
+            item.error =
+                Some("not in Git: nothing to apply (an extra resource is pruned with D)".into());
             return item;
         };
         item.api_version = d.api_version.clone();
@@ -232,7 +240,12 @@ impl Syncer {
     }
 
     /// The fields a manifest sets, as changes from nothing (masked for Secrets).
-    fn fields_of_manifest(&self, key: &ResourceKey, api_version: &str, manifest: &Value) -> Vec<FieldChange> {
+    fn fields_of_manifest(
+        &self,
+        key: &ResourceKey,
+        api_version: &str,
+        manifest: &Value,
+    ) -> Vec<FieldChange> {
         let empty = LiveObject {
             key: key.clone(),
             api_version: api_version.to_string(),
@@ -295,7 +308,9 @@ impl Syncer {
             let action = item.action.to_string();
             let result = match item.action {
                 PlanAction::Refused => ItemResult::Rejected(
-                    item.error.clone().unwrap_or_else(|| "cannot be synced".into()),
+                    item.error
+                        .clone()
+                        .unwrap_or_else(|| "cannot be synced".into()),
                 ),
                 PlanAction::Unchanged => ItemResult::Unchanged,
                 PlanAction::Create | PlanAction::Update => {
@@ -368,7 +383,9 @@ impl Syncer {
             .get(key)
             .await
             .map_err(SyncError::Refused)?
-            .ok_or_else(|| SyncError::Refused(format!("{} no longer exists", crate::app::short_name(key))))?;
+            .ok_or_else(|| {
+                SyncError::Refused(format!("{} no longer exists", crate::app::short_name(key)))
+            })?;
         let owners = live
             .object
             .pointer("/metadata/ownerReferences")
@@ -381,7 +398,10 @@ impl Syncer {
             )));
         }
         let Some((api, _)) = self.api(key) else {
-            return Err(SyncError::Refused(format!("kind {} is not served", key.kind)));
+            return Err(SyncError::Refused(format!(
+                "kind {} is not served",
+                key.kind
+            )));
         };
         let dp = DeleteParams {
             preconditions: Some(Preconditions {

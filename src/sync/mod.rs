@@ -7,7 +7,7 @@
 
 mod client;
 
-pub use client::{Syncer, SyncError};
+pub use client::{SyncError, Syncer};
 
 use crate::model::ResourceKey;
 use serde_json::Value;
@@ -126,7 +126,10 @@ pub enum ItemResult {
 
 impl ItemResult {
     pub fn is_success(&self) -> bool {
-        matches!(self, ItemResult::Applied | ItemResult::Unchanged | ItemResult::Deleted)
+        matches!(
+            self,
+            ItemResult::Applied | ItemResult::Unchanged | ItemResult::Deleted
+        )
     }
 }
 
@@ -190,7 +193,11 @@ pub fn parse_conflicts(status: &Value) -> Vec<Conflict> {
                 continue;
             }
             let message = c.get("message").and_then(Value::as_str).unwrap_or("");
-            let field = c.get("field").and_then(Value::as_str).unwrap_or("").to_string();
+            let field = c
+                .get("field")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             if let Some(m) = quoted(message) {
                 push(&mut by_manager, m, field);
             }
@@ -211,6 +218,10 @@ pub fn parse_conflicts(status: &Value) -> Vec<Conflict> {
     by_manager
 }
 
+/// Resolves a lower-case kind name (kind, plural or short name) and an optional group to
+/// (group, Kind, namespaced).
+pub type KindResolver<'a> = dyn Fn(&str, Option<&str>) -> Option<(String, String, bool)> + 'a;
+
 /// Parses a resource named on the command line: `group/Kind/namespace/name` (core group
 /// empty), or kubectl style `kind/name` (`deploy/web`, `deployment.apps/web`) with the
 /// namespace given apart. Kind names, plurals and short names are resolved by `resolve_kind`
@@ -218,7 +229,7 @@ pub fn parse_conflicts(status: &Value) -> Vec<Conflict> {
 pub fn parse_key(
     text: &str,
     namespace: &str,
-    resolve_kind: &dyn Fn(&str, Option<&str>) -> Option<(String, String, bool)>,
+    resolve_kind: &KindResolver<'_>,
 ) -> Result<ResourceKey, String> {
     let parts: Vec<&str> = text.split('/').collect();
     match parts.as_slice() {
@@ -267,7 +278,13 @@ mod tests {
     fn conflicts_from_the_message_alone() {
         let status = json!({"message": "Apply failed with 1 conflict: conflict with \"kubectl-scale\": .spec.replicas"});
         let c = parse_conflicts(&status);
-        assert_eq!(c, vec![Conflict { manager: "kubectl-scale".into(), fields: vec![".spec.replicas".into()] }]);
+        assert_eq!(
+            c,
+            vec![Conflict {
+                manager: "kubectl-scale".into(),
+                fields: vec![".spec.replicas".into()]
+            }]
+        );
     }
 
     #[test]
@@ -297,7 +314,9 @@ mod tests {
             parse_key("/ConfigMap/shop/cfg", "x", &resolve).unwrap(),
             ResourceKey::new("", "ConfigMap", "shop", "cfg")
         );
-        assert!(parse_key("bogus/web", "x", &resolve).unwrap_err().contains("unknown kind"));
+        assert!(parse_key("bogus/web", "x", &resolve)
+            .unwrap_err()
+            .contains("unknown kind"));
         assert!(parse_key("web", "x", &resolve).is_err());
     }
 }

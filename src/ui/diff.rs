@@ -23,14 +23,20 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     // Title.
     let mut title = vec![];
     if let Some(e) = entry {
-        title.push(Span::styled(format!("{} ", theme.glyph(e.status)), theme.status(e.status)));
+        title.push(Span::styled(
+            format!("{} ", theme.glyph(e.status)),
+            theme.status(e.status),
+        ));
     }
     title.push(Span::styled(
         crate::app::short_name(&d.key),
         Style::default().add_modifier(Modifier::BOLD),
     ));
     if let Some(e) = entry {
-        title.push(Span::styled(format!("  {}", e.status), theme.status(e.status)));
+        title.push(Span::styled(
+            format!("  {}", e.status),
+            theme.status(e.status),
+        ));
         if let Some(src) = &e.source {
             title.push(Span::styled(format!("  {src}"), theme.dim()));
         }
@@ -38,8 +44,16 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     title.push(Span::styled(
         format!(
             "  [{}{}{}]",
-            if state.prefs.unified { "unified" } else { "side by side" },
-            if state.prefs.compact { ", changes" } else { ", whole" },
+            if state.prefs.unified {
+                "unified"
+            } else {
+                "side by side"
+            },
+            if state.prefs.compact {
+                ", changes"
+            } else {
+                ", whole"
+            },
             if state.prefs.wrap { ", wrap" } else { "" }
         ),
         theme.dim(),
@@ -61,13 +75,19 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         for p in paths.iter().take(field_lines) {
             shown += 1;
             let more = if shown == field_lines && paths.len() > field_lines {
-                format!("   (+{} more: see the detail pane)", paths.len() - field_lines)
+                format!(
+                    "   (+{} more: see the detail pane)",
+                    paths.len() - field_lines
+                )
             } else {
                 String::new()
             };
             lines.push(Line::from(vec![
                 Span::styled("drifted ", theme.dim()),
-                Span::styled(p.clone(), theme.status(crate::model::DriftStatus::OutOfSync)),
+                Span::styled(
+                    p.clone(),
+                    theme.status(crate::model::DriftStatus::OutOfSync),
+                ),
                 Span::styled(more, theme.dim()),
             ]));
         }
@@ -77,14 +97,26 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     let half = width.saturating_sub(1) / 2;
     if state.prefs.unified {
         lines.push(Line::from(Span::styled(
-            format!("{:>w$} {:>w$}   - Git {rev}   + live {}", "git", "live", state.header.context, w = NUM),
+            format!(
+                "{:>w$} {:>w$}   - Git {rev}   + live {}",
+                "git",
+                "live",
+                state.header.context,
+                w = NUM
+            ),
             theme.dim(),
         )));
     } else {
         lines.push(Line::from(vec![
-            Span::styled(pad(&format!("{:>w$} Git {rev}", "", w = NUM), half), theme.dim()),
+            Span::styled(
+                pad(&format!("{:>w$} Git {rev}", "", w = NUM), half),
+                theme.dim(),
+            ),
             Span::styled(theme.vbar(), theme.dim()),
-            Span::styled(format!("{:>w$} live ({})", "", state.header.context, w = NUM), theme.dim()),
+            Span::styled(
+                format!("{:>w$} live ({})", "", state.header.context, w = NUM),
+                theme.dim(),
+            ),
         ]));
     }
     let rows_h = (area.height as usize).saturating_sub(lines.len());
@@ -118,7 +150,13 @@ fn pad(s: &str, w: usize) -> String {
 }
 
 /// The segments of a line cut to `[skip, skip+width)` characters, styled.
-fn cut(line: &DiffLine, skip: usize, width: usize, base: Style, emph: Style) -> (Vec<Span<'static>>, usize) {
+fn cut(
+    line: &DiffLine,
+    skip: usize,
+    width: usize,
+    base: Style,
+    emph: Style,
+) -> (Vec<Span<'static>>, usize) {
     let mut spans = Vec::new();
     let mut pos = 0usize;
     let mut used = 0usize;
@@ -155,7 +193,13 @@ fn side_style(tag: LineTag, theme: &Theme) -> Style {
 }
 
 /// One half of a side-by-side row: number gutter and text, padded to `w`.
-fn half_spans(line: Option<&DiffLine>, number: Option<usize>, theme: &Theme, w: usize, skip: usize) -> Vec<Span<'static>> {
+fn half_spans(
+    line: Option<&DiffLine>,
+    number: Option<usize>,
+    theme: &Theme,
+    w: usize,
+    skip: usize,
+) -> Vec<Span<'static>> {
     let text_w = w.saturating_sub(NUM + 1);
     let mut spans = Vec::new();
     match line {
@@ -172,7 +216,14 @@ fn half_spans(line: Option<&DiffLine>, number: Option<usize>, theme: &Theme, w: 
     spans
 }
 
-fn render_row(row: &DiffRow, state: &AppState, theme: &Theme, width: usize, half: usize, hscroll: usize) -> Vec<Line<'static>> {
+fn render_row(
+    row: &DiffRow,
+    state: &AppState,
+    theme: &Theme,
+    width: usize,
+    half: usize,
+    hscroll: usize,
+) -> Vec<Line<'static>> {
     let wrap = state.prefs.wrap;
     match row {
         DiffRow::Gap => vec![Line::from(Span::styled(
@@ -182,7 +233,12 @@ fn render_row(row: &DiffRow, state: &AppState, theme: &Theme, width: usize, half
         DiffRow::Pair(left, right) => {
             let text_w = half.saturating_sub(NUM + 1).max(1);
             let pieces = if wrap {
-                let longest = left.iter().chain(right.iter()).map(line_len).max().unwrap_or(0);
+                let longest = left
+                    .iter()
+                    .chain(right.iter())
+                    .map(line_len)
+                    .max()
+                    .unwrap_or(0);
                 longest.div_ceil(text_w).max(1)
             } else {
                 1
@@ -213,7 +269,11 @@ fn render_row(row: &DiffRow, state: &AppState, theme: &Theme, width: usize, half
         DiffRow::Single(l) => {
             let gutter = NUM * 2 + 4;
             let text_w = width.saturating_sub(gutter).max(1);
-            let pieces = if wrap { line_len(l).div_ceil(text_w).max(1) } else { 1 };
+            let pieces = if wrap {
+                line_len(l).div_ceil(text_w).max(1)
+            } else {
+                1
+            };
             (0..pieces)
                 .map(|p| {
                     let skip = if wrap { p * text_w } else { hscroll };
@@ -223,8 +283,16 @@ fn render_row(row: &DiffRow, state: &AppState, theme: &Theme, width: usize, half
                         LineTag::Insert => ("+", theme.live_side()),
                     };
                     let first = p == 0;
-                    let old = l.old_line.filter(|_| first).map(|n| n.to_string()).unwrap_or_default();
-                    let new = l.new_line.filter(|_| first).map(|n| n.to_string()).unwrap_or_default();
+                    let old = l
+                        .old_line
+                        .filter(|_| first)
+                        .map(|n| n.to_string())
+                        .unwrap_or_default();
+                    let new = l
+                        .new_line
+                        .filter(|_| first)
+                        .map(|n| n.to_string())
+                        .unwrap_or_default();
                     let mut spans = vec![
                         Span::styled(format!("{old:>NUM$} {new:>NUM$} "), theme.dim()),
                         Span::styled(format!("{} ", if first { sign } else { " " }), style),

@@ -68,7 +68,11 @@ fn live_text(state: &AppState, theme: &Theme, wide: bool) -> Span<'static> {
         LiveState::Connecting => Span::styled("… connecting".to_string(), theme.warn()),
         LiveState::Connected { freshest } => Span::styled(
             if wide {
-                format!("{} live · last change {} ago", theme.dot(), age(now, *freshest))
+                format!(
+                    "{} live · last change {} ago",
+                    theme.dot(),
+                    age(now, *freshest)
+                )
             } else {
                 format!("{} live {}", theme.dot(), age(now, *freshest))
             },
@@ -76,7 +80,12 @@ fn live_text(state: &AppState, theme: &Theme, wide: bool) -> Span<'static> {
         ),
         LiveState::Reconnecting { since, .. } => Span::styled(
             if wide {
-                format!("{} reconnecting since {} ({} ago)", theme.dot(), clock(*since), age(now, *since))
+                format!(
+                    "{} reconnecting since {} ({} ago)",
+                    theme.dot(),
+                    clock(*since),
+                    age(now, *since)
+                )
             } else {
                 format!("{} reconnecting {}", theme.dot(), age(now, *since))
             },
@@ -128,19 +137,32 @@ fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         line1.push(Span::styled("loading… ", theme.warn()));
     }
     // The server last: on a narrow terminal it is what gets cut.
-    line1.push(Span::styled(format!("│ {}", state.header.server), theme.dim()));
+    line1.push(Span::styled(
+        format!("│ {}", state.header.server),
+        theme.dim(),
+    ));
     let rev = &state.header.revision;
     let mut line2 = vec![Span::styled(
         format!(
             "{} {}{}",
             theme.branch_glyph(),
-            rev.branch.as_deref().map(|b| format!("{b} ")).unwrap_or_default(),
-            if rev.short.is_empty() { "…" } else { &rev.short },
+            rev.branch
+                .as_deref()
+                .map(|b| format!("{b} "))
+                .unwrap_or_default(),
+            if rev.short.is_empty() {
+                "…"
+            } else {
+                &rev.short
+            },
         ),
         Style::default(),
     )];
     line2.push(Span::raw(format!(" {}", rev.subject)));
-    line2.push(Span::styled(format!(" · {}", state.header.repo), theme.dim()));
+    line2.push(Span::styled(
+        format!(" · {}", state.header.repo),
+        theme.dim(),
+    ));
     if state.filter != Filter::All {
         line2.push(sep());
         line2.push(Span::styled(
@@ -151,13 +173,21 @@ fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     if !state.search.query.is_empty() {
         line2.push(sep());
         line2.push(Span::styled(
-            format!("/{} ({} match{})", state.search.query, state.match_count(), if state.match_count() == 1 { "" } else { "es" }),
+            format!(
+                "/{} ({} match{})",
+                state.search.query,
+                state.match_count(),
+                if state.match_count() == 1 { "" } else { "es" }
+            ),
             theme.accent(),
         ));
     }
     if !state.marks.is_empty() {
         line2.push(sep());
-        line2.push(Span::styled(format!("{} marked", state.marks.len()), theme.accent()));
+        line2.push(Span::styled(
+            format!("{} marked", state.marks.len()),
+            theme.accent(),
+        ));
     }
     let lines = vec![Line::from(line1), Line::from(line2)];
     frame.render_widget(Paragraph::new(lines).style(theme.bar()), area);
@@ -191,7 +221,10 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                 state.filter.label()
             )
         };
-        frame.render_widget(Paragraph::new(Line::from(Span::styled(text, theme.dim()))), area);
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(text, theme.dim()))),
+            area,
+        );
         return;
     }
     let query = state.search.query.trim().to_lowercase();
@@ -241,7 +274,11 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                 let e = &state.report.entries[*index];
                 let marked = state.marks.contains(&e.key);
                 spans.push(Span::styled(
-                    if marked { theme.mark().to_string() } else { "  ".to_string() },
+                    if marked {
+                        theme.mark().to_string()
+                    } else {
+                        "  ".to_string()
+                    },
                     theme.accent(),
                 ));
                 spans.push(Span::styled(
@@ -251,7 +288,11 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                 let is_match = !query.is_empty() && crate::app::tree::matches(e, &query);
                 spans.push(Span::styled(
                     row.label.clone(),
-                    if is_match { theme.matched() } else { Style::default() },
+                    if is_match {
+                        theme.matched()
+                    } else {
+                        Style::default()
+                    },
                 ));
                 if let Some(reason) = &e.reason {
                     if matches!(e.status, DriftStatus::Unknown | DriftStatus::Invalid) {
@@ -270,28 +311,55 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
 }
 
 fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
-    let inner = Rect::new(area.x + 1, area.y, area.width.saturating_sub(1), area.height);
+    let inner = Rect::new(
+        area.x + 1,
+        area.y,
+        area.width.saturating_sub(1),
+        area.height,
+    );
     // The separator.
-    let sep: Vec<Line> = (0..area.height).map(|_| Line::from(Span::styled(theme.vbar(), theme.dim()))).collect();
-    frame.render_widget(Paragraph::new(sep), Rect::new(area.x, area.y, 1, area.height));
+    let sep: Vec<Line> = (0..area.height)
+        .map(|_| Line::from(Span::styled(theme.vbar(), theme.dim())))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(sep),
+        Rect::new(area.x, area.y, 1, area.height),
+    );
     let mut lines: Vec<Line> = Vec::new();
     if let Some(e) = state.selected_entry() {
         lines.push(Line::from(vec![
-            Span::styled(format!("{} ", theme.glyph(e.status)), theme.status(e.status)),
+            Span::styled(
+                format!("{} ", theme.glyph(e.status)),
+                theme.status(e.status),
+            ),
             Span::styled(
                 format!("{} {}", e.key.kind, e.key.name),
                 Style::default().add_modifier(Modifier::BOLD),
             ),
             Span::styled(format!("  {}", e.status), theme.status(e.status)),
         ]));
-        let ns = if e.key.namespace.is_empty() { "(cluster-scoped)".to_string() } else { e.key.namespace.clone() };
+        let ns = if e.key.namespace.is_empty() {
+            "(cluster-scoped)".to_string()
+        } else {
+            e.key.namespace.clone()
+        };
         lines.push(Line::from(Span::styled(
-            format!("namespace {ns}  ·  {}", if e.api_version.is_empty() { e.key.group.clone() } else { e.api_version.clone() }),
+            format!(
+                "namespace {ns}  ·  {}",
+                if e.api_version.is_empty() {
+                    e.key.group.clone()
+                } else {
+                    e.api_version.clone()
+                }
+            ),
             theme.dim(),
         )));
         match &e.source {
             Some(src) => lines.push(Line::from(Span::styled(format!("Git: {src}"), theme.dim()))),
-            None => lines.push(Line::from(Span::styled("not in Git (live only)", theme.dim()))),
+            None => lines.push(Line::from(Span::styled(
+                "not in Git (live only)",
+                theme.dim(),
+            ))),
         }
         if let Some(r) = &e.reason {
             lines.push(Line::from(""));
@@ -300,11 +368,18 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         if !e.fields.is_empty() {
             lines.push(Line::from(""));
             lines.push(Line::from(Span::styled(
-                format!("{} drifted field{}:", e.fields.len(), if e.fields.len() == 1 { "" } else { "s" }),
+                format!(
+                    "{} drifted field{}:",
+                    e.fields.len(),
+                    if e.fields.len() == 1 { "" } else { "s" }
+                ),
                 Style::default().add_modifier(Modifier::BOLD),
             )));
             for f in &e.fields {
-                lines.push(Line::from(Span::styled(format!(" {}", f.path), theme.status(DriftStatus::OutOfSync))));
+                lines.push(Line::from(Span::styled(
+                    format!(" {}", f.path),
+                    theme.status(DriftStatus::OutOfSync),
+                )));
                 let show = |v: &Option<serde_json::Value>| match v {
                     Some(v) => crate::sync::short_value(v, 48),
                     None => "(absent)".to_string(),
@@ -320,12 +395,18 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
             }
         }
         lines.push(Line::from(""));
-        lines.push(Line::from(Span::styled("enter: side-by-side diff", theme.dim())));
+        lines.push(Line::from(Span::styled(
+            "enter: side-by-side diff",
+            theme.dim(),
+        )));
     } else if let Some(row) = state.selected_row() {
         if let RowKind::Group { counts, worst, .. } = &row.kind {
             lines.push(Line::from(vec![
                 Span::styled(format!("{} ", theme.glyph(*worst)), theme.status(*worst)),
-                Span::styled(row.label.clone(), Style::default().add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    row.label.clone(),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
             ]));
             lines.push(Line::from(""));
             for s in [
@@ -338,7 +419,11 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
             ] {
                 lines.push(Line::from(Span::styled(
                     format!("{} {:>5}  {}", theme.glyph(s), counts.count(s), s),
-                    if counts.count(s) == 0 { theme.dim() } else { theme.status(s) },
+                    if counts.count(s) == 0 {
+                        theme.dim()
+                    } else {
+                        theme.status(s)
+                    },
                 )));
             }
         }
@@ -353,10 +438,16 @@ fn draw_help(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         .take(area.height as usize)
         .map(|(keys, text)| {
             if keys.is_empty() && !text.is_empty() {
-                Line::from(Span::styled(format!(" {text}"), theme.accent().add_modifier(Modifier::BOLD)))
+                Line::from(Span::styled(
+                    format!(" {text}"),
+                    theme.accent().add_modifier(Modifier::BOLD),
+                ))
             } else {
                 Line::from(vec![
-                    Span::styled(format!("   {keys:<22}"), Style::default().add_modifier(Modifier::BOLD)),
+                    Span::styled(
+                        format!("   {keys:<22}"),
+                        Style::default().add_modifier(Modifier::BOLD),
+                    ),
                     Span::raw(text),
                 ])
             }
@@ -367,7 +458,10 @@ fn draw_help(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
 
 fn draw_log(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     if state.log.is_empty() {
-        frame.render_widget(Paragraph::new(Span::styled(" the event log is empty", theme.dim())), area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(" the event log is empty", theme.dim())),
+            area,
+        );
         return;
     }
     let lines: Vec<Line> = state
@@ -392,7 +486,10 @@ fn draw_hint(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
             Span::styled("/", theme.accent()),
             Span::raw(state.search.query.clone()),
             Span::styled("▏", theme.accent()),
-            Span::styled("   enter: keep · esc: clear · n/N: next/previous", theme.dim()),
+            Span::styled(
+                "   enter: keep · esc: clear · n/N: next/previous",
+                theme.dim(),
+            ),
         ])
     } else if let Some(t) = state.current_toast() {
         Line::from(Span::styled(format!(" {t}"), theme.toast()))
@@ -402,13 +499,34 @@ fn draw_hint(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         let (mode, actions): (KeyMode, &[Action]) = match state.screen {
             Screen::Tree => (
                 KeyMode::Tree,
-                &[Action::Open, Action::CycleFilter, Action::Search, Action::ToggleGrouping, Action::Sync, Action::Mark, Action::Help, Action::Quit],
+                &[
+                    Action::Open,
+                    Action::CycleFilter,
+                    Action::Search,
+                    Action::ToggleGrouping,
+                    Action::Sync,
+                    Action::Mark,
+                    Action::Help,
+                    Action::Quit,
+                ],
             ),
             Screen::Diff => (
                 KeyMode::Diff,
-                &[Action::Back, Action::NextHunk, Action::ToggleUnified, Action::ToggleCompact, Action::ToggleWrap, Action::Sync, Action::Help, Action::Quit],
+                &[
+                    Action::Back,
+                    Action::NextHunk,
+                    Action::ToggleUnified,
+                    Action::ToggleCompact,
+                    Action::ToggleWrap,
+                    Action::Sync,
+                    Action::Help,
+                    Action::Quit,
+                ],
             ),
-            Screen::Help | Screen::Log => (KeyMode::List, &[Action::Back, Action::Down, Action::Up, Action::Quit]),
+            Screen::Help | Screen::Log => (
+                KeyMode::List,
+                &[Action::Back, Action::Down, Action::Up, Action::Quit],
+            ),
         };
         let mut spans = Vec::new();
         for a in actions {
@@ -434,7 +552,10 @@ fn draw_hint(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                     Action::Up => "up",
                     _ => "",
                 };
-                spans.push(Span::styled(format!(" {k}"), Style::default().add_modifier(Modifier::BOLD)));
+                spans.push(Span::styled(
+                    format!(" {k}"),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ));
                 spans.push(Span::styled(format!(" {word} "), theme.dim()));
             }
         }

@@ -88,20 +88,13 @@ impl Theme {
         }
     }
 
+    /// Words rather than symbols: many terminal fonts lack the Kubernetes and branch glyphs.
     pub fn cluster_glyph(&self) -> &'static str {
-        if self.ascii {
-            "ctx"
-        } else {
-            "⎈"
-        }
+        "ctx"
     }
 
     pub fn branch_glyph(&self) -> &'static str {
-        if self.ascii {
-            "git"
-        } else {
-            "⎇"
-        }
+        "git"
     }
 
     pub fn dim(&self) -> Style {
@@ -129,11 +122,20 @@ impl Theme {
     }
 
     pub fn matched(&self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
+        self.fg(Color::Cyan)
+            .add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
     }
 
+    /// The cursor row: a dark blue band that keeps the status colours readable (reverse
+    /// video without colours).
     pub fn selected(&self) -> Style {
-        Style::default().add_modifier(Modifier::REVERSED)
+        if self.color {
+            Style::default()
+                .bg(Color::Indexed(24))
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }
     }
 
     pub fn bar(&self) -> Style {
@@ -146,7 +148,10 @@ impl Theme {
 
     pub fn read_only(&self) -> Style {
         if self.color {
-            Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+            Style::default()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD)
         } else {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         }

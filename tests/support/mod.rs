@@ -123,7 +123,13 @@ pub struct Tmux {
 
 impl Tmux {
     /// Starts `command` (run by `sh -c`) in a `width`x`height` session in `cwd` with `env`.
-    pub fn start(command: &str, cwd: &Path, env: &[(&str, String)], width: u16, height: u16) -> Option<Tmux> {
+    pub fn start(
+        command: &str,
+        cwd: &Path,
+        env: &[(&str, String)],
+        width: u16,
+        height: u16,
+    ) -> Option<Tmux> {
         let tmux = require_tool("tmux", &["tmux"])?;
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let name = format!(
@@ -132,15 +138,28 @@ impl Tmux {
             COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         );
         let mut cmd = Command::new(&tmux);
-        cmd.args(["-L", &name, "-f", "/dev/null", "new-session", "-d", "-s", &name])
-            .args(["-x", &width.to_string(), "-y", &height.to_string()])
-            .current_dir(cwd);
+        cmd.args([
+            "-L",
+            &name,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+        ])
+        .args(["-x", &width.to_string(), "-y", &height.to_string()])
+        .current_dir(cwd);
         for (k, v) in env {
             cmd.args(["-e", &format!("{k}={v}")]);
         }
         cmd.arg(command);
         let out = cmd.output().expect("tmux runs");
-        assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Some(Tmux { tmux, name })
     }
 
@@ -171,7 +190,12 @@ impl Tmux {
 
     /// Polls the screen until `pred` holds; panics with the last screen after `timeout`.
     /// Returns the screen and how long it took.
-    pub fn wait_for(&self, what: &str, timeout: std::time::Duration, pred: impl Fn(&str) -> bool) -> (String, std::time::Duration) {
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: std::time::Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> (String, std::time::Duration) {
         let start = std::time::Instant::now();
         loop {
             let screen = self.capture();
@@ -188,7 +212,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new(&self.tmux).args(["-L", &self.name, "kill-server"]).output();
+        let _ = Command::new(&self.tmux)
+            .args(["-L", &self.name, "kill-server"])
+            .output();
     }
 }
 
@@ -212,8 +238,13 @@ impl SimProcess {
             .expect("kdrift sim starts");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("sim prints its URL");
-        SimProcess { child, url: line.trim().to_string() }
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("sim prints its URL");
+        SimProcess {
+            child,
+            url: line.trim().to_string(),
+        }
     }
 }
 
