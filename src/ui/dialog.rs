@@ -80,96 +80,129 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, body: Rect) {
         Span::raw("  server "),
         Span::styled(server.clone(), bold()),
     ]);
-    let (title, mut lines, footer, scroll): (String, Vec<Line>, Vec<Line>, usize) = match &state
-        .sync
-        .dialog
-    {
-        Dialog::Closed => return,
-        Dialog::Working(text) => (
-            " sync ".into(),
-            vec![target, Line::from(""), Line::from(format!(" {text}"))],
-            vec![],
-            0,
-        ),
-        Dialog::Confirm {
-            plan,
-            typed,
-            scroll,
-            note,
-        } => {
-            let writes = plan.writes().count();
-            let mut lines = vec![target];
-            if let Some(n) = note {
-                lines.push(Line::from(Span::styled(format!(" {n}"), theme.bad())));
-            }
-            lines.push(Line::from(Span::styled(
-                format!(
-                    " from Git {}: {writes} to write, {} in all",
-                    &plan.revision[..plan.revision.len().min(7)],
-                    plan.items.len()
-                ),
-                theme.dim(),
-            )));
-            lines.extend(plan_lines(plan, theme, false));
-            let mut footer = Vec::new();
-            if writes == 0 {
-                footer.push(Line::from(Span::styled(
-                    " nothing to apply; any key closes",
+    let (title, mut lines, footer, scroll): (String, Vec<Line>, Vec<Line>, usize) =
+        match &state.sync.dialog {
+            Dialog::Closed => return,
+            Dialog::Working(text) => (
+                " sync ".into(),
+                vec![target, Line::from(""), Line::from(format!(" {text}"))],
+                vec![],
+                0,
+            ),
+            Dialog::Confirm {
+                plan,
+                typed,
+                scroll,
+                note,
+            } => {
+                let writes = plan.writes().count();
+                let mut lines = vec![target];
+                if let Some(n) = note {
+                    lines.push(Line::from(Span::styled(format!(" {n}"), theme.bad())));
+                }
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        " from Git {}: {writes} to write, {} in all",
+                        &plan.revision[..plan.revision.len().min(7)],
+                        plan.items.len()
+                    ),
                     theme.dim(),
                 )));
-            } else if protected {
-                footer.push(Line::from(Span::styled(
-                    format!(
+                lines.extend(plan_lines(plan, theme, false));
+                let mut footer = Vec::new();
+                if writes == 0 {
+                    footer.push(Line::from(Span::styled(
+                        " nothing to apply; any key closes",
+                        theme.dim(),
+                    )));
+                } else if protected {
+                    footer.push(Line::from(Span::styled(
+                        format!(
                         " {context} is a protected context: type its name and press enter to apply"
                     ),
-                    theme.warn(),
-                )));
-                footer.push(Line::from(vec![
-                    Span::raw(" > "),
-                    Span::styled(typed.clone(), bold()),
-                    Span::styled("▏", theme.accent()),
-                ]));
-                if plan.has_conflicts() {
-                    footer.push(Line::from(Span::styled(
-                        " tab: take the conflicting fields (force)…  esc: cancel",
-                        theme.dim(),
+                        theme.warn(),
                     )));
-                }
-            } else {
-                let mut spans = vec![Span::styled(
-                    format!(" y: apply {writes} to {context}"),
-                    bold(),
-                )];
-                if plan.has_conflicts() {
-                    spans.push(Span::raw("   f: take the conflicting fields (force)…"));
-                }
-                spans.push(Span::styled(
-                    "   j/k: scroll   any other key: cancel",
-                    theme.dim(),
-                ));
-                footer.push(Line::from(spans));
-                if plan.has_conflicts() {
-                    footer.push(Line::from(Span::styled(
-                        " y applies without force: resources with conflicts are not written",
+                    footer.push(Line::from(vec![
+                        Span::raw(" > "),
+                        Span::styled(typed.clone(), bold()),
+                        Span::styled("▏", theme.accent()),
+                    ]));
+                    if plan.has_conflicts() {
+                        footer.push(Line::from(Span::styled(
+                            " tab: take the conflicting fields (force)…  esc: cancel",
+                            theme.dim(),
+                        )));
+                    }
+                } else {
+                    let mut spans = vec![Span::styled(
+                        format!(" y: apply {writes} to {context}"),
+                        bold(),
+                    )];
+                    if plan.has_conflicts() {
+                        spans.push(Span::raw("   f: take the conflicting fields (force)…"));
+                    }
+                    spans.push(Span::styled(
+                        "   j/k: scroll   any other key: cancel",
                         theme.dim(),
-                    )));
+                    ));
+                    footer.push(Line::from(spans));
+                    if plan.has_conflicts() {
+                        footer.push(Line::from(Span::styled(
+                            " y applies without force: resources with conflicts are not written",
+                            theme.dim(),
+                        )));
+                    }
                 }
+                (" confirm sync ".into(), lines, footer, *scroll)
             }
-            (" confirm sync ".into(), lines, footer, *scroll)
-        }
-        Dialog::ConfirmForce { plan, typed } => {
-            let mut lines = vec![
-                target,
-                Line::from(Span::styled(
-                    " FORCE: kdrift takes these fields from their managers:",
-                    theme.bad(),
-                )),
-            ];
-            lines.extend(plan_lines(plan, theme, true));
-            let footer = if protected {
+            Dialog::ConfirmForce { plan, typed } => {
+                let mut lines = vec![
+                    target,
+                    Line::from(Span::styled(
+                        " FORCE: kdrift takes these fields from their managers:",
+                        theme.bad(),
+                    )),
+                ];
+                lines.extend(plan_lines(plan, theme, true));
+                let footer = if protected {
+                    vec![
+                        Line::from(Span::styled(
+                            format!(" type {context} and press enter to force; esc cancels"),
+                            theme.warn(),
+                        )),
+                        Line::from(vec![
+                            Span::raw(" > "),
+                            Span::styled(typed.clone(), bold()),
+                            Span::styled("▏", theme.accent()),
+                        ]),
+                    ]
+                } else {
+                    vec![Line::from(vec![
+                        Span::styled(" y: force-apply", bold()),
+                        Span::styled("   any other key: cancel", theme.dim()),
+                    ])]
+                };
+                (" confirm force ".into(), lines, footer, 0)
+            }
+            Dialog::ConfirmDelete { key, typed, .. } => (
+                " confirm prune ".into(),
+                vec![
+                    target,
+                    Line::from(vec![
+                        Span::raw(" delete "),
+                        Span::styled(short_name(key), bold().patch(theme.bad())),
+                    ]),
+                    Line::from(Span::styled(
+                        " it is in the cluster, tracked, and not in Git",
+                        theme.dim(),
+                    )),
+                ],
                 vec![
                     Line::from(Span::styled(
-                        format!(" type {context} and press enter to force; esc cancels"),
+                        format!(
+                            " type the name {:?} and press enter to delete; esc cancels",
+                            key.name
+                        ),
                         theme.warn(),
                     )),
                     Line::from(vec![
@@ -177,81 +210,46 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, body: Rect) {
                         Span::styled(typed.clone(), bold()),
                         Span::styled("▏", theme.accent()),
                     ]),
-                ]
-            } else {
-                vec![Line::from(vec![
-                    Span::styled(" y: force-apply", bold()),
-                    Span::styled("   any other key: cancel", theme.dim()),
-                ])]
-            };
-            (" confirm force ".into(), lines, footer, 0)
-        }
-        Dialog::ConfirmDelete { key, typed, .. } => (
-            " confirm prune ".into(),
-            vec![
-                target,
-                Line::from(vec![
-                    Span::raw(" delete "),
-                    Span::styled(short_name(key), bold().patch(theme.bad())),
-                ]),
-                Line::from(Span::styled(
-                    " it is in the cluster, tracked, and not in Git",
-                    theme.dim(),
-                )),
-            ],
-            vec![
-                Line::from(Span::styled(
-                    format!(
-                        " type the name {:?} and press enter to delete; esc cancels",
-                        key.name
-                    ),
-                    theme.warn(),
-                )),
-                Line::from(vec![
-                    Span::raw(" > "),
-                    Span::styled(typed.clone(), bold()),
-                    Span::styled("▏", theme.accent()),
-                ]),
-            ],
-            0,
-        ),
-        Dialog::Results { outcomes } => {
-            let mut lines = vec![target];
-            for o in outcomes {
-                let style = match &o.result {
-                    r if r.is_success() => theme.good(),
-                    ItemResult::Conflict(_) | ItemResult::Stale(_) => theme.warn(),
-                    _ => theme.bad(),
-                };
-                lines.push(Line::from(vec![
-                    Span::styled(format!(" {:<9} ", o.action), theme.dim()),
-                    Span::styled(short_name(&o.key), bold()),
-                ]));
-                lines.push(Line::from(Span::styled(
-                    format!("     {}", o.result),
-                    style,
-                )));
-            }
-            (
-                " sync result ".into(),
-                lines,
-                vec![Line::from(Span::styled(" any key closes", theme.dim()))],
+                ],
                 0,
-            )
-        }
-        Dialog::Failed(message) => (
-            " sync failed ".into(),
-            vec![
-                target,
-                Line::from(Span::styled(format!(" {message}"), theme.bad())),
-            ],
-            vec![Line::from(Span::styled(
-                " nothing was written · any key closes",
-                theme.dim(),
-            ))],
-            0,
-        ),
-    };
+            ),
+            Dialog::Results { outcomes } => {
+                let mut lines = vec![target];
+                for o in outcomes {
+                    let style = match &o.result {
+                        r if r.is_success() => theme.good(),
+                        ItemResult::Conflict(_) | ItemResult::Stale(_) => theme.warn(),
+                        _ => theme.bad(),
+                    };
+                    lines.push(Line::from(vec![
+                        Span::styled(format!(" {:<9} ", o.action), theme.dim()),
+                        Span::styled(short_name(&o.key), bold()),
+                    ]));
+                    lines.push(Line::from(Span::styled(
+                        format!("     {}", o.result),
+                        style,
+                    )));
+                }
+                (
+                    " sync result ".into(),
+                    lines,
+                    vec![Line::from(Span::styled(" any key closes", theme.dim()))],
+                    0,
+                )
+            }
+            Dialog::Failed(message) => (
+                " sync failed ".into(),
+                vec![
+                    target,
+                    Line::from(Span::styled(format!(" {message}"), theme.bad())),
+                ],
+                vec![Line::from(Span::styled(
+                    " nothing was written · any key closes",
+                    theme.dim(),
+                ))],
+                0,
+            ),
+        };
     let w = body.width.saturating_sub(4).min(110);
     // A terminal too narrow for a 20-column dialog gets one as wide as it is.
     let w = if w < 20 { body.width } else { w };

@@ -1,0 +1,78 @@
+//! What the benchmarks share: a generated fixture as desired and live objects, and the
+//! default drift options with the fixture's tracking selector.
+
+use kdrift::drift::{DriftOptions, LabelSelector, Tracking};
+use kdrift::model::{split_api_version, DesiredObject, LiveObject, ResourceKey, SourceLocation};
+use serde_json::Value;
+
+fn key(v: &Value) -> (String, ResourceKey) {
+    let api = v["apiVersion"].as_str().unwrap_or("").to_string();
+    let group = split_api_version(&api).0.to_string();
+    let meta = &v["metadata"];
+    let k = ResourceKey::new(
+        &group,
+        v["kind"].as_str().unwrap_or(""),
+        meta["namespace"].as_str().unwrap_or(""),
+        meta["name"].as_str().unwrap_or(""),
+    );
+    (api, k)
+}
+
+/// The objects of a generated fixture of `n` resources, and the options to compare them.
+pub struct Objects {
+    // The drift benchmark renders the fixture's files; the UI benchmark does not.
+    #[allow(dead_code)]
+    pub fx: kdrift::fixture::Fixture,
+    pub desired: Vec<DesiredObject>,
+    pub live: Vec<LiveObject>,
+    pub opts: DriftOptions,
+}
+
+pub fn objects(n: usize) -> Objects {
+    let fx = kdrift::fixture::generate(n, 10, 1);
+    let desired: Vec<DesiredObject> = fx
+        .files
+        .iter()
+        .flat_map(|(file, objs)| objs.iter().map(move |o| (file, o)))
+        .map(|(file, o)| {
+            let (api_version, key) = key(o);
+            DesiredObject {
+                key,
+                api_version,
+                object: o.clone(),
+                source: SourceLocation {
+                    file: file.clone(),
+                    line: None,
+                },
+            }
+        })
+        .collect();
+    let live: Vec<LiveObject> = fx
+        .live
+        .iter()
+        .map(|o| {
+            let (api_version, key) = key(o);
+            LiveObject {
+                key,
+                api_version,
+                object: o.clone(),
+            }
+        })
+        .collect();
+    let config =
+        kdrift::config::from_str_over_defaults("", std::path::Path::new("default")).unwrap();
+    let opts = DriftOptions {
+        appliers: config.drift.appliers,
+        tracking: Tracking {
+            selector: Some(LabelSelector::parse("app.kubernetes.io/part-of=fixture").unwrap()),
+            argocd_app: None,
+        },
+        ..DriftOptions::default()
+    };
+    Objects {
+        fx,
+        desired,
+        live,
+        opts,
+    }
+}

@@ -1,0 +1,107 @@
+//! Criterion benchmarks of the explorer's frames on a 10,000-resource tree (generated
+//! fixture, real drift report): one frame at 120x40 and at 80x24, a cursor move plus its
+//! frame, a page down plus its frame, and a new report applied (selection kept); and, as
+//! the baseline measured in the same run, one frame of a 100-resource tree. Goal: a frame
+//! under 5 ms. Run with `cargo bench --bench ui`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use kdrift::app::keymap::{Key, KeyMap};
+use kdrift::app::{self, AppState, Header, LiveState, Look, Msg, ReportUpdate};
+use kdrift::drift;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::hint::black_box;
+use std::time::SystemTime;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod common;
+
+fn state(report: drift::DriftReport, w: u16, h: u16) -> AppState {
+    let mut s = AppState::new(
+        KeyMap::defaults(),
+        Look {
+            ascii: false,
+            color: true,
+        },
+        Header::default(),
+        SystemTime::now(),
+    );
+    app::update(&mut s, Msg::Resize(w, h));
+    app::update(
+        &mut s,
+        Msg::Report(Box::new(ReportUpdate {
+            report,
+            revision: Default::default(),
+            live: LiveState::Connected {
+                freshest: SystemTime::now(),
+            },
+        })),
+    );
+    s
+}
+
+fn bench(c: &mut Criterion) {
+    let big = common::objects(10_000);
+    let report = drift::build_report(&big.desired, &[], &big.live, &big.opts);
+    let small = common::objects(100);
+    let small_report = drift::build_report(&small.desired, &[], &small.live, &small.opts);
+    let mut group = c.benchmark_group("explorer-frames");
+    group.sample_size(50);
+    for (w, h) in [(120u16, 40u16), (80, 24)] {
+        let s = state(report.clone(), w, h);
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        group.bench_function(format!("frame {w}x{h}, 10k resources"), |b| {
+            b.iter(|| {
+                terminal
+                    .draw(|f| kdrift::ui::draw(f, black_box(&s)))
+                    .unwrap();
+            })
+        });
+    }
+    let mut s = state(report.clone(), 120, 40);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    group.bench_function("j + frame, 10k resources", |b| {
+        b.iter(|| {
+            app::update(&mut s, Msg::Key(Key::Char('j')));
+            terminal.draw(|f| kdrift::ui::draw(f, &s)).unwrap();
+        })
+    });
+    group.bench_function("page down + frame, 10k resources", |b| {
+        b.iter(|| {
+            app::update(&mut s, Msg::Key(Key::PageDown));
+            if s.selected + 1 >= s.rows.len() {
+                app::update(&mut s, Msg::Key(Key::Home));
+            }
+            terminal.draw(|f| kdrift::ui::draw(f, &s)).unwrap();
+        })
+    });
+    group.bench_function("new report applied + frame, 10k resources", |b| {
+        b.iter(|| {
+            app::update(
+                &mut s,
+                Msg::Report(Box::new(ReportUpdate {
+                    report: report.clone(),
+                    revision: Default::default(),
+                    live: LiveState::Connected {
+                        freshest: SystemTime::now(),
+                    },
+                })),
+            );
+            terminal.draw(|f| kdrift::ui::draw(f, &s)).unwrap();
+        })
+    });
+    let small_state = state(small_report, 120, 40);
+    group.bench_function("baseline: frame 120x40, 100 resources", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|f| kdrift::ui::draw(f, black_box(&small_state)))
+                .unwrap();
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
