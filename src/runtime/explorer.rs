@@ -235,6 +235,7 @@ async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
         connected_tx,
         mut refresh,
     } = io;
+    let mut hinted = false;
     let (target, served) = loop {
         let attempt = async {
             let target = cluster::connect(
@@ -251,7 +252,14 @@ async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
                 let why = e.to_string();
                 tracing::warn!(error = %why, "cluster unreachable");
                 let _ = engine.send(EngineInput::Unreachable(why.clone()));
-                let _ = ui.send(Msg::Live(LiveState::Unreachable { error: why }));
+                let _ = ui.send(Msg::Live(LiveState::Unreachable { error: why.clone() }));
+                if !hinted {
+                    hinted = true;
+                    let _ = ui.send(Msg::Notice(format!(
+                        "retrying every 5 s · {}",
+                        super::NO_CLUSTER_HINT
+                    )));
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                     cmd = refresh.recv() => if cmd.is_none() { return },

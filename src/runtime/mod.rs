@@ -462,8 +462,8 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         .context("starting the async runtime")?;
     let (report, target, desired) = rt.block_on(async {
         let t = Instant::now();
-        let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await?;
-        let served = cluster::discover(&target).await?;
+        let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await.map_err(with_hint)?;
+        let served = cluster::discover(&target).await.map_err(with_hint)?;
         timings.push(("connect+discover", t.elapsed()));
         // Early lists of the guessed kinds, across namespaces, beside the parsing.
         let guessed: Vec<(ApiResource, bool)> = kinds_rx
@@ -550,6 +550,14 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let source = target.server.clone();
     let ctx = report_context(&desired, &source, Some(target.context.clone()));
     finish_diff(args, settings, report, ctx, timings, started, desired)
+}
+
+/// What to try when no cluster can be used.
+pub const NO_CLUSTER_HINT: &str =
+    "no cluster at hand? `kdrift demo` runs the explorer on a built-in one; `--live-file FILE` reads a dump (kubectl get -A -o yaml)";
+
+fn with_hint(e: cluster::ClusterError) -> anyhow::Error {
+    anyhow!("{e}\nkdrift: hint: {NO_CLUSTER_HINT}")
 }
 
 /// Replaces local verdicts with server-mode ones, saying where the two disagree.
