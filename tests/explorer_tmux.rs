@@ -196,7 +196,9 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
 
     // Quit: the terminal is restored (canonical mode, alternate screen left).
     t.send(&["q"]);
-    let (screen, _) = t.wait_for("the exit", secs(5), |s| s.contains("EXITED 0"));
+    let (screen, _) = t.wait_for("the exit and stty", secs(5), |s| {
+        s.contains("EXITED 0") && s.contains("icanon")
+    });
     assert!(
         screen.contains(" icanon") && !screen.contains("-icanon"),
         "{screen}"
@@ -238,8 +240,8 @@ fn explorer_quits_on_sigterm_with_the_terminal_restored() {
     t.wait_for("the explorer", Duration::from_secs(10), |s| {
         s.contains("(offline)") && s.contains("file")
     });
-    let (screen, _) = t.wait_for("the exit", Duration::from_secs(10), |s| {
-        s.contains("EXITED 0")
+    let (screen, _) = t.wait_for("the exit and stty", Duration::from_secs(10), |s| {
+        s.contains("EXITED 0") && s.contains("icanon")
     });
     assert!(
         screen.contains(" icanon") && !screen.contains("-icanon"),
