@@ -268,3 +268,46 @@ fn kustomization_without_a_renderer_is_one_invalid_row() {
         s.invalid[0].message
     );
 }
+
+#[test]
+fn a_new_commit_reparses_only_the_blobs_that_changed() {
+    let repo = TestRepo::new();
+    for i in 0..20 {
+        repo.write(
+            &format!("apps/cm-{i:02}.yaml"),
+            &cm(&format!("cm-{i:02}"), "v1"),
+        );
+    }
+    repo.write("apps/broken.yaml", "kind: ConfigMap\nmetadata: [\n");
+    repo.commit("first");
+    let opts = LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "default".into(),
+        kustomize_command: String::new(),
+        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+    };
+    let mut cache = desired::ParseCache::default();
+    let first = desired::load_cached(&opts, &mut cache).unwrap();
+    assert_eq!(cache.last_parsed, 21);
+    assert_eq!(keys(&first), keys(&desired::load(&opts).unwrap()));
+    repo.write("apps/cm-03.yaml", &cm("cm-03", "v2"));
+    repo.write("apps/cm-99.yaml", &cm("cm-99", "v1"));
+    repo.commit("second");
+    let second = desired::load_cached(&opts, &mut cache).unwrap();
+    assert_eq!(cache.last_parsed, 2, "only the changed and the new file");
+    let full = desired::load(&opts).unwrap();
+    assert_eq!(keys(&second), keys(&full));
+    assert_eq!(second.invalid.len(), full.invalid.len());
+    let value = |s: &DesiredSnapshot| {
+        s.objects
+            .iter()
+            .find(|o| o.key.name == "cm-03")
+            .unwrap()
+            .object["data"]
+            .clone()
+    };
+    assert_eq!(value(&second), value(&full));
+    assert_eq!(second.revision.subject, "second");
+}

@@ -231,6 +231,11 @@ fn guess_kinds(blobs: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
 
 /// Parses files on all cores; keeps file order.
 fn parse_files(blobs: &[(String, Vec<u8>)], stats: &mut FileStats) -> Vec<RawItem> {
+    assemble(read_all(blobs), stats)
+}
+
+/// Reads every blob's documents, on all cores (files are independent; order is kept).
+fn read_all(blobs: &[(String, Vec<u8>)]) -> Vec<(String, Vec<ManifestItem>)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -252,8 +257,13 @@ fn parse_files(blobs: &[(String, Vec<u8>)], stats: &mut FileStats) -> Vec<RawIte
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
+    results.into_iter().flatten().collect()
+}
+
+/// Turns each file's documents into raw items with their source, counting the files.
+fn assemble(results: Vec<(String, Vec<ManifestItem>)>, stats: &mut FileStats) -> Vec<RawItem> {
     let mut out = Vec::new();
-    for (path, items) in results.into_iter().flatten() {
+    for (path, items) in results {
         let has_object = items
             .iter()
             .any(|i| !matches!(i, ManifestItem::NotAnObject { .. }));
@@ -278,6 +288,88 @@ fn parse_files(blobs: &[(String, Vec<u8>)], stats: &mut FileStats) -> Vec<RawIte
         }
     }
     out
+}
+
+/// Parsed documents by blob id, so that reading a new commit parses only the blobs that
+/// changed (a blob id is its content's hash: an unchanged file has the same id).
+#[derive(Default)]
+pub struct ParseCache {
+    by_blob: std::collections::HashMap<gix::ObjectId, Vec<ManifestItem>>,
+    /// Blobs parsed by the last load (the rest came from the cache).
+    pub last_parsed: usize,
+}
+
+/// Like `load`, reading and parsing only the plain manifest blobs `cache` has not seen;
+/// the cache keeps the blobs of this revision only. Kustomizations are rendered as by
+/// `load` (their rendering is cached by tree id on disk).
+pub fn load_cached(
+    opts: &LoadOptions,
+    cache: &mut ParseCache,
+) -> Result<DesiredSnapshot, DesiredError> {
+    let started = Instant::now();
+    let repo = GitRepo::open(opts.repo.as_deref())?;
+    let revision = repo.resolve(&opts.rev)?;
+    let roots: Vec<String> = opts.paths.iter().map(|p| normalize_root(p)).collect();
+    let files = repo.list_files(&revision)?;
+    let plan = kustomize::plan(&repo, &files, &|dir| in_roots(dir, &roots));
+    let plain: Vec<&TreeFile> = files
+        .iter()
+        .filter(|f| {
+            !f.is_link
+                && is_manifest_path(&f.path)
+                && in_roots(&f.path, &roots)
+                && !plan.claimed.contains(&f.path)
+        })
+        .collect();
+    let mut fresh = Vec::new();
+    for f in plain
+        .iter()
+        .filter(|f| !cache.by_blob.contains_key(&f.blob))
+    {
+        fresh.push((f.blob, (f.path.clone(), repo.read_blob(f)?)));
+    }
+    let read_git = started.elapsed();
+    let parse_started = Instant::now();
+    let (ids, blobs): (Vec<gix::ObjectId>, Vec<(String, Vec<u8>)>) = fresh.into_iter().unzip();
+    cache.last_parsed = blobs.len();
+    for (id, (_, items)) in ids.into_iter().zip(read_all(&blobs)) {
+        cache.by_blob.insert(id, items);
+    }
+    let keep: std::collections::HashSet<gix::ObjectId> = plain.iter().map(|f| f.blob).collect();
+    cache.by_blob.retain(|id, _| keep.contains(id));
+    let results: Vec<(String, Vec<ManifestItem>)> = plain
+        .iter()
+        .map(|f| {
+            (
+                f.path.clone(),
+                cache.by_blob.get(&f.blob).cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut stats = FileStats::default();
+    let mut raw = assemble(results, &mut stats);
+    let parse = parse_started.elapsed();
+    let kustomize_started = Instant::now();
+    if !plan.roots.is_empty() {
+        stats.kustomizations = plan.roots.len();
+        raw.extend(render_kustomizations(&repo, &revision, &files, &plan, opts));
+    }
+    let kustomize = kustomize_started.elapsed();
+    let worktree_changes = match repo.is_head(&revision).then(|| repo.workdir()).flatten() {
+        Some(dir) => git::worktree_changes(dir, &files, &roots, is_manifest_path),
+        None => Vec::new(),
+    };
+    let mut snapshot = resolve_identities(raw, &opts.default_namespace);
+    snapshot.repo_path = repo.location();
+    snapshot.revision = revision;
+    snapshot.files = stats;
+    snapshot.worktree_changes = worktree_changes;
+    snapshot.timings = LoadTimings {
+        read_git,
+        parse,
+        kustomize,
+    };
+    Ok(snapshot)
 }
 
 fn read_bytes(data: &[u8]) -> Vec<ManifestItem> {

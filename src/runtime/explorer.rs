@@ -147,6 +147,7 @@ fn spawn_git_watcher(
         let mut current: Option<String> = None;
         let mut repo: Option<desired::git::GitRepo> = None;
         let mut last_error: Option<String> = None;
+        let mut cache = desired::ParseCache::default();
         loop {
             let forced = match refresh.recv_timeout(GIT_POLL) {
                 Ok(()) => true,
@@ -182,11 +183,18 @@ fn spawn_git_watcher(
             if !forced && current.as_deref() == Some(&commit) {
                 continue;
             }
-            match desired::load(&load) {
+            match desired::load_cached(&load, &mut cache) {
                 Ok(snapshot) => {
                     last_error = None;
                     current = Some(snapshot.revision.commit.clone());
-                    tracing::info!(commit = %snapshot.revision.commit, objects = snapshot.objects.len(), "read Git");
+                    tracing::info!(
+                        commit = %snapshot.revision.commit,
+                        objects = snapshot.objects.len(),
+                        parsed_blobs = cache.last_parsed,
+                        read_ms = snapshot.timings.read_git.as_millis() as u64,
+                        parse_ms = snapshot.timings.parse.as_millis() as u64,
+                        "read Git"
+                    );
                     if engine
                         .send(EngineInput::Desired(Box::new(snapshot)))
                         .is_err()
