@@ -39,6 +39,15 @@ pub struct Config {
     pub protect: Vec<String>,
     pub ui: UiConfig,
     pub keys: crate::app::keymap::KeysConfig,
+    pub attribution: AttributionConfig,
+}
+
+/// How drifted fields are attributed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributionConfig {
+    /// Field managers people use by hand (globs).
+    pub people: Vec<String>,
 }
 
 /// How the explorer looks.

@@ -23,5 +23,6 @@ pub mod report;
 pub mod runtime;
 pub mod sim;
 pub mod sync;
+pub mod timefmt;
 pub mod ui;
 pub mod yaml;

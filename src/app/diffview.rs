@@ -133,6 +133,8 @@ mod tests {
             status: DriftStatus::OutOfSync,
             source: None,
             reason: None,
+            last_change: None,
+            applied_at: None,
             fields: Vec::new(),
             desired: Some(Arc::new(desired)),
             live: Some(Arc::new(live)),

@@ -183,6 +183,18 @@ pub struct AppState {
     pub sync: sync::SyncState,
     /// Shown in the hint bar until the first key press.
     pub first_run_hint: Option<String>,
+    /// When each out-of-sync resource first drifted during this run, and when its drift
+    /// last changed.
+    pub timeline: HashMap<ResourceKey, Timeline>,
+}
+
+/// The drift history of one resource during this run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    pub first_drift: SystemTime,
+    pub last_change: SystemTime,
+    /// The drifted paths and live values, to notice when the drift changes.
+    fingerprint: String,
 }
 
 impl AppState {
@@ -221,6 +233,7 @@ impl AppState {
             marks: BTreeSet::new(),
             sync: sync::SyncState::default(),
             first_run_hint: None,
+            timeline: HashMap::new(),
         }
     }
 
@@ -559,6 +572,7 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
         ));
     }
     note_live_change(state, &update.live);
+    update_timeline(state, &update.report);
     state.header.revision = update.revision;
     state.live = update.live;
     state.report = update.report;
@@ -572,6 +586,71 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
     });
     state.rebuild();
     state.rebuild_diff();
+}
+
+/// Notes when resources start drifting, when their drift changes, and forgets those that
+/// are no longer out of sync.
+fn update_timeline(state: &mut AppState, report: &DriftReport) {
+    let now = state.now;
+    let mut seen = HashSet::new();
+    let mut lines = Vec::new();
+    for e in report
+        .entries
+        .iter()
+        .filter(|e| e.status == DriftStatus::OutOfSync)
+    {
+        seen.insert(e.key.clone());
+        let fingerprint: String = e
+            .fields
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}={};",
+                    f.path,
+                    f.live.as_ref().map(|v| v.to_string()).unwrap_or_default()
+                )
+            })
+            .collect();
+        let paths: Vec<String> = e
+            .fields
+            .iter()
+            .take(3)
+            .map(|f| f.path.to_string())
+            .collect();
+        match state.timeline.get_mut(&e.key) {
+            None => {
+                state.timeline.insert(
+                    e.key.clone(),
+                    Timeline {
+                        first_drift: now,
+                        last_change: now,
+                        fingerprint,
+                    },
+                );
+                if state.loaded {
+                    lines.push(format!(
+                        "{}: drifted ({})",
+                        short_name(&e.key),
+                        paths.join(", ")
+                    ));
+                }
+            }
+            Some(t) if t.fingerprint != fingerprint => {
+                t.fingerprint = fingerprint;
+                t.last_change = now;
+                lines.push(format!(
+                    "{}: drift changed ({})",
+                    short_name(&e.key),
+                    paths.join(", ")
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    state.timeline.retain(|k, _| seen.contains(k));
+    for l in lines.into_iter().take(50) {
+        state.log(l);
+    }
 }
 
 fn on_mouse(state: &mut AppState, m: MouseMsg) -> Vec<Effect> {

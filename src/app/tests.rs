@@ -5,6 +5,7 @@ use super::keymap::{Key, KeyMap};
 use super::sync::{Dialog, SyncMsg};
 use super::*;
 use crate::desired::git::RevisionInfo;
+use crate::drift::attribution::{Cause, CommitRef, FieldOwner};
 use crate::drift::{DriftEntry, DriftReport, FieldDrift};
 use crate::model::{DriftStatus, ResourceKey, SourceLocation};
 use crate::path::FieldPath;
@@ -43,6 +44,8 @@ fn entry(
             line: Some(1),
         }),
         reason: None,
+        last_change: None,
+        applied_at: None,
         fields: Vec::new(),
         desired: desired.map(Arc::new),
         live: live.map(Arc::new),
@@ -77,11 +80,34 @@ fn report() -> DriftReport {
             path: FieldPath::parse("spec.replicas").unwrap(),
             desired: Some(json!(2)),
             live: Some(json!(5)),
+            owner: Some(FieldOwner {
+                manager: "kubectl-scale".into(),
+                operation: "Update".into(),
+                time: Some(crate::timefmt::rfc3339(1_790_000_000 - 300)),
+            }),
+            owner_is_applier: false,
+            commit: None,
+            cause: Some(Cause::ManualEdit),
         },
         FieldDrift {
             path: FieldPath::parse("spec.template.spec.containers[name=web].image").unwrap(),
             desired: Some(json!("ghcr.io/example/web:2.3.1")),
             live: Some(json!("ghcr.io/example/web:2.3.1-hotfix1")),
+            owner: Some(FieldOwner {
+                manager: "kdrift".into(),
+                operation: "Apply".into(),
+                time: Some(crate::timefmt::rfc3339(1_790_000_000 - 7200)),
+            }),
+            owner_is_applier: true,
+            commit: Some(CommitRef {
+                id: "e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d".into(),
+                author: "Bob Dev".into(),
+                time: 1_790_000_000 - 600,
+                summary: "web: release 2.3.1".into(),
+                file: "apps/shop/web.yaml".into(),
+                line: 21,
+            }),
+            cause: Some(Cause::NotYetApplied),
         },
     ];
     let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"ports": [{"port": 80}]}});

@@ -313,6 +313,8 @@ mod tests {
                 line: Some(1),
             }),
             reason: None,
+            last_change: None,
+            applied_at: None,
             fields: Vec::new(),
             desired: None,
             live: None,

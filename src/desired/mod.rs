@@ -4,6 +4,7 @@
 //! `InvalidManifest`s that name the file and line. Knows nothing of clusters or the UI.
 
 pub mod git;
+pub mod history;
 pub mod kustomize;
 pub mod manifest;
 

@@ -19,6 +19,13 @@ pub struct FieldDrift {
     pub path: FieldPath,
     pub desired: Option<Value>,
     pub live: Option<Value>,
+    /// Who owns the live field (managedFields), when anyone does.
+    pub owner: Option<super::attribution::FieldOwner>,
+    /// Whether that owner is this repository's applier.
+    pub owner_is_applier: bool,
+    /// The commit that last changed the field's lines in Git (attached by the runtime).
+    pub commit: Option<super::attribution::CommitRef>,
+    pub cause: Option<super::attribution::Cause>,
 }
 
 /// What one comparison knows about the object it compares.
@@ -101,10 +108,20 @@ impl<'a> Comparer<'a> {
         owners: &[OwnerCursor<'_>],
     ) {
         if !self.is_ignored(path, owners) {
+            let owner = super::attribution::pick_owner(owners);
+            let owner_is_applier = owner.as_ref().is_some_and(|o| {
+                owners
+                    .iter()
+                    .any(|c| c.owner.is_applier && c.owner.manager == o.manager)
+            });
             out.push(FieldDrift {
                 path: path.clone(),
                 desired: desired.cloned(),
                 live: live.cloned(),
+                owner,
+                owner_is_applier,
+                commit: None,
+                cause: None,
             });
         }
     }

@@ -3,6 +3,7 @@
 //! async, no clock. Secrets are masked here, when the report is built, so that no output
 //! path can show them unless the caller asked for `show_secrets`.
 
+pub mod attribution;
 pub mod compare;
 pub mod normalize;
 pub mod ownership;
@@ -53,6 +54,8 @@ pub struct DriftOptions {
     pub ignore: Vec<IgnoreRule>,
     pub tracking: Tracking,
     pub show_secrets: bool,
+    /// Field managers people use by hand (globs), for the `manual edit` cause.
+    pub people: Vec<String>,
 }
 
 /// The verdict for one resource.
@@ -65,6 +68,10 @@ pub struct DriftEntry {
     pub source: Option<SourceLocation>,
     /// Why the status is what it is, where a reason helps (invalid, unknown).
     pub reason: Option<String>,
+    /// The object's newest managedFields entry (who changed it last, and when).
+    pub last_change: Option<attribution::FieldOwner>,
+    /// When this repository's applier last applied the object (seconds since the epoch).
+    pub applied_at: Option<i64>,
     pub fields: Vec<FieldDrift>,
     /// The normalised desired object (masked), for rendering.
     pub desired: Option<Arc<Value>>,
@@ -231,6 +238,8 @@ pub fn refresh_keys(
                 status: DriftStatus::Extra,
                 source: None,
                 reason: None,
+                last_change: None,
+                applied_at: None,
                 fields: Vec::new(),
                 desired: None,
                 live: Some(Arc::new(prepared(l, opts))),
@@ -287,6 +296,10 @@ pub fn compare_server(
                 path: f.path,
                 desired: f.live,
                 live: f.desired,
+                owner: f.owner,
+                owner_is_applier: f.owner_is_applier,
+                commit: None,
+                cause: None,
             });
         }
     }
@@ -297,6 +310,8 @@ pub fn compare_server(
             status: DriftStatus::OutOfSync,
             source: None,
             reason: None,
+            last_change: None,
+            applied_at: None,
             fields,
             desired: None,
             live: None,
@@ -338,6 +353,8 @@ pub fn build_report<L: Borrow<LiveObject>>(
             status: DriftStatus::Invalid,
             source: Some(inv.source.clone()),
             reason: Some(format!("{}: {}", inv.source, inv.message)),
+            last_change: None,
+            applied_at: None,
             fields: Vec::new(),
             desired: None,
             live: live_obj.map(|l| Arc::new(prepared(l, opts))),
@@ -359,6 +376,8 @@ pub fn build_report<L: Borrow<LiveObject>>(
             status: DriftStatus::Extra,
             source: None,
             reason: None,
+            last_change: None,
+            applied_at: None,
             fields: Vec::new(),
             desired: None,
             live: Some(Arc::new(prepared(l, opts))),
@@ -429,6 +448,8 @@ pub fn compare_one(
         status: DriftStatus::Missing,
         source: Some(d.source.clone()),
         reason: None,
+        last_change: None,
+        applied_at: None,
         fields: Vec::new(),
         desired: None,
         live: None,
@@ -467,6 +488,20 @@ pub fn compare_one(
             DriftStatus::OutOfSync
         };
         entry.fields = result.fields;
+        if !entry.fields.is_empty() {
+            let (last, applied_at) = attribution::object_times(&ownership.owners);
+            entry.last_change = last;
+            entry.applied_at = applied_at;
+            for f in &mut entry.fields {
+                f.cause = Some(attribution::classify(
+                    f.owner.as_ref(),
+                    f.owner_is_applier,
+                    None,
+                    applied_at,
+                    &opts.people,
+                ));
+            }
+        }
         let desired = Arc::new(desired);
         entry.live = Some(if entry.status == DriftStatus::Synced {
             // In sync, the projection of the live object is the desired object itself.

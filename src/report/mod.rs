@@ -43,6 +43,12 @@ struct JsonField<'a> {
     desired: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     live: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<&'a crate::drift::attribution::FieldOwner>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<&'a crate::drift::attribution::CommitRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<crate::drift::attribution::Cause>,
 }
 
 #[derive(Serialize)]
@@ -97,6 +103,9 @@ fn json_report<'a>(report: &'a DriftReport, ctx: &'a ReportContext) -> JsonRepor
                         path: f.path.to_string(),
                         desired: f.desired.as_ref(),
                         live: f.live.as_ref(),
+                        owner: f.owner.as_ref(),
+                        commit: f.commit.as_ref(),
+                        cause: f.cause,
                     })
                     .collect(),
             })
@@ -140,6 +149,36 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// Who, when and why of a drifted field on one line, when anything is known.
+pub fn story(f: &crate::drift::FieldDrift) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(c) = f.cause {
+        parts.push(c.to_string());
+    }
+    if let Some(o) = &f.owner {
+        parts.push(format!(
+            "live: {} ({}{})",
+            o.manager,
+            o.operation,
+            o.time
+                .as_deref()
+                .map(|t| format!(", {t}"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(c) = &f.commit {
+        parts.push(format!(
+            "git: {} {} {:?} {}:{}",
+            &c.id[..c.id.len().min(7)],
+            c.author,
+            c.summary,
+            c.file,
+            c.line
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
 /// The text of one entry: header, fields, unified diff (live `-`, Git `+`, as kubectl diff).
 pub fn entry_text(e: &DriftEntry) -> String {
     let mut out = String::new();
@@ -159,6 +198,9 @@ pub fn entry_text(e: &DriftEntry) -> String {
             short_value(f.desired.as_ref()),
             short_value(f.live.as_ref())
         ));
+        if let Some(why) = story(f) {
+            out.push_str(&format!("      {why}\n"));
+        }
     }
     if e.status != DriftStatus::Invalid {
         let live = diff::to_yaml(e.live.as_deref());

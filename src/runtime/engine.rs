@@ -55,6 +55,8 @@ struct Engine {
     live: Live,
     report: Option<DriftReport>,
     coverage: LiveCoverage,
+    /// Line history of the repository (opened with the first desired snapshot).
+    history: Option<crate::desired::history::History>,
 }
 
 /// Runs the engine until the UI's channel closes.
@@ -73,6 +75,7 @@ pub fn run(
         live: Live::None,
         report: None,
         coverage: LiveCoverage::default(),
+        history: None,
     };
     loop {
         // Wake up now and then to turn long-reconnecting kinds unknown.
@@ -149,6 +152,7 @@ pub fn run(
         if !engine.recompute(full, &changed) {
             continue;
         }
+        engine.attribute();
         let Some(report) = engine.report.clone() else {
             continue;
         };
@@ -335,6 +339,25 @@ impl Engine {
             &self.opts,
         ));
         true
+    }
+
+    /// Attaches, within a short budget, the commits that last changed the drifted fields.
+    fn attribute(&mut self) {
+        let (Some(d), Some(report)) = (&self.desired, &mut self.report) else {
+            return;
+        };
+        if self.history.is_none() {
+            self.history = crate::desired::history::History::open(&d.repo_path);
+        }
+        if let Some(h) = &mut self.history {
+            crate::desired::history::attach(
+                h,
+                &d.revision.commit,
+                report,
+                &self.opts.people,
+                Duration::from_millis(400),
+            );
+        }
     }
 
     fn live_state(&self) -> LiveState {

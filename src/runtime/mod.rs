@@ -107,6 +107,7 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
                 argocd_app,
             },
             show_secrets: global.show_secrets,
+            people: config.attribution.people.clone(),
         },
         live_file: global.live_file.clone(),
         kubeconfig: global.kubeconfig.clone(),
@@ -276,6 +277,10 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         &settings.drift,
     );
     stage(&mut timings, "compare", t);
+    let mut report = report;
+    let t = Instant::now();
+    attribute(&desired, &mut report, settings);
+    stage(&mut timings, "attribute", t);
     let ctx = report_context(&desired, &live.source, None);
     finish_diff(
         args,
@@ -548,8 +553,29 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     // Nothing runs on the runtime any more; do not wait for idle connections to wind down.
     rt.shutdown_background();
     let source = target.server.clone();
+    let mut report = report;
+    let t = Instant::now();
+    attribute(&desired, &mut report, settings);
+    timings.push(("attribute", t.elapsed()));
     let ctx = report_context(&desired, &source, Some(target.context.clone()));
     finish_diff(args, settings, report, ctx, timings, started, desired)
+}
+
+/// Attaches the Git side of attribution (the commit that last changed each drifted field)
+/// within a time budget.
+fn attribute(desired: &DesiredSnapshot, report: &mut drift::DriftReport, settings: &Settings) {
+    if report.entries.iter().all(|e| e.fields.is_empty()) {
+        return;
+    }
+    if let Some(mut history) = desired::history::History::open(&desired.repo_path) {
+        desired::history::attach(
+            &mut history,
+            &desired.revision.commit,
+            report,
+            &settings.drift.people,
+            Duration::from_secs(3),
+        );
+    }
 }
 
 /// What to try when no cluster can be used.

@@ -82,12 +82,33 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
             } else {
                 String::new()
             };
+            let story = entry
+                .and_then(|e| e.fields.iter().find(|f| f.path.to_string() == *p))
+                .map(|f| {
+                    let mut parts = Vec::new();
+                    if let Some(c) = f.cause {
+                        parts.push(c.to_string());
+                    }
+                    if let Some(o) = &f.owner {
+                        parts.push(format!("{}{}", o.manager, super::owner_age(state.now, o)));
+                    }
+                    if let Some(c) = &f.commit {
+                        parts.push(format!("git {} {}", &c.id[..c.id.len().min(7)], c.author));
+                    }
+                    if parts.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  {}", parts.join(" · "))
+                    }
+                })
+                .unwrap_or_default();
             lines.push(Line::from(vec![
                 Span::styled("drifted ", theme.dim()),
                 Span::styled(
                     p.clone(),
                     theme.status(crate::model::DriftStatus::OutOfSync),
                 ),
+                Span::styled(story, theme.accent()),
                 Span::styled(more, theme.dim()),
             ]));
         }
@@ -120,12 +141,13 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         ]));
     }
     let rows_h = (area.height as usize).saturating_sub(lines.len());
+    let owners = owners_by_key(state, &d.key);
     let mut produced = 0;
     for row in d.doc.rows.iter().skip(d.scroll) {
         if produced >= rows_h {
             break;
         }
-        let rendered = render_row(row, state, theme, width, half, d.hscroll);
+        let rendered = render_row(row, state, theme, width, half, d.hscroll, &owners);
         for l in rendered {
             if produced >= rows_h {
                 break;
@@ -193,12 +215,42 @@ fn side_style(tag: LineTag, theme: &Theme) -> Style {
 }
 
 /// One half of a side-by-side row: number gutter and text, padded to `w`.
+/// The key a YAML line sets (`image` of `  - image: web:1`).
+fn line_key(text: &str) -> Option<&str> {
+    let t = text.trim_start();
+    let t = t.trim_start_matches("- ").trim_start();
+    let (k, _) = t.split_once(':')?;
+    Some(k.trim().trim_matches('"').trim_matches('\''))
+}
+
+/// Who changed the live lines: the owner of each drifted field, by the field's last name.
+fn owners_by_key(state: &AppState, key: &crate::model::ResourceKey) -> Vec<(String, String)> {
+    let Some(e) = state.entry(key) else {
+        return Vec::new();
+    };
+    e.fields
+        .iter()
+        .filter_map(|f| {
+            let last = f.path.0.iter().rev().find_map(|s| match s {
+                crate::path::Segment::Field(n) => Some(n.clone()),
+                _ => None,
+            })?;
+            let o = f.owner.as_ref()?;
+            let age = super::owner_age(state.now, o);
+            Some((last, format!("◂ {}{}", o.manager, age.replace(" ago", ""))))
+        })
+        .collect()
+}
+
+/// One half of a side-by-side row: number gutter and text, padded to `w`, with an owner
+/// note right-aligned in the padding when it fits.
 fn half_spans(
     line: Option<&DiffLine>,
     number: Option<usize>,
     theme: &Theme,
     w: usize,
     skip: usize,
+    note: Option<&str>,
 ) -> Vec<Span<'static>> {
     let text_w = w.saturating_sub(NUM + 1);
     let mut spans = Vec::new();
@@ -209,7 +261,15 @@ fn half_spans(
             let style = side_style(l.tag, theme);
             let (mut s, used) = cut(l, skip, text_w, style, theme.emphasis());
             spans.append(&mut s);
-            spans.push(Span::raw(" ".repeat(text_w - used)));
+            let room = text_w - used;
+            match note {
+                Some(n) if n.chars().count() + 2 <= room => {
+                    let n_len = n.chars().count();
+                    spans.push(Span::raw(" ".repeat(room - n_len)));
+                    spans.push(Span::styled(n.to_string(), theme.accent()));
+                }
+                _ => spans.push(Span::raw(" ".repeat(room))),
+            }
         }
         None => spans.push(Span::styled(" ".repeat(w), theme.dim())),
     }
@@ -223,7 +283,19 @@ fn render_row(
     width: usize,
     half: usize,
     hscroll: usize,
+    owners: &[(String, String)],
 ) -> Vec<Line<'static>> {
+    let note_for = |l: &DiffLine| -> Option<&str> {
+        if l.tag != LineTag::Insert {
+            return None;
+        }
+        let text = l.text();
+        let k = line_key(&text)?.to_string();
+        owners
+            .iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, n)| n.as_str())
+    };
     let wrap = state.prefs.wrap;
     match row {
         DiffRow::Gap => vec![Line::from(Span::styled(
@@ -253,6 +325,7 @@ fn render_row(
                         theme,
                         half,
                         skip,
+                        None,
                     );
                     spans.push(Span::styled(theme.vbar().to_string(), theme.dim()));
                     spans.extend(half_spans(
@@ -261,6 +334,7 @@ fn render_row(
                         theme,
                         width.saturating_sub(half + 1),
                         skip,
+                        right.as_ref().filter(|_| first).and_then(note_for),
                     ));
                     Line::from(spans)
                 })
@@ -297,8 +371,14 @@ fn render_row(
                         Span::styled(format!("{old:>NUM$} {new:>NUM$} "), theme.dim()),
                         Span::styled(format!("{} ", if first { sign } else { " " }), style),
                     ];
-                    let (s, _) = cut(l, skip, text_w, style, theme.emphasis());
+                    let (s, used) = cut(l, skip, text_w, style, theme.emphasis());
                     spans.extend(s);
+                    if let Some(n) =
+                        note_for(l).filter(|n| first && n.chars().count() + 2 <= text_w - used)
+                    {
+                        spans.push(Span::raw(" ".repeat(text_w - used - n.chars().count())));
+                        spans.push(Span::styled(n.to_string(), theme.accent()));
+                    }
                     Line::from(spans)
                 })
                 .collect()

@@ -48,6 +48,21 @@ pub fn age(now: SystemTime, then: SystemTime) -> String {
     }
 }
 
+/// The age of a time given in seconds since the epoch.
+pub fn age_secs(now: SystemTime, secs: i64) -> String {
+    let then = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    age(now, then)
+}
+
+/// ` 5m ago` for an owner with a time, else nothing.
+pub fn owner_age(now: SystemTime, o: &crate::drift::attribution::FieldOwner) -> String {
+    o.time
+        .as_deref()
+        .and_then(crate::timefmt::parse_rfc3339)
+        .map(|t| format!(" {} ago", age_secs(now, t)))
+        .unwrap_or_default()
+}
+
 /// Time of day (UTC) as `HH:MM:SS`.
 pub fn clock(t: SystemTime) -> String {
     let s = t
@@ -299,6 +314,11 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                         spans.push(Span::styled(format!("  {reason}"), theme.dim()));
                     }
                 }
+                if let Some(cause) =
+                    crate::drift::attribution::roll_up(e.fields.iter().filter_map(|f| f.cause))
+                {
+                    spans.push(Span::styled(format!("  {cause}"), theme.dim()));
+                }
             }
         }
         let mut line = Line::from(spans);
@@ -376,23 +396,75 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                 Style::default().add_modifier(Modifier::BOLD),
             )));
             for f in &e.fields {
-                lines.push(Line::from(Span::styled(
+                let mut head = vec![Span::styled(
                     format!(" {}", f.path),
                     theme.status(DriftStatus::OutOfSync),
-                )));
+                )];
+                if let Some(c) = f.cause {
+                    head.push(Span::styled(format!("  {c}"), theme.accent()));
+                }
+                lines.push(Line::from(head));
                 let show = |v: &Option<serde_json::Value>| match v {
                     Some(v) => crate::sync::short_value(v, 48),
                     None => "(absent)".to_string(),
                 };
-                lines.push(Line::from(vec![
+                let mut git = vec![
                     Span::styled("   git  ", theme.dim()),
                     Span::styled(show(&f.desired), theme.git_side()),
-                ]));
-                lines.push(Line::from(vec![
+                ];
+                if let Some(c) = &f.commit {
+                    git.push(Span::styled(
+                        format!(
+                            "  {} {}, {} ago, {:?} line {}",
+                            &c.id[..c.id.len().min(7)],
+                            c.author,
+                            age_secs(state.now, c.time),
+                            c.summary,
+                            c.line
+                        ),
+                        theme.dim(),
+                    ));
+                }
+                lines.push(Line::from(git));
+                let mut live = vec![
                     Span::styled("   live ", theme.dim()),
                     Span::styled(show(&f.live), theme.live_side()),
-                ]));
+                ];
+                if let Some(o) = &f.owner {
+                    live.push(Span::styled(
+                        format!(
+                            "  {} ({}){}",
+                            o.manager,
+                            o.operation,
+                            owner_age(state.now, o)
+                        ),
+                        theme.dim(),
+                    ));
+                }
+                lines.push(Line::from(live));
             }
+            if let Some(o) = &e.last_change {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "last change: {} ({}){}",
+                        o.manager,
+                        o.operation,
+                        owner_age(state.now, o)
+                    ),
+                    theme.dim(),
+                )));
+            }
+        }
+        if let Some(t) = state.timeline.get(&e.key) {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "out of sync since {} ({} ago), drift last changed {} ago",
+                    clock(t.first_drift),
+                    age(state.now, t.first_drift),
+                    age(state.now, t.last_change)
+                ),
+                theme.dim(),
+            )));
         }
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(

@@ -1,0 +1,416 @@
+//! The Git side of attribution: where a field is written in a manifest (its line, found by
+//! walking the YAML block structure from the document's first line), and which commit last
+//! changed that line (following the line back through the first-parent history with line
+//! diffs, bounded in commits and time so that a huge history never stalls). Results are
+//! cached by (commit, file, line).
+
+use crate::drift::attribution::CommitRef;
+use crate::path::{FieldPath, Segment};
+use gix::bstr::ByteSlice;
+use similar::{DiffOp, TextDiff};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How far back a search goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub max_commits: usize,
+    pub max_time: Duration,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            max_commits: 2000,
+            max_time: Duration::from_secs(2),
+        }
+    }
+}
+
+/// One line of YAML: its key's indentation, the text after any `- ` markers, and whether
+/// it starts a list item (with the dash's indentation).
+struct YamlLine<'a> {
+    indent: usize,
+    rest: &'a str,
+    dash: Option<usize>,
+}
+
+fn yaml_line(line: &str) -> Option<YamlLine<'_>> {
+    let trimmed = line.trim_start_matches(' ');
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return None;
+    }
+    let mut indent = line.len() - trimmed.len();
+    let mut rest = trimmed;
+    let mut dash = None;
+    while let Some(r) = rest
+        .strip_prefix("- ")
+        .or_else(|| (rest == "-").then_some(""))
+    {
+        if dash.is_none() {
+            dash = Some(indent);
+        }
+        let r2 = r.trim_start_matches(' ');
+        indent += 2 + (r.len() - r2.len());
+        rest = r2;
+        if rest.is_empty() {
+            break;
+        }
+    }
+    Some(YamlLine { indent, rest, dash })
+}
+
+fn key_of(rest: &str) -> Option<(&str, &str)> {
+    let (k, v) = rest.split_once(':')?;
+    if !(v.is_empty() || v.starts_with(' ')) {
+        return None;
+    }
+    let k = k.trim().trim_matches('"').trim_matches('\'');
+    Some((k, v.trim()))
+}
+
+fn unquote(v: &str) -> &str {
+    let v = v.split(" #").next().unwrap_or(v).trim();
+    v.trim_matches('"').trim_matches('\'')
+}
+
+/// The 1-based line where `path` is written in the YAML document that starts at `doc_line`
+/// of `text`, for block-style YAML; `None` when it cannot be found (flow style, JSON, a
+/// path through a list without keys the text shows).
+pub fn field_line(text: &str, doc_line: usize, path: &FieldPath) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = doc_line.saturating_sub(1);
+    let end = lines
+        .iter()
+        .enumerate()
+        .skip(start + 1)
+        .find(|(_, l)| l.starts_with("---"))
+        .map(|(i, _)| i)
+        .unwrap_or(lines.len());
+    let start = if lines.get(start).is_some_and(|l| l.starts_with("---")) {
+        start + 1
+    } else {
+        start
+    };
+    // The node we are in: its lines are those after `pos` indented deeper than `parent`.
+    let mut pos = start;
+    let mut parent: isize = -1;
+    let mut found = None;
+    for seg in &path.0 {
+        match seg {
+            Segment::Field(name) => {
+                let mut hit = None;
+                for (i, l) in lines.iter().enumerate().take(end).skip(pos) {
+                    let Some(y) = yaml_line(l) else { continue };
+                    if (y.indent as isize) <= parent
+                        && !(i == pos
+                            && y.dash.is_some()
+                            && (y.dash.unwrap_or(0) as isize) <= parent)
+                    {
+                        break;
+                    }
+                    if let Some((k, _)) = key_of(y.rest) {
+                        if k == name {
+                            hit = Some((i, y.indent));
+                            break;
+                        }
+                    }
+                }
+                let (i, indent) = hit?;
+                found = Some(i);
+                parent = indent as isize;
+                pos = i + 1;
+            }
+            Segment::Item(_) | Segment::Index(_) => {
+                // List items under the current key: lines starting with `- ` indented at
+                // least as deep as the key (YAML allows the dash at the key's column).
+                let mut items: Vec<(usize, usize)> = Vec::new();
+                for (i, l) in lines.iter().enumerate().take(end).skip(pos) {
+                    let Some(y) = yaml_line(l) else { continue };
+                    match y.dash {
+                        Some(d) if (d as isize) >= parent => {
+                            if items.first().is_none_or(|(_, first)| *first == d) {
+                                items.push((i, d));
+                            }
+                        }
+                        _ if (y.indent as isize) <= parent => break,
+                        _ => {}
+                    }
+                }
+                let chosen = match seg {
+                    Segment::Index(n) => items.get(*n).copied(),
+                    Segment::Item(keys) => items.iter().enumerate().find_map(|(n, &(i, d))| {
+                        let until = items.get(n + 1).map(|x| x.0).unwrap_or(end);
+                        let matches = keys.iter().all(|(k, want)| {
+                            lines[i..until]
+                                .iter()
+                                .filter_map(|l| yaml_line(l))
+                                .any(|y| {
+                                    key_of(y.rest)
+                                        .is_some_and(|(kk, v)| kk == k && unquote(v) == want)
+                                })
+                        });
+                        matches.then_some((i, d))
+                    }),
+                    _ => None,
+                };
+                let (i, d) = chosen?;
+                found = Some(i);
+                parent = d as isize;
+                pos = i;
+            }
+            Segment::Any => return None,
+        }
+    }
+    found.map(|i| i + 1)
+}
+
+/// A repository's line history, with a cache.
+pub struct History {
+    repo: gix::Repository,
+    cache: HashMap<(String, String, usize), Option<CommitRef>>,
+}
+
+impl History {
+    pub fn open(path: &Path) -> Option<History> {
+        gix::discover(path).ok().map(|repo| History {
+            repo,
+            cache: HashMap::new(),
+        })
+    }
+
+    fn blob_at(&self, commit: &gix::Commit<'_>, file: &str) -> Option<gix::ObjectId> {
+        let tree = commit.tree().ok()?;
+        let entry = tree.lookup_entry_by_path(file).ok()??;
+        Some(entry.object_id())
+    }
+
+    fn text(&self, id: gix::ObjectId) -> Option<String> {
+        let blob = self.repo.find_blob(id).ok()?;
+        Some(String::from_utf8_lossy(&blob.data).into_owned())
+    }
+
+    /// The text of `file` at `commit` (hex).
+    pub fn file_at(&self, commit: &str, file: &str) -> Option<String> {
+        let id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
+        let c = self.repo.find_commit(id).ok()?;
+        self.text(self.blob_at(&c, file)?)
+    }
+
+    /// The commit that last changed line `line` (1-based) of `file` as of `commit`, following
+    /// first parents; `None` past the bounds or when the file is not there.
+    pub fn last_change(
+        &mut self,
+        commit: &str,
+        file: &str,
+        line: usize,
+        bounds: Bounds,
+    ) -> Option<CommitRef> {
+        let key = (commit.to_string(), file.to_string(), line);
+        if let Some(hit) = self.cache.get(&key) {
+            return hit.clone();
+        }
+        let result = self.search(commit, file, line, bounds);
+        // Running out of time is not cached: a later, less busy call may finish.
+        if result.is_some() {
+            self.cache.insert(key, result.clone());
+        }
+        result
+    }
+
+    fn search(&self, commit: &str, file: &str, line: usize, bounds: Bounds) -> Option<CommitRef> {
+        let started = Instant::now();
+        let mut id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
+        let mut current = self.repo.find_commit(id).ok()?;
+        let mut blob = self.blob_at(&current, file)?;
+        let mut text = self.text(blob)?;
+        let mut line = line;
+        for _ in 0..bounds.max_commits {
+            if started.elapsed() > bounds.max_time {
+                return None;
+            }
+            let parent = current.parent_ids().next().map(|p| p.detach());
+            let parent_commit = parent.and_then(|p| self.repo.find_commit(p).ok());
+            let parent_blob = parent_commit.as_ref().and_then(|p| self.blob_at(p, file));
+            let Some((pc, pb)) = parent_commit.zip(parent_blob) else {
+                // The file appears in this commit.
+                return Some(self.commit_ref(&current, file, line));
+            };
+            if pb != blob {
+                let old = self.text(pb)?;
+                let diff = TextDiff::from_lines(&old, &text);
+                let target = line - 1;
+                let mut mapped = None;
+                for op in diff.ops() {
+                    match *op {
+                        DiffOp::Equal {
+                            old_index,
+                            new_index,
+                            len,
+                        } if (new_index..new_index + len).contains(&target) => {
+                            mapped = Some(old_index + (target - new_index) + 1);
+                            break;
+                        }
+                        DiffOp::Insert {
+                            new_index, new_len, ..
+                        }
+                        | DiffOp::Replace {
+                            new_index, new_len, ..
+                        } if (new_index..new_index + new_len).contains(&target) => {
+                            return Some(self.commit_ref(&current, file, line));
+                        }
+                        _ => {}
+                    }
+                }
+                line = mapped?;
+                text = old;
+                blob = pb;
+            }
+            id = pc.id;
+            current = pc;
+        }
+        let _ = id;
+        None
+    }
+
+    fn commit_ref(&self, c: &gix::Commit<'_>, file: &str, _line_then: usize) -> CommitRef {
+        let (author, time) = match c.author() {
+            Ok(sig) => (
+                sig.name.to_str_lossy().to_string(),
+                sig.time().map(|t| t.seconds).unwrap_or(0),
+            ),
+            Err(_) => (String::new(), 0),
+        };
+        let summary = c
+            .message_raw_sloppy()
+            .lines()
+            .next()
+            .map(|l| l.to_str_lossy().trim().to_string())
+            .unwrap_or_default();
+        CommitRef {
+            id: c.id.to_hex().to_string(),
+            author,
+            time,
+            summary,
+            file: file.to_string(),
+            line: 0,
+        }
+    }
+}
+
+/// Attaches to every drifted field of `report` the commit that last changed its line, and
+/// refines its cause (a Git change after the applier's last apply is `not yet applied`),
+/// within `budget` for the whole report. Fields whose line cannot be found keep no commit.
+pub fn attach(
+    history: &mut History,
+    revision: &str,
+    report: &mut crate::drift::DriftReport,
+    people: &[String],
+    budget: Duration,
+) {
+    let started = Instant::now();
+    let mut texts: HashMap<String, Option<String>> = HashMap::new();
+    for e in report.entries.iter_mut().filter(|e| !e.fields.is_empty()) {
+        let Some(src) = e.source.clone() else {
+            continue;
+        };
+        let text = texts
+            .entry(src.file.clone())
+            .or_insert_with(|| history.file_at(revision, &src.file))
+            .clone();
+        let Some(text) = text else { continue };
+        for f in &mut e.fields {
+            if started.elapsed() > budget {
+                return;
+            }
+            let Some(line) = field_line(&text, src.line.unwrap_or(1), &f.path) else {
+                continue;
+            };
+            let left = budget.saturating_sub(started.elapsed());
+            let bounds = Bounds {
+                max_commits: 2000,
+                max_time: left.min(Duration::from_secs(2)),
+            };
+            if let Some(mut c) = history.last_change(revision, &src.file, line, bounds) {
+                c.line = line;
+                f.cause = Some(crate::drift::attribution::classify(
+                    f.owner.as_ref(),
+                    f.owner_is_applier,
+                    Some(c.time),
+                    e.applied_at,
+                    people,
+                ));
+                f.commit = Some(c);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+        - name: sidecar
+          image: envoy:1
+        - name: web
+          image: web:1
+          ports:
+          - containerPort: 8080
+            protocol: TCP
+          args: [\"--a\"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  replicas: 9
+";
+
+    fn line(path: &str) -> Option<usize> {
+        field_line(DOC, 1, &FieldPath::parse(path).unwrap())
+    }
+
+    #[test]
+    fn fields_keyed_items_and_indexes_are_found() {
+        assert_eq!(line("spec.replicas"), Some(8));
+        assert_eq!(line("metadata.labels.app"), Some(6));
+        assert_eq!(
+            line("spec.template.spec.containers[name=web].image"),
+            Some(15)
+        );
+        assert_eq!(
+            line("spec.template.spec.containers[name=sidecar].image"),
+            Some(13)
+        );
+        assert_eq!(line("spec.template.spec.containers[name=web]"), Some(14));
+        assert_eq!(
+            line("spec.template.spec.containers[name=web].ports[containerPort=8080,protocol=TCP]"),
+            Some(17)
+        );
+        assert_eq!(
+            line("spec.template.spec.containers[name=web].args"),
+            Some(19)
+        );
+        assert_eq!(line("spec.template.spec.containers[1].image"), Some(15));
+        assert_eq!(line("spec.nothere"), None);
+        // The second document has its own lines.
+        assert_eq!(
+            field_line(DOC, 20, &FieldPath::parse("spec.replicas").unwrap()),
+            Some(26)
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! Who, when and why for drifted fields: the managedFields entry that owns a live field
+//! (resolved through FieldsV1 down to the field), the commit that last changed its lines in
+//! Git (found by `desired::history`, attached here), and the cause that follows from both:
+//! a manual edit, a controller, a Git change not yet applied, a server default, or unknown.
+//! Pure: times are read from the objects and commits, never from the clock.
+
+use super::ownership::{Owner, OwnerCursor};
+use crate::timefmt::parse_rfc3339;
+use serde::Serialize;
+use std::fmt;
+
+/// The managedFields entry that owns a live field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldOwner {
+    pub manager: String,
+    /// `Apply` or `Update`.
+    pub operation: String,
+    /// RFC 3339, as the server wrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+}
+
+/// The commit that last changed a field's lines in Git.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommitRef {
+    pub id: String,
+    pub author: String,
+    /// Seconds since the epoch.
+    #[serde(serialize_with = "as_rfc3339")]
+    pub time: i64,
+    pub summary: String,
+    pub file: String,
+    pub line: usize,
+}
+
+fn as_rfc3339<S: serde::Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::timefmt::rfc3339(*t))
+}
+
+/// Why a field drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// An Update by a manager people use (kubectl edit/patch/scale…, k9s, Lens).
+    ManualEdit,
+    /// An Update or Apply by any other manager.
+    Controller,
+    /// Git changed the field after the applier's last apply (or the applier itself set the
+    /// live value from an older Git).
+    NotYetApplied,
+    /// Server mode: the dry run adds it.
+    ServerDefault,
+    Unknown,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cause::ManualEdit => "manual edit",
+            Cause::Controller => "controller",
+            Cause::NotYetApplied => "not yet applied",
+            Cause::ServerDefault => "server default",
+            Cause::Unknown => "unknown",
+        })
+    }
+}
+
+/// The owner of a field from the owners whose sets reach it: the one that changed it
+/// (an owner other than the applier), else any; the latest first.
+pub fn pick_owner(owners: &[OwnerCursor<'_>]) -> Option<FieldOwner> {
+    let time = |o: &Owner<'_>| o.time.and_then(parse_rfc3339).unwrap_or(i64::MIN);
+    owners
+        .iter()
+        .map(|c| c.owner)
+        .max_by_key(|o| (!o.is_applier, time(o)))
+        .map(|o| FieldOwner {
+            manager: o.manager.to_string(),
+            operation: o.operation.to_string(),
+            time: o.time.map(str::to_string),
+        })
+}
+
+/// The newest managedFields entry of an object (its last change), and the time of the
+/// appliers' last Apply.
+pub fn object_times(owners: &[Owner<'_>]) -> (Option<FieldOwner>, Option<i64>) {
+    let last = owners
+        .iter()
+        .filter_map(|o| o.time.and_then(parse_rfc3339).map(|t| (t, o)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, o)| FieldOwner {
+            manager: o.manager.to_string(),
+            operation: o.operation.to_string(),
+            time: o.time.map(str::to_string),
+        });
+    let applied = owners
+        .iter()
+        .filter(|o| o.is_applier)
+        .filter_map(|o| o.time.and_then(parse_rfc3339))
+        .max();
+    (last, applied)
+}
+
+/// Whether a manager is one people use by hand (`patterns` are globs, `*` any text).
+pub fn is_person(manager: &str, patterns: &[String]) -> bool {
+    patterns
+        .iter()
+        .any(|p| crate::config::glob_match(p, manager))
+}
+
+/// The cause of a field's drift from its owner, the commit that last set it in Git and the
+/// appliers' last apply time.
+pub fn classify(
+    owner: Option<&FieldOwner>,
+    owner_is_applier: bool,
+    commit_time: Option<i64>,
+    applied_at: Option<i64>,
+    people: &[String],
+) -> Cause {
+    if owner_is_applier {
+        return Cause::NotYetApplied;
+    }
+    if let (Some(c), Some(a)) = (commit_time, applied_at) {
+        if c > a {
+            return Cause::NotYetApplied;
+        }
+    }
+    match owner {
+        Some(o) if is_person(&o.manager, people) && o.operation == "Update" => Cause::ManualEdit,
+        Some(_) => Cause::Controller,
+        None => Cause::Unknown,
+    }
+}
+
+/// A cause rolled up per resource: the one most fields share (ties: the first in `Cause`
+/// order), `None` without fields.
+pub fn roll_up(causes: impl Iterator<Item = Cause>) -> Option<Cause> {
+    let mut counts: std::collections::BTreeMap<Cause, usize> = std::collections::BTreeMap::new();
+    for c in causes {
+        *counts.entry(c).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(c, _)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(m: &str, op: &str) -> FieldOwner {
+        FieldOwner {
+            manager: m.into(),
+            operation: op.into(),
+            time: Some("2026-11-26T10:00:00Z".into()),
+        }
+    }
+
+    fn people() -> Vec<String> {
+        vec!["kubectl-*".into(), "k9s".into()]
+    }
+
+    #[test]
+    fn causes() {
+        let t = parse_rfc3339("2026-11-26T10:00:00Z");
+        assert_eq!(
+            classify(
+                Some(&owner("kubectl-edit", "Update")),
+                false,
+                None,
+                t,
+                &people()
+            ),
+            Cause::ManualEdit
+        );
+        assert_eq!(
+            classify(Some(&owner("k9s", "Update")), false, None, t, &people()),
+            Cause::ManualEdit
+        );
+        assert_eq!(
+            classify(
+                Some(&owner("hpa-controller", "Update")),
+                false,
+                None,
+                t,
+                &people()
+            ),
+            Cause::Controller
+        );
+        assert_eq!(
+            classify(Some(&owner("istio", "Apply")), false, None, t, &people()),
+            Cause::Controller
+        );
+        // The applier set the live value: Git moved since.
+        assert_eq!(
+            classify(Some(&owner("kdrift", "Apply")), true, None, t, &people()),
+            Cause::NotYetApplied
+        );
+        // Git changed the line after the last apply.
+        let later = t.map(|x| x + 60);
+        assert_eq!(
+            classify(
+                Some(&owner("kubectl-edit", "Update")),
+                false,
+                later,
+                t,
+                &people()
+            ),
+            Cause::NotYetApplied
+        );
+        let earlier = t.map(|x| x - 60);
+        assert_eq!(
+            classify(
+                Some(&owner("kubectl-edit", "Update")),
+                false,
+                earlier,
+                t,
+                &people()
+            ),
+            Cause::ManualEdit
+        );
+        assert_eq!(classify(None, false, None, None, &people()), Cause::Unknown);
+    }
+
+    #[test]
+    fn roll_up_takes_the_most_common() {
+        use Cause::*;
+        assert_eq!(
+            roll_up([ManualEdit, Controller, ManualEdit].into_iter()),
+            Some(ManualEdit)
+        );
+        assert_eq!(
+            roll_up([Controller, ManualEdit].into_iter()),
+            Some(ManualEdit)
+        );
+        assert_eq!(roll_up(std::iter::empty()), None);
+    }
+}
