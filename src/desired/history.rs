@@ -129,10 +129,11 @@ pub fn field_line(text: &str, doc_line: usize, path: &FieldPath) -> Option<usize
                 for (i, l) in lines.iter().enumerate().take(end).skip(pos) {
                     let Some(y) = yaml_line(l) else { continue };
                     match y.dash {
-                        Some(d) if (d as isize) >= parent => {
-                            if items.first().is_none_or(|(_, first)| *first == d) {
-                                items.push((i, d));
-                            }
+                        Some(d)
+                            if (d as isize) >= parent
+                                && items.first().is_none_or(|(_, first)| *first == d) =>
+                        {
+                            items.push((i, d));
                         }
                         _ if (y.indent as isize) <= parent => break,
                         _ => {}

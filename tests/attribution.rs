@@ -1,0 +1,306 @@
+//! Who, when and why: field owners resolved through managedFields for keyed, set and atomic
+//! lists; the commit that last changed a field's line through several commits, and the
+//! bound on big histories; and, against sim, causes for fields changed by several named
+//! managers and by a Git commit that was never applied.
+
+mod support;
+
+use kdrift::desired::history::{Bounds, History};
+use kdrift::drift::attribution::Cause;
+use kdrift::drift::{self, DriftOptions};
+use kdrift::model::{DesiredObject, LiveObject, ResourceKey, SourceLocation};
+use serde_json::{json, Value};
+use std::time::Duration;
+use support::{stderr, stdout, TestRepo};
+
+#[test]
+fn owners_resolve_through_keyed_set_and_atomic_lists() {
+    let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "finalizers": ["a", "b"]},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "web:1", "args": ["--x"]},
+            {"name": "side", "image": "side:1"}]}}}});
+    let live = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "finalizers": ["a", "c"],
+            "managedFields": [
+                {"manager": "kdrift", "operation": "Apply", "time": "2026-11-26T08:00:00Z", "fieldsV1": (json!({
+                    "f:metadata": {"f:finalizers": {"v:\"a\"": {}}},
+                    "f:spec": {"f:template": {"f:spec": {"f:containers": {
+                        "k:{\"name\":\"side\"}": {".": {}, "f:name": {}, "f:image": {}}}}}}}))},
+                {"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-26T09:00:00Z", "fieldsV1": (json!({
+                    "f:spec": {"f:template": {"f:spec": {"f:containers": {
+                        "k:{\"name\":\"web\"}": {".": {}, "f:name": {}, "f:image": {}}}}}}}))},
+                {"manager": "finalizer-bot", "operation": "Update", "time": "2026-11-26T09:30:00Z", "fieldsV1": (json!({
+                    "f:metadata": {"f:finalizers": {"v:\"c\"": {}}}}))},
+                {"manager": "args-operator", "operation": "Apply", "time": "2026-11-26T10:00:00Z", "fieldsV1": (json!({
+                    "f:spec": {"f:template": {"f:spec": {"f:containers": {
+                        "k:{\"name\":\"web\"}": {"f:args": {}}}}}}}))}
+            ]},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "web:2", "args": ["--y"]},
+            {"name": "side", "image": "side:2"}]}}}});
+    let key = ResourceKey::new("apps", "Deployment", "shop", "web");
+    let d = DesiredObject {
+        key: key.clone(),
+        api_version: "apps/v1".into(),
+        object: desired,
+        source: SourceLocation {
+            file: "web.yaml".into(),
+            line: Some(1),
+        },
+    };
+    let l = LiveObject {
+        key,
+        api_version: "apps/v1".into(),
+        object: live,
+    };
+    let opts = DriftOptions {
+        appliers: vec!["kdrift".into()],
+        people: vec!["kubectl-*".into()],
+        ..DriftOptions::default()
+    };
+    let report = drift::build_report(&[d], &[], &[l], &opts);
+    let e = &report.entries[0];
+    let by_path = |p: &str| {
+        e.fields
+            .iter()
+            .find(|f| f.path.to_string() == p)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {p} in {:?}",
+                    e.fields
+                        .iter()
+                        .map(|f| f.path.to_string())
+                        .collect::<Vec<_>>()
+                )
+            })
+    };
+    // Keyed list item: the manager that updated web's image.
+    let image = by_path("spec.template.spec.containers[name=web].image");
+    assert_eq!(image.owner.as_ref().unwrap().manager, "kubectl-edit");
+    assert_eq!(image.cause, Some(Cause::ManualEdit));
+    // The other item is the applier's: Git moved since its apply.
+    let side = by_path("spec.template.spec.containers[name=side].image");
+    assert_eq!(side.owner.as_ref().unwrap().manager, "kdrift");
+    assert_eq!(side.cause, Some(Cause::NotYetApplied));
+    // Atomic list: owned as a whole by its leaf owner.
+    let args = by_path("spec.template.spec.containers[name=web].args");
+    assert_eq!(args.owner.as_ref().unwrap().manager, "args-operator");
+    assert_eq!(args.cause, Some(Cause::Controller));
+    // Set: the member another manager added.
+    let fin = by_path("metadata.finalizers");
+    assert_eq!(fin.owner.as_ref().unwrap().manager, "finalizer-bot");
+    assert_eq!(fin.cause, Some(Cause::Controller));
+    // The object's last change.
+    assert_eq!(e.last_change.as_ref().unwrap().manager, "args-operator");
+}
+
+const WEB: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels:
+    tier: front
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: web:1
+";
+
+#[test]
+fn the_last_commit_of_each_line_through_history_and_the_bound() {
+    let repo = TestRepo::new();
+    repo.write("apps/web.yaml", WEB);
+    let c1 = repo.commit("web: first");
+    repo.write(
+        "apps/web.yaml",
+        &WEB.replace("image: web:1", "image: web:2"),
+    );
+    let c2 = repo.commit("web: release 2");
+    repo.write(
+        "apps/web.yaml",
+        &WEB.replace("image: web:1", "image: web:2")
+            .replace("tier: front", "tier: edge"),
+    );
+    let c3 = repo.commit("web: move to the edge tier");
+    // Unrelated history on top.
+    for i in 0..60 {
+        repo.write("other.txt", &format!("{i}\n"));
+        repo.commit(&format!("other {i}"));
+    }
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let mut h = History::open(repo.path()).unwrap();
+    let text = h.file_at(&head, "apps/web.yaml").unwrap();
+    let line = |p: &str| {
+        kdrift::desired::history::field_line(&text, 1, &kdrift::path::FieldPath::parse(p).unwrap())
+            .unwrap()
+    };
+    let commit = |h: &mut History, p: &str| {
+        h.last_change(&head, "apps/web.yaml", line(p), Bounds::default())
+            .map(|c| (c.id, c.summary))
+    };
+    assert_eq!(
+        commit(&mut h, "spec.template.spec.containers[name=web].image"),
+        Some((c2.clone(), "web: release 2".into()))
+    );
+    assert_eq!(
+        commit(&mut h, "metadata.labels.tier"),
+        Some((c3, "web: move to the edge tier".into()))
+    );
+    assert_eq!(
+        commit(&mut h, "spec.replicas"),
+        Some((c1, "web: first".into()))
+    );
+    // Bounded: 60 commits cannot be walked in 10, nor in no time; a huge history never stalls.
+    let mut fresh = History::open(repo.path()).unwrap();
+    let image = line("spec.template.spec.containers[name=web].image");
+    assert_eq!(
+        fresh.last_change(
+            &head,
+            "apps/web.yaml",
+            image,
+            Bounds {
+                max_commits: 10,
+                max_time: Duration::from_secs(5)
+            }
+        ),
+        None
+    );
+    assert_eq!(
+        fresh.last_change(
+            &head,
+            "apps/web.yaml",
+            image,
+            Bounds {
+                max_commits: 10_000,
+                max_time: Duration::ZERO
+            }
+        ),
+        None
+    );
+    assert_eq!(
+        fresh
+            .last_change(&head, "apps/web.yaml", image, Bounds::default())
+            .map(|c| c.id),
+        Some(c2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn causes_against_sim_for_several_managers_and_an_unapplied_commit() {
+    use kube::api::{Api, Patch, PatchParams};
+    let repo = TestRepo::new();
+    repo.write(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+    );
+    repo.write("apps/web.yaml", WEB);
+    repo.commit("web");
+    let dir = tempfile::tempdir().unwrap();
+    let sim = kdrift::sim::start(kdrift::sim::SimOptions::default())
+        .await
+        .unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let run = |args: Vec<String>| {
+        let repo_path = repo.path().to_path_buf();
+        let kc = kc.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_kdrift"))
+                    .current_dir(&repo_path)
+                    .args(&args)
+                    .arg("--kubeconfig")
+                    .arg(&kc)
+                    .env("HOME", &repo_path)
+                    .env("XDG_STATE_HOME", repo_path.join(".state"))
+                    .env_remove("KUBECONFIG")
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let out = run(vec![
+        "sync".into(),
+        "--yes".into(),
+        "/Namespace//shop".into(),
+        "deploy/web".into(),
+        "-n".into(),
+        "shop".into(),
+    ])
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let client = kdrift::live::cluster::connect(Some(&kc), None)
+        .await
+        .unwrap()
+        .client;
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client, "shop");
+    let pp = |m: &str| PatchParams {
+        field_manager: Some(m.into()),
+        ..PatchParams::default()
+    };
+    api.patch("web", &pp("kubectl-edit"), &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:hotfix"}]}}}}))).await.unwrap();
+    api.patch(
+        "web",
+        &pp("istio-injector"),
+        &Patch::Merge(json!({"metadata": {"labels": {"tier": "mesh"}}})),
+    )
+    .await
+    .unwrap();
+    // A commit after the apply, never applied. Commit times have one-second resolution:
+    // make sure it is later than the apply.
+    std::thread::sleep(Duration::from_millis(1100));
+    repo.write("apps/web.yaml", &WEB.replace("replicas: 2", "replicas: 3"));
+    let commit = repo.commit("web: scale to 3");
+    let out = run(vec!["diff".into(), "-o".into(), "json".into()]).await;
+    let v: Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    let web = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "web")
+        .unwrap()
+        .clone();
+    let field = |p: &str| {
+        web["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == p)
+            .unwrap_or_else(|| panic!("no {p}: {web:#}"))
+            .clone()
+    };
+    let image = field("spec.template.spec.containers[name=web].image");
+    assert_eq!(image["cause"], "manual-edit", "{image:#}");
+    assert_eq!(image["owner"]["manager"], "kubectl-edit");
+    assert_eq!(image["owner"]["operation"], "Update");
+    let tier = field("metadata.labels.tier");
+    assert_eq!(tier["cause"], "controller", "{tier:#}");
+    assert_eq!(tier["owner"]["manager"], "istio-injector");
+    let replicas = field("spec.replicas");
+    assert_eq!(replicas["cause"], "not-yet-applied", "{replicas:#}");
+    assert_eq!(replicas["commit"]["id"], commit.as_str());
+    assert_eq!(replicas["commit"]["summary"], "web: scale to 3");
+    assert_eq!(replicas["commit"]["author"], "Test Author");
+    assert_eq!(replicas["commit"]["file"], "apps/web.yaml");
+    assert_eq!(replicas["commit"]["line"], 9);
+    assert!(replicas["commit"]["time"].as_str().unwrap().ends_with('Z'));
+}
