@@ -120,6 +120,9 @@ pub struct DiffState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiffPrefs {
     pub unified: bool,
+    /// Whether the user chose side by side or unified (else it follows the width: unified
+    /// below 100 columns, where two halves would cut the changed words off).
+    pub unified_chosen: bool,
     pub compact: bool,
     pub wrap: bool,
 }
@@ -219,6 +222,7 @@ impl AppState {
             diff: None,
             prefs: DiffPrefs {
                 unified: false,
+                unified_chosen: false,
                 compact: true,
                 wrap: false,
             },
@@ -468,6 +472,13 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         }
         Msg::Resize(w, h) => {
             state.size = (w, h);
+            if !state.prefs.unified_chosen {
+                let unified = w < layout::WIDE;
+                if unified != state.prefs.unified {
+                    state.prefs.unified = unified;
+                    state.rebuild_diff();
+                }
+            }
             state.clamp_selection();
             Vec::new()
         }
@@ -916,6 +927,7 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
         Action::ToggleUnified => {
             state.prefs.unified = !state.prefs.unified;
+            state.prefs.unified_chosen = true;
             state.rebuild_diff();
         }
         Action::ToggleCompact => {

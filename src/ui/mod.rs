@@ -156,6 +156,8 @@ fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         format!("│ {}", state.header.server),
         theme.dim(),
     ));
+    // Line 2: the revision, then what narrows the view (kept visible on narrow
+    // terminals), then the commit subject and the repository (what gets cut).
     let rev = &state.header.revision;
     let mut line2 = vec![Span::styled(
         format!(
@@ -173,11 +175,6 @@ fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         ),
         Style::default(),
     )];
-    line2.push(Span::raw(format!(" {}", rev.subject)));
-    line2.push(Span::styled(
-        format!(" · {}", state.header.repo),
-        theme.dim(),
-    ));
     if state.filter != Filter::All {
         line2.push(sep());
         line2.push(Span::styled(
@@ -186,13 +183,13 @@ fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         ));
     }
     if !state.search.query.is_empty() {
+        let n = state.match_count();
         line2.push(sep());
         line2.push(Span::styled(
             format!(
-                "/{} ({} match{})",
+                "/{} ({n} match{})",
                 state.search.query,
-                state.match_count(),
-                if state.match_count() == 1 { "" } else { "es" }
+                if n == 1 { "" } else { "es" }
             ),
             theme.accent(),
         ));
@@ -204,6 +201,12 @@ fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
             theme.accent(),
         ));
     }
+    line2.push(sep());
+    line2.push(Span::raw(rev.subject.clone()));
+    line2.push(Span::styled(
+        format!(" · {}", state.header.repo),
+        theme.dim(),
+    ));
     let lines = vec![Line::from(line1), Line::from(line2)];
     frame.render_widget(Paragraph::new(lines).style(theme.bar()), area);
 }
