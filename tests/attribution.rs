@@ -210,35 +210,18 @@ async fn causes_against_sim_for_several_managers_and_an_unapplied_commit() {
         .unwrap();
     let kc = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kc).unwrap();
-    let run = |args: Vec<String>| {
-        let repo_path = repo.path().to_path_buf();
-        let kc = kc.clone();
-        async move {
-            tokio::task::spawn_blocking(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_kdrift"))
-                    .current_dir(&repo_path)
-                    .args(&args)
-                    .arg("--kubeconfig")
-                    .arg(&kc)
-                    .env("HOME", &repo_path)
-                    .env("XDG_STATE_HOME", repo_path.join(".state"))
-                    .env_remove("KUBECONFIG")
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .unwrap()
-            })
-            .await
-            .unwrap()
-        }
-    };
-    let out = run(vec![
-        "sync".into(),
-        "--yes".into(),
-        "/Namespace//shop".into(),
-        "deploy/web".into(),
-        "-n".into(),
-        "shop".into(),
-    ])
+    let out = support::kdrift_on(
+        repo.path(),
+        &kc,
+        &[
+            "sync",
+            "--yes",
+            "/Namespace//shop",
+            "deploy/web",
+            "-n",
+            "shop",
+        ],
+    )
     .await;
     assert_eq!(
         out.status.code(),
@@ -269,7 +252,7 @@ async fn causes_against_sim_for_several_managers_and_an_unapplied_commit() {
     std::thread::sleep(Duration::from_millis(1100));
     repo.write("apps/web.yaml", &WEB.replace("replicas: 2", "replicas: 3"));
     let commit = repo.commit("web: scale to 3");
-    let out = run(vec!["diff".into(), "-o".into(), "json".into()]).await;
+    let out = support::kdrift_on(repo.path(), &kc, &["diff", "-o", "json"]).await;
     let v: Value = serde_json::from_str(&stdout(&out))
         .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
     let web = v["resources"]

@@ -113,6 +113,9 @@ fn demo_in_the_explorer_syncs_one_resource_and_quits_clean() {
     t.wait_for("the result", secs(10), |s| {
         s.contains("sync result") && s.contains("applied")
     });
+    // The first Esc closes the result, the second clears the search.
+    t.send(&["Escape"]);
+    t.wait_for("the result closed", secs(5), |s| !s.contains("sync result"));
     t.send(&["Escape"]);
     // web-config leaves the drifted filter; web stays drifted.
     t.wait_for("web-config synced", secs(5), |s| {

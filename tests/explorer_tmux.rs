@@ -21,6 +21,38 @@ fn first_data_key(repo: &std::path::Path, file: &str) -> String {
     panic!("no ConfigMap with data in {file}");
 }
 
+/// Sets one data key of a ConfigMap in team-000 with kubectl 1.32 (`kubectl patch`).
+fn kubectl_patch(
+    kubectl: &std::path::Path,
+    kc: &std::path::Path,
+    name: &str,
+    key: &str,
+    value: &str,
+) {
+    let patch = format!("{{\"data\":{{\"{key}\":\"{value}\"}}}}");
+    let out = std::process::Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(kc)
+        .args([
+            "-n",
+            "team-000",
+            "patch",
+            "configmap",
+            name,
+            "--type",
+            "merge",
+            "-p",
+            &patch,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn explorer_follows_kubectl_and_git_and_syncs() {
     let Some(kubectl) = kubectl() else { return };
@@ -84,28 +116,7 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
 
     // kubectl changes a field Git sets: the row turns out-of-sync within 2 seconds.
     let key = first_data_key(&repo, "team-000/app-00000.yaml");
-    let patch = format!("{{\"data\":{{\"{key}\":\"changed-by-kubectl\"}}}}");
-    let out = std::process::Command::new(&kubectl)
-        .args([
-            "--kubeconfig",
-            &kc.display().to_string(),
-            "-n",
-            "team-000",
-            "patch",
-            "configmap",
-            target,
-            "--type",
-            "merge",
-            "-p",
-            &patch,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    kubectl_patch(&kubectl, &kc, target, &key, "changed-by-kubectl");
     let (_, took) = t.wait_for("the row out-of-sync", secs(2), |s| {
         s.contains(&format!("~ {target}"))
     });
@@ -149,24 +160,7 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     });
 
     // Drift it again, then sync it back from the explorer.
-    let patch = format!("{{\"data\":{{\"{key}\":\"drifted-again\"}}}}");
-    let out = std::process::Command::new(&kubectl)
-        .args([
-            "--kubeconfig",
-            &kc.display().to_string(),
-            "-n",
-            "team-000",
-            "patch",
-            "configmap",
-            target,
-            "--type",
-            "merge",
-            "-p",
-            &patch,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    kubectl_patch(&kubectl, &kc, target, &key, "drifted-again");
     t.wait_for("the row out-of-sync again", secs(2), |s| {
         s.contains(&format!("~ {target}"))
     });

@@ -81,38 +81,16 @@ async fn setup() -> Setup {
 }
 
 fn run(setup: &Setup, args: &[&str]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kdrift"));
-    cmd.current_dir(setup.repo.path())
+    support::kdrift_cmd(setup.repo.path())
         .args(args)
         .arg("--kubeconfig")
         .arg(&setup.kubeconfig)
-        .env("NO_COLOR", "1")
-        .env("HOME", setup.repo.path())
-        .env("XDG_STATE_HOME", setup.repo.path().join(".state"))
-        .env_remove("KUBECONFIG")
-        .stdin(std::process::Stdio::null());
-    cmd.output().expect("kdrift runs")
+        .output()
+        .expect("kdrift runs")
 }
 
 async fn run_async(setup: &Setup, args: &[&str]) -> std::process::Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let repo = setup.repo.path().to_path_buf();
-    let kc = setup.kubeconfig.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kdrift"));
-        cmd.current_dir(&repo)
-            .args(&args)
-            .arg("--kubeconfig")
-            .arg(&kc)
-            .env("NO_COLOR", "1")
-            .env("HOME", &repo)
-            .env("XDG_STATE_HOME", repo.join(".state"))
-            .env_remove("KUBECONFIG")
-            .stdin(std::process::Stdio::null());
-        cmd.output().expect("kdrift runs")
-    })
-    .await
-    .unwrap()
+    support::kdrift_on(setup.repo.path(), &setup.kubeconfig, args).await
 }
 
 /// Every stored object, by key, with its whole JSON (resourceVersion included).

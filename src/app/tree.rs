@@ -112,17 +112,6 @@ pub struct Row {
     pub kind: RowKind,
 }
 
-fn add(summary: &mut Summary, status: DriftStatus) {
-    match status {
-        DriftStatus::Synced => summary.synced += 1,
-        DriftStatus::OutOfSync => summary.out_of_sync += 1,
-        DriftStatus::Missing => summary.missing += 1,
-        DriftStatus::Extra => summary.extra += 1,
-        DriftStatus::Unknown => summary.unknown += 1,
-        DriftStatus::Invalid => summary.invalid += 1,
-    }
-}
-
 /// The two group levels of an entry under a grouping: (id, label) of each.
 fn groups_of(entry: &DriftEntry, grouping: Grouping) -> [(String, String); 2] {
     let k = &entry.key;
@@ -206,7 +195,7 @@ pub fn build_rows(
         for (_, (_, idx)) in &inner {
             for &i in idx {
                 let s = report.entries[i].status;
-                add(&mut counts, s);
+                counts.add(s);
                 if severity(s) > severity(worst) {
                     worst = s;
                 }
@@ -232,7 +221,7 @@ pub fn build_rows(
             let mut worst = DriftStatus::Synced;
             for &i in &idx {
                 let s = report.entries[i].status;
-                add(&mut counts, s);
+                counts.add(s);
                 if severity(s) > severity(worst) {
                     worst = s;
                 }

@@ -112,6 +112,48 @@ struct RawItem {
     source: SourceLocation,
 }
 
+/// A revision opened for reading: its files and which of them kustomizations claim.
+struct Revision {
+    repo: GitRepo,
+    revision: RevisionInfo,
+    roots: Vec<String>,
+    files: Vec<TreeFile>,
+    plan: kustomize::KustomizePlan,
+}
+
+impl Revision {
+    fn open(opts: &LoadOptions) -> Result<Revision, DesiredError> {
+        let repo = GitRepo::open(opts.repo.as_deref())?;
+        let revision = repo.resolve(&opts.rev)?;
+        let roots: Vec<String> = opts.paths.iter().map(|p| normalize_root(p)).collect();
+        let files = repo.list_files(&revision)?;
+        let plan = kustomize::plan(&repo, &files, &|dir| in_roots(dir, &roots));
+        Ok(Revision {
+            repo,
+            revision,
+            roots,
+            files,
+            plan,
+        })
+    }
+}
+
+impl kustomize::KustomizePlan {
+    /// The manifest files read as plain manifests: under the roots, not links, not claimed
+    /// by a kustomization.
+    fn plain_files<'a>(&self, files: &'a [TreeFile], roots: &[String]) -> Vec<&'a TreeFile> {
+        files
+            .iter()
+            .filter(|f| {
+                !f.is_link
+                    && is_manifest_path(&f.path)
+                    && in_roots(&f.path, roots)
+                    && !self.claimed.contains(&f.path)
+            })
+            .collect()
+    }
+}
+
 /// Reads the desired state of a revision.
 pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
     load_with(opts, |_| {})
@@ -127,21 +169,14 @@ pub fn load_with(
     early_kinds: impl FnOnce(Vec<(String, String)>),
 ) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
-    let repo = GitRepo::open(opts.repo.as_deref())?;
-    let revision = repo.resolve(&opts.rev)?;
-    let roots: Vec<String> = opts.paths.iter().map(|p| normalize_root(p)).collect();
-    let files = repo.list_files(&revision)?;
-
-    let plan = kustomize::plan(&repo, &files, &|dir| in_roots(dir, &roots));
-    let plain: Vec<&TreeFile> = files
-        .iter()
-        .filter(|f| {
-            !f.is_link
-                && is_manifest_path(&f.path)
-                && in_roots(&f.path, &roots)
-                && !plan.claimed.contains(&f.path)
-        })
-        .collect();
+    let Revision {
+        repo,
+        revision,
+        roots,
+        files,
+        plan,
+    } = Revision::open(opts)?;
+    let plain = plan.plain_files(&files, &roots);
     let mut blobs = Vec::with_capacity(plain.len());
     for f in &plain {
         blobs.push((f.path.clone(), repo.read_blob(f)?));
@@ -308,20 +343,14 @@ pub fn load_cached(
     cache: &mut ParseCache,
 ) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
-    let repo = GitRepo::open(opts.repo.as_deref())?;
-    let revision = repo.resolve(&opts.rev)?;
-    let roots: Vec<String> = opts.paths.iter().map(|p| normalize_root(p)).collect();
-    let files = repo.list_files(&revision)?;
-    let plan = kustomize::plan(&repo, &files, &|dir| in_roots(dir, &roots));
-    let plain: Vec<&TreeFile> = files
-        .iter()
-        .filter(|f| {
-            !f.is_link
-                && is_manifest_path(&f.path)
-                && in_roots(&f.path, &roots)
-                && !plan.claimed.contains(&f.path)
-        })
-        .collect();
+    let Revision {
+        repo,
+        revision,
+        roots,
+        files,
+        plan,
+    } = Revision::open(opts)?;
+    let plain = plan.plain_files(&files, &roots);
     let mut fresh = Vec::new();
     for f in plain
         .iter()

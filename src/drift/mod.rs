@@ -103,6 +103,18 @@ impl Summary {
         }
     }
 
+    /// Counts one more resource of `status`.
+    pub fn add(&mut self, status: DriftStatus) {
+        match status {
+            DriftStatus::Synced => self.synced += 1,
+            DriftStatus::OutOfSync => self.out_of_sync += 1,
+            DriftStatus::Missing => self.missing += 1,
+            DriftStatus::Extra => self.extra += 1,
+            DriftStatus::Unknown => self.unknown += 1,
+            DriftStatus::Invalid => self.invalid += 1,
+        }
+    }
+
     /// Whether everything is synced.
     pub fn is_clean(&self) -> bool {
         self.out_of_sync + self.missing + self.extra + self.unknown + self.invalid == 0
@@ -119,14 +131,7 @@ impl DriftReport {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for e in &self.entries {
-            match e.status {
-                DriftStatus::Synced => s.synced += 1,
-                DriftStatus::OutOfSync => s.out_of_sync += 1,
-                DriftStatus::Missing => s.missing += 1,
-                DriftStatus::Extra => s.extra += 1,
-                DriftStatus::Unknown => s.unknown += 1,
-                DriftStatus::Invalid => s.invalid += 1,
-            }
+            s.add(e.status);
         }
         s
     }
@@ -232,18 +237,9 @@ pub fn refresh_keys(
         let live_obj = live.get(key).map(|l| &**l);
         let entry = match (desired.get(key), live_obj) {
             (Some(d), l) => Some(compare_one(d, l, &schemas, opts)),
-            (None, Some(l)) if opts.tracking.is_tracked(&l.key, &l.object) => Some(DriftEntry {
-                key: l.key.clone(),
-                api_version: l.api_version.clone(),
-                status: DriftStatus::Extra,
-                source: None,
-                reason: None,
-                last_change: None,
-                applied_at: None,
-                fields: Vec::new(),
-                desired: None,
-                live: Some(Arc::new(prepared(l, opts))),
-            }),
+            (None, Some(l)) if opts.tracking.is_tracked(&l.key, &l.object) => {
+                Some(extra_entry(l, opts))
+            }
             _ => None,
         };
         let at = report.entries.binary_search_by(|e| e.key.cmp(key));
@@ -370,18 +366,7 @@ pub fn build_report<L: Borrow<LiveObject>>(
         if in_git.contains(&l.key) || !opts.tracking.is_tracked(&l.key, &l.object) {
             continue;
         }
-        entries.push(DriftEntry {
-            key: l.key.clone(),
-            api_version: l.api_version.clone(),
-            status: DriftStatus::Extra,
-            source: None,
-            reason: None,
-            last_change: None,
-            applied_at: None,
-            fields: Vec::new(),
-            desired: None,
-            live: Some(Arc::new(prepared(l, opts))),
-        });
+        entries.push(extra_entry(l, opts));
     }
     entries.sort_by(|a, b| a.key.cmp(&b.key));
     DriftReport { entries }
@@ -417,6 +402,22 @@ fn compare_all(
             })
             .collect()
     })
+}
+
+/// The entry of a tracked live object that Git does not declare.
+fn extra_entry(l: &LiveObject, opts: &DriftOptions) -> DriftEntry {
+    DriftEntry {
+        key: l.key.clone(),
+        api_version: l.api_version.clone(),
+        status: DriftStatus::Extra,
+        source: None,
+        reason: None,
+        last_change: None,
+        applied_at: None,
+        fields: Vec::new(),
+        desired: None,
+        live: Some(Arc::new(prepared(l, opts))),
+    }
 }
 
 /// A live object normalised and masked, for showing whole.

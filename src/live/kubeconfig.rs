@@ -19,16 +19,32 @@ pub fn files(explicit: Option<&Path>) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// Every readable kubeconfig document, in merge order.
+fn documents(explicit: Option<&Path>) -> Vec<Value> {
+    files(explicit)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| crate::yaml::parse_document(&t, 1).ok().flatten())
+        .collect()
+}
+
+/// The first entry named `name` of a kubeconfig list (`contexts`, `clusters`, `users`), as
+/// kubectl merges them (first wins).
+fn named<'a>(docs: &'a [Value], list: &str, name: &str) -> Option<&'a Value> {
+    docs.iter().find_map(|d| {
+        d.get(list)?
+            .as_array()?
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
+    })
+}
+
 /// The context that would be used (`--context`, else `current-context`) and its namespace.
 pub fn context_namespace(
     explicit: Option<&Path>,
     context: Option<&str>,
 ) -> (Option<String>, Option<String>) {
-    let docs: Vec<Value> = files(explicit)
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .filter_map(|t| crate::yaml::parse_document(&t, 1).ok().flatten())
-        .collect();
+    let docs = documents(explicit);
     let current = context.map(str::to_string).or_else(|| {
         docs.iter()
             .find_map(|d| d.get("current-context").and_then(Value::as_str))
@@ -38,58 +54,30 @@ pub fn context_namespace(
     let Some(name) = current else {
         return (None, None);
     };
-    let ns = docs.iter().find_map(|d| {
-        d.get("contexts")?
-            .as_array()?
-            .iter()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(name.as_str()))?
-            .pointer("/context/namespace")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
+    let ns = named(&docs, "contexts", &name)
+        .and_then(|c| c.pointer("/context/namespace"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     (Some(name), ns.filter(|n| !n.is_empty()))
 }
 
 /// The user name the context uses (for the write log), if the kubeconfig says.
 pub fn context_user(explicit: Option<&Path>, context: &str) -> Option<String> {
-    files(explicit)
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .filter_map(|t| crate::yaml::parse_document(&t, 1).ok().flatten())
-        .find_map(|d| {
-            d.get("contexts")?
-                .as_array()?
-                .iter()
-                .find(|c| c.get("name").and_then(Value::as_str) == Some(context))?
-                .pointer("/context/user")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+    let docs = documents(explicit);
+    named(&docs, "contexts", context)?
+        .pointer("/context/user")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// The API server URL of a context's cluster, if the kubeconfig says.
 pub fn context_server(explicit: Option<&Path>, context: &str) -> Option<String> {
-    let docs: Vec<Value> = files(explicit)
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .filter_map(|t| crate::yaml::parse_document(&t, 1).ok().flatten())
-        .collect();
-    let cluster = docs.iter().find_map(|d| {
-        d.get("contexts")?
-            .as_array()?
-            .iter()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(context))?
-            .pointer("/context/cluster")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    })?;
-    docs.iter().find_map(|d| {
-        d.get("clusters")?
-            .as_array()?
-            .iter()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(cluster.as_str()))?
-            .pointer("/cluster/server")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    })
+    let docs = documents(explicit);
+    let cluster = named(&docs, "contexts", context)?
+        .pointer("/context/cluster")
+        .and_then(Value::as_str)?;
+    named(&docs, "clusters", cluster)?
+        .pointer("/cluster/server")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }

@@ -114,14 +114,7 @@ fn live_text(state: &AppState, theme: &Theme, wide: bool) -> Span<'static> {
 
 fn counts_spans(summary: &Summary, theme: &Theme, all: bool) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
-    for s in [
-        DriftStatus::Synced,
-        DriftStatus::OutOfSync,
-        DriftStatus::Missing,
-        DriftStatus::Extra,
-        DriftStatus::Unknown,
-        DriftStatus::Invalid,
-    ] {
+    for s in DriftStatus::ALL {
         let n = summary.count(s);
         if n == 0 && !all {
             continue;
@@ -484,14 +477,7 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                 ),
             ]));
             lines.push(Line::from(""));
-            for s in [
-                DriftStatus::Synced,
-                DriftStatus::OutOfSync,
-                DriftStatus::Missing,
-                DriftStatus::Extra,
-                DriftStatus::Unknown,
-                DriftStatus::Invalid,
-            ] {
+            for s in DriftStatus::ALL {
                 lines.push(Line::from(Span::styled(
                     format!("{} {:>5}  {}", theme.glyph(s), counts.count(s), s),
                     if counts.count(s) == 0 {

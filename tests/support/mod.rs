@@ -64,6 +64,28 @@ impl TestRepo {
     }
 }
 
+/// The kdrift binary ready to run in `cwd` as a new user would: HOME and the state dir
+/// inside `cwd`, no KUBECONFIG from the environment, no colours, no terminal on stdin.
+pub fn kdrift_cmd(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kdrift"));
+    cmd.current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("HOME", cwd)
+        .env("XDG_STATE_HOME", cwd.join(".state"))
+        .env_remove("KUBECONFIG")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Runs kdrift in `cwd` against the cluster of `kubeconfig`, off the async runtime.
+pub async fn kdrift_on(cwd: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
+    let mut cmd = kdrift_cmd(cwd);
+    cmd.args(args).arg("--kubeconfig").arg(kubeconfig);
+    tokio::task::spawn_blocking(move || cmd.output().expect("kdrift runs"))
+        .await
+        .expect("the runner")
+}
+
 /// Runs the kdrift binary.
 pub fn kdrift(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kdrift"))
