@@ -70,6 +70,27 @@ impl FieldPath {
         })
     }
 
+    /// The value at this path in `v`, if it is there (keyed items matched by their keys'
+    /// values as text).
+    pub fn lookup<'a>(&self, v: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+        let mut cur = v;
+        for seg in &self.0 {
+            cur = match seg {
+                Segment::Field(f) => cur.get(f)?,
+                Segment::Index(i) => cur.get(*i)?,
+                Segment::Item(keys) => cur.as_array()?.iter().find(|item| {
+                    keys.iter().all(|(k, want)| match item.get(k) {
+                        Some(serde_json::Value::String(s)) => s == want,
+                        Some(other) => other.to_string() == *want,
+                        None => false,
+                    })
+                })?,
+                Segment::Any => return None,
+            };
+        }
+        Some(cur)
+    }
+
     /// Whether this path, read as a pattern, covers `path`: it is a prefix of it, `Any`
     /// matching any one segment.
     pub fn covers(&self, path: &FieldPath) -> bool {

@@ -310,3 +310,44 @@ fn generated_fixture_of_1000_resources_agrees_exactly() {
         assert!(count("missing") > 0 && count("extra") > 0 && count("out-of-sync") > 0);
     }
 }
+
+#[test]
+fn completions_man_page_version_and_help_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::kdrift(&["completions", "bash"], dir.path());
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("_kdrift()"), "{}", stdout(&out));
+    for shell in ["zsh", "fish"] {
+        let out = support::kdrift(&["completions", shell], dir.path());
+        assert!(
+            out.status.success() && stdout(&out).contains("kdrift"),
+            "{shell}"
+        );
+    }
+    let out = support::kdrift(&["man"], dir.path());
+    assert!(
+        stdout(&out).starts_with(".ie") || stdout(&out).contains(".TH kdrift"),
+        "{}",
+        stdout(&out)
+    );
+    let out = support::kdrift(&["--version"], dir.path());
+    assert!(stdout(&out).starts_with("kdrift "), "{}", stdout(&out));
+    let out = support::kdrift(&["--help"], dir.path());
+    assert!(
+        stdout(&out).contains("kdrift demo") && stdout(&out).contains("Examples:"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn the_explorer_without_a_terminal_says_what_to_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::kdrift(&[], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("needs a terminal") && stderr(&out).contains("kdrift diff"),
+        "{}",
+        stderr(&out)
+    );
+}

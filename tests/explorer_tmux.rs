@@ -164,6 +164,11 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     t.wait_for("the row out-of-sync again", secs(2), |s| {
         s.contains(&format!("~ {target}"))
     });
+    // Mark it (the cursor moves on), then sync the marked set.
+    t.send(&["Space"]);
+    t.wait_for("the mark", secs(5), |s| {
+        s.contains("1 marked") && s.contains(&format!("* ~ {target}"))
+    });
     t.send(&["s"]);
     let (screen, _) = t.wait_for("the confirmation", secs(10), |s| s.contains("confirm sync"));
     assert!(

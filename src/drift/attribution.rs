@@ -131,6 +131,27 @@ pub fn classify(
     }
 }
 
+/// Attribution of server-mode fields: a field local mode also found keeps its story; a
+/// field the Git manifest does not set is what the dry run added (`server default`).
+pub fn attribute_server(
+    fields: &mut [super::FieldDrift],
+    git: &serde_json::Value,
+    local: &[super::FieldDrift],
+) {
+    for f in fields {
+        if let Some(l) = local.iter().find(|l| l.path == f.path) {
+            f.owner = l.owner.clone();
+            f.owner_is_applier = l.owner_is_applier;
+            f.commit = l.commit.clone();
+            f.cause = l.cause;
+        } else if f.path.lookup(git).is_none() {
+            f.cause = Some(Cause::ServerDefault);
+        } else {
+            f.cause = Some(Cause::Unknown);
+        }
+    }
+}
+
 /// A cause rolled up per resource: the one most fields share (ties: the first in `Cause`
 /// order), `None` without fields.
 pub fn roll_up(causes: impl Iterator<Item = Cause>) -> Option<Cause> {
@@ -220,6 +241,34 @@ mod tests {
             Cause::ManualEdit
         );
         assert_eq!(classify(None, false, None, None, &people()), Cause::Unknown);
+    }
+
+    #[test]
+    fn server_mode_fields_git_does_not_set_are_server_defaults() {
+        use crate::path::FieldPath;
+        let field = |p: &str| super::super::FieldDrift {
+            path: FieldPath::parse(p).unwrap(),
+            desired: Some(serde_json::json!(1)),
+            live: None,
+            owner: None,
+            owner_is_applier: false,
+            commit: None,
+            cause: None,
+        };
+        let git = serde_json::json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "x"}]}}}});
+        let mut local = field("spec.replicas");
+        local.owner = Some(owner("kubectl-scale", "Update"));
+        local.cause = Some(Cause::ManualEdit);
+        let mut fields = vec![
+            field("spec.replicas"),
+            field("spec.template.spec.containers[name=web].imagePullPolicy"),
+            field("spec.template.spec.containers[name=web].image"),
+        ];
+        attribute_server(&mut fields, &git, &[local]);
+        assert_eq!(fields[0].cause, Some(Cause::ManualEdit));
+        assert_eq!(fields[0].owner.as_ref().unwrap().manager, "kubectl-scale");
+        assert_eq!(fields[1].cause, Some(Cause::ServerDefault));
+        assert_eq!(fields[2].cause, Some(Cause::Unknown));
     }
 
     #[test]

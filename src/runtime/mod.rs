@@ -628,7 +628,10 @@ async fn server_mode(
         };
         match result {
             Ok(obj) => {
-                let fields = drift::compare_server(&e.key, obj, l, &settings.drift);
+                let mut fields = drift::compare_server(&e.key, obj, l, &settings.drift);
+                if let Some(git) = desired.objects.iter().find(|d| d.key == e.key) {
+                    drift::attribution::attribute_server(&mut fields, &git.object, &e.fields);
+                }
                 let server_status = if fields.is_empty() {
                     DriftStatus::Synced
                 } else {
