@@ -81,7 +81,7 @@ impl FieldPath {
                 Segment::Item(keys) => cur.as_array()?.iter().find(|item| {
                     keys.iter().all(|(k, want)| match item.get(k) {
                         Some(serde_json::Value::String(s)) => s == want,
-                        Some(other) => other.to_string() == *want,
+                        Some(other) => other.to_string().eq(want),
                         None => false,
                     })
                 })?,
