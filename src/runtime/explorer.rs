@@ -574,10 +574,17 @@ pub async fn explore(
     // The terminal, restored whatever happens.
     crossterm::terminal::enable_raw_mode().context("the terminal does not support raw mode")?;
     let _guard = TerminalGuard;
+    // A panic on the UI's thread restores the terminal and then reports as usual; one on
+    // another thread (a source, the engine) goes to the log file, not over the screen.
+    let ui_thread = std::thread::current().id();
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        previous_hook(info);
+        if std::thread::current().id() == ui_thread {
+            restore_terminal();
+            previous_hook(info);
+        } else {
+            tracing::error!("panic on a background thread: {info}");
+        }
     }));
     crossterm::execute!(
         std::io::stdout(),
