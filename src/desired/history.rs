@@ -171,6 +171,21 @@ pub fn field_line(text: &str, doc_line: usize, path: &FieldPath) -> Option<usize
 pub struct History {
     repo: gix::Repository,
     cache: HashMap<(String, String, usize), Option<CommitRef>>,
+    /// (commit, file) → the file's blob there; blob → its text. Walking the history for
+    /// many fields of one file asks the same questions again and again.
+    blobs: std::cell::RefCell<HashMap<(gix::ObjectId, String), Option<gix::ObjectId>>>,
+    texts: std::cell::RefCell<HashMap<gix::ObjectId, std::rc::Rc<str>>>,
+    /// Commit id → (first parent, author, time, subject).
+    commits: std::cell::RefCell<HashMap<gix::ObjectId, CommitFacts>>,
+}
+
+#[derive(Clone)]
+struct CommitFacts {
+    parent: Option<gix::ObjectId>,
+    tree: Option<gix::ObjectId>,
+    author: String,
+    time: i64,
+    summary: String,
 }
 
 impl History {
@@ -178,25 +193,69 @@ impl History {
         gix::discover(path).ok().map(|repo| History {
             repo,
             cache: HashMap::new(),
+            blobs: Default::default(),
+            texts: Default::default(),
+            commits: Default::default(),
         })
     }
 
-    fn blob_at(&self, commit: &gix::Commit<'_>, file: &str) -> Option<gix::ObjectId> {
-        let tree = commit.tree().ok()?;
-        let entry = tree.lookup_entry_by_path(file).ok()??;
-        Some(entry.object_id())
+    fn facts(&self, id: gix::ObjectId) -> Option<CommitFacts> {
+        if let Some(hit) = self.commits.borrow().get(&id) {
+            return Some(hit.clone());
+        }
+        let c = self.repo.find_commit(id).ok()?;
+        let (author, time) = match c.author() {
+            Ok(sig) => (
+                sig.name.to_str_lossy().to_string(),
+                sig.time().map(|t| t.seconds).unwrap_or(0),
+            ),
+            Err(_) => (String::new(), 0),
+        };
+        let facts = CommitFacts {
+            parent: c.parent_ids().next().map(|p| p.detach()),
+            tree: c.tree_id().ok().map(|t| t.detach()),
+            author,
+            time,
+            summary: c
+                .message_raw_sloppy()
+                .lines()
+                .next()
+                .map(|l| l.to_str_lossy().trim().to_string())
+                .unwrap_or_default(),
+        };
+        self.commits.borrow_mut().insert(id, facts.clone());
+        Some(facts)
     }
 
-    fn text(&self, id: gix::ObjectId) -> Option<String> {
+    fn blob_at(&self, commit: gix::ObjectId, file: &str) -> Option<gix::ObjectId> {
+        let key = (commit, file.to_string());
+        if let Some(hit) = self.blobs.borrow().get(&key) {
+            return *hit;
+        }
+        let found = self
+            .facts(commit)
+            .and_then(|f| f.tree)
+            .and_then(|t| self.repo.find_tree(t).ok())
+            .and_then(|tree| tree.lookup_entry_by_path(file).ok().flatten())
+            .map(|entry| entry.object_id());
+        self.blobs.borrow_mut().insert(key, found);
+        found
+    }
+
+    fn text(&self, id: gix::ObjectId) -> Option<std::rc::Rc<str>> {
+        if let Some(hit) = self.texts.borrow().get(&id) {
+            return Some(hit.clone());
+        }
         let blob = self.repo.find_blob(id).ok()?;
-        Some(String::from_utf8_lossy(&blob.data).into_owned())
+        let text: std::rc::Rc<str> = String::from_utf8_lossy(&blob.data).into();
+        self.texts.borrow_mut().insert(id, text.clone());
+        Some(text)
     }
 
     /// The text of `file` at `commit` (hex).
     pub fn file_at(&self, commit: &str, file: &str) -> Option<String> {
         let id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
-        let c = self.repo.find_commit(id).ok()?;
-        self.text(self.blob_at(&c, file)?)
+        self.text(self.blob_at(id, file)?).map(|t| t.to_string())
     }
 
     /// The commit that last changed line `line` (1-based) of `file` as of `commit`, following
@@ -222,25 +281,25 @@ impl History {
 
     fn search(&self, commit: &str, file: &str, line: usize, bounds: Bounds) -> Option<CommitRef> {
         let started = Instant::now();
-        let mut id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
-        let mut current = self.repo.find_commit(id).ok()?;
-        let mut blob = self.blob_at(&current, file)?;
+        let mut current = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
+        let mut blob = self.blob_at(current, file)?;
         let mut text = self.text(blob)?;
         let mut line = line;
         for _ in 0..bounds.max_commits {
             if started.elapsed() > bounds.max_time {
                 return None;
             }
-            let parent = current.parent_ids().next().map(|p| p.detach());
-            let parent_commit = parent.and_then(|p| self.repo.find_commit(p).ok());
-            let parent_blob = parent_commit.as_ref().and_then(|p| self.blob_at(p, file));
-            let Some((pc, pb)) = parent_commit.zip(parent_blob) else {
+            let facts = self.facts(current)?;
+            let parent_blob = facts
+                .parent
+                .and_then(|p| self.blob_at(p, file).map(|b| (p, b)));
+            let Some((parent, pb)) = parent_blob else {
                 // The file appears in this commit.
-                return Some(self.commit_ref(&current, file, line));
+                return Some(self.commit_ref(current, &facts, file));
             };
             if pb != blob {
                 let old = self.text(pb)?;
-                let diff = TextDiff::from_lines(&old, &text);
+                let diff = TextDiff::from_lines(&*old, &*text);
                 let target = line - 1;
                 let mut mapped = None;
                 for op in diff.ops() {
@@ -259,7 +318,7 @@ impl History {
                         | DiffOp::Replace {
                             new_index, new_len, ..
                         } if (new_index..new_index + new_len).contains(&target) => {
-                            return Some(self.commit_ref(&current, file, line));
+                            return Some(self.commit_ref(current, &facts, file));
                         }
                         _ => {}
                     }
@@ -268,32 +327,17 @@ impl History {
                 text = old;
                 blob = pb;
             }
-            id = pc.id;
-            current = pc;
+            current = parent;
         }
-        let _ = id;
         None
     }
 
-    fn commit_ref(&self, c: &gix::Commit<'_>, file: &str, _line_then: usize) -> CommitRef {
-        let (author, time) = match c.author() {
-            Ok(sig) => (
-                sig.name.to_str_lossy().to_string(),
-                sig.time().map(|t| t.seconds).unwrap_or(0),
-            ),
-            Err(_) => (String::new(), 0),
-        };
-        let summary = c
-            .message_raw_sloppy()
-            .lines()
-            .next()
-            .map(|l| l.to_str_lossy().trim().to_string())
-            .unwrap_or_default();
+    fn commit_ref(&self, id: gix::ObjectId, facts: &CommitFacts, file: &str) -> CommitRef {
         CommitRef {
-            id: c.id.to_hex().to_string(),
-            author,
-            time,
-            summary,
+            id: id.to_hex().to_string(),
+            author: facts.author.clone(),
+            time: facts.time,
+            summary: facts.summary.clone(),
             file: file.to_string(),
             line: 0,
         }
