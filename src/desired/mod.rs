@@ -122,6 +122,41 @@ struct Revision {
 }
 
 impl Revision {
+    /// Renders the kustomizations, resolves identities and assembles the snapshot.
+    fn finish(
+        self,
+        mut raw: Vec<RawItem>,
+        mut stats: FileStats,
+        worktree_changes: Vec<String>,
+        read_git: Duration,
+        parse: Duration,
+        opts: &LoadOptions,
+    ) -> DesiredSnapshot {
+        let kustomize_started = Instant::now();
+        if !self.plan.roots.is_empty() {
+            stats.kustomizations = self.plan.roots.len();
+            raw.extend(render_kustomizations(
+                &self.repo,
+                &self.revision,
+                &self.files,
+                &self.plan,
+                opts,
+            ));
+        }
+        let kustomize = kustomize_started.elapsed();
+        let mut snapshot = resolve_identities(raw, &opts.default_namespace);
+        snapshot.repo_path = self.repo.location();
+        snapshot.revision = self.revision;
+        snapshot.files = stats;
+        snapshot.worktree_changes = worktree_changes;
+        snapshot.timings = LoadTimings {
+            read_git,
+            parse,
+            kustomize,
+        };
+        snapshot
+    }
+
     fn open(opts: &LoadOptions) -> Result<Revision, DesiredError> {
         let repo = GitRepo::open(opts.repo.as_deref())?;
         let revision = repo.resolve(&opts.rev)?;
@@ -191,7 +226,7 @@ pub fn load_with(
     let parse_started = Instant::now();
     let mut stats = FileStats::default();
     // The working-tree check only reads files: it runs beside the parsing.
-    let (mut raw, worktree_changes) = std::thread::scope(|scope| {
+    let (raw, worktree_changes) = std::thread::scope(|scope| {
         let check = scope.spawn(|| match &workdir {
             Some(dir) => git::worktree_changes(dir, &files, &roots, is_manifest_path),
             None => Vec::new(),
@@ -201,24 +236,14 @@ pub fn load_with(
     });
     let parse = parse_started.elapsed();
 
-    let kustomize_started = Instant::now();
-    if !plan.roots.is_empty() {
-        stats.kustomizations = plan.roots.len();
-        raw.extend(render_kustomizations(&repo, &revision, &files, &plan, opts));
-    }
-    let kustomize = kustomize_started.elapsed();
-
-    let mut snapshot = resolve_identities(raw, &opts.default_namespace);
-    snapshot.repo_path = repo.location();
-    snapshot.revision = revision;
-    snapshot.files = stats;
-    snapshot.worktree_changes = worktree_changes;
-    snapshot.timings = LoadTimings {
-        read_git,
-        parse,
-        kustomize,
+    let rev = Revision {
+        repo,
+        revision,
+        roots,
+        files,
+        plan,
     };
-    Ok(snapshot)
+    Ok(rev.finish(raw, stats, worktree_changes, read_git, parse, opts))
 }
 
 /// Reads objects from files given as text (path, content), as `load` does for a commit's
@@ -377,29 +402,20 @@ pub fn load_cached(
         })
         .collect();
     let mut stats = FileStats::default();
-    let mut raw = assemble(results, &mut stats);
+    let raw = assemble(results, &mut stats);
     let parse = parse_started.elapsed();
-    let kustomize_started = Instant::now();
-    if !plan.roots.is_empty() {
-        stats.kustomizations = plan.roots.len();
-        raw.extend(render_kustomizations(&repo, &revision, &files, &plan, opts));
-    }
-    let kustomize = kustomize_started.elapsed();
     let worktree_changes = match repo.is_head(&revision).then(|| repo.workdir()).flatten() {
         Some(dir) => git::worktree_changes(dir, &files, &roots, is_manifest_path),
         None => Vec::new(),
     };
-    let mut snapshot = resolve_identities(raw, &opts.default_namespace);
-    snapshot.repo_path = repo.location();
-    snapshot.revision = revision;
-    snapshot.files = stats;
-    snapshot.worktree_changes = worktree_changes;
-    snapshot.timings = LoadTimings {
-        read_git,
-        parse,
-        kustomize,
+    let rev = Revision {
+        repo,
+        revision,
+        roots,
+        files,
+        plan,
     };
-    Ok(snapshot)
+    Ok(rev.finish(raw, stats, worktree_changes, read_git, parse, opts))
 }
 
 fn read_bytes(data: &[u8]) -> Vec<ManifestItem> {
