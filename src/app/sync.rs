@@ -221,7 +221,16 @@ pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
     match dialog {
         Dialog::Closed => Vec::new(),
         Dialog::Working(text) => {
-            state.sync.dialog = Dialog::Working(text);
+            // Esc stops waiting (a slow cluster must not hold the explorer); a preview that
+            // arrives later is dropped, the result of a confirmed write is still shown.
+            if key == Key::Esc {
+                state.toast = Some((
+                    "stopped waiting; nothing more will be written".into(),
+                    state.now,
+                ));
+            } else {
+                state.sync.dialog = Dialog::Working(text);
+            }
             Vec::new()
         }
         Dialog::Results { .. } | Dialog::Failed(_) => Vec::new(),
@@ -333,6 +342,16 @@ pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
 
 /// An answer from the runtime.
 pub fn on_msg(state: &mut AppState, msg: SyncMsg) -> Vec<Effect> {
+    let waiting = matches!(state.sync.dialog, Dialog::Working(_));
+    if !waiting
+        && matches!(
+            msg,
+            SyncMsg::Previewed(_) | SyncMsg::Moved { .. } | SyncMsg::DeleteReady { .. }
+        )
+    {
+        state.log("a preview arrived after its dialog was closed; dropped");
+        return Vec::new();
+    }
     match msg {
         SyncMsg::Previewed(plan) => {
             state.sync.dialog = Dialog::Confirm {

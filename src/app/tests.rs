@@ -544,15 +544,33 @@ fn plan() -> crate::sync::SyncPlan {
     }
 }
 
+/// The dialog as it is while kdrift waits for the dry run.
+fn previewed(s: &mut AppState) {
+    s.sync.dialog = Dialog::Working("previewing…".into());
+    update(s, Msg::Sync(SyncMsg::Previewed(plan())));
+}
+
+#[test]
+fn esc_stops_waiting_and_a_late_preview_is_dropped() {
+    let mut s = state(100, 30);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    keys(&mut s, &[Key::Char('s')]);
+    assert!(matches!(s.sync.dialog, Dialog::Working(_)));
+    keys(&mut s, &[Key::Esc]);
+    assert_eq!(s.sync.dialog, Dialog::Closed);
+    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    assert_eq!(s.sync.dialog, Dialog::Closed);
+}
+
 #[test]
 fn confirm_dialog_names_the_context_and_needs_y() {
     let mut s = state(100, 30);
-    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    previewed(&mut s);
     insta::assert_snapshot!("sync_confirm", screen(&s));
     // Anything else cancels.
     keys(&mut s, &[Key::Char('x')]);
     assert_eq!(s.sync.dialog, Dialog::Closed);
-    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    previewed(&mut s);
     let effects = keys(&mut s, &[Key::Char('y')]);
     assert_eq!(
         effects,
@@ -566,7 +584,7 @@ fn confirm_dialog_names_the_context_and_needs_y() {
 #[test]
 fn force_is_a_second_confirmation() {
     let mut s = state(100, 30);
-    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    previewed(&mut s);
     assert!(keys(&mut s, &[Key::Char('f')]).is_empty());
     insta::assert_snapshot!("sync_force", screen(&s));
     let effects = keys(&mut s, &[Key::Char('y')]);
@@ -583,12 +601,14 @@ fn force_is_a_second_confirmation() {
 fn protected_contexts_need_the_typed_name() {
     let mut s = state(100, 30);
     s.sync.protected = true;
-    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
-    // `y` is just a letter of the name here.
-    assert!(
-        keys(&mut s, &[Key::Char('y'), Key::Enter]).is_empty() || s.sync.dialog == Dialog::Closed
-    );
-    update(&mut s, Msg::Sync(SyncMsg::Previewed(plan())));
+    previewed(&mut s);
+    // `y` is just a letter of the name here: nothing is applied, and Enter with a wrong
+    // name cancels.
+    assert!(keys(&mut s, &[Key::Char('y')]).is_empty());
+    assert!(matches!(&s.sync.dialog, Dialog::Confirm { typed, .. } if typed == "y"));
+    assert!(keys(&mut s, &[Key::Enter]).is_empty());
+    assert_eq!(s.sync.dialog, Dialog::Closed);
+    previewed(&mut s);
     let mut input = chars("kind-staging");
     input.push(Key::Enter);
     let effects = keys(&mut s, &input);
