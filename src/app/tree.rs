@@ -188,57 +188,23 @@ pub fn build_rows(
     }
     let mut rows = Vec::new();
     for ((glabel, gid), inner) in outer {
-        let inner: Vec<(String, (String, Vec<usize>))> =
-            inner.into_iter().map(|((l, id), v)| (id, (l, v))).collect();
-        let mut counts = Summary::default();
-        let mut worst = DriftStatus::Synced;
-        for (_, (_, idx)) in &inner {
-            for &i in idx {
-                let s = report.entries[i].status;
-                counts.add(s);
-                if severity(s) > severity(worst) {
-                    worst = s;
-                }
-            }
-        }
-        let g_collapsed = collapsed.contains(&gid);
-        rows.push(Row {
-            id: gid.clone(),
-            parent: None,
-            depth: 0,
-            label: glabel,
-            kind: RowKind::Group {
-                counts,
-                worst,
-                collapsed: g_collapsed,
-            },
-        });
-        if g_collapsed {
+        let all = inner.values().flat_map(|idx| idx.iter().copied());
+        rows.push(group_row(report, &gid, None, 0, glabel, all, collapsed));
+        if collapsed.contains(&gid) {
             continue;
         }
-        for (sid, (slabel, idx)) in inner {
-            let mut counts = Summary::default();
-            let mut worst = DriftStatus::Synced;
-            for &i in &idx {
-                let s = report.entries[i].status;
-                counts.add(s);
-                if severity(s) > severity(worst) {
-                    worst = s;
-                }
-            }
-            let s_collapsed = collapsed.contains(&sid);
-            rows.push(Row {
-                id: sid.clone(),
-                parent: Some(gid.clone()),
-                depth: 1,
-                label: slabel,
-                kind: RowKind::Group {
-                    counts,
-                    worst,
-                    collapsed: s_collapsed,
-                },
-            });
-            if s_collapsed {
+        for ((slabel, sid), idx) in inner {
+            let group = group_row(
+                report,
+                &sid,
+                Some(&gid),
+                1,
+                slabel,
+                idx.iter().copied(),
+                collapsed,
+            );
+            rows.push(group);
+            if collapsed.contains(&sid) {
                 continue;
             }
             for i in idx {
@@ -254,6 +220,38 @@ pub fn build_rows(
         }
     }
     rows
+}
+
+/// A group's row: its counts and worst status over the resources at `indices`.
+fn group_row(
+    report: &DriftReport,
+    id: &str,
+    parent: Option<&str>,
+    depth: u8,
+    label: String,
+    indices: impl Iterator<Item = usize>,
+    collapsed: &HashSet<String>,
+) -> Row {
+    let mut counts = Summary::default();
+    let mut worst = DriftStatus::Synced;
+    for i in indices {
+        let s = report.entries[i].status;
+        counts.add(s);
+        if severity(s) > severity(worst) {
+            worst = s;
+        }
+    }
+    Row {
+        id: id.to_string(),
+        parent: parent.map(str::to_string),
+        depth,
+        label,
+        kind: RowKind::Group {
+            counts,
+            worst,
+            collapsed: collapsed.contains(id),
+        },
+    }
 }
 
 /// The row id of a resource.
