@@ -122,6 +122,14 @@ struct Revision {
 }
 
 impl Revision {
+    /// The working tree, when the revision is HEAD (only then do its changes matter).
+    fn worktree_dir(&self) -> Option<PathBuf> {
+        self.repo
+            .is_head(&self.revision)
+            .then(|| self.repo.workdir().map(Path::to_path_buf))
+            .flatten()
+    }
+
     /// Renders the kustomizations, resolves identities and assembles the snapshot.
     fn finish(
         self,
@@ -189,6 +197,15 @@ impl kustomize::KustomizePlan {
     }
 }
 
+/// The manifest files under `roots` whose content in the working tree `dir` differs from
+/// `files` (none without a working tree to look at). Reads files only.
+fn worktree_changes_at(dir: Option<&Path>, files: &[TreeFile], roots: &[String]) -> Vec<String> {
+    match dir {
+        Some(dir) => git::worktree_changes(dir, files, roots, is_manifest_path),
+        None => Vec::new(),
+    }
+}
+
 /// Reads the desired state of a revision.
 pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
     load_with(opts, |_| {})
@@ -204,22 +221,13 @@ pub fn load_with(
     early_kinds: impl FnOnce(Vec<(String, String)>),
 ) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
-    let Revision {
-        repo,
-        revision,
-        roots,
-        files,
-        plan,
-    } = Revision::open(opts)?;
-    let plain = plan.plain_files(&files, &roots);
+    let rev = Revision::open(opts)?;
+    let plain = rev.plan.plain_files(&rev.files, &rev.roots);
     let mut blobs = Vec::with_capacity(plain.len());
     for f in &plain {
-        blobs.push((f.path.clone(), repo.read_blob(f)?));
+        blobs.push((f.path.clone(), rev.repo.read_blob(f)?));
     }
-    let workdir = repo
-        .is_head(&revision)
-        .then(|| repo.workdir().map(Path::to_path_buf))
-        .flatten();
+    let workdir = rev.worktree_dir();
     let read_git = started.elapsed();
     early_kinds(guess_kinds(&blobs));
 
@@ -227,22 +235,12 @@ pub fn load_with(
     let mut stats = FileStats::default();
     // The working-tree check only reads files: it runs beside the parsing.
     let (raw, worktree_changes) = std::thread::scope(|scope| {
-        let check = scope.spawn(|| match &workdir {
-            Some(dir) => git::worktree_changes(dir, &files, &roots, is_manifest_path),
-            None => Vec::new(),
-        });
+        let check = scope.spawn(|| worktree_changes_at(workdir.as_deref(), &rev.files, &rev.roots));
         let raw = parse_files(&blobs, &mut stats);
         (raw, check.join().unwrap_or_default())
     });
     let parse = parse_started.elapsed();
 
-    let rev = Revision {
-        repo,
-        revision,
-        roots,
-        files,
-        plan,
-    };
     Ok(rev.finish(raw, stats, worktree_changes, read_git, parse, opts))
 }
 
@@ -368,20 +366,14 @@ pub fn load_cached(
     cache: &mut ParseCache,
 ) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
-    let Revision {
-        repo,
-        revision,
-        roots,
-        files,
-        plan,
-    } = Revision::open(opts)?;
-    let plain = plan.plain_files(&files, &roots);
+    let rev = Revision::open(opts)?;
+    let plain = rev.plan.plain_files(&rev.files, &rev.roots);
     let mut fresh = Vec::new();
     for f in plain
         .iter()
         .filter(|f| !cache.by_blob.contains_key(&f.blob))
     {
-        fresh.push((f.blob, (f.path.clone(), repo.read_blob(f)?)));
+        fresh.push((f.blob, (f.path.clone(), rev.repo.read_blob(f)?)));
     }
     let read_git = started.elapsed();
     let parse_started = Instant::now();
@@ -404,17 +396,8 @@ pub fn load_cached(
     let mut stats = FileStats::default();
     let raw = assemble(results, &mut stats);
     let parse = parse_started.elapsed();
-    let worktree_changes = match repo.is_head(&revision).then(|| repo.workdir()).flatten() {
-        Some(dir) => git::worktree_changes(dir, &files, &roots, is_manifest_path),
-        None => Vec::new(),
-    };
-    let rev = Revision {
-        repo,
-        revision,
-        roots,
-        files,
-        plan,
-    };
+    let worktree_changes =
+        worktree_changes_at(rev.worktree_dir().as_deref(), &rev.files, &rev.roots);
     Ok(rev.finish(raw, stats, worktree_changes, read_git, parse, opts))
 }
 
