@@ -477,6 +477,22 @@ fn plant_noise(live: &mut Value, rng: &mut Rng) {
 }
 
 /// Generates a fixture in memory.
+/// The drift options a fixture is judged with: the default appliers and its tracking label.
+pub fn drift_options() -> crate::drift::DriftOptions {
+    let appliers = crate::config::load_defaults()
+        .map(|c| c.drift.appliers)
+        .unwrap_or_default();
+    crate::drift::DriftOptions {
+        appliers,
+        tracking: crate::drift::Tracking {
+            selector: crate::drift::LabelSelector::parse(&format!("{}={}", PART_OF.0, PART_OF.1))
+                .ok(),
+            argocd_app: None,
+        },
+        ..crate::drift::DriftOptions::default()
+    }
+}
+
 pub fn generate(resources: usize, namespaces: usize, seed: u64) -> Fixture {
     let mut rng = Rng(seed);
     let namespaces: Vec<String> = (0..namespaces.max(1))

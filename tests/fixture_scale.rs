@@ -4,7 +4,7 @@
 //! defaults, respelled quantities, other managers' fields and containers, stringData). Every
 //! verdict and drifted path must equal the generator's expectations.
 
-use kdrift::drift::{self, DriftOptions, LabelSelector, Tracking};
+use kdrift::drift;
 
 #[test]
 fn ten_thousand_generated_resources_agree_exactly() {
@@ -27,16 +27,7 @@ fn ten_thousand_generated_resources_agree_exactly() {
     )
     .unwrap();
     let live = kdrift::live::file::parse(&live_text, "live.json").unwrap();
-    let config =
-        kdrift::config::from_str_over_defaults("", std::path::Path::new("default")).unwrap();
-    let opts = DriftOptions {
-        appliers: config.drift.appliers,
-        tracking: Tracking {
-            selector: Some(LabelSelector::parse("app.kubernetes.io/part-of=fixture").unwrap()),
-            argocd_app: None,
-        },
-        ..DriftOptions::default()
-    };
+    let opts = kdrift::fixture::drift_options();
     let report = drift::build_report(&desired.objects, &desired.invalid, &live.objects, &opts);
     let got = kdrift::fixture::verdicts_of_report(&report);
     let wrong: Vec<_> = fx

@@ -1,7 +1,7 @@
 //! What the benchmarks share: a generated fixture as desired and live objects, and the
 //! default drift options with the fixture's tracking selector.
 
-use kdrift::drift::{DriftOptions, LabelSelector, Tracking};
+use kdrift::drift::DriftOptions;
 use kdrift::model::{split_api_version, DesiredObject, LiveObject, ResourceKey, SourceLocation};
 use serde_json::Value;
 
@@ -59,16 +59,7 @@ pub fn objects(n: usize) -> Objects {
             }
         })
         .collect();
-    let config =
-        kdrift::config::from_str_over_defaults("", std::path::Path::new("default")).unwrap();
-    let opts = DriftOptions {
-        appliers: config.drift.appliers,
-        tracking: Tracking {
-            selector: Some(LabelSelector::parse("app.kubernetes.io/part-of=fixture").unwrap()),
-            argocd_app: None,
-        },
-        ..DriftOptions::default()
-    };
+    let opts = kdrift::fixture::drift_options();
     Objects {
         fx,
         desired,
