@@ -223,13 +223,7 @@ async fn causes_against_sim_for_several_managers_and_an_unapplied_commit() {
         ],
     )
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    support::assert_exit(&out, 0);
     let client = kdrift::live::cluster::connect(Some(&kc), None)
         .await
         .unwrap()

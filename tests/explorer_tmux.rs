@@ -57,14 +57,7 @@ fn kubectl_patch(
 fn explorer_follows_kubectl_and_git_and_syncs() {
     let Some(kubectl) = kubectl() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let fx = dir.path().join("fx");
-    kdrift::fixture::write(&kdrift::fixture::FixtureOptions {
-        out: fx.clone(),
-        resources: 300,
-        namespaces: 3,
-        seed: 7,
-    })
-    .unwrap();
+    let fx = support::fixture(dir.path(), 300, 3, 7);
     let repo = fx.join("repo");
     let kc = dir.path().join("kubeconfig");
     let _sim = SimProcess::start(&fx.join("live.json"), &kc);
@@ -211,14 +204,7 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
 #[test]
 fn explorer_quits_on_sigterm_with_the_terminal_restored() {
     let dir = tempfile::tempdir().unwrap();
-    let fx = dir.path().join("fx");
-    kdrift::fixture::write(&kdrift::fixture::FixtureOptions {
-        out: fx.clone(),
-        resources: 30,
-        namespaces: 2,
-        seed: 2,
-    })
-    .unwrap();
+    let fx = support::fixture(dir.path(), 30, 2, 2);
     let bin = env!("CARGO_BIN_EXE_kdrift");
     let live = fx.join("live.yaml").display().to_string();
     // The explorer runs in the foreground (it has the terminal); a background job sends

@@ -141,13 +141,7 @@ async fn headless_sync_converges_only_the_named_resources() {
         ],
     )
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    support::assert_exit(&out, 0);
     assert!(stdout(&out).contains("create"), "{}", stdout(&out));
     // Others change the cluster.
     patch_as(
@@ -178,13 +172,7 @@ async fn headless_sync_converges_only_the_named_resources() {
 
     // Conflicts are refused without force: nothing is written.
     let out = run_async(&s, &["sync", "--yes", "cm/cfg", "-n", "shop"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    support::assert_exit(&out, 2);
     assert!(
         stdout(&out).contains("conflict: kubectl-edit owns .data.mode"),
         "{}",
@@ -198,13 +186,7 @@ async fn headless_sync_converges_only_the_named_resources() {
         &["sync", "--yes", "--force-conflicts", "/ConfigMap/shop/cfg"],
     )
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    support::assert_exit(&out, 0);
     assert!(stdout(&out).contains("applied"), "{}", stdout(&out));
     let after = everything(&s.sim);
     for (k, v) in &before {

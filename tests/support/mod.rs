@@ -86,6 +86,30 @@ pub async fn kdrift_on(cwd: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
         .expect("the runner")
 }
 
+/// Asserts a process's exit status, showing its output when it differs.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Writes a generated fixture into `dir/fx` and returns that folder.
+pub fn fixture(dir: &Path, resources: usize, namespaces: usize, seed: u64) -> PathBuf {
+    let out = dir.join("fx");
+    kdrift::fixture::write(&kdrift::fixture::FixtureOptions {
+        out: out.clone(),
+        resources,
+        namespaces,
+        seed,
+    })
+    .expect("the fixture is written");
+    out
+}
+
 /// Runs the kdrift binary.
 pub fn kdrift(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kdrift"))
