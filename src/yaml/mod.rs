@@ -3,6 +3,8 @@
 //! is true), anchors, aliases and `<<` merge keys (explicit keys win), duplicate keys refused.
 //! Produces `serde_json::Value`, the JSON kubectl would send. Pure: text in, values out.
 
+mod fast;
+
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -87,6 +89,14 @@ pub fn parse_json_stream(text: &str) -> Result<Vec<(Value, usize)>, ParseError> 
 /// Reads one YAML document. `first_line` is the line of the document in its file, so errors
 /// name the file's line. Returns `None` for an empty or comment-only document.
 pub fn parse_document(text: &str, first_line: usize) -> Result<Option<Value>, ParseError> {
+    match fast::parse(text) {
+        Some(value) => Ok(value),
+        None => parse_full(text, first_line),
+    }
+}
+
+/// Reads one document with the full YAML parser (any YAML, errors with their lines).
+fn parse_full(text: &str, first_line: usize) -> Result<Option<Value>, ParseError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     let result = parser.load(&mut builder, false);
