@@ -174,7 +174,7 @@ pub struct History {
     /// (commit, file) → the file's blob there; blob → its text. Walking the history for
     /// many fields of one file asks the same questions again and again.
     blobs: std::cell::RefCell<HashMap<(gix::ObjectId, String), Option<gix::ObjectId>>>,
-    texts: std::cell::RefCell<HashMap<gix::ObjectId, std::rc::Rc<str>>>,
+    texts: std::cell::RefCell<HashMap<gix::ObjectId, std::sync::Arc<str>>>,
     /// Commit id → (first parent, author, time, subject).
     commits: std::cell::RefCell<HashMap<gix::ObjectId, CommitFacts>>,
 }
@@ -190,13 +190,34 @@ struct CommitFacts {
 
 impl History {
     pub fn open(path: &Path) -> Option<History> {
-        gix::discover(path).ok().map(|repo| History {
-            repo,
+        gix::discover(path).ok().map(|mut repo| History {
+            repo: {
+                // Walking a file's history reads the same trees again for every field.
+                repo.object_cache_size_if_unset(4 << 20);
+                repo
+            },
             cache: HashMap::new(),
             blobs: Default::default(),
             texts: Default::default(),
             commits: Default::default(),
         })
+    }
+
+    /// Tells the history the files of `commit` (hex) already read elsewhere: path → (blob
+    /// id, text), as `DesiredSnapshot::texts` holds them.
+    pub fn seed(
+        &mut self,
+        commit: &str,
+        files: &HashMap<String, (gix::ObjectId, std::sync::Arc<str>)>,
+    ) {
+        let Ok(id) = gix::ObjectId::from_hex(commit.as_bytes()) else {
+            return;
+        };
+        let (blobs, texts) = (self.blobs.get_mut(), self.texts.get_mut());
+        for (path, (blob, text)) in files {
+            blobs.insert((id, path.clone()), Some(*blob));
+            texts.insert(*blob, text.clone());
+        }
     }
 
     fn facts(&self, id: gix::ObjectId) -> Option<CommitFacts> {
@@ -242,12 +263,12 @@ impl History {
         found
     }
 
-    fn text(&self, id: gix::ObjectId) -> Option<std::rc::Rc<str>> {
+    fn text(&self, id: gix::ObjectId) -> Option<std::sync::Arc<str>> {
         if let Some(hit) = self.texts.borrow().get(&id) {
             return Some(hit.clone());
         }
         let blob = self.repo.find_blob(id).ok()?;
-        let text: std::rc::Rc<str> = String::from_utf8_lossy(&blob.data).into();
+        let text: std::sync::Arc<str> = String::from_utf8_lossy(&blob.data).into();
         self.texts.borrow_mut().insert(id, text.clone());
         Some(text)
     }

@@ -81,6 +81,10 @@ pub struct DesiredSnapshot {
     pub worktree_changes: Vec<String>,
     pub scopes: ScopeTable,
     pub timings: LoadTimings,
+    /// The text of each plain manifest file of the revision with its blob id, by path, as
+    /// read for parsing (kept so that Git attribution need not read them again). Filled by
+    /// `load`; empty where the loader did not keep them.
+    pub texts: std::collections::HashMap<String, (gix::ObjectId, std::sync::Arc<str>)>,
 }
 
 /// Whether a path names a manifest file kdrift reads.
@@ -227,6 +231,7 @@ pub fn load_with(
     for f in &plain {
         blobs.push((f.path.clone(), rev.repo.read_blob(f)?));
     }
+    let ids: Vec<gix::ObjectId> = plain.iter().map(|f| f.blob).collect();
     let workdir = rev.worktree_dir();
     let read_git = started.elapsed();
     early_kinds(guess_kinds(&blobs));
@@ -240,8 +245,18 @@ pub fn load_with(
         (raw, check.join().unwrap_or_default())
     });
     let parse = parse_started.elapsed();
+    let texts = ids
+        .into_iter()
+        .zip(blobs)
+        .filter_map(|(id, (path, data))| {
+            let text: std::sync::Arc<str> = String::from_utf8(data).ok()?.into();
+            Some((path, (id, text)))
+        })
+        .collect();
 
-    Ok(rev.finish(raw, stats, worktree_changes, read_git, parse, opts))
+    let mut snapshot = rev.finish(raw, stats, worktree_changes, read_git, parse, opts);
+    snapshot.texts = texts;
+    Ok(snapshot)
 }
 
 /// Reads objects from files given as text (path, content), as `load` does for a commit's

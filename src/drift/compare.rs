@@ -320,7 +320,7 @@ impl<'a> Comparer<'a> {
     }
 
     fn list_kind(&self, path: &FieldPath, sch: Option<SchemaNode<'_>>) -> ListKind {
-        if self.builtin || (path.0.first() == Some(&Segment::Field("metadata".into()))) {
+        if self.builtin || matches!(path.0.first(), Some(Segment::Field(f)) if f == "metadata") {
             schema::builtin_list_kind(self.kind, path)
         } else {
             sch.map(|s| s.list_kind()).unwrap_or(ListKind::Index)

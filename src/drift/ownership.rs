@@ -132,9 +132,25 @@ pub fn descend_value<'a>(cursors: &[OwnerCursor<'a>], value: &Value) -> Vec<Owne
 fn child<'a>(node: &'a Value, seg: &Segment) -> Option<&'a Value> {
     let map = node.as_object()?;
     match seg {
-        Segment::Field(f) => map.get(&format!("f:{f}")),
+        Segment::Field(f) => FIELD_KEY.with_borrow_mut(|key| {
+            // `f:<name>` built in a reused buffer: this runs for every field of every object.
+            key.clear();
+            key.push_str("f:");
+            key.push_str(f);
+            map.get(key.as_str())
+        }),
         Segment::Item(keys) => map.iter().find_map(|(k, v)| {
             let json = k.strip_prefix("k:")?;
+            // Most entries are other items: a key value that is plainly absent from the
+            // entry's text rules it out without parsing it (values that JSON would escape
+            // are always parsed).
+            let plainly_absent = keys.iter().any(|(_, want)| {
+                want.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._/:".contains(&b))
+                    && !json.contains(want.as_str())
+            });
+            if plainly_absent {
+                return None;
+            }
             let parsed: Map<String, Value> = serde_json::from_str(json).ok()?;
             let matches = parsed.len() == keys.len()
                 && keys.iter().all(|(name, want)| {
@@ -147,6 +163,10 @@ fn child<'a>(node: &'a Value, seg: &Segment) -> Option<&'a Value> {
         }),
         Segment::Index(_) | Segment::Any => None,
     }
+}
+
+thread_local! {
+    static FIELD_KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// The FieldsV1 set of an applied object: every map key, with keyed list items for the

@@ -568,6 +568,7 @@ fn attribute(desired: &DesiredSnapshot, report: &mut drift::DriftReport, setting
         return;
     }
     if let Some(mut history) = desired::history::History::open(&desired.repo_path) {
+        history.seed(&desired.revision.commit, &desired.texts);
         desired::history::attach(
             &mut history,
             &desired.revision.commit,
