@@ -216,8 +216,8 @@ pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
 }
 
 /// Like `load`, calling `early_kinds` with the (group, kind) pairs the plain manifests
-/// appear to hold as soon as the files are read and before they are parsed, so that a caller
-/// can start fetching the live objects of those kinds in the meantime. The guess comes from
+/// appear to hold as soon as the files are read, while they are still being parsed, so that a
+/// caller can start fetching the live objects of those kinds in the meantime. The guess comes from
 /// top-level `apiVersion:`/`kind:` lines and may miss kinds (JSON, Lists, kustomize output)
 /// or name some that parsing rejects; the snapshot is what counts.
 pub fn load_with(
@@ -227,33 +227,78 @@ pub fn load_with(
     let started = Instant::now();
     let rev = Revision::open(opts)?;
     let plain = rev.plan.plain_files(&rev.files, &rev.roots);
-    let mut blobs = Vec::with_capacity(plain.len());
-    for f in &plain {
-        blobs.push((f.path.clone(), rev.repo.read_blob(f)?));
-    }
-    let ids: Vec<gix::ObjectId> = plain.iter().map(|f| f.blob).collect();
     let workdir = rev.worktree_dir();
-    let read_git = started.elapsed();
-    early_kinds(guess_kinds(&blobs));
-
-    let parse_started = Instant::now();
-    let mut stats = FileStats::default();
-    // The working-tree check only reads files: it runs beside the parsing.
-    let (raw, worktree_changes) = std::thread::scope(|scope| {
-        let check = scope.spawn(|| worktree_changes_at(workdir.as_deref(), &rev.files, &rev.roots));
-        let raw = parse_files(&blobs, &mut stats);
-        (raw, check.join().unwrap_or_default())
+    // This thread reads the blobs and hands each to the parsing threads as it comes, so
+    // reading and parsing overlap; then it checks the working tree while they finish.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, String, Vec<u8>)>();
+    let rx = std::sync::Mutex::new(rx);
+    type Parsed = (usize, String, Vec<u8>, Vec<ManifestItem>);
+    let (read, read_git, worktree_changes, mut parsed) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done: Vec<Parsed> = Vec::new();
+                    // Only the receiving is under the lock (a poisoned lock ends the worker;
+                    // its files are then missing and the load fails below).
+                    while let Some((i, path, data)) =
+                        rx.lock().ok().and_then(|r| r.recv().ok())
+                    {
+                        let items = read_bytes(&data);
+                        done.push((i, path, data, items));
+                    }
+                    done
+                })
+            })
+            .collect();
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut read = Ok(());
+        for (i, f) in plain.iter().enumerate() {
+            match rev.repo.read_blob(f) {
+                Ok(data) => {
+                    guess_kinds(&data, &mut kinds);
+                    let _ = tx.send((i, f.path.clone(), data));
+                }
+                Err(e) => {
+                    read = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let read_git = started.elapsed();
+        if read.is_ok() {
+            early_kinds(kinds.into_iter().collect());
+        }
+        let worktree_changes = worktree_changes_at(workdir.as_deref(), &rev.files, &rev.roots);
+        let parsed: Vec<Parsed> = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect();
+        (read, read_git, worktree_changes, parsed)
     });
-    let parse = parse_started.elapsed();
-    let texts = ids
-        .into_iter()
-        .zip(blobs)
-        .filter_map(|(id, (path, data))| {
-            let text: std::sync::Arc<str> = String::from_utf8(data).ok()?.into();
-            Some((path, (id, text)))
-        })
-        .collect();
-
+    read?;
+    if parsed.len() != plain.len() {
+        return Err(DesiredError::Repository {
+            path: rev.repo.location(),
+            message: "a thread parsing the manifests failed".into(),
+        });
+    }
+    let parse = started.elapsed().saturating_sub(read_git);
+    parsed.sort_unstable_by_key(|p| p.0);
+    let mut texts = std::collections::HashMap::with_capacity(parsed.len());
+    let mut results = Vec::with_capacity(parsed.len());
+    for (i, path, data, items) in parsed {
+        if let Ok(text) = String::from_utf8(data) {
+            texts.insert(path.clone(), (plain[i].blob, std::sync::Arc::<str>::from(text)));
+        }
+        results.push((path, items));
+    }
+    let mut stats = FileStats::default();
+    let raw = assemble(results, &mut stats);
     let mut snapshot = rev.finish(raw, stats, worktree_changes, read_git, parse, opts);
     snapshot.texts = texts;
     Ok(snapshot)
@@ -273,34 +318,33 @@ pub fn from_texts(files: &[(String, String)], default_namespace: &str) -> Desire
     snapshot
 }
 
-/// The (group, kind) pairs named by top-level `apiVersion:` and `kind:` lines, document by
-/// document; a cheap guess made before parsing.
-fn guess_kinds(blobs: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
-    let mut out = std::collections::BTreeSet::new();
-    for (_, data) in blobs {
-        let Ok(text) = std::str::from_utf8(data) else {
-            continue;
-        };
-        let (mut api, mut kind) = (None, None);
-        for line in text.lines() {
-            if line.starts_with("---") {
-                api = None;
-                kind = None;
-            } else if let Some(v) = line.strip_prefix("apiVersion:") {
-                api = Some(v.trim().trim_matches(|c| c == '"' || c == '\''));
-            } else if let Some(v) = line.strip_prefix("kind:") {
-                kind = Some(v.trim().trim_matches(|c| c == '"' || c == '\''));
-            }
-            if let (Some(a), Some(k)) = (api, kind) {
-                if !a.is_empty() && !k.is_empty() && !k.ends_with("List") {
-                    out.insert((split_api_version(a).0.to_string(), k.to_string()));
+/// Adds the (group, kind) pairs named by a file's top-level `apiVersion:` and `kind:` lines,
+/// document by document: a cheap guess made before parsing.
+fn guess_kinds(data: &[u8], out: &mut std::collections::BTreeSet<(String, String)>) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (mut api, mut kind) = (None, None);
+    for line in text.lines() {
+        if line.starts_with("---") {
+            api = None;
+            kind = None;
+        } else if let Some(v) = line.strip_prefix("apiVersion:") {
+            api = Some(v.trim().trim_matches(|c| c == '"' || c == '\''));
+        } else if let Some(v) = line.strip_prefix("kind:") {
+            kind = Some(v.trim().trim_matches(|c| c == '"' || c == '\''));
+        }
+        if let (Some(a), Some(k)) = (api, kind) {
+            if !a.is_empty() && !k.is_empty() && !k.ends_with("List") {
+                let pair = (split_api_version(a).0.to_string(), k.to_string());
+                if !out.contains(&pair) {
+                    out.insert(pair);
                 }
-                api = None;
-                kind = None;
             }
+            api = None;
+            kind = None;
         }
     }
-    out.into_iter().collect()
 }
 
 /// Parses files on all cores; keeps file order.

@@ -149,6 +149,13 @@ pub async fn connect(
         .trim_end_matches('/')
         .to_string();
     let namespace = config.default_namespace.clone();
+    let mut config = config;
+    if config.cluster_url.scheme_str() == Some("http") && config.root_cert.is_none() {
+        // No TLS is ever negotiated with a plain-HTTP server (`kubectl proxy`, sim): an
+        // empty trust store spares loading every certificate of the system's store, which
+        // is otherwise a tenth of a short `kdrift diff`.
+        config.root_cert = Some(Vec::new());
+    }
     let client = kube::Client::try_from(config).map_err(|e| ClusterError::Cluster {
         context: context_name.clone(),
         server: server.clone(),
