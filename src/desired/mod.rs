@@ -215,14 +215,14 @@ pub fn load(opts: &LoadOptions) -> Result<DesiredSnapshot, DesiredError> {
     load_with(opts, |_| {})
 }
 
-/// Like `load`, calling `early_kinds` with the (group, kind) pairs the plain manifests
-/// appear to hold as soon as the files are read, while they are still being parsed, so that a
+/// Like `load`, calling `early_kind` with each (group, kind) pair the plain manifests appear
+/// to hold as soon as the file naming it first is read (reading and parsing go on), so that a
 /// caller can start fetching the live objects of those kinds in the meantime. The guess comes from
 /// top-level `apiVersion:`/`kind:` lines and may miss kinds (JSON, Lists, kustomize output)
 /// or name some that parsing rejects; the snapshot is what counts.
 pub fn load_with(
     opts: &LoadOptions,
-    early_kinds: impl FnOnce(Vec<(String, String)>),
+    mut early_kind: impl FnMut((String, String)),
 ) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
     let rev = Revision::open(opts)?;
@@ -244,9 +244,7 @@ pub fn load_with(
                     let mut done: Vec<Parsed> = Vec::new();
                     // Only the receiving is under the lock (a poisoned lock ends the worker;
                     // its files are then missing and the load fails below).
-                    while let Some((i, path, data)) =
-                        rx.lock().ok().and_then(|r| r.recv().ok())
-                    {
+                    while let Some((i, path, data)) = rx.lock().ok().and_then(|r| r.recv().ok()) {
                         let items = read_bytes(&data);
                         done.push((i, path, data, items));
                     }
@@ -254,12 +252,14 @@ pub fn load_with(
                 })
             })
             .collect();
-        let mut kinds = std::collections::BTreeSet::new();
+        let mut kinds = std::collections::HashSet::new();
         let mut read = Ok(());
         for (i, f) in plain.iter().enumerate() {
             match rev.repo.read_blob(f) {
                 Ok(data) => {
-                    guess_kinds(&data, &mut kinds);
+                    for pair in guess_kinds(&data, &mut kinds) {
+                        early_kind(pair);
+                    }
                     let _ = tx.send((i, f.path.clone(), data));
                 }
                 Err(e) => {
@@ -270,9 +270,6 @@ pub fn load_with(
         }
         drop(tx);
         let read_git = started.elapsed();
-        if read.is_ok() {
-            early_kinds(kinds.into_iter().collect());
-        }
         let worktree_changes = worktree_changes_at(workdir.as_deref(), &rev.files, &rev.roots);
         let parsed: Vec<Parsed> = workers
             .into_iter()
@@ -293,7 +290,10 @@ pub fn load_with(
     let mut results = Vec::with_capacity(parsed.len());
     for (i, path, data, items) in parsed {
         if let Ok(text) = String::from_utf8(data) {
-            texts.insert(path.clone(), (plain[i].blob, std::sync::Arc::<str>::from(text)));
+            texts.insert(
+                path.clone(),
+                (plain[i].blob, std::sync::Arc::<str>::from(text)),
+            );
         }
         results.push((path, items));
     }
@@ -318,11 +318,16 @@ pub fn from_texts(files: &[(String, String)], default_namespace: &str) -> Desire
     snapshot
 }
 
-/// Adds the (group, kind) pairs named by a file's top-level `apiVersion:` and `kind:` lines,
-/// document by document: a cheap guess made before parsing.
-fn guess_kinds(data: &[u8], out: &mut std::collections::BTreeSet<(String, String)>) {
+/// The (group, kind) pairs named by a file's top-level `apiVersion:` and `kind:` lines,
+/// document by document, that `seen` does not hold yet (they are added to it): a cheap guess
+/// made before parsing.
+fn guess_kinds(
+    data: &[u8],
+    seen: &mut std::collections::HashSet<(String, String)>,
+) -> Vec<(String, String)> {
+    let mut new = Vec::new();
     let Ok(text) = std::str::from_utf8(data) else {
-        return;
+        return new;
     };
     let (mut api, mut kind) = (None, None);
     for line in text.lines() {
@@ -337,14 +342,16 @@ fn guess_kinds(data: &[u8], out: &mut std::collections::BTreeSet<(String, String
         if let (Some(a), Some(k)) = (api, kind) {
             if !a.is_empty() && !k.is_empty() && !k.ends_with("List") {
                 let pair = (split_api_version(a).0.to_string(), k.to_string());
-                if !out.contains(&pair) {
-                    out.insert(pair);
+                if !seen.contains(&pair) {
+                    seen.insert(pair.clone());
+                    new.push(pair);
                 }
             }
             api = None;
             kind = None;
         }
     }
+    new
 }
 
 /// Parses files on all cores; keeps file order.

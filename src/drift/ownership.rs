@@ -145,7 +145,8 @@ fn child<'a>(node: &'a Value, seg: &Segment) -> Option<&'a Value> {
             // entry's text rules it out without parsing it (values that JSON would escape
             // are always parsed).
             let plainly_absent = keys.iter().any(|(_, want)| {
-                want.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._/:".contains(&b))
+                want.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._/:".contains(&b))
                     && !json.contains(want.as_str())
             });
             if plainly_absent {

@@ -170,6 +170,7 @@ pub async fn connect(
 }
 
 /// What the cluster serves, by group and kind.
+#[derive(Clone)]
 pub struct Served {
     kinds: HashMap<(String, String), (ApiResource, bool)>,
 }

@@ -233,9 +233,40 @@ pub fn summary_line(s: &Summary, ctx: &ReportContext) -> String {
 
 /// The text report: every resource that is not synced, then the summary line.
 pub fn to_text(report: &DriftReport, ctx: &ReportContext) -> String {
-    let mut out = String::new();
-    for e in report.entries.iter().filter(|e| !e.status.is_synced()) {
-        out.push_str(&entry_text(e));
+    let shown: Vec<&DriftEntry> = report
+        .entries
+        .iter()
+        .filter(|e| !e.status.is_synced())
+        .collect();
+    // Entries render independently (each diff is its own YAML and text diff): on all cores,
+    // in order.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let texts: Vec<String> = if shown.len() < 64 || threads == 1 {
+        shown.iter().map(|e| entry_text(e)).collect()
+    } else {
+        let chunk = shown.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = shown
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|e| entry_text(e)).collect::<Vec<_>>())
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| {
+                    // A panic while rendering is a bug; it is not hidden behind a short report.
+                    p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+                })
+                .collect()
+        })
+    };
+    let mut out = String::with_capacity(texts.iter().map(|t| t.len() + 1).sum::<usize>() + 256);
+    for t in texts {
+        out.push_str(&t);
         out.push('\n');
     }
     out.push_str(&summary_line(&report.summary(), ctx));

@@ -451,13 +451,13 @@ async fn wait_for_stop() {
 fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let started = Instant::now();
     let mut timings = Vec::new();
-    // Git is read while the cluster is reached and discovered, and the kinds the files
-    // appear to hold are listed while they are parsed.
+    // Git is read while the cluster is reached and discovered, and each kind the files
+    // appear to hold is listed as soon as it is seen, beside the reading and parsing.
     let load = settings.load.clone();
-    let (kinds_tx, kinds_rx) = tokio::sync::oneshot::channel::<Vec<(String, String)>>();
+    let (kinds_tx, mut kinds_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
     let git_job = std::thread::spawn(move || {
-        desired::load_with(&load, |kinds| {
-            let _ = kinds_tx.send(kinds);
+        desired::load_with(&load, |kind| {
+            let _ = kinds_tx.send(kind);
         })
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -471,17 +471,31 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         let served = cluster::discover(&target).await.map_err(with_hint)?;
         timings.push(("connect+discover", t.elapsed()));
         // Early lists of the guessed kinds, across namespaces, beside the parsing.
-        let guessed: Vec<(ApiResource, bool)> = kinds_rx
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|(g, k)| served.get(g, k).cloned())
-            .collect();
         let early_target = target.clone();
-        let early_kinds = guessed.clone();
-        let concurrency = settings.concurrency;
+        let early_served = served.clone();
+        let concurrency = settings.concurrency.max(1);
         let early = tokio::spawn(async move {
-            cluster::list_kinds(&early_target, &early_kinds, &std::collections::BTreeSet::new(), concurrency).await
+            let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+            let mut guessed: Vec<(ApiResource, bool)> = Vec::new();
+            let mut lists = Vec::new();
+            while let Some((g, k)) = kinds_rx.recv().await {
+                let Some(kind) = early_served.get(&g, &k).cloned() else {
+                    continue;
+                };
+                guessed.push(kind.clone());
+                let (target, limit) = (early_target.clone(), limit.clone());
+                lists.push(tokio::spawn(async move {
+                    let _permit = limit.acquire().await;
+                    cluster::list_kinds(&target, &[kind], &std::collections::BTreeSet::new(), 1).await
+                }));
+            }
+            let mut listing = cluster::Listing::default();
+            for list in lists {
+                let part = list.await.map_err(|e| anyhow!("listing failed: {e}"))??;
+                listing.objects.extend(part.objects);
+                listing.unreadable.extend(part.unreadable);
+            }
+            Ok::<_, anyhow::Error>((guessed, listing))
         });
         let mut desired = tokio::task::block_in_place(|| git_job.join()).map_err(|_| anyhow!("the Git reader failed"))??;
         timings.push(("read git", desired.timings.read_git));
@@ -520,7 +534,7 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         }
         let namespaces: std::collections::BTreeSet<String> = desired.objects.iter().map(|o| o.key.namespace.clone()).filter(|n| !n.is_empty()).collect();
         let t = Instant::now();
-        let early = early.await.map_err(|e| anyhow!("listing failed: {e}"))??;
+        let (guessed, early) = early.await.map_err(|e| anyhow!("listing failed: {e}"))??;
         // Kinds the guess missed, and guessed kinds whose cluster-wide list was forbidden
         // (those need the namespaces Git uses), are listed now.
         let redo: Vec<(ApiResource, bool)> = kinds

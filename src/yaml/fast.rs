@@ -266,7 +266,8 @@ enum Chomp {
 /// A non-ASCII character YAML prints as itself and never reads as a line break or a byte
 /// order mark.
 fn is_plain_unicode(c: char) -> bool {
-    c.is_ascii() || matches!(c, '\u{a0}'..='\u{2027}' | '\u{202a}'..='\u{fefe}' | '\u{ff00}'..='\u{fffd}' | '\u{10000}'..)
+    c.is_ascii()
+        || matches!(c, '\u{a0}'..='\u{2027}' | '\u{202a}'..='\u{fefe}' | '\u{ff00}'..='\u{fffd}' | '\u{10000}'..)
 }
 
 fn is_seq_item(text: &str) -> bool {
@@ -276,10 +277,11 @@ fn is_seq_item(text: &str) -> bool {
 /// Whether the rest of a line after a node is nothing or a comment (which needs a space
 /// before its `#`).
 fn is_comment_or_empty(after: &str) -> bool {
-    after.is_empty() || (after.starts_with(' ') && {
-        let t = after.trim_start_matches(' ');
-        t.is_empty() || t.starts_with('#')
-    })
+    after.is_empty()
+        || (after.starts_with(' ') && {
+            let t = after.trim_start_matches(' ');
+            t.is_empty() || t.starts_with('#')
+        })
 }
 
 /// Characters that cannot start a plain scalar (`-`, `?` and `:` can, when a non-space
@@ -519,7 +521,11 @@ mod tests {
             None => true,
             Some(v) => {
                 let f = super::super::parse_full(text, 1);
-                assert_eq!(f.as_ref().ok(), Some(&v), "fast and full differ on:\n{text}");
+                assert_eq!(
+                    f.as_ref().ok(),
+                    Some(&v),
+                    "fast and full differ on:\n{text}"
+                );
                 true
             }
         }
@@ -530,7 +536,10 @@ mod tests {
         let text = "apiVersion: apps/v1\nkind: Deployment # a comment\nmetadata:\n  name: web\n  labels:\n    app.kubernetes.io/name: web\n  annotations: {}\nspec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n      - name: web\n        image: \"nginx:1.27\"\n        args: []\n        env:\n        - name: A\n          value: 'it''s'\n        ports:\n          - containerPort: 80\n            protocol: TCP\n      volumes:\n      -\n        name: x\n";
         let v = parse(text).unwrap().unwrap();
         assert_eq!(v, full(text).unwrap());
-        assert_eq!(v["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"], "it's");
+        assert_eq!(
+            v["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+            "it's"
+        );
         assert_eq!(v["spec"]["replicas"], 3);
     }
 
@@ -618,13 +627,78 @@ mod tests {
     /// Text pieces that put together make likely and unlikely YAML.
     fn piece() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
-            "a", "b", "key", "app.kubernetes.io/name", "1", "0644", "yes", "~", "null", "-1",
-            "1.5", "1e3", "x y", "http://h:80/p", "a#b", "'q'", "'it''s'", "\"d\"", "\"\"",
-            "{}", "[]", "|", "|-", "|+", "# c", " # c", ":", ": ", "- ", "-", "  ", "    ",
-            "\n", "\n", "\n", "\n  ", "\n    ", "\n- ", "\n  - ", "&a", "*a", "!!str", ">",
-            "[1]", "<<", "?", "\"a\\n\"", "\t", "--- ", "...", "{", "}", "[", "]", ", ", ",",
-            "{a: 1}", "[x, y]", "{a: [b, {c: d}]}", "{a:b}", "[a:b, c#d, e #f]", ":", "#",
-            "é", "日本", "\u{2028}", "\u{85}", "\u{a0}", "\"\\\"\"", "\"\\\\\"", "\"\\t\"", "\\",
+            "a",
+            "b",
+            "key",
+            "app.kubernetes.io/name",
+            "1",
+            "0644",
+            "yes",
+            "~",
+            "null",
+            "-1",
+            "1.5",
+            "1e3",
+            "x y",
+            "http://h:80/p",
+            "a#b",
+            "'q'",
+            "'it''s'",
+            "\"d\"",
+            "\"\"",
+            "{}",
+            "[]",
+            "|",
+            "|-",
+            "|+",
+            "# c",
+            " # c",
+            ":",
+            ": ",
+            "- ",
+            "-",
+            "  ",
+            "    ",
+            "\n",
+            "\n",
+            "\n",
+            "\n  ",
+            "\n    ",
+            "\n- ",
+            "\n  - ",
+            "&a",
+            "*a",
+            "!!str",
+            ">",
+            "[1]",
+            "<<",
+            "?",
+            "\"a\\n\"",
+            "\t",
+            "--- ",
+            "...",
+            "{",
+            "}",
+            "[",
+            "]",
+            ", ",
+            ",",
+            "{a: 1}",
+            "[x, y]",
+            "{a: [b, {c: d}]}",
+            "{a:b}",
+            "[a:b, c#d, e #f]",
+            ":",
+            "#",
+            "é",
+            "日本",
+            "\u{2028}",
+            "\u{85}",
+            "\u{a0}",
+            "\"\\\"\"",
+            "\"\\\\\"",
+            "\"\\t\"",
+            "\\",
         ])
     }
 
@@ -668,14 +742,52 @@ mod tests {
 
     fn node() -> impl Strategy<Value = Node> {
         let scalar = prop::sample::select(vec![
-            "v", "1", "0x1F", "true", "No", "~", "'s p'", "\"q\"", "{}", "[]", "x # c", "a:b",
-            "-x", "?y", "''", "1_000", ".5", "+1", "http://h:80/p", "a#b", "'it''s'", "\"\"",
-            "null", "1e3", "v1.2", "0644", "-1.5e-3", "x  y", "{a: 1, b: [x, 'y']}",
-            "[ {k: v}, [], \"s\" ]", "{ 'q': on , r: ~ } # c", "\"k:{\\\"name\\\":\\\"a\\\"}\"",
-            "é ü", "\"\\\\n\"",
+            "v",
+            "1",
+            "0x1F",
+            "true",
+            "No",
+            "~",
+            "'s p'",
+            "\"q\"",
+            "{}",
+            "[]",
+            "x # c",
+            "a:b",
+            "-x",
+            "?y",
+            "''",
+            "1_000",
+            ".5",
+            "+1",
+            "http://h:80/p",
+            "a#b",
+            "'it''s'",
+            "\"\"",
+            "null",
+            "1e3",
+            "v1.2",
+            "0644",
+            "-1.5e-3",
+            "x  y",
+            "{a: 1, b: [x, 'y']}",
+            "[ {k: v}, [], \"s\" ]",
+            "{ 'q': on , r: ~ } # c",
+            "\"k:{\\\"name\\\":\\\"a\\\"}\"",
+            "é ü",
+            "\"\\\\n\"",
         ]);
         let lines = prop::collection::vec(
-            prop::sample::select(vec!["x", "  y", "", "# not a comment", "a: b", "- c", "{[", "'"]),
+            prop::sample::select(vec![
+                "x",
+                "  y",
+                "",
+                "# not a comment",
+                "a: b",
+                "- c",
+                "{[",
+                "'",
+            ]),
             0..4,
         );
         let header = prop::sample::select(vec!["|", "|-", "|+", "| # c", "|- # c"]);
@@ -687,8 +799,20 @@ mod tests {
             }),
         ];
         let key = prop::sample::select(vec![
-            "a", "b", "name", "app.kubernetes.io/name", "1", "'q k'", "\"d\"", "x y", "-k",
-            "on", "0644", "~", "k:v", "a#b",
+            "a",
+            "b",
+            "name",
+            "app.kubernetes.io/name",
+            "1",
+            "'q k'",
+            "\"d\"",
+            "x y",
+            "-k",
+            "on",
+            "0644",
+            "~",
+            "k:v",
+            "a#b",
         ]);
         leaf.prop_recursive(4, 48, 5, move |inner| {
             prop_oneof![
@@ -730,7 +854,12 @@ mod tests {
             }
             Node::Seq(_) => {
                 out.push('\n');
-                render(node, if style.indentless { indent } else { indent + 2 }, style, out);
+                render(
+                    node,
+                    if style.indentless { indent } else { indent + 2 },
+                    style,
+                    out,
+                );
             }
         }
     }
