@@ -78,6 +78,25 @@ fn reads_the_commit_not_the_working_tree_and_says_so() {
     assert_eq!(s.worktree_changes, ["a.yaml", "new.yaml"]);
 }
 
+/// Unchanged files are known clean from the index's stat data; edits the stat data cannot
+/// rule out (same size, at once after the commit) and staged edits are still found.
+#[test]
+fn working_tree_edits_of_the_same_size_and_staged_edits_are_found() {
+    let repo = TestRepo::new();
+    for name in ["same", "staged", "untouched"] {
+        repo.write(&format!("{name}.yaml"), &cm(name, "aaaa"));
+    }
+    repo.commit("one");
+    assert!(load(&repo, "HEAD", &[], "default")
+        .worktree_changes
+        .is_empty());
+    repo.write("same.yaml", &cm("same", "bbbb"));
+    repo.write("staged.yaml", &cm("staged", "cccc"));
+    repo.git(&["add", "staged.yaml"]);
+    let s = load(&repo, "HEAD", &[], "default");
+    assert_eq!(s.worktree_changes, ["same.yaml", "staged.yaml"]);
+}
+
 #[test]
 fn paths_limit_to_folders() {
     let repo = TestRepo::new();

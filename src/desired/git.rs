@@ -55,6 +55,11 @@ impl GitRepo {
         Ok(GitRepo { repo })
     }
 
+    /// Where the repository's index file is (it may not exist).
+    pub fn index_path(&self) -> PathBuf {
+        self.repo.index_path()
+    }
+
     /// The working tree folder, if the repository has one.
     pub fn workdir(&self) -> Option<&Path> {
         self.repo.workdir()
@@ -191,15 +196,44 @@ impl GitRepo {
 /// the parsing).
 pub fn worktree_changes(
     workdir: &Path,
+    index: Option<&Path>,
     files: &[TreeFile],
     roots: &[String],
     is_manifest: impl Fn(&str) -> bool,
 ) -> Vec<String> {
     let mut changed = Vec::new();
     let mut known = std::collections::HashSet::new();
+    // As `git status` does: a file whose index entry holds the committed blob and whose stat
+    // data still match that entry (and is not racily new) is unchanged without reading it;
+    // every other file is read and hashed.
+    let index = index.and_then(|path| {
+        gix::index::File::at(path, gix::hash::Kind::Sha1, true, Default::default()).ok()
+    });
+    let stat_options = gix::index::entry::stat::Options {
+        use_nsec: true,
+        ..Default::default()
+    };
     for f in files.iter().filter(|f| is_manifest(&f.path) && !f.is_link) {
         known.insert(f.path.as_str());
-        let same = std::fs::read(workdir.join(&f.path))
+        let full = workdir.join(&f.path);
+        let clean_by_stat = index.as_ref().is_some_and(|index| {
+            let Some(entry) = index.entry_by_path(f.path.as_str().into()) else {
+                return false;
+            };
+            let Ok(meta) = gix::index::fs::Metadata::from_path_no_follow(&full) else {
+                return false;
+            };
+            entry.id == f.blob
+                && meta.is_file()
+                && gix::index::entry::Stat::from_fs(&meta).is_ok_and(|stat| {
+                    entry.stat.matches(&stat, stat_options)
+                        && !entry.stat.is_racy(index.timestamp(), stat_options)
+                })
+        });
+        if clean_by_stat {
+            continue;
+        }
+        let same = std::fs::read(&full)
             .ok()
             .and_then(|data| {
                 gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &data).ok()

@@ -203,9 +203,14 @@ impl kustomize::KustomizePlan {
 
 /// The manifest files under `roots` whose content in the working tree `dir` differs from
 /// `files` (none without a working tree to look at). Reads files only.
-fn worktree_changes_at(dir: Option<&Path>, files: &[TreeFile], roots: &[String]) -> Vec<String> {
+fn worktree_changes_at(
+    dir: Option<&Path>,
+    index: &Path,
+    files: &[TreeFile],
+    roots: &[String],
+) -> Vec<String> {
     match dir {
-        Some(dir) => git::worktree_changes(dir, files, roots, is_manifest_path),
+        Some(dir) => git::worktree_changes(dir, Some(index), files, roots, is_manifest_path),
         None => Vec::new(),
     }
 }
@@ -228,6 +233,7 @@ pub fn load_with(
     let rev = Revision::open(opts)?;
     let plain = rev.plan.plain_files(&rev.files, &rev.roots);
     let workdir = rev.worktree_dir();
+    let index = rev.repo.index_path();
     // This thread reads the blobs and hands each to the parsing threads as it comes, so
     // reading and parsing overlap; then it checks the working tree while they finish.
     let threads = std::thread::available_parallelism()
@@ -270,7 +276,8 @@ pub fn load_with(
         }
         drop(tx);
         let read_git = started.elapsed();
-        let worktree_changes = worktree_changes_at(workdir.as_deref(), &rev.files, &rev.roots);
+        let worktree_changes =
+            worktree_changes_at(workdir.as_deref(), &index, &rev.files, &rev.roots);
         let parsed: Vec<Parsed> = workers
             .into_iter()
             .flat_map(|w| w.join().unwrap_or_default())
@@ -462,8 +469,12 @@ pub fn load_cached(
     let mut stats = FileStats::default();
     let raw = assemble(results, &mut stats);
     let parse = parse_started.elapsed();
-    let worktree_changes =
-        worktree_changes_at(rev.worktree_dir().as_deref(), &rev.files, &rev.roots);
+    let worktree_changes = worktree_changes_at(
+        rev.worktree_dir().as_deref(),
+        &rev.repo.index_path(),
+        &rev.files,
+        &rev.roots,
+    );
     Ok(rev.finish(raw, stats, worktree_changes, read_git, parse, opts))
 }
 
