@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The race: kdrift against kubectl diff on the same cluster state. Loads a generated fixture
-# into `kdrift sim` and times, in one run (medians of RUNS runs each, fresh processes):
+# into `kdrift sim` and times, in one run (medians of RUNS rounds in which each contender
+# runs once, fresh processes):
 #   kdrift diff (local mode), kdrift diff --diff-mode server,
 #   kubectl diff --server-side --force-conflicts -f <manifests> with --concurrency 1 and 16,
 # on RESOURCES resources (default 1000), then kdrift alone on BIG resources (default 10000)
@@ -46,26 +47,33 @@ time_ms() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-measure() { # name runs CMD...
-  local name=$1 n=$2; shift 2
-  local values=()
-  for _ in $(seq "$n"); do values+=("$(time_ms "$@")"); done
-  local m; m=$(printf '%s\n' "${values[@]}" | median)
-  printf '%-44s median %7d ms   (runs: %s)\n' "$name" "$m" "${values[*]}" >&2
-  echo "$m"
-}
-
 "$bin" fixture "$work/fx" --resources "$resources" >/dev/null 2>&1
 start_sim "$work/fx"
 cd "$work/fx"
 kd=("$bin" diff --kubeconfig "$work/kc" --repo repo -l app.kubernetes.io/part-of=fixture)
 kc=("$kubectl" --kubeconfig "$work/kc" --cache-dir "$work/kcache" diff --server-side --force-conflicts -R -f repo)
 "${kc[@]}" --concurrency 16 >/dev/null 2>&1 || true   # warm kubectl's discovery cache
+"${kd[@]}" >/dev/null 2>&1 || true                     # and the page cache for kdrift alike
 echo "== $resources resources (fixture of kdrift fixture, in kdrift sim)" >&2
-local_ms=$(measure "kdrift diff (local mode)" "$runs" "${kd[@]}")
-server_ms=$(measure "kdrift diff --diff-mode server" "$runs" "${kd[@]}" --diff-mode server)
-k1_ms=$(measure "kubectl diff --server-side --concurrency 1" 3 "${kc[@]}" --concurrency 1)
-k16_ms=$(measure "kubectl diff --server-side --concurrency 16" "$runs" "${kc[@]}" --concurrency 16)
+# The contenders take turns, one run each per round, so that a change in the machine's load
+# during the race weighs on all of them alike.
+l=(); s=(); k1=(); k16=()
+for _ in $(seq "$runs"); do
+  l+=("$(time_ms "${kd[@]}")")
+  s+=("$(time_ms "${kd[@]}" --diff-mode server)")
+  k1+=("$(time_ms "${kc[@]}" --concurrency 1)")
+  k16+=("$(time_ms "${kc[@]}" --concurrency 16)")
+done
+report() { # name values...
+  local name=$1; shift
+  local m; m=$(printf '%s\n' "$@" | median)
+  printf '%-44s median %7d ms   (runs: %s)\n' "$name" "$m" "$*" >&2
+  echo "$m"
+}
+local_ms=$(report "kdrift diff (local mode)" "${l[@]}")
+server_ms=$(report "kdrift diff --diff-mode server" "${s[@]}")
+k1_ms=$(report "kubectl diff --server-side --concurrency 1" "${k1[@]}")
+k16_ms=$(report "kubectl diff --server-side --concurrency 16" "${k16[@]}")
 awk -v l="$local_ms" -v s="$server_ms" -v a="$k1_ms" -v b="$k16_ms" 'BEGIN {
   printf "kdrift local vs kubectl --concurrency 1:   %.1fx faster\n", a / (l > 0 ? l : 1);
   printf "kdrift server vs kubectl --concurrency 16: %.1fx faster\n", b / (s > 0 ? s : 1) }' >&2
@@ -75,6 +83,8 @@ cd "$work"
 start_sim "$work/big"
 cd "$work/big"
 echo "== $big resources, kdrift alone" >&2
-measure "kdrift diff (local mode), first report" "$runs" "$bin" diff --kubeconfig "$work/kc" --repo repo -l app.kubernetes.io/part-of=fixture >/dev/null
+big_runs=()
+for _ in $(seq "$runs"); do big_runs+=("$(time_ms "$bin" diff --kubeconfig "$work/kc" --repo repo -l app.kubernetes.io/part-of=fixture)"); done
+report "kdrift diff (local mode), first report" "${big_runs[@]}" >/dev/null
 /usr/bin/time -f "%M" -o "$work/mem" "$bin" diff --kubeconfig "$work/kc" --repo repo -l app.kubernetes.io/part-of=fixture >/dev/null 2>&1 || true
 echo "peak memory (max RSS) of kdrift diff at $big resources: $(( $(tail -n1 "$work/mem") / 1024 )) MB" >&2
