@@ -56,6 +56,9 @@ pub struct DriftOptions {
     pub show_secrets: bool,
     /// Field managers people use by hand (globs), for the `manual edit` cause.
     pub people: Vec<String>,
+    /// Whether synced entries leave out their objects (`desired`, `live`): a one-shot report
+    /// shows nothing of them, and at scale their copies are a large part of the memory.
+    pub drop_synced_objects: bool,
 }
 
 /// The verdict for one resource.
@@ -502,6 +505,9 @@ pub fn compare_one(
                     &opts.people,
                 ));
             }
+        }
+        if entry.status == DriftStatus::Synced && opts.drop_synced_objects {
+            return entry;
         }
         let desired = Arc::new(desired);
         entry.live = Some(if entry.status == DriftStatus::Synced {

@@ -108,6 +108,7 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
             },
             show_secrets: global.show_secrets,
             people: config.attribution.people.clone(),
+            drop_synced_objects: false,
         },
         live_file: global.live_file.clone(),
         kubeconfig: global.kubeconfig.clone(),
@@ -274,7 +275,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         &desired.objects,
         &desired.invalid,
         &live.objects,
-        &settings.drift,
+        &report_options(settings),
     );
     stage(&mut timings, "compare", t);
     let mut report = report;
@@ -555,7 +556,7 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         timings.push(("list live objects", t.elapsed()));
         coverage.unreadable.extend(listing.unreadable);
         let t = Instant::now();
-        let mut report = drift::build_report_with(&desired.objects, &desired.invalid, &listing.objects, &coverage, &settings.drift);
+        let mut report = drift::build_report_with(&desired.objects, &desired.invalid, &listing.objects, &coverage, &report_options(settings));
         timings.push(("compare", t.elapsed()));
         if settings.diff_mode == DiffMode::Server {
             let t = Instant::now();
@@ -573,6 +574,15 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     timings.push(("attribute", t.elapsed()));
     let ctx = report_context(&desired, &source, Some(target.context.clone()));
     finish_diff(args, settings, report, ctx, timings, started, desired)
+}
+
+/// The drift options of a one-shot report: in local mode, synced entries need no objects
+/// (server mode may still turn them out of sync, and then shows their diff).
+fn report_options(settings: &Settings) -> drift::DriftOptions {
+    drift::DriftOptions {
+        drop_synced_objects: settings.diff_mode == DiffMode::Local,
+        ..settings.drift.clone()
+    }
 }
 
 /// Attaches the Git side of attribution (the commit that last changed each drifted field)
