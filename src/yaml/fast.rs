@@ -543,6 +543,11 @@ mod tests {
         assert_eq!(v["spec"]["replicas"], 3);
     }
 
+    fn taken_and_agrees(text: &str) {
+        let fast = parse(text).unwrap_or_else(|| panic!("not taken: {text:?}"));
+        assert_eq!(fast, full(text).map(Some).unwrap(), "{text:?}");
+    }
+
     #[test]
     fn flow_collections_on_one_line() {
         for text in [
@@ -552,8 +557,7 @@ mod tests {
             "a: {x y: a b, 'k': -1}\n",
             "a: [web:2, {image: \"h:1\", u: http://h:80/p}, a#b]\n",
         ] {
-            let fast = parse(text).unwrap_or_else(|| panic!("not taken: {text:?}"));
-            assert_eq!(fast, full(text).map(Some).unwrap(), "{text:?}");
+            taken_and_agrees(text);
         }
     }
 
@@ -569,8 +573,7 @@ mod tests {
             "a: | # c\n  # not a comment\n  x\n# a comment\nb: 2\n",
             "a:\n  b: |\n    one\n\n    two\n  c: 3\n",
         ] {
-            let fast = parse(text).unwrap_or_else(|| panic!("not taken: {text:?}"));
-            assert_eq!(fast, full(text).map(Some).unwrap(), "{text:?}");
+            taken_and_agrees(text);
         }
     }
 
