@@ -128,16 +128,13 @@ mod tests {
 
     fn entry(desired: serde_json::Value, live: serde_json::Value) -> DriftEntry {
         DriftEntry {
-            key: ResourceKey::new("apps", "Deployment", "shop", "web"),
-            api_version: "apps/v1".into(),
-            status: DriftStatus::OutOfSync,
-            source: None,
-            reason: None,
-            last_change: None,
-            applied_at: None,
-            fields: Vec::new(),
             desired: Some(Arc::new(desired)),
             live: Some(Arc::new(live)),
+            ..DriftEntry::new(
+                ResourceKey::new("apps", "Deployment", "shop", "web"),
+                "apps/v1",
+                DriftStatus::OutOfSync,
+            )
         }
     }
 

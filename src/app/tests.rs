@@ -31,24 +31,19 @@ fn entry(
     desired: Option<serde_json::Value>,
     live: Option<serde_json::Value>,
 ) -> DriftEntry {
+    let api_version = if group.is_empty() {
+        "v1".into()
+    } else {
+        format!("{group}/v1")
+    };
     DriftEntry {
-        key: ResourceKey::new(group, kind, ns, name),
-        api_version: if group.is_empty() {
-            "v1".into()
-        } else {
-            format!("{group}/v1")
-        },
-        status,
         source: file.map(|f| SourceLocation {
             file: f.into(),
             line: Some(1),
         }),
-        reason: None,
-        last_change: None,
-        applied_at: None,
-        fields: Vec::new(),
         desired: desired.map(Arc::new),
         live: live.map(Arc::new),
+        ..DriftEntry::new(ResourceKey::new(group, kind, ns, name), api_version, status)
     }
 }
 

@@ -286,25 +286,13 @@ mod tests {
     use crate::model::{ResourceKey, SourceLocation};
 
     fn entry(ns: &str, kind: &str, name: &str, status: DriftStatus, file: &str) -> DriftEntry {
+        let group = if kind == "Deployment" { "apps" } else { "" };
         DriftEntry {
-            key: ResourceKey::new(
-                if kind == "Deployment" { "apps" } else { "" },
-                kind,
-                ns,
-                name,
-            ),
-            api_version: "v1".into(),
-            status,
             source: (!file.is_empty()).then(|| SourceLocation {
                 file: file.into(),
                 line: Some(1),
             }),
-            reason: None,
-            last_change: None,
-            applied_at: None,
-            fields: Vec::new(),
-            desired: None,
-            live: None,
+            ..DriftEntry::new(ResourceKey::new(group, kind, ns, name), "v1", status)
         }
     }
 

@@ -83,6 +83,24 @@ pub struct DriftEntry {
     pub live: Option<Arc<Value>>,
 }
 
+impl DriftEntry {
+    /// An entry with its identity and status only (no source, reason, fields or objects).
+    pub fn new(key: ResourceKey, api_version: impl Into<String>, status: DriftStatus) -> Self {
+        DriftEntry {
+            key,
+            api_version: api_version.into(),
+            status,
+            source: None,
+            reason: None,
+            last_change: None,
+            applied_at: None,
+            fields: Vec::new(),
+            desired: None,
+            live: None,
+        }
+    }
+}
+
 /// Counts per status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
@@ -304,16 +322,8 @@ pub fn compare_server(
     }
     if !opts.show_secrets && is_secret(key) {
         let mut e = DriftEntry {
-            key: key.clone(),
-            api_version: String::new(),
-            status: DriftStatus::OutOfSync,
-            source: None,
-            reason: None,
-            last_change: None,
-            applied_at: None,
             fields,
-            desired: None,
-            live: None,
+            ..DriftEntry::new(key.clone(), "", DriftStatus::OutOfSync)
         };
         mask_entry(&mut e);
         fields = e.fields;
@@ -348,16 +358,10 @@ pub fn build_report<L: Borrow<LiveObject>>(
         let key = invalid_key(inv);
         let live_obj = live_by_key.get(&key).copied();
         entries.push(DriftEntry {
-            api_version: inv.api_version.clone(),
-            status: DriftStatus::Invalid,
             source: Some(inv.source.clone()),
             reason: Some(format!("{}: {}", inv.source, inv.message)),
-            last_change: None,
-            applied_at: None,
-            fields: Vec::new(),
-            desired: None,
             live: live_obj.map(|l| Arc::new(prepared(l, opts))),
-            key,
+            ..DriftEntry::new(key, inv.api_version.clone(), DriftStatus::Invalid)
         });
         if let Some(k) = &inv.key {
             if let Some(l) = live_by_key.get(k) {
@@ -410,16 +414,8 @@ fn compare_all(
 /// The entry of a tracked live object that Git does not declare.
 fn extra_entry(l: &LiveObject, opts: &DriftOptions) -> DriftEntry {
     DriftEntry {
-        key: l.key.clone(),
-        api_version: l.api_version.clone(),
-        status: DriftStatus::Extra,
-        source: None,
-        reason: None,
-        last_change: None,
-        applied_at: None,
-        fields: Vec::new(),
-        desired: None,
         live: Some(Arc::new(prepared(l, opts))),
+        ..DriftEntry::new(l.key.clone(), l.api_version.clone(), DriftStatus::Extra)
     }
 }
 
@@ -447,16 +443,8 @@ pub fn compare_one(
     let mut desired = d.object.clone();
     normalize::normalize(&d.key.group, &d.key.kind, &mut desired);
     let mut entry = DriftEntry {
-        key: d.key.clone(),
-        api_version: d.api_version.clone(),
-        status: DriftStatus::Missing,
         source: Some(d.source.clone()),
-        reason: None,
-        last_change: None,
-        applied_at: None,
-        fields: Vec::new(),
-        desired: None,
-        live: None,
+        ..DriftEntry::new(d.key.clone(), d.api_version.clone(), DriftStatus::Missing)
     };
     if let Some(l) = live {
         let rules: Vec<&IgnoreRule> = opts
