@@ -440,8 +440,16 @@ pub fn compare_one(
     schemas: &CrdSchemas,
     opts: &DriftOptions,
 ) -> DriftEntry {
-    let mut desired = d.object.clone();
-    normalize::normalize(&d.key.group, &d.key.kind, &mut desired);
+    // Most manifests are already normal: they are compared in place and copied only when
+    // the entry keeps them.
+    let desired: std::borrow::Cow<Value> =
+        if normalize::is_normal(&d.key.group, &d.key.kind, &d.object) {
+            std::borrow::Cow::Borrowed(&d.object)
+        } else {
+            let mut copy = d.object.clone();
+            normalize::normalize(&d.key.group, &d.key.kind, &mut copy);
+            std::borrow::Cow::Owned(copy)
+        };
     let mut entry = DriftEntry {
         source: Some(d.source.clone()),
         ..DriftEntry::new(d.key.clone(), d.api_version.clone(), DriftStatus::Missing)
@@ -497,7 +505,7 @@ pub fn compare_one(
         if entry.status == DriftStatus::Synced && opts.drop_synced_objects {
             return entry;
         }
-        let desired = Arc::new(desired);
+        let desired = Arc::new(desired.into_owned());
         entry.live = Some(if entry.status == DriftStatus::Synced {
             // In sync, the projection of the live object is the desired object itself.
             Arc::clone(&desired)
@@ -506,7 +514,7 @@ pub fn compare_one(
         });
         entry.desired = Some(desired);
     } else {
-        entry.desired = Some(Arc::new(desired));
+        entry.desired = Some(Arc::new(desired.into_owned()));
     }
     if !opts.show_secrets && is_secret(&d.key) {
         mask_entry(&mut entry);

@@ -91,6 +91,39 @@ fn fold_string_data(map: &mut Map<String, Value>) {
     }
 }
 
+/// Whether `normalize` would leave `object` as it is, found without copying it (manifests in
+/// Git mostly are).
+pub fn is_normal(group: &str, kind: &str, object: &Value) -> bool {
+    let Some(map) = object.as_object() else {
+        return true;
+    };
+    if map.contains_key("status")
+        || (group.is_empty() && kind == "Secret" && map.contains_key("stringData"))
+    {
+        return false;
+    }
+    if let Some(Value::Object(meta)) = map.get("metadata") {
+        if SERVER_METADATA.iter().any(|f| meta.contains_key(*f)) {
+            return false;
+        }
+        if let Some(Value::Object(ann)) = meta.get("annotations") {
+            if IGNORED_ANNOTATIONS.iter().any(|a| ann.contains_key(*a)) {
+                return false;
+            }
+        }
+    }
+    is_pruned(object)
+}
+
+/// Whether `prune` would leave `v` as it is.
+fn is_pruned(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.values().all(|x| !is_empty(x) && is_pruned(x)),
+        Value::Array(items) => items.iter().all(is_pruned),
+        _ => true,
+    }
+}
+
 /// Removes nulls and empty maps and lists from maps, recursively. List items are kept in
 /// place (their position can matter), but pruned inside.
 pub fn prune(v: &mut Value) {
@@ -140,6 +173,52 @@ mod tests {
         let mut v = json!({"a": null, "b": {}, "c": [], "d": {"e": {"f": null}}, "g": 0, "h": false, "i": "", "j": [{}]});
         normalize("", "X", &mut v);
         assert_eq!(v, json!({"g": 0, "h": false, "i": "", "j": [{}]}));
+    }
+
+    fn value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            Just(json!(0)),
+            Just(json!("")),
+            Just(json!("x")),
+            Just(json!({})),
+            Just(json!([])),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            let key = prop::sample::select(vec![
+                "status",
+                "metadata",
+                "annotations",
+                "uid",
+                "managedFields",
+                "name",
+                "stringData",
+                "data",
+                "spec",
+                "kubectl.kubernetes.io/last-applied-configuration",
+            ]);
+            prop_oneof![
+                prop::collection::btree_map(key, inner.clone(), 0..4).prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                )),
+                prop::collection::vec(inner, 0..3).prop_map(Value::Array),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn is_normal_says_whether_normalising_changes_anything(
+            v in value(),
+            secret in proptest::bool::ANY,
+        ) {
+            let kind = if secret { "Secret" } else { "ConfigMap" };
+            let mut n = v.clone();
+            normalize("", kind, &mut n);
+            proptest::prop_assert_eq!(is_normal("", kind, &v), n == v, "{}", v);
+        }
     }
 
     #[test]
