@@ -75,22 +75,31 @@ fn owners_resolve_through_keyed_set_and_atomic_lists() {
                 )
             })
     };
+    let owned = |p: &str, manager: &str, cause: Cause| {
+        let f = by_path(p);
+        assert_eq!(f.owner.as_ref().unwrap().manager, manager, "{p}");
+        assert_eq!(f.cause, Some(cause), "{p}");
+    };
     // Keyed list item: the manager that updated web's image.
-    let image = by_path("spec.template.spec.containers[name=web].image");
-    assert_eq!(image.owner.as_ref().unwrap().manager, "kubectl-edit");
-    assert_eq!(image.cause, Some(Cause::ManualEdit));
+    owned(
+        "spec.template.spec.containers[name=web].image",
+        "kubectl-edit",
+        Cause::ManualEdit,
+    );
     // The other item is the applier's: Git moved since its apply.
-    let side = by_path("spec.template.spec.containers[name=side].image");
-    assert_eq!(side.owner.as_ref().unwrap().manager, "kdrift");
-    assert_eq!(side.cause, Some(Cause::NotYetApplied));
+    owned(
+        "spec.template.spec.containers[name=side].image",
+        "kdrift",
+        Cause::NotYetApplied,
+    );
     // Atomic list: owned as a whole by its leaf owner.
-    let args = by_path("spec.template.spec.containers[name=web].args");
-    assert_eq!(args.owner.as_ref().unwrap().manager, "args-operator");
-    assert_eq!(args.cause, Some(Cause::Controller));
+    owned(
+        "spec.template.spec.containers[name=web].args",
+        "args-operator",
+        Cause::Controller,
+    );
     // Set: the member another manager added.
-    let fin = by_path("metadata.finalizers");
-    assert_eq!(fin.owner.as_ref().unwrap().manager, "finalizer-bot");
-    assert_eq!(fin.cause, Some(Cause::Controller));
+    owned("metadata.finalizers", "finalizer-bot", Cause::Controller);
     // The object's last change.
     assert_eq!(e.last_change.as_ref().unwrap().manager, "args-operator");
 }

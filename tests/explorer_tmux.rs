@@ -30,26 +30,21 @@ fn kubectl_patch(
     value: &str,
 ) {
     let patch = format!("{{\"data\":{{\"{key}\":\"{value}\"}}}}");
-    let out = std::process::Command::new(kubectl)
-        .arg("--kubeconfig")
-        .arg(kc)
-        .args([
-            "-n",
-            "team-000",
-            "patch",
-            "configmap",
-            name,
-            "--type",
-            "merge",
-            "-p",
-            &patch,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    support::run_ok(
+        std::process::Command::new(kubectl)
+            .arg("--kubeconfig")
+            .arg(kc)
+            .args([
+                "-n",
+                "team-000",
+                "patch",
+                "configmap",
+                name,
+                "--type",
+                "merge",
+                "-p",
+                &patch,
+            ]),
     );
 }
 
@@ -127,27 +122,7 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
         }
     }
     std::fs::write(&file, docs.join("\n---\n")).unwrap();
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(&repo)
-            .args([
-                "-c",
-                "user.name=T",
-                "-c",
-                "user.email=t@e",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git(&["commit", "-qam", "take the kubectl value"]);
+    support::git_in(&repo, &["commit", "-qam", "take the kubectl value"]);
     t.wait_for("the new commit", secs(3), |s| {
         s.contains("take the kubectl value") && s.contains(&format!("= {target}"))
     });
