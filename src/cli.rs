@@ -80,6 +80,55 @@ pub struct GlobalArgs {
     /// Explorer: plain ASCII glyphs (also config ui.ascii).
     #[arg(long, global = true)]
     pub ascii: bool,
+    /// How long to wait for an answer from the cluster (or an exec credential plugin)
+    /// before giving up, as `5s`, `2m` or seconds (default: config diff.request_timeout).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub request_timeout: Option<std::time::Duration>,
+    /// The largest --live-file read, as bytes or with K, M or G (default 1G).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub max_live_file_size: Option<u64>,
+}
+
+/// Parses `30`, `30s`, `500ms`, `2m` or `1h`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(at) => t.split_at(at),
+        None => (t, "s"),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 30s, 2m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 7.0 * 86400.0 {
+        return Err(format!(
+            "{text:?}: a duration above zero and at most a week"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Parses `1048576`, `512K`, `200M` or `2G` (powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (number, factor) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size (try 512M, 2G)"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,6 +164,23 @@ pub enum Command {
     /// Write a generated fixture: a Git repository of manifests, the live objects as an API
     /// server returns them, and the expected verdicts.
     Fixture(FixtureArgs),
+    /// Runs an exec credential plugin with bounds (kdrift's own use: kubeconfigs' exec
+    /// plugins are run through it).
+    #[command(name = "exec-credential", hide = true)]
+    ExecCredential(ExecCredentialArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExecCredentialArgs {
+    /// How long the plugin may run.
+    #[arg(long, value_parser = parse_duration, default_value = "120s")]
+    pub timeout: std::time::Duration,
+    /// Whether the plugin may talk to the user (stdin, stderr).
+    #[arg(long)]
+    pub interactive: bool,
+    /// The plugin and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

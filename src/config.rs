@@ -65,6 +65,8 @@ pub struct DiffConfig {
     pub mode: DiffModeConfig,
     pub field_manager: String,
     pub concurrency: usize,
+    /// How long to wait for an answer (`30s`, `2m`).
+    pub request_timeout: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

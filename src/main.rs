@@ -11,10 +11,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = kdrift::cli::Cli::parse();
+    // Exec credential plugins of kubeconfigs run through this binary, with bounds.
+    if let Ok(me) = std::env::current_exe() {
+        kdrift::live::exec::set_wrapper(me);
+    }
     match kdrift::runtime::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("kdrift: error: {e:#}");
+            let text = format!("{e:#}");
+            eprintln!("kdrift: error: {}", kdrift::text::visible_text(&text));
             ExitCode::from(kdrift::runtime::EXIT_ERROR)
         }
     }

@@ -33,6 +33,70 @@ pub struct TreeFile {
     pub is_link: bool,
 }
 
+/// A tree entry kdrift refuses to use: its name could make a path that leaves the folder it
+/// is written to (`..`, an absolute or empty component, a `/` or NUL inside a name) or that
+/// a filesystem reads as `.git` (any case, NTFS's trailing dots and spaces and `git~1`,
+/// HFS+'s ignorable code points). Git itself refuses such trees (`fsck`, `core.protectNTFS`,
+/// `core.protectHFS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedEntry {
+    /// The path as far as it can be shown (control characters made visible).
+    pub path: String,
+    pub reason: String,
+}
+
+/// The files of a tree, and the entries refused (with everything below them).
+#[derive(Debug, Clone, Default)]
+pub struct TreeListing {
+    pub files: Vec<TreeFile>,
+    pub rejected: Vec<RejectedEntry>,
+}
+
+/// Why a tree entry's name cannot be used as one path component, if it cannot.
+pub fn unsafe_component(name: &[u8]) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("an empty name");
+    }
+    if name == b"." || name == b".." {
+        return Some("a `.` or `..` component");
+    }
+    if name.contains(&b'/') || name.contains(&b'\\') {
+        return Some("a path separator inside a name");
+    }
+    if name.contains(&0) {
+        return Some("a NUL byte");
+    }
+    if names_git_dir(name) {
+        return Some("a name that a filesystem reads as .git");
+    }
+    None
+}
+
+/// Whether a name is `.git` to some filesystem: any case, with NTFS's trailing dots and
+/// spaces or its short name `git~1`, or with HFS+'s ignorable code points inside.
+fn names_git_dir(name: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(name);
+    let folded: String = text
+        .chars()
+        .filter(|c| !is_hfs_ignorable(*c))
+        .collect::<String>()
+        .to_lowercase();
+    let trimmed = folded.trim_end_matches(['.', ' ']);
+    trimmed == ".git" || trimmed == "git~1" || trimmed.starts_with(".git:")
+}
+
+/// Code points HFS+ ignores when it compares names (as git's `is_hfs_dotgit` lists them).
+fn is_hfs_ignorable(c: char) -> bool {
+    matches!(c as u32, 0x200c..=0x200f | 0x202a..=0x202e | 0x206a..=0x206f | 0xfeff)
+}
+
+/// The most entries a tree listing visits.
+pub const MAX_TREE_ENTRIES: usize = 2_000_000;
+
+/// The largest manifest file read (Kubernetes itself refuses objects over about 1.5 MiB; a
+/// file of many objects may be larger).
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
 /// An open repository.
 pub struct GitRepo {
     repo: gix::Repository,
@@ -124,32 +188,58 @@ impl GitRepo {
         })
     }
 
-    /// Lists every file of a commit's tree (recursively), sorted by path.
-    pub fn list_files(&self, rev: &RevisionInfo) -> Result<Vec<TreeFile>, DesiredError> {
+    /// Lists every file of a commit's tree (recursively), sorted by path. Entries whose
+    /// names are unsafe as path components (see `unsafe_component`), and paths that occur
+    /// twice, are left out and reported instead, with all they hold.
+    pub fn list_files(&self, rev: &RevisionInfo) -> Result<TreeListing, DesiredError> {
         let tree_id =
             gix::ObjectId::from_hex(rev.tree.as_bytes()).map_err(|e| DesiredError::Revision {
                 spec: rev.spec.clone(),
                 message: e.to_string(),
             })?;
-        let mut out = Vec::new();
+        let mut listing = TreeListing::default();
         let mut stack = vec![(tree_id, String::new())];
+        // A tree may name the same subtree many times over (a "tree bomb"): what is
+        // listed is bounded, not what is stored.
+        let mut budget = MAX_TREE_ENTRIES;
         while let Some((id, prefix)) = stack.pop() {
             let tree = self
                 .repo
                 .find_tree(id)
                 .map_err(|e| self.object_error(&prefix, e))?;
             let decoded = tree.decode().map_err(|e| self.object_error(&prefix, e))?;
+            let mut names = std::collections::HashSet::new();
             for entry in &decoded.entries {
+                budget = budget.checked_sub(1).ok_or_else(|| DesiredError::Object {
+                    path: rev.tree.clone(),
+                    message: format!(
+                        "the tree has more than {MAX_TREE_ENTRIES} entries (counting every \
+                         folder as often as it is named); kdrift does not read it"
+                    ),
+                })?;
                 let name = entry.filename.to_str_lossy();
                 let path = if prefix.is_empty() {
                     name.to_string()
                 } else {
                     format!("{prefix}/{name}")
                 };
+                let reason = unsafe_component(entry.filename.as_ref())
+                    .map(str::to_string)
+                    .or_else(|| {
+                        (!names.insert(entry.filename.to_vec()))
+                            .then(|| "a name that occurs twice in its folder".to_string())
+                    });
+                if let Some(reason) = reason {
+                    listing.rejected.push(RejectedEntry {
+                        path: crate::text::visible_line(&path).into_owned(),
+                        reason,
+                    });
+                    continue;
+                }
                 if entry.mode.is_tree() {
                     stack.push((entry.oid.to_owned(), path));
                 } else if entry.mode.is_blob() || entry.mode.is_link() {
-                    out.push(TreeFile {
+                    listing.files.push(TreeFile {
                         path,
                         blob: entry.oid.to_owned(),
                         is_link: entry.mode.is_link(),
@@ -157,8 +247,9 @@ impl GitRepo {
                 }
             }
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+        listing.rejected.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(listing)
     }
 
     fn object_error(&self, path: &str, e: impl std::fmt::Display) -> DesiredError {
@@ -170,6 +261,26 @@ impl GitRepo {
             },
             message: e.to_string(),
         }
+    }
+
+    /// Reads a manifest blob's bytes, or says why not when it is larger than `limit` bytes
+    /// (its size is looked up before anything is read).
+    pub fn read_blob_limited(
+        &self,
+        file: &TreeFile,
+        limit: u64,
+    ) -> Result<Result<Vec<u8>, String>, DesiredError> {
+        let header = self
+            .repo
+            .find_header(file.blob)
+            .map_err(|e| self.object_error(&file.path, e))?;
+        if header.size() > limit {
+            return Ok(Err(format!(
+                "the file is {} bytes, more than the {limit} bytes kdrift reads as one manifest file",
+                header.size()
+            )));
+        }
+        self.read_blob(file).map(Ok)
     }
 
     /// Reads a blob's bytes.

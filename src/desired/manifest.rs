@@ -34,6 +34,7 @@ pub struct Salvage {
 
 /// Reads a file's text. JSON files and YAML files are told apart by content, as kubectl does.
 pub fn read_file(text: &str) -> Vec<ManifestItem> {
+    let text = yaml::strip_bom(text);
     let mut out = Vec::new();
     if yaml::looks_like_json(text) {
         match yaml::parse_json_stream(text) {

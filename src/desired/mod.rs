@@ -12,7 +12,7 @@ use crate::kinds::ScopeTable;
 use crate::model::{
     meta_str, split_api_version, DesiredObject, InvalidManifest, ResourceKey, SourceLocation,
 };
-use git::{GitRepo, RevisionInfo, TreeFile};
+use git::{GitRepo, RejectedEntry, RevisionInfo, TreeFile};
 use manifest::{ManifestItem, Salvage};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -122,6 +122,8 @@ struct Revision {
     revision: RevisionInfo,
     roots: Vec<String>,
     files: Vec<TreeFile>,
+    /// Tree entries refused as unsafe paths: each becomes an invalid row.
+    rejected: Vec<RejectedEntry>,
     plan: kustomize::KustomizePlan,
 }
 
@@ -149,13 +151,27 @@ impl Revision {
             stats.kustomizations = self.plan.roots.len();
             raw.extend(render_kustomizations(
                 &self.repo,
-                &self.revision,
                 &self.files,
                 &self.plan,
                 opts,
             ));
         }
         let kustomize = kustomize_started.elapsed();
+        raw.extend(self.rejected.iter().map(|r| RawItem {
+            item: ManifestItem::Broken {
+                line: 1,
+                message: format!(
+                    "unsafe path in the Git tree ({}); git refuses such trees, and kdrift reads \
+                     nothing below it",
+                    r.reason
+                ),
+                salvage: Salvage::default(),
+            },
+            source: SourceLocation {
+                file: r.path.clone(),
+                line: None,
+            },
+        }));
         let mut snapshot = resolve_identities(raw, &opts.default_namespace);
         snapshot.repo_path = self.repo.location();
         snapshot.revision = self.revision;
@@ -173,13 +189,15 @@ impl Revision {
         let repo = GitRepo::open(opts.repo.as_deref())?;
         let revision = repo.resolve(&opts.rev)?;
         let roots: Vec<String> = opts.paths.iter().map(|p| normalize_root(p)).collect();
-        let files = repo.list_files(&revision)?;
+        let listing = repo.list_files(&revision)?;
+        let files = listing.files;
         let plan = kustomize::plan(&repo, &files, &|dir| in_roots(dir, &roots));
         Ok(Revision {
             repo,
             revision,
             roots,
             files,
+            rejected: listing.rejected,
             plan,
         })
     }
@@ -240,7 +258,7 @@ pub fn load_with(
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, String, Vec<u8>)>();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, String, Blob)>();
     let rx = std::sync::Mutex::new(rx);
     type Parsed = (usize, String, Vec<u8>, Vec<ManifestItem>);
     let (read, read_git, worktree_changes, mut parsed) = std::thread::scope(|scope| {
@@ -251,8 +269,8 @@ pub fn load_with(
                     // Only the receiving is under the lock (a poisoned lock ends the worker;
                     // its files are then missing and the load fails below).
                     while let Some((i, path, data)) = rx.lock().ok().and_then(|r| r.recv().ok()) {
-                        let items = read_bytes(&data);
-                        done.push((i, path, data, items));
+                        let items = read_blob_items(&data);
+                        done.push((i, path, data.unwrap_or_default(), items));
                     }
                     done
                 })
@@ -261,10 +279,12 @@ pub fn load_with(
         let mut kinds = std::collections::HashSet::new();
         let mut read = Ok(());
         for (i, f) in plain.iter().enumerate() {
-            match rev.repo.read_blob(f) {
+            match rev.repo.read_blob_limited(f, git::MAX_MANIFEST_BYTES) {
                 Ok(data) => {
-                    for pair in guess_kinds(&data, &mut kinds) {
-                        early_kind(pair);
+                    if let Ok(data) = &data {
+                        for pair in guess_kinds(data, &mut kinds) {
+                            early_kind(pair);
+                        }
                     }
                     let _ = tx.send((i, f.path.clone(), data));
                 }
@@ -314,9 +334,9 @@ pub fn load_with(
 /// Reads objects from files given as text (path, content), as `load` does for a commit's
 /// files: for tests and tools that have manifests without a repository.
 pub fn from_texts(files: &[(String, String)], default_namespace: &str) -> DesiredSnapshot {
-    let blobs: Vec<(String, Vec<u8>)> = files
+    let blobs: Vec<(String, Blob)> = files
         .iter()
-        .map(|(p, t)| (p.clone(), t.clone().into_bytes()))
+        .map(|(p, t)| (p.clone(), Ok(t.clone().into_bytes())))
         .collect();
     let mut stats = FileStats::default();
     let raw = parse_files(&blobs, &mut stats);
@@ -362,12 +382,12 @@ fn guess_kinds(
 }
 
 /// Parses files on all cores; keeps file order.
-fn parse_files(blobs: &[(String, Vec<u8>)], stats: &mut FileStats) -> Vec<RawItem> {
+fn parse_files(blobs: &[(String, Blob)], stats: &mut FileStats) -> Vec<RawItem> {
     assemble(read_all(blobs), stats)
 }
 
 /// Reads every blob's documents, on all cores (files are independent; order is kept).
-fn read_all(blobs: &[(String, Vec<u8>)]) -> Vec<(String, Vec<ManifestItem>)> {
+fn read_all(blobs: &[(String, Blob)]) -> Vec<(String, Vec<ManifestItem>)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -379,7 +399,7 @@ fn read_all(blobs: &[(String, Vec<u8>)]) -> Vec<(String, Vec<ManifestItem>)> {
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|(path, data)| (path.clone(), read_bytes(data)))
+                        .map(|(path, data)| (path.clone(), read_blob_items(data)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -446,11 +466,17 @@ pub fn load_cached(
         .iter()
         .filter(|f| !cache.by_blob.contains_key(&f.blob))
     {
-        fresh.push((f.blob, (f.path.clone(), rev.repo.read_blob(f)?)));
+        fresh.push((
+            f.blob,
+            (
+                f.path.clone(),
+                rev.repo.read_blob_limited(f, git::MAX_MANIFEST_BYTES)?,
+            ),
+        ));
     }
     let read_git = started.elapsed();
     let parse_started = Instant::now();
-    let (ids, blobs): (Vec<gix::ObjectId>, Vec<(String, Vec<u8>)>) = fresh.into_iter().unzip();
+    let (ids, blobs): (Vec<gix::ObjectId>, Vec<(String, Blob)>) = fresh.into_iter().unzip();
     cache.last_parsed = blobs.len();
     for (id, (_, items)) in ids.into_iter().zip(read_all(&blobs)) {
         cache.by_blob.insert(id, items);
@@ -478,6 +504,20 @@ pub fn load_cached(
     Ok(rev.finish(raw, stats, worktree_changes, read_git, parse, opts))
 }
 
+/// A manifest file's bytes, or why they were not read (too large).
+type Blob = Result<Vec<u8>, String>;
+
+fn read_blob_items(blob: &Blob) -> Vec<ManifestItem> {
+    match blob {
+        Ok(data) => read_bytes(data),
+        Err(message) => vec![ManifestItem::Broken {
+            line: 1,
+            message: message.clone(),
+            salvage: Salvage::default(),
+        }],
+    }
+}
+
 fn read_bytes(data: &[u8]) -> Vec<ManifestItem> {
     match std::str::from_utf8(data) {
         Ok(text) => manifest::read_file(text),
@@ -494,7 +534,6 @@ fn read_bytes(data: &[u8]) -> Vec<ManifestItem> {
 
 fn render_kustomizations(
     repo: &GitRepo,
-    revision: &RevisionInfo,
     files: &[TreeFile],
     plan: &kustomize::KustomizePlan,
     opts: &LoadOptions,
@@ -528,29 +567,35 @@ fn render_kustomizations(
             })
             .collect();
     };
-    let tree =
-        match kustomize::materialize(repo, revision, files, &opts.cache_dir.join("kustomize")) {
-            Ok(t) => t,
-            Err(e) => {
-                return plan
-                    .roots
-                    .iter()
-                    .map(|(_, k)| broken(k, e.clone()))
-                    .collect()
-            }
-        };
+    kustomize::remove_legacy_cache(&opts.cache_dir);
+    // Written out one by one (the repository is read on this thread), rendered at once.
+    let prepared: Vec<(String, Result<kustomize::Prepared, String>)> = plan
+        .roots
+        .iter()
+        .map(|(dir, kfile)| {
+            (
+                kfile.clone(),
+                kustomize::prepare(repo, files, dir, &plan.dirs),
+            )
+        })
+        .collect();
     let rendered: Vec<(String, Result<String, String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .roots
+        let handles: Vec<_> = prepared
             .iter()
-            .map(|(dir, kfile)| {
+            .map(|(kfile, prepared)| {
                 let command = &command;
-                let tree = &tree;
-                scope.spawn(move || (kfile.clone(), kustomize::render(command, &tree.join(dir))))
+                scope.spawn(move || {
+                    let result = match prepared {
+                        Ok(p) => p.render(command),
+                        Err(e) => Err(e.clone()),
+                    };
+                    (kfile.clone(), result)
+                })
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
+    drop(prepared);
     let mut out = Vec::new();
     for (kfile, result) in rendered {
         match result {

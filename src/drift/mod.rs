@@ -175,6 +175,8 @@ pub struct LiveCoverage {
     pub unreadable: HashMap<(String, String, String), String>,
     /// (group, kind) → why its objects are missing (its CRD is not installed yet).
     pub missing_reason: HashMap<(String, String), String>,
+    /// Single objects the cluster sent that cannot be read, with why.
+    pub undecodable: HashMap<ResourceKey, String>,
 }
 
 impl LiveCoverage {
@@ -207,7 +209,11 @@ fn apply_coverage(e: &mut DriftEntry, coverage: &LiveCoverage) {
         if e.status == DriftStatus::Invalid {
             return;
         }
-        if let Some(why) = coverage.unreadable(&e.key) {
+        if let Some(why) = coverage
+            .undecodable
+            .get(&e.key)
+            .or_else(|| coverage.unreadable(&e.key))
+        {
             e.status = DriftStatus::Unknown;
             e.reason = Some(why.clone());
             e.fields.clear();
@@ -429,8 +435,10 @@ fn prepared(l: &LiveObject, opts: &DriftOptions) -> Value {
     v
 }
 
+/// Whether an object's values are masked: a Secret, and anything that calls itself one in
+/// any case under any API group (a misspelt `kind: secret` still holds secret values).
 fn is_secret(key: &ResourceKey) -> bool {
-    key.group.is_empty() && key.kind == "Secret"
+    key.kind.eq_ignore_ascii_case("secret")
 }
 
 /// Compares one desired object with its live counterpart (if any).

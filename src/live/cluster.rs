@@ -40,6 +40,9 @@ pub struct ClusterTarget {
     /// The namespace of the context (or `default`).
     pub namespace: String,
     pub client: kube::Client,
+    /// How long a watch asks the server to keep it open: shorter than the deadline for an
+    /// answer, so that an idle watch ends by the server's choice, not as a timeout.
+    pub watch_seconds: u32,
 }
 
 impl ClusterTarget {
@@ -54,6 +57,39 @@ impl ClusterTarget {
 
 /// A kube error in words an operator can act on.
 pub fn explain(e: &kube::Error) -> String {
+    crate::text::visible_line(&explain_raw(e)).into_owned()
+}
+
+/// An exec plugin's failure, wherever it sits in an error's chain, in kdrift's words:
+/// kube-rs's own words for it print the plugin's environment, secrets included.
+fn exec_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(text) = err
+            .downcast_ref::<kube::client::AuthError>()
+            .and_then(super::exec::explain_auth)
+        {
+            return Some(text);
+        }
+        if let Some(kube::Error::Auth(a)) = err.downcast_ref::<kube::Error>() {
+            if let Some(text) = super::exec::explain_auth(a) {
+                return Some(text);
+            }
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// An error's chain in words, an exec plugin's failure told without its environment.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    exec_failure(e).unwrap_or_else(|| error_chain(e))
+}
+
+fn explain_raw(e: &kube::Error) -> String {
+    if let Some(text) = exec_failure(e) {
+        return text;
+    }
     match e {
         kube::Error::Api(s) if s.code == 401 => format!("unauthorized (401): {}; check the credentials of the context (token, client certificate or exec plugin)", s.message),
         kube::Error::Api(s) if s.code == 403 => format!("forbidden (403): {}", s.message),
@@ -88,10 +124,23 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Connects like kubectl: an explicit kubeconfig, else `KUBECONFIG` (merged), else
-/// `~/.kube/config`, else the in-cluster service account.
+/// `~/.kube/config`, else the in-cluster service account. Requests have no deadline but the
+/// watcher's; see `connect_with`.
 pub async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
+) -> Result<ClusterTarget, ClusterError> {
+    connect_with(kubeconfig, context, None).await
+}
+
+/// Like `connect`, with a deadline for connecting and for each answer (`None`: none), an
+/// exec credential plugin run with the same deadline, and no retries behind kdrift's back
+/// (kube-rs would otherwise honour any `Retry-After`, minutes of silence): a 429 or 503 is an
+/// answer that kdrift shows, and the watchers retry with backoff.
+pub async fn connect_with(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    request_timeout: Option<std::time::Duration>,
 ) -> Result<ClusterTarget, ClusterError> {
     let from_file = match kubeconfig {
         Some(p) => Some(
@@ -130,7 +179,7 @@ pub async fn connect(
             let config = kube::Config::from_custom_kubeconfig(kc, &opts)
                 .await
                 .map_err(|e| {
-                    ClusterError::Kubeconfig(format!("context {name:?}: {}", error_chain(&e)))
+                    ClusterError::Kubeconfig(format!("context {name:?}: {}", describe(&e)))
                 })?;
             (config, name)
         }
@@ -150,6 +199,15 @@ pub async fn connect(
         .to_string();
     let namespace = config.default_namespace.clone();
     let mut config = config;
+    config.default_retry = false;
+    if let Some(t) = request_timeout {
+        config.connect_timeout = Some(t);
+        config.read_timeout = Some(t);
+        config.write_timeout = Some(t);
+        config.reset_reader_on_write = true;
+        // A login that asks the user gets more time than one answer of the server.
+        super::exec::wrap(&mut config, t * 2);
+    }
     if config.cluster_url.scheme_str() == Some("http") && config.root_cert.is_none() {
         // No TLS is ever negotiated with a plain-HTTP server (`kubectl proxy`, sim): an
         // empty trust store spares loading every certificate of the system's store, which
@@ -159,13 +217,16 @@ pub async fn connect(
     let client = kube::Client::try_from(config).map_err(|e| ClusterError::Cluster {
         context: context_name.clone(),
         server: server.clone(),
-        message: error_chain(&e),
+        message: crate::text::visible_line(&describe(&e)).into_owned(),
     })?;
     Ok(ClusterTarget {
         context: context_name,
         server,
         namespace,
         client,
+        watch_seconds: request_timeout.map_or(290, |t| {
+            (t.as_secs().saturating_sub(2)).clamp(1, 290) as u32
+        }),
     })
 }
 

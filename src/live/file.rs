@@ -6,12 +6,22 @@ use crate::model::{meta_str, split_api_version, LiveObject, ResourceKey};
 use serde_json::Value;
 use std::path::Path;
 
-/// Reads a live dump.
+/// The largest live dump read unless the user raises it (`--max-live-file-size`).
+pub const DEFAULT_LIMIT: u64 = 1024 * 1024 * 1024;
+
+/// Reads a live dump of at most the default size.
 pub fn load(path: &Path) -> Result<LiveSnapshot, LiveError> {
-    let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LiveError::Read {
+    load_limited(path, DEFAULT_LIMIT)
+}
+
+/// Reads a live dump of at most `limit` bytes. The file is read in pieces: a larger file,
+/// or one that never ends (`/dev/zero`, a pipe), stops the reading at the limit, and a NUL
+/// byte (no YAML or JSON text has one) stops it at once.
+pub fn load_limited(path: &Path, limit: u64) -> Result<LiveSnapshot, LiveError> {
+    let shown = crate::text::visible_line(&path.display().to_string()).into_owned();
+    let bytes = read_limited(path, limit).map_err(|message| LiveError::Read {
         path: shown.clone(),
-        message: e.to_string(),
+        message,
     })?;
     let text = String::from_utf8(bytes).map_err(|e| LiveError::Parse {
         path: shown.clone(),
@@ -22,6 +32,43 @@ pub fn load(path: &Path) -> Result<LiveSnapshot, LiveError> {
         message: "not valid UTF-8".into(),
     })?;
     parse(&text, &shown)
+}
+
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let too_large = || {
+        format!("larger than {limit} bytes; raise the limit with --max-live-file-size if it is really a dump")
+    };
+    if let Ok(meta) = file.metadata() {
+        if meta.is_dir() {
+            return Err("is a folder".into());
+        }
+        if meta.is_file() && meta.len() > limit {
+            return Err(too_large());
+        }
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        if let Some(at) = buf[..n].iter().position(|&b| b == 0) {
+            return Err(format!(
+                "a NUL byte at offset {}: this is not a YAML or JSON text",
+                out.len() + at
+            ));
+        }
+        if (out.len() + n) as u64 > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    Ok(out)
 }
 
 /// Reads live objects from text; `name` is used in errors.

@@ -3,6 +3,7 @@
 //! it knows nothing of Git or the UI.
 
 pub mod cluster;
+pub mod exec;
 pub mod file;
 pub mod kubeconfig;
 pub mod server_diff;

@@ -8,7 +8,8 @@
 use super::cluster::{explain, ClusterTarget};
 use crate::model::{LiveObject, ResourceKey};
 use futures::StreamExt;
-use kube::api::{Api, DynamicObject};
+use kube::api::Api;
+use kube::core::{ObjectMeta, Resource};
 use kube::discovery::ApiResource;
 use kube::runtime::{watcher, WatchStreamExt};
 use std::collections::{BTreeSet, HashMap};
@@ -47,6 +48,9 @@ pub struct LiveView {
     pub kinds: Vec<KindState>,
     /// Keys changed since the previous view (recompute only these).
     pub changed: Vec<ResourceKey>,
+    /// Objects the cluster sent that cannot be read (malformed metadata), with why: each is
+    /// one `unknown` row, and its neighbours keep their verdicts.
+    pub undecodable: Arc<HashMap<ResourceKey, String>>,
 }
 
 impl LiveView {
@@ -65,6 +69,7 @@ enum Update {
     InitDone(usize),
     Apply(LiveObject),
     Delete(ResourceKey),
+    Undecodable(ResourceKey, String),
 }
 
 /// A running set of watches.
@@ -81,8 +86,105 @@ impl Drop for LiveWatch {
     }
 }
 
-fn to_live(ar: &ApiResource, obj: DynamicObject) -> Option<LiveObject> {
-    super::cluster::to_live(ar, serde_json::to_value(obj).ok()?)
+/// An object as a watch delivers it, read leniently: the whole JSON is kept, and metadata
+/// that does not decode (a malformed managedFields, say) does not fail the list it came in
+/// (kube-rs would fail every object of the kind, and log the body); the object is marked
+/// with why instead.
+#[derive(Clone, Debug)]
+pub struct LenientObject {
+    metadata: ObjectMeta,
+    raw: serde_json::Value,
+    broken: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for LenientObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = serde_json::Value::deserialize(d)?;
+        let meta = raw.get("metadata").cloned().unwrap_or_default();
+        let (metadata, broken) = match serde_json::from_value::<ObjectMeta>(meta) {
+            Ok(m) => (m, None),
+            Err(e) => {
+                let text = |f: &str| {
+                    raw.pointer(&format!("/metadata/{f}"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                };
+                (
+                    ObjectMeta {
+                        name: text("name"),
+                        namespace: text("namespace"),
+                        resource_version: text("resourceVersion"),
+                        uid: text("uid"),
+                        ..ObjectMeta::default()
+                    },
+                    Some(format!("the cluster sent metadata kdrift cannot read: {e}")),
+                )
+            }
+        };
+        Ok(LenientObject {
+            metadata,
+            raw,
+            broken,
+        })
+    }
+}
+
+impl Resource for LenientObject {
+    type DynamicType = ApiResource;
+    type Scope = kube::core::DynamicResourceScope;
+
+    fn group(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.group.as_str().into()
+    }
+    fn version(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.version.as_str().into()
+    }
+    fn kind(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.kind.as_str().into()
+    }
+    fn api_version(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.api_version.as_str().into()
+    }
+    fn plural(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.plural.as_str().into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+fn to_live(ar: &ApiResource, obj: LenientObject) -> Option<LiveObject> {
+    super::cluster::to_live(ar, obj.raw)
+}
+
+/// An applied object as an update: the object, or why it cannot be read.
+fn applied(ar: &ApiResource, obj: LenientObject, init: Option<usize>) -> Option<Update> {
+    if let Some(why) = obj.broken.clone() {
+        let key = ResourceKey::new(
+            &ar.group,
+            &ar.kind,
+            obj.metadata.namespace.as_deref().unwrap_or(""),
+            obj.metadata.name.as_deref()?,
+        );
+        return Some(Update::Undecodable(key, why));
+    }
+    let live = to_live(ar, obj)?;
+    Some(match init {
+        Some(i) => Update::InitApply(i, live),
+        None => Update::Apply(live),
+    })
+}
+
+fn obj_key(ar: &ApiResource, o: &LenientObject) -> Option<ResourceKey> {
+    Some(ResourceKey::new(
+        &ar.group,
+        &ar.kind,
+        o.metadata.namespace.as_deref().unwrap_or(""),
+        o.metadata.name.as_deref().filter(|n| !n.is_empty())?,
+    ))
 }
 
 fn spawn_watch(
@@ -92,28 +194,29 @@ fn spawn_watch(
     index: usize,
     tx: tokio::sync::mpsc::UnboundedSender<Update>,
 ) -> tokio::task::JoinHandle<()> {
-    let api: Api<DynamicObject> = match &namespace {
+    let api: Api<LenientObject> = match &namespace {
         Some(ns) => Api::namespaced_with(target.client.clone(), ns, &ar),
         None => Api::all_with(target.client.clone(), &ar),
     };
+    let seconds = target.watch_seconds;
     tokio::spawn(async move {
         let mut stream =
-            Box::pin(watcher(api, watcher::Config::default().timeout(290)).default_backoff());
+            Box::pin(watcher(api, watcher::Config::default().timeout(seconds)).default_backoff());
         while let Some(item) = stream.next().await {
             let now = SystemTime::now();
             let update = match item {
                 Ok(watcher::Event::Init) => Update::Init(index),
-                Ok(watcher::Event::InitApply(o)) => match to_live(&ar, o) {
-                    Some(l) => Update::InitApply(index, l),
+                Ok(watcher::Event::InitApply(o)) => match applied(&ar, o, Some(index)) {
+                    Some(u) => u,
                     None => continue,
                 },
                 Ok(watcher::Event::InitDone) => Update::InitDone(index),
-                Ok(watcher::Event::Apply(o)) => match to_live(&ar, o) {
-                    Some(l) => Update::Apply(l),
+                Ok(watcher::Event::Apply(o)) => match applied(&ar, o, None) {
+                    Some(u) => u,
                     None => continue,
                 },
-                Ok(watcher::Event::Delete(o)) => match to_live(&ar, o) {
-                    Some(l) => Update::Delete(l.key),
+                Ok(watcher::Event::Delete(o)) => match obj_key(&ar, &o) {
+                    Some(k) => Update::Delete(k),
                     None => continue,
                 },
                 Err(e) => {
@@ -170,7 +273,7 @@ pub async fn start(
     let mut tasks = Vec::new();
     for (ar, namespaced) in kinds {
         // A cheap probe decides between one watch and one per namespace.
-        let all: Api<DynamicObject> = Api::all_with(target.client.clone(), ar);
+        let all: Api<kube::api::DynamicObject> = Api::all_with(target.client.clone(), ar);
         let forbidden_all = matches!(all.list_metadata(&kube::api::ListParams::default().limit(1)).await, Err(kube::Error::Api(ref s)) if s.code == 403);
         let scopes: Vec<Option<String>> = if forbidden_all && *namespaced {
             namespaces.iter().cloned().map(Some).collect()
@@ -199,6 +302,7 @@ pub async fn start(
         let mut objects: HashMap<ResourceKey, Arc<LiveObject>> = HashMap::new();
         let mut buffers: HashMap<usize, HashMap<ResourceKey, Arc<LiveObject>>> = HashMap::new();
         let mut changed: Vec<ResourceKey> = Vec::new();
+        let mut undecodable: HashMap<ResourceKey, String> = HashMap::new();
         let mut generation = 0u64;
         let mut dirty = false;
         let mut tick = tokio::time::interval(coalesce.max(Duration::from_millis(1)));
@@ -241,12 +345,20 @@ pub async fn start(
                             dirty = true;
                         }
                         Update::Apply(o) => {
+                            undecodable.remove(&o.key);
                             changed.push(o.key.clone());
                             objects.insert(o.key.clone(), Arc::new(o));
                             dirty = true;
                         }
                         Update::Delete(k) => {
                             objects.remove(&k);
+                            undecodable.remove(&k);
+                            changed.push(k);
+                            dirty = true;
+                        }
+                        Update::Undecodable(k, why) => {
+                            objects.remove(&k);
+                            undecodable.insert(k.clone(), why);
                             changed.push(k);
                             dirty = true;
                         }
@@ -255,7 +367,7 @@ pub async fn start(
                 _ = tick.tick() => {
                     if dirty {
                         generation += 1;
-                        let view = LiveView { generation, objects: Arc::new(objects.clone()), kinds: states.clone(), changed: std::mem::take(&mut changed) };
+                        let view = LiveView { generation, objects: Arc::new(objects.clone()), kinds: states.clone(), changed: std::mem::take(&mut changed), undecodable: Arc::new(undecodable.clone()) };
                         if view_tx.send(view).is_err() {
                             return;
                         }

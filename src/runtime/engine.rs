@@ -55,6 +55,8 @@ struct Engine {
     live: Live,
     report: Option<DriftReport>,
     coverage: LiveCoverage,
+    /// Objects the watches could not read.
+    undecodable: Arc<HashMap<ResourceKey, String>>,
     /// Line history of the repository (opened with the first desired snapshot).
     history: Option<crate::desired::history::History>,
 }
@@ -75,6 +77,7 @@ pub fn run(
         live: Live::None,
         report: None,
         coverage: LiveCoverage::default(),
+        undecodable: Arc::default(),
         history: None,
     };
     loop {
@@ -115,6 +118,10 @@ pub fn run(
                         full = true;
                     }
                     changed.extend(v.changed);
+                    if *v.undecodable != *engine.undecodable {
+                        full = true;
+                    }
+                    engine.undecodable = v.undecodable;
                     engine.objects = v.objects;
                     engine.live = Live::Watch(v.kinds);
                 }
@@ -197,6 +204,7 @@ fn coverage_key(c: &LiveCoverage) -> Vec<String> {
                 .iter()
                 .map(|((g, k), r)| format!("m {g}/{k} {r}")),
         )
+        .chain(c.undecodable.iter().map(|(k, r)| format!("d {k} {r}")))
         .collect();
     v.sort();
     v
@@ -232,7 +240,10 @@ impl Engine {
     /// Why rows cannot be trusted: kinds the cluster does not serve, CRDs not installed,
     /// watches that are forbidden, still connecting, or disconnected for too long.
     fn coverage(&self) -> LiveCoverage {
-        let mut c = LiveCoverage::default();
+        let mut c = LiveCoverage {
+            undecodable: (*self.undecodable).clone(),
+            ..LiveCoverage::default()
+        };
         let Some(d) = &self.desired else { return c };
         match &self.live {
             Live::Unreachable(why) => {

@@ -67,17 +67,81 @@ pub fn log_path() -> std::path::PathBuf {
         .join("kdrift.log")
 }
 
+/// The log file's size at which it is rotated to `kdrift.log.1` (one old file is kept).
+const LOG_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// The longest log record kept; the rest is cut.
+const LOG_MAX_RECORD: usize = 4096;
+
+/// The log file: private (0600), rotated at `LOG_MAX_BYTES`, each record cut at
+/// `LOG_MAX_RECORD` with control characters made visible, and kube-rs's client records left
+/// out (on a response it cannot decode it logs the whole body, every Secret in it included).
+struct LogFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    size: u64,
+}
+
+impl LogFile {
+    fn open(path: &std::path::Path) -> std::io::Result<LogFile> {
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+            size,
+        })
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let old = self.path.with_extension("log.1");
+        std::fs::rename(&self.path, &old)?;
+        *self = LogFile::open(&self.path)?;
+        Ok(())
+    }
+}
+
+impl std::io::Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The formatter writes one record per call.
+        let record = String::from_utf8_lossy(buf);
+        if record.contains(" kube_client::client:") {
+            return Ok(buf.len());
+        }
+        let trimmed = record.trim_end_matches('\n');
+        let safe = crate::text::visible_line(trimmed);
+        let line = format!("{}\n", crate::text::bounded(&safe, LOG_MAX_RECORD));
+        if self.size + line.len() as u64 > LOG_MAX_BYTES {
+            let _ = self.rotate();
+        }
+        self.file.write_all(line.as_bytes())?;
+        self.size += line.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Sends logs to the log file, never to the terminal.
 pub fn init_logging() -> Option<std::path::PathBuf> {
     let path = log_path();
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
+    let file = LogFile::open(&path).ok()?;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::sync::Mutex::new(file))
         .with_ansi(false)
@@ -246,9 +310,10 @@ async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
     let mut hinted = false;
     let (target, served) = loop {
         let attempt = async {
-            let target = cluster::connect(
+            let target = cluster::connect_with(
                 settings.kubeconfig.as_deref(),
                 settings.explicit_context.as_deref(),
+                Some(settings.request_timeout),
             )
             .await?;
             let served = cluster::discover(&target).await?;
@@ -349,13 +414,14 @@ async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
 /// Reads the live file at start and on refresh.
 async fn file_task(
     path: std::path::PathBuf,
+    limit: u64,
     engine: std::sync::mpsc::Sender<EngineInput>,
     ui: UnboundedSender<Msg>,
     mut refresh: tokio::sync::mpsc::UnboundedReceiver<SourceCmd>,
 ) {
     loop {
         let p = path.clone();
-        match tokio::task::spawn_blocking(move || live::file::load(&p)).await {
+        match tokio::task::spawn_blocking(move || live::file::load_limited(&p, limit)).await {
             Ok(Ok(snapshot)) => {
                 if engine
                     .send(EngineInput::File(snapshot.objects, SystemTime::now()))
@@ -504,6 +570,7 @@ pub async fn explore(
         Some(path) => {
             tokio::spawn(file_task(
                 path.clone(),
+                settings.live_file_limit,
                 engine_tx.clone(),
                 ui_tx.clone(),
                 live_refresh_rx,
@@ -571,6 +638,17 @@ pub async fn explore(
         state.log(n.clone());
     }
 
+    // Every catchable signal whose default would end the process ends the explorer instead,
+    // with the terminal restored (by the guard) and the status a shell expects (128 + n).
+    #[cfg(unix)]
+    let mut signals: Vec<(u8, tokio::signal::unix::Signal)> = [1, 2, 3, 10, 12, 14, 15]
+        .into_iter()
+        .filter_map(|n| {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(n))
+                .ok()
+                .map(|s| (n as u8, s))
+        })
+        .collect();
     // The terminal, restored whatever happens.
     crossterm::terminal::enable_raw_mode().context("the terminal does not support raw mode")?;
     let _guard = TerminalGuard;
@@ -597,10 +675,6 @@ pub async fn explore(
     app::update(&mut state, Msg::Resize(size.width, size.height));
 
     let mut events = EventStream::new();
-    #[cfg(unix)]
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    #[cfg(unix)]
-    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     let mut next_tick = Instant::now() + Duration::from_secs(1);
@@ -621,14 +695,13 @@ pub async fn explore(
             .min()
             .unwrap_or(next_tick);
         #[cfg(unix)]
-        let signalled = async {
-            tokio::select! {
-                _ = sigterm.recv() => {}
-                _ = sighup.recv() => {}
-            }
-        };
+        let signalled = futures::future::select_all(
+            signals
+                .iter_mut()
+                .map(|(n, s)| Box::pin(async move { s.recv().await.map(|_| *n) })),
+        );
         #[cfg(not(unix))]
-        let signalled = std::future::pending::<()>();
+        let signalled = std::future::pending::<(Option<u8>, usize, ())>();
         let mut second = false;
         let msg = tokio::select! {
             ev = events.next() => match ev {
@@ -644,9 +717,10 @@ pub async fn explore(
                 }
                 Some(Msg::Tick(SystemTime::now()))
             }
-            _ = signalled => {
-                tracing::info!("terminated by a signal");
-                return Ok(super::EXIT_CLEAN);
+            (n, _, _) = signalled => {
+                let n = n.unwrap_or(15);
+                tracing::info!(signal = n, "terminated by a signal");
+                return Ok(128 + n);
             }
         };
         let Some(msg) = msg else { continue };

@@ -43,6 +43,11 @@ pub struct Settings {
     /// The context matches a `protect` pattern: confirmations ask to type its name.
     pub protected: bool,
     pub protect_patterns: Vec<String>,
+    /// How long to wait for the cluster's answers (`--request-timeout`, config
+    /// diff.request_timeout).
+    pub request_timeout: Duration,
+    /// The largest live dump read.
+    pub live_file_limit: u64,
 }
 
 /// Resolves flags over the configuration.
@@ -133,6 +138,14 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
             .as_deref()
             .is_some_and(|c| config.protect.iter().any(|p| config::glob_match(p, c))),
         protect_patterns: config.protect.clone(),
+        request_timeout: match global.request_timeout {
+            Some(t) => t,
+            None => crate::cli::parse_duration(&config.diff.request_timeout)
+                .map_err(|e| anyhow!("config diff.request_timeout: {e}"))?,
+        },
+        live_file_limit: global
+            .max_live_file_size
+            .unwrap_or(live::file::DEFAULT_LIMIT),
     })
 }
 
@@ -169,6 +182,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             clap_complete::generate(args.shell, &mut cmd, "kdrift", &mut std::io::stdout());
             Ok(EXIT_CLEAN)
         }
+        Some(Command::ExecCredential(args)) => Ok(live::exec::run_plugin(args)),
         Some(Command::Man) => {
             let cmd = <Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(cmd)
@@ -250,7 +264,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let (desired, live) = std::thread::scope(|s| {
         let live_job = s.spawn(|| {
             let t = Instant::now();
-            live::file::load(&live_path).map(|l| (l, t.elapsed()))
+            live::file::load_limited(&live_path, settings.live_file_limit).map(|l| (l, t.elapsed()))
         });
         let desired = desired::load(&settings.load);
         let live = live_job.join().unwrap_or_else(|_| {
@@ -310,13 +324,19 @@ fn finish_diff<T>(
         OutputFormat::Json => report::to_json(&report, &ctx),
         OutputFormat::Yaml => report::to_yaml(&report, &ctx),
     };
+    // Values from Git and the cluster never drive the terminal: control characters are
+    // made visible (escaped, in JSON and YAML) in everything printed.
+    let text = match args.output {
+        OutputFormat::Text => crate::text::visible_text(&text),
+        OutputFormat::Json | OutputFormat::Yaml => crate::text::escaped_for_json(&text),
+    };
     stage(&mut timings, "render", t);
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
     for note in &ctx.notes {
-        eprintln!("kdrift: note: {note}");
+        eprintln!("kdrift: note: {}", crate::text::visible_line(note));
     }
     if settings.timings {
         timings.push(("total", started.elapsed()));
@@ -466,11 +486,26 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let (report, target, desired) = rt.block_on(async {
+    let stage = std::sync::Arc::new(std::sync::Mutex::new("connecting"));
+    let set_stage = |name: &'static str| {
+        if let Ok(mut s) = stage.lock() {
+            *s = name;
+        }
+    };
+    let server_name = context_server(settings).unwrap_or_else(|| "the cluster".into());
+    let work = async {
         let t = Instant::now();
-        let target = cluster::connect(settings.kubeconfig.as_deref(), settings.explicit_context.as_deref()).await.map_err(with_hint)?;
+        let target = cluster::connect_with(
+            settings.kubeconfig.as_deref(),
+            settings.explicit_context.as_deref(),
+            Some(settings.request_timeout),
+        )
+        .await
+        .map_err(with_hint)?;
+        set_stage("discovering the cluster's kinds");
         let served = cluster::discover(&target).await.map_err(with_hint)?;
         timings.push(("connect+discover", t.elapsed()));
+        set_stage("listing live objects");
         // Early lists of the guessed kinds, across namespaces, beside the parsing.
         let early_target = target.clone();
         let early_served = served.clone();
@@ -487,7 +522,8 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
                 let (target, limit) = (early_target.clone(), limit.clone());
                 lists.push(tokio::spawn(async move {
                     let _permit = limit.acquire().await;
-                    cluster::list_kinds(&target, &[kind], &std::collections::BTreeSet::new(), 1).await
+                    cluster::list_kinds(&target, &[kind], &std::collections::BTreeSet::new(), 1)
+                        .await
                 }));
             }
             let mut listing = cluster::Listing::default();
@@ -498,16 +534,23 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
             }
             Ok::<_, anyhow::Error>((guessed, listing))
         });
-        let mut desired = tokio::task::block_in_place(|| git_job.join()).map_err(|_| anyhow!("the Git reader failed"))??;
+        let mut desired = tokio::task::block_in_place(|| git_job.join())
+            .map_err(|_| anyhow!("the Git reader failed"))??;
         timings.push(("read git", desired.timings.read_git));
         timings.push(("parse manifests", desired.timings.parse));
-        desired::rescope(&mut desired, |g, k| served.get(g, k).map(|(_, ns)| *ns), &settings.load.default_namespace);
+        desired::rescope(
+            &mut desired,
+            |g, k| served.get(g, k).map(|(_, ns)| *ns),
+            &settings.load.default_namespace,
+        );
 
         let mut coverage = drift::LiveCoverage::default();
         let crds_in_git: std::collections::HashMap<(String, String), String> = desired
             .objects
             .iter()
-            .filter(|o| o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io")
+            .filter(|o| {
+                o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io"
+            })
             .filter_map(|o| {
                 let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
                 let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
@@ -528,12 +571,20 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
                         coverage.missing_reason.insert(gk, format!("its CustomResourceDefinition {crd} is not installed in the cluster"));
                     }
                     None => {
-                        coverage.unreadable.insert((gk.0, gk.1, String::new()), "kind not served by the cluster".into());
+                        coverage.unreadable.insert(
+                            (gk.0, gk.1, String::new()),
+                            "kind not served by the cluster".into(),
+                        );
                     }
                 },
             }
         }
-        let namespaces: std::collections::BTreeSet<String> = desired.objects.iter().map(|o| o.key.namespace.clone()).filter(|n| !n.is_empty()).collect();
+        let namespaces: std::collections::BTreeSet<String> = desired
+            .objects
+            .iter()
+            .map(|o| o.key.namespace.clone())
+            .filter(|n| !n.is_empty())
+            .collect();
         let t = Instant::now();
         let (guessed, early) = early.await.map_err(|e| anyhow!("listing failed: {e}"))??;
         // Kinds the guess missed, and guessed kinds whose cluster-wide list was forbidden
@@ -541,30 +592,65 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         let redo: Vec<(ApiResource, bool)> = kinds
             .iter()
             .filter(|(ar, _)| {
-                !guessed.iter().any(|(g, _)| g.group == ar.group && g.kind == ar.kind)
-                    || early.unreadable.keys().any(|(g, k, _)| *g == ar.group && *k == ar.kind)
+                !guessed
+                    .iter()
+                    .any(|(g, _)| g.group == ar.group && g.kind == ar.kind)
+                    || early
+                        .unreadable
+                        .keys()
+                        .any(|(g, k, _)| *g == ar.group && *k == ar.kind)
             })
             .cloned()
             .collect();
-        let mut listing = cluster::list_kinds(&target, &redo, &namespaces, settings.concurrency).await?;
-        let wanted: std::collections::HashSet<(&str, &str)> = kinds.iter().map(|(ar, _)| (ar.group.as_str(), ar.kind.as_str())).collect();
-        let redone: std::collections::HashSet<(&str, &str)> = redo.iter().map(|(ar, _)| (ar.group.as_str(), ar.kind.as_str())).collect();
-        listing.objects.extend(early.objects.into_iter().filter(|o| {
-            let gk = (o.key.group.as_str(), o.key.kind.as_str());
-            wanted.contains(&gk) && !redone.contains(&gk)
-        }));
+        let mut listing =
+            cluster::list_kinds(&target, &redo, &namespaces, settings.concurrency).await?;
+        let wanted: std::collections::HashSet<(&str, &str)> = kinds
+            .iter()
+            .map(|(ar, _)| (ar.group.as_str(), ar.kind.as_str()))
+            .collect();
+        let redone: std::collections::HashSet<(&str, &str)> = redo
+            .iter()
+            .map(|(ar, _)| (ar.group.as_str(), ar.kind.as_str()))
+            .collect();
+        listing
+            .objects
+            .extend(early.objects.into_iter().filter(|o| {
+                let gk = (o.key.group.as_str(), o.key.kind.as_str());
+                wanted.contains(&gk) && !redone.contains(&gk)
+            }));
         timings.push(("list live objects", t.elapsed()));
         coverage.unreadable.extend(listing.unreadable);
         let t = Instant::now();
-        let mut report = drift::build_report_with(&desired.objects, &desired.invalid, &listing.objects, &coverage, &report_options(settings));
+        let mut report = drift::build_report_with(
+            &desired.objects,
+            &desired.invalid,
+            &listing.objects,
+            &coverage,
+            &report_options(settings),
+        );
         timings.push(("compare", t.elapsed()));
         if settings.diff_mode == DiffMode::Server {
+            set_stage("dry-running the manifests (server mode)");
             let t = Instant::now();
-            server_mode(&target, &served, &desired, &listing.objects, &mut report, settings).await;
+            server_mode(
+                &target,
+                &served,
+                &desired,
+                &listing.objects,
+                &mut report,
+                settings,
+            )
+            .await;
             timings.push(("server dry runs", t.elapsed()));
         }
         Ok::<_, anyhow::Error>((report, target, desired))
-    })?;
+    };
+    let (report, target, desired) = rt.block_on(with_deadline(
+        work,
+        settings.request_timeout * 4,
+        &server_name,
+        &stage,
+    ))?;
     // Nothing runs on the runtime any more; do not wait for idle connections to wind down.
     rt.shutdown_background();
     let source = target.server.clone();
@@ -574,6 +660,45 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     timings.push(("attribute", t.elapsed()));
     let ctx = report_context(&desired, &source, Some(target.context.clone()));
     finish_diff(args, settings, report, ctx, timings, started, desired)
+}
+
+/// Runs `work` for at most `deadline`, saying on stderr every few seconds what it is waiting
+/// for (when stderr is a terminal), and giving up with an error that names the server and
+/// the stage.
+async fn with_deadline<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+    deadline: Duration,
+    server: &str,
+    stage: &std::sync::Mutex<&'static str>,
+) -> Result<T> {
+    use std::io::IsTerminal;
+    let started = Instant::now();
+    let current = || stage.lock().map(|s| *s).unwrap_or("waiting");
+    let shown = crate::text::visible_line(server).into_owned();
+    let progress = async {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if std::io::stderr().is_terminal() {
+                eprintln!(
+                    "kdrift: waiting for {shown}: {} s so far ({}); gives up after {} s",
+                    started.elapsed().as_secs(),
+                    current(),
+                    deadline.as_secs()
+                );
+            }
+        }
+    };
+    tokio::select! {
+        r = work => r,
+        _ = progress => unreachable!("the progress loop never ends"),
+        _ = tokio::time::sleep(deadline) => Err(anyhow!(
+            "gave up after {} s waiting for {shown} ({}); raise --request-timeout (or config diff.request_timeout) if the cluster is just slow",
+            deadline.as_secs(),
+            current()
+        )),
+    }
 }
 
 /// The drift options of a one-shot report: in local mode, synced entries need no objects

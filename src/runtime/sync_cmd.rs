@@ -90,9 +90,10 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
         .build()
         .context("starting the async runtime")?;
     let code = rt.block_on(async {
-        let target = cluster::connect(
+        let target = cluster::connect_with(
             settings.kubeconfig.as_deref(),
             settings.explicit_context.as_deref(),
+            Some(settings.request_timeout),
         )
         .await?;
         let served = Arc::new(cluster::discover(&target).await?);
@@ -145,7 +146,9 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
         let plan = syncer
             .preview(items, &snapshot.revision.commit, settings.concurrency)
             .await;
-        print!("{}", plan_text(&plan));
+        // Git's values never drive the terminal: a value cannot erase the preview above the
+        // question.
+        print!("{}", crate::text::visible_text(&plan_text(&plan)));
         let refused = plan
             .items
             .iter()
@@ -157,7 +160,8 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
             return Ok::<u8, anyhow::Error>(if refused > 0 { EXIT_DRIFT } else { EXIT_CLEAN });
         }
         if settings.read_only {
-            eprintln!("kdrift: {}", SyncError::ReadOnly(target.context.clone()));
+            let why = SyncError::ReadOnly(target.context.clone()).to_string();
+            eprintln!("kdrift: {}", crate::text::visible_line(&why));
             return Ok(EXIT_ERROR);
         }
         if writes == 0 {
@@ -175,9 +179,9 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
             let confirmed = if settings.protected {
                 print!(
                     "{} is a protected context. Type its name to apply {writes} resource{} to {}: ",
-                    target.context,
+                    crate::text::visible_line(&target.context),
                     if writes == 1 { "" } else { "s" },
-                    target.server
+                    crate::text::visible_line(&target.server)
                 );
                 std::io::stdout().flush().ok();
                 let mut line = String::new();
@@ -187,8 +191,8 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                 print!(
                     "Apply {writes} resource{} to {} ({})? [y/N] ",
                     if writes == 1 { "" } else { "s" },
-                    target.context,
-                    target.server
+                    crate::text::visible_line(&target.context),
+                    crate::text::visible_line(&target.server)
                 );
                 std::io::stdout().flush().ok();
                 let mut line = String::new();
@@ -211,7 +215,8 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                     if !o.result.is_success() {
                         failed += 1;
                     }
-                    println!("  {:<9} {}: {}", o.action, short_name(&o.key), o.result);
+                    let line = format!("  {:<9} {}: {}", o.action, short_name(&o.key), o.result);
+                    println!("{}", crate::text::visible_line(&line));
                 }
                 Ok(if failed == 0 {
                     EXIT_CLEAN
@@ -222,7 +227,7 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                 })
             }
             Err(e) => {
-                eprintln!("kdrift: {e}");
+                eprintln!("kdrift: {}", crate::text::visible_line(&e.to_string()));
                 Ok(EXIT_ERROR)
             }
         }

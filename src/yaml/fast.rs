@@ -26,6 +26,14 @@ pub(super) fn parse(text: &str) -> Option<Option<Value>> {
     {
         return None;
     }
+    // Deep nesting is left to the full parser, which bounds it (this reader recurses): a
+    // level of block nesting takes at least one column, one of flow nesting a bracket.
+    if lines.iter().any(|l| {
+        l.len() - l.trim_start_matches(' ').len() >= super::MAX_DEPTH
+            || l.bytes().filter(|b| matches!(b, b'[' | b'{')).count() >= super::MAX_DEPTH / 4
+    }) {
+        return None;
+    }
     let reader = Reader { lines };
     let first = reader.skip(0);
     if first == reader.lines.len() {

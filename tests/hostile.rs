@@ -1,0 +1,635 @@
+//! Hostile input and faults, each built by the test itself: Git trees with entries git would
+//! refuse (written with low-level object writes), kustomizations that reach outside the
+//! repository or echo secrets, links out of the tree, YAML bombs and control characters,
+//! endless live files, names that carry terminal escapes, hung and chatty exec plugins, an
+//! API server that only answers 503, and signals to the explorer. Each asserts that kdrift
+//! stays bounded, writes nothing outside its private folders, and says what went wrong.
+
+mod support;
+
+use kdrift::desired::{self, DesiredSnapshot, LoadOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::{assert_exit, kdrift_cmd, stderr, stdout, TestRepo};
+
+fn load_with(repo: &Path, kustomize: &str) -> DesiredSnapshot {
+    desired::load(&LoadOptions {
+        repo: Some(repo.to_path_buf()),
+        rev: "HEAD".into(),
+        paths: Vec::new(),
+        default_namespace: "default".into(),
+        kustomize_command: kustomize.into(),
+        cache_dir: repo.join(".git").join("kdrift-cache"),
+    })
+    .expect("the desired state loads")
+}
+
+/// Writes a raw object with git (no checks) and returns its id.
+fn hash_object(repo: &Path, kind: &str, data: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .current_dir(repo)
+        .args(["hash-object", "--literally", "-w", "-t", kind, "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git runs");
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A tree object from (mode, name, id) entries, names taken as given.
+fn tree(repo: &Path, entries: &[(&str, &[u8], &str)]) -> String {
+    let mut data = Vec::new();
+    for (mode, name, id) in entries {
+        data.extend_from_slice(mode.as_bytes());
+        data.push(b' ');
+        data.extend_from_slice(name);
+        data.push(0);
+        let bytes: Vec<u8> = (0..id.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap())
+            .collect();
+        data.extend_from_slice(&bytes);
+    }
+    hash_object(repo, "tree", &data)
+}
+
+/// Makes `tree_id` the tree of a new commit on main.
+fn commit_tree(repo: &TestRepo, tree_id: &str) {
+    let commit = repo.git(&["commit-tree", tree_id, "-m", "hostile"]);
+    repo.git(&["update-ref", "refs/heads/main", &commit]);
+}
+
+/// A fake renderer: lists what it was given (with the folder's mode) into `log`, prints its
+/// kustomization to stderr when asked to fail, else one ConfigMap.
+fn fake_kustomize(dir: &Path, log: &Path, fail: bool) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("kustomize");
+    let body = if fail {
+        "cat \"$2/kustomization.yaml\" >&2; exit 1".to_string()
+    } else {
+        "printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: rendered\\n'".to_string()
+    };
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"dir $2\" >> '{log}'\nstat -c 'mode %a' \"$2\" >> '{log}'\n(cd \"$2\" && find . | sort) >> '{log}'\n{body}\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    script
+}
+
+fn invalid_messages(s: &DesiredSnapshot) -> Vec<String> {
+    s.invalid
+        .iter()
+        .map(|i| format!("{}: {}", i.source.file, i.message))
+        .collect()
+}
+
+#[test]
+fn tree_entries_git_refuses_are_invalid_rows_and_nothing_is_written_outside() {
+    let repo = TestRepo::new();
+    let outside = tempfile::tempdir().unwrap();
+    let cm = hash_object(
+        repo.path(),
+        "blob",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    );
+    let kust = hash_object(repo.path(), "blob", b"resources:\n- cm.yaml\n");
+    let evil = hash_object(repo.path(), "blob", b"kustomize:\n  command: /tmp/pwned\n");
+    let evil_dir = tree(repo.path(), &[("100644", b"config.yaml", &evil)]);
+    let dotgit = tree(repo.path(), &[("100644", b"config", &evil)]);
+    let root = tree(
+        repo.path(),
+        &[
+            ("40000", b"..", &evil_dir),
+            ("100644", b"../../escape.yaml", &evil),
+            ("40000", b".GIT", &dotgit),
+            ("40000", b".git. ", &dotgit),
+            ("40000", b"git~1", &dotgit),
+            ("40000", ".g\u{200c}it".as_bytes(), &dotgit),
+            ("100644", b"cm.yaml", &cm),
+            ("100644", b"kustomization.yaml", &kust),
+        ],
+    );
+    commit_tree(&repo, &root);
+    let log = outside.path().join("render.log");
+    let renderer = fake_kustomize(outside.path(), &log, false);
+    let snap = load_with(repo.path(), &renderer.display().to_string());
+
+    let messages = invalid_messages(&snap);
+    for name in ["..", "../../escape.yaml", ".GIT", ".git. ", "git~1"] {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with(&format!("{name}: unsafe path"))),
+            "{name} not refused: {messages:#?}"
+        );
+    }
+    assert!(
+        messages.iter().any(|m| m.contains("\\u{200c}")),
+        "the HFS+ spelling of .git is refused and shown escaped: {messages:#?}"
+    );
+    assert_eq!(
+        snap.objects
+            .iter()
+            .map(|o| o.key.name.as_str())
+            .collect::<Vec<_>>(),
+        ["rendered"]
+    );
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("mode 700"), "{written}");
+    assert!(written.contains("./cm.yaml"), "{written}");
+    for name in ["config", "escape", "GIT", "git~1"] {
+        assert!(!written.contains(name), "{name} was written: {written}");
+    }
+    // The private folder is gone, and nothing was written beside the repository.
+    let dir = written.lines().next().unwrap().trim_start_matches("dir ");
+    assert!(!Path::new(dir).exists(), "{dir} was not removed");
+    assert!(!repo.path().parent().unwrap().join("config.yaml").exists());
+    assert!(!repo.path().join(".git").join("kdrift-cache").exists());
+}
+
+#[test]
+fn a_tree_bomb_is_bounded() {
+    let repo = TestRepo::new();
+    let blob = hash_object(repo.path(), "blob", b"x: 1\n");
+    // Each level names the level below 20 times: 20^6 paths from a few kilobytes.
+    let names: Vec<String> = (0..20).map(|i| format!("d{i:02}")).collect();
+    let mut level = tree(repo.path(), &[("100644", b"f.yaml", &blob)]);
+    for _ in 0..6 {
+        let entries: Vec<(&str, &[u8], &str)> = names
+            .iter()
+            .map(|n| ("40000", n.as_bytes(), level.as_str()))
+            .collect();
+        level = tree(repo.path(), &entries);
+    }
+    commit_tree(&repo, &level);
+    let started = Instant::now();
+    let err = desired::load(&LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: Vec::new(),
+        default_namespace: "default".into(),
+        kustomize_command: String::new(),
+        cache_dir: repo.path().join(".cache"),
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("more than"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn kustomizations_that_reach_outside_are_refused_and_links_out_are_not_followed() {
+    let repo = TestRepo::new();
+    let outside = tempfile::tempdir().unwrap();
+    repo.write(
+        "app/kustomization.yaml",
+        "resources:\n- ../../../../etc\n- cm.yaml\n",
+    );
+    repo.write(
+        "abs/kustomization.yaml",
+        "configMapGenerator:\n- name: x\n  files:\n  - key=/etc/passwd\n",
+    );
+    repo.write(
+        "app/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    );
+    repo.write("linked/kustomization.yaml", "resources:\n- passwd.yaml\n");
+    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("linked/passwd.yaml")).unwrap();
+    std::os::unix::fs::symlink("../../..", repo.path().join("linked/up")).unwrap();
+    repo.commit("reach out");
+    let log = outside.path().join("render.log");
+    let renderer = fake_kustomize(outside.path(), &log, false);
+    let snap = load_with(repo.path(), &renderer.display().to_string());
+    let messages = invalid_messages(&snap);
+    assert!(
+        messages.iter().any(
+            |m| m.starts_with("app/kustomization.yaml") && m.contains("outside the repository")
+        ),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("abs/kustomization.yaml") && m.contains("absolute path")),
+        "{messages:#?}"
+    );
+    let written = std::fs::read_to_string(&log).unwrap();
+    // Only `linked` was rendered, without its links out of the repository.
+    assert_eq!(written.matches("dir ").count(), 1, "{written}");
+    assert!(written.contains("./kustomization.yaml"), "{written}");
+    assert!(!written.contains("passwd"), "{written}");
+    assert!(!written.contains("./up"), "{written}");
+}
+
+#[test]
+fn secret_generator_literals_are_masked_in_renderer_errors() {
+    let repo = TestRepo::new();
+    let outside = tempfile::tempdir().unwrap();
+    repo.write(
+        "kustomization.yaml",
+        "secretGenerator:\n- name: db\n  literals:\n  - password=hunter2-very-secret\n  - malformed-literal-token\n",
+    );
+    repo.commit("secret");
+    let log = outside.path().join("render.log");
+    let renderer = fake_kustomize(outside.path(), &log, true);
+    let snap = load_with(repo.path(), &renderer.display().to_string());
+    let messages = invalid_messages(&snap).join("\n");
+    assert!(messages.contains("kustomize failed"), "{messages}");
+    assert!(messages.contains("***"), "{messages}");
+    assert!(!messages.contains("hunter2"), "{messages}");
+    assert!(!messages.contains("malformed-literal-token"), "{messages}");
+}
+
+#[test]
+fn yaml_bombs_and_control_characters_are_invalid_rows_quickly() {
+    let mut bomb = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n");
+    bomb.push_str(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for (i, prev) in ["a", "b", "c", "d", "e", "f", "g", "h"].iter().enumerate() {
+        let name = (b'b' + i as u8) as char;
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    let deep_block: String = {
+        let mut s =
+            String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n");
+        for i in 0..5000 {
+            s.push_str(&" ".repeat(2 + i));
+            s.push_str("k:\n");
+        }
+        s
+    };
+    let deep_flow = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: flow}}\ndata: {}{}\n",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let files = vec![
+        ("bomb.yaml".to_string(), bomb),
+        ("deep.yaml".to_string(), deep_block),
+        ("flow.yaml".to_string(), deep_flow),
+        (
+            "nul.yaml".to_string(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nul\0byte\n".to_string(),
+        ),
+        (
+            "esc.yaml".to_string(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"x\"\ndata:\n  v: a\u{1b}[2Kb\n"
+                .to_string(),
+        ),
+        (
+            "dup.json".to_string(),
+            r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d", "name": "e"}}"#
+                .to_string(),
+        ),
+        (
+            "bom.yaml".to_string(),
+            "\u{feff}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bom\n".to_string(),
+        ),
+    ];
+    let started = Instant::now();
+    let snap = desired::from_texts(&files, "default");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let by_file = |f: &str| {
+        snap.invalid
+            .iter()
+            .find(|i| i.source.file == f)
+            .map(|i| i.message.clone())
+            .unwrap_or_else(|| panic!("{f} is not invalid: {:#?}", snap.invalid))
+    };
+    assert!(
+        by_file("bomb.yaml").contains("aliases"),
+        "{}",
+        by_file("bomb.yaml")
+    );
+    assert!(
+        by_file("deep.yaml").contains("nested"),
+        "{}",
+        by_file("deep.yaml")
+    );
+    // The YAML parser's own bound on flow nesting answers first here.
+    let flow = by_file("flow.yaml");
+    assert!(
+        flow.contains("nested") || flow.contains("recursion limit"),
+        "{flow}"
+    );
+    assert!(
+        by_file("nul.yaml").contains("U+0000"),
+        "{}",
+        by_file("nul.yaml")
+    );
+    assert!(
+        by_file("esc.yaml").contains("U+001B"),
+        "{}",
+        by_file("esc.yaml")
+    );
+    assert!(
+        by_file("dup.json").contains("already set"),
+        "{}",
+        by_file("dup.json")
+    );
+    let names: Vec<&str> = snap.objects.iter().map(|o| o.key.name.as_str()).collect();
+    assert_eq!(names, ["bom"]);
+}
+
+#[test]
+fn endless_and_oversized_live_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let err = kdrift::live::file::load(Path::new("/dev/zero")).unwrap_err();
+    assert!(err.to_string().contains("NUL"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, "a: b\n".repeat(1000)).unwrap();
+    let err = kdrift::live::file::load_limited(&big, 100).unwrap_err();
+    assert!(err.to_string().contains("--max-live-file-size"), "{err}");
+    // From the command line, with the flag raising the limit.
+    let repo = TestRepo::new();
+    repo.write(
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    );
+    repo.commit("a");
+    let out = kdrift_cmd(repo.path())
+        .args(["diff", "--live-file"])
+        .arg(&big)
+        .args(["--max-live-file-size", "100"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("larger than 100 bytes"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn escape_sequences_from_git_and_the_cluster_never_reach_the_terminal() {
+    let repo = TestRepo::new();
+    // A name and a value that would erase the line and set the title, written as YAML
+    // escapes (the YAML is valid; the values hold the control characters).
+    repo.write(
+        "evil.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"evil\\e[2K\\rharmless\"\ndata:\n  v: \"\\e]0;pwned\\a\\e[1A\\e[2Kharmless\"\n",
+    );
+    repo.commit("evil");
+    let live = repo.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"evil\\e[2K\\rharmless\"\n  namespace: default\ndata:\n  v: \"other\\u009b31m\"\n",
+    )
+    .unwrap();
+    for format in ["text", "json", "yaml"] {
+        let out = kdrift_cmd(repo.path())
+            .args(["diff", "--live-file"])
+            .arg(&live)
+            .args(["--output", format])
+            .output()
+            .unwrap();
+        assert_exit(&out, 1);
+        let text = stdout(&out);
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{format}: {text:?}"
+        );
+        assert!(text.contains("evil"), "{format}: {text}");
+    }
+}
+
+/// A kubeconfig whose user runs `plugin` (a shell script) as its exec credential plugin.
+fn exec_kubeconfig(dir: &Path, plugin: &str, server: &str) -> PathBuf {
+    let script = dir.join("plugin.sh");
+    std::fs::write(&script, format!("#!/bin/sh\n{plugin}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kc = dir.join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster: {{server: \"{server}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n      env:\n      - name: PLUGIN_SECRET\n        value: env-secret-value\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    kc
+}
+
+#[test]
+fn hung_and_chatty_exec_plugins_are_bounded() {
+    let repo = TestRepo::new();
+    repo.write(
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    );
+    repo.commit("a");
+    let dir = tempfile::tempdir().unwrap();
+    for (plugin, expect) in [
+        ("exec sleep 600", "no result within"),
+        ("head -c 50000000 /dev/zero | tr '\\0' x", "more than"),
+        (
+            "echo 'token expired: \x1b[31mred\x1b[0m' >&2; echo again >&2; exit 3",
+            "token expired",
+        ),
+    ] {
+        let kc = exec_kubeconfig(dir.path(), plugin, "https://127.0.0.1:1");
+        let started = Instant::now();
+        let out = kdrift_cmd(repo.path())
+            .args(["diff", "--request-timeout", "2s", "--kubeconfig"])
+            .arg(&kc)
+            .output()
+            .unwrap();
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{plugin}: {:?}",
+            started.elapsed()
+        );
+        assert!(err.contains(expect), "{plugin}: {err}");
+        assert!(!err.contains("env-secret-value"), "{plugin}: {err}");
+        assert!(!err.contains('\x1b'), "{plugin}: {err:?}");
+        assert!(
+            err.len() < 20_000,
+            "{plugin}: {} bytes of stderr",
+            err.len()
+        );
+        assert!(err.matches("token expired").count() <= 1, "{plugin}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_only_answers_503_or_never_answers_is_given_up_on() {
+    let handle = kdrift::sim::start(kdrift::sim::SimOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: false,
+        load: Vec::new(),
+    })
+    .await
+    .unwrap();
+    let repo = TestRepo::new();
+    repo.write(
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    );
+    repo.commit("a");
+    let kc = repo.path().join(".kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    handle.faults().set_errors(1.0, 503, Some(555));
+    let started = Instant::now();
+    let out = support::kdrift_on(repo.path(), &kc, &["diff", "--request-timeout", "2s"]).await;
+    assert_exit(&out, 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stderr(&out).contains("503"), "{}", stderr(&out));
+    handle.stop().await;
+
+    // A listener that accepts and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hold = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().take(8).flatten() {
+            held.push(conn);
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    std::fs::write(
+        &kc,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: s\nclusters:\n- name: s\n  cluster: {{server: \"http://{addr}\"}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = support::kdrift_on(repo.path(), &kc, &["diff", "--request-timeout", "2s"]).await;
+    assert_exit(&out, 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("timed out") || err.contains("gave up"),
+        "{err}"
+    );
+    drop(hold);
+}
+
+#[test]
+fn signals_restore_the_terminal_and_set_the_exit_status() {
+    let repo = TestRepo::new();
+    repo.write(
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    );
+    repo.commit("a");
+    std::fs::write(
+        repo.path().join("live.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n",
+    )
+    .unwrap();
+    for (signal, code) in [
+        ("INT", 130),
+        ("QUIT", 131),
+        ("USR1", 138),
+        ("TERM", 143),
+        ("HUP", 129),
+    ] {
+        let command = format!(
+            "stty echo; '{}' --live-file live.yaml; echo \"exit=$?\"; stty -a | grep -o ' -\\?echo ' | head -1; sleep 60",
+            env!("CARGO_BIN_EXE_kdrift")
+        );
+        let env = [
+            ("HOME", repo.path().display().to_string()),
+            (
+                "XDG_STATE_HOME",
+                repo.path().join(".state").display().to_string(),
+            ),
+        ];
+        let Some(tmux) = support::Tmux::start(&command, repo.path(), &env, 80, 24) else {
+            return;
+        };
+        tmux.wait_for("the explorer", Duration::from_secs(30), |s| {
+            s.contains("ConfigMap")
+        });
+        let out = Command::new(&tmux.tmux)
+            .args([
+                "-L",
+                &tmux.name,
+                "display",
+                "-p",
+                "-t",
+                &tmux.name,
+                "#{pane_pid}",
+            ])
+            .output()
+            .unwrap();
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let pid = String::from_utf8_lossy(
+            &Command::new("pgrep")
+                .args(["-P", &shell])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .trim()
+        .to_string();
+        assert!(!pid.is_empty(), "no kdrift under the pane's shell {shell}");
+        Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        let (screen, _) = tmux.wait_for("the exit status", Duration::from_secs(20), |s| {
+            s.contains("exit=") && s.contains("echo")
+        });
+        assert!(
+            screen.contains(&format!("exit={code}")),
+            "{signal}: {screen}"
+        );
+        assert!(
+            screen.contains(" echo") && !screen.contains("-echo"),
+            "{signal}: echo is off: {screen}"
+        );
+        let flags = Command::new(&tmux.tmux)
+            .args([
+                "-L",
+                &tmux.name,
+                "display",
+                "-p",
+                "-t",
+                &tmux.name,
+                "#{alternate_on} #{cursor_flag} #{mouse_any_flag}",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&flags.stdout).trim(),
+            "0 1 0",
+            "{signal}: alternate screen, cursor, mouse"
+        );
+    }
+}
