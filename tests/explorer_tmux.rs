@@ -201,7 +201,7 @@ fn explorer_quits_on_sigterm_with_the_terminal_restored() {
         s.contains("(offline)") && s.contains("file")
     });
     let (screen, _) = t.wait_for("the exit and stty", Duration::from_secs(10), |s| {
-        s.contains("EXITED 0") && s.contains("icanon")
+        s.contains("EXITED 143") && s.contains("icanon")
     });
     assert!(
         screen.contains(" icanon") && !screen.contains("-icanon"),

@@ -100,7 +100,12 @@ pub fn apply(
             if !is_leaf_change {
                 continue;
             }
-            for e in managed.iter().filter(|e| e.manager != manager) {
+            // Every other field-set conflicts, the applier's own Update entries included: the
+            // server keys managedFields by manager and operation.
+            for e in managed
+                .iter()
+                .filter(|e| !(e.manager == manager && e.operation == "Apply"))
+            {
                 if e.fields.contains(&path) {
                     conflicts.push((e.manager.clone(), path.clone()));
                 }
@@ -117,7 +122,10 @@ pub fn apply(
             .collect());
     }
     for (m, p) in &conflicts {
-        for e in managed.iter_mut().filter(|e| &e.manager == m) {
+        for e in managed
+            .iter_mut()
+            .filter(|e| &e.manager == m && !(e.manager == manager && e.operation == "Apply"))
+        {
             e.fields.remove(p);
         }
     }

@@ -191,8 +191,13 @@ pub fn parse_document(text: &str, first_line: usize) -> Result<Option<Value>, Pa
     }
 }
 
+/// The fast reader alone (`None`: outside its subset): for the differential fuzz target.
+pub fn parse_document_fast(text: &str) -> Option<Option<Value>> {
+    fast::parse(text)
+}
+
 /// Reads one document with the full YAML parser (any YAML, errors with their lines).
-fn parse_full(text: &str, first_line: usize) -> Result<Option<Value>, ParseError> {
+pub fn parse_full(text: &str, first_line: usize) -> Result<Option<Value>, ParseError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     // Events are pulled one by one (the parser's own `load` recurses once per level of
