@@ -316,37 +316,21 @@ fn yaml_bombs_and_control_characters_are_invalid_rows_quickly() {
             .map(|i| i.message.clone())
             .unwrap_or_else(|| panic!("{f} is not invalid: {:#?}", snap.invalid))
     };
-    assert!(
-        by_file("bomb.yaml").contains("aliases"),
-        "{}",
-        by_file("bomb.yaml")
-    );
-    assert!(
-        by_file("deep.yaml").contains("nested"),
-        "{}",
-        by_file("deep.yaml")
-    );
-    // The YAML parser's own bound on flow nesting answers first here.
-    let flow = by_file("flow.yaml");
-    assert!(
-        flow.contains("nested") || flow.contains("recursion limit"),
-        "{flow}"
-    );
-    assert!(
-        by_file("nul.yaml").contains("U+0000"),
-        "{}",
-        by_file("nul.yaml")
-    );
-    assert!(
-        by_file("esc.yaml").contains("U+001B"),
-        "{}",
-        by_file("esc.yaml")
-    );
-    assert!(
-        by_file("dup.json").contains("already set"),
-        "{}",
-        by_file("dup.json")
-    );
+    // The YAML parser's own bound on flow nesting may answer first for flow.yaml.
+    for (file, expected) in [
+        ("bomb.yaml", &["aliases"][..]),
+        ("deep.yaml", &["nested"]),
+        ("flow.yaml", &["nested", "recursion limit"]),
+        ("nul.yaml", &["U+0000"]),
+        ("esc.yaml", &["U+001B"]),
+        ("dup.json", &["already set"]),
+    ] {
+        let message = by_file(file);
+        assert!(
+            expected.iter().any(|e| message.contains(e)),
+            "{file}: {message}"
+        );
+    }
     let names: Vec<&str> = snap.objects.iter().map(|o| o.key.name.as_str()).collect();
     assert_eq!(names, ["bom"]);
 }

@@ -52,6 +52,18 @@ fn is_under(path: &str, dir: &str) -> bool {
     dir.is_empty() || path == dir || path.starts_with(&format!("{dir}/"))
 }
 
+/// A kustomization file's document, if it can be read (the renderer reports what cannot).
+fn read_kustomization(
+    repo: &GitRepo,
+    by_path: &HashMap<&str, &TreeFile>,
+    kfile: &str,
+) -> Option<serde_json::Value> {
+    let data = repo.read_blob(by_path.get(kfile)?).ok()?;
+    crate::yaml::parse_document(&String::from_utf8_lossy(&data), 1)
+        .ok()
+        .flatten()
+}
+
 /// Finds the kustomizations among `files` and decides which to render: those inside one of
 /// `selected` (folder prefixes; empty means everything) that no other kustomization uses.
 pub fn plan(repo: &GitRepo, files: &[TreeFile], selected: &dyn Fn(&str) -> bool) -> KustomizePlan {
@@ -70,14 +82,7 @@ pub fn plan(repo: &GitRepo, files: &[TreeFile], selected: &dyn Fn(&str) -> bool)
     let mut referenced_dirs = HashSet::new();
     let mut claimed = HashSet::new();
     for (dir, kfile) in &dirs {
-        let Some(file) = by_path.get(kfile.as_str()) else {
-            continue;
-        };
-        let Ok(data) = repo.read_blob(file) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&data);
-        let Ok(Some(doc)) = crate::yaml::parse_document(&text, 1) else {
+        let Some(doc) = read_kustomization(repo, &by_path, kfile) else {
             continue;
         };
         for field in [
@@ -280,14 +285,7 @@ pub fn closure(
         let Some(kfile) = kustomization_dirs.get(&path) else {
             continue;
         };
-        let Some(file) = by_path.get(kfile.as_str()) else {
-            continue;
-        };
-        let Ok(data) = repo.read_blob(file) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&data);
-        let Ok(Some(doc)) = crate::yaml::parse_document(&text, 1) else {
+        let Some(doc) = read_kustomization(repo, &by_path, kfile) else {
             continue;
         };
         out.secrets.extend(secret_literals(&doc));
