@@ -1,6 +1,6 @@
 //! kdrift: an explorer of GitOps drift for Kubernetes.
 //!
-//! The module tree follows the one-way data flow of DESIGN.md: `desired` (Git) and `live`
+//! The module tree follows a one-way data flow: `desired` (Git) and `live`
 //! (cluster or dump) are sources, `drift` and `diff` are pure, `report` renders, and
 //! `runtime` is the single place that wires them together. `model` depends on nothing.
 

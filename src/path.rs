@@ -1,4 +1,4 @@
-//! Field paths in the syntax of DESIGN.md: dotted from the object root, map keys that are not
+//! Field paths in kdrift's syntax: dotted from the object root, map keys that are not
 //! plain identifiers quoted (`metadata.labels['app.kubernetes.io/name']`), keyed list items by
 //! their merge keys (`containers[name=web]`, `ports[port=53,protocol=TCP]`), unkeyed items by
 //! index (`endpoints[0]`). Also the patterns of ignore rules, which may use `*` for any one

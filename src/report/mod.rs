@@ -1,6 +1,6 @@
 //! Rendering a drift report for people and scripts: text that reads like `kubectl diff`
 //! (a header per resource, its drifted fields, a unified diff, a summary line), and the JSON
-//! and YAML shapes of DESIGN.md. Values arrive masked from the drift engine.
+//! and YAML shapes documented in the README. Values arrive masked from the drift engine.
 
 use crate::diff;
 use crate::drift::{DriftEntry, DriftReport, Summary};
