@@ -464,6 +464,42 @@ fn hung_and_chatty_exec_plugins_are_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headless_sync_preview_shows_escapes_not_forged_lines() {
+    let handle = kdrift::sim::start(kdrift::sim::SimOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: false,
+        load: Vec::new(),
+    })
+    .await
+    .unwrap();
+    let repo = TestRepo::new();
+    // The value moves the cursor up, erases the preview's lines and writes "harmless".
+    repo.write(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: evil, namespace: default}\ndata:\n  v: \"x\\e[1A\\e[2K\\e[1A\\e[2Kharmless\\e]0;title\\a\"\n",
+    );
+    repo.commit("evil");
+    let kc = repo.path().join(".kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    let out = support::kdrift_on(
+        repo.path(),
+        &kc,
+        &["sync", "configmap/evil", "-n", "default", "--dry-run"],
+    )
+    .await;
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("evil"), "{text}");
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "{text:?}"
+    );
+    assert!(text.contains("\\x1b[1A"), "the escape is shown: {text}");
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_only_answers_503_or_never_answers_is_given_up_on() {
     let handle = kdrift::sim::start(kdrift::sim::SimOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -616,4 +652,170 @@ fn signals_restore_the_terminal_and_set_the_exit_status() {
             "{signal}: alternate screen, cursor, mouse"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn the_explorer_shows_git_while_the_server_is_silent_and_recovers_by_itself() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let repo = TestRepo::new();
+    repo.write(
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+    );
+    repo.commit("a");
+    // A server that accepts connections and never answers, on a port sim takes over later.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    silent.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let holder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok((conn, _)) = silent.accept() {
+                    held.push(conn);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let kc = repo.path().join(".kc");
+    std::fs::write(
+        &kc,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: s\nclusters:\n- name: s\n  cluster: {{server: \"http://{addr}\"}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"),
+    )
+    .unwrap();
+    let command = format!(
+        "'{}' --kubeconfig .kc --request-timeout 2s; sleep 60",
+        env!("CARGO_BIN_EXE_kdrift")
+    );
+    let env = [
+        ("HOME", repo.path().display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            repo.path().join(".state").display().to_string(),
+        ),
+    ];
+    let Some(tmux) = support::Tmux::start(&command, repo.path(), &env, 120, 24) else {
+        return;
+    };
+    // The Git side at once, the cluster state as what it is.
+    let (screen, _) = tokio::task::block_in_place(|| {
+        tmux.wait_for("Git rows while waiting", Duration::from_secs(10), |s| {
+            s.contains("settings") && s.contains("no answer for")
+        })
+    });
+    assert!(screen.contains(&addr.to_string()), "{screen}");
+    assert!(
+        screen.contains("∅0") && screen.contains("?1"),
+        "no verdict without an answer: {screen}"
+    );
+    // The server comes back on the same address: the explorer goes live with no key pressed.
+    stop.store(true, Ordering::SeqCst);
+    holder.join().unwrap();
+    let handle = kdrift::sim::start(kdrift::sim::SimOptions {
+        listen: addr,
+        tls: false,
+        load: Vec::new(),
+    })
+    .await
+    .unwrap();
+    let (screen, _) = tokio::task::block_in_place(|| {
+        tmux.wait_for("live again", Duration::from_secs(40), |s| {
+            s.contains("live") && s.contains("∅1")
+        })
+    });
+    assert!(screen.contains("settings"), "{screen}");
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_undecodable_object_is_one_unknown_row_and_its_neighbours_keep_their_verdicts() {
+    use kdrift::live::{cluster, watch};
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.json");
+    std::fs::write(
+        &live,
+        r#"{"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good", "namespace": "default"}, "data": {"a": "1"}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bad", "namespace": "default", "managedFields": "garbage"}, "data": {"a": "1"}}
+        ]}"#,
+    )
+    .unwrap();
+    let handle = kdrift::sim::start(kdrift::sim::SimOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: false,
+        load: vec![live],
+    })
+    .await
+    .unwrap();
+    let kc = dir.path().join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    let target = cluster::connect(Some(&kc), None).await.unwrap();
+    let served = cluster::discover(&target).await.unwrap();
+    let kinds = vec![served.get("", "ConfigMap").unwrap().clone()];
+    let mut w = watch::start(
+        &target,
+        &kinds,
+        &Default::default(),
+        Duration::from_millis(20),
+    )
+    .await;
+    let view = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            w.views.changed().await.unwrap();
+            let v = w.views.borrow().clone();
+            if v.is_ready() && !v.objects.is_empty() {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("the first list arrives");
+    let good = kdrift::model::ResourceKey::new("", "ConfigMap", "default", "good");
+    let bad = kdrift::model::ResourceKey::new("", "ConfigMap", "default", "bad");
+    assert!(view.objects.contains_key(&good), "the neighbour is read");
+    assert!(
+        view.undecodable
+            .get(&bad)
+            .is_some_and(|why| why.contains("metadata")),
+        "{:?}",
+        view.undecodable
+    );
+    assert!(matches!(
+        view.kinds[0].state,
+        watch::ConnectionState::Connected { .. }
+    ));
+    // In the report: one unknown row saying why, the neighbour synced.
+    let snap = kdrift::desired::from_texts(
+        &[(
+            "cm.yaml".into(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good}\ndata: {a: \"1\"}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {a: \"1\"}\n".into(),
+        )],
+        "default",
+    );
+    let coverage = kdrift::drift::LiveCoverage {
+        undecodable: (*view.undecodable).clone(),
+        ..Default::default()
+    };
+    let live: Vec<&kdrift::model::LiveObject> = view.objects.values().map(|o| &**o).collect();
+    let report = kdrift::drift::build_report_with(
+        &snap.objects,
+        &snap.invalid,
+        &live,
+        &coverage,
+        &kdrift::drift::DriftOptions::default(),
+    );
+    let status = |k: &kdrift::model::ResourceKey| {
+        let e = report.entries.iter().find(|e| &e.key == k).unwrap();
+        (e.status, e.reason.clone().unwrap_or_default())
+    };
+    assert_eq!(status(&good).0, kdrift::model::DriftStatus::Synced);
+    let (s, why) = status(&bad);
+    assert_eq!(s, kdrift::model::DriftStatus::Unknown);
+    assert!(why.contains("cannot read"), "{why}");
+    drop(w);
+    handle.stop().await;
 }

@@ -44,6 +44,11 @@ pub enum LiveState {
         read_at: SystemTime,
     },
     Connecting,
+    /// The cluster has given no answer yet since `since` (connecting, discovering): the Git
+    /// side is shown, every row waiting.
+    Waiting {
+        since: SystemTime,
+    },
     /// Watching; `freshest` is the time of the newest event or list.
     Connected {
         freshest: SystemTime,
@@ -534,7 +539,17 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
             state.header.revision.short, update.revision.short, update.revision.subject
         ));
     }
-    if state.loaded {
+    // Verdicts made before every kind was listed once (waiting for the cluster, still
+    // listing) are no baseline: the first complete report is, and only changes after it
+    // are news.
+    let complete = |live: &LiveState| {
+        matches!(
+            live,
+            LiveState::Connected { .. } | LiveState::File { .. } | LiveState::Reconnecting { .. }
+        )
+    };
+    let had_baseline = state.loaded && complete(&state.live);
+    if had_baseline {
         let old: HashMap<&ResourceKey, DriftStatus> = state
             .report
             .entries
@@ -574,7 +589,7 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
             1 => state.toast = Some((changes[0].clone(), state.now)),
             n => state.toast = Some((format!("{} (and {} more)", changes[0], n - 1), state.now)),
         }
-    } else {
+    } else if complete(&update.live) {
         let s = update.report.summary();
         state.log(format!(
             "first report: {} resources, {} drifted",

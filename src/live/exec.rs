@@ -17,6 +17,15 @@ const MAX_STDERR: usize = 8 * 1024;
 
 static WRAPPER: OnceLock<PathBuf> = OnceLock::new();
 
+/// Set while the explorer owns the terminal: plugins then cannot talk to the user (their
+/// stderr would draw over the screen), and fail with their words in the error instead.
+static TERMINAL_OWNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says that the terminal belongs to a full-screen UI from now on.
+pub fn terminal_owned() {
+    TERMINAL_OWNED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Registers the program that runs exec plugins with bounds (the kdrift binary itself).
 /// Without it (a library user, a test), plugins run as kube-rs runs them.
 pub fn set_wrapper(program: PathBuf) {

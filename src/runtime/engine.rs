@@ -57,6 +57,8 @@ struct Engine {
     coverage: LiveCoverage,
     /// Objects the watches could not read.
     undecodable: Arc<HashMap<ResourceKey, String>>,
+    /// When the engine started (the wait for the cluster's first answer counts from it).
+    started: SystemTime,
     /// Line history of the repository (opened with the first desired snapshot).
     history: Option<crate::desired::history::History>,
 }
@@ -78,6 +80,7 @@ pub fn run(
         report: None,
         coverage: LiveCoverage::default(),
         undecodable: Arc::default(),
+        started: SystemTime::now(),
         history: None,
     };
     loop {
@@ -153,7 +156,9 @@ pub fn run(
             full = true;
         }
         engine.coverage = coverage;
-        if engine.desired.is_none() || matches!(engine.live, Live::None) {
+        // Before the cluster's first answer the Git side is shown at once, every row
+        // waiting (the coverage says so).
+        if engine.desired.is_none() {
             continue;
         }
         if !engine.recompute(full, &changed) {
@@ -246,6 +251,14 @@ impl Engine {
         };
         let Some(d) = &self.desired else { return c };
         match &self.live {
+            Live::None => {
+                for o in &d.objects {
+                    c.unreadable
+                        .entry((o.key.group.clone(), o.key.kind.clone(), String::new()))
+                        .or_insert_with(|| "waiting for the cluster's first answer".to_string());
+                }
+                return c;
+            }
             Live::Unreachable(why) => {
                 for o in &d.objects {
                     c.unreadable
@@ -373,7 +386,9 @@ impl Engine {
 
     fn live_state(&self) -> LiveState {
         match &self.live {
-            Live::None => LiveState::Connecting,
+            Live::None => LiveState::Waiting {
+                since: self.started,
+            },
             Live::File(at) => LiveState::File { read_at: *at },
             Live::Unreachable(e) => LiveState::Unreachable { error: e.clone() },
             Live::Watch(kinds) => live_state_of(kinds),

@@ -546,6 +546,8 @@ pub async fn explore(
     extra: Option<Box<dyn FnOnce(UnboundedSender<Msg>) + Send>>,
 ) -> Result<u8> {
     let log = init_logging();
+    // The explorer will own the terminal: credential plugins may not write to it.
+    live::exec::terminal_owned();
     let (ui_tx, mut ui_rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let (engine_tx, engine_rx) = std::sync::mpsc::channel::<EngineInput>();
     let (desired_tx, desired_rx) =

@@ -81,6 +81,18 @@ fn live_text(state: &AppState, theme: &Theme, wide: bool) -> Span<'static> {
             theme.dim(),
         ),
         LiveState::Connecting => Span::styled("… connecting".to_string(), theme.warn()),
+        LiveState::Waiting { since } => Span::styled(
+            if wide {
+                format!(
+                    "… waiting for {}: no answer for {}",
+                    crate::text::visible_line(&state.header.server),
+                    age(now, *since)
+                )
+            } else {
+                format!("… no answer for {}", age(now, *since))
+            },
+            theme.warn(),
+        ),
         LiveState::Connected { freshest } => Span::styled(
             if wide {
                 format!(
