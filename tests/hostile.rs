@@ -91,6 +91,36 @@ fn fake_kustomize(dir: &Path, log: &Path, fail: bool) -> PathBuf {
     script
 }
 
+/// sim on a free loopback port, serving `load`.
+async fn sim(load: Vec<PathBuf>) -> kdrift::sim::SimHandle {
+    kdrift::sim::start(kdrift::sim::SimOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: false,
+        load,
+    })
+    .await
+    .unwrap()
+}
+
+/// A repository with one committed file.
+fn repo_with(file: &str, text: &str) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write(file, text);
+    repo.commit(file);
+    repo
+}
+
+const ONE_CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
+
+/// Writes a kubeconfig for a plain-HTTP server with a bearer token.
+fn token_kubeconfig(path: &Path, server: &str) {
+    std::fs::write(
+        path,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: s\nclusters:\n- name: s\n  cluster: {{server: \"{server}\"}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"),
+    )
+    .unwrap();
+}
+
 fn invalid_messages(s: &DesiredSnapshot) -> Vec<String> {
     s.invalid
         .iter()
@@ -347,12 +377,7 @@ fn endless_and_oversized_live_files_are_refused_at_once() {
     let err = kdrift::live::file::load_limited(&big, 100).unwrap_err();
     assert!(err.to_string().contains("--max-live-file-size"), "{err}");
     // From the command line, with the flag raising the limit.
-    let repo = TestRepo::new();
-    repo.write(
-        "a.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
-    );
-    repo.commit("a");
+    let repo = repo_with("a.yaml", ONE_CM);
     let out = kdrift_cmd(repo.path())
         .args(["diff", "--live-file"])
         .arg(&big)
@@ -422,12 +447,7 @@ fn exec_kubeconfig(dir: &Path, plugin: &str, server: &str) -> PathBuf {
 
 #[test]
 fn hung_and_chatty_exec_plugins_are_bounded() {
-    let repo = TestRepo::new();
-    repo.write(
-        "a.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
-    );
-    repo.commit("a");
+    let repo = repo_with("a.yaml", ONE_CM);
     let dir = tempfile::tempdir().unwrap();
     for (plugin, expect) in [
         ("exec sleep 600", "no result within"),
@@ -465,13 +485,7 @@ fn hung_and_chatty_exec_plugins_are_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_headless_sync_preview_shows_escapes_not_forged_lines() {
-    let handle = kdrift::sim::start(kdrift::sim::SimOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: false,
-        load: Vec::new(),
-    })
-    .await
-    .unwrap();
+    let handle = sim(Vec::new()).await;
     let repo = TestRepo::new();
     // The value moves the cursor up, erases the preview's lines and writes "harmless".
     repo.write(
@@ -501,19 +515,8 @@ async fn the_headless_sync_preview_shows_escapes_not_forged_lines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_only_answers_503_or_never_answers_is_given_up_on() {
-    let handle = kdrift::sim::start(kdrift::sim::SimOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: false,
-        load: Vec::new(),
-    })
-    .await
-    .unwrap();
-    let repo = TestRepo::new();
-    repo.write(
-        "a.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
-    );
-    repo.commit("a");
+    let handle = sim(Vec::new()).await;
+    let repo = repo_with("a.yaml", ONE_CM);
     let kc = repo.path().join(".kc");
     handle.write_kubeconfig(&kc).unwrap();
     handle.faults().set_errors(1.0, 503, Some(555));
@@ -538,11 +541,7 @@ async fn a_server_that_only_answers_503_or_never_answers_is_given_up_on() {
         }
         std::thread::sleep(Duration::from_secs(30));
     });
-    std::fs::write(
-        &kc,
-        format!("apiVersion: v1\nkind: Config\ncurrent-context: s\nclusters:\n- name: s\n  cluster: {{server: \"http://{addr}\"}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"),
-    )
-    .unwrap();
+    token_kubeconfig(&kc, &format!("http://{addr}"));
     let started = Instant::now();
     let out = support::kdrift_on(repo.path(), &kc, &["diff", "--request-timeout", "2s"]).await;
     assert_exit(&out, 2);
@@ -561,12 +560,7 @@ async fn a_server_that_only_answers_503_or_never_answers_is_given_up_on() {
 
 #[test]
 fn signals_restore_the_terminal_and_set_the_exit_status() {
-    let repo = TestRepo::new();
-    repo.write(
-        "a.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
-    );
-    repo.commit("a");
+    let repo = repo_with("a.yaml", ONE_CM);
     std::fs::write(
         repo.path().join("live.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n",
@@ -682,11 +676,7 @@ async fn the_explorer_shows_git_while_the_server_is_silent_and_recovers_by_itsel
         })
     };
     let kc = repo.path().join(".kc");
-    std::fs::write(
-        &kc,
-        format!("apiVersion: v1\nkind: Config\ncurrent-context: s\nclusters:\n- name: s\n  cluster: {{server: \"http://{addr}\"}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"),
-    )
-    .unwrap();
+    token_kubeconfig(&kc, &format!("http://{addr}"));
     let command = format!(
         "'{}' --kubeconfig .kc --request-timeout 2s; sleep 60",
         env!("CARGO_BIN_EXE_kdrift")
@@ -744,13 +734,7 @@ async fn one_undecodable_object_is_one_unknown_row_and_its_neighbours_keep_their
         ]}"#,
     )
     .unwrap();
-    let handle = kdrift::sim::start(kdrift::sim::SimOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: false,
-        load: vec![live],
-    })
-    .await
-    .unwrap();
+    let handle = sim(vec![live]).await;
     let kc = dir.path().join("kc");
     handle.write_kubeconfig(&kc).unwrap();
     let target = cluster::connect(Some(&kc), None).await.unwrap();

@@ -85,26 +85,14 @@ pub fn plan(repo: &GitRepo, files: &[TreeFile], selected: &dyn Fn(&str) -> bool)
         let Some(doc) = read_kustomization(repo, &by_path, kfile) else {
             continue;
         };
-        for field in [
-            "resources",
-            "bases",
-            "components",
-            "crds",
-            "patchesStrategicMerge",
-        ] {
-            let Some(entries) = doc.get(field).and_then(|v| v.as_array()) else {
-                continue;
-            };
-            for entry in entries.iter().filter_map(|e| e.as_str()) {
-                if entry.contains("://") || entry.starts_with("github.com/") {
-                    continue;
-                }
-                if let Some(target) = join_normalized(dir, entry) {
-                    if dirs.contains_key(&target) {
-                        referenced_dirs.insert(target);
-                    } else {
-                        claimed.insert(target);
-                    }
+        // Everything a kustomization references is its own: a folder with a kustomization
+        // is a base (not a root), a file is not read again as a plain manifest.
+        for entry in path_refs(&doc) {
+            if let Some(target) = join_normalized(dir, &entry) {
+                if dirs.contains_key(&target) {
+                    referenced_dirs.insert(target);
+                } else {
+                    claimed.insert(target);
                 }
             }
         }
