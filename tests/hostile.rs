@@ -121,6 +121,18 @@ fn token_kubeconfig(path: &Path, server: &str) {
     .unwrap();
 }
 
+/// `command` in a tmux pane `width`x24 in the repository, HOME and state inside it.
+fn tmux_in(repo: &TestRepo, command: &str, width: u16) -> Option<support::Tmux> {
+    let env = [
+        ("HOME", repo.path().display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            repo.path().join(".state").display().to_string(),
+        ),
+    ];
+    support::Tmux::start(command, repo.path(), &env, width, 24)
+}
+
 fn invalid_messages(s: &DesiredSnapshot) -> Vec<String> {
     s.invalid
         .iter()
@@ -577,14 +589,7 @@ fn signals_restore_the_terminal_and_set_the_exit_status() {
             "stty echo; '{}' --live-file live.yaml; echo \"exit=$?\"; stty -a | grep -o ' -\\?echo ' | head -1; sleep 60",
             env!("CARGO_BIN_EXE_kdrift")
         );
-        let env = [
-            ("HOME", repo.path().display().to_string()),
-            (
-                "XDG_STATE_HOME",
-                repo.path().join(".state").display().to_string(),
-            ),
-        ];
-        let Some(tmux) = support::Tmux::start(&command, repo.path(), &env, 80, 24) else {
+        let Some(tmux) = tmux_in(&repo, &command, 80) else {
             return;
         };
         tmux.wait_for("the explorer", Duration::from_secs(30), |s| {
@@ -681,14 +686,7 @@ async fn the_explorer_shows_git_while_the_server_is_silent_and_recovers_by_itsel
         "'{}' --kubeconfig .kc --request-timeout 2s; sleep 60",
         env!("CARGO_BIN_EXE_kdrift")
     );
-    let env = [
-        ("HOME", repo.path().display().to_string()),
-        (
-            "XDG_STATE_HOME",
-            repo.path().join(".state").display().to_string(),
-        ),
-    ];
-    let Some(tmux) = support::Tmux::start(&command, repo.path(), &env, 120, 24) else {
+    let Some(tmux) = tmux_in(&repo, &command, 120) else {
         return;
     };
     // The Git side at once, the cluster state as what it is.
