@@ -100,8 +100,8 @@ pub struct LenientObject {
 impl<'de> serde::Deserialize<'de> for LenientObject {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = serde_json::Value::deserialize(d)?;
-        let meta = raw.get("metadata").cloned().unwrap_or_default();
-        let (metadata, broken) = match serde_json::from_value::<ObjectMeta>(meta) {
+        let meta = raw.get("metadata").unwrap_or(&serde_json::Value::Null);
+        let (metadata, broken) = match ObjectMeta::deserialize(meta) {
             Ok(m) => (m, None),
             Err(e) => {
                 let text = |f: &str| {

@@ -486,7 +486,7 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let stage = std::sync::Arc::new(std::sync::Mutex::new("connecting"));
+    let stage = std::sync::Mutex::new("connecting");
     let set_stage = |name: &'static str| {
         if let Ok(mut s) = stage.lock() {
             *s = name;
@@ -647,7 +647,7 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     };
     let (report, target, desired) = rt.block_on(with_deadline(
         work,
-        settings.request_timeout * 4,
+        settings.request_timeout * DIFF_DEADLINE_FACTOR,
         &server_name,
         &stage,
     ))?;
@@ -661,6 +661,10 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let ctx = report_context(&desired, &source, Some(target.context.clone()));
     finish_diff(args, settings, report, ctx, timings, started, desired)
 }
+
+/// `kdrift diff` against a cluster gives up after this many request timeouts: each request
+/// has its own deadline, this one bounds the whole (many kinds, many pages).
+const DIFF_DEADLINE_FACTOR: u32 = 10;
 
 /// Runs `work` for at most `deadline`, saying on stderr every few seconds what it is waiting
 /// for (when stderr is a terminal), and giving up with an error that names the server and
