@@ -5,7 +5,6 @@
 //! passes the credential through. kube-rs still decides when to run it (and so refreshes
 //! expiring tokens as before).
 
-use crate::cli::ExecCredentialArgs;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -61,13 +60,15 @@ pub fn wrap(config: &mut kube::Config, timeout: Duration) {
 
 /// `kdrift exec-credential`: runs the plugin with bounds; its credential on stdout and exit
 /// 0, or one line on stderr saying what went wrong and exit 1.
-pub fn run_plugin(args: &ExecCredentialArgs) -> u8 {
+pub fn run_plugin(plugin: &[String], timeout: Duration, interactive: bool) -> u8 {
     use std::io::Write;
-    let program = &args.command[0];
+    let Some((program, plugin_args)) = plugin.split_first() else {
+        return 2;
+    };
     let shown = crate::text::visible_line(program).into_owned();
     let mut command = std::process::Command::new(program);
-    command.args(&args.command[1..]);
-    let io = if args.interactive {
+    command.args(plugin_args);
+    let io = if interactive {
         crate::process::Io::Interactive
     } else {
         crate::process::Io::Closed
@@ -80,14 +81,14 @@ pub fn run_plugin(args: &ExecCredentialArgs) -> u8 {
         );
         1
     };
-    match crate::process::run(command, io, args.timeout, MAX_CREDENTIAL_BYTES, MAX_STDERR) {
+    match crate::process::run(command, io, timeout, MAX_CREDENTIAL_BYTES, MAX_STDERR) {
         Err(e) => fail(e.to_string()),
         Ok(out) if out.stdout_dropped > 0 => fail(format!(
             "printed more than {MAX_CREDENTIAL_BYTES} bytes; that is no credential"
         )),
         Ok(out) if !out.status.success() => {
             let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            fail(if err.is_empty() || args.interactive {
+            fail(if err.is_empty() || interactive {
                 format!("exited with {}", out.status)
             } else {
                 format!("exited with {}: {err}", out.status)

@@ -182,7 +182,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             clap_complete::generate(args.shell, &mut cmd, "kdrift", &mut std::io::stdout());
             Ok(EXIT_CLEAN)
         }
-        Some(Command::ExecCredential(args)) => Ok(live::exec::run_plugin(args)),
+        Some(Command::ExecCredential(args)) => Ok(live::exec::run_plugin(
+            &args.command,
+            args.timeout,
+            args.interactive,
+        )),
         Some(Command::Man) => {
             let cmd = <Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(cmd)
