@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 resources=${1:-10000}
 runs=${2:-7}
-cargo build --release -q
-bin=target/release/kdrift
+cargo build --profile profiling -q
+bin=target/profiling/kdrift
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ -n "${FIXTURE_TOOL:-}" ]; then

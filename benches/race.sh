@@ -21,8 +21,8 @@ if [ -z "$kubectl" ]; then
   [ -n "$kubectl" ] || kubectl=$(command -v kubectl || true)
 fi
 [ -n "$kubectl" ] || { echo "kubectl is needed for the race (set KUBECTL)"; exit 2; }
-cargo build --release -q
-bin=$PWD/target/release/kdrift
+cargo build --profile profiling -q
+bin=$PWD/target/profiling/kdrift
 work=$(mktemp -d)
 sim_pid=
 cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }

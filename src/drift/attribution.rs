@@ -182,6 +182,35 @@ mod tests {
     }
 
     #[test]
+    fn renamed_kubectl_binaries_are_people_by_default() {
+        let people = crate::config::load_defaults().unwrap().attribution.people;
+        let t = parse_rfc3339("2026-11-26T10:00:00Z");
+        for manager in [
+            "kubectl",
+            "kubectl.1.32",
+            "kubectl-1.34",
+            "kubectl-edit",
+            "k9s",
+        ] {
+            assert_eq!(
+                classify(Some(&owner(manager, "Update")), false, None, t, &people),
+                Cause::ManualEdit,
+                "{manager}"
+            );
+        }
+        assert_eq!(
+            classify(
+                Some(&owner("kube-controller-manager", "Update")),
+                false,
+                None,
+                t,
+                &people
+            ),
+            Cause::Controller
+        );
+    }
+
+    #[test]
     fn causes() {
         let t = parse_rfc3339("2026-11-26T10:00:00Z");
         assert_eq!(
