@@ -801,3 +801,25 @@ async fn one_undecodable_object_is_one_unknown_row_and_its_neighbours_keep_their
     drop(w);
     handle.stop().await;
 }
+
+#[test]
+fn an_explorer_outside_a_repository_says_so_and_what_to_do_until_it_quits() {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder that is no repository (TestRepo::new would make one).
+    let repo = TestRepo { dir };
+    std::fs::write(repo.path().join("live.yaml"), ONE_CM).unwrap();
+    let command = format!(
+        "'{}' --live-file live.yaml; sleep 60",
+        env!("CARGO_BIN_EXE_kdrift")
+    );
+    let Some(tmux) = tmux_in(&repo, &command, 80) else {
+        return;
+    };
+    tmux.wait_for("the problem", Duration::from_secs(10), |s| {
+        s.contains("no Git repository") && s.contains("--repo")
+    });
+    // Announcements fade after five seconds; this stays.
+    std::thread::sleep(Duration::from_secs(7));
+    let screen = tmux.capture();
+    assert!(screen.contains("--repo"), "{screen}");
+}

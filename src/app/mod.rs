@@ -90,6 +90,9 @@ pub enum Msg {
     Live(LiveState),
     /// Something worth a line in the event log (and a brief announcement).
     Notice(String),
+    /// Git cannot be read (no repository, no such revision, an unreadable object), with what
+    /// to do; `None` once it can be again. Shown in the main area until then.
+    GitProblem(Option<String>),
     Tick(SystemTime),
     Sync(sync::SyncMsg),
 }
@@ -191,6 +194,8 @@ pub struct AppState {
     pub sync: sync::SyncState,
     /// Shown in the hint bar until the first key press.
     pub first_run_hint: Option<String>,
+    /// Why Git cannot be read now, with what to do (stays on screen until it can).
+    pub git_problem: Option<String>,
     /// When each out-of-sync resource first drifted during this run, and when its drift
     /// last changed.
     pub timeline: HashMap<ResourceKey, Timeline>,
@@ -242,6 +247,7 @@ impl AppState {
             marks: BTreeSet::new(),
             sync: sync::SyncState::default(),
             first_run_hint: None,
+            git_problem: None,
             timeline: HashMap::new(),
         }
     }
@@ -489,6 +495,15 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         }
         Msg::Notice(text) => {
             state.announce(text);
+            Vec::new()
+        }
+        Msg::GitProblem(problem) => {
+            if let Some(p) = &problem {
+                state.announce(format!("Git: {p}"));
+            } else if state.git_problem.is_some() {
+                state.announce("Git can be read again".to_string());
+            }
+            state.git_problem = problem;
             Vec::new()
         }
         Msg::Live(live) => {

@@ -697,3 +697,51 @@ fn a_10000_resource_tree_renders_only_what_shows() {
     let text = screen(&s);
     assert!(text.contains("cm-09999"), "{text}");
 }
+
+fn unloaded(w: u16, h: u16) -> AppState {
+    let header = Header {
+        context: "kind-staging".into(),
+        server: "https://127.0.0.1:6443".into(),
+        repo: "/src/not-a-repo".into(),
+        revision: RevisionInfo::default(),
+    };
+    let mut s = AppState::new(
+        KeyMap::defaults(),
+        Look {
+            ascii: false,
+            color: true,
+        },
+        header,
+        t0(),
+    );
+    update(&mut s, Msg::Resize(w, h));
+    s
+}
+
+#[test]
+fn a_git_problem_stays_in_the_main_area_until_git_can_be_read() {
+    for (w, h) in [(80, 24), (40, 10)] {
+        let mut s = unloaded(w, h);
+        update(
+            &mut s,
+            Msg::GitProblem(Some(
+                "no Git repository at /src/not-a-repo: not found. run kdrift inside a Git \
+                 repository, or name one with --repo PATH"
+                    .into(),
+            )),
+        );
+        // Long after the announcement has faded, the problem is still on screen.
+        update(&mut s, Msg::Tick(t0() + Duration::from_secs(60)));
+        insta::assert_snapshot!(format!("git_problem_{w}x{h}"), screen(&s));
+        assert!(screen(&s).contains("--repo"), "{}", screen(&s));
+        update(&mut s, Msg::GitProblem(None));
+        assert!(!screen(&s).contains("--repo"));
+    }
+    // Above the rows of the last revision read, when there is one.
+    let mut s = state(80, 24);
+    update(
+        &mut s,
+        Msg::GitProblem(Some("cannot read revision \"nope\": not found. name a revision that exists with --rev (a branch, tag, commit or HEAD~N)".into())),
+    );
+    insta::assert_snapshot!("git_problem_above_rows", screen(&s));
+}

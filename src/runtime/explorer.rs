@@ -199,6 +199,28 @@ enum SourceCmd {
     Refresh,
 }
 
+/// What went wrong reading Git, and what to do about it.
+fn git_problem(e: &desired::DesiredError) -> String {
+    let what_to_do = match e {
+        desired::DesiredError::Repository { .. } => {
+            "run kdrift inside a Git repository, or name one with --repo PATH"
+        }
+        desired::DesiredError::Revision { .. } => {
+            "name a revision that exists with --rev (a branch, tag, commit or HEAD~N)"
+        }
+        desired::DesiredError::Object { .. } => "check the repository with `git fsck`",
+    };
+    format!("{e}. {what_to_do}")
+}
+
+/// Tells the UI of a Git problem once (not again while it stays the same).
+fn report_problem(ui: &UnboundedSender<Msg>, last: &mut Option<String>, text: String) {
+    if last.as_deref() != Some(&text) {
+        let _ = ui.send(Msg::GitProblem(Some(text.clone())));
+        *last = Some(text);
+    }
+}
+
 /// Reads Git at start, then whenever HEAD (or the branch asked for) moves, and on refresh.
 fn spawn_git_watcher(
     settings: &Settings,
@@ -223,11 +245,7 @@ fn spawn_git_watcher(
                 None => match desired::git::GitRepo::open(load.repo.as_deref()) {
                     Ok(r) => repo.insert(r),
                     Err(e) => {
-                        let text = e.to_string();
-                        if last_error.as_deref() != Some(&text) {
-                            let _ = ui.send(Msg::Notice(format!("Git: {text}")));
-                            last_error = Some(text);
-                        }
+                        report_problem(&ui, &mut last_error, git_problem(&e));
                         continue;
                     }
                 },
@@ -235,11 +253,7 @@ fn spawn_git_watcher(
             let commit = match r.resolve(&load.rev) {
                 Ok(rev) => rev.commit,
                 Err(e) => {
-                    let text = e.to_string();
-                    if last_error.as_deref() != Some(&text) {
-                        let _ = ui.send(Msg::Notice(format!("Git: {text}")));
-                        last_error = Some(text);
-                    }
+                    report_problem(&ui, &mut last_error, git_problem(&e));
                     repo = None;
                     continue;
                 }
@@ -249,7 +263,9 @@ fn spawn_git_watcher(
             }
             match desired::load_cached(&load, &mut cache) {
                 Ok(snapshot) => {
-                    last_error = None;
+                    if last_error.take().is_some() {
+                        let _ = ui.send(Msg::GitProblem(None));
+                    }
                     current = Some(snapshot.revision.commit.clone());
                     tracing::info!(
                         commit = %snapshot.revision.commit,
@@ -267,13 +283,7 @@ fn spawn_git_watcher(
                     }
                 }
                 Err(e) => {
-                    let text = e.to_string();
-                    if last_error.as_deref() != Some(&text) {
-                        let _ = ui.send(Msg::Notice(format!(
-                            "Git: {text}; showing the last revision read"
-                        )));
-                        last_error = Some(text);
-                    }
+                    report_problem(&ui, &mut last_error, git_problem(&e));
                     current = Some(commit);
                 }
             }

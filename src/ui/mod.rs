@@ -224,6 +224,41 @@ fn draw_tree_screen(frame: &mut Frame, state: &AppState, theme: &Theme, areas: &
 }
 
 fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    let mut area = area;
+    if let Some(problem) = &state.git_problem {
+        // It stays where the work is until Git can be read again: above the last report
+        // read, or alone.
+        let text = vec![
+            Line::from(Span::styled(
+                format!("  Git: {}", crate::text::visible_line(problem)),
+                theme.bad(),
+            )),
+            Line::from(Span::styled(
+                if state.loaded {
+                    "  (the rows below are from the last revision read)"
+                } else {
+                    "  kdrift keeps trying every half second"
+                },
+                theme.dim(),
+            )),
+        ];
+        let width = usize::from(area.width.max(1));
+        let text_lines = text.len();
+        let rows: usize = text.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+        let para = Paragraph::new(text).wrap(Wrap { trim: false });
+        // Wrapping at words may take a row more than the widths say.
+        let rows = rows + usize::from(rows > text_lines);
+        let height = (rows as u16).min(area.height);
+        frame.render_widget(para, Rect { height, ..area });
+        if !state.loaded || height >= area.height {
+            return;
+        }
+        area = Rect {
+            y: area.y + height,
+            height: area.height - height,
+            ..area
+        };
+    }
     let h = area.height as usize;
     if !state.loaded {
         frame.render_widget(
