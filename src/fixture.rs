@@ -488,6 +488,7 @@ pub fn drift_options() -> crate::drift::DriftOptions {
             selector: crate::drift::LabelSelector::parse(&format!("{}={}", PART_OF.0, PART_OF.1))
                 .ok(),
             argocd_app: None,
+            ..crate::drift::Tracking::default()
         },
         ..crate::drift::DriftOptions::default()
     }

@@ -177,6 +177,59 @@ fn config_errors_name_the_key_and_file() {
 }
 
 #[test]
+fn path_limits_what_is_shown_never_what_is_in_git() {
+    // Both objects carry the tracking label; only shop/ is shown. The one in infra/ is in Git
+    // and so never extra (nor offered for pruning); a path naming nothing is an error.
+    let live = format!(
+        "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: infra, namespace: shop, labels: {{app.kubernetes.io/part-of: shop}}}}\n",
+        live_deploy(2, "web:1")
+    );
+    let repo = setup(&live);
+    repo.write(
+        "infra/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: infra, namespace: shop}\n",
+    );
+    repo.commit("infra");
+    let lp = live_path(&repo);
+    let args = |path: &'static str| {
+        [
+            "diff",
+            "--live-file",
+            lp.as_str(),
+            "-l",
+            "app.kubernetes.io/part-of=shop",
+            "--path",
+            path,
+            "-o",
+            "json",
+        ]
+    };
+    let out = kdrift(&args("shop"), repo.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web"]);
+    let out = kdrift(&args("nothing-here"), repo.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("--path nothing-here matches no file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn extras_need_tracking_and_ignore_owned_objects() {
     let live = format!(
         "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: orphan, namespace: shop, labels: {{app.kubernetes.io/part-of: shop}}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: child, namespace: shop, labels: {{app.kubernetes.io/part-of: shop}}, ownerReferences: [{{uid: x, kind: Deployment, name: web, apiVersion: apps/v1}}]}}\n",

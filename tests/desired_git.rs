@@ -121,6 +121,24 @@ fn paths_limit_to_folders() {
             "/ConfigMap/default/d"
         ]
     );
+    // What the paths leave out is still known to be in Git.
+    let s = load(&repo, "HEAD", &["apps/shop"], "default");
+    let outside: Vec<String> = s.outside_paths.iter().map(|o| o.key.to_string()).collect();
+    assert_eq!(
+        outside,
+        [
+            "/ConfigMap/default/b",
+            "/ConfigMap/default/c",
+            "/ConfigMap/default/d"
+        ]
+    );
+    // A path that names nothing is an error, not an empty (clean) revision.
+    let err = try_load(&repo, "HEAD", &["apps/shop3"], "default").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("--path apps/shop3 matches no file"),
+        "{err}"
+    );
 }
 
 #[test]

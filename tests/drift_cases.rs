@@ -26,7 +26,7 @@ fn options(dir: &Path) -> DriftOptions {
     if let Some(sel) = v.get("selector").and_then(Value::as_str) {
         opts.tracking = Tracking {
             selector: Some(LabelSelector::parse(sel).unwrap()),
-            argocd_app: None,
+            ..Tracking::default()
         };
     }
     if let Some(app) = v.get("argocd_app").and_then(Value::as_str) {

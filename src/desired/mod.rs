@@ -32,6 +32,9 @@ pub enum DesiredError {
     /// An object of the repository cannot be read.
     #[error("cannot read {path} from the repository: {message}")]
     Object { path: String, message: String },
+    /// A `--path` names nothing in the revision.
+    #[error("--path {path} matches no file in revision {rev}")]
+    NoSuchPath { path: String, rev: String },
 }
 
 /// What to read.
@@ -72,8 +75,12 @@ pub struct LoadTimings {
 pub struct DesiredSnapshot {
     pub repo_path: PathBuf,
     pub revision: RevisionInfo,
-    /// Valid objects, sorted by key, at most one per key.
+    /// Valid objects under the chosen paths (`--path`; all without), sorted by key, at most
+    /// one per key.
     pub objects: Vec<DesiredObject>,
+    /// Objects Git declares outside the chosen paths: not shown or synced, but in Git, so
+    /// never `extra`.
+    pub outside_paths: Vec<DesiredObject>,
     pub invalid: Vec<InvalidManifest>,
     pub files: FileStats,
     /// Manifest files whose working-tree content differs from the revision (only when the
@@ -173,6 +180,18 @@ impl Revision {
             },
         }));
         let mut snapshot = resolve_identities(raw, &opts.default_namespace);
+        if !self.roots.is_empty() {
+            // Everything was read (an object in Git anywhere is never extra); what the paths
+            // choose is shown.
+            let (inside, outside) = std::mem::take(&mut snapshot.objects)
+                .into_iter()
+                .partition(|o| in_roots(&o.source.file, &self.roots));
+            snapshot.objects = inside;
+            snapshot.outside_paths = outside;
+            snapshot
+                .invalid
+                .retain(|i| in_roots(&i.source.file, &self.roots));
+        }
         snapshot.repo_path = self.repo.location();
         snapshot.revision = self.revision;
         snapshot.files = stats;
@@ -191,7 +210,20 @@ impl Revision {
         let roots: Vec<String> = opts.paths.iter().map(|p| normalize_root(p)).collect();
         let listing = repo.list_files(&revision)?;
         let files = listing.files;
-        let plan = kustomize::plan(&repo, &files, &|dir| in_roots(dir, &roots));
+        for (root, given) in roots.iter().zip(&opts.paths) {
+            if !files
+                .iter()
+                .any(|f| in_roots(&f.path, std::slice::from_ref(root)))
+            {
+                return Err(DesiredError::NoSuchPath {
+                    path: given.clone(),
+                    rev: revision.short.clone(),
+                });
+            }
+        }
+        // Every kustomization is rendered and every manifest read, whatever the paths: the
+        // paths choose what is shown (in `finish`), not what is in Git.
+        let plan = kustomize::plan(&repo, &files, &|_| true);
         Ok(Revision {
             repo,
             revision,
@@ -204,17 +236,12 @@ impl Revision {
 }
 
 impl kustomize::KustomizePlan {
-    /// The manifest files read as plain manifests: under the roots, not links, not claimed
-    /// by a kustomization.
-    fn plain_files<'a>(&self, files: &'a [TreeFile], roots: &[String]) -> Vec<&'a TreeFile> {
+    /// The manifest files read as plain manifests: not links, not claimed by a
+    /// kustomization.
+    fn plain_files<'a>(&self, files: &'a [TreeFile]) -> Vec<&'a TreeFile> {
         files
             .iter()
-            .filter(|f| {
-                !f.is_link
-                    && is_manifest_path(&f.path)
-                    && in_roots(&f.path, roots)
-                    && !self.claimed.contains(&f.path)
-            })
+            .filter(|f| !f.is_link && is_manifest_path(&f.path) && !self.claimed.contains(&f.path))
             .collect()
     }
 }
@@ -249,7 +276,7 @@ pub fn load_with(
 ) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
     let rev = Revision::open(opts)?;
-    let plain = rev.plan.plain_files(&rev.files, &rev.roots);
+    let plain = rev.plan.plain_files(&rev.files);
     let workdir = rev.worktree_dir();
     let index = rev.repo.index_path();
     // This thread reads the blobs and hands each to the parsing threads as it comes, so
@@ -460,7 +487,7 @@ pub fn load_cached(
 ) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
     let rev = Revision::open(opts)?;
-    let plain = rev.plan.plain_files(&rev.files, &rev.roots);
+    let plain = rev.plan.plain_files(&rev.files);
     let mut fresh = Vec::new();
     for f in plain
         .iter()
@@ -747,7 +774,11 @@ pub fn rescope(
     default_namespace: &str,
 ) {
     let mut changed = false;
-    for o in &mut snapshot.objects {
+    for o in snapshot
+        .objects
+        .iter_mut()
+        .chain(snapshot.outside_paths.iter_mut())
+    {
         let Some(namespaced) = is_namespaced(&o.key.group, &o.key.kind) else {
             continue;
         };
@@ -774,6 +805,13 @@ pub fn rescope(
     }
     if changed {
         snapshot.objects.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+}
+
+impl DesiredSnapshot {
+    /// The keys of the objects Git declares outside the chosen paths.
+    pub fn outside_keys(&self) -> std::collections::HashSet<ResourceKey> {
+        self.outside_paths.iter().map(|o| o.key.clone()).collect()
     }
 }
 

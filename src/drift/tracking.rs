@@ -101,11 +101,17 @@ impl LabelSelector {
 pub struct Tracking {
     pub selector: Option<LabelSelector>,
     pub argocd_app: Option<String>,
+    /// Objects Git declares outside the paths shown (`--path`): tracked or not, they are in
+    /// Git, so never extra.
+    pub in_git_elsewhere: std::sync::Arc<std::collections::HashSet<ResourceKey>>,
 }
 
 impl Tracking {
     /// Whether a live object (not in Git) is tracked, and so `extra`.
     pub fn is_tracked(&self, key: &ResourceKey, object: &Value) -> bool {
+        if self.in_git_elsewhere.contains(key) {
+            return false;
+        }
         let owned = object
             .pointer("/metadata/ownerReferences")
             .and_then(Value::as_array)
@@ -167,7 +173,7 @@ mod tests {
     fn owned_objects_are_never_tracked() {
         let t = Tracking {
             selector: Some(LabelSelector::parse("app=web").unwrap()),
-            argocd_app: None,
+            ..Tracking::default()
         };
         let key = ResourceKey::new("apps", "ReplicaSet", "ns", "web-1");
         let owned =
@@ -180,8 +186,8 @@ mod tests {
     #[test]
     fn argocd_annotation_tracking() {
         let t = Tracking {
-            selector: None,
             argocd_app: Some("shop".into()),
+            ..Tracking::default()
         };
         let key = ResourceKey::new("apps", "Deployment", "prod", "web");
         let obj = json!({"metadata": {"annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:prod/web"}}});

@@ -224,6 +224,8 @@ impl Engine {
                 &self.default_namespace,
             );
         }
+        // What Git declares outside the chosen paths is never extra.
+        self.opts.tracking.in_git_elsewhere = Arc::new(d.outside_keys());
         let kinds: BTreeSet<(String, String)> = d
             .objects
             .iter()

@@ -209,6 +209,9 @@ fn git_problem(e: &desired::DesiredError) -> String {
             "name a revision that exists with --rev (a branch, tag, commit or HEAD~N)"
         }
         desired::DesiredError::Object { .. } => "check the repository with `git fsck`",
+        desired::DesiredError::NoSuchPath { .. } => {
+            "name a folder of the repository with --path (relative to its root)"
+        }
     };
     format!("{e}. {what_to_do}")
 }

@@ -110,6 +110,7 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
             tracking: Tracking {
                 selector,
                 argocd_app,
+                ..Tracking::default()
             },
             show_secrets: global.show_secrets,
             people: config.attribution.people.clone(),
@@ -293,7 +294,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
         &desired.objects,
         &desired.invalid,
         &live.objects,
-        &report_options(settings),
+        &report_options(settings, &desired),
     );
     stage(&mut timings, "compare", t);
     let mut report = report;
@@ -630,7 +631,7 @@ fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
             &desired.invalid,
             &listing.objects,
             &coverage,
-            &report_options(settings),
+            &report_options(settings, &desired),
         );
         timings.push(("compare", t.elapsed()));
         if settings.diff_mode == DiffMode::Server {
@@ -711,11 +712,13 @@ async fn with_deadline<T>(
 
 /// The drift options of a one-shot report: in local mode, synced entries need no objects
 /// (server mode may still turn them out of sync, and then shows their diff).
-fn report_options(settings: &Settings) -> drift::DriftOptions {
-    drift::DriftOptions {
+fn report_options(settings: &Settings, desired: &DesiredSnapshot) -> drift::DriftOptions {
+    let mut opts = drift::DriftOptions {
         drop_synced_objects: settings.diff_mode == DiffMode::Local,
         ..settings.drift.clone()
-    }
+    };
+    opts.tracking.in_git_elsewhere = std::sync::Arc::new(desired.outside_keys());
+    opts
 }
 
 /// Attaches the Git side of attribution (the commit that last changed each drifted field)
