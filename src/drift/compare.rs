@@ -343,6 +343,18 @@ impl<'a> Comparer<'a> {
                 let Some(desired_keys) = desired_keys else {
                     return self.atomic(path, da, la, owners, out);
                 };
+                if self.builtin && is_ordered_list(path) && !same_order(&desired_keys, la, &keys) {
+                    // The same items in another order mean something else here: the list is
+                    // the drift.
+                    self.push(
+                        out,
+                        path,
+                        Some(&Value::Array(da.to_vec())),
+                        Some(&Value::Array(la.to_vec())),
+                        owners,
+                    );
+                    return self.keep_list(la);
+                }
                 let live_by_key: HashMap<Vec<(String, String)>, &Value> = la
                     .iter()
                     .filter_map(|i| item_key(i, &keys).map(|k| (k, i)))
@@ -518,6 +530,34 @@ impl<'a> Comparer<'a> {
 
 /// The merge-key values of a list item, with the server's defaults for absent keys
 /// (`protocol: TCP`); `None` when a key without a default is absent.
+/// Keyed lists of the built-in kinds whose order has a meaning of its own: a container's
+/// `env` (a `$(VAR)` expands only variables defined earlier in the list) and a pod's
+/// `initContainers` (they run one after another, in order).
+fn is_ordered_list(path: &FieldPath) -> bool {
+    let n = path.0.len();
+    match path.0.last() {
+        Some(Segment::Field(f)) if f == "initContainers" => true,
+        Some(Segment::Field(f)) if f == "env" && n >= 3 => matches!(
+            (&path.0[n - 3], &path.0[n - 2]),
+            (Segment::Field(c), Segment::Item(_))
+                if c == "containers" || c == "initContainers" || c == "ephemeralContainers"
+        ),
+        _ => false,
+    }
+}
+
+/// Whether the items Git names appear live in Git's order (items only one side has do not
+/// count: they are reported as missing or removed).
+fn same_order(desired_keys: &[Vec<(String, String)>], live: &[Value], keys: &[String]) -> bool {
+    let live_keys: Vec<Vec<(String, String)>> =
+        live.iter().filter_map(|l| item_key(l, keys)).collect();
+    let positions: Vec<usize> = desired_keys
+        .iter()
+        .filter_map(|k| live_keys.iter().position(|l| l == k))
+        .collect();
+    positions.windows(2).all(|w| w[0] < w[1])
+}
+
 pub fn item_key(item: &Value, keys: &[String]) -> Option<Vec<(String, String)>> {
     let m = item.as_object()?;
     keys.iter()
