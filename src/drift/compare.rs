@@ -262,10 +262,22 @@ impl<'a> Comparer<'a> {
         let in_metadata_map = path.0.len() <= 2
             && matches!(path.0.first(), Some(Segment::Field(f)) if f == "metadata")
             && lv.is_object();
-        if !other && !in_metadata_map {
-            let before = out.len();
-            self.push(out, path, None, Some(lv), owners);
-            return (out.len() > before).then(|| self.keep(lv));
+        if !in_metadata_map {
+            // What the applier's field sets hold here: the node itself (`.`, a list item),
+            // fields beneath it, or neither (a leaf, an atomic value, or an empty map).
+            let applier = || owners.iter().filter(|c| c.owner.is_applier);
+            let owns_itself = applier().any(|c| c.owns_itself());
+            let owns_children = applier().any(|c| c.owns_children());
+            if !owns_itself && !owns_children && lv.as_object().is_some_and(|m| !m.is_empty()) {
+                // Owned as an empty map (`strategy: {}`): what the server defaulted into it
+                // is nobody's change, and the next apply keeps it.
+                return None;
+            }
+            if !other && (owns_itself || !owns_children) {
+                let before = out.len();
+                self.push(out, path, None, Some(lv), owners);
+                return (out.len() > before).then(|| self.keep(lv));
+            }
         }
         match lv {
             Value::Object(m) => {

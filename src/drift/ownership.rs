@@ -15,6 +15,20 @@ pub struct OwnerCursor<'a> {
     node: &'a Value,
 }
 
+impl OwnerCursor<'_> {
+    /// Whether the set names this node itself (`.`: a list item as a whole).
+    pub fn owns_itself(&self) -> bool {
+        self.node.get(".").is_some()
+    }
+
+    /// Whether the set names fields or items beneath this node.
+    pub fn owns_children(&self) -> bool {
+        self.node
+            .as_object()
+            .is_some_and(|m| m.keys().any(|k| k != "."))
+    }
+}
+
 /// A manager that owns fields.
 #[derive(Debug, Clone)]
 pub struct Owner<'a> {
