@@ -348,3 +348,64 @@ async fn server_mode_dry_runs_are_cached_by_manifest_and_resource_version() {
     );
     handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinds_served_only_at_a_version_the_group_does_not_prefer_are_read() {
+    // monitoring.coreos.com prefers v1, and AlertmanagerConfig is served at v1alpha1 only.
+    let dir = tempfile::tempdir().unwrap();
+    let crd = |kind: &str, plural: &str, versions: &str| {
+        format!("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.monitoring.coreos.com}}\nspec:\n  group: monitoring.coreos.com\n  scope: Namespaced\n  names: {{kind: {kind}, plural: {plural}}}\n  versions: {versions}\n")
+    };
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        format!(
+            "{}---\n{}---\napiVersion: monitoring.coreos.com/v1alpha1\nkind: AlertmanagerConfig\nmetadata: {{name: route, namespace: default}}\nspec: {{receivers: [{{name: x}}]}}\n",
+            crd("PrometheusRule", "prometheusrules", "[{name: v1, served: true, storage: true}]"),
+            crd("AlertmanagerConfig", "alertmanagerconfigs", "[{name: v1alpha1, served: true, storage: true}]"),
+        ),
+    )
+    .unwrap();
+    let handle = sim::start(SimOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: false,
+        load: vec![live],
+    })
+    .await
+    .unwrap();
+    let kc = dir.path().join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    let target = kdrift::live::cluster::connect(Some(&kc), None)
+        .await
+        .unwrap();
+    let served = kdrift::live::cluster::discover(&target).await.unwrap();
+    let (ar, namespaced) = served
+        .get("monitoring.coreos.com", "AlertmanagerConfig")
+        .expect("a kind served at another version than the preferred one is discovered");
+    assert_eq!(ar.version, "v1alpha1");
+    assert!(namespaced);
+    assert_eq!(
+        served
+            .get("monitoring.coreos.com", "PrometheusRule")
+            .unwrap()
+            .0
+            .version,
+        "v1"
+    );
+    // And the report reads it: synced, not unknown or missing.
+    let repo = TestRepo::new();
+    repo.write(
+        "amc.yaml",
+        "apiVersion: monitoring.coreos.com/v1alpha1\nkind: AlertmanagerConfig\nmetadata: {name: route, namespace: default}\nspec: {receivers: [{name: x}]}\n",
+    );
+    repo.commit("amc");
+    let out = support::kdrift_on(repo.path(), &kc, &["diff", "-o", "json"]).await;
+    let r = report(&out);
+    assert_eq!(
+        r["monitoring.coreos.com/AlertmanagerConfig/default/route"].status,
+        "synced",
+        "{}",
+        stdout(&out)
+    );
+    handle.stop().await;
+}

@@ -267,11 +267,17 @@ pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
     };
     let mut kinds = HashMap::new();
     for group in discovery.groups() {
-        for (ar, caps) in group.recommended_resources() {
-            kinds.insert(
-                (ar.group.clone(), ar.kind.clone()),
-                (ar.clone(), caps.scope == Scope::Namespaced),
-            );
+        // The group's preferred version first; a kind served only at another version (a
+        // v1alpha1-only kind of a group that prefers v1) at its most stable one. Identity
+        // is group and kind, whatever the version.
+        for (ar, caps) in group
+            .recommended_resources()
+            .into_iter()
+            .chain(group.resources_by_stability())
+        {
+            kinds
+                .entry((ar.group.clone(), ar.kind.clone()))
+                .or_insert_with(|| (ar.clone(), caps.scope == Scope::Namespaced));
         }
     }
     Ok(Served { kinds })
