@@ -409,3 +409,45 @@ async fn kinds_served_only_at_a_version_the_group_does_not_prefer_are_read() {
     );
     handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_mode_names_keyed_items_of_custom_resources_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: rules.example.com}\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Rule, plural: rules}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            properties:\n              groups:\n                type: array\n                x-kubernetes-list-type: map\n                x-kubernetes-list-map-keys: [name]\n                items:\n                  type: object\n                  properties:\n                    name: {type: string}\n                    expr: {type: string}\n";
+    let rule = |expr: &str| {
+        format!("apiVersion: example.com/v1\nkind: Rule\nmetadata: {{name: r, namespace: default}}\nspec:\n  groups:\n  - {{name: a, expr: \"up\"}}\n  - {{name: b, expr: \"{expr}\"}}\n")
+    };
+    let live = dir.path().join("live.yaml");
+    std::fs::write(&live, format!("{crd}---\n{}", rule("old"))).unwrap();
+    let handle = sim::start(SimOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: false,
+        load: vec![live],
+    })
+    .await
+    .unwrap();
+    let kc = dir.path().join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    let repo = TestRepo::new();
+    repo.write("crd.yaml", crd);
+    repo.write("rule.yaml", &rule("new"));
+    repo.commit("rule");
+    for mode in ["local", "server"] {
+        let out = support::kdrift_on(
+            repo.path(),
+            &kc,
+            &["diff", "--diff-mode", mode, "-o", "json"],
+        )
+        .await;
+        let r = report(&out);
+        let e = &r["example.com/Rule/default/r"];
+        assert_eq!(e.status, "out-of-sync", "{mode}: {}", stdout(&out));
+        assert_eq!(
+            e.fields,
+            ["spec.groups[name=b].expr"],
+            "{mode}: {}",
+            stdout(&out)
+        );
+    }
+    handle.stop().await;
+}

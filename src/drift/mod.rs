@@ -17,7 +17,8 @@ use crate::path::{FieldPath, Segment};
 pub use compare::FieldDrift;
 use compare::{decode_base64, Comparer};
 use ownership::Ownership;
-use schema::{CrdSchemas, SchemaNode};
+pub use schema::CrdSchemas;
+use schema::SchemaNode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Borrow;
@@ -295,6 +296,7 @@ pub fn compare_server(
     key: &ResourceKey,
     dry_run: &Value,
     live: &LiveObject,
+    schemas: &CrdSchemas,
     opts: &DriftOptions,
 ) -> Vec<FieldDrift> {
     let mut result = dry_run.clone();
@@ -302,11 +304,13 @@ pub fn compare_server(
     let mut current = live.object.clone();
     normalize::normalize(&key.group, &key.kind, &mut current);
     let rules: Vec<&IgnoreRule> = opts.ignore.iter().filter(|r| r.applies_to(key)).collect();
+    let version = crate::model::split_api_version(&live.api_version).1;
     let comparer = Comparer {
         group: &key.group,
         kind: &key.kind,
         builtin: crate::kinds::is_builtin(&key.group, &key.kind),
-        schema: None,
+        // A CRD's keyed lists name their items by key, as in local mode.
+        schema: schemas.get(&key.group, &key.kind, version).map(SchemaNode),
         ignore_paths: rules.iter().flat_map(|r| r.paths.iter()).collect(),
         ignore_managers: Vec::new(),
         project: false,

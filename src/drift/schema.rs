@@ -149,6 +149,19 @@ pub struct CrdSchemas {
 }
 
 impl CrdSchemas {
+    /// The schemas of every CustomResourceDefinition among `objects` (others are skipped).
+    pub fn of<'a>(
+        objects: impl IntoIterator<Item = (&'a crate::model::ResourceKey, &'a Value)>,
+    ) -> Self {
+        let mut schemas = CrdSchemas::default();
+        for (key, object) in objects {
+            if key.kind == "CustomResourceDefinition" && key.group == "apiextensions.k8s.io" {
+                schemas.learn(object);
+            }
+        }
+        schemas
+    }
+
     /// Records the schemas of a CRD object (anything malformed is skipped).
     pub fn learn(&mut self, crd: &Value) {
         let Some(spec) = crd.get("spec") else { return };

@@ -770,6 +770,13 @@ async fn server_mode(
             })
         })
         .collect();
+    let schemas = drift::CrdSchemas::of(
+        desired
+            .objects
+            .iter()
+            .map(|d| (&d.key, &d.object))
+            .chain(live.iter().map(|l| (&l.key, &l.object))),
+    );
     let cache = live::server_diff::DryRunCache::default();
     let results = live::server_diff::dry_run_all(
         target,
@@ -789,7 +796,7 @@ async fn server_mode(
         };
         match result {
             Ok(obj) => {
-                let mut fields = drift::compare_server(&e.key, obj, l, &settings.drift);
+                let mut fields = drift::compare_server(&e.key, obj, l, &schemas, &settings.drift);
                 if let Some(git) = desired.objects.iter().find(|d| d.key == e.key) {
                     drift::attribution::attribute_server(&mut fields, &git.object, &e.fields);
                 }

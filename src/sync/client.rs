@@ -222,7 +222,15 @@ impl Syncer {
             item.action = PlanAction::Create;
             return item;
         };
-        let fields = drift::compare_server(&key, &result, live_obj, &self.drift);
+        // The preview knows no CRD schemas: a custom resource's keyed list items are named
+        // by position here (the report names them by key).
+        let fields = drift::compare_server(
+            &key,
+            &result,
+            live_obj,
+            &drift::CrdSchemas::default(),
+            &self.drift,
+        );
         item.changes = fields
             .into_iter()
             .map(|f| FieldChange {
@@ -251,15 +259,21 @@ impl Syncer {
             api_version: api_version.to_string(),
             object: serde_json::json!({"apiVersion": api_version, "kind": key.kind, "metadata": {"name": key.name, "namespace": key.namespace}}),
         };
-        drift::compare_server(key, manifest, &empty, &self.drift)
-            .into_iter()
-            .filter(|f| f.desired.is_some())
-            .map(|f| FieldChange {
-                path: f.path.to_string(),
-                before: None,
-                after: f.desired.as_ref().map(|v| short_value(v, 60)),
-            })
-            .collect()
+        drift::compare_server(
+            key,
+            manifest,
+            &empty,
+            &drift::CrdSchemas::default(),
+            &self.drift,
+        )
+        .into_iter()
+        .filter(|f| f.desired.is_some())
+        .map(|f| FieldChange {
+            path: f.path.to_string(),
+            before: None,
+            after: f.desired.as_ref().map(|v| short_value(v, 60)),
+        })
+        .collect()
     }
 
     /// Applies a confirmed plan, exactly as previewed: refuses (writing nothing) when Git
