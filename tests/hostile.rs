@@ -823,3 +823,54 @@ fn an_explorer_outside_a_repository_says_so_and_what_to_do_until_it_quits() {
     let screen = tmux.capture();
     assert!(screen.contains("--repo"), "{screen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn the_explorer_goes_live_again_when_the_server_comes_back_on_the_same_address() {
+    let repo = repo_with("a.yaml", ONE_CM);
+    let live = repo.path().join(".live.yaml");
+    std::fs::write(
+        &live,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n",
+    )
+    .unwrap();
+    let first = sim(vec![live.clone()]).await;
+    let addr = first.addr;
+    let kc = repo.path().join(".kc");
+    first.write_kubeconfig(&kc).unwrap();
+    let command = format!(
+        "'{}' --kubeconfig .kc --request-timeout 3s; sleep 60",
+        env!("CARGO_BIN_EXE_kdrift")
+    );
+    let Some(tmux) = tmux_in(&repo, &command, 80) else {
+        return;
+    };
+    tokio::task::block_in_place(|| {
+        tmux.wait_for("live", Duration::from_secs(20), |s| {
+            s.contains("● live") && s.contains("✓1")
+        })
+    });
+    first.stop().await;
+    tokio::task::block_in_place(|| {
+        tmux.wait_for("the outage noticed", Duration::from_secs(20), |s| {
+            s.contains("reconnecting")
+        })
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let second = kdrift::sim::start(kdrift::sim::SimOptions {
+        listen: addr,
+        tls: false,
+        load: vec![live],
+    })
+    .await
+    .unwrap();
+    let (screen, took) = tokio::task::block_in_place(|| {
+        tmux.wait_for("live again, no key pressed", Duration::from_secs(30), |s| {
+            s.contains("● live") && s.contains("✓1")
+        })
+    });
+    assert!(
+        took < Duration::from_secs(10),
+        "live again only after {took:?}: {screen}"
+    );
+    second.stop().await;
+}

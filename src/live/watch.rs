@@ -11,7 +11,7 @@ use futures::StreamExt;
 use kube::api::Api;
 use kube::core::{ObjectMeta, Resource};
 use kube::discovery::ApiResource;
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::watcher;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -200,63 +200,93 @@ fn spawn_watch(
     };
     let seconds = target.watch_seconds;
     tokio::spawn(async move {
-        let mut stream =
-            Box::pin(watcher(api, watcher::Config::default().timeout(seconds)).default_backoff());
-        while let Some(item) = stream.next().await {
-            let now = SystemTime::now();
-            let update = match item {
-                Ok(watcher::Event::Init) => Update::Init(index),
-                Ok(watcher::Event::InitApply(o)) => match applied(&ar, o, Some(index)) {
-                    Some(u) => u,
-                    None => continue,
-                },
-                Ok(watcher::Event::InitDone) => Update::InitDone(index),
-                Ok(watcher::Event::Apply(o)) => match applied(&ar, o, None) {
-                    Some(u) => u,
-                    None => continue,
-                },
-                Ok(watcher::Event::Delete(o)) => match obj_key(&ar, &o) {
-                    Some(k) => Update::Delete(k),
-                    None => continue,
-                },
-                Err(e) => {
-                    let text = match &e {
-                        watcher::Error::InitialListFailed(k)
-                        | watcher::Error::WatchStartFailed(k)
-                        | watcher::Error::WatchFailed(k) => explain(k),
-                        other => other.to_string(),
-                    };
-                    let forbidden = text.starts_with("forbidden")
-                        || text.contains("(403)")
-                        || text.contains("(404)");
-                    let state = if forbidden {
-                        ConnectionState::Unreadable { reason: text }
-                    } else {
-                        ConnectionState::Reconnecting {
-                            since: now,
-                            error: text,
-                        }
-                    };
-                    let stop = forbidden;
-                    if tx.send(Update::State(index, state)).is_err() || stop {
-                        return;
+        // After any error the watch starts over with a fresh list, after a backoff: resuming
+        // from a resourceVersion is only right against the same store, and a server that came
+        // back on the same address (restarted, restored) may answer such a watch with
+        // silence. The list ends in `InitDone`, which alone makes the kind connected again.
+        let mut backoff = WATCH_BACKOFF_MIN;
+        // When the kind was last known good: reconnecting counts from the first failure.
+        let mut down_since: Option<SystemTime> = None;
+        loop {
+            let mut stream = Box::pin(watcher(
+                api.clone(),
+                watcher::Config::default().timeout(seconds),
+            ));
+            let mut failure = None;
+            while let Some(item) = stream.next().await {
+                let now = SystemTime::now();
+                let (update, connected) = match item {
+                    // Listing: the kind stays as it was (connecting, or reconnecting) until
+                    // the list is complete; the writer then marks it connected.
+                    Ok(watcher::Event::Init) => (Update::Init(index), false),
+                    Ok(watcher::Event::InitApply(o)) => match applied(&ar, o, Some(index)) {
+                        Some(u) => (u, false),
+                        None => continue,
+                    },
+                    Ok(watcher::Event::InitDone) => {
+                        backoff = WATCH_BACKOFF_MIN;
+                        down_since = None;
+                        (Update::InitDone(index), false)
                     }
-                    continue;
+                    Ok(watcher::Event::Apply(o)) => match applied(&ar, o, None) {
+                        Some(u) => (u, true),
+                        None => continue,
+                    },
+                    Ok(watcher::Event::Delete(o)) => match obj_key(&ar, &o) {
+                        Some(k) => (Update::Delete(k), true),
+                        None => continue,
+                    },
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                };
+                if connected
+                    && tx
+                        .send(Update::State(
+                            index,
+                            ConnectionState::Connected { last_event: now },
+                        ))
+                        .is_err()
+                {
+                    return;
+                }
+                if tx.send(update).is_err() {
+                    return;
+                }
+            }
+            let text = match &failure {
+                Some(
+                    watcher::Error::InitialListFailed(k)
+                    | watcher::Error::WatchStartFailed(k)
+                    | watcher::Error::WatchFailed(k),
+                ) => explain(k),
+                Some(other) => other.to_string(),
+                None => "the watch ended".to_string(),
+            };
+            let forbidden =
+                text.starts_with("forbidden") || text.contains("(403)") || text.contains("(404)");
+            let state = if forbidden {
+                ConnectionState::Unreadable { reason: text }
+            } else {
+                ConnectionState::Reconnecting {
+                    since: *down_since.get_or_insert_with(SystemTime::now),
+                    error: text,
                 }
             };
-            if tx
-                .send(Update::State(
-                    index,
-                    ConnectionState::Connected { last_event: now },
-                ))
-                .is_err()
-                || tx.send(update).is_err()
-            {
+            if tx.send(Update::State(index, state)).is_err() || forbidden {
                 return;
             }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(WATCH_BACKOFF_MAX);
         }
     })
 }
+
+/// The first wait before a failed watch starts over, doubled after each failure up to the
+/// most; a complete list resets it.
+const WATCH_BACKOFF_MIN: Duration = Duration::from_millis(500);
+const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(8);
 
 /// Starts watching `kinds` (all namespaces; per namespace of `namespaces` for kinds whose
 /// cluster-wide list is forbidden, found by a first probe). Publishes views at most every
