@@ -208,3 +208,72 @@ fn explorer_quits_on_sigterm_with_the_terminal_restored() {
         "{screen}"
     );
 }
+
+/// The count after a status glyph in the status bar (`∅12` → 12).
+fn count_after(screen: &str, glyph: char) -> Option<usize> {
+    let first = screen.lines().next()?;
+    let at = first.find(glyph)? + glyph.len_utf8();
+    first[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn a_slow_server_never_shows_more_missing_rows_than_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = support::fixture(dir.path(), 10_000, 20, 5);
+    let expected: std::collections::BTreeMap<String, kdrift::fixture::Expected> =
+        serde_json::from_str(&std::fs::read_to_string(fx.join("expected.json")).unwrap()).unwrap();
+    let true_missing = expected.values().filter(|e| e.status == "missing").count();
+    let handle = kdrift::sim::start(kdrift::sim::SimOptions {
+        load: vec![fx.join("live.json")],
+        ..kdrift::sim::SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let kc = dir.path().join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    handle.faults().set_latency(Duration::from_millis(1500));
+    let command = format!(
+        "'{}' --kubeconfig '{}' -l app.kubernetes.io/part-of=fixture; sleep 60",
+        env!("CARGO_BIN_EXE_kdrift"),
+        kc.display()
+    );
+    let env = [
+        ("HOME", dir.path().display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            dir.path().join(".state").display().to_string(),
+        ),
+    ];
+    let Some(t) = Tmux::start(&command, &fx.join("repo"), &env, 80, 24) else {
+        return;
+    };
+    // Every 200 ms until the explorer is live with no row waiting.
+    let started = std::time::Instant::now();
+    let mut seen = 0;
+    loop {
+        let screen = tokio::task::block_in_place(|| t.capture());
+        if let Some(missing) = count_after(&screen, '∅') {
+            seen += 1;
+            assert!(
+                missing <= true_missing,
+                "{missing} missing on screen, {true_missing} true:\n{screen}"
+            );
+        }
+        if screen.contains("● live") && count_after(&screen, '?') == Some(0) {
+            assert_eq!(count_after(&screen, '∅'), Some(true_missing), "{screen}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "not live and complete after 120 s:\n{screen}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(seen > 3, "the screen was read while loading");
+    handle.stop().await;
+}
