@@ -169,7 +169,12 @@ impl<'a> Comparer<'a> {
                 Some(self.keep(lv))
             }
             (_, Some(lv)) => {
-                if self.scalar_eq(path, d, lv) {
+                let quantities = sch.is_some_and(|s| s.is_quantity());
+                if self.scalar_eq(path, d, lv)
+                    || quantities
+                        && Quantity::from_json(d)
+                            .is_some_and(|a| Quantity::from_json(lv) == Some(a))
+                {
                     Some(self.keep(d))
                 } else {
                     self.push(out, path, Some(d), Some(lv), owners);

@@ -239,6 +239,38 @@ impl<'a> SchemaNode<'a> {
         }
     }
 
+    /// Whether the field holds a Kubernetes quantity, compared by value as for built-in kinds:
+    /// `format: quantity`, or an int-or-string (`x-kubernetes-int-or-string`, or `anyOf`
+    /// integer and string) whose pattern is the quantity pattern controller-gen writes for
+    /// `resource.Quantity`.
+    pub fn is_quantity(&self) -> bool {
+        if self.0.get("format").and_then(Value::as_str) == Some("quantity") {
+            return true;
+        }
+        let int_or_string = self
+            .0
+            .get("x-kubernetes-int-or-string")
+            .and_then(Value::as_bool)
+            == Some(true)
+            || self
+                .0
+                .get("anyOf")
+                .and_then(Value::as_array)
+                .is_some_and(|a| {
+                    let types: Vec<&str> = a
+                        .iter()
+                        .filter_map(|t| t.get("type").and_then(Value::as_str))
+                        .collect();
+                    types.contains(&"integer") && types.contains(&"string")
+                });
+        int_or_string
+            && self
+                .0
+                .get("pattern")
+                .and_then(Value::as_str)
+                .is_some_and(|p| p.contains("[KMGTPE]i") && p.contains("[numkMGTPE]"))
+    }
+
     /// The schema of list items.
     pub fn items(&self) -> Option<SchemaNode<'a>> {
         self.0.get("items").map(SchemaNode)
