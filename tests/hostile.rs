@@ -522,6 +522,27 @@ async fn the_headless_sync_preview_shows_escapes_not_forged_lines() {
         "{text:?}"
     );
     assert!(text.contains("\\x1b[1A"), "the escape is shown: {text}");
+    // A multi-line value cannot pass for lines of the preview: its lines are indented and
+    // marked under it.
+    repo.write(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: evil, namespace: default}\ndata:\n  v: \"x\\nDry run: nothing written.\\nApply 0 resources\"\n",
+    );
+    repo.commit("forged lines");
+    let out = support::kdrift_on(
+        repo.path(),
+        &kc,
+        &["sync", "configmap/evil", "-n", "default", "--dry-run"],
+    )
+    .await;
+    let text = stdout(&out);
+    let starts = |p: &str| text.lines().filter(|l| l.starts_with(p)).count();
+    assert_eq!(starts("Dry run"), 1, "{text}");
+    assert_eq!(starts("Apply"), 0, "{text}");
+    assert!(
+        text.contains("        | Dry run: nothing written."),
+        "{text}"
+    );
     handle.stop().await;
 }
 

@@ -39,6 +39,12 @@ const SHORT_NAMES: &[(&str, &str)] = &[
 ];
 
 /// Prints a plan for a terminal or a log.
+/// A value's continuation lines, indented under it and marked, so that no line of a value
+/// can pass for a line of the preview (a forged "Dry run" or question).
+fn indented(text: &str) -> String {
+    text.replace('\n', "\n        | ")
+}
+
 pub fn plan_text(plan: &SyncPlan) -> String {
     let mut out = String::new();
     out.push_str(&format!(
@@ -54,14 +60,14 @@ pub fn plan_text(plan: &SyncPlan) -> String {
             short_name(&item.key)
         ));
         if let Some(e) = &item.error {
-            out.push_str(&format!("      {e}\n"));
+            out.push_str(&format!("      {}\n", indented(e)));
         }
         if let Some(n) = &item.note {
-            out.push_str(&format!("      ({n})\n"));
+            out.push_str(&format!("      ({})\n", indented(n)));
         }
         for c in &item.changes {
-            let before = c.before.clone().unwrap_or_else(|| "(absent)".into());
-            let after = c.after.clone().unwrap_or_else(|| "(removed)".into());
+            let before = indented(c.before.as_deref().unwrap_or("(absent)"));
+            let after = indented(c.after.as_deref().unwrap_or("(removed)"));
             if item.action == PlanAction::Create {
                 out.push_str(&format!("      + {}: {after}\n", c.path));
             } else {
