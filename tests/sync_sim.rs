@@ -442,3 +442,58 @@ async fn prune_deletes_only_the_version_shown_and_never_owned_objects() {
     assert!(syncer.get(&orphan).await.unwrap().is_none());
     assert!(syncer.get(&owned).await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_and_its_custom_resources_sync_in_one_confirmed_operation() {
+    let s = setup().await;
+    s.repo.write(
+        "crds/widget.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n",
+    );
+    s.repo.write(
+        "apps/widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: default}\nspec: {size: 3}\n",
+    );
+    s.repo.commit("widgets");
+    let keys = [
+        "sync",
+        "customresourcedefinition/widgets.example.com",
+        "widget/w",
+        "-n",
+        "default",
+    ];
+    // The preview names both, says how the widget is checked, and writes nothing.
+    let mut dry = keys.to_vec();
+    dry.push("--dry-run");
+    let out = run_async(&s, &dry).await;
+    let text = stdout(&out);
+    assert!(
+        text.contains("create    CustomResourceDefinition/widgets.example.com"),
+        "{text}{}",
+        stderr(&out)
+    );
+    assert!(text.contains("create    Widget/w -n default"), "{text}");
+    assert!(
+        text.contains("checked with a dry run once that CRD is established"),
+        "{text}"
+    );
+    assert!(!everything(&s.sim).keys().any(|k| k.contains("widgets")));
+    // Confirmed: the CRD first, then the widget once its kind is served.
+    let mut yes = keys.to_vec();
+    yes.push("--yes");
+    let out = run_async(&s, &yes).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let all = everything(&s.sim);
+    let widget = all
+        .get("example.com/widgets/default/w")
+        .unwrap_or_else(|| panic!("no widget in {:?}", all.keys().collect::<Vec<_>>()));
+    assert_eq!(widget["spec"]["size"], 3);
+    assert!(all.contains_key("apiextensions.k8s.io/customresourcedefinitions//widgets.example.com"));
+    s.sim.stop().await;
+}

@@ -535,6 +535,7 @@ fn plan() -> crate::sync::SyncPlan {
             }],
             error: None,
             note: None,
+            after_crd: None,
         }],
     }
 }

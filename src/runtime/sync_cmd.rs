@@ -129,6 +129,25 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                 // The core and built-in groups first, as kubectl prefers them.
                 .min_by_key(|(g, _, _)| (g.contains('.') && !g.ends_with(".k8s.io"), g.len()))
                 .map(|(g, k, n)| (g.to_string(), k.to_string(), n))
+                // A kind the cluster does not serve yet (its CRD is in this sync): as Git
+                // declares it.
+                .or_else(|| {
+                    snapshot
+                        .objects
+                        .iter()
+                        .find(|o| {
+                            let lower = o.key.kind.to_lowercase();
+                            group.is_none_or(|want| want == o.key.group)
+                                && (lower == kind_name || format!("{lower}s") == kind_name)
+                        })
+                        .map(|o| {
+                            (
+                                o.key.group.clone(),
+                                o.key.kind.clone(),
+                                !o.key.namespace.is_empty(),
+                            )
+                        })
+                })
         };
         let mut keys = Vec::new();
         for text in &args.keys {

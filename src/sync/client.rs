@@ -138,6 +138,42 @@ impl Syncer {
                 ));
             }
         }
+        // Custom resources whose CRD this same sync writes cannot be dry-run before the CRD
+        // is established and its kind served: they are checked then, and written only if the
+        // check passes.
+        let new_crds: std::collections::HashMap<(String, String), String> = planned
+            .iter()
+            .filter(|i| {
+                matches!(i.action, PlanAction::Create | PlanAction::Update)
+                    && i.key.kind == "CustomResourceDefinition"
+                    && i.key.group == "apiextensions.k8s.io"
+            })
+            .filter_map(|i| {
+                let g = i.manifest.pointer("/spec/group")?.as_str()?.to_string();
+                let k = i
+                    .manifest
+                    .pointer("/spec/names/kind")?
+                    .as_str()?
+                    .to_string();
+                Some(((g, k), i.key.name.clone()))
+            })
+            .collect();
+        for item in &mut planned {
+            let crd = new_crds.get(&(item.key.group.clone(), item.key.kind.clone()));
+            if let (Some(crd), true) = (crd, self.api(&item.key).is_none()) {
+                if item.manifest.is_null() {
+                    continue;
+                }
+                item.error = None;
+                item.action = PlanAction::Create;
+                item.changes =
+                    self.fields_of_manifest(&item.key, &item.api_version, &item.manifest);
+                item.note = Some(format!(
+                    "its CustomResourceDefinition {crd} is written by this sync first; this object is checked with a dry run once that CRD is established, and written only if the check passes"
+                ));
+                item.after_crd = Some(crd.clone());
+            }
+        }
         SyncPlan {
             context: self.target.context.clone(),
             server: self.target.server.clone(),
@@ -157,6 +193,7 @@ impl Syncer {
             conflicts: Vec::new(),
             error: None,
             note: None,
+            after_crd: None,
         };
         let Some(d) = desired else {
             item.error =
@@ -298,7 +335,7 @@ impl Syncer {
                 short(current_revision)
             ));
         }
-        for item in plan.writes() {
+        for item in plan.writes().filter(|i| i.after_crd.is_none()) {
             let now = self
                 .get(&item.key)
                 .await
@@ -318,6 +355,9 @@ impl Syncer {
             return Err(SyncError::Moved(moved));
         }
         let mut outcomes = Vec::new();
+        // What the cluster serves once the plan's CRDs are established (found when the first
+        // object that waits for one comes up).
+        let mut after_crds: Option<Result<crate::live::cluster::Served, String>> = None;
         for item in plan.write_order().into_iter().map(|i| &plan.items[i]) {
             let action = item.action.to_string();
             let result = match item.action {
@@ -330,6 +370,15 @@ impl Syncer {
                 PlanAction::Create | PlanAction::Update => {
                     if !item.conflicts.is_empty() && !force {
                         ItemResult::Conflict(conflict_text(&item.conflicts))
+                    } else if item.after_crd.is_some() {
+                        if after_crds.is_none() {
+                            after_crds = Some(self.await_crds(plan).await);
+                        }
+                        match after_crds.as_ref() {
+                            Some(Ok(served)) => self.apply_after_crd(item, served, force).await,
+                            Some(Err(why)) => ItemResult::Rejected(why.clone()),
+                            None => ItemResult::Rejected("no discovery".into()),
+                        }
                     } else {
                         self.apply_one(item, force).await
                     }
@@ -345,10 +394,97 @@ impl Syncer {
         Ok(outcomes)
     }
 
+    /// Waits until every CRD the plan writes is Established (at most `CRD_WAIT`), then
+    /// discovers what the cluster serves now.
+    async fn await_crds(&self, plan: &SyncPlan) -> Result<crate::live::cluster::Served, String> {
+        let crds: Vec<&str> = plan
+            .items
+            .iter()
+            .filter_map(|i| i.after_crd.as_deref())
+            .collect();
+        let ar = kube::discovery::ApiResource::erase::<
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        >(&());
+        let api: Api<DynamicObject> = Api::all_with(self.target.client.clone(), &ar);
+        let started = std::time::Instant::now();
+        for name in crds {
+            loop {
+                let established = api.get_opt(name).await.ok().flatten().is_some_and(|o| {
+                    o.data
+                        .pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .is_some_and(|c| {
+                            c.iter().any(|c| {
+                                c.get("type").and_then(Value::as_str) == Some("Established")
+                                    && c.get("status").and_then(Value::as_str) == Some("True")
+                            })
+                        })
+                });
+                if established {
+                    break;
+                }
+                if started.elapsed() > CRD_WAIT {
+                    return Err(format!(
+                        "CustomResourceDefinition {name} was not established within {} s; not written",
+                        CRD_WAIT.as_secs()
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        }
+        crate::live::cluster::discover(&self.target)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Checks an object whose CRD this sync wrote (a dry run, now that its kind is served),
+    /// then writes it if the check passes.
+    async fn apply_after_crd(
+        &self,
+        item: &PlanItem,
+        served: &crate::live::cluster::Served,
+        force: bool,
+    ) -> ItemResult {
+        let Some((ar, namespaced)) = served.get(&item.key.group, &item.key.kind) else {
+            return ItemResult::Rejected(format!(
+                "kind {} is still not served after its CustomResourceDefinition was established",
+                item.key.kind
+            ));
+        };
+        let api: Api<DynamicObject> = if *namespaced {
+            Api::namespaced_with(self.target.client.clone(), &item.key.namespace, ar)
+        } else {
+            Api::all_with(self.target.client.clone(), ar)
+        };
+        let mut check = PatchParams::apply(&self.field_manager);
+        check.dry_run = true;
+        if let Err(e) = api
+            .patch(&item.key.name, &check, &Patch::Apply(&item.manifest))
+            .await
+        {
+            return match e {
+                kube::Error::Api(s) => {
+                    ItemResult::Rejected(format!("the check failed: {}", s.message))
+                }
+                other => ItemResult::Rejected(explain(&other)),
+            };
+        }
+        self.apply_with(&api, item, force).await
+    }
+
     async fn apply_one(&self, item: &PlanItem, force: bool) -> ItemResult {
         let Some((api, _)) = self.api(&item.key) else {
             return ItemResult::Rejected(format!("kind {} is not served", item.key.kind));
         };
+        self.apply_with(&api, item, force).await
+    }
+
+    async fn apply_with(
+        &self,
+        api: &Api<DynamicObject>,
+        item: &PlanItem,
+        force: bool,
+    ) -> ItemResult {
         let mut body = item.manifest.clone();
         if let (Some(rv), Some(meta)) = (
             &item.live_version,
@@ -451,6 +587,9 @@ impl Syncer {
         );
     }
 }
+
+/// How long a sync waits for the CustomResourceDefinitions it wrote to be established.
+const CRD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(7)]

@@ -71,6 +71,9 @@ pub struct PlanItem {
     /// A caveat of the preview (a create in a namespace the same sync creates could not be
     /// dry-run; its fields are Git's).
     pub note: Option<String>,
+    /// The CustomResourceDefinition this same sync writes that this object's kind needs: the
+    /// object is dry-run (and written only if that passes) once the CRD is established.
+    pub after_crd: Option<String>,
 }
 
 /// The preview of a sync, confirmed as a whole.
