@@ -207,14 +207,30 @@ pub fn parse_conflicts(status: &Value) -> Vec<Conflict> {
         }
     }
     if by_manager.is_empty() {
+        // The message alone, in either wording: `conflict with "m": .f` on one line, or the
+        // API server's `conflicts with "m" using apps/v1:` followed by `- .f` lines.
         let message = status.get("message").and_then(Value::as_str).unwrap_or("");
-        for part in message.split("conflict with ").skip(1) {
-            if let Some(m) = quoted(part) {
-                let field = part
-                    .rsplit_once(": ")
-                    .map(|(_, f)| f.trim_end_matches(',').trim().to_string())
-                    .unwrap_or_default();
-                push(&mut by_manager, m, field);
+        let mut current: Option<String> = None;
+        for line in message.lines() {
+            let text = line.trim();
+            if let Some(field) = text.strip_prefix("- ") {
+                if let Some(m) = &current {
+                    push(&mut by_manager, m.clone(), field.trim().to_string());
+                }
+                continue;
+            }
+            for part in text.split(" with \"").skip(1) {
+                let Some(m) = quoted(&format!("\"{part}")) else {
+                    continue;
+                };
+                current = Some(m.clone());
+                // A field on the same line, after the last `: `.
+                if let Some((_, f)) = part.rsplit_once(": ") {
+                    let f = f.trim().trim_end_matches(',');
+                    if f.starts_with('.') {
+                        push(&mut by_manager, m, f.to_string());
+                    }
+                }
             }
         }
     }
@@ -287,6 +303,25 @@ mod tests {
                 manager: "kubectl-scale".into(),
                 fields: vec![".spec.replicas".into()]
             }]
+        );
+    }
+
+    #[test]
+    fn conflicts_in_the_api_servers_words() {
+        let status = json!({"message": "Apply failed with 3 conflicts: conflicts with \"kubectl-edit\" using apps/v1:\n- .spec.replicas\n- .spec.paused\nconflict with \"kubectl\" with subresource \"scale\" using apps/v1: .spec.minReadySeconds"});
+        let c = parse_conflicts(&status);
+        assert_eq!(
+            c,
+            vec![
+                Conflict {
+                    manager: "kubectl-edit".into(),
+                    fields: vec![".spec.replicas".into(), ".spec.paused".into()]
+                },
+                Conflict {
+                    manager: "kubectl".into(),
+                    fields: vec![".spec.minReadySeconds".into()]
+                }
+            ]
         );
     }
 
