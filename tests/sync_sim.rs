@@ -497,3 +497,20 @@ async fn a_crd_and_its_custom_resources_sync_in_one_confirmed_operation() {
     assert!(all.contains_key("apiextensions.k8s.io/customresourcedefinitions//widgets.example.com"));
     s.sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncing_a_name_that_exists_nowhere_says_so_and_where_it_looked() {
+    let s = setup().await;
+    let out = run_async(&s, &["sync", "cm/nope", "-n", "shop", "--dry-run"]).await;
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("exists neither in Git nor in the cluster (in namespace shop)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(" D"),
+        "no explorer key in a headless answer: {text}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    s.sim.stop().await;
+}

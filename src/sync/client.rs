@@ -196,8 +196,20 @@ impl Syncer {
             after_crd: None,
         };
         let Some(d) = desired else {
-            item.error =
-                Some("not in Git: nothing to apply (an extra resource is pruned with D)".into());
+            let place = if key.namespace.is_empty() {
+                "cluster-wide".to_string()
+            } else {
+                format!("in namespace {}", key.namespace)
+            };
+            item.error = Some(match self.get(&key).await {
+                Ok(Some(_)) => format!(
+                    "not in Git ({place}): nothing to apply; it exists only in the cluster (an extra resource is deleted from the explorer, not by sync)"
+                ),
+                Ok(None) => format!(
+                    "exists neither in Git nor in the cluster ({place}); check the name, and the namespace with -n"
+                ),
+                Err(e) => format!("not in Git ({place}); the cluster cannot say more: {e}"),
+            });
             return item;
         };
         item.api_version = d.api_version.clone();
