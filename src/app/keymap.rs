@@ -93,7 +93,10 @@ impl fmt::Display for Key {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Back from a sub-view (diff, help, log), as in `less`; quits from the tree.
     Quit,
+    /// Quits from any screen.
+    Exit,
     Help,
     Log,
     Refresh,
@@ -131,7 +134,8 @@ impl Action {
     /// The sentence the help screen shows.
     pub fn description(self) -> &'static str {
         match self {
-            Action::Quit => "quit",
+            Action::Quit => "back to the tree; quit from the tree",
+            Action::Exit => "quit from any screen",
             Action::Help => "this help",
             Action::Log => "event log of this run",
             Action::Refresh => "re-read Git and the live state now",

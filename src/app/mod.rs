@@ -831,6 +831,9 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
     }
     let page = state.page() as isize;
     match action {
+        Action::Exit => return vec![Effect::Quit],
+        // As in `less`: a sub-view's `q` goes back; only the tree's quits.
+        Action::Quit if state.screen != Screen::Tree => return run_action(state, Action::Back),
         Action::Quit => return vec![Effect::Quit],
         Action::Help => {
             if state.screen != Screen::Help {

@@ -746,3 +746,22 @@ fn a_git_problem_stays_in_the_main_area_until_git_can_be_read() {
     );
     insta::assert_snapshot!("git_problem_above_rows", screen(&s));
 }
+
+#[test]
+fn q_goes_back_from_a_sub_view_and_quits_from_the_tree_ctrl_c_quits_anywhere() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    keys(&mut s, &[Key::Enter]);
+    assert_eq!(s.screen, Screen::Diff);
+    assert!(keys(&mut s, &[Key::Char('q')]).is_empty());
+    assert_eq!(s.screen, Screen::Tree);
+    keys(&mut s, &[Key::Char('?')]);
+    assert_eq!(s.screen, Screen::Help);
+    assert!(keys(&mut s, &[Key::Char('q')]).is_empty());
+    assert_eq!(s.screen, Screen::Tree);
+    keys(&mut s, &[Key::Char('L')]);
+    assert_eq!(keys(&mut s, &[Key::Ctrl('c')]), vec![Effect::Quit]);
+    assert!(keys(&mut s, &[Key::Char('q')]).is_empty());
+    assert_eq!(s.screen, Screen::Tree);
+    assert_eq!(keys(&mut s, &[Key::Char('q')]), vec![Effect::Quit]);
+}
