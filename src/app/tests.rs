@@ -765,3 +765,21 @@ fn q_goes_back_from_a_sub_view_and_quits_from_the_tree_ctrl_c_quits_anywhere() {
     assert_eq!(s.screen, Screen::Tree);
     assert_eq!(keys(&mut s, &[Key::Char('q')]), vec![Effect::Quit]);
 }
+
+#[test]
+fn ascii_draws_only_ascii_and_folds_unlike_statuses() {
+    for (w, h) in [(80, 24), (40, 10)] {
+        let mut s = state(w, h);
+        s.look.ascii = true;
+        let tree = screen(&s);
+        assert!(tree.is_ascii(), "{tree}");
+        assert!(tree.contains("v = (cluster-scoped)"), "{tree}");
+        select_resource(&mut s, "apps/Deployment/shop/web");
+        keys(&mut s, &[Key::Enter]);
+        let diff = screen(&s);
+        assert!(diff.is_ascii(), "{diff}");
+        if w == 80 {
+            insta::assert_snapshot!("ascii_tree_80x24", tree);
+        }
+    }
+}

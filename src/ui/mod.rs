@@ -35,6 +35,35 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     if state.sync.is_open() {
         dialog::draw(frame, state, &theme, areas.body);
     }
+    if state.look.ascii {
+        asciify(frame.buffer_mut());
+    }
+}
+
+/// `--ascii`: the drawing glyphs of the whole frame (borders, separators, ellipses, folds,
+/// statuses) in their plain ASCII stand-ins, one cell each, whoever drew them.
+fn asciify(buffer: &mut ratatui::buffer::Buffer) {
+    for cell in buffer.content.iter_mut() {
+        let plain = match cell.symbol() {
+            "│" | "┃" | "║" => "|",
+            "─" | "━" | "═" => "-",
+            "┌" | "┐" | "└" | "┘" | "├" | "┤" | "┬" | "┴" | "┼" | "╭" | "╮" | "╯" | "╰" => {
+                "+"
+            }
+            "·" | "…" | "⋯" => ".",
+            "◦" => "o",
+            "●" => "*",
+            "▸" | "▶" | "→" | "›" => ">",
+            "◂" | "◀" | "←" | "‹" => "<",
+            "▾" => "v",
+            "✓" => "=",
+            "≠" => "~",
+            "∅" => "-",
+            "✗" => "!",
+            _ => continue,
+        };
+        cell.set_symbol(plain);
+    }
 }
 
 /// A duration as a short age: `4s`, `3m`, `2h`, `5d`.

@@ -59,8 +59,9 @@ impl Theme {
         match (collapsed, self.ascii) {
             (true, false) => "▸",
             (false, false) => "▾",
-            (true, true) => "+",
-            (false, true) => "-",
+            // Not `+` and `-`: those are status glyphs (extra, missing).
+            (true, true) => ">",
+            (false, true) => "v",
         }
     }
 
