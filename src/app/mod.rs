@@ -322,13 +322,35 @@ impl AppState {
         let screen_pos = self.selected.saturating_sub(self.offset);
         self.rows = tree::build_rows(&self.report, self.grouping, self.filter, &self.collapsed);
         if let Some(id) = selected_id {
-            if let Some(i) = self.rows.iter().position(|r| r.id == id) {
+            let at = self
+                .rows
+                .iter()
+                .position(|r| r.id == id)
+                .or_else(|| self.nearest_visible(&id));
+            if let Some(i) = at {
                 self.selected = i;
                 // Keep the row where it was on screen.
                 self.offset = i.saturating_sub(screen_pos);
             }
         }
         self.clamp_selection();
+    }
+
+    /// The row nearest to the row `id` that is no longer shown (a filter hid it), in the
+    /// order of every row: the next one shown after it, else the one before.
+    fn nearest_visible(&self, id: &str) -> Option<usize> {
+        let all = tree::build_rows(&self.report, self.grouping, Filter::All, &HashSet::new());
+        let p = all.iter().position(|r| r.id == id)?;
+        let shown: HashMap<&str, usize> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        all[p..]
+            .iter()
+            .chain(all[..p].iter().rev())
+            .find_map(|r| shown.get(r.id.as_str()).copied())
     }
 
     fn clamp_selection(&mut self) {
@@ -435,10 +457,24 @@ impl AppState {
         };
         let found = candidates
             .into_iter()
-            .map(|p| order[p])
-            .find(|&i| tree::matches(&self.report.entries[i], &query));
+            .find(|&p| tree::matches(&self.report.entries[order[p]], &query));
         match found {
-            Some(i) => {
+            Some(p) => {
+                let i = order[p];
+                // Say so when `n`/`N` went past the end (or the start) and came round
+                // (back to the current match itself included).
+                let wrapped = !include_current
+                    && start.is_some_and(|s| if forward { p <= s } else { p >= s });
+                if wrapped {
+                    self.toast = Some((
+                        if forward {
+                            "search wrapped to the top".to_string()
+                        } else {
+                            "search wrapped to the bottom".to_string()
+                        },
+                        self.now,
+                    ));
+                }
                 let entry = &self.report.entries[i];
                 let id = tree::resource_id(&entry.key);
                 for g in tree::ancestors(entry, self.grouping) {

@@ -783,3 +783,42 @@ fn ascii_draws_only_ascii_and_folds_unlike_statuses() {
         }
     }
 }
+
+#[test]
+fn a_filter_keeps_the_selection_on_the_same_or_the_nearest_resource() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "/Service/shop/web");
+    keys(&mut s, &[Key::Char('f')]);
+    assert_eq!(s.filter, tree::Filter::Drifted);
+    // The Service is hidden; the selection is on its nearest shown neighbour, not on
+    // whatever resource now stands on its screen row.
+    let row = s.selected_row().map(|r| r.id.clone()).unwrap();
+    assert_eq!(
+        row,
+        tree::resource_id(&ResourceKey::new("apps", "Deployment", "shop", "web"))
+    );
+    // A resource the filter still shows keeps the selection.
+    let mut s = state(80, 24);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    keys(&mut s, &[Key::Char('f')]);
+    let row = s.selected_row().map(|r| r.id.clone()).unwrap();
+    assert_eq!(
+        row,
+        tree::resource_id(&ResourceKey::new("apps", "Deployment", "shop", "web"))
+    );
+}
+
+#[test]
+fn n_says_when_the_search_wraps_around() {
+    let mut s = state(80, 24);
+    keys(&mut s, &[Key::Char('/')]);
+    keys(&mut s, &chars("web"));
+    keys(&mut s, &[Key::Enter]);
+    let first = s.selected_row().unwrap().id.clone();
+    keys(&mut s, &[Key::Char('n')]);
+    assert!(s.toast.is_none() || !s.toast.as_ref().unwrap().0.contains("wrapped"));
+    keys(&mut s, &[Key::Char('n')]);
+    assert_eq!(s.selected_row().unwrap().id, first);
+    let toast = s.toast.as_ref().map(|t| t.0.clone()).unwrap_or_default();
+    assert!(toast.contains("wrapped to the top"), "{toast}");
+}
