@@ -188,6 +188,21 @@ pub struct DiffArgs {
     /// Report format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Only these resources: group/Kind/namespace/name, or kubectl style kind/name
+    /// (deploy/web, cm/cfg) with -n for the namespace.
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Colour the text report: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -394,6 +394,8 @@ pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> 
         ));
         let diff = crate::cli::DiffArgs {
             output: crate::cli::OutputFormat::Text,
+            keys: Vec::new(),
+            color: crate::cli::ColorChoice::Never,
         };
         runtime::run_diff(&settings, &diff)?;
         runtime::EXIT_CLEAN

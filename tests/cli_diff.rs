@@ -404,3 +404,64 @@ fn the_explorer_without_a_terminal_says_what_to_use() {
         stderr(&out)
     );
 }
+
+#[test]
+fn keys_filter_and_colour_narrow_and_paint_the_text_report() {
+    let repo = setup(&live_deploy(3, "web:1"));
+    repo.write(
+        "shop/cfg.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: shop}\n",
+    );
+    repo.commit("cfg");
+    let lp = live_path(&repo);
+    // A key: only that resource.
+    let out = kdrift(
+        &["diff", "--live-file", &lp, "cm/cfg", "-n", "shop"],
+        repo.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("missing: /ConfigMap/shop/cfg"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("Deployment"), "{}", stdout(&out));
+    // A key naming nothing is an error, not a clean report.
+    let out = kdrift(
+        &["diff", "--live-file", &lp, "cm/nope", "-n", "shop"],
+        repo.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("neither in Git nor among the live objects"),
+        "{}",
+        stderr(&out)
+    );
+    // A filter: only that status.
+    let out = kdrift(
+        &["diff", "--live-file", &lp, "--filter", "out-of-sync"],
+        repo.path(),
+    );
+    assert!(
+        stdout(&out).contains("out-of-sync: apps/Deployment/shop/web"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("missing:"), "{}", stdout(&out));
+    // Colour: asked for, git diff's colours; never (and by default off a terminal), none.
+    let out = kdrift(
+        &["diff", "--live-file", &lp, "--color", "always"],
+        repo.path(),
+    );
+    let text = stdout(&out);
+    assert!(text.contains("\x1b[31m-  replicas: 3\x1b[0m"), "{text:?}");
+    assert!(text.contains("\x1b[32m+  replicas: 2\x1b[0m"), "{text:?}");
+    let out = kdrift(&["diff", "--live-file", &lp], repo.path());
+    assert!(!stdout(&out).contains('\x1b'), "{:?}", stdout(&out));
+}

@@ -48,6 +48,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// The largest live dump read.
     pub live_file_limit: u64,
+    /// `--filter`: the statuses shown (`kdrift diff` lists only these; the explorer starts
+    /// with it).
+    pub filter: Option<crate::app::tree::Filter>,
 }
 
 /// Resolves flags over the configuration.
@@ -147,6 +150,12 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         live_file_limit: global
             .max_live_file_size
             .unwrap_or(live::file::DEFAULT_LIMIT),
+        filter: match &global.filter {
+            Some(f) => Some(crate::app::tree::Filter::parse(f).ok_or_else(|| {
+                anyhow!("--filter {f:?}: expected all, drifted, synced, out-of-sync, missing, extra, unknown or invalid")
+            })?),
+            None => None,
+        },
     })
 }
 
@@ -323,6 +332,8 @@ fn finish_diff<T>(
     started: Instant,
     keep: T,
 ) -> Result<u8> {
+    let mut report = report;
+    narrow(&mut report, args, settings)?;
     let t = Instant::now();
     let text = match args.output {
         OutputFormat::Text => report::to_text(&report, &ctx),
@@ -334,6 +345,11 @@ fn finish_diff<T>(
     let text = match args.output {
         OutputFormat::Text => crate::text::visible_text(&text),
         OutputFormat::Json | OutputFormat::Yaml => crate::text::escaped_for_json(&text),
+    };
+    let text = if args.output == OutputFormat::Text && use_color(args.color) {
+        std::borrow::Cow::Owned(colored(&text))
+    } else {
+        text
     };
     stage(&mut timings, "render", t);
     let mut stdout = std::io::stdout().lock();
@@ -358,6 +374,116 @@ fn finish_diff<T>(
     // delay the exit (by up to a tenth of the run at 10,000 resources).
     std::mem::forget((report, keep));
     Ok(code)
+}
+
+/// `kdrift diff KEY... --filter S`: only the named resources, only the statuses asked for.
+/// Keys resolve kinds the way `kdrift sync` does, against the kinds of the report.
+fn narrow(report: &mut drift::DriftReport, args: &DiffArgs, settings: &Settings) -> Result<()> {
+    if let Some(f) = settings.filter {
+        // After the keys: a key the filter hides is still a key that exists.
+        let keep = |e: &drift::DriftEntry| f.admits(e.status);
+        narrow_keys(report, args, settings)?;
+        report.entries.retain(keep);
+        return Ok(());
+    }
+    narrow_keys(report, args, settings)
+}
+
+fn narrow_keys(
+    report: &mut drift::DriftReport,
+    args: &DiffArgs,
+    settings: &Settings,
+) -> Result<()> {
+    if args.keys.is_empty() {
+        return Ok(());
+    }
+    let kinds: std::collections::BTreeSet<(String, String, bool)> = report
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.key.group.clone(),
+                e.key.kind.clone(),
+                !e.key.namespace.is_empty(),
+            )
+        })
+        .collect();
+    let resolve = |name: &str, group: Option<&str>| -> Option<(String, String, bool)> {
+        let name = sync_cmd::short_name_kind(name)
+            .unwrap_or(name)
+            .to_lowercase();
+        kinds
+            .iter()
+            .filter(|(g, _, _)| group.is_none_or(|want| want == g))
+            .find(|(_, k, _)| {
+                let lower = k.to_lowercase();
+                lower == name || format!("{lower}s") == name
+            })
+            .cloned()
+    };
+    let mut wanted = std::collections::HashSet::new();
+    for text in &args.keys {
+        let key = crate::sync::parse_key(text, &settings.load.default_namespace, &resolve)
+            .map_err(|e| anyhow!("{e}"))?;
+        if !report.entries.iter().any(|e| e.key == key) {
+            bail!(
+                "{text}: {} is neither in Git nor among the live objects read",
+                crate::app::short_name(&key)
+            );
+        }
+        wanted.insert(key);
+    }
+    report.entries.retain(|e| wanted.contains(&e.key));
+    Ok(())
+}
+
+/// Whether `kdrift diff` colours its text: `--color`, and for auto a terminal on stdout
+/// and no NO_COLOR.
+fn use_color(choice: crate::cli::ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        crate::cli::ColorChoice::Always => true,
+        crate::cli::ColorChoice::Never => false,
+        crate::cli::ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// The text report coloured as `git diff` colours: removed lines red, added green, hunk
+/// headers cyan, file headers and statuses bold. Applied to text already made safe: the
+/// only escape sequences in the result are these.
+fn colored(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let code = if body.starts_with("--- ") || body.starts_with("+++ ") {
+            "1"
+        } else if body.starts_with("@@") {
+            "36"
+        } else if body.starts_with('-') {
+            "31"
+        } else if body.starts_with('+') {
+            "32"
+        } else if ["out-of-sync:", "missing:", "extra:", "invalid:", "unknown:"]
+            .iter()
+            .any(|s| body.starts_with(s))
+        {
+            "1;33"
+        } else {
+            ""
+        };
+        if code.is_empty() || body.is_empty() {
+            out.push_str(line);
+        } else {
+            out.push_str(&format!("\x1b[{code}m{body}\x1b[0m{nl}"));
+        }
+    }
+    out
 }
 
 fn report_context(

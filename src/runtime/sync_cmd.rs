@@ -45,6 +45,14 @@ fn indented(text: &str) -> String {
     text.replace('\n', "\n        | ")
 }
 
+/// The kind a kubectl short name stands for (`deploy` → Deployment).
+pub fn short_name_kind(name: &str) -> Option<&'static str> {
+    SHORT_NAMES
+        .iter()
+        .find(|(s, _)| *s == name)
+        .map(|(_, k)| *k)
+}
+
 pub fn plan_text(plan: &SyncPlan) -> String {
     let mut out = String::new();
     out.push_str(&format!(
