@@ -612,6 +612,42 @@ mod tests {
         json!({"apiVersion": api, "kind": kind, "metadata": {"name": "x", "namespace": "n"}, "spec": spec, "data": spec})
     }
 
+    #[test]
+    fn anything_called_secret_is_masked_whatever_its_group_or_case() {
+        for (api, kind) in [
+            ("v1", "Secret"),
+            ("example.com/v1", "secret"),
+            ("v2", "SECRET"),
+        ] {
+            let (group, _) = crate::model::split_api_version(api);
+            let key = ResourceKey::new(group, kind, "n", "s");
+            let object = |v: &str| json!({"apiVersion": api, "kind": kind, "metadata": {"name": "s", "namespace": "n"}, "data": {"password": v}});
+            let d = DesiredObject {
+                key: key.clone(),
+                api_version: api.into(),
+                object: object("hunter2"),
+                source: SourceLocation::default(),
+            };
+            let l = LiveObject {
+                key,
+                api_version: api.into(),
+                object: object("swordfish"),
+            };
+            let e = compare_one(
+                &d,
+                Some(&l),
+                &CrdSchemas::default(),
+                &DriftOptions::default(),
+            );
+            let shown = format!("{:?}", e);
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("swordfish"),
+                "{kind}: {shown}"
+            );
+            assert_eq!(e.status, DriftStatus::OutOfSync, "{kind}");
+        }
+    }
+
     proptest! {
         /// Invariant: an object compared with itself is clean, whatever it holds, for
         /// built-in kinds (with their list and quantity rules) and custom kinds alike.

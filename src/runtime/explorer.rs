@@ -772,3 +772,39 @@ pub async fn explore(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LogFile;
+    use std::io::Write;
+
+    #[test]
+    fn the_log_is_private_bounded_and_holds_no_response_bodies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kdrift.log");
+        let mut log = LogFile::open(&path).unwrap();
+        log.write_all(b"2026 WARN kube_client::client: {\"items\":[{\"data\":{\"password\":\"aHVudGVyMg==\"}}]}, Error\n")
+            .unwrap();
+        log.write_all(b"2026 INFO kdrift: a value \x1b[2K with an escape\n")
+            .unwrap();
+        log.write_all(format!("2026 INFO kdrift: {}\n", "x".repeat(10_000)).as_bytes())
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("aHVudGVyMg"), "{text}");
+        assert!(text.contains("\\x1b[2K"), "{text}");
+        assert!(text.lines().all(|l| l.len() < 4200), "records are cut");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        // Past the cap it rotates, keeping one old file.
+        let record = format!("2026 INFO kdrift: {}\n", "y".repeat(3000));
+        for _ in 0..3000 {
+            log.write_all(record.as_bytes()).unwrap();
+        }
+        assert!(path.with_extension("log.1").exists());
+        assert!(std::fs::metadata(&path).unwrap().len() <= super::LOG_MAX_BYTES);
+    }
+}
