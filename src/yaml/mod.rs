@@ -22,6 +22,13 @@ pub const MAX_EXPANDED_VALUES: usize = 1_000_000;
 /// 1-based line. kubectl's reader refuses such text; read leniently, a NUL cuts a value short.
 pub fn forbidden_character(text: &str) -> Option<(usize, char)> {
     let bad = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}');
+    // Most texts have none: bytes that cannot start one rule it out without decoding.
+    let maybe = |b: u8| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || matches!(b, 0x7f | 0xc2 | 0xef)
+    };
+    if !text.bytes().any(maybe) {
+        return None;
+    }
     let at = text.find(bad)?;
     let c = text[at..].chars().next()?;
     Some((1 + text[..at].matches('\n').count(), c))
@@ -594,6 +601,19 @@ fn is_yaml_float(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    proptest::proptest! {
+        /// The byte pre-check never hides a forbidden character.
+        #[test]
+        fn forbidden_characters_are_found_with_or_without_the_pre_check(
+            text in "(\\PC|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{fffe}\\u{ffff}]){0,40}"
+        ) {
+            let naive = text.char_indices().find(|(_, c)| {
+                matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}')
+            }).map(|(at, c)| (1 + text[..at].matches('\n').count(), c));
+            proptest::prop_assert_eq!(forbidden_character(&text), naive);
+        }
+    }
     use super::*;
     use serde_json::json;
 
