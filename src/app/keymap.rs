@@ -122,6 +122,9 @@ pub enum Action {
     ToggleWrap,
     NextHunk,
     PrevHunk,
+    /// In the diff: the next (previous) drifted resource of the tree, without leaving.
+    NextDrifted,
+    PrevDrifted,
     Sync,
     Mark,
     MarkGroup,
@@ -161,6 +164,8 @@ impl Action {
             Action::ToggleWrap => "wrap long lines",
             Action::NextHunk => "next change",
             Action::PrevHunk => "previous change",
+            Action::NextDrifted => "the next drifted resource's diff",
+            Action::PrevDrifted => "the previous drifted resource's diff",
             Action::Sync => "sync the selected (or marked) resources, after a preview",
             Action::Mark => "mark / unmark for sync",
             Action::MarkGroup => "mark every drifted resource of the group",

@@ -823,6 +823,53 @@ fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
     }
 }
 
+/// From the diff, the diff of the next (or previous) resource of the tree that is not synced,
+/// in the tree's order (collapsed groups included); the tree's selection follows.
+fn step_drifted(state: &mut AppState, forward: bool) {
+    let Some(current) = state.diff.as_ref().map(|d| d.key.clone()) else {
+        return;
+    };
+    let all = tree::build_rows(&state.report, state.grouping, state.filter, &HashSet::new());
+    let order: Vec<&ResourceKey> = all
+        .iter()
+        .filter_map(|r| match r.kind {
+            RowKind::Resource { index } => Some(index),
+            RowKind::Group { .. } => None,
+        })
+        .map(|i| &state.report.entries[i])
+        .filter(|e| e.status != DriftStatus::Synced || e.key == current)
+        .map(|e| &e.key)
+        .collect();
+    let Some(at) = order.iter().position(|k| **k == current) else {
+        return;
+    };
+    let next = if forward {
+        order.get(at + 1)
+    } else {
+        at.checked_sub(1).and_then(|i| order.get(i))
+    };
+    let Some(key) = next.map(|k| (*k).clone()) else {
+        state.toast = Some((
+            if forward {
+                "no drifted resource after this one".to_string()
+            } else {
+                "no drifted resource before this one".to_string()
+            },
+            state.now,
+        ));
+        return;
+    };
+    let entry = state.entry(&key).cloned();
+    if let Some(e) = entry {
+        for g in tree::ancestors(&e, state.grouping) {
+            state.collapsed.remove(&g);
+        }
+    }
+    state.rebuild();
+    state.select_id(&tree::resource_id(&key));
+    state.open_diff(key);
+}
+
 fn move_by(state: &mut AppState, delta: isize) {
     match state.screen {
         Screen::Tree => {
@@ -960,6 +1007,9 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
                     }
                 }
             }
+        }
+        Action::NextDrifted | Action::PrevDrifted => {
+            step_drifted(state, action == Action::NextDrifted)
         }
         Action::ToggleGrouping => {
             state.grouping = match state.grouping {

@@ -822,3 +822,35 @@ fn n_says_when_the_search_wraps_around() {
     let toast = s.toast.as_ref().map(|t| t.0.clone()).unwrap_or_default();
     assert!(toast.contains("wrapped to the top"), "{toast}");
 }
+
+#[test]
+fn j_and_k_in_the_diff_step_through_drifted_resources_without_leaving() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    keys(&mut s, &[Key::Enter]);
+    keys(&mut s, &[Key::Char('K')]);
+    assert_eq!(s.screen, Screen::Diff);
+    let key = s.diff.as_ref().unwrap().key.to_string();
+    assert_eq!(key, "/ConfigMap/shop/flags");
+    assert_eq!(
+        s.selected_row().unwrap().id,
+        tree::resource_id(&ResourceKey::new("", "ConfigMap", "shop", "flags"))
+    );
+    keys(&mut s, &[Key::Char('J')]);
+    assert_eq!(
+        s.diff.as_ref().unwrap().key.to_string(),
+        "apps/Deployment/shop/web"
+    );
+    // The Service after it is synced: nothing further, and the diff stays.
+    keys(&mut s, &[Key::Char('J')]);
+    assert_eq!(
+        s.diff.as_ref().unwrap().key.to_string(),
+        "apps/Deployment/shop/web"
+    );
+    assert!(s
+        .toast
+        .as_ref()
+        .unwrap()
+        .0
+        .contains("no drifted resource after"));
+}
