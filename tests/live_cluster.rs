@@ -349,6 +349,19 @@ async fn server_mode_dry_runs_are_cached_by_manifest_and_resource_version() {
     handle.stop().await;
 }
 
+/// sim serving the objects of `live` on a free port, and its kubeconfig in `dir`.
+async fn sim_serving(dir: &Path, live: std::path::PathBuf) -> (sim::SimHandle, std::path::PathBuf) {
+    let handle = sim::start(SimOptions {
+        load: vec![live],
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let kc = dir.join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    (handle, kc)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kinds_served_only_at_a_version_the_group_does_not_prefer_are_read() {
     // monitoring.coreos.com prefers v1, and AlertmanagerConfig is served at v1alpha1 only.
@@ -366,15 +379,7 @@ async fn kinds_served_only_at_a_version_the_group_does_not_prefer_are_read() {
         ),
     )
     .unwrap();
-    let handle = sim::start(SimOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: false,
-        load: vec![live],
-    })
-    .await
-    .unwrap();
-    let kc = dir.path().join("kc");
-    handle.write_kubeconfig(&kc).unwrap();
+    let (handle, kc) = sim_serving(dir.path(), live).await;
     let target = kdrift::live::cluster::connect(Some(&kc), None)
         .await
         .unwrap();
@@ -419,15 +424,7 @@ async fn server_mode_names_keyed_items_of_custom_resources_by_key() {
     };
     let live = dir.path().join("live.yaml");
     std::fs::write(&live, format!("{crd}---\n{}", rule("old"))).unwrap();
-    let handle = sim::start(SimOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: false,
-        load: vec![live],
-    })
-    .await
-    .unwrap();
-    let kc = dir.path().join("kc");
-    handle.write_kubeconfig(&kc).unwrap();
+    let (handle, kc) = sim_serving(dir.path(), live).await;
     let repo = TestRepo::new();
     repo.write("crd.yaml", crd);
     repo.write("rule.yaml", &rule("new"));

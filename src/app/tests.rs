@@ -179,11 +179,12 @@ fn report() -> DriftReport {
     DriftReport { entries }
 }
 
-fn state(w: u16, h: u16) -> AppState {
+/// An explorer of `w`x`h` before any report, on repository `repo`.
+fn unloaded_at(w: u16, h: u16, repo: &str) -> AppState {
     let header = Header {
         context: "kind-staging".into(),
         server: "https://127.0.0.1:6443".into(),
-        repo: "/src/gitops".into(),
+        repo: repo.into(),
         revision: RevisionInfo::default(),
     };
     let mut s = AppState::new(
@@ -196,6 +197,11 @@ fn state(w: u16, h: u16) -> AppState {
         t0(),
     );
     update(&mut s, Msg::Resize(w, h));
+    s
+}
+
+fn state(w: u16, h: u16) -> AppState {
+    let mut s = unloaded_at(w, h, "/src/gitops");
     update(
         &mut s,
         Msg::Report(Box::new(ReportUpdate {
@@ -699,30 +705,10 @@ fn a_10000_resource_tree_renders_only_what_shows() {
     assert!(text.contains("cm-09999"), "{text}");
 }
 
-fn unloaded(w: u16, h: u16) -> AppState {
-    let header = Header {
-        context: "kind-staging".into(),
-        server: "https://127.0.0.1:6443".into(),
-        repo: "/src/not-a-repo".into(),
-        revision: RevisionInfo::default(),
-    };
-    let mut s = AppState::new(
-        KeyMap::defaults(),
-        Look {
-            ascii: false,
-            color: true,
-        },
-        header,
-        t0(),
-    );
-    update(&mut s, Msg::Resize(w, h));
-    s
-}
-
 #[test]
 fn a_git_problem_stays_in_the_main_area_until_git_can_be_read() {
     for (w, h) in [(80, 24), (40, 10)] {
-        let mut s = unloaded(w, h);
+        let mut s = unloaded_at(w, h, "/src/not-a-repo");
         update(
             &mut s,
             Msg::GitProblem(Some(

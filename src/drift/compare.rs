@@ -363,14 +363,7 @@ impl<'a> Comparer<'a> {
                 if self.builtin && is_ordered_list(path) && !same_order(&desired_keys, la, &keys) {
                     // The same items in another order mean something else here: the list is
                     // the drift.
-                    self.push(
-                        out,
-                        path,
-                        Some(&Value::Array(da.to_vec())),
-                        Some(&Value::Array(la.to_vec())),
-                        owners,
-                    );
-                    return self.keep_list(la);
+                    return self.whole_list_drifts(path, da, la, owners, out);
                 }
                 let live_by_key: HashMap<Vec<(String, String)>, &Value> = la
                     .iter()
@@ -427,14 +420,7 @@ impl<'a> Comparer<'a> {
                     })
                     .collect();
                 if missing || !removed.is_empty() {
-                    self.push(
-                        out,
-                        path,
-                        Some(&Value::Array(da.to_vec())),
-                        Some(&Value::Array(la.to_vec())),
-                        owners,
-                    );
-                    self.keep_list(la)
+                    self.whole_list_drifts(path, da, la, owners, out)
                 } else {
                     self.keep_list(da)
                 }
@@ -486,15 +472,27 @@ impl<'a> Comparer<'a> {
         if same {
             self.keep_list(da)
         } else {
-            self.push(
-                out,
-                path,
-                Some(&Value::Array(da.to_vec())),
-                Some(&Value::Array(la.to_vec())),
-                owners,
-            );
-            self.keep_list(la)
+            self.whole_list_drifts(path, da, la, owners, out)
         }
+    }
+
+    /// Reports a list as one drifted field (both lists whole); returns the live projection.
+    fn whole_list_drifts(
+        &self,
+        path: &FieldPath,
+        da: &[Value],
+        la: &[Value],
+        owners: &[OwnerCursor<'_>],
+        out: &mut Vec<FieldDrift>,
+    ) -> Value {
+        self.push(
+            out,
+            path,
+            Some(&Value::Array(da.to_vec())),
+            Some(&Value::Array(la.to_vec())),
+            owners,
+        );
+        self.keep_list(la)
     }
 
     /// Whether a desired scalar that is absent live is nonetheless what the server holds: a
