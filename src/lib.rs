@@ -22,6 +22,7 @@ pub mod process;
 pub mod quantity;
 pub mod report;
 pub mod runtime;
+pub mod selector;
 pub mod sim;
 pub mod sync;
 pub mod text;

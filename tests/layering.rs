@@ -15,6 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kinds", &[]),
     ("timefmt", &[]),
     ("text", &[]),
+    ("selector", &[]),
     ("cli", &[]),
     ("diff", &[]),
     ("process", &["text"]),
@@ -27,7 +28,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("live", &["model", "process", "text", "yaml"]),
     (
         "drift",
-        &["config", "kinds", "model", "path", "quantity", "timefmt"],
+        &[
+            "config", "kinds", "model", "path", "quantity", "selector", "timefmt",
+        ],
     ),
     ("report", &["diff", "drift", "model"]),
     ("sync", &["app", "drift", "live", "model"]),
@@ -35,7 +38,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("fixture", &["config", "drift"]),
     (
         "sim",
-        &["drift", "live", "model", "path", "timefmt", "yaml"],
+        &["live", "model", "path", "selector", "timefmt", "yaml"],
     ),
     // The explorer's state and its drawing.
     (
@@ -73,7 +76,6 @@ const AGAINST_THE_LAYERS: &[(&str, &str)] = &[
     ("sync", "app"),     // the write path uses the UI's short_name
     ("drift", "config"), // attribution uses config::glob_match
     ("demo", "runtime"), // demo ↔ runtime
-    ("sim", "drift"),    // sim's merge keys come from the engine's schema
     ("app", "ui"),       // app's snapshot tests draw with ui, which renders app's state
 ];
 

@@ -5,7 +5,7 @@
 //! (create, update, patch) are Update operations: the writer takes the fields it changed.
 
 use super::fieldset::{delete, display_path, item_key_json, lookup, FieldSet, Shape};
-use crate::drift::schema::{builtin_list_kind, ListKind};
+use super::lists::{list_type, ListType};
 use crate::path::{FieldPath, Segment};
 use serde_json::{json, Map, Value};
 
@@ -195,13 +195,13 @@ fn merge(target: &mut Value, config: &Value, path: &FieldPath, shape: Shape<'_>)
         match v {
             Value::Array(items) => {
                 let kind = if shape.builtin || k == "finalizers" {
-                    builtin_list_kind(shape.kind, &child)
+                    list_type(shape.kind, &child)
                 } else {
-                    ListKind::Atomic
+                    ListType::Atomic
                 };
                 let slot = t.entry(k.clone()).or_insert(Value::Array(Vec::new()));
                 match kind {
-                    ListKind::Keyed(keys) => {
+                    ListType::Map(keys) => {
                         if !slot.is_array() {
                             *slot = Value::Array(Vec::new());
                         }
@@ -215,7 +215,7 @@ fn merge(target: &mut Value, config: &Value, path: &FieldPath, shape: Shape<'_>)
                                 .iter()
                                 .position(|x| item_key_json(x, &keys).as_ref() == Some(&key));
                             let seg = Segment::Item(
-                                crate::drift::compare::item_key(item, &keys).unwrap_or_default(),
+                                super::lists::item_key(item, &keys).unwrap_or_default(),
                             );
                             match pos {
                                 Some(pos) => merge(&mut list[pos], item, &child.child(seg), shape),
@@ -223,7 +223,7 @@ fn merge(target: &mut Value, config: &Value, path: &FieldPath, shape: Shape<'_>)
                             }
                         }
                     }
-                    ListKind::Set => {
+                    ListType::Set => {
                         if !slot.is_array() {
                             *slot = Value::Array(Vec::new());
                         }

@@ -3,7 +3,7 @@
 //! `v:..`, atomic lists as leaves), read from and written to FieldsV1 JSON, and combined
 //! (union, difference, the members whose values differ between two objects).
 
-use crate::drift::schema::{builtin_list_kind, ListKind};
+use super::lists::{list_type, ListType};
 use crate::path::{FieldPath, Segment};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -24,11 +24,11 @@ pub struct Shape<'a> {
 }
 
 impl Shape<'_> {
-    fn list_kind(&self, path: &FieldPath) -> ListKind {
+    fn list_kind(&self, path: &FieldPath) -> ListType {
         if self.builtin || matches!(path.0.first(), Some(Segment::Field(f)) if f == "metadata") {
-            builtin_list_kind(self.kind, path)
+            list_type(self.kind, path)
         } else {
-            ListKind::Atomic
+            ListType::Atomic
         }
     }
 }
@@ -40,7 +40,7 @@ pub fn item_key_json(item: &Value, keys: &[String]) -> Option<String> {
     for k in keys {
         let v = match m.get(k) {
             Some(v) => v.clone(),
-            None => Value::String(crate::drift::schema::key_default(k)?.to_string()),
+            None => Value::String(super::lists::key_default(k)?.to_string()),
         };
         key.insert(k.clone(), v);
     }
@@ -200,13 +200,13 @@ fn walk(v: &Value, path: &FieldPath, shape: Shape<'_>) -> FieldSet {
             set
         }
         Value::Array(items) if !items.is_empty() => match shape.list_kind(path) {
-            ListKind::Keyed(keys) => {
+            ListType::Map(keys) => {
                 let mut set = FieldSet::default();
                 for item in items {
                     match item_key_json(item, &keys) {
                         Some(k) => {
                             let seg = Segment::Item(
-                                crate::drift::compare::item_key(item, &keys).unwrap_or_default(),
+                                super::lists::item_key(item, &keys).unwrap_or_default(),
                             );
                             let mut child = walk(item, &path.child(seg), shape);
                             child.member = true;
@@ -223,7 +223,7 @@ fn walk(v: &Value, path: &FieldPath, shape: Shape<'_>) -> FieldSet {
                 }
                 set
             }
-            ListKind::Set => {
+            ListType::Set => {
                 let mut set = FieldSet::default();
                 for item in items {
                     set.children.insert(
@@ -236,7 +236,7 @@ fn walk(v: &Value, path: &FieldPath, shape: Shape<'_>) -> FieldSet {
                 }
                 set
             }
-            ListKind::Atomic | ListKind::Index => FieldSet {
+            ListType::Atomic => FieldSet {
                 member: true,
                 children: BTreeMap::new(),
             },
@@ -261,7 +261,7 @@ pub fn lookup<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
             want.iter().all(|(name, v)| match item.get(name) {
                 Some(got) => got == v,
                 None => {
-                    crate::drift::schema::key_default(name).is_some_and(|d| v.as_str() == Some(d))
+                    super::lists::key_default(name).is_some_and(|d| v.as_str() == Some(d))
                 }
             })
         })?

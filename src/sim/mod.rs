@@ -8,6 +8,7 @@ pub mod apply;
 pub mod clock;
 pub mod defaults;
 pub mod fieldset;
+pub mod lists;
 pub mod patch;
 pub mod registry;
 pub mod server;

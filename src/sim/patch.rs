@@ -3,7 +3,7 @@
 //! directives) and JSON patch (RFC 6902).
 
 use super::fieldset::Shape;
-use crate::drift::schema::{builtin_list_kind, ListKind};
+use super::lists::{list_type, ListType};
 use crate::path::{FieldPath, Segment};
 use serde_json::{Map, Value};
 
@@ -75,14 +75,14 @@ fn smp(target: &mut Value, patch: &Value, path: &FieldPath, shape: Shape<'_>) {
         match v {
             Value::Array(items) => {
                 let kind = if shape.builtin {
-                    builtin_list_kind(shape.kind, &child)
+                    list_type(shape.kind, &child)
                 } else {
-                    ListKind::Atomic
+                    ListType::Atomic
                 };
                 let existing = t.entry(k.clone()).or_insert(Value::Array(Vec::new()));
                 match kind {
-                    ListKind::Keyed(keys) => merge_keyed(existing, items, &keys, &child, shape),
-                    ListKind::Set => {
+                    ListType::Map(keys) => merge_keyed(existing, items, &keys, &child, shape),
+                    ListType::Set => {
                         if !existing.is_array() {
                             *existing = Value::Array(Vec::new());
                         }
@@ -118,7 +118,7 @@ fn merge_keyed(
         *existing = Value::Array(Vec::new());
     }
     let e = existing.as_array_mut().expect("just made a list");
-    let key_of = |v: &Value| crate::drift::compare::item_key(v, keys);
+    let key_of = |v: &Value| super::lists::item_key(v, keys);
     if items
         .iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))

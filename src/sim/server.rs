@@ -6,7 +6,7 @@
 use super::registry::ResourceType;
 use super::store::{ApiError, Selection, WriteOptions};
 use super::Shared;
-use crate::drift::tracking::LabelSelector;
+use crate::selector::LabelSelector;
 use bytes::Bytes;
 use futures::SinkExt;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};

@@ -8,7 +8,7 @@ use super::defaults::{self, Allocator};
 use super::fieldset::Shape;
 use super::patch;
 use super::registry::{Registry, ResourceType};
-use crate::drift::tracking::LabelSelector;
+use crate::selector::LabelSelector;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;

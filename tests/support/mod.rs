@@ -328,3 +328,88 @@ impl Drop for SimProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A real kube-apiserver (with etcd) for the tests, from `scripts/kube-apiserver`: one per
+/// test binary, started on first use and stopped when the binary exits. Tests share it, so
+/// each works in namespaces (and cluster-scoped names) of its own: see [`unique_name`].
+pub struct RealServer {
+    pub url: String,
+    /// Admin (system:masters) kubeconfig, context `real`.
+    pub kubeconfig: PathBuf,
+    /// A user who may read everything but Secrets.
+    pub kubeconfig_restricted: PathBuf,
+}
+
+/// The real API server, or `None` with the reason printed when it cannot be had here (no Go
+/// to build it, or `KDRIFT_REAL_APISERVER=off`). Under `CI=true` that is a failure. Set
+/// `KDRIFT_REAL_KUBECONFIG` to use a server started by hand (`scripts/kube-apiserver up DIR`).
+pub fn real_server() -> Option<&'static RealServer> {
+    static SERVER: std::sync::OnceLock<Result<RealServer, String>> = std::sync::OnceLock::new();
+    let got = SERVER.get_or_init(|| {
+        if std::env::var("KDRIFT_REAL_APISERVER").as_deref() == Ok("off") {
+            return Err("KDRIFT_REAL_APISERVER=off".into());
+        }
+        if let Some(kc) = std::env::var_os("KDRIFT_REAL_KUBECONFIG") {
+            let kubeconfig = PathBuf::from(kc);
+            let dir = kubeconfig.parent().unwrap_or(Path::new(".")).to_path_buf();
+            let url = std::fs::read_to_string(dir.join("url")).unwrap_or_default();
+            return Ok(RealServer {
+                url: url.trim().to_string(),
+                kubeconfig_restricted: dir.join("kubeconfig-restricted"),
+                kubeconfig,
+            });
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kube-apiserver");
+        let base = std::env::temp_dir().join(format!("kdrift-real-{}", std::process::id()));
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("up")
+            .arg(&base)
+            .arg("--until-pid")
+            .arg(std::process::id().to_string())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .map_err(|e| format!("{} does not run: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "scripts/kube-apiserver up failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(RealServer {
+            url: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            kubeconfig: base.join("kubeconfig"),
+            kubeconfig_restricted: base.join("kubeconfig-restricted"),
+        })
+    });
+    match got {
+        Ok(s) => Some(s),
+        Err(why) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("the real API server is required under CI=true: {why}");
+            }
+            eprintln!("SKIP: no real API server ({why}); this test needs it");
+            None
+        }
+    }
+}
+
+/// A name no other test of this run uses: `prefix-<pid>-<n>` (lower case, DNS-safe).
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    )
+}
+
+/// A kube-rs client for a kubeconfig file.
+pub async fn client_of(kubeconfig: &Path) -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig reads");
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("kube-rs takes it");
+    kube::Client::try_from(config).expect("a client")
+}
