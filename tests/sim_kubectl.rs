@@ -1,60 +1,14 @@
-//! sim driven by kubectl 1.32, as an operator would drive a cluster: get (tables and YAML),
+//! sim driven by the pinned kubectl (1.34), as an operator would drive a cluster: get (tables and YAML),
 //! apply --server-side (conflicts, force), diff --server-side, get -w, scale, patch (merge,
 //! strategic, JSON), delete. Skips with a reason where kubectl is missing (fails under CI=true).
 
 mod support;
 
+use support::Kubectl;
+
 use kdrift::sim::{self, SimOptions};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
-
-struct Kubectl {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
-    cache: PathBuf,
-}
-
-impl Kubectl {
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(&self.cache)
-            .args(args);
-        match stdin {
-            None => cmd.output().expect("kubectl runs"),
-            Some(text) => {
-                use std::io::Write;
-                let mut child = cmd
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .expect("kubectl runs");
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(text.as_bytes())
-                    .expect("write");
-                child.wait_with_output().expect("kubectl ends")
-            }
-        }
-    }
-
-    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
 
 const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n";
 const NS: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n";

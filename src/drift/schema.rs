@@ -59,8 +59,9 @@ pub fn builtin_list_kind(kind: &str, path: &FieldPath) -> ListKind {
         "ports" if in_container => keys(&["containerPort", "protocol"]),
         "volumeMounts" if in_container => keys(&["mountPath"]),
         "volumeDevices" if in_container => keys(&["devicePath"]),
-        "resizePolicy" if in_container => keys(&["resourceName"]),
         "ports" if kind == "Service" && segs.len() == 2 => keys(&["port", "protocol"]),
+        // A ServiceAccount's imagePullSecrets is `+listType=atomic`; the pod spec's is keyed.
+        "imagePullSecrets" if kind == "ServiceAccount" => ListKind::Atomic,
         "volumes" | "imagePullSecrets" | "schedulingGates" | "resourceClaims" => keys(&["name"]),
         "hostAliases" => keys(&["ip"]),
         "topologySpreadConstraints" => keys(&["topologyKey", "whenUnsatisfiable"]),

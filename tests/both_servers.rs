@@ -1,0 +1,486 @@
+//! The cluster paths that matter most, run the same way against sim and against a real
+//! kube-apiserver (`scripts/kube-apiserver`): manifests applied with the pinned kubectl as
+//! their users apply them (client-side and server-side) show no drift in either diff mode;
+//! real changes (a scaled Deployment, a deleted ConfigMap, an extra object) show as exactly
+//! that; headless sync refuses a conflict, converges with force and writes nothing else;
+//! a user who may not read Secrets gets `unknown` rows for them and verdicts for the rest.
+//! What holds on one server and not the other is a finding (see the README's known
+//! differences).
+
+mod support;
+
+use kdrift::sim::{self, SimHandle, SimOptions};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use support::{stderr, stdout, Kubectl, TestRepo};
+
+/// One server to run a scenario against.
+struct Target {
+    name: &'static str,
+    kubeconfig: PathBuf,
+    /// A kubeconfig whose user may not read Secrets.
+    restricted: PathBuf,
+    sim: Option<SimHandle>,
+    _dir: tempfile::TempDir,
+}
+
+/// sim, and the real server where there is one.
+async fn targets() -> Vec<Target> {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sim::start(SimOptions::default()).await.expect("sim starts");
+    let kubeconfig = dir.path().join("sim-kubeconfig");
+    handle.write_kubeconfig(&kubeconfig).unwrap();
+    handle.faults().forbid_resource("secrets");
+    // sim's restricted user is the same user with Secrets forbidden, switched per test below.
+    let mut out = vec![Target {
+        name: "sim",
+        restricted: kubeconfig.clone(),
+        kubeconfig,
+        sim: Some(handle),
+        _dir: dir,
+    }];
+    if let Some(real) = support::real_server() {
+        out.push(Target {
+            name: "real",
+            kubeconfig: real.kubeconfig.clone(),
+            restricted: real.kubeconfig_restricted.clone(),
+            sim: None,
+            _dir: tempfile::tempdir().unwrap(),
+        });
+    }
+    out
+}
+
+impl Target {
+    fn kubectl(&self, kubectl: &Path) -> Kubectl {
+        Kubectl {
+            bin: kubectl.to_path_buf(),
+            kubeconfig: self.kubeconfig.clone(),
+            cache: self._dir.path().join("kubectl-cache"),
+        }
+    }
+
+    /// sim forbids Secrets to everyone once asked; the real server only to the restricted user.
+    fn allow_secrets(&self, allow: bool) {
+        if let Some(sim) = &self.sim {
+            if allow {
+                sim.faults().clear();
+            } else {
+                sim.faults().forbid_resource("secrets");
+            }
+        }
+    }
+}
+
+/// The application: every common kind, written as people write them (ports without protocol,
+/// quantities as `0.2` and `0.5Gi`, an empty `egress`, no defaults spelled out).
+fn manifests(ns: &str) -> (String, String) {
+    let label = format!("app.kubernetes.io/part-of: {ns}");
+    let client_side = format!(
+        "\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {ns}
+  labels: {{{label}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: {ns}
+  labels: {{{label}}}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+          ports:
+            - containerPort: 8080
+          env:
+            - name: MODE
+              value: blue
+          resources:
+            requests: {{cpu: '0.2', memory: 0.5Gi}}
+            limits: {{cpu: 1000m, memory: '1073741824'}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: {ns}
+  labels: {{{label}}}
+spec:
+  selector: {{app: web}}
+  ports:
+    - port: 80
+      targetPort: 8080
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+  namespace: {ns}
+  labels: {{{label}}}
+data:
+  mode: blue
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: {ns}
+  labels: {{{label}}}
+stringData:
+  password: hunter2
+"
+    );
+    let server_side = format!(
+        "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg2
+  namespace: {ns}
+  labels: {{{label}}}
+data:
+  a: '1'
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: runner
+  namespace: {ns}
+  labels: {{{label}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: reader
+  namespace: {ns}
+  labels: {{{label}}}
+rules:
+  - apiGroups: ['']
+    resources: [pods]
+    verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: reader
+  namespace: {ns}
+  labels: {{{label}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}}
+subjects:
+  - kind: ServiceAccount
+    name: runner
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: deny-egress
+  namespace: {ns}
+  labels: {{{label}}}
+spec:
+  podSelector: {{}}
+  policyTypes: [Egress]
+  egress: []
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+  namespace: {ns}
+  labels: {{{label}}}
+spec:
+  schedule: '0 3 * * *'
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+            - name: job
+              image: busybox:1.36
+              args: [echo, hi]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: store
+  namespace: {ns}
+  labels: {{{label}}}
+spec:
+  serviceName: store
+  selector:
+    matchLabels: {{app: store}}
+  template:
+    metadata:
+      labels: {{app: store}}
+    spec:
+      containers:
+        - name: store
+          image: redis:7
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+  namespace: {ns}
+  labels: {{{label}}}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}
+  minReplicas: 2
+  maxReplicas: 5
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: {ns}
+  labels: {{{label}}}
+spec:
+  rules:
+    - host: shop.example.com
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service: {{name: web, port: {{number: 80}}}}
+"
+    );
+    (client_side, server_side)
+}
+
+/// `kdrift diff -o json` of the repository against `kubeconfig`: status by kind/name.
+async fn statuses(
+    repo: &TestRepo,
+    kubeconfig: &Path,
+    ns: &str,
+    mode: &str,
+) -> (i32, BTreeMap<String, String>, String) {
+    let selector = format!("app.kubernetes.io/part-of={ns}");
+    let out = support::kdrift_on(
+        repo.path(),
+        kubeconfig,
+        &["diff", "-o", "json", "-l", &selector, "--diff-mode", mode],
+    )
+    .await;
+    let v: Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    let mut rows = BTreeMap::new();
+    for r in v["resources"].as_array().unwrap() {
+        let key = format!("{}/{}", r["kind"].as_str().unwrap(), r["name"].as_str().unwrap());
+        let mut status = r["status"].as_str().unwrap().to_string();
+        if status != "synced" {
+            status = format!("{status}: {}", r);
+        }
+        rows.insert(key, status);
+    }
+    (out.status.code().unwrap_or(-1), rows, stderr(&out))
+}
+
+fn only_drift(rows: &BTreeMap<String, String>) -> Vec<String> {
+    rows.iter()
+        .filter(|(_, s)| *s != "synced")
+        .map(|(k, s)| format!("{k} {s}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applied_manifests_show_no_false_drift_and_real_changes_exactly() {
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
+    for t in targets().await {
+        t.allow_secrets(true);
+        let ns = support::unique_name("shop");
+        let (client_side, server_side) = manifests(&ns);
+        let repo = TestRepo::new();
+        repo.write("apps/a.yaml", &client_side);
+        repo.write("apps/b.yaml", &server_side);
+        repo.commit("shop");
+        let k = t.kubectl(&kubectl);
+        let kc = k.clone();
+        let (a, b) = (client_side.clone(), server_side.clone());
+        tokio::task::spawn_blocking(move || {
+            kc.ok(&["apply", "-f", "-"], Some(&a));
+            kc.ok(&["apply", "--server-side", "-f", "-"], Some(&b));
+        })
+        .await
+        .unwrap();
+        for mode in ["local", "server"] {
+            let (code, rows, err) = statuses(&repo, &t.kubeconfig, &ns, mode).await;
+            assert_eq!(rows.len(), 14, "{}: {mode}: {rows:#?}", t.name);
+            assert!(
+                only_drift(&rows).is_empty() && code == 0,
+                "{}: false drift in {mode} mode (exit {code}):\n{}\n{err}",
+                t.name,
+                only_drift(&rows).join("\n")
+            );
+        }
+
+        // Real changes: scaled, deleted, and an object Git does not have.
+        let kc = k.clone();
+        let ns2 = ns.clone();
+        tokio::task::spawn_blocking(move || {
+            kc.ok(&["patch", "deploy", "web", "-n", &ns2, "--type", "merge", "-p", r#"{"spec":{"replicas":5}}"#], None);
+            kc.ok(&["delete", "configmap", "cfg2", "-n", &ns2], None);
+            let extra = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stray\n  namespace: {ns2}\n  labels: {{app.kubernetes.io/part-of: {ns2}}}\ndata: {{x: '1'}}\n");
+            kc.ok(&["apply", "-f", "-"], Some(&extra));
+        })
+        .await
+        .unwrap();
+        for mode in ["local", "server"] {
+            let (code, rows, err) = statuses(&repo, &t.kubeconfig, &ns, mode).await;
+            let drift: Vec<(String, String)> = rows
+                .iter()
+                .filter(|(_, s)| *s != "synced")
+                .map(|(k, s)| (k.clone(), s.split(':').next().unwrap().to_string()))
+                .collect();
+            assert_eq!(
+                drift,
+                vec![
+                    ("ConfigMap/cfg2".to_string(), "missing".to_string()),
+                    ("ConfigMap/stray".to_string(), "extra".to_string()),
+                    ("Deployment/web".to_string(), "out-of-sync".to_string()),
+                ],
+                "{}: {mode} mode (exit {code}):\n{}\n{err}",
+                t.name,
+                only_drift(&rows).join("\n")
+            );
+            assert_eq!(code, 1);
+        }
+    }
+}
+
+/// Every object of the namespace's common kinds, by kind/name, with its resourceVersion.
+fn versions(k: &Kubectl, ns: &str) -> BTreeMap<String, String> {
+    let out = k.ok(
+        &[
+            "get",
+            "deploy,cm,svc,sa,role,rolebinding,networkpolicy,cronjob,sts,hpa,ingress",
+            "-n",
+            ns,
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                format!("{}/{}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()),
+                o["metadata"]["resourceVersion"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_sync_refuses_conflicts_forces_and_writes_nothing_else() {
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
+    for t in targets().await {
+        t.allow_secrets(true);
+        let ns = support::unique_name("sync");
+        let (client_side, server_side) = manifests(&ns);
+        let repo = TestRepo::new();
+        repo.write("apps/a.yaml", &client_side);
+        repo.write("apps/b.yaml", &server_side);
+        repo.commit("shop");
+        let k = t.kubectl(&kubectl);
+        let kc = k.clone();
+        let (a, b) = (client_side.clone(), server_side.clone());
+        let ns2 = ns.clone();
+        let before = tokio::task::spawn_blocking(move || {
+            kc.ok(&["apply", "-f", "-"], Some(&a));
+            kc.ok(&["apply", "--server-side", "-f", "-"], Some(&b));
+            kc.ok(&["patch", "cm", "cfg2", "-n", &ns2, "--type", "merge", "-p", r#"{"data":{"a":"2"}}"#], None);
+            versions(&kc, &ns2)
+        })
+        .await
+        .unwrap();
+
+        // cfg2's `a` is now owned by kubectl-patch: a plain sync is refused and writes nothing.
+        let out = support::kdrift_on(repo.path(), &t.kubeconfig, &["sync", "--yes", "cm/cfg2", "-n", &ns]).await;
+        assert_eq!(out.status.code(), Some(2), "{}: {}{}", t.name, stdout(&out), stderr(&out));
+        assert!(stdout(&out).contains("conflict: kubectl-patch owns .data.a"), "{}: {}", t.name, stdout(&out));
+        let kc = k.clone();
+        let ns2 = ns.clone();
+        let unchanged = tokio::task::spawn_blocking(move || versions(&kc, &ns2)).await.unwrap();
+        assert_eq!(unchanged, before, "{}: a refused sync wrote", t.name);
+
+        // With force it converges, and nothing else is written.
+        let out = support::kdrift_on(
+            repo.path(),
+            &t.kubeconfig,
+            &["sync", "--yes", "--force-conflicts", "cm/cfg2", "-n", &ns],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}: {}{}", t.name, stdout(&out), stderr(&out));
+        let kc = k.clone();
+        let ns2 = ns.clone();
+        let (after, value) = tokio::task::spawn_blocking(move || {
+            (
+                versions(&kc, &ns2),
+                kc.ok(&["get", "cm", "cfg2", "-n", &ns2, "-o", "jsonpath={.data.a}"], None),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, "1", "{}", t.name);
+        for (key, rv) in &before {
+            if key == "ConfigMap/cfg2" {
+                assert_ne!(&after[key], rv, "{}: cfg2 was not written", t.name);
+            } else {
+                assert_eq!(after.get(key), Some(rv), "{}: {key} was written", t.name);
+            }
+        }
+        let (code, rows, err) = statuses(&repo, &t.kubeconfig, &ns, "local").await;
+        assert!(code == 0 && only_drift(&rows).is_empty(), "{}: after sync:\n{}\n{err}", t.name, only_drift(&rows).join("\n"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_may_not_read_secrets_gets_unknown_rows_for_them_only() {
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
+    for t in targets().await {
+        t.allow_secrets(true);
+        let ns = support::unique_name("rbac");
+        let (client_side, _) = manifests(&ns);
+        let repo = TestRepo::new();
+        repo.write("apps/a.yaml", &client_side);
+        repo.commit("shop");
+        let kc = t.kubectl(&kubectl);
+        let a = client_side.clone();
+        tokio::task::spawn_blocking(move || kc.ok(&["apply", "-f", "-"], Some(&a))).await.unwrap();
+        t.allow_secrets(false);
+        let (code, rows, err) = statuses(&repo, &t.restricted, &ns, "local").await;
+        let drift = only_drift(&rows);
+        assert_eq!(drift.len(), 1, "{}: {drift:#?}\n{err}", t.name);
+        assert!(
+            rows["Secret/db"].starts_with("unknown") && rows["Secret/db"].contains("forbidden"),
+            "{}: {}",
+            t.name,
+            rows["Secret/db"]
+        );
+        assert_eq!(code, 1, "{}", t.name);
+        t.allow_secrets(true);
+    }
+}
