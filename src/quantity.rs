@@ -90,6 +90,70 @@ impl Quantity {
     }
 }
 
+/// The canonical spelling the API server stores a quantity in (apimachinery's
+/// `Quantity.CanonicalizeBytes`): amounts are rounded up to nano units; a binary-SI amount of
+/// at least 1024 that is whole is written with the largest `Ki`…`Ei` suffix that keeps it
+/// whole; every other amount is written as a whole number times the largest power of 1000
+/// that keeps it whole, with a decimal-SI suffix (`n` … `E`), or `e<exp>` when it was written
+/// with an exponent. `0.2` → `200m`, `1000m` → `1`, `0.5Gi` → `512Mi`, `1.5e3` → `1500`.
+/// `None` when the text is not a quantity (it is then stored as sent, and refused elsewhere).
+pub fn canonical(text: &str) -> Option<String> {
+    let q = Quantity::parse(text)?;
+    let t = text.trim();
+    let suffix_start = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(t.len());
+    let suffix = &t[suffix_start..];
+    let binary = suffix.ends_with('i');
+    let exponent_form = suffix.starts_with('e') || suffix.starts_with('E');
+    // Round up to nano units.
+    let nano = 1_000_000_000i128;
+    let scaled_num = q.num.checked_mul(nano)?;
+    let mut nanos = scaled_num.div_euclid(q.den);
+    if scaled_num.rem_euclid(q.den) != 0 {
+        nanos += 1;
+    }
+    if nanos == 0 {
+        return Some("0".into());
+    }
+    if binary && nanos % nano == 0 && (nanos / nano).abs() >= 1024 {
+        let mut amount = nanos / nano;
+        let mut k = 0;
+        while k < 6 && amount % 1024 == 0 {
+            amount /= 1024;
+            k += 1;
+        }
+        let s = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][k];
+        return Some(format!("{amount}{s}"));
+    }
+    let (mut amount, mut exp) = (nanos, -9i32);
+    while amount % 10 == 0 {
+        amount /= 10;
+        exp += 1;
+    }
+    let r = exp.rem_euclid(3);
+    amount = amount.checked_mul(10i128.pow(r as u32))?;
+    exp -= r;
+    let decimal = match exp {
+        -9 => Some("n"),
+        -6 => Some("u"),
+        -3 => Some("m"),
+        0 => Some(""),
+        3 => Some("k"),
+        6 => Some("M"),
+        9 => Some("G"),
+        12 => Some("T"),
+        15 => Some("P"),
+        18 => Some("E"),
+        _ => None,
+    };
+    Some(match (exponent_form, decimal) {
+        (_, _) if exp == 0 => format!("{amount}"),
+        (false, Some(s)) => format!("{amount}{s}"),
+        _ => format!("{amount}e{exp}"),
+    })
+}
+
 fn gcd(mut a: i128, mut b: i128) -> i128 {
     while b != 0 {
         let t = a % b;
@@ -194,5 +258,34 @@ mod tests {
         fn parse_never_panics(s in "\\PC{0,20}") {
             let _ = Quantity::parse(&s);
         }
+    }
+
+    #[test]
+    fn canonical_spellings_are_the_api_servers() {
+        for (sent, stored) in [
+            ("0.2", "200m"),
+            ("1000m", "1"),
+            ("0.5Gi", "512Mi"),
+            ("1073741824", "1073741824"),
+            ("1.5Gi", "1536Mi"),
+            ("100Mi", "100Mi"),
+            ("1500m", "1500m"),
+            ("1.5", "1500m"),
+            ("1k", "1k"),
+            ("1000", "1k"),
+            ("1e3", "1e3"),
+            ("1.5e3", "1500"),
+            ("512", "512"),
+            ("512Ki", "512Ki"),
+            ("1024Ki", "1Mi"),
+            ("0.1Gi", "107374182400m"),
+            ("0", "0"),
+            ("0.0000000001", "1n"),
+            ("-0.2", "-200m"),
+            ("2G", "2G"),
+        ] {
+            assert_eq!(canonical(sent).as_deref(), Some(stored), "{sent}");
+        }
+        assert_eq!(canonical("lots"), None);
     }
 }

@@ -278,7 +278,11 @@ async fn statuses(
         .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
     let mut rows = BTreeMap::new();
     for r in v["resources"].as_array().unwrap() {
-        let key = format!("{}/{}", r["kind"].as_str().unwrap(), r["name"].as_str().unwrap());
+        let key = format!(
+            "{}/{}",
+            r["kind"].as_str().unwrap(),
+            r["name"].as_str().unwrap()
+        );
         let mut status = r["status"].as_str().unwrap().to_string();
         if status != "synced" {
             status = format!("{status}: {}", r);
@@ -382,8 +386,15 @@ fn versions(k: &Kubectl, ns: &str) -> BTreeMap<String, String> {
         .iter()
         .map(|o| {
             (
-                format!("{}/{}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()),
-                o["metadata"]["resourceVersion"].as_str().unwrap().to_string(),
+                format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                ),
+                o["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
             )
         })
         .collect()
@@ -409,19 +420,51 @@ async fn headless_sync_refuses_conflicts_forces_and_writes_nothing_else() {
         let before = tokio::task::spawn_blocking(move || {
             kc.ok(&["apply", "-f", "-"], Some(&a));
             kc.ok(&["apply", "--server-side", "-f", "-"], Some(&b));
-            kc.ok(&["patch", "cm", "cfg2", "-n", &ns2, "--type", "merge", "-p", r#"{"data":{"a":"2"}}"#], None);
+            kc.ok(
+                &[
+                    "patch",
+                    "cm",
+                    "cfg2",
+                    "-n",
+                    &ns2,
+                    "--type",
+                    "merge",
+                    "-p",
+                    r#"{"data":{"a":"2"}}"#,
+                ],
+                None,
+            );
             versions(&kc, &ns2)
         })
         .await
         .unwrap();
 
         // cfg2's `a` is now owned by kubectl-patch: a plain sync is refused and writes nothing.
-        let out = support::kdrift_on(repo.path(), &t.kubeconfig, &["sync", "--yes", "cm/cfg2", "-n", &ns]).await;
-        assert_eq!(out.status.code(), Some(2), "{}: {}{}", t.name, stdout(&out), stderr(&out));
-        assert!(stdout(&out).contains("conflict: kubectl-patch owns .data.a"), "{}: {}", t.name, stdout(&out));
+        let out = support::kdrift_on(
+            repo.path(),
+            &t.kubeconfig,
+            &["sync", "--yes", "cm/cfg2", "-n", &ns],
+        )
+        .await;
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}: {}{}",
+            t.name,
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).contains("conflict: kubectl-patch owns .data.a"),
+            "{}: {}",
+            t.name,
+            stdout(&out)
+        );
         let kc = k.clone();
         let ns2 = ns.clone();
-        let unchanged = tokio::task::spawn_blocking(move || versions(&kc, &ns2)).await.unwrap();
+        let unchanged = tokio::task::spawn_blocking(move || versions(&kc, &ns2))
+            .await
+            .unwrap();
         assert_eq!(unchanged, before, "{}: a refused sync wrote", t.name);
 
         // With force it converges, and nothing else is written.
@@ -431,13 +474,23 @@ async fn headless_sync_refuses_conflicts_forces_and_writes_nothing_else() {
             &["sync", "--yes", "--force-conflicts", "cm/cfg2", "-n", &ns],
         )
         .await;
-        assert_eq!(out.status.code(), Some(0), "{}: {}{}", t.name, stdout(&out), stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}{}",
+            t.name,
+            stdout(&out),
+            stderr(&out)
+        );
         let kc = k.clone();
         let ns2 = ns.clone();
         let (after, value) = tokio::task::spawn_blocking(move || {
             (
                 versions(&kc, &ns2),
-                kc.ok(&["get", "cm", "cfg2", "-n", &ns2, "-o", "jsonpath={.data.a}"], None),
+                kc.ok(
+                    &["get", "cm", "cfg2", "-n", &ns2, "-o", "jsonpath={.data.a}"],
+                    None,
+                ),
             )
         })
         .await
@@ -451,7 +504,12 @@ async fn headless_sync_refuses_conflicts_forces_and_writes_nothing_else() {
             }
         }
         let (code, rows, err) = statuses(&repo, &t.kubeconfig, &ns, "local").await;
-        assert!(code == 0 && only_drift(&rows).is_empty(), "{}: after sync:\n{}\n{err}", t.name, only_drift(&rows).join("\n"));
+        assert!(
+            code == 0 && only_drift(&rows).is_empty(),
+            "{}: after sync:\n{}\n{err}",
+            t.name,
+            only_drift(&rows).join("\n")
+        );
     }
 }
 
@@ -469,7 +527,9 @@ async fn a_user_who_may_not_read_secrets_gets_unknown_rows_for_them_only() {
         repo.commit("shop");
         let kc = t.kubectl(&kubectl);
         let a = client_side.clone();
-        tokio::task::spawn_blocking(move || kc.ok(&["apply", "-f", "-"], Some(&a))).await.unwrap();
+        tokio::task::spawn_blocking(move || kc.ok(&["apply", "-f", "-"], Some(&a)))
+            .await
+            .unwrap();
         t.allow_secrets(false);
         let (code, rows, err) = statuses(&repo, &t.restricted, &ns, "local").await;
         let drift = only_drift(&rows);

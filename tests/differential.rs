@@ -84,8 +84,29 @@ async fn call(client: &kube::Client, s: &Step) -> (u16, Value) {
     (status, value)
 }
 
-/// Drops what differs between any two servers: identities, versions, times, allocated IPs.
+/// Drops what differs between any two servers: identities (and values copied from the
+/// object's uid, as a Job's controller-uid labels), versions, times, allocated IPs.
 fn normalise(v: &mut Value) {
+    if let Some(uid) = v
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    {
+        replace_string(v, &uid, "<uid>");
+    }
+    normalise_fields(v);
+}
+
+fn replace_string(v: &mut Value, from: &str, to: &str) {
+    match v {
+        Value::String(s) if s == from => *s = to.to_string(),
+        Value::Object(m) => m.values_mut().for_each(|x| replace_string(x, from, to)),
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_string(x, from, to)),
+        _ => {}
+    }
+}
+
+fn normalise_fields(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for k in [
@@ -107,10 +128,10 @@ fn normalise(v: &mut Value) {
                 *s = "<message>".into();
             }
             for (_, x) in m.iter_mut() {
-                normalise(x);
+                normalise_fields(x);
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(normalise),
+        Value::Array(a) => a.iter_mut().for_each(normalise_fields),
         _ => {}
     }
 }
@@ -157,7 +178,8 @@ fn minimal_objects(ns: &str, unique: &str) -> Vec<(String, Value)> {
     let template = json!({"metadata": {"labels": {"app": "x"}}, "spec": pod_spec});
     let sel = json!({"matchLabels": {"app": "x"}});
     let o = |api: &str, kind: &str, plural: &str, spec: Value| -> (String, Value) {
-        let mut obj = json!({"apiVersion": api, "kind": kind, "metadata": {"name": "x", "namespace": ns}});
+        let mut obj =
+            json!({"apiVersion": api, "kind": kind, "metadata": {"name": "x", "namespace": ns}});
         if let Value::Object(extra) = spec {
             obj.as_object_mut().unwrap().extend(extra);
         }
@@ -178,26 +200,121 @@ fn minimal_objects(ns: &str, unique: &str) -> Vec<(String, Value)> {
     vec![
         o("v1", "ConfigMap", "configmaps", json!({"data": {"a": "1"}})),
         o("v1", "Secret", "secrets", json!({"stringData": {"a": "1"}})),
-        o("v1", "Service", "services", json!({"spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}})),
+        o(
+            "v1",
+            "Service",
+            "services",
+            json!({"spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}),
+        ),
         o("v1", "ServiceAccount", "serviceaccounts", json!({})),
-        o("v1", "PersistentVolumeClaim", "persistentvolumeclaims", json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})),
-        o("apps/v1", "Deployment", "deployments", json!({"spec": {"selector": sel, "template": template}})),
-        o("apps/v1", "StatefulSet", "statefulsets", json!({"spec": {"selector": sel, "template": template, "serviceName": "x"}})),
-        o("apps/v1", "DaemonSet", "daemonsets", json!({"spec": {"selector": sel, "template": template}})),
-        o("apps/v1", "ReplicaSet", "replicasets", json!({"spec": {"selector": sel, "template": template}})),
-        o("batch/v1", "Job", "jobs", json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "Never"}}}})),
-        o("batch/v1", "CronJob", "cronjobs", json!({"spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "OnFailure"}}}}}})),
-        o("networking.k8s.io/v1", "Ingress", "ingresses", json!({"spec": {"rules": [{"host": "x.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "x", "port": {"number": 80}}}}]}}]}})),
-        o("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", json!({"spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": []}})),
-        o("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", json!({"spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "x"}, "maxReplicas": 3}})),
-        o("rbac.authorization.k8s.io/v1", "Role", "roles", json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})),
-        o("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "x"}, "subjects": [{"kind": "ServiceAccount", "name": "x"}]})),
-        o("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", json!({"spec": {"selector": sel, "maxUnavailable": 1}})),
-        c("networking.k8s.io/v1", "IngressClass", "ingressclasses", json!({"spec": {"controller": "example.com/x"}})),
-        c("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})),
-        c("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": unique}, "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "x"}]})),
-        c("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", json!({"webhooks": [{"name": "x.example.com", "clientConfig": {"url": "https://x.example.com/"}, "sideEffects": "None", "admissionReviewVersions": ["v1"]}]})),
-        c("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", json!({"webhooks": [{"name": "x.example.com", "clientConfig": {"url": "https://x.example.com/"}, "sideEffects": "None", "admissionReviewVersions": ["v1"]}]})),
+        o(
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+        ),
+        o(
+            "apps/v1",
+            "Deployment",
+            "deployments",
+            json!({"spec": {"selector": sel, "template": template}}),
+        ),
+        o(
+            "apps/v1",
+            "StatefulSet",
+            "statefulsets",
+            json!({"spec": {"selector": sel, "template": template, "serviceName": "x"}}),
+        ),
+        o(
+            "apps/v1",
+            "DaemonSet",
+            "daemonsets",
+            json!({"spec": {"selector": sel, "template": template}}),
+        ),
+        o(
+            "apps/v1",
+            "ReplicaSet",
+            "replicasets",
+            json!({"spec": {"selector": sel, "template": template}}),
+        ),
+        o(
+            "batch/v1",
+            "Job",
+            "jobs",
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "Never"}}}}),
+        ),
+        o(
+            "batch/v1",
+            "CronJob",
+            "cronjobs",
+            json!({"spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "OnFailure"}}}}}}),
+        ),
+        o(
+            "networking.k8s.io/v1",
+            "Ingress",
+            "ingresses",
+            json!({"spec": {"rules": [{"host": "x.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "x", "port": {"number": 80}}}}]}}]}}),
+        ),
+        o(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            json!({"spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": []}}),
+        ),
+        o(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            json!({"spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "x"}, "maxReplicas": 3}}),
+        ),
+        o(
+            "rbac.authorization.k8s.io/v1",
+            "Role",
+            "roles",
+            json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}),
+        ),
+        o(
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            "rolebindings",
+            json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "x"}, "subjects": [{"kind": "ServiceAccount", "name": "x"}]}),
+        ),
+        o(
+            "policy/v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            json!({"spec": {"selector": sel, "maxUnavailable": 1}}),
+        ),
+        c(
+            "networking.k8s.io/v1",
+            "IngressClass",
+            "ingressclasses",
+            json!({"spec": {"controller": "example.com/x"}}),
+        ),
+        c(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            "clusterroles",
+            json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}),
+        ),
+        c(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": unique}, "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "x"}]}),
+        ),
+        c(
+            "admissionregistration.k8s.io/v1",
+            "ValidatingWebhookConfiguration",
+            "validatingwebhookconfigurations",
+            json!({"webhooks": [{"name": "x.example.com", "clientConfig": {"url": "https://x.example.com/"}, "sideEffects": "None", "admissionReviewVersions": ["v1"]}]}),
+        ),
+        c(
+            "admissionregistration.k8s.io/v1",
+            "MutatingWebhookConfiguration",
+            "mutatingwebhookconfigurations",
+            json!({"webhooks": [{"name": "x.example.com", "clientConfig": {"url": "https://x.example.com/"}, "sideEffects": "None", "admissionReviewVersions": ["v1"]}]}),
+        ),
     ]
 }
 
@@ -229,8 +346,12 @@ fn scenarios(ns: &str, unique: &str) -> Vec<(&'static str, Vec<Step>)> {
     for (path, obj) in minimal_objects(ns, unique) {
         let kind = obj["kind"].as_str().unwrap().to_string();
         defaults.push(
-            step(&format!("create {kind}"), "POST", format!("{path}?fieldManager=t"))
-                .body("application/json", obj),
+            step(
+                &format!("create {kind}"),
+                "POST",
+                format!("{path}?fieldManager=t"),
+            )
+            .body("application/json", obj),
         );
     }
     vec![

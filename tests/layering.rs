@@ -38,7 +38,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("fixture", &["config", "drift"]),
     (
         "sim",
-        &["live", "model", "path", "selector", "timefmt", "yaml"],
+        &[
+            "live", "model", "path", "quantity", "selector", "timefmt", "yaml",
+        ],
     ),
     // The explorer's state and its drawing.
     (

@@ -69,7 +69,10 @@ const OTHER: &[(&str, &[&str])] = &[
     ("ConfigMap", &["metadata", "finalizers"]),
     ("ConfigMap", &["metadata", "ownerReferences"]),
     ("Widget", &["metadata", "finalizers"]),
-    ("Deployment", &["spec", "template", "metadata", "finalizers"]),
+    (
+        "Deployment",
+        &["spec", "template", "metadata", "finalizers"],
+    ),
 ];
 
 fn path(fields: &[&str]) -> FieldPath {

@@ -46,8 +46,26 @@ pub fn read_managed(obj: &Value) -> Vec<ManagedEntry> {
 
 /// Writes entries into `metadata.managedFields` (empty ones dropped).
 pub fn write_managed(obj: &mut Value, entries: &[ManagedEntry]) {
-    let list: Vec<Value> = entries
-        .iter()
+    // The API server's order: operation (Apply before Update), time, manager, version.
+    let mut sorted: Vec<&ManagedEntry> = entries.iter().collect();
+    sorted.sort_by(|a, b| {
+        (
+            &a.operation,
+            &a.time,
+            &a.manager,
+            &a.api_version,
+            &a.subresource,
+        )
+            .cmp(&(
+                &b.operation,
+                &b.time,
+                &b.manager,
+                &b.api_version,
+                &b.subresource,
+            ))
+    });
+    let list: Vec<Value> = sorted
+        .into_iter()
         .filter(|e| !e.fields.is_empty())
         .map(|e| {
             let mut v = json!({"manager": e.manager, "operation": e.operation, "apiVersion": e.api_version, "time": e.time,
@@ -139,9 +157,13 @@ pub fn apply(
         let mut dropped = old.fields.clone();
         dropped.subtract(&new_set);
         let mut paths = dropped.members();
-        // Deepest first, so removing an item does not hide the removal of its fields.
-        paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        // Shallowest first: an item no one else owns goes whole (its fields with it). An item
+        // kept for another owner keeps its key fields, whoever set them.
+        paths.sort_by_key(|p| p.len());
         for p in paths {
+            if is_key_field_of_item(&p) {
+                continue;
+            }
             let owned_elsewhere = managed
                 .iter()
                 .filter(|e| !(e.manager == manager && e.operation == "Apply"))
@@ -162,6 +184,17 @@ pub fn apply(
         fields: new_set,
     });
     Ok(Applied { object, managed })
+}
+
+/// Whether a path names a key field of a keyed item (`k:{"name":"A"}` then `f:name`).
+fn is_key_field_of_item(path: &[String]) -> bool {
+    let [.., item, field] = path else {
+        return false;
+    };
+    let (Some(key), Some(field)) = (item.strip_prefix("k:"), field.strip_prefix("f:")) else {
+        return false;
+    };
+    serde_json::from_str::<Map<String, Value>>(key).is_ok_and(|k| k.contains_key(field))
 }
 
 fn has_members_below(set: &FieldSet, path: &[String]) -> bool {
@@ -397,6 +430,39 @@ mod tests {
         );
         let scale = forced.managed.iter().find(|e| e.manager == "kubectl-scale");
         assert!(scale.is_none_or(|e| !e.fields.contains(&["f:spec".into(), "f:replicas".into()])));
+    }
+
+    #[test]
+    fn a_keyed_item_no_longer_applied_goes_whole() {
+        let with_env = |env: Value| {
+            let mut d = deploy(1, json!({}));
+            d["spec"]["template"]["spec"]["containers"][0]["env"] = env;
+            d
+        };
+        let first = apply(
+            None,
+            &with_env(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])),
+            "git",
+            false,
+            D,
+            "t",
+        )
+        .unwrap();
+        let mut obj = first.object;
+        write_managed(&mut obj, &first.managed);
+        let second = apply(
+            Some(&obj),
+            &with_env(json!([{"name": "A", "value": "1"}])),
+            "git",
+            false,
+            D,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            second.object["spec"]["template"]["spec"]["containers"][0]["env"],
+            json!([{"name": "A", "value": "1"}])
+        );
     }
 
     #[test]

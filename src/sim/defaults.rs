@@ -54,8 +54,83 @@ fn obj<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
     child.as_object_mut().expect("just made an object")
 }
 
-/// Applies the server's defaults to an object of `group/kind` about to be stored.
+/// Applies the server's defaults to an object of `group/kind` about to be stored, and stores
+/// it as the server's typed encoding would write it back: quantities in their canonical
+/// spelling, empty optional lists (Go's `omitempty`) dropped.
 pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
+    defaults(group, kind, o, alloc);
+    if kind == "CustomResourceDefinition" {
+        return;
+    }
+    let maps = if kind == "LimitRange" {
+        &QUANTITY_MAPS[..]
+    } else {
+        &QUANTITY_MAPS[..4]
+    };
+    if let Some(m) = o.as_object_mut() {
+        for (k, v) in m.iter_mut() {
+            if k != "metadata" && k != "status" {
+                as_encoded(v, k, maps);
+            }
+        }
+    }
+}
+
+/// Maps whose values are all quantities, by field name (container and PVC `resources`,
+/// ResourceQuota `hard`, pod `overhead`; the rest only in a LimitRange's items), and single
+/// quantity fields.
+const QUANTITY_MAPS: &[&str] = &[
+    "requests",
+    "limits",
+    "hard",
+    "overhead",
+    "max",
+    "min",
+    "default",
+    "defaultRequest",
+    "maxLimitRequestRatio",
+];
+const QUANTITY_FIELDS: &[&str] = &["sizeLimit", "averageValue"];
+/// Lists encoded even when empty (declared without `omitempty`).
+const KEPT_EMPTY: &[&str] = &["containers", "rules"];
+
+fn canonical_quantity(v: &mut Value) {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return,
+    };
+    if let Some(c) = crate::quantity::canonical(&text) {
+        *v = Value::String(c);
+    }
+}
+
+fn as_encoded(v: &mut Value, field: &str, quantity_maps: &[&str]) {
+    match v {
+        Value::Object(m) => {
+            if quantity_maps.contains(&field) {
+                m.values_mut().for_each(canonical_quantity);
+                return;
+            }
+            m.retain(|k, x| {
+                !(matches!(x, Value::Array(a) if a.is_empty()) && !KEPT_EMPTY.contains(&k.as_str()))
+            });
+            for (k, x) in m.iter_mut() {
+                if QUANTITY_FIELDS.contains(&k.as_str()) {
+                    canonical_quantity(x);
+                } else {
+                    as_encoded(x, k, quantity_maps);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| as_encoded(i, "", quantity_maps)),
+        _ => {}
+    }
+}
+
+fn defaults(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
     match (group, kind) {
         ("", "Namespace") => {
             let name = o.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
@@ -90,6 +165,14 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
         }
         ("", "Service") => service(o, alloc),
         ("", "PersistentVolumeClaim") => {
+            // The StorageObjectInUseProtection admission plugin's finalizer.
+            let meta = obj(o, "metadata");
+            let fin = meta.entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(f) = fin.as_array_mut() {
+                if !f.contains(&json!("kubernetes.io/pvc-protection")) {
+                    f.push(json!("kubernetes.io/pvc-protection"));
+                }
+            }
             set_default(obj(o, "spec"), "volumeMode", json!("Filesystem"));
             o["status"] = json!({"phase": "Pending"});
         }
@@ -125,8 +208,9 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
             if u.get("type") == Some(&json!("RollingUpdate")) {
                 set_default(obj(us, "rollingUpdate"), "partition", json!(0));
             }
-            for t in o["spec"]["volumeClaimTemplates"]
-                .as_array_mut()
+            for t in o
+                .pointer_mut("/spec/volumeClaimTemplates")
+                .and_then(Value::as_array_mut)
                 .into_iter()
                 .flatten()
             {
@@ -140,6 +224,15 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
             workload_status(o);
         }
         ("apps", "DaemonSet") => {
+            // The template generation the DaemonSet strategy records (not advanced on updates).
+            let annotations = obj(o, "metadata")
+                .entry("annotations")
+                .or_insert_with(|| json!({}));
+            set_default(
+                map_of(annotations),
+                "deprecated.daemonset.template.generation",
+                json!("1"),
+            );
             let s = obj(o, "spec");
             set_default(s, "revisionHistoryLimit", json!(10));
             let us = s.entry("updateStrategy").or_insert_with(|| json!({}));
@@ -171,11 +264,6 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
             let jt = &mut o["spec"]["jobTemplate"];
             if jt.is_object() {
                 obj(jt, "metadata");
-                set_default(
-                    map_of(&mut jt["metadata"]),
-                    "creationTimestamp",
-                    Value::Null,
-                );
                 let template = obj(jt, "spec").entry("template").or_insert(Value::Null);
                 pod_template(template, false);
             }
@@ -185,7 +273,10 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
             let s = obj(o, "spec");
             if s.get("policyTypes").is_none() {
                 let mut types = vec![json!("Ingress")];
-                if s.get("egress").is_some_and(|e| !e.is_null()) {
+                if s.get("egress")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| !e.is_empty())
+                {
                     types.push(json!("Egress"));
                 }
                 s.insert("policyTypes".into(), Value::Array(types));
@@ -230,9 +321,19 @@ pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
             }
             o["status"] = json!({"loadBalancer": {}});
         }
+        ("policy", "PodDisruptionBudget") => {
+            if o.get("status").is_none() {
+                o["status"] = json!({"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0});
+            }
+        }
         ("autoscaling", "HorizontalPodAutoscaler") => {
             let s = obj(o, "spec");
             set_default(s, "minReplicas", json!(1));
+            set_default(
+                s,
+                "metrics",
+                json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]),
+            );
             o["status"] = json!({"currentReplicas": o["spec"]["minReplicas"], "desiredReplicas": o["spec"]["minReplicas"], "currentMetrics": null});
         }
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
@@ -374,6 +475,7 @@ fn job_spec(o: &mut Value) {
     set_default(s, "podReplacementPolicy", json!("TerminatingOrFailed"));
     let manual = s.get("manualSelector").and_then(Value::as_bool) == Some(true);
     if !manual {
+        s.insert("manualSelector".into(), json!(false));
         set_default(
             s,
             "selector",
@@ -414,8 +516,7 @@ fn pod_template(t: &mut Value, restart_always: bool) {
     if !t.is_object() {
         return;
     }
-    let meta = obj(t, "metadata");
-    set_default(meta, "creationTimestamp", Value::Null);
+    obj(t, "metadata");
     let spec = obj(t, "spec");
     if restart_always {
         set_default(spec, "restartPolicy", json!("Always"));

@@ -260,9 +260,7 @@ pub fn lookup<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
         obj.as_array()?.iter().find(|item| {
             want.iter().all(|(name, v)| match item.get(name) {
                 Some(got) => got == v,
-                None => {
-                    super::lists::key_default(name).is_some_and(|d| v.as_str() == Some(d))
-                }
+                None => super::lists::key_default(name).is_some_and(|d| v.as_str() == Some(d)),
             })
         })?
     } else if let Some(v) = head.strip_prefix("v:") {

@@ -175,7 +175,16 @@ mod tests {
             ),
             (
                 "CronJob",
-                &["spec", "jobTemplate", "spec", "template", "spec", "containers", "[]", "env"],
+                &[
+                    "spec",
+                    "jobTemplate",
+                    "spec",
+                    "template",
+                    "spec",
+                    "containers",
+                    "[]",
+                    "env",
+                ],
                 ListType::Map(vec!["name".into()]),
             ),
             (
@@ -201,7 +210,14 @@ mod tests {
             ),
             (
                 "Deployment",
-                &["spec", "template", "spec", "containers", "[]", "resizePolicy"],
+                &[
+                    "spec",
+                    "template",
+                    "spec",
+                    "containers",
+                    "[]",
+                    "resizePolicy",
+                ],
                 ListType::Atomic,
             ),
             ("NetworkPolicy", &["spec", "egress"], ListType::Atomic),
@@ -224,6 +240,9 @@ mod tests {
                 ("protocol".into(), "TCP".into())
             ])
         );
-        assert_eq!(item_key(&serde_json::json!({"protocol": "UDP"}), &keys), None);
+        assert_eq!(
+            item_key(&serde_json::json!({"protocol": "UDP"}), &keys),
+            None
+        );
     }
 }

@@ -374,6 +374,23 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
             "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}));
     }
+    // The local APIServices the aggregator registers for every built-in group version.
+    let mut local: Vec<(String, String)> = store
+        .registry
+        .types()
+        .iter()
+        .filter(|t| t.crd.is_none())
+        .map(|t| (t.group.clone(), t.version.clone()))
+        .collect();
+    local.sort();
+    local.dedup();
+    for (group, version) in local {
+        let _ = store.load(serde_json::json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+            "metadata": {"name": format!("{version}.{group}"), "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"}},
+            "spec": {"group": group, "version": version, "groupPriorityMinimum": 17800, "versionPriority": 15},
+            "status": {"conditions": [{"type": "Available", "status": "True", "reason": "Local",
+                "message": "Local APIServices are always available"}]}}));
+    }
     load_files(&mut store, &opts.load)?;
     let token = opts.tls.then(|| {
         format!(

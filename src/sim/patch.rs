@@ -130,28 +130,57 @@ fn merge_keyed(
             .collect();
         return;
     }
+    // As apimachinery's strategic merge: the patch's items (merged with the live ones they
+    // name, new ones included) in patch order, with the live items the patch does not name
+    // slotted in by their live order (`mergeSortedSlice`): a new item lands before the live
+    // items that follow the patch's known ones.
+    let server_order: Vec<Option<Vec<(String, String)>>> = e.iter().map(key_of).collect();
+    let mut named = vec![false; e.len()];
+    let mut patched: Vec<Value> = Vec::new();
     for item in items {
         let Some(k) = key_of(item) else {
-            e.push(item.clone());
+            patched.push(item.clone());
             continue;
         };
         let pos = e.iter().position(|x| key_of(x).as_ref() == Some(&k));
+        if let Some(pos) = pos {
+            named[pos] = true;
+        }
         if item.get("$patch").and_then(Value::as_str) == Some("delete") {
-            if let Some(pos) = pos {
-                e.remove(pos);
-            }
             continue;
         }
-        let seg = Segment::Item(k);
-        match pos {
-            Some(pos) => smp(&mut e[pos], item, &path.child(seg), shape),
-            None => {
-                let mut fresh = Value::Object(Map::new());
-                smp(&mut fresh, item, &path.child(seg), shape);
-                e.push(fresh);
-            }
+        let mut merged = match pos {
+            Some(pos) => e[pos].clone(),
+            None => Value::Object(Map::new()),
+        };
+        smp(&mut merged, item, &path.child(Segment::Item(k)), shape);
+        patched.push(merged);
+    }
+    let server_only: Vec<Value> = e
+        .iter()
+        .zip(&named)
+        .filter(|(_, n)| !**n)
+        .map(|(v, _)| v.clone())
+        .collect();
+    let live_index = |v: &Value| {
+        let k = key_of(v)?;
+        server_order.iter().position(|s| s.as_ref() == Some(&k))
+    };
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(server_only.len() + patched.len());
+    while i < server_only.len() || j < patched.len() {
+        let take_live = j >= patched.len()
+            || (i < server_only.len()
+                && matches!((live_index(&server_only[i]), live_index(&patched[j])), (Some(l), Some(r)) if l < r));
+        if take_live {
+            out.push(server_only[i].clone());
+            i += 1;
+        } else {
+            out.push(patched[j].clone());
+            j += 1;
         }
     }
+    *e = out;
 }
 
 /// Why a JSON patch cannot be applied.

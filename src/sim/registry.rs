@@ -182,6 +182,26 @@ const BUILTIN: &[Builtin] = &[
         false,
     ),
     (
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        true,
+        &["pdb"],
+        true,
+        false,
+    ),
+    (
+        "apiregistration.k8s.io",
+        "v1",
+        "APIService",
+        "apiservices",
+        false,
+        &[],
+        true,
+        false,
+    ),
+    (
         "rbac.authorization.k8s.io",
         "v1",
         "Role",
@@ -363,8 +383,17 @@ impl Registry {
         self.types.retain(|t| t.crd.as_deref() != Some(name));
     }
 
-    /// Groups with their versions, in registration order (core group excluded).
+    /// Groups with their versions, in registration order (core group excluded); each group's
+    /// versions in Kubernetes version priority, the preferred first.
     fn groups(&self) -> Vec<(String, Vec<String>)> {
+        let mut out = self.groups_as_registered();
+        for (_, versions) in out.iter_mut() {
+            versions.sort_by(|a, b| version_priority(a).cmp(&version_priority(b)));
+        }
+        out
+    }
+
+    fn groups_as_registered(&self) -> Vec<(String, Vec<String>)> {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for t in self.types.iter().filter(|t| !t.group.is_empty()) {
             match out.iter_mut().find(|(g, _)| *g == t.group) {
@@ -482,5 +511,70 @@ impl Registry {
             })
             .collect();
         json!({"kind": "APIGroupDiscoveryList", "apiVersion": api_version, "metadata": {}, "items": items})
+    }
+}
+
+/// The sort key of Kubernetes version priority (apimachinery's `CompareKubeAwareVersionStrings`):
+/// GA before beta before alpha, higher major then higher minor first; versions that do not
+/// look like `v<major>[alpha|beta<minor>]` come last, alphabetically.
+fn version_priority(v: &str) -> (u8, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>, String) {
+    let parsed = v.strip_prefix('v').and_then(|rest| {
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let major: u64 = rest[..digits_end].parse().ok()?;
+        let tail = &rest[digits_end..];
+        let (rank, minor) = if tail.is_empty() {
+            (0, 0)
+        } else if let Some(m) = tail.strip_prefix("beta") {
+            (1, m.parse().ok()?)
+        } else if let Some(m) = tail.strip_prefix("alpha") {
+            (2, m.parse().ok()?)
+        } else {
+            return None;
+        };
+        Some((rank, major, minor))
+    });
+    match parsed {
+        Some((rank, major, minor)) => (
+            rank,
+            std::cmp::Reverse(major),
+            std::cmp::Reverse(minor),
+            String::new(),
+        ),
+        None => (3, std::cmp::Reverse(0), std::cmp::Reverse(0), v.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn versions_sort_as_kubernetes_prefers_them() {
+        let mut vs = vec![
+            "v1alpha1",
+            "foo",
+            "v2beta1",
+            "v1",
+            "v11alpha2",
+            "v1beta2",
+            "v2",
+            "v10beta3",
+            "bar",
+        ];
+        vs.sort_by_key(|v| super::version_priority(v));
+        assert_eq!(
+            vs,
+            [
+                "v2",
+                "v1",
+                "v10beta3",
+                "v2beta1",
+                "v1beta2",
+                "v11alpha2",
+                "v1alpha1",
+                "bar",
+                "foo"
+            ]
+        );
     }
 }

@@ -195,6 +195,7 @@ pub async fn handle(
         (Method::GET, ["apis"]) => discovery(&shared, false, &accept),
         (Method::GET, ["api", v]) => group_version(&shared, "", v),
         (Method::GET, ["apis", g, v]) => group_version(&shared, g, v),
+        (Method::GET, ["apis", g]) => api_group(&shared, g),
         (Method::GET, ["openapi", "v3"]) => openapi_index(&shared),
         (Method::GET, ["openapi", "v3", rest @ ..]) => openapi_doc(&shared, rest),
         (Method::GET, ["openapi", "v2"]) => error_response(&ApiError::new(
@@ -249,6 +250,30 @@ fn discovery(shared: &Shared, core: bool, accept: &str) -> Response<Body> {
         json_response(200, &store.registry.core_versions())
     } else {
         json_response(200, &store.registry.group_list())
+    }
+}
+
+/// `/apis/G`: one group's versions, the preferred first.
+fn api_group(shared: &Shared, group: &str) -> Response<Body> {
+    let store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
+    let list = store.registry.group_list();
+    let found = list["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|g| g["name"] == group)
+        .cloned();
+    match found {
+        Some(mut g) => {
+            g["kind"] = "APIGroup".into();
+            g["apiVersion"] = "v1".into();
+            json_response(200, &g)
+        }
+        None => error_response(&ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )),
     }
 }
 

@@ -452,6 +452,7 @@ impl Store {
     ) -> Result<Value, ApiError> {
         let now = super::clock::now();
         obj = Self::with_type(rt, obj);
+        check_annotations(rt, name, &obj)?;
         {
             let meta = obj
                 .get_mut("metadata")
@@ -483,8 +484,13 @@ impl Store {
         let generation = match old {
             Some(o) => {
                 let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
-                let spec_changed = o.get("spec") != obj.get("spec")
-                    && opts.subresource.as_deref() != Some("status");
+                let spec = if rt.kind.ends_with("WebhookConfiguration") {
+                    "webhooks"
+                } else {
+                    "spec"
+                };
+                let spec_changed =
+                    o.get(spec) != obj.get(spec) && opts.subresource.as_deref() != Some("status");
                 if spec_changed {
                     g + 1
                 } else {
@@ -497,7 +503,7 @@ impl Store {
             let meta = obj["metadata"].as_object_mut().expect("checked above");
             meta.insert("uid".into(), uid);
             meta.insert("creationTimestamp".into(), created);
-            if obj.get("spec").is_some() || rt.crd.is_some() {
+            if has_generation(rt, &obj) {
                 obj["metadata"]["generation"] = json!(generation);
             }
         }
@@ -509,7 +515,9 @@ impl Store {
                     }
                 }
             }
-            defaults::apply(&rt.group, &rt.kind, &mut obj, &mut self.alloc);
+            if rt.crd.is_none() {
+                defaults::apply(&rt.group, &rt.kind, &mut obj, &mut self.alloc);
+            }
             if let Some(o) = old {
                 keep_condition_times(o, &mut obj);
                 if opts.dry_run {
@@ -717,11 +725,12 @@ impl Store {
             let result = apply::apply(old.as_ref(), body, &opts.manager, opts.force, rt.shape(), &now).map_err(|conflicts| {
                 let causes: Vec<Value> = conflicts
                     .iter()
-                    .map(|c| json!({"type": "FieldManagerConflict", "message": format!("conflict with \"{}\"", c.manager), "field": c.field}))
+                    .map(|c| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{}\"", c.manager), "field": c.field}))
                     .collect();
                 let list: Vec<String> = conflicts.iter().map(|c| format!("conflict with \"{}\": {}", c.manager, c.field)).collect();
                 let mut e = ApiError::new(409, "Conflict", format!("Apply failed with {} conflict{}: {}", conflicts.len(), if conflicts.len() == 1 { "" } else { "s" }, list.join(", ")));
-                e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural, "causes": causes}));
+                // As the API server: the causes only, no name, group or kind.
+                e.details = Some(json!({"causes": causes}));
                 e
             })?;
             let mut obj = result.object;
@@ -925,4 +934,49 @@ fn keep_condition_times(old: &Value, new: &mut Value) {
             }
         }
     }
+}
+
+/// Built-in kinds whose objects carry no `metadata.generation` although they have a spec.
+const GENERATIONLESS: &[&str] = &[
+    "Namespace",
+    "Service",
+    "PersistentVolumeClaim",
+    "HorizontalPodAutoscaler",
+];
+
+/// Whether the API server keeps `metadata.generation` for an object: custom resources always,
+/// built-in kinds with a spec (except the generationless ones) and webhook configurations.
+fn has_generation(rt: &ResourceType, obj: &Value) -> bool {
+    rt.crd.is_some()
+        || rt.kind.ends_with("WebhookConfiguration")
+        || (obj.get("spec").is_some() && !GENERATIONLESS.contains(&rt.kind.as_str()))
+}
+
+/// The most the annotations of an object may hold, keys and values together.
+const ANNOTATIONS_LIMIT: usize = 256 * 1024;
+
+/// Refuses annotations over the API server's total size limit.
+fn check_annotations(rt: &ResourceType, name: &str, obj: &Value) -> Result<(), ApiError> {
+    let total: usize = obj
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum();
+    if total <= ANNOTATIONS_LIMIT {
+        return Ok(());
+    }
+    let why = format!("Too long: may not be more than {ANNOTATIONS_LIMIT} bytes");
+    let mut e = ApiError::new(
+        422,
+        "Invalid",
+        format!(
+            "{} \"{name}\" is invalid: metadata.annotations: {why}",
+            rt.kind
+        ),
+    );
+    e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.kind,
+        "causes": [{"reason": "FieldValueTooLong", "message": why, "field": "metadata.annotations"}]}));
+    Err(e)
 }

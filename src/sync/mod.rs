@@ -192,7 +192,8 @@ pub fn parse_conflicts(status: &Value) -> Vec<Conflict> {
     };
     if let Some(causes) = status.pointer("/details/causes").and_then(Value::as_array) {
         for c in causes {
-            if c.get("type").and_then(Value::as_str) != Some("FieldManagerConflict") {
+            // metav1.StatusCause's JSON name for the cause's kind is `reason`.
+            if c.get("reason").and_then(Value::as_str) != Some("FieldManagerConflict") {
                 continue;
             }
             let message = c.get("message").and_then(Value::as_str).unwrap_or("");
@@ -283,9 +284,9 @@ mod tests {
     #[test]
     fn conflicts_from_causes_group_by_manager() {
         let status = json!({"message": "Apply failed with 2 conflicts", "details": {"causes": [
-            {"type": "FieldManagerConflict", "message": "conflict with \"kubectl-edit\" using apps/v1", "field": ".spec.replicas"},
-            {"type": "FieldManagerConflict", "message": "conflict with \"kubectl-edit\"", "field": ".spec.paused"},
-            {"type": "FieldManagerConflict", "message": "conflict with \"hpa\"", "field": ".spec.x"}
+            {"reason": "FieldManagerConflict", "message": "conflict with \"kubectl-edit\" using apps/v1", "field": ".spec.replicas"},
+            {"reason": "FieldManagerConflict", "message": "conflict with \"kubectl-edit\"", "field": ".spec.paused"},
+            {"reason": "FieldManagerConflict", "message": "conflict with \"hpa\"", "field": ".spec.x"}
         ]}});
         let c = parse_conflicts(&status);
         assert_eq!(c.len(), 2);
