@@ -186,6 +186,53 @@ pub fn apply(
     Ok(Applied { object, managed })
 }
 
+/// The value structs an empty object of the API's types already holds, where `obj` has them:
+/// what a create is compared with.
+fn empty_typed_object(obj: &Value) -> Value {
+    const VALUE_STRUCTS: &[&str] = &[
+        "/metadata",
+        "/spec",
+        "/spec/template",
+        "/spec/template/metadata",
+        "/spec/template/spec",
+        "/spec/strategy",
+        "/spec/updateStrategy",
+        "/spec/resources",
+        "/spec/scaleTargetRef",
+        "/spec/jobTemplate",
+        "/spec/jobTemplate/metadata",
+        "/spec/jobTemplate/spec",
+        "/spec/jobTemplate/spec/template",
+        "/spec/jobTemplate/spec/template/metadata",
+        "/spec/jobTemplate/spec/template/spec",
+    ];
+    let mut out = json!({});
+    for p in VALUE_STRUCTS {
+        if obj.pointer(p).is_some_and(Value::is_object) {
+            let (parent, field) = p.rsplit_once('/').expect("absolute pointers");
+            if let Some(m) = out.pointer_mut(parent).and_then(Value::as_object_mut) {
+                m.insert(field.to_string(), json!({}));
+            }
+        }
+    }
+    // A pod spec's `containers` is encoded even when empty (no `omitempty`); a LabelSelector
+    // held by value (a NetworkPolicy's podSelector) is `{}`.
+    for p in [
+        "/spec/template/spec",
+        "/spec/jobTemplate/spec/template/spec",
+    ] {
+        if let Some(m) = out.pointer_mut(p).and_then(Value::as_object_mut) {
+            m.insert("containers".into(), Value::Null);
+        }
+    }
+    if obj.pointer("/spec/podSelector").is_some() {
+        if let Some(m) = out.pointer_mut("/spec").and_then(Value::as_object_mut) {
+            m.insert("podSelector".into(), json!({}));
+        }
+    }
+    out
+}
+
 /// Whether a path names a key field of a keyed item (`k:{"name":"A"}` then `f:name`).
 fn is_key_field_of_item(path: &[String]) -> bool {
     let [.., item, field] = path else {
@@ -215,6 +262,10 @@ fn is_container(v: &Value) -> bool {
 /// Merges an applied configuration into an object: maps recurse, keyed lists merge by key,
 /// sets take the union, other lists are replaced.
 fn merge(target: &mut Value, config: &Value, path: &FieldPath, shape: Shape<'_>) {
+    if shape.builtin && super::lists::is_atomic_map(shape.kind, path) {
+        *target = config.clone();
+        return;
+    }
     let Value::Object(c) = config else {
         *target = config.clone();
         return;
@@ -280,9 +331,11 @@ fn merge(target: &mut Value, config: &Value, path: &FieldPath, shape: Shape<'_>)
     }
 }
 
-/// Records an Update operation by `manager` that turned `old` into `new`: the manager takes
-/// the fields it set or changed (others lose them), and fields no longer present leave every
-/// set.
+/// Records an Update operation by `manager` that turned `old` into `new` (both as stored,
+/// defaults included), as the API server's field manager compares them: the manager takes the
+/// leaves it set or changed, the keyed items and maps it added (the `.` of FieldsV1), and
+/// others lose what it changed; fields no longer present leave every set. A create compares
+/// with the empty typed object, whose value structs (`spec`, `spec.template` …) exist already.
 pub fn record_update(
     old: Option<&Value>,
     new: &mut Value,
@@ -292,12 +345,32 @@ pub fn record_update(
     now: &str,
 ) {
     let mut managed = old.map(read_managed).unwrap_or_default();
+    let skeleton;
+    let before = match old {
+        Some(o) => o,
+        None => {
+            skeleton = empty_typed_object(new);
+            &skeleton
+        }
+    };
     let after = FieldSet::from_object(new, shape);
     let mut changed = FieldSet::default();
     for path in after.members() {
-        let now_v = lookup(new, &path);
-        let before = old.and_then(|o| lookup(o, &path));
-        if now_v != before {
+        let added = lookup(before, &path).is_none();
+        let is_leaf = !after.has_children(&path);
+        if added || (is_leaf && lookup(new, &path) != lookup(before, &path)) {
+            changed.insert(&path);
+        }
+    }
+    for path in after.inner_nodes() {
+        let non_empty = |v: &Value| match v {
+            Value::Object(m) => !m.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            _ => false,
+        };
+        let added_map =
+            lookup(before, &path).is_none() && lookup(new, &path).is_some_and(non_empty);
+        if added_map {
             changed.insert(&path);
         }
     }

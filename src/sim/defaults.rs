@@ -1,6 +1,8 @@
 //! The defaults the API server applies to the built-in kinds sim serves, and the status their
 //! controllers would leave, from the Kubernetes API reference, kept in this one place. Also
-//! the write-time transformations (Secret `stringData` folding, Service IP allocation).
+//! the write-time transformations: Secret `stringData` folding, the typed encoding (canonical
+//! quantities, no empty optional lists) and, after the write's fields are recorded, what the
+//! server sets on its own (Service IPs, a Job's selector, admission's finalizers).
 
 use serde_json::{json, Map, Value};
 
@@ -57,8 +59,8 @@ fn obj<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
 /// Applies the server's defaults to an object of `group/kind` about to be stored, and stores
 /// it as the server's typed encoding would write it back: quantities in their canonical
 /// spelling, empty optional lists (Go's `omitempty`) dropped.
-pub fn apply(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
-    defaults(group, kind, o, alloc);
+pub fn apply(group: &str, kind: &str, o: &mut Value) {
+    defaults(group, kind, o);
     if kind == "CustomResourceDefinition" {
         return;
     }
@@ -130,7 +132,7 @@ fn as_encoded(v: &mut Value, field: &str, quantity_maps: &[&str]) {
     }
 }
 
-fn defaults(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
+fn defaults(group: &str, kind: &str, o: &mut Value) {
     match (group, kind) {
         ("", "Namespace") => {
             let name = o.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
@@ -163,16 +165,8 @@ fn defaults(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
             }
             set_default(map_of(o), "type", json!("Opaque"));
         }
-        ("", "Service") => service(o, alloc),
+        ("", "Service") => service(o),
         ("", "PersistentVolumeClaim") => {
-            // The StorageObjectInUseProtection admission plugin's finalizer.
-            let meta = obj(o, "metadata");
-            let fin = meta.entry("finalizers").or_insert_with(|| json!([]));
-            if let Some(f) = fin.as_array_mut() {
-                if !f.contains(&json!("kubernetes.io/pvc-protection")) {
-                    f.push(json!("kubernetes.io/pvc-protection"));
-                }
-            }
             set_default(obj(o, "spec"), "volumeMode", json!("Filesystem"));
             o["status"] = json!({"phase": "Pending"});
         }
@@ -417,7 +411,7 @@ fn defaults(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
     }
 }
 
-fn service(o: &mut Value, alloc: &mut Allocator) {
+fn service(o: &mut Value) {
     let s = obj(o, "spec");
     set_default(s, "type", json!("ClusterIP"));
     set_default(s, "sessionAffinity", json!("None"));
@@ -427,14 +421,6 @@ fn service(o: &mut Value, alloc: &mut Allocator) {
         .unwrap_or("ClusterIP")
         .to_string();
     if ty != "ExternalName" {
-        let ip = match s.get("clusterIP").and_then(Value::as_str) {
-            Some(ip) if !ip.is_empty() => ip.to_string(),
-            _ => alloc.cluster_ip(),
-        };
-        s.insert("clusterIP".into(), json!(ip));
-        set_default(s, "clusterIPs", json!([ip]));
-        set_default(s, "ipFamilies", json!(["IPv4"]));
-        set_default(s, "ipFamilyPolicy", json!("SingleStack"));
         set_default(s, "internalTrafficPolicy", json!("Cluster"));
     }
     let external = ty == "NodePort" || ty == "LoadBalancer";
@@ -454,18 +440,68 @@ fn service(o: &mut Value, alloc: &mut Allocator) {
         if let Some(m) = p.as_object_mut() {
             set_default(m, "protocol", json!("TCP"));
             set_default(m, "targetPort", port);
-            if external {
-                let np = alloc.node_port();
-                set_default(m, "nodePort", json!(np));
-            }
         }
     }
     o["status"] = json!({"loadBalancer": {}});
 }
 
+/// What a Service's REST storage allocates after the write is recorded: cluster IPs, IP
+/// families and node ports (so no writer owns them).
+fn service_allocations(o: &mut Value, alloc: &mut Allocator) {
+    let s = obj(o, "spec");
+    let ty = s
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_string();
+    if ty != "ExternalName" {
+        let ip = match s.get("clusterIP").and_then(Value::as_str) {
+            Some(ip) if !ip.is_empty() => ip.to_string(),
+            _ => alloc.cluster_ip(),
+        };
+        s.insert("clusterIP".into(), json!(ip));
+        set_default(s, "clusterIPs", json!([ip]));
+        set_default(s, "ipFamilies", json!(["IPv4"]));
+        set_default(s, "ipFamilyPolicy", json!("SingleStack"));
+    }
+    if ty == "NodePort" || ty == "LoadBalancer" {
+        for p in s
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(m) = p.as_object_mut() {
+                if m.get("nodePort").is_none() {
+                    m.insert("nodePort".into(), json!(alloc.node_port()));
+                }
+            }
+        }
+    }
+}
+
+/// What the API server sets after a write's fields are recorded, so that no writer owns it:
+/// allocations (Service IPs and node ports), the selector and labels the Job strategy
+/// generates, and the finalizer the StorageObjectInUseProtection admission plugin adds to a
+/// PersistentVolumeClaim.
+pub fn server_set(group: &str, kind: &str, o: &mut Value, alloc: &mut Allocator) {
+    match (group, kind) {
+        ("", "Service") => service_allocations(o, alloc),
+        ("batch", "Job") => job_selector(o),
+        ("", "PersistentVolumeClaim") => {
+            let meta = obj(o, "metadata");
+            let fin = meta.entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(f) = fin.as_array_mut() {
+                if !f.contains(&json!("kubernetes.io/pvc-protection")) {
+                    f.push(json!("kubernetes.io/pvc-protection"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn job_spec(o: &mut Value) {
-    let uid = o.pointer("/metadata/uid").cloned().unwrap_or(json!(""));
-    let name = o.pointer("/metadata/name").cloned().unwrap_or(json!(""));
     let s = obj(o, "spec");
     set_default(s, "backoffLimit", json!(6));
     set_default(s, "completions", json!(1));
@@ -473,9 +509,19 @@ fn job_spec(o: &mut Value) {
     set_default(s, "completionMode", json!("NonIndexed"));
     set_default(s, "suspend", json!(false));
     set_default(s, "podReplacementPolicy", json!("TerminatingOrFailed"));
+    if s.get("manualSelector").and_then(Value::as_bool) != Some(true) {
+        s.insert("manualSelector".into(), json!(false));
+    }
+    pod_template(&mut o["spec"]["template"], false);
+}
+
+/// The selector and pod labels the Job strategy generates (unless the selector is manual).
+fn job_selector(o: &mut Value) {
+    let uid = o.pointer("/metadata/uid").cloned().unwrap_or(json!(""));
+    let name = o.pointer("/metadata/name").cloned().unwrap_or(json!(""));
+    let s = obj(o, "spec");
     let manual = s.get("manualSelector").and_then(Value::as_bool) == Some(true);
     if !manual {
-        s.insert("manualSelector".into(), json!(false));
         set_default(
             s,
             "selector",
@@ -499,7 +545,6 @@ fn job_spec(o: &mut Value) {
             meta.insert("labels".into(), labels);
         }
     }
-    pod_template(&mut o["spec"]["template"], false);
 }
 
 fn workload_status(o: &mut Value) {

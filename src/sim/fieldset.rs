@@ -24,6 +24,10 @@ pub struct Shape<'a> {
 }
 
 impl Shape<'_> {
+    fn is_atomic_map(&self, path: &FieldPath) -> bool {
+        self.builtin && super::lists::is_atomic_map(self.kind, path)
+    }
+
     fn list_kind(&self, path: &FieldPath) -> ListType {
         if self.builtin || matches!(path.0.first(), Some(Segment::Field(f)) if f == "metadata") {
             list_type(self.kind, path)
@@ -132,6 +136,35 @@ impl FieldSet {
         }
     }
 
+    /// Whether the node at `path` has children.
+    pub fn has_children(&self, path: &[String]) -> bool {
+        let mut node = self;
+        for p in path {
+            match node.children.get(p) {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        !node.children.is_empty()
+    }
+
+    /// The paths of the nodes that have children (members or not), the root excluded.
+    pub fn inner_nodes(&self) -> Vec<Vec<String>> {
+        fn go(set: &FieldSet, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+            if !set.children.is_empty() && !prefix.is_empty() {
+                out.push(prefix.clone());
+            }
+            for (k, c) in &set.children {
+                prefix.push(k.clone());
+                go(c, prefix, out);
+                prefix.pop();
+            }
+        }
+        let mut out = Vec::new();
+        go(self, &mut Vec::new(), &mut out);
+        out
+    }
+
     /// Whether a path is a member.
     pub fn contains(&self, path: &[String]) -> bool {
         match path.split_first() {
@@ -191,7 +224,7 @@ impl FieldSet {
 
 fn walk(v: &Value, path: &FieldPath, shape: Shape<'_>) -> FieldSet {
     match v {
-        Value::Object(m) if !m.is_empty() => {
+        Value::Object(m) if !m.is_empty() && !shape.is_atomic_map(path) => {
             let mut set = FieldSet::default();
             for (k, x) in m {
                 set.children

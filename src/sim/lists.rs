@@ -36,6 +36,10 @@ const ROOTS: &[(&str, &str)] = &[
     ("Service", "Service"),
     ("MutatingWebhookConfiguration", "WebhookConfiguration"),
     ("ValidatingWebhookConfiguration", "WebhookConfiguration"),
+    ("PodDisruptionBudget", "PodDisruptionBudget"),
+    ("NetworkPolicy", "NetworkPolicy"),
+    ("RoleBinding", "Binding"),
+    ("ClusterRoleBinding", "Binding"),
 ];
 
 /// (type, field, the type of its value or of its items). `Workload` stands for the kinds
@@ -55,6 +59,28 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("PodSpec", "containers", "Container"),
     ("PodSpec", "initContainers", "Container"),
     ("PodSpec", "ephemeralContainers", "Container"),
+    (
+        "PodSpec",
+        "topologySpreadConstraints",
+        "TopologySpreadConstraint",
+    ),
+    ("PodDisruptionBudget", "spec", "PodDisruptionBudgetSpec"),
+    ("NetworkPolicy", "spec", "NetworkPolicySpec"),
+    ("WebhookConfiguration", "webhooks", "Webhook"),
+];
+
+/// (type, field) of maps and structs the API marks atomic (`+structType=atomic`,
+/// `+mapType=atomic`): owned and replaced as a whole. Every LabelSelector is atomic, and so are
+/// a binding's `roleRef` and a Service's `selector`.
+const ATOMIC_MAPS: &[(&str, &str)] = &[
+    ("WorkloadSpec", "selector"),
+    ("PodDisruptionBudgetSpec", "selector"),
+    ("NetworkPolicySpec", "podSelector"),
+    ("TopologySpreadConstraint", "labelSelector"),
+    ("Webhook", "namespaceSelector"),
+    ("Webhook", "objectSelector"),
+    ("ServiceSpec", "selector"),
+    ("Binding", "roleRef"),
 ];
 
 /// (type, list field, item keys; `[]` for a set). From the API reference:
@@ -102,35 +128,46 @@ pub fn key_default(key: &str) -> Option<&'static str> {
 /// the list's field name. Unknown kinds and fields are atomic, except `metadata`'s lists,
 /// which every kind shares (custom resources included).
 pub fn list_type(kind: &str, path: &FieldPath) -> ListType {
-    let root = ROOTS
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map_or("Object", |(_, t)| *t);
-    let Some((Segment::Field(last), parents)) = path.0.split_last() else {
+    let Some((Segment::Field(last), ty)) = type_of_parent(kind, path) else {
         return ListType::Atomic;
     };
-    let mut ty = root;
-    for seg in parents {
-        match seg {
-            Segment::Field(f) => {
-                let next = FIELDS
-                    .iter()
-                    .find(|(t, field, _)| *field == f && (*t == ty || *t == "Object"))
-                    .map(|(_, _, child)| *child);
-                match next {
-                    Some(n) => ty = n,
-                    None => return ListType::Atomic,
-                }
-            }
-            Segment::Item(_) | Segment::Index(_) => {}
-            Segment::Any => return ListType::Atomic,
-        }
-    }
     match LISTS.iter().find(|(t, f, _)| *t == ty && f == last) {
         Some((_, _, [])) => ListType::Set,
         Some((_, _, keys)) => ListType::Map(keys.iter().map(|k| k.to_string()).collect()),
         None => ListType::Atomic,
     }
+}
+
+/// Whether the map or struct at `path` in an object of `kind` is atomic.
+pub fn is_atomic_map(kind: &str, path: &FieldPath) -> bool {
+    match type_of_parent(kind, path) {
+        Some((Segment::Field(last), ty)) => ATOMIC_MAPS.iter().any(|(t, f)| *t == ty && f == last),
+        _ => false,
+    }
+}
+
+/// The last segment of `path` and the type that holds it, walking the API's types from the
+/// kind's root type; `None` where the walk leaves the types this table knows.
+fn type_of_parent<'p>(kind: &str, path: &'p FieldPath) -> Option<(&'p Segment, &'static str)> {
+    let root = ROOTS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("Object", |(_, t)| *t);
+    let (last, parents) = path.0.split_last()?;
+    let mut ty = root;
+    for seg in parents {
+        match seg {
+            Segment::Field(f) => {
+                ty = FIELDS
+                    .iter()
+                    .find(|(t, field, _)| *field == f && (*t == ty || *t == "Object"))
+                    .map(|(_, _, child)| *child)?;
+            }
+            Segment::Item(_) | Segment::Index(_) => {}
+            Segment::Any => return None,
+        }
+    }
+    Some((last, ty))
 }
 
 /// An item's identity in a list of type `Map(keys)`: its key values (absent keys defaulted
@@ -227,6 +264,31 @@ mod tests {
         ];
         for (kind, path, want) in cases {
             assert_eq!(&list_type(kind, &p(path)), want, "{kind} {path:?}");
+        }
+    }
+
+    #[test]
+    fn selectors_and_role_refs_are_atomic() {
+        for (kind, path, atomic) in [
+            ("Deployment", &["spec", "selector"][..], true),
+            (
+                "CronJob",
+                &["spec", "jobTemplate", "spec", "selector"][..],
+                true,
+            ),
+            ("PodDisruptionBudget", &["spec", "selector"][..], true),
+            ("Service", &["spec", "selector"][..], true),
+            ("RoleBinding", &["roleRef"][..], true),
+            ("NetworkPolicy", &["spec", "podSelector"][..], true),
+            (
+                "Deployment",
+                &["spec", "template", "metadata", "labels"][..],
+                false,
+            ),
+            ("Deployment", &["spec", "strategy"][..], false),
+            ("Widget", &["spec", "selector"][..], false),
+        ] {
+            assert_eq!(is_atomic_map(kind, &p(path)), atomic, "{kind} {path:?}");
         }
     }
 

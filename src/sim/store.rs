@@ -441,6 +441,9 @@ impl Store {
     }
 
     /// The common end of every write: server metadata, defaults, ownership, storage, events.
+    /// Stores a write. `update` records it as an Update operation by the writer (through
+    /// that subresource), after the server's defaults, as the API server's field manager does;
+    /// `None` for writes whose managedFields are already written (apply, load).
     fn commit(
         &mut self,
         rt: &ResourceType,
@@ -449,6 +452,7 @@ impl Store {
         mut obj: Value,
         old: Option<&Value>,
         opts: &WriteOptions,
+        update: Option<Option<&str>>,
     ) -> Result<Value, ApiError> {
         let now = super::clock::now();
         obj = Self::with_type(rt, obj);
@@ -516,7 +520,7 @@ impl Store {
                 }
             }
             if rt.crd.is_none() {
-                defaults::apply(&rt.group, &rt.kind, &mut obj, &mut self.alloc);
+                defaults::apply(&rt.group, &rt.kind, &mut obj);
             }
             if let Some(o) = old {
                 keep_condition_times(o, &mut obj);
@@ -532,6 +536,12 @@ impl Store {
                     }
                 }
             }
+        }
+        if let Some(subresource) = update {
+            record_update(old, &mut obj, &opts.manager, subresource, rt.shape(), &now);
+        }
+        if rt.crd.is_none() && opts.subresource.as_deref() != Some("status") {
+            defaults::server_set(&rt.group, &rt.kind, &mut obj, &mut self.alloc);
         }
         if rt.kind == "CustomResourceDefinition" && rt.group == "apiextensions.k8s.io" {
             validate_crd(&obj)?;
@@ -597,16 +607,7 @@ impl Store {
             e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural}));
             return Err(e);
         }
-        let mut obj = obj;
-        record_update(
-            None,
-            &mut obj,
-            &opts.manager,
-            None,
-            rt.shape(),
-            &super::clock::now(),
-        );
-        self.commit(rt, ns, &name, obj, None, opts)
+        self.commit(rt, ns, &name, obj, None, opts, Some(None))
     }
 
     pub fn update(
@@ -664,19 +665,12 @@ impl Store {
         rt: &ResourceType,
         ns: &str,
         name: &str,
-        mut new: Value,
+        new: Value,
         old: &Value,
         opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
-        record_update(
-            Some(old),
-            &mut new,
-            &opts.manager,
-            opts.subresource.as_deref(),
-            rt.shape(),
-            &super::clock::now(),
-        );
-        self.commit(rt, ns, name, new, Some(old), opts)
+        let subresource = opts.subresource.as_deref();
+        self.commit(rt, ns, name, new, Some(old), opts, Some(subresource))
     }
 
     /// A patch of any kind; `apply` is server-side apply (create when absent).
@@ -738,7 +732,7 @@ impl Store {
                 obj["metadata"] = json!({});
             }
             write_managed(&mut obj, &result.managed);
-            return self.commit(rt, ns, name, obj, old.as_ref(), opts);
+            return self.commit(rt, ns, name, obj, old.as_ref(), opts, None);
         }
         let Some(old) = old else {
             return Err(ApiError::not_found(rt, name));
@@ -882,18 +876,7 @@ impl Store {
             ));
         }
         new["spec"]["replicas"] = json!(replicas);
-        let mut o = opts.clone();
-        o.subresource = Some("scale".into());
-        record_update(
-            Some(&old),
-            &mut new,
-            &o.manager,
-            Some("scale"),
-            rt.shape(),
-            &super::clock::now(),
-        );
-        o.subresource = None;
-        self.commit(rt, ns, name, new, Some(&old), &o)?;
+        self.commit(rt, ns, name, new, Some(&old), opts, Some(Some("scale")))?;
         self.scale(rt, ns, name)
     }
 }
