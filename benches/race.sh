@@ -8,32 +8,66 @@
 # with its peak memory.
 #
 #   benches/race.sh [RESOURCES] [BIG] [RUNS]
+#   SERVER=real benches/race.sh [RESOURCES] [BIG] [RUNS]
 #
-# KUBECTL=path picks the kubectl (default: kubectl 1.32 where installed, else kubectl).
+# With SERVER=real the cluster is a real kube-apiserver with etcd (scripts/kube-apiserver up),
+# loaded with the fixture's live objects by `kubectl create` (their server-set metadata and
+# status stripped), instead of sim; BIG=0 skips the big fixture.
+# KUBECTL=path picks the kubectl (default: the pinned one of scripts/install-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resources=${1:-1000}
 big=${2:-10000}
 runs=${3:-5}
+server=${SERVER:-sim}
 kubectl=${KUBECTL:-}
 if [ -z "$kubectl" ]; then
-  kubectl=$(dpkg -L kubectl 2>/dev/null | grep 'kubectl.1.32$' | head -n1 || true)
-  [ -n "$kubectl" ] || kubectl=$(command -v kubectl || true)
+  kubectl="$(bash scripts/install-tools --print-dir)/kubectl"
+  [ -x "$kubectl" ] || kubectl=$(command -v kubectl || true)
 fi
 [ -n "$kubectl" ] || { echo "kubectl is needed for the race (set KUBECTL)"; exit 2; }
 cargo build --profile profiling -q
 bin=$PWD/target/profiling/kdrift
 work=$(mktemp -d)
 sim_pid=
-cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
+  [ "$server" = real ] && bash scripts/kube-apiserver down "$work/real" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 start_sim() { # fixture dir
+  if [ "$server" = real ]; then start_real "$1"; return; fi
   [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null || true
   "$bin" sim --kubeconfig-out "$work/kc" --load "$1/live.json" >"$work/url" 2>"$work/sim.log" &
   sim_pid=$!
   for _ in $(seq 100); do [ -s "$work/url" ] && return 0; sleep 0.1; done
   echo "sim did not start"; cat "$work/sim.log"; exit 2
+}
+
+start_real() { # fixture dir: a fresh real API server holding the fixture's live objects
+  bash scripts/kube-apiserver down "$work/real" 2>/dev/null || true
+  bash scripts/kube-apiserver up "$work/real" >/dev/null
+  cp "$work/real/kubeconfig" "$work/kc"
+  python3 - "$1/live.json" "$work/load" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+items = doc["items"] if isinstance(doc, dict) and "items" in doc else doc
+os, namespaced = [], []
+for o in items:
+    meta = o.get("metadata", {})
+    for k in ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "selfLink"):
+        meta.pop(k, None)
+    o.pop("status", None)
+    (os if o.get("kind") in ("Namespace", "CustomResourceDefinition") else namespaced).append(o)
+json.dump({"apiVersion": "v1", "kind": "List", "items": os}, open(sys.argv[2] + "-1.json", "w"))
+json.dump({"apiVersion": "v1", "kind": "List", "items": namespaced}, open(sys.argv[2] + "-2.json", "w"))
+PY
+  "$kubectl" --kubeconfig "$work/kc" create -f "$work/load-1.json" >/dev/null 2>"$work/load.err" || true
+  "$kubectl" --kubeconfig "$work/kc" create -f "$work/load-2.json" >/dev/null 2>>"$work/load.err" || true
+  echo "loaded into the real API server ($(grep -c . "$work/load.err" || true) objects refused, see below)" >&2
+  head -3 "$work/load.err" >&2 || true
 }
 
 # time_ms CMD...: wall time of one run in ms (exit status 0 or 1 expected)
@@ -54,7 +88,7 @@ kd=("$bin" diff --kubeconfig "$work/kc" --repo repo -l app.kubernetes.io/part-of
 kc=("$kubectl" --kubeconfig "$work/kc" --cache-dir "$work/kcache" diff --server-side --force-conflicts -R -f repo)
 "${kc[@]}" --concurrency 16 >/dev/null 2>&1 || true   # warm kubectl's discovery cache
 "${kd[@]}" >/dev/null 2>&1 || true                     # and the page cache for kdrift alike
-echo "== $resources resources (fixture of kdrift fixture, in kdrift sim)" >&2
+echo "== $resources resources (fixture of kdrift fixture, in $server)" >&2
 # The contenders take turns, one run each per round, so that a change in the machine's load
 # during the race weighs on all of them alike.
 l=(); s=(); k1=(); k16=()
@@ -79,6 +113,7 @@ awk -v l="$local_ms" -v s="$server_ms" -v a="$k1_ms" -v b="$k16_ms" 'BEGIN {
   printf "kdrift server vs kubectl --concurrency 16: %.1fx faster\n", b / (s > 0 ? s : 1) }' >&2
 
 cd "$work"
+[ "$big" -gt 0 ] || exit 0
 "$bin" fixture "$work/big" --resources "$big" >/dev/null 2>&1
 start_sim "$work/big"
 cd "$work/big"

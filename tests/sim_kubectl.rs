@@ -66,6 +66,12 @@ async fn kubectl_works_against_sim_as_against_a_cluster() {
         k.ok(&["patch", "deploy", "web", "-n", "shop", "--type", "json", "-p", r#"[{"op":"replace","path":"/spec/replicas","value":4}]"#], None);
         let got = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas} {.spec.paused} {.spec.template.spec.containers[0].image}"], None);
         assert_eq!(got, "4 true nginx:1.26");
+
+        // A `List` file validates against /openapi/v2 (fetched as protobuf) and applies.
+        let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: listed, namespace: shop}\n  data: {a: '1'}\n";
+        k.ok(&["apply", "-f", "-"], Some(list));
+        k.ok(&["apply", "--server-side", "-f", "-"], Some(list));
+        assert_eq!(k.ok(&["get", "cm", "listed", "-n", "shop", "-o", "jsonpath={.data.a}"], None), "1");
     })
     .await
     .unwrap();

@@ -655,7 +655,7 @@ mod tests {
     fn deployment_defaults_depend_on_the_image_tag_and_strategy() {
         let mut d = json!({"metadata": {"name": "w", "generation": 1}, "spec": {"strategy": {"type": "Recreate"}, "template": {"spec": {"containers": [
             {"name": "a", "image": "nginx"}, {"name": "b", "image": "nginx:1.25"}, {"name": "c", "image": "nginx:latest"}]}}}});
-        apply("apps", "Deployment", &mut d, &mut Allocator::default());
+        apply("apps", "Deployment", &mut d);
         let cs = &d["spec"]["template"]["spec"]["containers"];
         assert_eq!(cs[0]["imagePullPolicy"], "Always");
         assert_eq!(cs[1]["imagePullPolicy"], "IfNotPresent");
@@ -668,7 +668,8 @@ mod tests {
     #[test]
     fn service_allocation_and_port_defaults() {
         let mut s = json!({"metadata": {"name": "s"}, "spec": {"type": "NodePort", "ports": [{"port": 80}]}});
-        apply("", "Service", &mut s, &mut Allocator::default());
+        apply("", "Service", &mut s);
+        server_set("", "Service", &mut s, &mut Allocator::default());
         assert!(s["spec"]["clusterIP"]
             .as_str()
             .unwrap()
@@ -679,9 +680,31 @@ mod tests {
     }
 
     #[test]
+    fn stored_as_the_typed_encoding_writes_it() {
+        let mut d = json!({"metadata": {"name": "w"}, "spec": {"template": {"spec": {"containers": [
+            {"name": "a", "image": "a:1", "args": [], "resources": {"requests": {"cpu": "0.2", "memory": "0.5Gi"}, "limits": {"cpu": 1}}}]}}}});
+        apply("apps", "Deployment", &mut d);
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            c["resources"],
+            json!({"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"cpu": "1"}})
+        );
+        assert!(
+            c.get("args").is_none(),
+            "an empty optional list is not encoded"
+        );
+        let mut np = json!({"metadata": {"name": "n"}, "spec": {"podSelector": {}, "egress": []}});
+        apply("networking.k8s.io", "NetworkPolicy", &mut np);
+        assert_eq!(
+            np["spec"],
+            json!({"podSelector": {}, "policyTypes": ["Ingress"]})
+        );
+    }
+
+    #[test]
     fn secret_string_data_folds() {
         let mut s = json!({"metadata": {"name": "s"}, "stringData": {"a": "x"}, "data": {"a": "eQ==", "b": "eg=="}});
-        apply("", "Secret", &mut s, &mut Allocator::default());
+        apply("", "Secret", &mut s);
         assert_eq!(s["data"], json!({"a": "eA==", "b": "eg=="}));
         assert_eq!(s["type"], "Opaque");
         assert!(s.get("stringData").is_none());

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod defaults;
 pub mod fieldset;
 pub mod lists;
+pub mod openapi;
 pub mod patch;
 pub mod registry;
 pub mod server;

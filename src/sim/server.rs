@@ -198,11 +198,7 @@ pub async fn handle(
         (Method::GET, ["apis", g]) => api_group(&shared, g),
         (Method::GET, ["openapi", "v3"]) => openapi_index(&shared),
         (Method::GET, ["openapi", "v3", rest @ ..]) => openapi_doc(&shared, rest),
-        (Method::GET, ["openapi", "v2"]) => error_response(&ApiError::new(
-            404,
-            "NotFound",
-            "sim serves OpenAPI v3 only",
-        )),
+        (Method::GET, ["openapi", "v2"]) => openapi_v2(&shared, &accept),
         (Method::POST, ["sim", "faults"]) => {
             let body = read_json(req).await;
             match body {
@@ -289,6 +285,20 @@ fn group_version(shared: &Shared, group: &str, version: &str) -> Response<Body> 
     }
 }
 
+/// `/openapi/v2`: JSON when asked for, else protobuf as kubectl asks.
+fn openapi_v2(shared: &Shared, accept: &str) -> Response<Body> {
+    let store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
+    let types = store.registry.types();
+    if accept.contains("application/json") && !accept.contains("protobuf") {
+        return json_response(200, &super::openapi::v2_json(types));
+    }
+    let mut r = Response::new(full(super::openapi::v2_protobuf(types)));
+    if let Ok(h) = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf".parse() {
+        r.headers_mut().insert("content-type", h);
+    }
+    r
+}
+
 fn openapi_index(shared: &Shared) -> Response<Body> {
     let store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
     let mut paths = serde_json::Map::new();
@@ -348,11 +358,14 @@ fn openapi_doc(shared: &Shared, rest: &[&str]) -> Response<Body> {
                    "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema_name}")}}}}}})
         };
         paths.insert(item, json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
-        schemas.insert(schema_name, json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true, "x-kubernetes-group-version-kind": [gvk]}));
+        schemas.insert(schema_name.clone(), json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true, "x-kubernetes-group-version-kind": [gvk]}));
+        let list_gvk =
+            json!({"group": t.group, "version": t.version, "kind": format!("{}List", t.kind)});
+        schemas.insert(format!("{schema_name}List"), json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true, "x-kubernetes-group-version-kind": [list_gvk]}));
     }
     json_response(
         200,
-        &json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths, "components": {"schemas": schemas}}),
+        &json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.34.4"}, "paths": paths, "components": {"schemas": schemas}}),
     )
 }
 
