@@ -544,3 +544,77 @@ async fn a_user_who_may_not_read_secrets_gets_unknown_rows_for_them_only() {
         t.allow_secrets(true);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_see_changes_at_once_and_report_a_forbidden_kind() {
+    use kdrift::live::cluster;
+    use kdrift::live::watch::{self, ConnectionState};
+    use std::time::Duration;
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
+    for t in targets().await {
+        t.allow_secrets(true);
+        let ns = support::unique_name("watch");
+        let k = t.kubectl(&kubectl);
+        let objects = format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\ndata: {{v: '0'}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: db, namespace: {ns}}}\nstringData: {{p: x}}\n"
+        );
+        let kc = k.clone();
+        tokio::task::spawn_blocking(move || kc.ok(&["apply", "-f", "-"], Some(&objects)))
+            .await
+            .unwrap();
+        t.allow_secrets(false);
+        // Watched as the user who may not read Secrets.
+        let target = cluster::connect(Some(&t.restricted), None).await.unwrap();
+        let served = cluster::discover(&target).await.unwrap();
+        let kinds = vec![
+            served.get("", "ConfigMap").unwrap().clone(),
+            served.get("", "Secret").unwrap().clone(),
+        ];
+        let namespaces: std::collections::BTreeSet<String> = [ns.clone()].into();
+        let live = watch::start(&target, &kinds, &namespaces, Duration::from_millis(50)).await;
+        let mut views = live.views.clone();
+        let five = Duration::from_secs(5);
+        support::wait_view(&mut views, "first list", five, |v| {
+            support::value_of(v, "settings").as_deref() == Some("0")
+        })
+        .await;
+        support::wait_view(&mut views, "the forbidden kind reported", five, |v| {
+            v.kinds.iter().any(|k| {
+                k.kind == "Secret" && matches!(k.state, ConnectionState::Unreadable { .. })
+            })
+        })
+        .await;
+        for value in ["1", "2"] {
+            let kc = k.clone();
+            let ns2 = ns.clone();
+            let patch = format!(r#"{{"data":{{"v":"{value}"}}}}"#);
+            tokio::task::spawn_blocking(move || {
+                kc.ok(
+                    &[
+                        "patch", "cm", "settings", "-n", &ns2, "--type", "merge", "-p", &patch,
+                    ],
+                    None,
+                )
+            })
+            .await
+            .unwrap();
+            let took = support::wait_view(&mut views, "a change", Duration::from_secs(2), |v| {
+                support::value_of(v, "settings").as_deref() == Some(value)
+            })
+            .await;
+            eprintln!("{}: change {value} seen after {took:?}", t.name);
+        }
+        let kc = k.clone();
+        let ns2 = ns.clone();
+        tokio::task::spawn_blocking(move || kc.ok(&["delete", "cm", "settings", "-n", &ns2], None))
+            .await
+            .unwrap();
+        support::wait_view(&mut views, "the deletion", Duration::from_secs(2), |v| {
+            support::value_of(v, "settings").is_none()
+        })
+        .await;
+        t.allow_secrets(true);
+    }
+}

@@ -6,48 +6,11 @@
 mod support;
 
 use kdrift::live::cluster;
-use kdrift::live::watch::{self, ConnectionState, LiveView};
+use kdrift::live::watch::{self, ConnectionState};
 use kdrift::sim::{self, SimOptions};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-async fn wait_view(
-    views: &mut tokio::sync::watch::Receiver<LiveView>,
-    what: &str,
-    within: Duration,
-    ok: impl Fn(&LiveView) -> bool,
-) -> Duration {
-    let start = Instant::now();
-    loop {
-        if ok(&views.borrow()) {
-            return start.elapsed();
-        }
-        let left = within.checked_sub(start.elapsed()).unwrap_or_else(|| {
-            panic!(
-                "{what}: not seen within {within:?}; last view {:?}",
-                views.borrow().kinds
-            )
-        });
-        if tokio::time::timeout(left, views.changed()).await.is_err() {
-            panic!(
-                "{what}: not seen within {within:?}; kinds {:?}",
-                views.borrow().kinds
-            );
-        }
-    }
-}
-
-fn value_of(view: &LiveView, name: &str) -> Option<String> {
-    view.objects
-        .iter()
-        .find(|(k, _)| k.kind == "ConfigMap" && k.name == name)
-        .and_then(|(_, o)| {
-            o.object
-                .pointer("/data/v")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        })
-}
+use support::{value_of, wait_view};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_keep_the_view_current_through_faults() {

@@ -462,3 +462,42 @@ impl Kubectl {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
+
+/// Waits until the live view satisfies `ok`, or fails naming `what`; returns how long it took.
+pub async fn wait_view(
+    views: &mut tokio::sync::watch::Receiver<kdrift::live::watch::LiveView>,
+    what: &str,
+    within: std::time::Duration,
+    ok: impl Fn(&kdrift::live::watch::LiveView) -> bool,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    loop {
+        if ok(&views.borrow()) {
+            return start.elapsed();
+        }
+        let left = within.checked_sub(start.elapsed()).unwrap_or_else(|| {
+            panic!(
+                "{what}: not seen within {within:?}; last view {:?}",
+                views.borrow().kinds
+            )
+        });
+        if tokio::time::timeout(left, views.changed()).await.is_err() {
+            panic!(
+                "{what}: not seen within {within:?}; kinds {:?}",
+                views.borrow().kinds
+            );
+        }
+    }
+}
+
+pub fn value_of(view: &kdrift::live::watch::LiveView, name: &str) -> Option<String> {
+    view.objects
+        .iter()
+        .find(|(k, _)| k.kind == "ConfigMap" && k.name == name)
+        .and_then(|(_, o)| {
+            o.object
+                .pointer("/data/v")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
+}
