@@ -457,6 +457,36 @@ fn scenarios(ns: &str, unique: &str) -> Vec<(&'static str, Vec<Step>)> {
             ],
         ),
         (
+            "custom resources",
+            vec![
+                step("crd with list and map types", "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".into())
+                    .body("application/json", json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                        "metadata": {"name": format!("gadgets.{crd_group}")},
+                        "spec": {"group": crd_group, "scope": "Namespaced",
+                            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
+                            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                                "spec": {"type": "object", "properties": {
+                                    "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                                        "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}}},
+                                    "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+                                    "args": {"type": "array", "items": {"type": "string"}},
+                                    "selector": {"type": "object", "x-kubernetes-map-type": "atomic", "additionalProperties": {"type": "string"}},
+                                    "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}}]}}))
+                    .only(&["/kind"]),
+                step("apply as a", "PATCH", format!("/apis/{crd_group}/v1/namespaces/{ns}/gadgets/g?fieldManager=a"))
+                    .body(APPLY, json!({"apiVersion": format!("{crd_group}/v1"), "kind": "Gadget", "metadata": {"name": "g", "namespace": ns},
+                        "spec": {"ports": [{"name": "http", "port": 80}, {"name": "grpc", "port": 90}], "tags": ["x", "y"], "args": ["-v"],
+                                 "selector": {"app": "g"}, "labels": {"team": "a"}}})),
+                step("b applies one port", "PATCH", format!("/apis/{crd_group}/v1/namespaces/{ns}/gadgets/g?fieldManager=b"))
+                    .body(APPLY, json!({"apiVersion": format!("{crd_group}/v1"), "kind": "Gadget", "metadata": {"name": "g", "namespace": ns},
+                        "spec": {"ports": [{"name": "admin", "port": 70}], "tags": ["z"]}})),
+                step("a drops grpc", "PATCH", format!("/apis/{crd_group}/v1/namespaces/{ns}/gadgets/g?fieldManager=a"))
+                    .body(APPLY, json!({"apiVersion": format!("{crd_group}/v1"), "kind": "Gadget", "metadata": {"name": "g", "namespace": ns},
+                        "spec": {"ports": [{"name": "http", "port": 80}], "tags": ["x", "y"], "args": ["-v"],
+                                 "selector": {"app": "g"}, "labels": {"team": "a"}}})),
+            ],
+        ),
+        (
             "openapi",
             vec![step("v2", "GET", "/openapi/v2".into()).only(&[
                 "/swagger",
@@ -490,9 +520,16 @@ async fn run_all(client: &kube::Client, ns: &str, unique: &str) -> Answers {
     for (scenario, steps) in scenarios(ns, unique) {
         for s in steps {
             // Give a CRD time to be served before its group is read.
-            if s.what == "crd group" {
+            if s.what == "crd group" || s.what == "apply as a" && s.path.contains("/gadgets/") {
                 for _ in 0..50 {
-                    let probe = step("probe", "GET", s.path.clone());
+                    // The collection, once its kind is served.
+                    let probe_path = match s.path.rsplit_once('/') {
+                        Some((collection, _)) if s.path.contains("/gadgets/") => {
+                            collection.to_string()
+                        }
+                        _ => s.path.clone(),
+                    };
+                    let probe = step("probe", "GET", probe_path);
                     if call(client, &probe).await.0 == 200 {
                         break;
                     }

@@ -5,7 +5,7 @@
 //! (create, update, patch) are Update operations: the writer takes the fields it changed.
 
 use super::fieldset::{delete, display_path, item_key_json, lookup, FieldSet, Shape};
-use super::lists::{list_type, ListType};
+use super::lists::ListType;
 use crate::path::{FieldPath, Segment};
 use serde_json::{json, Map, Value};
 
@@ -262,7 +262,7 @@ fn is_container(v: &Value) -> bool {
 /// Merges an applied configuration into an object: maps recurse, keyed lists merge by key,
 /// sets take the union, other lists are replaced.
 fn merge(target: &mut Value, config: &Value, path: &FieldPath, shape: Shape<'_>) {
-    if shape.builtin && super::lists::is_atomic_map(shape.kind, path) {
+    if shape.is_atomic_map(path) {
         *target = config.clone();
         return;
     }
@@ -278,11 +278,7 @@ fn merge(target: &mut Value, config: &Value, path: &FieldPath, shape: Shape<'_>)
         let child = path.field(k);
         match v {
             Value::Array(items) => {
-                let kind = if shape.builtin || k == "finalizers" {
-                    list_type(shape.kind, &child)
-                } else {
-                    ListType::Atomic
-                };
+                let kind = shape.list_kind(&child);
                 let slot = t.entry(k.clone()).or_insert(Value::Array(Vec::new()));
                 match kind {
                     ListType::Map(keys) => {
@@ -411,6 +407,7 @@ mod tests {
     const D: Shape<'static> = Shape {
         kind: "Deployment",
         builtin: true,
+        schema: None,
     };
 
     fn deploy(replicas: i64, labels: Value) -> Value {

@@ -16,23 +16,35 @@ pub struct FieldSet {
     pub children: BTreeMap<String, FieldSet>,
 }
 
-/// What the list semantics of an object's kind are (built-in table or schema-less).
+/// What the list and map semantics of an object's kind are: sim's table for built-in kinds,
+/// the CRD's structural schema for custom ones (`x-kubernetes-list-type`,
+/// `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`; atomic where it says nothing).
 #[derive(Debug, Clone, Copy)]
 pub struct Shape<'a> {
     pub kind: &'a str,
     pub builtin: bool,
+    pub schema: Option<&'a Value>,
 }
 
 impl Shape<'_> {
-    fn is_atomic_map(&self, path: &FieldPath) -> bool {
-        self.builtin && super::lists::is_atomic_map(self.kind, path)
+    pub fn is_atomic_map(&self, path: &FieldPath) -> bool {
+        if self.builtin {
+            return super::lists::is_atomic_map(self.kind, path);
+        }
+        self.schema
+            .and_then(|s| super::lists::schema_at(s, path))
+            .is_some_and(|s| {
+                s.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic")
+            })
     }
 
-    fn list_kind(&self, path: &FieldPath) -> ListType {
+    pub fn list_kind(&self, path: &FieldPath) -> ListType {
         if self.builtin || matches!(path.0.first(), Some(Segment::Field(f)) if f == "metadata") {
-            list_type(self.kind, path)
-        } else {
-            ListType::Atomic
+            return list_type(self.kind, path);
+        }
+        match self.schema.and_then(|s| super::lists::schema_at(s, path)) {
+            Some(s) => super::lists::schema_list_type(s),
+            None => ListType::Atomic,
         }
     }
 }
@@ -366,6 +378,7 @@ mod tests {
     const DEPLOY: Shape<'static> = Shape {
         kind: "Deployment",
         builtin: true,
+        schema: None,
     };
 
     #[test]

@@ -170,6 +170,48 @@ fn type_of_parent<'p>(kind: &str, path: &'p FieldPath) -> Option<(&'p Segment, &
     Some((last, ty))
 }
 
+/// The schema of the value at `path` in a structural schema (`properties` for fields,
+/// `items` for list items, `additionalProperties` for map entries); `None` where the schema
+/// does not say.
+pub fn schema_at<'a>(schema: &'a Value, path: &FieldPath) -> Option<&'a Value> {
+    let mut s = schema;
+    for seg in &path.0 {
+        s = match seg {
+            Segment::Field(f) => s
+                .pointer(&format!(
+                    "/properties/{}",
+                    f.replace('~', "~0").replace('/', "~1")
+                ))
+                .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))?,
+            Segment::Item(_) | Segment::Index(_) => s.get("items")?,
+            Segment::Any => return None,
+        };
+    }
+    Some(s)
+}
+
+/// The list type a structural schema declares for a list (atomic when it declares none).
+pub fn schema_list_type(schema: &Value) -> ListType {
+    match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        Some("map") => {
+            let keys: Vec<String> = schema
+                .get("x-kubernetes-list-map-keys")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect();
+            if keys.is_empty() {
+                ListType::Atomic
+            } else {
+                ListType::Map(keys)
+            }
+        }
+        Some("set") => ListType::Set,
+        _ => ListType::Atomic,
+    }
+}
+
 /// An item's identity in a list of type `Map(keys)`: its key values (absent keys defaulted
 /// as the server defaults them), as a path segment names them. `None` when a key is missing.
 pub fn item_key(item: &Value, keys: &[String]) -> Option<Vec<(String, String)>> {

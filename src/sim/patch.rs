@@ -3,7 +3,7 @@
 //! directives) and JSON patch (RFC 6902).
 
 use super::fieldset::Shape;
-use super::lists::{list_type, ListType};
+use super::lists::ListType;
 use crate::path::{FieldPath, Segment};
 use serde_json::{Map, Value};
 
@@ -74,11 +74,7 @@ fn smp(target: &mut Value, patch: &Value, path: &FieldPath, shape: Shape<'_>) {
         let child = path.field(k);
         match v {
             Value::Array(items) => {
-                let kind = if shape.builtin {
-                    list_type(shape.kind, &child)
-                } else {
-                    ListType::Atomic
-                };
+                let kind = shape.list_kind(&child);
                 let existing = t.entry(k.clone()).or_insert(Value::Array(Vec::new()));
                 match kind {
                     ListType::Map(keys) => merge_keyed(existing, items, &keys, &child, shape),
@@ -303,6 +299,7 @@ mod tests {
     const D: Shape<'static> = Shape {
         kind: "Deployment",
         builtin: true,
+        schema: None,
     };
 
     #[test]

@@ -18,6 +18,8 @@ pub struct ResourceType {
     pub has_scale: bool,
     /// The CRD that declares it (custom kinds only).
     pub crd: Option<String>,
+    /// The version's `openAPIV3Schema` (custom kinds only): its list and map types.
+    pub schema: Option<std::sync::Arc<Value>>,
 }
 
 impl ResourceType {
@@ -294,6 +296,7 @@ impl Default for Registry {
                 has_status: *status,
                 has_scale: *scale,
                 crd: None,
+                schema: None,
             })
             .collect();
         Registry { types }
@@ -374,6 +377,9 @@ impl Registry {
                 has_status: v.pointer("/subresources/status").is_some(),
                 has_scale: v.pointer("/subresources/scale").is_some(),
                 crd: Some(name.clone()),
+                schema: v
+                    .pointer("/schema/openAPIV3Schema")
+                    .map(|s| std::sync::Arc::new(s.clone())),
             });
         }
     }

@@ -67,6 +67,7 @@ impl ResourceType {
         Shape {
             kind: &self.kind,
             builtin: self.crd.is_none(),
+            schema: self.schema.as_deref(),
         }
     }
 }
