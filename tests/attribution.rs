@@ -204,40 +204,53 @@ fn the_last_commit_of_each_line_through_history_and_the_bound() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn causes_against_sim_for_several_managers_and_an_unapplied_commit() {
-    use kube::api::{Api, Patch, PatchParams};
-    let repo = TestRepo::new();
-    repo.write(
-        "ns.yaml",
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
-    );
-    repo.write("apps/web.yaml", WEB);
-    repo.commit("web");
+async fn causes_on_both_servers_for_several_managers_and_an_unapplied_commit() {
     let dir = tempfile::tempdir().unwrap();
     let sim = kdrift::sim::start(kdrift::sim::SimOptions::default())
         .await
         .unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let sim_kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&sim_kc).unwrap();
+    let mut servers = vec![("sim", sim_kc)];
+    if let Some(real) = support::real_server() {
+        servers.push(("real", real.kubeconfig.clone()));
+    }
+    for (server, kc) in servers {
+        eprintln!("on {server}");
+        causes_for_several_managers_and_an_unapplied_commit(&kc).await;
+    }
+}
+
+async fn causes_for_several_managers_and_an_unapplied_commit(kc: &std::path::Path) {
+    use kube::api::{Api, Patch, PatchParams};
+    let ns = support::unique_name("shop");
+    let web_yaml = WEB.replace("namespace: shop", &format!("namespace: {ns}"));
+    let repo = TestRepo::new();
+    repo.write(
+        "ns.yaml",
+        &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
+    );
+    repo.write("apps/web.yaml", &web_yaml);
+    repo.commit("web");
     let out = support::kdrift_on(
         repo.path(),
-        &kc,
+        kc,
         &[
             "sync",
             "--yes",
-            "/Namespace//shop",
+            &format!("/Namespace//{ns}"),
             "deploy/web",
             "-n",
-            "shop",
+            &ns,
         ],
     )
     .await;
     support::assert_exit(&out, 0);
-    let client = kdrift::live::cluster::connect(Some(&kc), None)
+    let client = kdrift::live::cluster::connect(Some(kc), None)
         .await
         .unwrap()
         .client;
-    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client, "shop");
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client, &ns);
     let pp = |m: &str| PatchParams {
         field_manager: Some(m.into()),
         ..PatchParams::default()
@@ -253,9 +266,12 @@ async fn causes_against_sim_for_several_managers_and_an_unapplied_commit() {
     // A commit after the apply, never applied. Commit times have one-second resolution:
     // make sure it is later than the apply.
     std::thread::sleep(Duration::from_millis(1100));
-    repo.write("apps/web.yaml", &WEB.replace("replicas: 2", "replicas: 3"));
+    repo.write(
+        "apps/web.yaml",
+        &web_yaml.replace("replicas: 2", "replicas: 3"),
+    );
     let commit = repo.commit("web: scale to 3");
-    let out = support::kdrift_on(repo.path(), &kc, &["diff", "-o", "json"]).await;
+    let out = support::kdrift_on(repo.path(), kc, &["diff", "-o", "json"]).await;
     let v: Value = serde_json::from_str(&stdout(&out))
         .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
     let web = v["resources"]
