@@ -147,6 +147,13 @@ fn deployment(rng: &mut Rng, ns: &str, app: &str) -> Value {
     let env: Vec<Value> = (0..1 + rng.below(5))
         .map(|i| json!({"name": format!("VAR_{i}"), "value": format!("value-{}", rng.below(1000))}))
         .collect();
+    // A request never above its limit: the API server refuses such a Deployment.
+    let memory_request = *rng.pick(&["128Mi", "256Mi", "1024Mi"]);
+    let memory_limit = if memory_request == "1024Mi" {
+        *rng.pick(&["1Gi", "2Gi"])
+    } else {
+        *rng.pick(&["512Mi", "1Gi", "2Gi"])
+    };
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(app, Some(ns), Some(app)),
         "spec": {
@@ -160,8 +167,8 @@ fn deployment(rng: &mut Rng, ns: &str, app: &str) -> Value {
                     "ports": [{"containerPort": 8080, "name": "http"}],
                     "env": env,
                     "resources": {
-                        "requests": {"cpu": *rng.pick(&["100m", "250m", "500m", "1000m"]), "memory": *rng.pick(&["128Mi", "256Mi", "1024Mi"])},
-                        "limits": {"cpu": *rng.pick(&["1", "2"]), "memory": *rng.pick(&["512Mi", "1Gi", "2Gi"])}
+                        "requests": {"cpu": *rng.pick(&["100m", "250m", "500m", "1000m"]), "memory": memory_request},
+                        "limits": {"cpu": *rng.pick(&["1", "2"]), "memory": memory_limit}
                     }
                 }]}
             }
