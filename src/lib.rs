@@ -6,6 +6,11 @@
 
 #![forbid(unsafe_code)]
 
+// The vocabulary lives in kdrift-core and sim in kdrift-sim; both are used here under the
+// module names the rest of the code knows (`crate::model`, `crate::sim` …).
+pub use kdrift_core::{kinds, model, path, quantity, selector, text, timefmt, yaml};
+pub use kdrift_sim as sim;
+
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -14,18 +19,9 @@ pub mod desired;
 pub mod diff;
 pub mod drift;
 pub mod fixture;
-pub mod kinds;
 pub mod live;
-pub mod model;
-pub mod path;
 pub mod process;
-pub mod quantity;
 pub mod report;
 pub mod runtime;
-pub mod selector;
-pub mod sim;
 pub mod sync;
-pub mod text;
-pub mod timefmt;
 pub mod ui;
-pub mod yaml;

@@ -4,32 +4,10 @@
 
 pub mod cluster;
 pub mod exec;
-pub mod file;
+/// Dumps of live objects (`--live-file`), read by kdrift-core.
+pub use kdrift_core::dump as file;
 pub mod kubeconfig;
 pub mod server_diff;
 pub mod watch;
 
-use crate::model::LiveObject;
-
-/// Every live object read from one source.
-#[derive(Debug, Clone, Default)]
-pub struct LiveSnapshot {
-    /// Where the objects came from (a file path or a cluster URL).
-    pub source: String,
-    pub objects: Vec<LiveObject>,
-}
-
-/// Why the live state could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    /// The live file cannot be opened or read.
-    #[error("cannot read live file {path}: {message}")]
-    Read { path: String, message: String },
-    /// The live file holds something that is not Kubernetes objects.
-    #[error("live file {path}, line {line}: {message}")]
-    Parse {
-        path: String,
-        line: usize,
-        message: String,
-    },
-}
+pub use kdrift_core::dump::{LiveError, LiveSnapshot};

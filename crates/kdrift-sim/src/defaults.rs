@@ -247,7 +247,7 @@ fn defaults(group: &str, kind: &str, o: &mut Value) {
         }
         ("batch", "Job") => {
             job_spec(o);
-            o["status"] = json!({"active": 1, "ready": 1, "startTime": crate::sim::clock::now()});
+            o["status"] = json!({"active": 1, "ready": 1, "startTime": crate::clock::now()});
         }
         ("batch", "CronJob") => {
             let s = obj(o, "spec");
@@ -402,7 +402,7 @@ fn defaults(group: &str, kind: &str, o: &mut Value) {
             }
             let s = obj(o, "spec");
             set_default(s, "conversion", json!({"strategy": "None"}));
-            let now = crate::sim::clock::now();
+            let now = crate::clock::now();
             o["status"] = json!({"acceptedNames": accepted, "storedVersions": o.pointer("/spec/versions/0/name").cloned().map(|v| json!([v])).unwrap_or(json!([])),
                 "conditions": [{"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "lastTransitionTime": now},
                                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "lastTransitionTime": now}]});
@@ -549,7 +549,7 @@ fn job_selector(o: &mut Value) {
 
 fn workload_status(o: &mut Value) {
     let r = o.pointer("/spec/replicas").cloned().unwrap_or(json!(1));
-    let now = crate::sim::clock::now();
+    let now = crate::clock::now();
     o["status"] = json!({"observedGeneration": o["metadata"]["generation"], "replicas": r, "readyReplicas": r, "availableReplicas": r, "updatedReplicas": r,
         "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
                        {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "lastUpdateTime": now, "lastTransitionTime": now}]});

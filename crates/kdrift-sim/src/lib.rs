@@ -4,6 +4,11 @@
 //! `kdrift demo`, the integration tests and the benchmarks; it stands in for a cluster and is
 //! never a reason for code that talks to clusters to behave differently.
 
+// kdrift's vocabulary, under the names the modules below use (`crate::model` …).
+use kdrift_core::{model, path, quantity, selector, timefmt, yaml};
+
+pub mod fixture;
+
 pub mod apply;
 pub mod clock;
 pub mod defaults;
@@ -345,7 +350,7 @@ impl SimHandle {
 /// Reads objects to preload.
 fn load_files(store: &mut Store, files: &[PathBuf]) -> Result<(), SimError> {
     for path in files {
-        let snap = crate::live::file::load(path).map_err(|e| SimError::Load {
+        let snap = kdrift_core::dump::load(path).map_err(|e| SimError::Load {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;

@@ -1,10 +1,32 @@
 //! Loading live objects from a file: YAML (one or many documents) or JSON (one value or a
 //! stream), `List` kinds expanded. Broken input is an error naming the file and line.
 
-use super::{LiveError, LiveSnapshot};
 use crate::model::{meta_str, split_api_version, LiveObject, ResourceKey};
 use serde_json::Value;
 use std::path::Path;
+
+/// Every live object read from one source.
+#[derive(Debug, Clone, Default)]
+pub struct LiveSnapshot {
+    /// Where the objects came from (a file path or a cluster URL).
+    pub source: String,
+    pub objects: Vec<LiveObject>,
+}
+
+/// Why the live state could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The live file cannot be opened or read.
+    #[error("cannot read live file {path}: {message}")]
+    Read { path: String, message: String },
+    /// The live file holds something that is not Kubernetes objects.
+    #[error("live file {path}, line {line}: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        message: String,
+    },
+}
 
 /// The largest live dump read unless the user raises it (`--max-live-file-size`).
 pub const DEFAULT_LIMIT: u64 = 1024 * 1024 * 1024;
