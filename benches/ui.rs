@@ -5,9 +5,9 @@
 //! under 5 ms. Run with `cargo bench --bench ui`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use kdrift::app::keymap::{Key, KeyMap};
 use kdrift::app::{self, AppState, Header, LiveState, Look, Msg, ReportUpdate};
 use kdrift::drift;
+use kdrift::keymap::Key;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::hint::black_box;
@@ -20,7 +20,7 @@ mod common;
 
 fn state(report: drift::DriftReport, w: u16, h: u16) -> AppState {
     let mut s = AppState::new(
-        KeyMap::defaults(),
+        kdrift::config::default_keymap(),
         Look {
             ascii: false,
             color: true,

@@ -38,7 +38,7 @@ pub struct Config {
     /// Contexts (glob patterns) where a sync asks to type the context name.
     pub protect: Vec<String>,
     pub ui: UiConfig,
-    pub keys: crate::app::keymap::KeysConfig,
+    pub keys: crate::keymap::KeysConfig,
     pub attribution: AttributionConfig,
 }
 
@@ -152,29 +152,12 @@ pub fn load_defaults() -> Result<Config, ConfigError> {
     from_str_over_defaults("", Path::new("<embedded default.yaml>"))
 }
 
-/// Whether `text` matches a glob `pattern` where `*` stands for any run of characters.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let mut rest = text;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
+/// The key map of the embedded configuration.
+pub fn default_keymap() -> crate::keymap::KeyMap {
+    load_defaults()
+        .ok()
+        .and_then(|c| crate::keymap::KeyMap::from_config(&c.keys).ok())
+        .unwrap_or_default()
 }
 
 /// Reads a configuration from YAML text laid over the defaults (for tests and tools).
@@ -228,17 +211,89 @@ fn merge(base: &mut YamlValue, overlay: YamlValue) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keymap::{Action, Key, KeyMap, KeyMode, Resolution};
 
     #[test]
-    fn globs_match_like_shells() {
-        assert!(glob_match("*prod*", "gke-prod-eu"));
-        assert!(glob_match("*prod*", "prod"));
-        assert!(!glob_match("*prod*", "staging"));
-        assert!(glob_match("kind-*", "kind-dev"));
-        assert!(!glob_match("kind-*", "dev-kind"));
-        assert!(glob_match("exact", "exact"));
-        assert!(!glob_match("exact", "exactly"));
-        assert!(glob_match("a*c*e", "abcde"));
+    fn defaults_bind_the_documented_keys() {
+        let map = default_keymap();
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('j')]),
+            Resolution::Action(Action::Down)
+        );
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Down]),
+            Resolution::Action(Action::Down)
+        );
+        assert_eq!(
+            map.resolve(KeyMode::Diff, &[Key::Char('q')]),
+            Resolution::Action(Action::Quit)
+        );
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('g')]),
+            Resolution::Pending {
+                fallback: Some(Action::ToggleGrouping)
+            }
+        );
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('g'), Key::Char('g')]),
+            Resolution::Action(Action::Top)
+        );
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('Z')]),
+            Resolution::Unbound
+        );
+    }
+
+    #[test]
+    fn a_user_binding_overrides_and_none_unbinds() {
+        let cfg = crate::config::from_str_over_defaults(
+            "keys:\n  tree:\n    x: down\n    j: none\n",
+            std::path::Path::new("user.yaml"),
+        )
+        .unwrap();
+        let map = KeyMap::from_config(&cfg.keys).unwrap();
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('x')]),
+            Resolution::Action(Action::Down)
+        );
+        assert_eq!(
+            map.resolve(KeyMode::Tree, &[Key::Char('j')]),
+            Resolution::Unbound
+        );
+    }
+
+    #[test]
+    fn an_unknown_action_names_the_key_and_file() {
+        let err = crate::config::from_str_over_defaults(
+            "keys:\n  tree:\n    x: explode\n",
+            std::path::Path::new("user.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("user.yaml") && err.contains("keys.tree"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn renamed_kubectl_binaries_are_people_by_default() {
+        let people = load_defaults().unwrap().attribution.people;
+        for manager in [
+            "kubectl",
+            "kubectl.1.32",
+            "kubectl-1.34",
+            "kubectl-edit",
+            "k9s",
+        ] {
+            assert!(
+                people.iter().any(|p| crate::glob::glob_match(p, manager)),
+                "{manager}"
+            );
+        }
+        assert!(!people
+            .iter()
+            .any(|p| crate::glob::glob_match(p, "kube-controller-manager")));
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub fn diff_rows_height(state: &AppState) -> usize {
 
 /// The help screen's lines: (keys, description) with headings (keys empty) per mode.
 pub fn help_lines(state: &AppState) -> Vec<(String, String)> {
-    use super::keymap::KeyMode;
+    use crate::keymap::KeyMode;
     let mut lines = Vec::new();
     let modes = [KeyMode::Tree, KeyMode::Diff, KeyMode::List, KeyMode::Global];
     for mode in modes {

@@ -5,16 +5,15 @@
 //! arrives in messages, so every screen can be reproduced in a test.
 
 pub mod diffview;
-pub mod keymap;
 pub mod layout;
 pub mod sync;
 pub mod tree;
 
 use crate::desired::git::RevisionInfo;
 use crate::drift::{DriftEntry, DriftReport};
+use crate::keymap::{Action, Key, KeyMap, KeyMode, Resolution};
 use crate::model::{DriftStatus, ResourceKey};
 use diffview::DiffDoc;
-use keymap::{Action, Key, KeyMap, KeyMode, Resolution};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 use tree::{Filter, Grouping, Row, RowKind};
@@ -573,15 +572,6 @@ fn note_live_change(state: &mut AppState, new: &LiveState) {
     }
 }
 
-/// A short name of a resource for announcements: `Kind/name -n ns`.
-pub fn short_name(key: &ResourceKey) -> String {
-    if key.namespace.is_empty() {
-        format!("{}/{}", key.kind, key.name)
-    } else {
-        format!("{}/{} -n {}", key.kind, key.name, key.namespace)
-    }
-}
-
 fn apply_report(state: &mut AppState, update: ReportUpdate) {
     let old_rev = state.header.revision.commit.clone();
     if state.loaded && !old_rev.is_empty() && old_rev != update.revision.commit {
@@ -614,7 +604,7 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
             if before != Some(e.status) {
                 count += 1;
                 if changes.len() < 50 {
-                    changes.push(format!("{}: now {}", short_name(&e.key), e.status));
+                    changes.push(format!("{}: now {}", e.key.short_name(), e.status));
                 }
             }
         }
@@ -623,7 +613,7 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
         for k in old.keys().filter(|k| !new_keys.contains(*k)) {
             count += 1;
             if changes.len() < 50 {
-                changes.push(format!("{}: gone", short_name(k)));
+                changes.push(format!("{}: gone", k.short_name()));
             }
         }
         for c in &changes {
@@ -707,7 +697,7 @@ fn update_timeline(state: &mut AppState, report: &DriftReport) {
                 if state.loaded {
                     lines.push(format!(
                         "{}: drifted ({})",
-                        short_name(&e.key),
+                        e.key.short_name(),
                         paths.join(", ")
                     ));
                 }
@@ -717,7 +707,7 @@ fn update_timeline(state: &mut AppState, report: &DriftReport) {
                 t.last_change = now;
                 lines.push(format!(
                     "{}: drift changed ({})",
-                    short_name(&e.key),
+                    e.key.short_name(),
                     paths.join(", ")
                 ));
             }

@@ -3,9 +3,9 @@
 //! the prune dialog (typed resource name), and the results. Nothing here writes: confirmed
 //! choices leave as effects carrying the exact plan that was shown.
 
-use super::keymap::{Action, Key};
 use super::tree::{self, RowKind};
-use super::{short_name, AppState, Effect};
+use super::{AppState, Effect};
+use crate::keymap::{Action, Key};
 use crate::model::{DriftStatus, ResourceKey};
 use crate::sync::{SyncOutcome, SyncPlan};
 
@@ -206,7 +206,7 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
                 return Vec::new();
             }
             let key = e.key.clone();
-            state.sync.dialog = Dialog::Working(format!("reading {}…", short_name(&key)));
+            state.sync.dialog = Dialog::Working(format!("reading {}…", key.short_name()));
             vec![Effect::Sync(SyncEffect::PrepareDelete(key))]
         }
         _ => Vec::new(),
@@ -322,7 +322,7 @@ pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
                     typed.pop();
                 }
                 Key::Enter if typed == k.name => {
-                    state.sync.dialog = Dialog::Working(format!("deleting {}…", short_name(&k)));
+                    state.sync.dialog = Dialog::Working(format!("deleting {}…", k.short_name()));
                     return vec![Effect::Sync(SyncEffect::Delete { key: k, version })];
                 }
                 _ => {
@@ -380,7 +380,7 @@ pub fn on_msg(state: &mut AppState, msg: SyncMsg) -> Vec<Effect> {
             for o in &outcomes {
                 state.log(format!(
                     "sync {}: {} {}",
-                    short_name(&o.key),
+                    o.key.short_name(),
                     o.action,
                     o.result
                 ));
@@ -400,7 +400,7 @@ pub fn on_msg(state: &mut AppState, msg: SyncMsg) -> Vec<Effect> {
         SyncMsg::Deleted(outcome) => {
             state.log(format!(
                 "prune {}: {}",
-                short_name(&outcome.key),
+                outcome.key.short_name(),
                 outcome.result
             ));
             state.sync.dialog = Dialog::Results {

@@ -1,12 +1,12 @@
 //! The explorer driven through `update`, drawn with ratatui's `TestBackend`, and compared
 //! with insta snapshots at 80x24 and 120x40: the screens an operator sees.
 
-use super::keymap::{Key, KeyMap};
 use super::sync::{Dialog, SyncMsg};
 use super::*;
 use crate::desired::git::RevisionInfo;
 use crate::drift::attribution::{Cause, CommitRef, FieldOwner};
 use crate::drift::{DriftEntry, DriftReport, FieldDrift};
+use crate::keymap::Key;
 use crate::model::{DriftStatus, ResourceKey, SourceLocation};
 use crate::path::FieldPath;
 use ratatui::backend::TestBackend;
@@ -188,7 +188,7 @@ fn unloaded_at(w: u16, h: u16, repo: &str) -> AppState {
         revision: RevisionInfo::default(),
     };
     let mut s = AppState::new(
-        KeyMap::defaults(),
+        crate::config::default_keymap(),
         Look {
             ascii: false,
             color: true,

@@ -102,9 +102,7 @@ pub fn object_times(owners: &[Owner<'_>]) -> (Option<FieldOwner>, Option<i64>) {
 
 /// Whether a manager is one people use by hand (`patterns` are globs, `*` any text).
 pub fn is_person(manager: &str, patterns: &[String]) -> bool {
-    patterns
-        .iter()
-        .any(|p| crate::config::glob_match(p, manager))
+    patterns.iter().any(|p| crate::glob::glob_match(p, manager))
 }
 
 /// The cause of a field's drift from its owner, the commit that last set it in Git and the
@@ -179,35 +177,6 @@ mod tests {
 
     fn people() -> Vec<String> {
         vec!["kubectl-*".into(), "k9s".into()]
-    }
-
-    #[test]
-    fn renamed_kubectl_binaries_are_people_by_default() {
-        let people = crate::config::load_defaults().unwrap().attribution.people;
-        let t = parse_rfc3339("2026-11-26T10:00:00Z");
-        for manager in [
-            "kubectl",
-            "kubectl.1.32",
-            "kubectl-1.34",
-            "kubectl-edit",
-            "k9s",
-        ] {
-            assert_eq!(
-                classify(Some(&owner(manager, "Update")), false, None, t, &people),
-                Cause::ManualEdit,
-                "{manager}"
-            );
-        }
-        assert_eq!(
-            classify(
-                Some(&owner("kube-controller-manager", "Update")),
-                false,
-                None,
-                t,
-                &people
-            ),
-            Cause::Controller
-        );
     }
 
     #[test]

@@ -6,11 +6,11 @@
 
 use super::engine::{self, EngineInput, EngineOutputs};
 use super::Settings;
-use crate::app::keymap::{Key, KeyMap};
 use crate::app::sync::{SyncEffect, SyncMsg};
 use crate::app::tree::Filter;
 use crate::app::{self, AppState, Effect, Header, LiveState, Look, MouseMsg, Msg};
 use crate::desired::{self, DesiredSnapshot};
+use crate::keymap::{Key, KeyMap};
 use crate::live::{self, cluster};
 use crate::sync::{SyncError, Syncer};
 use anyhow::{Context, Result};
@@ -503,7 +503,7 @@ async fn sync_effect(
                 if desired.objects.iter().any(|o| o.key == key) {
                     SyncMsg::Failed(format!(
                         "{} is in Git: kdrift does not prune it",
-                        app::short_name(&key)
+                        key.short_name()
                     ))
                 } else {
                     SyncMsg::DeleteReady {
@@ -512,7 +512,7 @@ async fn sync_effect(
                     }
                 }
             }
-            Ok(None) => SyncMsg::Failed(format!("{} no longer exists", app::short_name(&key))),
+            Ok(None) => SyncMsg::Failed(format!("{} no longer exists", key.short_name())),
             Err(e) => SyncMsg::Failed(e),
         },
         SyncEffect::Delete { key, version } => match c.syncer.delete(&key, &version).await {

@@ -1,6 +1,7 @@
 //! The one place that knows every module: resolves flags and configuration into settings,
 //! runs the sources, the drift engine and the renderers, and maps outcomes to exit codes.
 
+pub mod demo;
 mod engine;
 pub mod explorer;
 pub mod sync_cmd;
@@ -136,11 +137,11 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
                 config
                     .read_only_contexts
                     .iter()
-                    .any(|p| config::glob_match(p, c))
+                    .any(|p| crate::glob::glob_match(p, c))
             }),
         protected: context
             .as_deref()
-            .is_some_and(|c| config.protect.iter().any(|p| config::glob_match(p, c))),
+            .is_some_and(|c| config.protect.iter().any(|p| crate::glob::glob_match(p, c))),
         protect_patterns: config.protect.clone(),
         request_timeout: match global.request_timeout {
             Some(t) => t,
@@ -185,7 +186,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Some(Command::Demo(args)) => {
             let config = config::load(cli.global.config.as_deref())?;
-            crate::demo::run(&cli.global, &config, args)
+            demo::run(&cli.global, &config, args)
         }
         Some(Command::Completions(args)) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -231,8 +232,8 @@ pub fn explorer_options(
         })?,
         None => crate::app::tree::Filter::All,
     };
-    let keymap = crate::app::keymap::KeyMap::from_config(&config.keys)
-        .map_err(|e| anyhow!("config: {e}"))?;
+    let keymap =
+        crate::keymap::KeyMap::from_config(&config.keys).map_err(|e| anyhow!("config: {e}"))?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     Ok(explorer::ExplorerOptions {
         filter,
@@ -428,7 +429,7 @@ fn narrow_keys(
         if !report.entries.iter().any(|e| e.key == key) {
             bail!(
                 "{text}: {} is neither in Git nor among the live objects read",
-                crate::app::short_name(&key)
+                key.short_name()
             );
         }
         wanted.insert(key);

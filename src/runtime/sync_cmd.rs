@@ -5,7 +5,6 @@
 //! was applied, 1 when some resource failed, 2 when nothing could be done.
 
 use super::{Settings, EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR};
-use crate::app::short_name;
 use crate::cli::SyncArgs;
 use crate::desired;
 use crate::live::cluster;
@@ -65,7 +64,7 @@ pub fn plan_text(plan: &SyncPlan) -> String {
         out.push_str(&format!(
             "  {:<9} {}\n",
             item.action.to_string(),
-            short_name(&item.key)
+            item.key.short_name()
         ));
         if let Some(e) = &item.error {
             out.push_str(&format!("      {}\n", indented(e)));
@@ -248,7 +247,7 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                     if !o.result.is_success() {
                         failed += 1;
                     }
-                    let line = format!("  {:<9} {}: {}", o.action, short_name(&o.key), o.result);
+                    let line = format!("  {:<9} {}: {}", o.action, o.key.short_name(), o.result);
                     println!("{}", crate::text::visible_line(&line));
                 }
                 Ok(if failed == 0 {

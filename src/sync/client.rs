@@ -356,11 +356,11 @@ impl Syncer {
                 Ok(v) if v == item.live_version => {}
                 Ok(v) => moved.push(format!(
                     "{} changed in the cluster (resourceVersion {} → {})",
-                    crate::app::short_name(&item.key),
+                    item.key.short_name(),
                     item.live_version.as_deref().unwrap_or("absent"),
                     v.as_deref().unwrap_or("deleted")
                 )),
-                Err(e) => moved.push(format!("{}: {e}", crate::app::short_name(&item.key))),
+                Err(e) => moved.push(format!("{}: {e}", item.key.short_name())),
             }
         }
         if !moved.is_empty() {
@@ -545,9 +545,7 @@ impl Syncer {
             .get(key)
             .await
             .map_err(SyncError::Refused)?
-            .ok_or_else(|| {
-                SyncError::Refused(format!("{} no longer exists", crate::app::short_name(key)))
-            })?;
+            .ok_or_else(|| SyncError::Refused(format!("{} no longer exists", key.short_name())))?;
         let owners = live
             .object
             .pointer("/metadata/ownerReferences")
@@ -556,7 +554,7 @@ impl Syncer {
         if owners {
             return Err(SyncError::Refused(format!(
                 "{} has ownerReferences: its owner manages it; kdrift does not delete it",
-                crate::app::short_name(key)
+                key.short_name()
             )));
         }
         let Some((api, _)) = self.api(key) else {

@@ -4,7 +4,7 @@
 
 use super::theme::Theme;
 use crate::app::sync::Dialog;
-use crate::app::{short_name, AppState};
+use crate::app::AppState;
 use crate::sync::{ItemResult, PlanAction, SyncPlan};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -30,7 +30,7 @@ fn plan_lines(plan: &SyncPlan, theme: &Theme, conflicts_only: bool) -> Vec<Line<
         };
         lines.push(Line::from(vec![
             Span::styled(format!(" {:<9} ", item.action.to_string()), style),
-            Span::styled(short_name(&item.key), bold()),
+            Span::styled(item.key.short_name(), bold()),
         ]));
         if let Some(err) = &item.error {
             lines.push(Line::from(Span::styled(format!("     {err}"), theme.bad())));
@@ -190,7 +190,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, body: Rect) {
                     target,
                     Line::from(vec![
                         Span::raw(" delete "),
-                        Span::styled(short_name(key), bold().patch(theme.bad())),
+                        Span::styled(key.short_name(), bold().patch(theme.bad())),
                     ]),
                     Line::from(Span::styled(
                         " it is in the cluster, tracked, and not in Git",
@@ -223,7 +223,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, body: Rect) {
                     };
                     lines.push(Line::from(vec![
                         Span::styled(format!(" {:<9} ", o.action), theme.dim()),
-                        Span::styled(short_name(&o.key), bold()),
+                        Span::styled(o.key.short_name(), bold()),
                     ]));
                     lines.push(Line::from(Span::styled(
                         format!("     {}", o.result),

@@ -29,7 +29,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         ));
     }
     title.push(Span::styled(
-        crate::app::short_name(&d.key),
+        d.key.short_name(),
         Style::default().add_modifier(Modifier::BOLD),
     ));
     if let Some(e) = entry {

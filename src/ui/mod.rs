@@ -617,7 +617,7 @@ fn draw_log(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
 }
 
 fn draw_hint(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
-    use crate::app::keymap::{Action, KeyMode};
+    use crate::keymap::{Action, KeyMode};
     let line = if state.search.editing {
         Line::from(vec![
             Span::styled("/", theme.accent()),

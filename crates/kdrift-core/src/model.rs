@@ -17,6 +17,16 @@ pub struct ResourceKey {
 }
 
 impl ResourceKey {
+    /// kubectl's way of naming it, as messages do: `Deployment/web -n shop`, or
+    /// `Namespace/shop` for a cluster-scoped resource.
+    pub fn short_name(&self) -> String {
+        if self.namespace.is_empty() {
+            format!("{}/{}", self.kind, self.name)
+        } else {
+            format!("{}/{} -n {}", self.kind, self.name, self.namespace)
+        }
+    }
+
     pub fn new(group: &str, kind: &str, namespace: &str, name: &str) -> Self {
         ResourceKey {
             group: group.to_string(),

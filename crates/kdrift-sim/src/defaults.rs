@@ -65,7 +65,7 @@ pub fn apply(group: &str, kind: &str, o: &mut Value) {
         return;
     }
     let maps = if kind == "LimitRange" {
-        &QUANTITY_MAPS[..]
+        QUANTITY_MAPS
     } else {
         &QUANTITY_MAPS[..4]
     };
@@ -115,7 +115,7 @@ fn as_encoded(v: &mut Value, field: &str, quantity_maps: &[&str]) {
                 return;
             }
             m.retain(|k, x| {
-                !(matches!(x, Value::Array(a) if a.is_empty()) && !KEPT_EMPTY.contains(&k.as_str()))
+                !matches!(x, Value::Array(a) if a.is_empty()) || KEPT_EMPTY.contains(&k.as_str())
             });
             for (k, x) in m.iter_mut() {
                 if QUANTITY_FIELDS.contains(&k.as_str()) {
@@ -315,10 +315,8 @@ fn defaults(group: &str, kind: &str, o: &mut Value) {
             }
             o["status"] = json!({"loadBalancer": {}});
         }
-        ("policy", "PodDisruptionBudget") => {
-            if o.get("status").is_none() {
-                o["status"] = json!({"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0});
-            }
+        ("policy", "PodDisruptionBudget") if o.get("status").is_none() => {
+            o["status"] = json!({"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0});
         }
         ("autoscaling", "HorizontalPodAutoscaler") => {
             let s = obj(o, "spec");

@@ -394,7 +394,7 @@ impl Registry {
     fn groups(&self) -> Vec<(String, Vec<String>)> {
         let mut out = self.groups_as_registered();
         for (_, versions) in out.iter_mut() {
-            versions.sort_by(|a, b| version_priority(a).cmp(&version_priority(b)));
+            versions.sort_by_key(|v| version_priority(v));
         }
         out
     }

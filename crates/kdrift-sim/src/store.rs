@@ -448,8 +448,7 @@ impl Store {
     fn commit(
         &mut self,
         rt: &ResourceType,
-        ns: &str,
-        name: &str,
+        (ns, name): (&str, &str),
         mut obj: Value,
         old: Option<&Value>,
         opts: &WriteOptions,
@@ -608,7 +607,7 @@ impl Store {
             e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural}));
             return Err(e);
         }
-        self.commit(rt, ns, &name, obj, None, opts, Some(None))
+        self.commit(rt, (ns, &name), obj, None, opts, Some(None))
     }
 
     pub fn update(
@@ -671,7 +670,7 @@ impl Store {
         opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
         let subresource = opts.subresource.as_deref();
-        self.commit(rt, ns, name, new, Some(old), opts, Some(subresource))
+        self.commit(rt, (ns, name), new, Some(old), opts, Some(subresource))
     }
 
     /// A patch of any kind; `apply` is server-side apply (create when absent).
@@ -733,7 +732,7 @@ impl Store {
                 obj["metadata"] = json!({});
             }
             write_managed(&mut obj, &result.managed);
-            return self.commit(rt, ns, name, obj, old.as_ref(), opts, None);
+            return self.commit(rt, (ns, name), obj, old.as_ref(), opts, None);
         }
         let Some(old) = old else {
             return Err(ApiError::not_found(rt, name));
@@ -877,7 +876,7 @@ impl Store {
             ));
         }
         new["spec"]["replicas"] = json!(replicas);
-        self.commit(rt, ns, name, new, Some(&old), opts, Some(Some("scale")))?;
+        self.commit(rt, (ns, name), new, Some(&old), opts, Some(Some("scale")))?;
         self.scale(rt, ns, name)
     }
 }

@@ -269,14 +269,6 @@ impl KeyMap {
         Ok(KeyMap { bindings })
     }
 
-    /// The default map (from the embedded configuration).
-    pub fn defaults() -> KeyMap {
-        crate::config::load_defaults()
-            .ok()
-            .and_then(|c| KeyMap::from_config(&c.keys).ok())
-            .unwrap_or_default()
-    }
-
     /// Resolves `keys` (earlier presses, then this one) in `mode`, falling back to global.
     pub fn resolve(&self, mode: KeyMode, keys: &[Key]) -> Resolution {
         for m in [mode, KeyMode::Global] {
@@ -341,55 +333,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_bind_the_documented_keys() {
-        let map = KeyMap::defaults();
-        assert_eq!(
-            map.resolve(KeyMode::Tree, &[Key::Char('j')]),
-            Resolution::Action(Action::Down)
-        );
-        assert_eq!(
-            map.resolve(KeyMode::Tree, &[Key::Down]),
-            Resolution::Action(Action::Down)
-        );
-        assert_eq!(
-            map.resolve(KeyMode::Diff, &[Key::Char('q')]),
-            Resolution::Action(Action::Quit)
-        );
-        assert_eq!(
-            map.resolve(KeyMode::Tree, &[Key::Char('g')]),
-            Resolution::Pending {
-                fallback: Some(Action::ToggleGrouping)
-            }
-        );
-        assert_eq!(
-            map.resolve(KeyMode::Tree, &[Key::Char('g'), Key::Char('g')]),
-            Resolution::Action(Action::Top)
-        );
-        assert_eq!(
-            map.resolve(KeyMode::Tree, &[Key::Char('Z')]),
-            Resolution::Unbound
-        );
-    }
-
-    #[test]
-    fn a_user_binding_overrides_and_none_unbinds() {
-        let cfg = crate::config::from_str_over_defaults(
-            "keys:\n  tree:\n    x: down\n    j: none\n",
-            std::path::Path::new("user.yaml"),
-        )
-        .unwrap();
-        let map = KeyMap::from_config(&cfg.keys).unwrap();
-        assert_eq!(
-            map.resolve(KeyMode::Tree, &[Key::Char('x')]),
-            Resolution::Action(Action::Down)
-        );
-        assert_eq!(
-            map.resolve(KeyMode::Tree, &[Key::Char('j')]),
-            Resolution::Unbound
-        );
-    }
-
-    #[test]
     fn a_bad_key_is_named() {
         let cfg = KeysConfig {
             tree: [("ctrl-xy".to_string(), Action::Down)]
@@ -400,20 +343,6 @@ mod tests {
         let err = KeyMap::from_config(&cfg).unwrap_err();
         assert!(
             err.contains("keys.tree") && err.contains("ctrl-xy"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn an_unknown_action_names_the_key_and_file() {
-        let err = crate::config::from_str_over_defaults(
-            "keys:\n  tree:\n    x: explode\n",
-            std::path::Path::new("user.yaml"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("user.yaml") && err.contains("keys.tree"),
             "{err}"
         );
     }

@@ -3,12 +3,12 @@
 //! the cluster (each with its own field manager) and a new commit lands, paced so that the
 //! explorer can be watched reacting. Quitting stops sim and removes every temporary file.
 
+use super::{self as runtime, explorer};
 use crate::app::Msg;
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::config::Config;
 use crate::live::cluster;
 use crate::model::ResourceKey;
-use crate::runtime::{self, explorer};
 use crate::sync::{PlanAction, Syncer};
 use anyhow::{anyhow, bail, Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -22,70 +22,70 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// The demo repository's files, embedded so the demo needs nothing on disk.
 pub const FILES: &[(&str, &str)] = &[
-    ("README.md", include_str!("../assets/demo/README.md")),
+    ("README.md", include_str!("../../assets/demo/README.md")),
     (
         "data/postgres.yaml",
-        include_str!("../assets/demo/data/postgres.yaml"),
+        include_str!("../../assets/demo/data/postgres.yaml"),
     ),
     (
         "data/redis/base/deployment.yaml",
-        include_str!("../assets/demo/data/redis/base/deployment.yaml"),
+        include_str!("../../assets/demo/data/redis/base/deployment.yaml"),
     ),
     (
         "data/redis/base/kustomization.yaml",
-        include_str!("../assets/demo/data/redis/base/kustomization.yaml"),
+        include_str!("../../assets/demo/data/redis/base/kustomization.yaml"),
     ),
     (
         "data/redis/base/service.yaml",
-        include_str!("../assets/demo/data/redis/base/service.yaml"),
+        include_str!("../../assets/demo/data/redis/base/service.yaml"),
     ),
     (
         "data/redis/overlays/demo/kustomization.yaml",
-        include_str!("../assets/demo/data/redis/overlays/demo/kustomization.yaml"),
+        include_str!("../../assets/demo/data/redis/overlays/demo/kustomization.yaml"),
     ),
     (
         "namespaces.yaml",
-        include_str!("../assets/demo/namespaces.yaml"),
+        include_str!("../../assets/demo/namespaces.yaml"),
     ),
     (
         "platform/backup-operator.yaml",
-        include_str!("../assets/demo/platform/backup-operator.yaml"),
+        include_str!("../../assets/demo/platform/backup-operator.yaml"),
     ),
     (
         "platform/backup-postgres.yaml",
-        include_str!("../assets/demo/platform/backup-postgres.yaml"),
+        include_str!("../../assets/demo/platform/backup-postgres.yaml"),
     ),
     (
         "platform/crd-backups.yaml",
-        include_str!("../assets/demo/platform/crd-backups.yaml"),
+        include_str!("../../assets/demo/platform/crd-backups.yaml"),
     ),
     (
         "shop/api.yaml",
-        include_str!("../assets/demo/shop/api.yaml"),
+        include_str!("../../assets/demo/shop/api.yaml"),
     ),
     (
         "shop/cleanup-cronjob.yaml",
-        include_str!("../assets/demo/shop/cleanup-cronjob.yaml"),
+        include_str!("../../assets/demo/shop/cleanup-cronjob.yaml"),
     ),
     (
         "shop/ingress.yaml",
-        include_str!("../assets/demo/shop/ingress.yaml"),
+        include_str!("../../assets/demo/shop/ingress.yaml"),
     ),
     (
         "shop/rbac.yaml",
-        include_str!("../assets/demo/shop/rbac.yaml"),
+        include_str!("../../assets/demo/shop/rbac.yaml"),
     ),
     (
         "shop/web-config.yaml",
-        include_str!("../assets/demo/shop/web-config.yaml"),
+        include_str!("../../assets/demo/shop/web-config.yaml"),
     ),
     (
         "shop/web-hpa.yaml",
-        include_str!("../assets/demo/shop/web-hpa.yaml"),
+        include_str!("../../assets/demo/shop/web-hpa.yaml"),
     ),
     (
         "shop/web.yaml",
-        include_str!("../assets/demo/shop/web.yaml"),
+        include_str!("../../assets/demo/shop/web.yaml"),
     ),
 ];
 
@@ -215,7 +215,7 @@ async fn seed(settings: &runtime::Settings) -> Result<()> {
         if let Some(bad) = plan.items.iter().find(|i| i.action == PlanAction::Refused) {
             bail!(
                 "the demo could not apply {}: {}",
-                crate::app::short_name(&bad.key),
+                bad.key.short_name(),
                 bad.error.clone().unwrap_or_default()
             );
         }
@@ -223,7 +223,7 @@ async fn seed(settings: &runtime::Settings) -> Result<()> {
         if let Some(bad) = outcomes.iter().find(|o| !o.result.is_success()) {
             bail!(
                 "the demo could not apply {}: {}",
-                crate::app::short_name(&bad.key),
+                bad.key.short_name(),
                 bad.result
             );
         }
