@@ -499,6 +499,29 @@ impl AppState {
     }
 }
 
+/// One turn of the explorer's loop, folded without I/O: the clock (`now`) reaches the state
+/// first (resolving a key sequence that timed out, ageing announcements), then `msg` unless
+/// it is itself a tick. `second` says a whole second has passed since the last redraw for
+/// ages. The screen needs redrawing after anything but an idle tick.
+pub fn fold(state: &mut AppState, msg: Msg, now: SystemTime, second: bool) -> Folded {
+    let is_tick = matches!(msg, Msg::Tick(_));
+    let was_pending = state.pending_deadline().is_some();
+    let mut effects = update(state, Msg::Tick(now));
+    if !is_tick {
+        effects.extend(update(state, msg));
+    }
+    let redraw = !is_tick || second || was_pending || !effects.is_empty();
+    Folded { effects, redraw }
+}
+
+/// What one turn of the loop leaves to do.
+#[derive(Debug, PartialEq)]
+pub struct Folded {
+    pub effects: Vec<Effect>,
+    /// Whether the screen must be drawn again.
+    pub redraw: bool,
+}
+
 /// Applies a message; returns what the runtime must do.
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     match msg {

@@ -840,3 +840,38 @@ fn j_and_k_in_the_diff_step_through_drifted_resources_without_leaving() {
         .0
         .contains("no drifted resource after"));
 }
+
+#[test]
+fn folding_redraws_after_input_and_on_the_second_but_not_for_an_idle_tick() {
+    let mut s = unloaded_at(80, 24, "repo");
+    let half = t0() + Duration::from_millis(500);
+    let idle = fold(&mut s, Msg::Tick(half), half, false);
+    assert_eq!(
+        idle,
+        Folded {
+            effects: vec![],
+            redraw: false
+        }
+    );
+    assert!(
+        fold(&mut s, Msg::Tick(half), half, true).redraw,
+        "ages move once a second"
+    );
+    assert!(fold(&mut s, Msg::Key(Key::Char('j')), half, false).redraw);
+}
+
+#[test]
+fn folding_resolves_a_timed_out_key_sequence_with_the_clock_it_is_given() {
+    let mut s = unloaded_at(80, 24, "repo");
+    // `g` waits for a second `g`.
+    fold(&mut s, Msg::Key(Key::Char('g')), t0(), false);
+    assert!(s.pending_deadline().is_some());
+    // Before the deadline nothing resolves; after it, the tick resolves it and redraws.
+    let before = t0() + SEQUENCE_TIMEOUT / 2;
+    fold(&mut s, Msg::Tick(before), before, false);
+    assert!(s.pending_deadline().is_some());
+    let after = t0() + SEQUENCE_TIMEOUT * 2;
+    let f = fold(&mut s, Msg::Tick(after), after, false);
+    assert!(f.redraw);
+    assert!(s.pending_deadline().is_none());
+}

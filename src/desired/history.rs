@@ -365,51 +365,34 @@ impl History {
     }
 }
 
-/// Attaches to every drifted field of `report` the commit that last changed its line, and
-/// refines its cause (a Git change after the applier's last apply is `not yet applied`),
-/// within `budget` for the whole report. Fields whose line cannot be found keep no commit.
-pub fn attach(
-    history: &mut History,
-    revision: &str,
-    report: &mut crate::drift::DriftReport,
-    people: &[String],
+/// The line-to-commit lookup that drift attribution asks (`drift::attribution::
+/// attach_commits`): for a field at `path` of the manifest that starts at `doc_line` of
+/// `file` at `revision`, the commit that last changed its line, with that line. It answers
+/// nothing once `budget` is spent, so that a large report never waits on Git for long.
+pub fn commit_lookup<'a>(
+    history: &'a mut History,
+    revision: &'a str,
     budget: Duration,
-) {
+) -> impl FnMut(&str, usize, &FieldPath) -> Option<CommitRef> + 'a {
     let started = Instant::now();
     let mut texts: HashMap<String, Option<String>> = HashMap::new();
-    for e in report.entries.iter_mut().filter(|e| !e.fields.is_empty()) {
-        let Some(src) = e.source.clone() else {
-            continue;
-        };
-        let text = texts
-            .entry(src.file.clone())
-            .or_insert_with(|| history.file_at(revision, &src.file))
-            .clone();
-        let Some(text) = text else { continue };
-        for f in &mut e.fields {
-            if started.elapsed() > budget {
-                return;
-            }
-            let Some(line) = field_line(&text, src.line.unwrap_or(1), &f.path) else {
-                continue;
-            };
-            let left = budget.saturating_sub(started.elapsed());
-            let bounds = Bounds {
-                max_commits: 2000,
-                max_time: left.min(Duration::from_secs(2)),
-            };
-            if let Some(mut c) = history.last_change(revision, &src.file, line, bounds) {
-                c.line = line;
-                f.cause = Some(crate::drift::attribution::classify(
-                    f.owner.as_ref(),
-                    f.owner_is_applier,
-                    Some(c.time),
-                    e.applied_at,
-                    people,
-                ));
-                f.commit = Some(c);
-            }
+    move |file, doc_line, path| {
+        if started.elapsed() > budget {
+            return None;
         }
+        let text = texts
+            .entry(file.to_string())
+            .or_insert_with(|| history.file_at(revision, file))
+            .clone()?;
+        let line = field_line(&text, doc_line, path)?;
+        let left = budget.saturating_sub(started.elapsed());
+        let bounds = Bounds {
+            max_commits: 2000,
+            max_time: left.min(Duration::from_secs(2)),
+        };
+        let mut c = history.last_change(revision, file, line, bounds)?;
+        c.line = line;
+        Some(c)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Who, when and why for drifted fields: the managedFields entry that owns a live field
 //! (resolved through FieldsV1 down to the field), the commit that last changed its lines in
-//! Git (found by `desired::history`, attached here), and the cause that follows from both:
+//! Git (attached here by `attach_commits`, from the line-to-commit lookup that
+//! `desired::history::commit_lookup` gives), and the cause that follows from both:
 //! a manual edit, a controller, a Git change not yet applied, a server default, or unknown.
 //! Pure: times are read from the objects and commits, never from the clock.
 
@@ -8,6 +9,34 @@ use super::ownership::{Owner, OwnerCursor};
 use crate::timefmt::parse_rfc3339;
 use serde::Serialize;
 use std::fmt;
+
+/// Attaches to every drifted field of `report` the commit `commit_of` names for it (asked with
+/// the manifest's file, the line its document starts on, and the field's path), and refines
+/// its cause with that commit's time: a Git change after the applier's last apply is
+/// `not yet applied`. Fields the lookup has no commit for keep theirs.
+pub fn attach_commits(
+    report: &mut super::DriftReport,
+    people: &[String],
+    mut commit_of: impl FnMut(&str, usize, &crate::path::FieldPath) -> Option<CommitRef>,
+) {
+    for e in report.entries.iter_mut().filter(|e| !e.fields.is_empty()) {
+        let Some(src) = e.source.clone() else {
+            continue;
+        };
+        for f in &mut e.fields {
+            if let Some(c) = commit_of(&src.file, src.line.unwrap_or(1), &f.path) {
+                f.cause = Some(classify(
+                    f.owner.as_ref(),
+                    f.owner_is_applier,
+                    Some(c.time),
+                    e.applied_at,
+                    people,
+                ));
+                f.commit = Some(c);
+            }
+        }
+    }
+}
 
 /// The managedFields entry that owns a live field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

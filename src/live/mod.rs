@@ -1,6 +1,8 @@
-//! The live state: objects as a cluster returns them. This module reads them from a dump
-//! (`--live-file`: multi-document YAML or JSON, a `List`, `kubectl get -A -o yaml` output);
-//! it knows nothing of Git or the UI.
+//! The live state: objects as a cluster returns them. `cluster` connects as kubectl does
+//! (`kubeconfig`, `exec` for credential plugins) and lists, `watch` keeps a view current,
+//! `server_diff` asks for server-side apply dry runs; `file` reads a dump (`--live-file`:
+//! multi-document YAML or JSON, a `List`, `kubectl get -A -o yaml` output), which
+//! kdrift-core's `dump` does. It knows nothing of Git or the UI.
 
 pub mod cluster;
 pub mod exec;

@@ -62,14 +62,138 @@ impl LiveView {
     }
 }
 
-enum Update {
+/// What a watch task tells the writer; `usize` is the index of the watch's kind.
+#[derive(Debug)]
+pub enum Update {
+    /// The watch's connection changed.
     State(usize, ConnectionState),
+    /// A (re)list began: its objects are collected apart until `InitDone`.
     Init(usize),
     InitApply(usize, LiveObject),
+    /// The list is complete: it replaces what the kind held.
     InitDone(usize),
     Apply(LiveObject),
     Delete(ResourceKey),
+    /// An object the cluster sent that cannot be read, with why.
     Undecodable(ResourceKey, String),
+}
+
+/// The exclusive writer of the live view: it applies the watches' updates to the objects it
+/// holds and publishes a view when something changed. No I/O, no clock of its own (the
+/// caller gives the time), so it is tested with plain values, as kube-runtime's reflector
+/// store is.
+#[derive(Debug, Default)]
+pub struct ViewWriter {
+    states: Vec<KindState>,
+    objects: HashMap<ResourceKey, Arc<LiveObject>>,
+    /// The objects of (re)lists under way, by kind.
+    buffers: HashMap<usize, HashMap<ResourceKey, Arc<LiveObject>>>,
+    changed: Vec<ResourceKey>,
+    undecodable: HashMap<ResourceKey, String>,
+    generation: u64,
+    dirty: bool,
+}
+
+impl ViewWriter {
+    /// A writer for these kinds, holding nothing yet.
+    pub fn new(states: Vec<KindState>) -> ViewWriter {
+        ViewWriter {
+            states,
+            ..ViewWriter::default()
+        }
+    }
+
+    /// Whether a key is of the kind (and namespace) watch `i` covers.
+    fn owns(&self, i: usize, key: &ResourceKey) -> bool {
+        let s = &self.states[i];
+        key.group == s.group
+            && key.kind == s.kind
+            && (s.namespace.is_empty() || key.namespace == s.namespace)
+    }
+
+    /// Applies one update; `now` is when a completed list counts as the last event.
+    pub fn apply(&mut self, u: Update, now: SystemTime) {
+        match u {
+            Update::State(i, st) => {
+                // Keep "Connected" timestamps fresh without a republish per event.
+                let was_connected =
+                    matches!(self.states[i].state, ConnectionState::Connected { .. });
+                let is_connected = matches!(st, ConnectionState::Connected { .. });
+                self.states[i].state = st;
+                if !(was_connected && is_connected) {
+                    self.dirty = true;
+                }
+            }
+            Update::Init(i) => {
+                self.buffers.insert(i, HashMap::new());
+            }
+            Update::InitApply(i, o) => {
+                self.buffers
+                    .entry(i)
+                    .or_default()
+                    .insert(o.key.clone(), Arc::new(o));
+            }
+            Update::InitDone(i) => {
+                let fresh = self.buffers.remove(&i).unwrap_or_default();
+                let gone: Vec<ResourceKey> = self
+                    .objects
+                    .keys()
+                    .filter(|k| self.owns(i, k) && !fresh.contains_key(*k))
+                    .cloned()
+                    .collect();
+                for k in gone {
+                    self.objects.remove(&k);
+                    self.changed.push(k);
+                }
+                for (k, o) in fresh {
+                    let same = self
+                        .objects
+                        .get(&k)
+                        .is_some_and(|old| old.object == o.object);
+                    if !same {
+                        self.changed.push(k.clone());
+                        self.objects.insert(k, o);
+                    }
+                }
+                self.states[i].state = ConnectionState::Connected { last_event: now };
+                self.dirty = true;
+            }
+            Update::Apply(o) => {
+                self.undecodable.remove(&o.key);
+                self.changed.push(o.key.clone());
+                self.objects.insert(o.key.clone(), Arc::new(o));
+                self.dirty = true;
+            }
+            Update::Delete(k) => {
+                self.objects.remove(&k);
+                self.undecodable.remove(&k);
+                self.changed.push(k);
+                self.dirty = true;
+            }
+            Update::Undecodable(k, why) => {
+                self.objects.remove(&k);
+                self.undecodable.insert(k.clone(), why);
+                self.changed.push(k);
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// The view to publish, if anything changed since the last one.
+    pub fn publish(&mut self) -> Option<LiveView> {
+        if !self.dirty {
+            return None;
+        }
+        self.dirty = false;
+        self.generation += 1;
+        Some(LiveView {
+            generation: self.generation,
+            objects: Arc::new(self.objects.clone()),
+            kinds: self.states.clone(),
+            changed: std::mem::take(&mut self.changed),
+            undecodable: Arc::new(self.undecodable.clone()),
+        })
+    }
 }
 
 /// A running set of watches.
@@ -328,80 +452,20 @@ pub async fn start(
         ..LiveView::default()
     });
     tasks.push(tokio::spawn(async move {
-        // The exclusive writer.
-        let mut objects: HashMap<ResourceKey, Arc<LiveObject>> = HashMap::new();
-        let mut buffers: HashMap<usize, HashMap<ResourceKey, Arc<LiveObject>>> = HashMap::new();
-        let mut changed: Vec<ResourceKey> = Vec::new();
-        let mut undecodable: HashMap<ResourceKey, String> = HashMap::new();
-        let mut generation = 0u64;
-        let mut dirty = false;
+        let mut writer = ViewWriter::new(states);
         let mut tick = tokio::time::interval(coalesce.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let owns = |states: &[KindState], i: usize, key: &ResourceKey| {
-            let s = &states[i];
-            key.group == s.group && key.kind == s.kind && (s.namespace.is_empty() || key.namespace == s.namespace)
-        };
         loop {
             tokio::select! {
                 u = rx.recv() => {
                     let Some(u) = u else { return };
-                    match u {
-                        Update::State(i, st) => {
-                            // Keep "Connected" timestamps fresh without a republish per event.
-                            let was_connected = matches!(states[i].state, ConnectionState::Connected { .. });
-                            let is_connected = matches!(st, ConnectionState::Connected { .. });
-                            states[i].state = st;
-                            if !(was_connected && is_connected) {
-                                dirty = true;
-                            }
-                        }
-                        Update::Init(i) => { buffers.insert(i, HashMap::new()); }
-                        Update::InitApply(i, o) => { buffers.entry(i).or_default().insert(o.key.clone(), Arc::new(o)); }
-                        Update::InitDone(i) => {
-                            let fresh = buffers.remove(&i).unwrap_or_default();
-                            let gone: Vec<ResourceKey> = objects.keys().filter(|k| owns(&states, i, k) && !fresh.contains_key(*k)).cloned().collect();
-                            for k in gone {
-                                objects.remove(&k);
-                                changed.push(k);
-                            }
-                            for (k, o) in fresh {
-                                let same = objects.get(&k).is_some_and(|old| old.object == o.object);
-                                if !same {
-                                    changed.push(k.clone());
-                                    objects.insert(k, o);
-                                }
-                            }
-                            states[i].state = ConnectionState::Connected { last_event: SystemTime::now() };
-                            dirty = true;
-                        }
-                        Update::Apply(o) => {
-                            undecodable.remove(&o.key);
-                            changed.push(o.key.clone());
-                            objects.insert(o.key.clone(), Arc::new(o));
-                            dirty = true;
-                        }
-                        Update::Delete(k) => {
-                            objects.remove(&k);
-                            undecodable.remove(&k);
-                            changed.push(k);
-                            dirty = true;
-                        }
-                        Update::Undecodable(k, why) => {
-                            objects.remove(&k);
-                            undecodable.insert(k.clone(), why);
-                            changed.push(k);
-                            dirty = true;
-                        }
-                    }
+                    writer.apply(u, SystemTime::now());
                 }
                 _ = tick.tick() => {
-                    if dirty {
-                        generation += 1;
-                        let view = LiveView { generation, objects: Arc::new(objects.clone()), kinds: states.clone(), changed: std::mem::take(&mut changed), undecodable: Arc::new(undecodable.clone()) };
+                    if let Some(view) = writer.publish() {
                         if view_tx.send(view).is_err() {
                             return;
                         }
-                        dirty = false;
                     }
                 }
             }
@@ -410,5 +474,149 @@ pub async fn start(
     LiveWatch {
         views: view_rx,
         tasks,
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+
+    fn kind(kind: &str, namespace: &str) -> KindState {
+        KindState {
+            group: String::new(),
+            kind: kind.into(),
+            namespace: namespace.into(),
+            state: ConnectionState::Connecting,
+        }
+    }
+
+    fn cm(ns: &str, name: &str, v: &str) -> LiveObject {
+        LiveObject {
+            key: ResourceKey::new("", "ConfigMap", ns, name),
+            api_version: "v1".into(),
+            object: serde_json::json!({"metadata": {"name": name, "namespace": ns}, "data": {"v": v}}),
+        }
+    }
+
+    fn list(w: &mut ViewWriter, i: usize, objects: Vec<LiveObject>, at: SystemTime) {
+        w.apply(Update::Init(i), at);
+        for o in objects {
+            w.apply(Update::InitApply(i, o), at);
+        }
+        w.apply(Update::InitDone(i), at);
+    }
+
+    fn names(v: &LiveView) -> Vec<String> {
+        let mut n: Vec<String> = v
+            .objects
+            .keys()
+            .map(|k| format!("{}/{}", k.namespace, k.name))
+            .collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn a_list_is_published_whole_and_marks_its_kind_connected() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let mut w = ViewWriter::new(vec![kind("ConfigMap", "")]);
+        assert!(
+            w.publish().is_none(),
+            "nothing to publish before anything happened"
+        );
+        w.apply(Update::Init(0), t);
+        w.apply(Update::InitApply(0, cm("a", "x", "1")), t);
+        assert!(
+            w.publish().is_none(),
+            "a list under way is not published in part"
+        );
+        w.apply(Update::InitDone(0), t);
+        let v = w.publish().expect("the completed list");
+        assert_eq!(names(&v), ["a/x"]);
+        assert_eq!(
+            v.kinds[0].state,
+            ConnectionState::Connected { last_event: t }
+        );
+        assert_eq!(v.generation, 1);
+        assert!(v.is_ready());
+        assert!(w.publish().is_none(), "published once");
+    }
+
+    #[test]
+    fn a_relist_removes_what_is_gone_from_its_own_kind_only() {
+        let t = SystemTime::UNIX_EPOCH;
+        // Two per-namespace watches of the same kind.
+        let mut w = ViewWriter::new(vec![kind("ConfigMap", "a"), kind("ConfigMap", "b")]);
+        list(&mut w, 0, vec![cm("a", "x", "1"), cm("a", "y", "1")], t);
+        list(&mut w, 1, vec![cm("b", "z", "1")], t);
+        w.publish();
+        // a relists without y (deleted while the watch was down), and with x changed.
+        list(&mut w, 0, vec![cm("a", "x", "2")], t);
+        let v = w.publish().unwrap();
+        assert_eq!(names(&v), ["a/x", "b/z"]);
+        let mut changed: Vec<String> = v.changed.iter().map(|k| k.name.clone()).collect();
+        changed.sort();
+        assert_eq!(changed, ["x", "y"], "only what differs is recomputed");
+    }
+
+    #[test]
+    fn events_apply_delete_and_mark_undecodable_objects() {
+        let t = SystemTime::UNIX_EPOCH;
+        let mut w = ViewWriter::new(vec![kind("ConfigMap", "")]);
+        list(&mut w, 0, vec![cm("a", "x", "1")], t);
+        w.publish();
+        w.apply(Update::Apply(cm("a", "y", "1")), t);
+        w.apply(
+            Update::Undecodable(
+                ResourceKey::new("", "ConfigMap", "a", "x"),
+                "bad managedFields".into(),
+            ),
+            t,
+        );
+        let v = w.publish().unwrap();
+        assert_eq!(names(&v), ["a/y"]);
+        assert_eq!(v.undecodable.len(), 1);
+        w.apply(Update::Apply(cm("a", "x", "3")), t);
+        w.apply(
+            Update::Delete(ResourceKey::new("", "ConfigMap", "a", "y")),
+            t,
+        );
+        let v = w.publish().unwrap();
+        assert_eq!(names(&v), ["a/x"]);
+        assert!(
+            v.undecodable.is_empty(),
+            "a readable version replaces the unreadable one"
+        );
+        assert_eq!(v.generation, 3);
+    }
+
+    #[test]
+    fn connected_heartbeats_do_not_republish_but_state_changes_do() {
+        let t = SystemTime::UNIX_EPOCH;
+        let mut w = ViewWriter::new(vec![kind("ConfigMap", "")]);
+        list(&mut w, 0, vec![], t);
+        w.publish();
+        let later = t + Duration::from_secs(5);
+        w.apply(
+            Update::State(0, ConnectionState::Connected { last_event: later }),
+            later,
+        );
+        assert!(w.publish().is_none());
+        w.apply(
+            Update::State(
+                0,
+                ConnectionState::Reconnecting {
+                    since: later,
+                    error: "reset".into(),
+                },
+            ),
+            later,
+        );
+        let v = w.publish().unwrap();
+        assert!(matches!(
+            v.kinds[0].state,
+            ConnectionState::Reconnecting { .. }
+        ));
+        assert!(!v.is_ready() || matches!(v.kinds[0].state, ConnectionState::Reconnecting { .. }));
     }
 }

@@ -376,12 +376,14 @@ impl Engine {
             self.history = crate::desired::history::History::open(&d.repo_path);
         }
         if let Some(h) = &mut self.history {
-            crate::desired::history::attach(
-                h,
-                &d.revision.commit,
+            crate::drift::attribution::attach_commits(
                 report,
                 &self.opts.people,
-                Duration::from_millis(400),
+                crate::desired::history::commit_lookup(
+                    h,
+                    &d.revision.commit,
+                    Duration::from_millis(400),
+                ),
             );
         }
     }

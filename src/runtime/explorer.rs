@@ -739,18 +739,9 @@ pub async fn explore(
             }
         };
         let Some(msg) = msg else { continue };
-        let is_tick = matches!(msg, Msg::Tick(_));
-        let was_pending = state.pending_deadline().is_some();
-        let mut effects = app::update(&mut state, Msg::Tick(SystemTime::now()));
-        if !is_tick {
-            effects.extend(app::update(&mut state, msg));
-        }
-        // A tick redraws once a second (ages move) or when it resolved a key sequence; an
-        // idle explorer does nothing else.
-        if !is_tick || second || was_pending || !effects.is_empty() {
-            dirty = true;
-        }
-        for effect in effects {
+        let folded = app::fold(&mut state, msg, SystemTime::now(), second);
+        dirty |= folded.redraw;
+        for effect in folded.effects {
             match effect {
                 Effect::Quit => return Ok(super::EXIT_CLEAN),
                 Effect::Refresh => {

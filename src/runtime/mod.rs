@@ -856,12 +856,14 @@ fn attribute(desired: &DesiredSnapshot, report: &mut drift::DriftReport, setting
     }
     if let Some(mut history) = desired::history::History::open(&desired.repo_path) {
         history.seed(&desired.revision.commit, &desired.texts);
-        desired::history::attach(
-            &mut history,
-            &desired.revision.commit,
+        drift::attribution::attach_commits(
             report,
             &settings.drift.people,
-            Duration::from_secs(3),
+            desired::history::commit_lookup(
+                &mut history,
+                &desired.revision.commit,
+                Duration::from_secs(3),
+            ),
         );
     }
 }

@@ -1,7 +1,8 @@
 //! A fast reader for the plain block YAML that nearly every manifest is written in: block
 //! mappings and sequences indented with spaces, one-line plain and quoted scalars, literal
-//! block scalars (`|`, `|-`, `|+`), `{}` and `[]`, comments. It gives up (`None`) at the first
-//! thing outside that subset: flow collections, anchors, aliases, tags, merge keys, folded
+//! block scalars (`|`, `|-`, `|+`), flow collections that close on their line (`{}`, `[a, b]`,
+//! `{a: 1}`), comments. It gives up (`None`) at the first thing outside that subset: flow
+//! collections over several lines, anchors, aliases, tags, merge keys, folded
 //! or multi-line scalars, escapes, tabs, non-ASCII text, duplicate keys and anything
 //! malformed. The caller then reads the document with the full parser, which gives the same
 //! value or the error with its line: this reader never decides an error, and where it answers
