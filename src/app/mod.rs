@@ -6,7 +6,7 @@
 
 pub mod diffview;
 pub mod layout;
-pub mod sync;
+pub mod sync_dialog;
 pub mod tree;
 
 use crate::desired::git::RevisionInfo;
@@ -93,7 +93,7 @@ pub enum Msg {
     /// to do; `None` once it can be again. Shown in the main area until then.
     GitProblem(Option<String>),
     Tick(SystemTime),
-    Sync(sync::SyncMsg),
+    Sync(sync_dialog::SyncMsg),
 }
 
 /// What the runtime must do.
@@ -102,7 +102,7 @@ pub enum Effect {
     Quit,
     /// Re-read Git and the live state now.
     Refresh,
-    Sync(sync::SyncEffect),
+    Sync(sync_dialog::SyncEffect),
 }
 
 /// Which screen fills the body.
@@ -190,7 +190,7 @@ pub struct AppState {
     pending_since: Option<SystemTime>,
     /// Resources marked for a sync.
     pub marks: BTreeSet<ResourceKey>,
-    pub sync: sync::SyncState,
+    pub sync: sync_dialog::SyncState,
     /// Shown in the hint bar until the first key press.
     pub first_run_hint: Option<String>,
     /// Why Git cannot be read now, with what to do (stays on screen until it can).
@@ -244,7 +244,7 @@ impl AppState {
             pending_fallback: None,
             pending_since: None,
             marks: BTreeSet::new(),
-            sync: sync::SyncState::default(),
+            sync: sync_dialog::SyncState::default(),
             first_run_hint: None,
             git_problem: None,
             timeline: HashMap::new(),
@@ -575,7 +575,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         }
         Msg::Mouse(m) => on_mouse(state, m),
         Msg::Key(key) => on_key(state, key),
-        Msg::Sync(m) => sync::on_msg(state, m),
+        Msg::Sync(m) => sync_dialog::on_msg(state, m),
     }
 }
 
@@ -777,7 +777,7 @@ fn on_mouse(state: &mut AppState, m: MouseMsg) -> Vec<Effect> {
 fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
     state.first_run_hint = None;
     if state.sync.is_open() {
-        return sync::on_key(state, key);
+        return sync_dialog::on_key(state, key);
     }
     if state.search.editing {
         match key {
@@ -1085,7 +1085,7 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Sync | Action::Mark | Action::MarkGroup | Action::Delete => {
-            return sync::on_action(state, action)
+            return sync_dialog::on_action(state, action)
         }
         Action::None => {}
     }

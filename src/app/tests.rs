@@ -1,7 +1,7 @@
 //! The explorer driven through `update`, drawn with ratatui's `TestBackend`, and compared
 //! with insta snapshots at 80x24 and 120x40: the screens an operator sees.
 
-use super::sync::{Dialog, SyncMsg};
+use super::sync_dialog::{Dialog, SyncMsg};
 use super::*;
 use crate::desired::git::RevisionInfo;
 use crate::drift::attribution::{Cause, CommitRef, FieldOwner};
@@ -499,7 +499,7 @@ fn marks_survive_filtering_and_s_previews_them() {
     let effects = keys(&mut s, &[Key::Char('s')]);
     assert_eq!(
         effects,
-        vec![Effect::Sync(sync::SyncEffect::Preview(vec![
+        vec![Effect::Sync(sync_dialog::SyncEffect::Preview(vec![
             ResourceKey::new("apps", "Deployment", "shop", "web")
         ]))]
     );
@@ -576,7 +576,7 @@ fn confirm_dialog_names_the_context_and_needs_y() {
     let effects = keys(&mut s, &[Key::Char('y')]);
     assert_eq!(
         effects,
-        vec![Effect::Sync(sync::SyncEffect::Apply {
+        vec![Effect::Sync(sync_dialog::SyncEffect::Apply {
             plan: plan(),
             force: false
         })]
@@ -592,7 +592,7 @@ fn force_is_a_second_confirmation() {
     let effects = keys(&mut s, &[Key::Char('y')]);
     assert_eq!(
         effects,
-        vec![Effect::Sync(sync::SyncEffect::Apply {
+        vec![Effect::Sync(sync_dialog::SyncEffect::Apply {
             plan: plan(),
             force: true
         })]
@@ -616,7 +616,7 @@ fn protected_contexts_need_the_typed_name() {
     let effects = keys(&mut s, &input);
     assert_eq!(
         effects,
-        vec![Effect::Sync(sync::SyncEffect::Apply {
+        vec![Effect::Sync(sync_dialog::SyncEffect::Apply {
             plan: plan(),
             force: false
         })]
@@ -642,7 +642,7 @@ fn prune_needs_the_typed_name() {
     let effects = keys(&mut s, &[Key::Char('D')]);
     assert_eq!(
         effects,
-        vec![Effect::Sync(sync::SyncEffect::PrepareDelete(
+        vec![Effect::Sync(sync_dialog::SyncEffect::PrepareDelete(
             ResourceKey::new("", "ConfigMap", "shop", "flags")
         ))]
     );
@@ -658,7 +658,7 @@ fn prune_needs_the_typed_name() {
     let effects = keys(&mut s, &input);
     assert_eq!(
         effects,
-        vec![Effect::Sync(sync::SyncEffect::Delete {
+        vec![Effect::Sync(sync_dialog::SyncEffect::Delete {
             key: ResourceKey::new("", "ConfigMap", "shop", "flags"),
             version: "7".into()
         })]

@@ -207,7 +207,7 @@ async fn seed(settings: &runtime::Settings) -> Result<()> {
         );
         let plan = syncer
             .preview(
-                explorer::plan_inputs(&snap, keys),
+                super::sources::plan_inputs(&snap, keys),
                 &snap.revision.commit,
                 settings.concurrency,
             )

@@ -174,7 +174,7 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
             settings.drift.clone(),
             &user,
         );
-        let items = super::explorer::plan_inputs(&snapshot, keys);
+        let items = super::sources::plan_inputs(&snapshot, keys);
         let plan = syncer
             .preview(items, &snapshot.revision.commit, settings.concurrency)
             .await;
@@ -236,7 +236,7 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                 return Ok(EXIT_ERROR);
             }
         }
-        crate::runtime::explorer::init_logging();
+        crate::runtime::log::init_logging();
         match syncer
             .apply(&plan, &snapshot.revision.commit, args.force_conflicts)
             .await

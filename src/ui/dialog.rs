@@ -3,7 +3,7 @@
 //! to force conflicts, the prune confirmation, progress and results.
 
 use super::theme::Theme;
-use crate::app::sync::Dialog;
+use crate::app::sync_dialog::Dialog;
 use crate::app::AppState;
 use crate::sync::{ItemResult, PlanAction, SyncPlan};
 use ratatui::layout::Rect;

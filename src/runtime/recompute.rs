@@ -1,4 +1,4 @@
-//! The drift engine of the explorer, on its own thread: it owns the latest desired snapshot
+//! The explorer's recompute thread: it owns the latest desired snapshot
 //! and the latest live view, recomputes the report when either changes (only the touched
 //! keys after a watch event, everything after a new commit or a connection change), and
 //! sends the report to the UI as an owned message. Inputs are drained before computing, so
@@ -18,8 +18,8 @@ use std::time::{Duration, SystemTime};
 /// data the watch delivered, and the status bar says it is reconnecting).
 pub const STALE_AFTER: Duration = Duration::from_secs(30);
 
-/// What the engine hears.
-pub enum EngineInput {
+/// What the recompute thread hears.
+pub enum RecomputeInput {
     Desired(Box<DesiredSnapshot>),
     /// What the cluster serves: (group, kind) → namespaced.
     Served(HashMap<(String, String), bool>),
@@ -31,9 +31,9 @@ pub enum EngineInput {
     Unreachable(String),
 }
 
-/// Where the engine publishes what others need: the desired snapshot in use (rescoped to
+/// Where the recompute thread publishes what others need: the desired snapshot in use (rescoped to
 /// the cluster), for sync previews, and the kinds to watch.
-pub struct EngineOutputs {
+pub struct RecomputeOutputs {
     pub ui: tokio::sync::mpsc::UnboundedSender<Msg>,
     pub desired: tokio::sync::watch::Sender<Option<Arc<DesiredSnapshot>>>,
     pub kinds: tokio::sync::watch::Sender<BTreeSet<(String, String)>>,
@@ -57,16 +57,16 @@ struct Engine {
     coverage: LiveCoverage,
     /// Objects the watches could not read.
     undecodable: Arc<HashMap<ResourceKey, String>>,
-    /// When the engine started (the wait for the cluster's first answer counts from it).
+    /// When the recompute thread started (the wait for the cluster's first answer counts from it).
     started: SystemTime,
     /// Line history of the repository (opened with the first desired snapshot).
     history: Option<crate::desired::history::History>,
 }
 
-/// Runs the engine until the UI's channel closes.
+/// Runs the recompute thread until the UI's channel closes.
 pub fn run(
-    rx: Receiver<EngineInput>,
-    out: EngineOutputs,
+    rx: Receiver<RecomputeInput>,
+    out: RecomputeOutputs,
     opts: DriftOptions,
     default_namespace: String,
 ) {
@@ -99,18 +99,18 @@ pub fn run(
         {
             any = true;
             match input {
-                EngineInput::Desired(d) => {
+                RecomputeInput::Desired(d) => {
                     engine.set_desired(*d, &out);
                     full = true;
                 }
-                EngineInput::Served(s) => {
+                RecomputeInput::Served(s) => {
                     engine.served = Some(s);
                     if let Some(d) = engine.desired.as_ref().map(|d| (**d).clone()) {
                         engine.set_desired(d, &out);
                     }
                     full = true;
                 }
-                EngineInput::View(v) => {
+                RecomputeInput::View(v) => {
                     let was_states: Vec<String> = match &engine.live {
                         Live::Watch(k) => k.iter().map(|k| state_class(&k.state)).collect(),
                         _ => Vec::new(),
@@ -128,7 +128,7 @@ pub fn run(
                     engine.objects = v.objects;
                     engine.live = Live::Watch(v.kinds);
                 }
-                EngineInput::File(objects, at) => {
+                RecomputeInput::File(objects, at) => {
                     engine.objects = Arc::new(
                         objects
                             .into_iter()
@@ -138,7 +138,7 @@ pub fn run(
                     engine.live = Live::File(at);
                     full = true;
                 }
-                EngineInput::Unreachable(why) => {
+                RecomputeInput::Unreachable(why) => {
                     engine.live = Live::Unreachable(why);
                     full = true;
                 }
@@ -216,7 +216,7 @@ fn coverage_key(c: &LiveCoverage) -> Vec<String> {
 }
 
 impl Engine {
-    fn set_desired(&mut self, mut d: DesiredSnapshot, out: &EngineOutputs) {
+    fn set_desired(&mut self, mut d: DesiredSnapshot, out: &RecomputeOutputs) {
         if let Some(served) = &self.served {
             crate::desired::rescope(
                 &mut d,

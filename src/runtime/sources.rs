@@ -1,0 +1,365 @@
+//! The explorer's sources, each on a task or thread of its own, none of which the UI loop
+//! ever waits on: the Git watcher (HEAD polled twice a second), the cluster task (connect,
+//! discover, watch; or a live file), and the sync worker that carries out a confirmed
+//! operation. They talk to the loop with messages.
+
+use super::recompute::RecomputeInput;
+use super::Settings;
+use crate::app::sync_dialog::{SyncEffect, SyncMsg};
+use crate::app::{LiveState, Msg};
+use crate::desired::{self, DesiredSnapshot};
+use crate::live::{self, cluster};
+use crate::sync::{SyncError, Syncer};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How often Git's HEAD is looked at.
+const GIT_POLL: Duration = Duration::from_millis(500);
+
+/// Commands the sources accept from the UI.
+#[derive(Debug, Clone, Copy)]
+pub enum SourceCmd {
+    Refresh,
+}
+
+/// What went wrong reading Git, and what to do about it.
+fn git_problem(e: &desired::DesiredError) -> String {
+    let what_to_do = match e {
+        desired::DesiredError::Repository { .. } => {
+            "run kdrift inside a Git repository, or name one with --repo PATH"
+        }
+        desired::DesiredError::Revision { .. } => {
+            "name a revision that exists with --rev (a branch, tag, commit or HEAD~N)"
+        }
+        desired::DesiredError::Object { .. } => "check the repository with `git fsck`",
+        desired::DesiredError::NoSuchPath { .. } => {
+            "name a folder of the repository with --path (relative to its root)"
+        }
+    };
+    format!("{e}. {what_to_do}")
+}
+
+/// Tells the UI of a Git problem once (not again while it stays the same).
+fn report_problem(ui: &UnboundedSender<Msg>, last: &mut Option<String>, text: String) {
+    if last.as_deref() != Some(&text) {
+        let _ = ui.send(Msg::GitProblem(Some(text.clone())));
+        *last = Some(text);
+    }
+}
+
+/// Reads Git at start, then whenever HEAD (or the branch asked for) moves, and on refresh.
+pub fn spawn_git_watcher(
+    settings: &Settings,
+    engine: std::sync::mpsc::Sender<RecomputeInput>,
+    ui: UnboundedSender<Msg>,
+    refresh: std::sync::mpsc::Receiver<()>,
+) {
+    let load = settings.load.clone();
+    std::thread::spawn(move || {
+        let mut current: Option<String> = None;
+        let mut repo: Option<desired::git::GitRepo> = None;
+        let mut last_error: Option<String> = None;
+        let mut cache = desired::ParseCache::default();
+        loop {
+            let forced = match refresh.recv_timeout(GIT_POLL) {
+                Ok(()) => true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            let r = match &repo {
+                Some(r) => r,
+                None => match desired::git::GitRepo::open(load.repo.as_deref()) {
+                    Ok(r) => repo.insert(r),
+                    Err(e) => {
+                        report_problem(&ui, &mut last_error, git_problem(&e));
+                        continue;
+                    }
+                },
+            };
+            let commit = match r.resolve(&load.rev) {
+                Ok(rev) => rev.commit,
+                Err(e) => {
+                    report_problem(&ui, &mut last_error, git_problem(&e));
+                    repo = None;
+                    continue;
+                }
+            };
+            if !forced && current.as_deref() == Some(&commit) {
+                continue;
+            }
+            match desired::load_cached(&load, &mut cache) {
+                Ok(snapshot) => {
+                    if last_error.take().is_some() {
+                        let _ = ui.send(Msg::GitProblem(None));
+                    }
+                    current = Some(snapshot.revision.commit.clone());
+                    tracing::info!(
+                        commit = %snapshot.revision.commit,
+                        objects = snapshot.objects.len(),
+                        parsed_blobs = cache.last_parsed,
+                        read_ms = snapshot.timings.read_git.as_millis() as u64,
+                        parse_ms = snapshot.timings.parse.as_millis() as u64,
+                        "read Git"
+                    );
+                    if engine
+                        .send(RecomputeInput::Desired(Box::new(snapshot)))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    report_problem(&ui, &mut last_error, git_problem(&e));
+                    current = Some(commit);
+                }
+            }
+        }
+    });
+}
+
+/// What the cluster task shares with the sync worker once connected.
+#[derive(Clone)]
+pub struct Connected {
+    syncer: Syncer,
+}
+
+/// The channels of the cluster task.
+pub struct ClusterIo {
+    pub engine: std::sync::mpsc::Sender<RecomputeInput>,
+    pub ui: UnboundedSender<Msg>,
+    pub kinds_rx: tokio::sync::watch::Receiver<BTreeSet<(String, String)>>,
+    pub desired_rx: tokio::sync::watch::Receiver<Option<Arc<DesiredSnapshot>>>,
+    pub connected_tx: tokio::sync::watch::Sender<Option<Connected>>,
+    pub refresh: tokio::sync::mpsc::UnboundedReceiver<SourceCmd>,
+}
+
+/// Connects (retrying while unreachable), discovers, and keeps watches on the kinds Git uses.
+pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
+    let ClusterIo {
+        engine,
+        ui,
+        mut kinds_rx,
+        desired_rx,
+        connected_tx,
+        mut refresh,
+    } = io;
+    let mut hinted = false;
+    let (target, served) = loop {
+        let attempt = async {
+            let target = cluster::connect_with(
+                settings.kubeconfig.as_deref(),
+                settings.explicit_context.as_deref(),
+                Some(settings.request_timeout),
+            )
+            .await?;
+            let served = cluster::discover(&target).await?;
+            Ok::<_, cluster::ClusterError>((target, served))
+        };
+        match attempt.await {
+            Ok(ok) => break ok,
+            Err(e) => {
+                let why = e.to_string();
+                tracing::warn!(error = %why, "cluster unreachable");
+                let _ = engine.send(RecomputeInput::Unreachable(why.clone()));
+                let _ = ui.send(Msg::Live(LiveState::Unreachable { error: why.clone() }));
+                if !hinted {
+                    hinted = true;
+                    let _ = ui.send(Msg::Notice(format!(
+                        "retrying every 5 s · {}",
+                        super::NO_CLUSTER_HINT
+                    )));
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    cmd = refresh.recv() => if cmd.is_none() { return },
+                }
+            }
+        }
+    };
+    let served = Arc::new(served);
+    let scopes: HashMap<(String, String), bool> = served
+        .scopes()
+        .map(|(g, k, n)| ((g.to_string(), k.to_string()), n))
+        .collect();
+    let _ = engine.send(RecomputeInput::Served(scopes));
+    let user = live::kubeconfig::context_user(settings.kubeconfig.as_deref(), &target.context)
+        .unwrap_or_default();
+    let syncer = Syncer::new(
+        target.clone(),
+        Arc::clone(&served),
+        &settings.field_manager,
+        read_only,
+        settings.drift.clone(),
+        &user,
+    );
+    connected_tx.send_replace(Some(Connected { syncer }));
+    let mut watch: Option<live::watch::LiveWatch> = None;
+    let mut watched: BTreeSet<(String, String)> = BTreeSet::new();
+    loop {
+        let wanted = kinds_rx.borrow_and_update().clone();
+        if wanted != watched || watch.is_none() {
+            let kinds: Vec<_> = wanted
+                .iter()
+                .filter_map(|(g, k)| served.get(g, k).cloned())
+                .collect();
+            let namespaces: BTreeSet<String> = desired_rx
+                .borrow()
+                .as_ref()
+                .map(|d| {
+                    d.objects
+                        .iter()
+                        .map(|o| o.key.namespace.clone())
+                        .filter(|n| !n.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            watch = Some(
+                live::watch::start(&target, &kinds, &namespaces, Duration::from_millis(100)).await,
+            );
+            watched = wanted;
+        }
+        let Some(w) = watch.as_mut() else { return };
+        let views = &mut w.views;
+        tokio::select! {
+            changed = views.changed() => {
+                if changed.is_err() {
+                    watch = None;
+                    continue;
+                }
+                let view = views.borrow_and_update().clone();
+                if engine.send(RecomputeInput::View(view)).is_err() {
+                    return;
+                }
+            }
+            changed = kinds_rx.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            cmd = refresh.recv() => {
+                match cmd {
+                    // A refresh relists everything.
+                    Some(SourceCmd::Refresh) => watch = None,
+                    None => return,
+                }
+            }
+        }
+    }
+}
+
+/// Reads the live file at start and on refresh.
+pub async fn file_task(
+    path: std::path::PathBuf,
+    limit: u64,
+    engine: std::sync::mpsc::Sender<RecomputeInput>,
+    ui: UnboundedSender<Msg>,
+    mut refresh: tokio::sync::mpsc::UnboundedReceiver<SourceCmd>,
+) {
+    loop {
+        let p = path.clone();
+        match tokio::task::spawn_blocking(move || live::file::load_limited(&p, limit)).await {
+            Ok(Ok(snapshot)) => {
+                if engine
+                    .send(RecomputeInput::File(snapshot.objects, SystemTime::now()))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Ok(Err(e)) => {
+                let _ = ui.send(Msg::Notice(format!("live file: {e}")));
+            }
+            Err(_) => return,
+        }
+        if refresh.recv().await.is_none() {
+            return;
+        }
+    }
+}
+
+/// Carries out one sync effect and answers the UI.
+pub async fn run_sync(
+    effect: SyncEffect,
+    connected: Option<Connected>,
+    desired: Option<Arc<DesiredSnapshot>>,
+    concurrency: usize,
+    ui: UnboundedSender<Msg>,
+) {
+    let Some(c) = connected else {
+        let _ = ui.send(Msg::Sync(SyncMsg::Failed(
+            "sync needs a cluster: kdrift is reading a live file, or the cluster is not reachable yet".into(),
+        )));
+        return;
+    };
+    let Some(desired) = desired else {
+        let _ = ui.send(Msg::Sync(SyncMsg::Failed(
+            "Git has not been read yet".into(),
+        )));
+        return;
+    };
+    let reply = match effect {
+        SyncEffect::Preview(keys) => {
+            let items = plan_inputs(&desired, keys);
+            SyncMsg::Previewed(
+                c.syncer
+                    .preview(items, &desired.revision.commit, concurrency)
+                    .await,
+            )
+        }
+        SyncEffect::Apply { plan, force } => {
+            match c.syncer.apply(&plan, &desired.revision.commit, force).await {
+                Ok(outcomes) => SyncMsg::Applied(outcomes),
+                Err(SyncError::Moved(what)) => {
+                    let keys = plan.items.iter().map(|i| i.key.clone()).collect();
+                    let items = plan_inputs(&desired, keys);
+                    let plan = c
+                        .syncer
+                        .preview(items, &desired.revision.commit, concurrency)
+                        .await;
+                    SyncMsg::Moved { what, plan }
+                }
+                Err(e) => SyncMsg::Failed(e.to_string()),
+            }
+        }
+        SyncEffect::PrepareDelete(key) => match c.syncer.get(&key).await {
+            Ok(Some(l)) => {
+                if desired.objects.iter().any(|o| o.key == key) {
+                    SyncMsg::Failed(format!(
+                        "{} is in Git: kdrift does not prune it",
+                        key.short_name()
+                    ))
+                } else {
+                    SyncMsg::DeleteReady {
+                        key,
+                        version: crate::model::meta_str(&l.object, "resourceVersion").to_string(),
+                    }
+                }
+            }
+            Ok(None) => SyncMsg::Failed(format!("{} no longer exists", key.short_name())),
+            Err(e) => SyncMsg::Failed(e),
+        },
+        SyncEffect::Delete { key, version } => match c.syncer.delete(&key, &version).await {
+            Ok(outcome) => SyncMsg::Deleted(outcome),
+            Err(e) => SyncMsg::Failed(e.to_string()),
+        },
+    };
+    let _ = ui.send(Msg::Sync(reply));
+}
+
+/// Pairs each key with its Git manifest (`None`: not in Git).
+pub fn plan_inputs(
+    desired: &DesiredSnapshot,
+    keys: Vec<crate::model::ResourceKey>,
+) -> Vec<(
+    crate::model::ResourceKey,
+    Option<crate::model::DesiredObject>,
+)> {
+    keys.into_iter()
+        .map(|k| {
+            let d = desired.objects.iter().find(|o| o.key == k).cloned();
+            (k, d)
+        })
+        .collect()
+}

@@ -1,0 +1,69 @@
+//! The terminal while the explorer owns it: raw mode, the alternate screen and the mouse,
+//! taken at start and restored whatever happens (quit, error, a panic on the UI's thread, a
+//! signal); and the signals whose default would end the process, so that the explorer ends
+//! instead, with the terminal restored and the status a shell expects (128 + n).
+
+use anyhow::{Context, Result};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use std::io::Stdout;
+
+/// Restores the terminal when dropped (quit, error, unwinding panic).
+pub struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Leaves raw mode, the alternate screen and mouse capture, and shows the cursor.
+pub fn restore() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::event::DisableMouseCapture,
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// Takes the terminal: raw mode, the alternate screen, the mouse, cleared. The guard restores
+/// it when dropped. A panic on this (the UI's) thread restores it and then reports as usual;
+/// one on another thread (a source, the recompute thread) goes to the log file, not over the screen.
+pub fn take() -> Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+    crossterm::terminal::enable_raw_mode().context("the terminal does not support raw mode")?;
+    let guard = TerminalGuard;
+    let ui_thread = std::thread::current().id();
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == ui_thread {
+            restore();
+            previous_hook(info);
+        } else {
+            tracing::error!("panic on a background thread: {info}");
+        }
+    }));
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::event::EnableMouseCapture
+    )?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    terminal.clear()?;
+    Ok((guard, terminal))
+}
+
+/// Every catchable signal whose default would end the process (HUP, INT, QUIT, USR1, USR2,
+/// ALRM, TERM), each with its number.
+#[cfg(unix)]
+pub fn ending_signals() -> Vec<(u8, tokio::signal::unix::Signal)> {
+    [1, 2, 3, 10, 12, 14, 15]
+        .into_iter()
+        .filter_map(|n| {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(n))
+                .ok()
+                .map(|s| (n as u8, s))
+        })
+        .collect()
+}
