@@ -299,6 +299,26 @@ fn only_drift(rows: &BTreeMap<String, String>) -> Vec<String> {
         .collect()
 }
 
+/// The application in a namespace of its own (`prefix-…`), committed to a new repository and
+/// applied to the target as its users apply it: one file client-side, one server-side.
+async fn deployed(t: &Target, kubectl: &Path, prefix: &str) -> (String, TestRepo, Kubectl) {
+    let ns = support::unique_name(prefix);
+    let (client_side, server_side) = manifests(&ns);
+    let repo = TestRepo::new();
+    repo.write("apps/a.yaml", &client_side);
+    repo.write("apps/b.yaml", &server_side);
+    repo.commit("shop");
+    let k = t.kubectl(kubectl);
+    let kc = k.clone();
+    tokio::task::spawn_blocking(move || {
+        kc.ok(&["apply", "-f", "-"], Some(&client_side));
+        kc.ok(&["apply", "--server-side", "-f", "-"], Some(&server_side));
+    })
+    .await
+    .unwrap();
+    (ns, repo, k)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applied_manifests_show_no_false_drift_and_real_changes_exactly() {
     let Some(kubectl) = support::kubectl() else {
@@ -306,21 +326,7 @@ async fn applied_manifests_show_no_false_drift_and_real_changes_exactly() {
     };
     for t in targets().await {
         t.allow_secrets(true);
-        let ns = support::unique_name("shop");
-        let (client_side, server_side) = manifests(&ns);
-        let repo = TestRepo::new();
-        repo.write("apps/a.yaml", &client_side);
-        repo.write("apps/b.yaml", &server_side);
-        repo.commit("shop");
-        let k = t.kubectl(&kubectl);
-        let kc = k.clone();
-        let (a, b) = (client_side.clone(), server_side.clone());
-        tokio::task::spawn_blocking(move || {
-            kc.ok(&["apply", "-f", "-"], Some(&a));
-            kc.ok(&["apply", "--server-side", "-f", "-"], Some(&b));
-        })
-        .await
-        .unwrap();
+        let (ns, repo, k) = deployed(&t, &kubectl, "shop").await;
         for mode in ["local", "server"] {
             let (code, rows, err) = statuses(&repo, &t.kubeconfig, &ns, mode).await;
             assert_eq!(rows.len(), 14, "{}: {mode}: {rows:#?}", t.name);
@@ -407,19 +413,10 @@ async fn headless_sync_refuses_conflicts_forces_and_writes_nothing_else() {
     };
     for t in targets().await {
         t.allow_secrets(true);
-        let ns = support::unique_name("sync");
-        let (client_side, server_side) = manifests(&ns);
-        let repo = TestRepo::new();
-        repo.write("apps/a.yaml", &client_side);
-        repo.write("apps/b.yaml", &server_side);
-        repo.commit("shop");
-        let k = t.kubectl(&kubectl);
+        let (ns, repo, k) = deployed(&t, &kubectl, "sync").await;
         let kc = k.clone();
-        let (a, b) = (client_side.clone(), server_side.clone());
         let ns2 = ns.clone();
         let before = tokio::task::spawn_blocking(move || {
-            kc.ok(&["apply", "-f", "-"], Some(&a));
-            kc.ok(&["apply", "--server-side", "-f", "-"], Some(&b));
             kc.ok(
                 &[
                     "patch",

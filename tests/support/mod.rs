@@ -333,6 +333,9 @@ impl Drop for SimProcess {
 /// test binary, started on first use and stopped when the binary exits. Tests share it, so
 /// each works in namespaces (and cluster-scoped names) of its own: see [`unique_name`].
 pub struct RealServer {
+    /// The folder `scripts/kube-apiserver up` used, when this binary started the server
+    /// (`None` for one named by `KDRIFT_REAL_KUBECONFIG`, which tests must not restart).
+    pub dir: Option<PathBuf>,
     pub url: String,
     /// Admin (system:masters) kubeconfig, context `real`.
     pub kubeconfig: PathBuf,
@@ -354,6 +357,7 @@ pub fn real_server() -> Option<&'static RealServer> {
             let dir = kubeconfig.parent().unwrap_or(Path::new(".")).to_path_buf();
             let url = std::fs::read_to_string(dir.join("url")).unwrap_or_default();
             return Ok(RealServer {
+                dir: None,
                 url: url.trim().to_string(),
                 kubeconfig_restricted: dir.join("kubeconfig-restricted"),
                 kubeconfig,
@@ -377,6 +381,7 @@ pub fn real_server() -> Option<&'static RealServer> {
             ));
         }
         Ok(RealServer {
+            dir: Some(base.clone()),
             url: String::from_utf8_lossy(&out.stdout).trim().to_string(),
             kubeconfig: base.join("kubeconfig"),
             kubeconfig_restricted: base.join("kubeconfig-restricted"),
@@ -391,6 +396,29 @@ pub fn real_server() -> Option<&'static RealServer> {
             eprintln!("SKIP: no real API server ({why}); this test needs it");
             None
         }
+    }
+}
+
+impl RealServer {
+    /// Stops the API server and starts it again on the same port (etcd and its data kept),
+    /// as a control-plane restart; false when this binary did not start the server.
+    pub fn restart(&self) -> bool {
+        let Some(dir) = &self.dir else {
+            return false;
+        };
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kube-apiserver");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("restart")
+            .arg(dir)
+            .output()
+            .expect("scripts/kube-apiserver runs");
+        assert!(
+            out.status.success(),
+            "restart: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
     }
 }
 

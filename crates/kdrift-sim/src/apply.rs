@@ -303,17 +303,7 @@ fn merge(target: &mut Value, config: &Value, path: &FieldPath, shape: Shape<'_>)
                             }
                         }
                     }
-                    ListType::Set => {
-                        if !slot.is_array() {
-                            *slot = Value::Array(Vec::new());
-                        }
-                        let list = slot.as_array_mut().expect("just made a list");
-                        for i in items {
-                            if !list.contains(i) {
-                                list.push(i.clone());
-                            }
-                        }
-                    }
+                    ListType::Set => super::lists::set_union(slot, items),
                     _ => *slot = v.clone(),
                 }
             }

@@ -212,6 +212,20 @@ pub fn schema_list_type(schema: &Value) -> ListType {
     }
 }
 
+/// Merges the items of a set into `list` (made a list if it is not one): those it lacks are
+/// appended, in order.
+pub fn set_union(list: &mut Value, items: &[Value]) {
+    if !list.is_array() {
+        *list = Value::Array(Vec::new());
+    }
+    let l = list.as_array_mut().expect("just made a list");
+    for i in items {
+        if !l.contains(i) {
+            l.push(i.clone());
+        }
+    }
+}
+
 /// An item's identity in a list of type `Map(keys)`: its key values (absent keys defaulted
 /// as the server defaults them), as a path segment names them. `None` when a key is missing.
 pub fn item_key(item: &Value, keys: &[String]) -> Option<Vec<(String, String)>> {

@@ -78,17 +78,7 @@ fn smp(target: &mut Value, patch: &Value, path: &FieldPath, shape: Shape<'_>) {
                 let existing = t.entry(k.clone()).or_insert(Value::Array(Vec::new()));
                 match kind {
                     ListType::Map(keys) => merge_keyed(existing, items, &keys, &child, shape),
-                    ListType::Set => {
-                        if !existing.is_array() {
-                            *existing = Value::Array(Vec::new());
-                        }
-                        let e = existing.as_array_mut().expect("just made a list");
-                        for i in items {
-                            if !e.contains(i) {
-                                e.push(i.clone());
-                            }
-                        }
-                    }
+                    ListType::Set => super::lists::set_union(existing, items),
                     _ => *existing = Value::Array(items.clone()),
                 }
             }
