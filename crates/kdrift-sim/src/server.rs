@@ -18,6 +18,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How often a watch that allows bookmarks gets one (the API server's `bookmarkFrequency`).
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+
 pub type Body = BoxBody<Bytes, Infallible>;
 
 const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
@@ -829,6 +832,8 @@ async fn watch(
         let mut last_rv = start_rv;
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // Bookmarks about once a minute, as the API server's watch cache sends them.
+        let mut next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
         loop {
             let sleep_until = deadline
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400));
@@ -836,7 +841,8 @@ async fn watch(
                 _ = tokio::time::sleep_until(sleep_until) => return,
                 _ = drops.changed() => return,
                 _ = tick.tick() => {
-                    if bookmarks {
+                    if bookmarks && tokio::time::Instant::now() >= next_bookmark {
+                        next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
                         let rv = shared2.store.lock().unwrap_or_else(|e| e.into_inner()).resource_version();
                         let bm = json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string()}});
                         if tx.send(Ok(Frame::data(watch_event("BOOKMARK", &bm, false, rv)))).await.is_err() {
