@@ -635,3 +635,79 @@ async fn syncing_a_name_that_exists_nowhere_says_so_and_where_it_looked() {
         assert_ne!(out.status.code(), Some(0), "{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preview_names_keyed_items_of_custom_resources_by_key() {
+    for s in setups().await {
+        let ns = s.ns.as_str();
+        let group = format!("{ns}.example.com");
+        let crd = format!("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: rules.{group}}}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{kind: Rule, plural: rules}}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            properties:\n              groups:\n                type: array\n                x-kubernetes-list-type: map\n                x-kubernetes-list-map-keys: [name]\n                items:\n                  type: object\n                  required: [name]\n                  properties:\n                    name: {{type: string}}\n                    expr: {{type: string}}\n");
+        let rule = format!("apiVersion: {group}/v1\nkind: Rule\nmetadata: {{name: r, namespace: {ns}}}\nspec:\n  groups:\n  - {{name: a, expr: up}}\n  - {{name: b, expr: new}}\n");
+        s.repo.write("crds/rule.yaml", &crd);
+        s.repo.write("apps/rule.yaml", &rule);
+        s.repo.commit("rules");
+        let crd_key = format!("customresourcedefinition/rules.{group}");
+        let out = run_async(
+            &s,
+            &[
+                "sync",
+                "--yes",
+                &format!("/Namespace//{ns}"),
+                &crd_key,
+                "rule/r",
+                "-n",
+                ns,
+            ],
+        )
+        .await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}{}",
+            s.server,
+            stdout(&out),
+            stderr(&out)
+        );
+        // Someone changes group b's expression.
+        let ar = kube::discovery::ApiResource {
+            group: group.clone(),
+            version: "v1".into(),
+            api_version: format!("{group}/v1"),
+            kind: "Rule".into(),
+            plural: "rules".into(),
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(client(&s.kubeconfig).await, ns, &ar);
+        let pp = PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..PatchParams::default()
+        };
+        api.patch(
+            "r",
+            &pp,
+            &Patch::Merge(json!({"spec": {"groups": [{"name": "a", "expr": "up"}, {"name": "b", "expr": "old"}]}})),
+        )
+        .await
+        .unwrap();
+        let (syncer, snap) = make_syncer(&s, false).await;
+        let key = ResourceKey::new(&group, "Rule", ns, "r");
+        let plan = syncer
+            .preview(
+                inputs(&snap, std::slice::from_ref(&key)),
+                &snap.revision.commit,
+                4,
+            )
+            .await;
+        let paths: Vec<&str> = plan.items[0]
+            .changes
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            ["spec.groups[name=b].expr"],
+            "{}: {:?}",
+            s.server,
+            plan.items[0]
+        );
+    }
+}

@@ -105,8 +105,10 @@ impl Syncer {
         revision: &str,
         concurrency: usize,
     ) -> SyncPlan {
+        let schemas = self.crd_schemas(&items).await;
+        let schemas = &schemas;
         let mut planned: Vec<PlanItem> = futures::stream::iter(items)
-            .map(|(key, desired)| async move { self.preview_one(key, desired).await })
+            .map(|(key, desired)| async move { self.preview_one(key, desired, schemas).await })
             .buffered(concurrency.max(1))
             .collect()
             .await;
@@ -131,7 +133,7 @@ impl Syncer {
                 item.error = None;
                 item.action = PlanAction::Create;
                 item.changes =
-                    self.fields_of_manifest(&item.key, &item.api_version, &item.manifest);
+                    self.fields_of_manifest(&item.key, &item.api_version, &item.manifest, schemas);
                 item.note = Some(format!(
                     "namespace {} is created by this sync first; not dry-run, created as Git has it",
                     item.key.namespace
@@ -167,7 +169,7 @@ impl Syncer {
                 item.error = None;
                 item.action = PlanAction::Create;
                 item.changes =
-                    self.fields_of_manifest(&item.key, &item.api_version, &item.manifest);
+                    self.fields_of_manifest(&item.key, &item.api_version, &item.manifest, schemas);
                 item.note = Some(format!(
                     "its CustomResourceDefinition {crd} is written by this sync first; this object is checked with a dry run once that CRD is established, and written only if the check passes"
                 ));
@@ -182,7 +184,50 @@ impl Syncer {
         }
     }
 
-    async fn preview_one(&self, key: ResourceKey, desired: Option<DesiredObject>) -> PlanItem {
+    /// The structural schemas of the custom kinds among `items`: from the CRDs this sync
+    /// writes, else from the cluster's (one read per kind; a kind without one, or that may not
+    /// be read, has none, and its keyed items are then named by position).
+    async fn crd_schemas(
+        &self,
+        items: &[(ResourceKey, Option<DesiredObject>)],
+    ) -> drift::CrdSchemas {
+        let mut schemas = drift::CrdSchemas::of(
+            items
+                .iter()
+                .filter_map(|(k, d)| d.as_ref().map(|d| (k, &d.object))),
+        );
+        let crds: Api<DynamicObject> = Api::all_with(
+            self.target.client.clone(),
+            &kube::discovery::ApiResource {
+                group: "apiextensions.k8s.io".into(),
+                version: "v1".into(),
+                api_version: "apiextensions.k8s.io/v1".into(),
+                kind: "CustomResourceDefinition".into(),
+                plural: "customresourcedefinitions".into(),
+            },
+        );
+        let mut asked = std::collections::BTreeSet::new();
+        for (key, _) in items {
+            // Built-in groups have no dot (apps, batch) or serve no CRD of that name.
+            if !key.group.contains('.') || !asked.insert((key.group.clone(), key.kind.clone())) {
+                continue;
+            }
+            let Some((ar, _)) = self.served.get(&key.group, &key.kind) else {
+                continue;
+            };
+            if let Ok(Some(crd)) = crds.get_opt(&format!("{}.{}", ar.plural, key.group)).await {
+                schemas.learn(&serde_json::to_value(crd).unwrap_or(Value::Null));
+            }
+        }
+        schemas
+    }
+
+    async fn preview_one(
+        &self,
+        key: ResourceKey,
+        desired: Option<DesiredObject>,
+        schemas: &drift::CrdSchemas,
+    ) -> PlanItem {
         let mut item = PlanItem {
             key: key.clone(),
             api_version: String::new(),
@@ -267,19 +312,11 @@ impl Syncer {
         };
         let Some(live_obj) = live.as_ref() else {
             // A create: what Git sets (the server's defaults would only be noise).
-            item.changes = self.fields_of_manifest(&key, &d.api_version, &d.object);
+            item.changes = self.fields_of_manifest(&key, &d.api_version, &d.object, schemas);
             item.action = PlanAction::Create;
             return item;
         };
-        // The preview knows no CRD schemas: a custom resource's keyed list items are named
-        // by position here (the report names them by key).
-        let fields = drift::compare_server(
-            &key,
-            &result,
-            live_obj,
-            &drift::CrdSchemas::default(),
-            &self.drift,
-        );
+        let fields = drift::compare_server(&key, &result, live_obj, schemas, &self.drift);
         item.changes = fields
             .into_iter()
             .map(|f| FieldChange {
@@ -302,27 +339,22 @@ impl Syncer {
         key: &ResourceKey,
         api_version: &str,
         manifest: &Value,
+        schemas: &drift::CrdSchemas,
     ) -> Vec<FieldChange> {
         let empty = LiveObject {
             key: key.clone(),
             api_version: api_version.to_string(),
             object: serde_json::json!({"apiVersion": api_version, "kind": key.kind, "metadata": {"name": key.name, "namespace": key.namespace}}),
         };
-        drift::compare_server(
-            key,
-            manifest,
-            &empty,
-            &drift::CrdSchemas::default(),
-            &self.drift,
-        )
-        .into_iter()
-        .filter(|f| f.desired.is_some())
-        .map(|f| FieldChange {
-            path: f.path.to_string(),
-            before: None,
-            after: f.desired.as_ref().map(|v| short_value(v, 60)),
-        })
-        .collect()
+        drift::compare_server(key, manifest, &empty, schemas, &self.drift)
+            .into_iter()
+            .filter(|f| f.desired.is_some())
+            .map(|f| FieldChange {
+                path: f.path.to_string(),
+                before: None,
+                after: f.desired.as_ref().map(|v| short_value(v, 60)),
+            })
+            .collect()
     }
 
     /// Applies a confirmed plan, exactly as previewed: refuses (writing nothing) when Git
