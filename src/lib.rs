@@ -8,21 +8,22 @@
 
 // The vocabulary lives in kdrift-core and sim in kdrift-sim; both are used here under the
 // module names the rest of the code knows (`crate::model`, `crate::sim` …).
-pub use kdrift_core::{kinds, model, path, quantity, selector, text, timefmt, yaml};
+use kdrift_core::{kinds, quantity, selector, timefmt};
+pub use kdrift_core::{model, path, text, yaml};
 pub use kdrift_sim as sim;
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod desired;
-pub mod diff;
+mod diff;
 pub mod drift;
 pub mod fixture;
-pub mod glob;
+mod glob;
 pub mod keymap;
 pub mod live;
-pub mod process;
-pub mod report;
+mod process;
+mod report;
 pub mod runtime;
 pub mod sync;
 pub mod ui;
