@@ -615,3 +615,99 @@ async fn watches_see_changes_at_once_and_report_a_forbidden_kind() {
         t.allow_secrets(true);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_kinds_are_read_at_any_served_version_and_keyed_items_named_by_key() {
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
+    for t in targets().await {
+        t.allow_secrets(true);
+        let ns = support::unique_name("crd");
+        let group = format!("{ns}.example.com");
+        // Rule: v1, a list keyed by name. Route: served at v1alpha1 only.
+        let crds = format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: rules.{group}}}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{kind: Rule, plural: rules}}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            properties:\n              groups:\n                type: array\n                x-kubernetes-list-type: map\n                x-kubernetes-list-map-keys: [name]\n                items:\n                  type: object\n                  required: [name]\n                  properties:\n                    name: {{type: string}}\n                    expr: {{type: string}}\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: routes.{group}}}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{kind: Route, plural: routes}}\n  versions:\n  - name: v1alpha1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}\n"
+        );
+        let objects = |expr: &str| {
+            format!("apiVersion: {group}/v1\nkind: Rule\nmetadata: {{name: r, namespace: {ns}}}\nspec:\n  groups:\n  - {{name: a, expr: up}}\n  - {{name: b, expr: {expr}}}\n---\napiVersion: {group}/v1alpha1\nkind: Route\nmetadata: {{name: x, namespace: {ns}}}\nspec: {{to: web}}\n")
+        };
+        let k = t.kubectl(&kubectl);
+        let (c, live) = (crds.clone(), objects("old"));
+        tokio::task::spawn_blocking(move || {
+            k.ok(&["apply", "-f", "-"], Some(&c));
+            // The kinds are served once the CRDs are established.
+            for attempt in 0.. {
+                let out = k.run(&["apply", "-f", "-"], Some(&live));
+                if out.status.success() {
+                    break;
+                }
+                assert!(attempt < 50, "{}", String::from_utf8_lossy(&out.stderr));
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        })
+        .await
+        .unwrap();
+        let repo = TestRepo::new();
+        repo.write("crds.yaml", &crds);
+        repo.write("objects.yaml", &objects("new"));
+        repo.commit("rules and routes");
+        for mode in ["local", "server"] {
+            let out = support::kdrift_on(
+                repo.path(),
+                &t.kubeconfig,
+                &["diff", "-o", "json", "--diff-mode", mode],
+            )
+            .await;
+            let v: Value = serde_json::from_str(&stdout(&out))
+                .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+            let rows: BTreeMap<String, Value> = v["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        format!(
+                            "{}/{}",
+                            r["kind"].as_str().unwrap(),
+                            r["name"].as_str().unwrap()
+                        ),
+                        r.clone(),
+                    )
+                })
+                .collect();
+            let status = |key: &str| {
+                rows.get(key)
+                    .map(|r| r["status"].clone())
+                    .unwrap_or_default()
+            };
+            for synced in [
+                "Namespace/".to_string() + &ns,
+                format!("CustomResourceDefinition/rules.{group}"),
+                format!("CustomResourceDefinition/routes.{group}"),
+                "Route/x".into(),
+            ] {
+                assert_eq!(
+                    status(&synced),
+                    "synced",
+                    "{}: {mode}: {synced}: {:#}",
+                    t.name,
+                    rows.get(&synced).cloned().unwrap_or_default()
+                );
+            }
+            let rule = &rows["Rule/r"];
+            assert_eq!(
+                rule["status"], "out-of-sync",
+                "{}: {mode}: {rule:#}",
+                t.name
+            );
+            let fields: Vec<&str> = rule["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["path"].as_str().unwrap())
+                .collect();
+            assert_eq!(fields, ["spec.groups[name=b].expr"], "{}: {mode}", t.name);
+        }
+    }
+}
