@@ -394,11 +394,7 @@ pub fn record_update(
 mod tests {
     use super::*;
 
-    const D: Shape<'static> = Shape {
-        kind: "Deployment",
-        builtin: true,
-        schema: None,
-    };
+    const D: Shape<'static> = Shape::builtin("Deployment");
 
     fn deploy(replicas: i64, labels: Value) -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "labels": labels},

@@ -26,7 +26,16 @@ pub struct Shape<'a> {
     pub schema: Option<&'a Value>,
 }
 
-impl Shape<'_> {
+impl<'a> Shape<'a> {
+    /// The shape of a built-in kind (sim's own table).
+    pub const fn builtin(kind: &'a str) -> Shape<'a> {
+        Shape {
+            kind,
+            builtin: true,
+            schema: None,
+        }
+    }
+
     pub fn is_atomic_map(&self, path: &FieldPath) -> bool {
         if self.builtin {
             return super::lists::is_atomic_map(self.kind, path);
@@ -375,11 +384,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const DEPLOY: Shape<'static> = Shape {
-        kind: "Deployment",
-        builtin: true,
-        schema: None,
-    };
+    const DEPLOY: Shape<'static> = Shape::builtin("Deployment");
 
     #[test]
     fn keyed_items_sets_and_atomic_lists() {

@@ -286,11 +286,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const D: Shape<'static> = Shape {
-        kind: "Deployment",
-        builtin: true,
-        schema: None,
-    };
+    const D: Shape<'static> = Shape::builtin("Deployment");
 
     #[test]
     fn merge_patch_deletes_with_null() {
