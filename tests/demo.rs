@@ -101,13 +101,13 @@ fn demo_in_the_explorer_syncs_one_resource_and_quits_clean() {
         s.contains("confirm sync") && s.contains("context kdrift-demo")
     });
     let screen = t.capture();
-    if screen.contains("f: take the conflicting fields") {
+    if screen.contains("WILL NOT BE WRITTEN") {
         t.send(&["f"]);
         t.wait_for("force", secs(5), |s| s.contains("FORCE"));
     }
     t.send(&["y"]);
     t.wait_for("the result", secs(10), |s| {
-        s.contains("sync result") && s.contains("applied")
+        s.contains("sync result") && s.contains("1 updated")
     });
     // The first Esc closes the result, the second clears the search.
     t.send(&["Escape"]);

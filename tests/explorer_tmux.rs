@@ -148,13 +148,13 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
         "{screen}"
     );
     // kubectl-patch now owns the field: a plain `y` would not write it; force is its own step.
-    if screen.contains("f: take the conflicting fields") {
+    if screen.contains("WILL NOT BE WRITTEN") {
         t.send(&["f"]);
         t.wait_for("the force confirmation", secs(5), |s| s.contains("FORCE"));
     }
     t.send(&["y"]);
     t.wait_for("the result", secs(10), |s| {
-        s.contains("sync result") && s.contains("applied")
+        s.contains("sync result") && s.contains("1 updated")
     });
     t.send(&["Escape"]);
     t.wait_for("the row synced", secs(3), |s| {

@@ -2,6 +2,8 @@
 //! pane, the diff rows and the hint bar are for a terminal size, so that a click lands on the
 //! row that was drawn there and a page is as long as what is shown. Pure.
 
+use super::sync_dialog::{DialogLine, DialogText, Tone};
+use super::wrap;
 use super::{AppState, Screen};
 use ratatui::layout::Rect;
 
@@ -104,4 +106,99 @@ pub fn help_lines(state: &AppState) -> Vec<(String, String)> {
     }
     let _ = Screen::Help;
     lines
+}
+
+/// Where a dialog goes and what of it shows at a terminal size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialogBox {
+    /// The box, borders included.
+    pub area: Rect,
+    /// Where the body's rows go.
+    pub body: Rect,
+    /// Where the footer's rows go (below the body, never scrolled away).
+    pub footer: Rect,
+    /// The body wrapped to the box, from the first row shown, as many as fit.
+    pub body_rows: Vec<DialogLine>,
+    pub footer_rows: Vec<DialogLine>,
+    /// Rows of the body above and below what is shown.
+    pub above: usize,
+    pub below: usize,
+    pub max_scroll: usize,
+}
+
+/// Dialogs cover the body, or the whole screen when the body is this short.
+const DIALOG_MIN_BODY: u16 = 12;
+
+/// Lays a dialog out: as wide as its text wants up to the terminal's width, wrapped at
+/// words, as tall as it needs up to the terminal's height; the body scrolls and the footer
+/// (the question) always shows.
+pub fn dialog_box(size: (u16, u16), text: &DialogText) -> DialogBox {
+    let screen = Rect::new(0, 0, size.0, size.1);
+    let body = areas(size).body;
+    let region = if body.height < DIALOG_MIN_BODY {
+        screen
+    } else {
+        body
+    };
+    let max_w = if region.width >= 60 {
+        region.width - 4
+    } else {
+        region.width
+    };
+    let line_w = |l: &DialogLine| l.iter().map(|(_, t)| wrap::width(t)).sum::<usize>();
+    let natural = text
+        .body
+        .iter()
+        .chain(text.footer.iter())
+        .map(line_w)
+        .max()
+        .unwrap_or(0)
+        .max(wrap::width(&text.title) + 4)
+        + 4;
+    let w = (natural.min(usize::from(u16::MAX)) as u16).clamp(max_w.min(50), max_w.max(1));
+    // Borders, and a column of padding each side where there is room.
+    let pad: u16 = if w >= 24 { 2 } else { 1 };
+    let inner_w = usize::from(w.saturating_sub(pad * 2).max(1));
+    let wrap_all = |lines: &[DialogLine]| -> Vec<DialogLine> {
+        lines
+            .iter()
+            .flat_map(|l| wrap::wrap(l, inner_w, 4, &Tone::Plain))
+            .collect()
+    };
+    let body_all = wrap_all(&text.body);
+    let footer_all = wrap_all(&text.footer);
+    let max_inner_h = usize::from(region.height.saturating_sub(2));
+    // The footer keeps at least one body row above it where the box has two rows.
+    let footer_h = footer_all
+        .len()
+        .min(max_inner_h.saturating_sub(usize::from(max_inner_h > 1)));
+    let body_h = body_all.len().min(max_inner_h - footer_h);
+    let max_scroll = body_all.len() - body_h;
+    let skip = text.scroll.min(max_scroll);
+    let h = (body_h + footer_h + 2) as u16;
+    let area = Rect::new(
+        region.x + (region.width - w) / 2,
+        region.y + (region.height - h.min(region.height)) / 2,
+        w,
+        h.min(region.height),
+    );
+    let inner_x = area.x + pad;
+    let inner = Rect::new(inner_x, area.y + 1, inner_w as u16, body_h as u16);
+    let footer = Rect::new(
+        inner_x,
+        inner.y + inner.height,
+        inner_w as u16,
+        footer_h as u16,
+    );
+    let body_rows: Vec<DialogLine> = body_all.iter().skip(skip).take(body_h).cloned().collect();
+    DialogBox {
+        area,
+        body: inner,
+        footer,
+        body_rows,
+        footer_rows: footer_all.into_iter().take(footer_h).collect(),
+        above: skip,
+        below: max_scroll - skip,
+        max_scroll,
+    }
 }

@@ -8,6 +8,7 @@ pub mod diffview;
 pub mod layout;
 pub mod sync_dialog;
 pub mod tree;
+pub mod wrap;
 
 use crate::desired::git::RevisionInfo;
 use crate::drift::{DriftEntry, DriftReport};
@@ -549,6 +550,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
                 }
             }
             state.clamp_selection();
+            sync_dialog::clamp_scroll(state);
             Vec::new()
         }
         Msg::Notice(text) => {

@@ -7,7 +7,8 @@ use super::tree::{self, RowKind};
 use super::{AppState, Effect};
 use crate::keymap::{Action, Key};
 use crate::model::{DriftStatus, ResourceKey};
-use crate::sync::{SyncOutcome, SyncPlan};
+use super::wrap::Piece;
+use crate::sync::{Fate, ItemResult, PlanAction, SyncOutcome, SyncPlan};
 
 /// What the runtime must do for a sync.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +57,7 @@ pub enum Dialog {
     ConfirmForce {
         plan: SyncPlan,
         typed: String,
+        scroll: usize,
     },
     ConfirmDelete {
         key: ResourceKey,
@@ -64,6 +66,7 @@ pub enum Dialog {
     },
     Results {
         outcomes: Vec<SyncOutcome>,
+        scroll: usize,
     },
     Failed(String),
 }
@@ -213,8 +216,44 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
     }
 }
 
+/// How a key scrolls a dialog's body (`None`: it does not). `j`/`k` scroll only where
+/// letters are not being typed.
+fn scroll_by(key: &Key, letters_scroll: bool) -> Option<isize> {
+    match key {
+        Key::Down => Some(1),
+        Key::Up => Some(-1),
+        Key::PageDown => Some(10),
+        Key::PageUp => Some(-10),
+        Key::Char('j') if letters_scroll => Some(1),
+        Key::Char('k') if letters_scroll => Some(-1),
+        _ => None,
+    }
+}
+
+fn scrolled(scroll: usize, by: isize) -> usize {
+    (scroll as isize + by).max(0) as usize
+}
+
+/// Keeps the open dialog's scroll within what it has to show at this terminal size.
+pub fn clamp_scroll(state: &mut AppState) {
+    let Some(text) = text(state) else { return };
+    let max = super::layout::dialog_box(state.size, &text).max_scroll;
+    match &mut state.sync.dialog {
+        Dialog::Confirm { scroll, .. }
+        | Dialog::ConfirmForce { scroll, .. }
+        | Dialog::Results { scroll, .. } => *scroll = (*scroll).min(max),
+        _ => {}
+    }
+}
+
 /// A key while a dialog is open.
 pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
+    let effects = dialog_key(state, key);
+    clamp_scroll(state);
+    effects
+}
+
+fn dialog_key(state: &mut AppState, key: Key) -> Vec<Effect> {
     let protected = state.sync.protected;
     let context = state.header.context.clone();
     let dialog = std::mem::take(&mut state.sync.dialog);
@@ -233,50 +272,65 @@ pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Dialog::Results { .. } | Dialog::Failed(_) => Vec::new(),
+        Dialog::Results { outcomes, scroll } => {
+            if let Some(by) = scroll_by(&key, true) {
+                state.sync.dialog = Dialog::Results {
+                    outcomes,
+                    scroll: scrolled(scroll, by),
+                };
+            }
+            Vec::new()
+        }
+        Dialog::Failed(_) => Vec::new(),
         Dialog::Confirm {
             plan,
             mut typed,
             mut scroll,
             note,
         } => {
-            let writes = plan.writes().count();
-            match key {
-                Key::Down => scroll += 1,
-                Key::Char('j') if !protected => scroll += 1,
-                Key::Up => scroll = scroll.saturating_sub(1),
-                Key::Char('k') if !protected => scroll = scroll.saturating_sub(1),
-                Key::PageDown => scroll += 10,
-                Key::PageUp => scroll = scroll.saturating_sub(10),
-                Key::Char('f') if plan.has_conflicts() && !protected => {
-                    state.sync.dialog = Dialog::ConfirmForce {
-                        plan,
-                        typed: String::new(),
-                    };
-                    return Vec::new();
-                }
-                Key::Tab if plan.has_conflicts() && protected => {
-                    state.sync.dialog = Dialog::ConfirmForce {
-                        plan,
-                        typed: String::new(),
-                    };
-                    return Vec::new();
-                }
-                Key::Char('y') if !protected && writes > 0 => {
-                    state.sync.dialog = Dialog::Working("applying…".into());
-                    return vec![Effect::Sync(SyncEffect::Apply { plan, force: false })];
-                }
-                Key::Char(c) if protected && writes > 0 => typed.push(c),
-                Key::Backspace if protected => {
-                    typed.pop();
-                }
-                Key::Enter if protected && writes > 0 && typed == context => {
-                    state.sync.dialog = Dialog::Working("applying…".into());
-                    return vec![Effect::Sync(SyncEffect::Apply { plan, force: false })];
-                }
-                _ => {
-                    state.toast = Some(("sync cancelled: nothing written".into(), state.now));
-                    return Vec::new();
+            let writes = plan.to_write(false);
+            if let Some(by) = scroll_by(&key, !protected) {
+                scroll = scrolled(scroll, by);
+            } else {
+                match key {
+                    Key::Char('f') if plan.has_conflicts() && !protected => {
+                        state.sync.dialog = Dialog::ConfirmForce {
+                            plan,
+                            typed: String::new(),
+                            scroll: 0,
+                        };
+                        return Vec::new();
+                    }
+                    Key::Tab if plan.has_conflicts() && protected => {
+                        state.sync.dialog = Dialog::ConfirmForce {
+                            plan,
+                            typed: String::new(),
+                            scroll: 0,
+                        };
+                        return Vec::new();
+                    }
+                    Key::Char('y') if !protected && writes > 0 => {
+                        state.sync.dialog = Dialog::Working(format!(
+                            "applying {writes} resource{}…",
+                            plural(writes)
+                        ));
+                        return vec![Effect::Sync(SyncEffect::Apply { plan, force: false })];
+                    }
+                    Key::Char(c) if protected && writes > 0 => typed.push(c),
+                    Key::Backspace if protected => {
+                        typed.pop();
+                    }
+                    Key::Enter if protected && writes > 0 && typed == context => {
+                        state.sync.dialog = Dialog::Working(format!(
+                            "applying {writes} resource{}…",
+                            plural(writes)
+                        ));
+                        return vec![Effect::Sync(SyncEffect::Apply { plan, force: false })];
+                    }
+                    _ => {
+                        state.toast = Some(("sync cancelled: nothing written".into(), state.now));
+                        return Vec::new();
+                    }
                 }
             }
             state.sync.dialog = Dialog::Confirm {
@@ -287,28 +341,44 @@ pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
             };
             Vec::new()
         }
-        Dialog::ConfirmForce { plan, mut typed } => {
-            match key {
-                Key::Char('y') if !protected => {
-                    state.sync.dialog =
-                        Dialog::Working("applying, taking the conflicting fields…".into());
-                    return vec![Effect::Sync(SyncEffect::Apply { plan, force: true })];
-                }
-                Key::Char(c) if protected => typed.push(c),
-                Key::Backspace if protected => {
-                    typed.pop();
-                }
-                Key::Enter if protected && typed == context => {
-                    state.sync.dialog =
-                        Dialog::Working("applying, taking the conflicting fields…".into());
-                    return vec![Effect::Sync(SyncEffect::Apply { plan, force: true })];
-                }
-                _ => {
-                    state.toast = Some(("force cancelled: nothing written".into(), state.now));
-                    return Vec::new();
+        Dialog::ConfirmForce {
+            plan,
+            mut typed,
+            mut scroll,
+        } => {
+            let writes = plan.to_write(true);
+            let applying = format!(
+                "applying {writes} resource{}, taking the conflicting fields…",
+                plural(writes)
+            );
+            if let Some(by) = scroll_by(&key, !protected) {
+                scroll = scrolled(scroll, by);
+            } else {
+                match key {
+                    Key::Char('y') if !protected => {
+                        state.sync.dialog = Dialog::Working(applying);
+                        return vec![Effect::Sync(SyncEffect::Apply { plan, force: true })];
+                    }
+                    Key::Char(c) if protected => typed.push(c),
+                    Key::Backspace if protected => {
+                        typed.pop();
+                    }
+                    Key::Enter if protected && typed == context => {
+                        state.sync.dialog = Dialog::Working(applying);
+                        return vec![Effect::Sync(SyncEffect::Apply { plan, force: true })];
+                    }
+                    _ => {
+                        state.toast =
+                            Some(("force cancelled: nothing written".into(), state.now));
+                        return Vec::new();
+                    }
                 }
             }
-            state.sync.dialog = Dialog::ConfirmForce { plan, typed };
+            state.sync.dialog = Dialog::ConfirmForce {
+                plan,
+                typed,
+                scroll,
+            };
             Vec::new()
         }
         Dialog::ConfirmDelete {
@@ -388,7 +458,10 @@ pub fn on_msg(state: &mut AppState, msg: SyncMsg) -> Vec<Effect> {
                     state.marks.remove(&o.key);
                 }
             }
-            state.sync.dialog = Dialog::Results { outcomes };
+            state.sync.dialog = Dialog::Results {
+                outcomes,
+                scroll: 0,
+            };
         }
         SyncMsg::DeleteReady { key, version } => {
             state.sync.dialog = Dialog::ConfirmDelete {
@@ -405,6 +478,7 @@ pub fn on_msg(state: &mut AppState, msg: SyncMsg) -> Vec<Effect> {
             ));
             state.sync.dialog = Dialog::Results {
                 outcomes: vec![outcome],
+                scroll: 0,
             };
         }
         SyncMsg::Failed(message) => {
@@ -413,4 +487,327 @@ pub fn on_msg(state: &mut AppState, msg: SyncMsg) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// How a piece of dialog text looks: chosen here, styled by the drawing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Strong,
+    Dim,
+    Good,
+    Warn,
+    Bad,
+    /// The context a write goes to.
+    Target,
+    /// A resource's fate, coloured by it.
+    Fate(Fate),
+}
+
+/// One line of a dialog, before wrapping.
+pub type DialogLine = Vec<Piece<Tone>>;
+
+/// Everything a dialog says: the body scrolls, the footer (the question) stays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialogText {
+    pub title: String,
+    pub body: Vec<DialogLine>,
+    pub footer: Vec<DialogLine>,
+    pub scroll: usize,
+}
+
+/// A piece of dialog text; what came from Git or the cluster never drives the terminal.
+fn piece(tone: Tone, text: impl Into<String>) -> Piece<Tone> {
+    let text = text.into();
+    (tone, crate::text::visible_line(&text).into_owned())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The fates of a plan's resources, counted as the list below them shows them.
+fn fate_counts(plan: &SyncPlan, force: bool) -> String {
+    plan.fates(force)
+        .into_iter()
+        .map(|(f, n)| f.count_text(n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every resource of a plan with what confirming does to it, its changes and conflicts.
+fn plan_lines(plan: &SyncPlan, force: bool) -> Vec<DialogLine> {
+    let mut lines = Vec::new();
+    for item in &plan.items {
+        let fate = item.fate(force);
+        lines.push(vec![
+            piece(Tone::Fate(fate), format!("{:<9} ", fate.to_string())),
+            piece(Tone::Strong, item.key.short_name()),
+        ]);
+        if let Some(err) = &item.error {
+            lines.push(vec![piece(Tone::Bad, format!("    the server says: {err}"))]);
+        }
+        if let Some(note) = &item.note {
+            lines.push(vec![piece(Tone::Dim, format!("    ({note})"))]);
+        }
+        for c in &item.changes {
+            let after = c.after.clone().unwrap_or_else(|| "(removed)".into());
+            let text = if item.action == PlanAction::Create {
+                format!("    + {}: {after}", c.path)
+            } else {
+                let before = c.before.clone().unwrap_or_else(|| "(absent)".into());
+                format!("    {}: {before} → {after}", c.path)
+            };
+            lines.push(vec![piece(
+                if fate.writes() { Tone::Plain } else { Tone::Dim },
+                text,
+            )]);
+        }
+        for c in &item.conflicts {
+            let (tone, what) = if force {
+                (Tone::Bad, "taken from it (force)")
+            } else {
+                (Tone::Warn, "not written without force")
+            };
+            lines.push(vec![piece(
+                tone,
+                format!(
+                    "    conflict with {} on {}: {what}",
+                    c.manager,
+                    c.fields.join(", ")
+                ),
+            )]);
+        }
+    }
+    lines
+}
+
+/// The text of the open dialog (`None` when none is open).
+pub fn text(state: &AppState) -> Option<DialogText> {
+    let context = state.header.context.as_str();
+    let protected = state.sync.protected;
+    let target = vec![
+        piece(Tone::Dim, "context "),
+        piece(Tone::Target, context),
+        piece(Tone::Dim, "  server "),
+        piece(Tone::Strong, state.header.server.clone()),
+    ];
+    let typed_line = |typed: &str| {
+        vec![
+            piece(Tone::Plain, "> "),
+            piece(Tone::Strong, typed),
+            piece(Tone::Target, "▏"),
+        ]
+    };
+    let scroll_keys = if protected {
+        "↑/↓: scroll"
+    } else {
+        "j/k: scroll"
+    };
+    let text = match &state.sync.dialog {
+        Dialog::Closed => return None,
+        Dialog::Working(what) => DialogText {
+            title: "sync".into(),
+            body: vec![target, vec![], vec![piece(Tone::Plain, what.clone())]],
+            footer: vec![vec![piece(Tone::Dim, "esc: stop waiting")]],
+            scroll: 0,
+        },
+        Dialog::Confirm {
+            plan,
+            typed,
+            scroll,
+            note,
+        } => {
+            let writes = plan.to_write(false);
+            let held = plan.items.iter().filter(|i| i.fate(false) == Fate::NotWritten).count();
+            let mut body = vec![target];
+            if let Some(n) = note {
+                body.push(vec![piece(Tone::Bad, n.clone())]);
+            }
+            body.push(vec![
+                piece(
+                    Tone::Dim,
+                    format!("from Git {}: ", &plan.revision[..plan.revision.len().min(7)]),
+                ),
+                piece(Tone::Strong, fate_counts(plan, false)),
+            ]);
+            body.extend(plan_lines(plan, false));
+            let mut footer = Vec::new();
+            if writes == 0 && held > 0 {
+                footer.push(vec![piece(
+                    Tone::Warn,
+                    format!(
+                        "nothing can be written without force: {held} resource{} conflict{}",
+                        plural(held),
+                        if held == 1 { "s" } else { "" }
+                    ),
+                )]);
+                footer.push(vec![
+                    piece(
+                        Tone::Strong,
+                        if protected {
+                            "tab: take the conflicting fields (force)…"
+                        } else {
+                            "f: take the conflicting fields (force)…"
+                        },
+                    ),
+                    piece(Tone::Dim, format!("  {scroll_keys}  esc: cancel")),
+                ]);
+            } else if writes == 0 {
+                footer.push(vec![piece(Tone::Dim, "nothing to apply · any key closes")]);
+            } else if protected {
+                footer.push(vec![piece(
+                    Tone::Warn,
+                    format!(
+                        "{context} is a protected context: type its name and press enter to apply {writes} resource{}",
+                        plural(writes)
+                    ),
+                )]);
+                footer.push(typed_line(typed));
+                let mut keys = Vec::new();
+                if held > 0 {
+                    keys.push(piece(Tone::Plain, "tab: force…  "));
+                }
+                keys.push(piece(Tone::Dim, format!("{scroll_keys}  esc: cancel")));
+                footer.push(keys);
+            } else {
+                let mut keys = vec![piece(
+                    Tone::Strong,
+                    format!("y: apply {writes} to {context}"),
+                )];
+                if held > 0 {
+                    keys.push(piece(Tone::Plain, "  f: force…"));
+                }
+                keys.push(piece(Tone::Dim, format!("  {scroll_keys}  other keys: cancel")));
+                footer.push(keys);
+            }
+            DialogText {
+                title: format!("confirm sync: {writes} to write"),
+                body,
+                footer,
+                scroll: *scroll,
+            }
+        }
+        Dialog::ConfirmForce {
+            plan,
+            typed,
+            scroll,
+        } => {
+            let writes = plan.to_write(true);
+            let mut body = vec![
+                target,
+                vec![piece(
+                    Tone::Bad,
+                    "FORCE: kdrift takes the conflicting fields from their managers",
+                )],
+                vec![
+                    piece(
+                        Tone::Dim,
+                        format!("from Git {}: ", &plan.revision[..plan.revision.len().min(7)]),
+                    ),
+                    piece(Tone::Strong, fate_counts(plan, true)),
+                ],
+            ];
+            body.extend(plan_lines(plan, true));
+            let footer = if protected {
+                vec![
+                    vec![piece(
+                        Tone::Warn,
+                        format!(
+                            "type {context} and press enter to force-apply {writes} resource{}",
+                            plural(writes)
+                        ),
+                    )],
+                    typed_line(typed),
+                    vec![piece(Tone::Dim, format!("{scroll_keys}  esc: cancel"))],
+                ]
+            } else {
+                vec![vec![
+                    piece(Tone::Strong, format!("y: force-apply {writes} to {context}")),
+                    piece(Tone::Dim, format!("  {scroll_keys}  other keys: cancel")),
+                ]]
+            };
+            DialogText {
+                title: format!("confirm force: {writes} to write"),
+                body,
+                footer,
+                scroll: *scroll,
+            }
+        }
+        Dialog::ConfirmDelete { key, typed, .. } => DialogText {
+            title: "confirm prune: 1 to delete".into(),
+            body: vec![
+                target,
+                vec![
+                    piece(Tone::Plain, "delete "),
+                    piece(Tone::Bad, key.short_name()),
+                ],
+                vec![piece(
+                    Tone::Dim,
+                    "it is in the cluster, tracked, and not in Git",
+                )],
+            ],
+            footer: vec![
+                vec![piece(
+                    Tone::Warn,
+                    format!(
+                        "type the name {:?} and press enter to delete; esc cancels",
+                        key.name
+                    ),
+                )],
+                typed_line(typed),
+            ],
+            scroll: 0,
+        },
+        Dialog::Results { outcomes, scroll } => {
+            let mut counts: Vec<(&str, usize)> = Vec::new();
+            let mut body = vec![target];
+            for o in outcomes {
+                let label = o.label();
+                match counts.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((label, 1)),
+                }
+                let tone = match &o.result {
+                    r if r.is_success() => Tone::Good,
+                    ItemResult::Conflict(_) | ItemResult::Stale(_) => Tone::Warn,
+                    _ => Tone::Bad,
+                };
+                body.push(vec![
+                    piece(tone, format!("{label:<11} ")),
+                    piece(Tone::Strong, o.key.short_name()),
+                ]);
+                if !matches!(o.result, ItemResult::Applied | ItemResult::Unchanged) {
+                    body.push(vec![piece(tone, format!("    {}", o.result))]);
+                }
+            }
+            DialogText {
+                title: format!(
+                    "sync result: {}",
+                    counts
+                        .iter()
+                        .map(|(l, n)| format!("{n} {l}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                body,
+                footer: vec![vec![piece(Tone::Dim, "j/k: scroll  other keys: close")]],
+                scroll: *scroll,
+            }
+        }
+        Dialog::Failed(message) => DialogText {
+            title: "sync failed".into(),
+            body: vec![target, vec![piece(Tone::Bad, message.clone())]],
+            footer: vec![vec![piece(
+                Tone::Dim,
+                "nothing was written · any key closes",
+            )]],
+            scroll: 0,
+        },
+    };
+    Some(text)
 }

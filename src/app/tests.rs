@@ -542,8 +542,143 @@ fn plan() -> crate::sync::SyncPlan {
             error: None,
             note: None,
             after_crd: None,
+        },
+        PlanItem {
+            key: ResourceKey::new("", "ConfigMap", "shop", "web-config"),
+            api_version: "v1".into(),
+            action: PlanAction::Update,
+            manifest: json!({}),
+            live_version: Some("42".into()),
+            changes: vec![FieldChange {
+                path: "data.LOG_LEVEL".into(),
+                before: Some("debug".into()),
+                after: Some("info".into()),
+            }],
+            conflicts: vec![],
+            error: None,
+            note: None,
+            after_crd: None,
         }],
     }
+}
+
+/// A plan of `n` updates, each changing a few fields.
+fn long_plan(n: usize) -> crate::sync::SyncPlan {
+    let mut p = plan();
+    let template = p.items[1].clone();
+    p.items = (0..n)
+        .map(|i| {
+            let mut item = template.clone();
+            item.key = ResourceKey::new("", "ConfigMap", "shop", &format!("config-{i:02}"));
+            item.changes = (0..3)
+                .map(|f| crate::sync::FieldChange {
+                    path: format!("data.KEY_{f}"),
+                    before: Some(format!("old value {f} of config {i}")),
+                    after: Some(format!("new value {f} of config {i}")),
+                })
+                .collect();
+            item
+        })
+        .collect();
+    p
+}
+
+#[test]
+fn the_confirmation_states_each_outcome_and_counts_match() {
+    let mut s = state(100, 30);
+    previewed(&mut s);
+    let text = screen(&s);
+    // The conflicting resource is not counted as a write, and says so before `y`.
+    assert!(text.contains("confirm sync: 1 to write"), "{text}");
+    assert!(text.contains("1 to update, 1 will not be written"), "{text}");
+    assert!(text.contains("WILL NOT BE WRITTEN Deployment/web -n shop"), "{text}");
+    assert!(text.contains("y: apply 1 to kind-staging"), "{text}");
+    // Force writes both, and its dialog lists both.
+    keys(&mut s, &[Key::Char('f')]);
+    let text = screen(&s);
+    assert!(text.contains("confirm force: 2 to write"), "{text}");
+    assert!(text.contains("2 to update"), "{text}");
+    assert!(text.contains("y: force-apply 2 to kind-staging"), "{text}");
+    // Only conflicting resources: nothing to apply without force, and `y` writes nothing.
+    let mut only = plan();
+    only.items.truncate(1);
+    s.sync.dialog = Dialog::Working("previewing…".into());
+    update(&mut s, Msg::Sync(SyncMsg::Previewed(only)));
+    let text = screen(&s);
+    assert!(text.contains("confirm sync: 0 to write"), "{text}");
+    assert!(text.contains("nothing can be written without force"), "{text}");
+    assert!(keys(&mut s, &[Key::Char('y')]).is_empty());
+    assert_eq!(s.sync.dialog, Dialog::Closed);
+}
+
+#[test]
+fn long_confirmations_wrap_scroll_and_say_what_is_hidden() {
+    for (w, h) in [(80, 24), (40, 10), (200, 60)] {
+        let mut s = state(w, h);
+        s.sync.dialog = Dialog::Working("previewing…".into());
+        update(&mut s, Msg::Sync(SyncMsg::Previewed(long_plan(20))));
+        let first = screen(&s);
+        // The question and the context show at every size, and the rest is announced.
+        assert!(first.contains("kind-staging"), "{w}x{h}\n{first}");
+        assert!(first.contains("y: apply 20"), "{w}x{h}\n{first}");
+        assert!(first.contains("more lines"), "{w}x{h}\n{first}");
+        // Scrolling reaches every line: the last resource's last change, whole.
+        for _ in 0..500 {
+            keys(&mut s, &[Key::Char('j')]);
+        }
+        let last = screen(&s);
+        assert!(last.contains("config 19"), "{w}x{h}\n{last}");
+        assert!(last.contains("new value 2 of"), "{w}x{h}\n{last}");
+        assert!(!last.contains("more lines"), "{w}x{h}\n{last}");
+        assert!(last.contains("above"), "{w}x{h}\n{last}");
+        // The scroll stops at the end: one `k` shows one more line at the top.
+        keys(&mut s, &[Key::Char('k')]);
+        assert!(screen(&s).contains("↓1 more lines"), "{w}x{h}\n{}", screen(&s));
+        if (w, h) == (80, 24) {
+            insta::assert_snapshot!("sync_long_80x24_end", last);
+        }
+        if (w, h) == (40, 10) {
+            insta::assert_snapshot!("sync_long_40x10", first);
+        }
+    }
+}
+
+#[test]
+fn confirmation_wraps_long_values_instead_of_cutting_them() {
+    let mut p = plan();
+    p.items[1].changes[0].after = Some(format!("{}END", "x".repeat(150)));
+    let mut s = state(200, 40);
+    s.sync.dialog = Dialog::Working("previewing…".into());
+    update(&mut s, Msg::Sync(SyncMsg::Previewed(p)));
+    let text = screen(&s);
+    assert!(text.contains("END"), "{text}");
+}
+
+#[test]
+fn results_name_what_was_not_written() {
+    use crate::sync::{ItemResult, SyncOutcome};
+    let mut s = state(80, 24);
+    s.sync.dialog = Dialog::Working("applying…".into());
+    update(
+        &mut s,
+        Msg::Sync(SyncMsg::Applied(vec![
+            SyncOutcome {
+                key: ResourceKey::new("apps", "Deployment", "shop", "web"),
+                action: "update".into(),
+                result: ItemResult::Conflict("kubectl-scale owns .spec.replicas".into()),
+            },
+            SyncOutcome {
+                key: ResourceKey::new("", "ConfigMap", "shop", "web-config"),
+                action: "update".into(),
+                result: ItemResult::Applied,
+            },
+        ])),
+    );
+    let text = screen(&s);
+    assert!(text.contains("sync result: 1 NOT WRITTEN, 1 updated"), "{text}");
+    assert!(text.contains("NOT WRITTEN Deployment/web -n shop"), "{text}");
+    assert!(!text.contains("update      Deployment/web"), "{text}");
+    insta::assert_snapshot!("sync_results_80x24", text);
 }
 
 /// The dialog as it is while kdrift waits for the dry run.

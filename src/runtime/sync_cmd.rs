@@ -8,7 +8,7 @@ use super::{Settings, EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR};
 use crate::cli::SyncArgs;
 use crate::desired;
 use crate::live::cluster;
-use crate::sync::{self, PlanAction, SyncError, SyncPlan, Syncer};
+use crate::sync::{self, Fate, PlanAction, SyncError, SyncPlan, Syncer};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
@@ -52,18 +52,24 @@ pub fn short_name_kind(name: &str) -> Option<&'static str> {
         .map(|(_, k)| *k)
 }
 
-pub fn plan_text(plan: &SyncPlan) -> String {
+pub fn plan_text(plan: &SyncPlan, force: bool) -> String {
     let mut out = String::new();
+    let counts: Vec<String> = plan
+        .fates(force)
+        .into_iter()
+        .map(|(f, n)| f.count_text(n))
+        .collect();
     out.push_str(&format!(
-        "Sync preview: context {} (server {}), Git {}\n",
+        "Sync preview: context {} (server {}), Git {}: {}\n",
         plan.context,
         plan.server,
-        &plan.revision[..plan.revision.len().min(7)]
+        &plan.revision[..plan.revision.len().min(7)],
+        counts.join(", ")
     ));
     for item in &plan.items {
         out.push_str(&format!(
             "  {:<9} {}\n",
-            item.action.to_string(),
+            item.fate(force).to_string(),
             item.key.short_name()
         ));
         if let Some(e) = &item.error {
@@ -83,9 +89,14 @@ pub fn plan_text(plan: &SyncPlan) -> String {
         }
         for c in &item.conflicts {
             out.push_str(&format!(
-                "      conflict: {} owns {}\n",
+                "      conflict: {} owns {}{}\n",
                 c.manager,
-                c.fields.join(", ")
+                c.fields.join(", "),
+                if force {
+                    " (taken: --force-conflicts)"
+                } else {
+                    " (not written without --force-conflicts)"
+                }
             ));
         }
     }
@@ -180,13 +191,13 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
             .await;
         // Git's values never drive the terminal: a value cannot erase the preview above the
         // question.
-        print!("{}", crate::text::visible_text(&plan_text(&plan)));
+        print!("{}", crate::text::visible_text(&plan_text(&plan, args.force_conflicts)));
         let refused = plan
             .items
             .iter()
             .filter(|i| i.action == PlanAction::Refused)
             .count();
-        let writes = plan.writes().count();
+        let writes = plan.to_write(args.force_conflicts);
         if args.dry_run {
             println!("Dry run: nothing written.");
             return Ok::<u8, anyhow::Error>(if refused > 0 { EXIT_DRIFT } else { EXIT_CLEAN });
@@ -196,12 +207,24 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
             eprintln!("kdrift: {}", crate::text::visible_line(&why));
             return Ok(EXIT_ERROR);
         }
+        let held = plan.items.iter().filter(|i| i.fate(args.force_conflicts) == Fate::NotWritten).count();
         if writes == 0 {
+            if held > 0 {
+                println!(
+                    "Nothing can be written without --force-conflicts: {held} resource{} conflict{} with other field managers.",
+                    if held == 1 { "" } else { "s" },
+                    if held == 1 { "s" } else { "" }
+                );
+                return Ok(EXIT_ERROR);
+            }
             println!("Nothing to apply.");
             return Ok(if refused > 0 { EXIT_ERROR } else { EXIT_CLEAN });
         }
-        if plan.has_conflicts() && !args.force_conflicts {
-            println!("Resources with conflicts are not written without --force-conflicts.");
+        if held > 0 {
+            println!(
+                "{held} resource{} with conflicts will not be written without --force-conflicts.",
+                if held == 1 { "" } else { "s" }
+            );
         }
         if !args.yes {
             if !std::io::stdin().is_terminal() {
@@ -247,7 +270,7 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                     if !o.result.is_success() {
                         failed += 1;
                     }
-                    let line = format!("  {:<9} {}: {}", o.action, o.key.short_name(), o.result);
+                    let line = format!("  {:<11} {}: {}", o.label(), o.key.short_name(), o.result);
                     println!("{}", crate::text::visible_line(&line));
                 }
                 Ok(if failed == 0 {

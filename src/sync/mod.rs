@@ -111,6 +111,85 @@ impl SyncPlan {
     pub fn has_conflicts(&self) -> bool {
         self.items.iter().any(|i| !i.conflicts.is_empty())
     }
+
+    /// How many resources confirming would write (with or without taking conflicts).
+    pub fn to_write(&self, force: bool) -> usize {
+        self.items.iter().filter(|i| i.fate(force).writes()).count()
+    }
+
+    /// How many resources have each fate, in the order the dialogs name them.
+    pub fn fates(&self, force: bool) -> Vec<(Fate, usize)> {
+        Fate::ALL
+            .into_iter()
+            .map(|f| (f, self.items.iter().filter(|i| i.fate(force) == f).count()))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
+/// What confirming a plan does to one resource, said before the confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Create,
+    Update,
+    Unchanged,
+    /// Other managers own fields it sets, and conflicts are not being taken.
+    NotWritten,
+    /// The server refused the dry run, or it cannot be synced.
+    Refused,
+}
+
+impl Fate {
+    pub const ALL: [Fate; 5] = [
+        Fate::Create,
+        Fate::Update,
+        Fate::NotWritten,
+        Fate::Refused,
+        Fate::Unchanged,
+    ];
+
+    /// Whether the resource is written.
+    pub fn writes(self) -> bool {
+        matches!(self, Fate::Create | Fate::Update)
+    }
+
+    /// A count of resources with this fate, as the dialogs' titles say it.
+    pub fn count_text(self, n: usize) -> String {
+        match self {
+            Fate::Create => format!("{n} to create"),
+            Fate::Update => format!("{n} to update"),
+            Fate::Unchanged => format!("{n} unchanged"),
+            Fate::NotWritten => format!("{n} will not be written"),
+            Fate::Refused => format!("{n} refused"),
+        }
+    }
+}
+
+impl fmt::Display for Fate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Fate::Create => "create",
+            Fate::Update => "update",
+            Fate::Unchanged => "unchanged",
+            Fate::NotWritten => "WILL NOT BE WRITTEN",
+            Fate::Refused => "refused",
+        })
+    }
+}
+
+impl PlanItem {
+    /// What confirming does to this resource; `force` takes conflicting fields.
+    pub fn fate(&self, force: bool) -> Fate {
+        match self.action {
+            PlanAction::Refused => Fate::Refused,
+            PlanAction::Unchanged => Fate::Unchanged,
+            PlanAction::Create | PlanAction::Update if !self.conflicts.is_empty() && !force => {
+                Fate::NotWritten
+            }
+            PlanAction::Create => Fate::Create,
+            PlanAction::Update => Fate::Update,
+        }
+    }
 }
 
 /// What happened to one resource.
@@ -155,6 +234,24 @@ pub struct SyncOutcome {
     pub key: ResourceKey,
     pub action: String,
     pub result: ItemResult,
+}
+
+impl SyncOutcome {
+    /// What happened, in one word or two: `created`, `updated`, `unchanged`, `deleted`,
+    /// `NOT WRITTEN` (a conflict, or something moved), `refused`.
+    pub fn label(&self) -> &'static str {
+        match &self.result {
+            ItemResult::Applied => match self.action.as_str() {
+                "create" => "created",
+                "delete" => "deleted",
+                _ => "updated",
+            },
+            ItemResult::Unchanged => "unchanged",
+            ItemResult::Deleted => "deleted",
+            ItemResult::Conflict(_) | ItemResult::Stale(_) => "NOT WRITTEN",
+            ItemResult::Rejected(_) => "refused",
+        }
+    }
 }
 
 /// Renders a JSON value on one line, cut to `max` characters.

@@ -33,7 +33,7 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     }
     draw_hint(frame, state, &theme, areas.hint);
     if state.sync.is_open() {
-        dialog::draw(frame, state, &theme, areas.body);
+        dialog::draw(frame, state, &theme);
     }
     if state.look.ascii {
         asciify(frame.buffer_mut());
