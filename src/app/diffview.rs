@@ -1,5 +1,5 @@
-//! The diff of one resource as display rows: side by side (Git left, live right, changed
-//! lines paired) or unified, whole objects or changed hunks with 3 lines of context, with
+//! The diff of one resource as display rows, in kubectl's convention (`-` live, `+` Git):
+//! side by side (live left, Git right, changed lines paired) or unified, whole objects or changed hunks with 3 lines of context, with
 //! the first row of every hunk for `]`/`[`. Pure: built from a drift entry's canonical YAML.
 
 use crate::diff::{diff_lines, to_yaml, DiffLine, LineTag};
@@ -9,7 +9,7 @@ use crate::model::DriftStatus;
 /// One display row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DiffRow {
-    /// Side by side: the Git line and the live line (either may be absent).
+    /// Side by side: the live line (left) and the Git line (right); either may be absent.
     Pair(Option<DiffLine>, Option<DiffLine>),
     /// Unified: one line of either side.
     Single(DiffLine),
@@ -27,34 +27,42 @@ pub struct DiffDoc {
     pub width: usize,
     /// Why there is only one side (missing, extra, invalid), when so.
     pub note: Option<String>,
+    /// The one side shown is not a change (the other side is unknown): no signs, no colour.
+    pub neutral: bool,
 }
 
-/// Builds the document of an entry.
+/// Builds the document of an entry, in kubectl's convention: the live object is the old
+/// side (`-`, the left column), Git the new side (`+`, the right column), so that the diff
+/// reads as what a sync would do.
 pub fn build(entry: &DriftEntry, unified: bool, compact: bool) -> DiffDoc {
     let git = to_yaml(entry.desired.as_deref());
     let live = to_yaml(entry.live.as_deref());
-    let (old, new, note) = match entry.status {
+    let (old, new, note, neutral) = match entry.status {
         DriftStatus::Missing => (
-            git,
             String::new(),
-            Some("not in the cluster: Git only".to_string()),
+            git,
+            Some("not in the cluster: the + lines are what a sync would create".to_string()),
+            false,
         ),
         DriftStatus::Extra => (
-            String::new(),
             live,
-            Some("not in Git: live only".to_string()),
-        ),
-        DriftStatus::Invalid => (
             String::new(),
+            Some("not in Git: live only (the - lines are what a prune would delete)".to_string()),
+            false,
+        ),
+        // The live side cannot be compared: what is shown is neither added nor removed.
+        DriftStatus::Invalid => (
             if entry.live.is_some() {
                 live
             } else {
                 String::new()
             },
+            String::new(),
             entry.reason.clone(),
+            true,
         ),
-        DriftStatus::Unknown => (git, String::new(), entry.reason.clone()),
-        _ => (git, live, None),
+        DriftStatus::Unknown => (String::new(), git, entry.reason.clone(), true),
+        _ => (live, git, None, false),
     };
     // One-sided documents show whole; two-sided ones honour compact mode.
     let context = if compact && !old.is_empty() && !new.is_empty() {
@@ -65,6 +73,7 @@ pub fn build(entry: &DriftEntry, unified: bool, compact: bool) -> DiffDoc {
     let hunks = diff_lines(&old, &new, context);
     let mut doc = DiffDoc {
         note,
+        neutral,
         ..DiffDoc::default()
     };
     for (h, hunk) in hunks.iter().enumerate() {
@@ -157,7 +166,8 @@ mod tests {
         assert_eq!(changed.len(), 1);
         match changed[0] {
             DiffRow::Pair(Some(a), Some(b)) => {
-                assert!(a.text().contains("k10: 10") && b.text().contains("k10: 99"));
+                // Live on the left (old), Git on the right (new), as kubectl diff reads.
+                assert!(a.text().contains("k10: 99") && b.text().contains("k10: 10"));
             }
             other => panic!("{other:?}"),
         }
@@ -175,10 +185,22 @@ mod tests {
         e.live = None;
         e.status = DriftStatus::Missing;
         let doc = build(&e, false, true);
-        assert!(doc.note.as_deref().unwrap().contains("Git only"));
+        assert!(doc.note.as_deref().unwrap().contains("not in the cluster"));
         assert!(doc
             .rows
             .iter()
-            .all(|r| matches!(r, DiffRow::Pair(Some(_), None))));
+            .all(|r| matches!(r, DiffRow::Pair(None, Some(l)) if l.tag == LineTag::Insert)));
+        assert!(!doc.neutral);
+    }
+
+    #[test]
+    fn unknown_shows_git_as_neither_added_nor_removed() {
+        let mut e = entry(json!({"kind": "X"}), json!(null));
+        e.live = None;
+        e.status = DriftStatus::Unknown;
+        e.reason = Some("forbidden".into());
+        let doc = build(&e, true, true);
+        assert!(doc.neutral);
+        assert_eq!(doc.note.as_deref(), Some("forbidden"));
     }
 }

@@ -1,5 +1,6 @@
-//! The diff screen: a title line, the drifted field paths, column titles, then the rows of
-//! the diff document (side by side or unified) from the scroll position, with line numbers,
+//! The diff screen: a title line, the drifted field paths, column titles naming each side
+//! (`-` live, `+` Git, as kubectl diff), then the rows of the diff document (side by side or
+//! unified) from the scroll position, with line numbers,
 //! the changed words emphasised, horizontal scrolling or wrapping.
 
 use super::theme::Theme;
@@ -113,31 +114,28 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
             ]));
         }
     }
-    // Column titles.
+    // Column titles: which side is which, in kubectl's convention.
     let rev = &state.header.revision.short;
     let half = width.saturating_sub(1) / 2;
+    let neutral = d.doc.neutral;
+    let (live_sign, git_sign) = if neutral { (" ", " ") } else { ("-", "+") };
+    let live_title = format!("{live_sign} live ({})", state.header.context);
+    let git_title = format!("{git_sign} Git {rev}");
     if state.prefs.unified {
-        lines.push(Line::from(Span::styled(
-            format!(
-                "{:>w$} {:>w$}   - Git {rev}   + live {}",
-                "git",
-                "live",
-                state.header.context,
-                w = NUM
-            ),
-            theme.dim(),
-        )));
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:>w$} {:>w$}   ", "live", "git", w = NUM), theme.dim()),
+            Span::styled(live_title, theme.live_side()),
+            Span::raw("   "),
+            Span::styled(git_title, theme.git_side()),
+        ]));
     } else {
         lines.push(Line::from(vec![
             Span::styled(
-                pad(&format!("{:>w$} Git {rev}", "", w = NUM), half),
-                theme.dim(),
+                pad(&format!("{:>w$} {live_title}", "", w = NUM), half),
+                theme.live_side(),
             ),
             Span::styled(theme.vbar(), theme.dim()),
-            Span::styled(
-                format!("{:>w$} live ({})", "", state.header.context, w = NUM),
-                theme.dim(),
-            ),
+            Span::styled(format!("{:>w$} {git_title}", "", w = NUM), theme.git_side()),
         ]));
     }
     let rows_h = (area.height as usize).saturating_sub(lines.len());
@@ -206,11 +204,14 @@ fn line_len(line: &DiffLine) -> usize {
         .sum()
 }
 
-fn side_style(tag: LineTag, theme: &Theme) -> Style {
+/// kubectl's convention: deleted lines are the live side, inserted ones Git's; a neutral
+/// document (the other side unknown) is neither.
+fn side_style(tag: LineTag, theme: &Theme, neutral: bool) -> Style {
     match tag {
+        _ if neutral => Style::default(),
         LineTag::Equal => Style::default(),
-        LineTag::Delete => theme.git_side(),
-        LineTag::Insert => theme.live_side(),
+        LineTag::Delete => theme.live_side(),
+        LineTag::Insert => theme.git_side(),
     }
 }
 
@@ -251,6 +252,7 @@ fn half_spans(
     w: usize,
     skip: usize,
     note: Option<&str>,
+    neutral: bool,
 ) -> Vec<Span<'static>> {
     let text_w = w.saturating_sub(NUM + 1);
     let mut spans = Vec::new();
@@ -258,7 +260,7 @@ fn half_spans(
         Some(l) => {
             let num = number.map(|n| n.to_string()).unwrap_or_default();
             spans.push(Span::styled(format!("{num:>NUM$} "), theme.dim()));
-            let style = side_style(l.tag, theme);
+            let style = side_style(l.tag, theme, neutral);
             let (mut s, used) = cut(l, skip, text_w, style, theme.emphasis());
             spans.append(&mut s);
             let room = text_w - used;
@@ -285,8 +287,10 @@ fn render_row(
     hscroll: usize,
     owners: &[(String, String)],
 ) -> Vec<Line<'static>> {
+    let neutral = state.diff.as_ref().is_some_and(|d| d.doc.neutral);
+    // Who changed a live line: notes go on the live side's changed lines.
     let note_for = |l: &DiffLine| -> Option<&str> {
-        if l.tag != LineTag::Insert {
+        if l.tag != LineTag::Delete || neutral {
             return None;
         }
         let text = l.text();
@@ -325,7 +329,8 @@ fn render_row(
                         theme,
                         half,
                         skip,
-                        None,
+                        left.as_ref().filter(|_| first).and_then(note_for),
+                        neutral,
                     );
                     spans.push(Span::styled(theme.vbar().to_string(), theme.dim()));
                     spans.extend(half_spans(
@@ -334,7 +339,8 @@ fn render_row(
                         theme,
                         width.saturating_sub(half + 1),
                         skip,
-                        right.as_ref().filter(|_| first).and_then(note_for),
+                        None,
+                        neutral,
                     ));
                     Line::from(spans)
                 })
@@ -351,11 +357,13 @@ fn render_row(
             (0..pieces)
                 .map(|p| {
                     let skip = if wrap { p * text_w } else { hscroll };
-                    let (sign, style) = match l.tag {
-                        LineTag::Equal => (" ", Style::default()),
-                        LineTag::Delete => ("-", theme.git_side()),
-                        LineTag::Insert => ("+", theme.live_side()),
+                    let sign = match l.tag {
+                        _ if neutral => " ",
+                        LineTag::Equal => " ",
+                        LineTag::Delete => "-",
+                        LineTag::Insert => "+",
                     };
+                    let style = side_style(l.tag, theme, neutral);
                     let first = p == 0;
                     let old = l
                         .old_line

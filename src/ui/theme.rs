@@ -158,14 +158,14 @@ impl Theme {
         }
     }
 
-    /// Lines only in Git.
+    /// Git's side: the `+` lines (kubectl diff's convention, as everywhere in kdrift).
     pub fn git_side(&self) -> Style {
-        self.fg(Color::Red)
+        self.fg(Color::Green)
     }
 
-    /// Lines only live.
+    /// The live side: the `-` lines.
     pub fn live_side(&self) -> Style {
-        self.fg(Color::Green)
+        self.fg(Color::Red)
     }
 
     /// The changed words inside a changed line.
