@@ -2,6 +2,8 @@
 //! side by side (live left, Git right, changed lines paired) or unified, whole objects or changed hunks with 3 lines of context, with
 //! the first row of every hunk for `]`/`[`. Pure: built from a drift entry's canonical YAML.
 
+use super::wrap::{Piece, Tone};
+use super::AppState;
 use crate::diff::{diff_lines, to_yaml, DiffLine, LineTag};
 use crate::drift::DriftEntry;
 use crate::model::DriftStatus;
@@ -126,6 +128,95 @@ pub fn build(entry: &DriftEntry, unified: bool, compact: bool) -> DiffDoc {
         }
     }
     doc
+}
+
+/// The diff screen's header before wrapping: the resource with its status, source and view
+/// mode, then who and what changed each drifted field (up to three, the rest counted), or
+/// why there is only one side. Every word is kept: the drawing wraps it.
+pub fn header(state: &AppState) -> Vec<Vec<Piece<Tone>>> {
+    let Some(d) = &state.diff else {
+        return Vec::new();
+    };
+    let entry = state.entry(&d.key);
+    let mut title = Vec::new();
+    if let Some(e) = entry {
+        title.push((Tone::Glyph(e.status), "?".to_string()));
+        title.push((Tone::Plain, " ".to_string()));
+    }
+    title.push((Tone::Strong, d.key.short_name()));
+    if let Some(e) = entry {
+        title.push((Tone::Status(e.status), format!("  {}", e.status)));
+        if let Some(src) = &e.source {
+            title.push((Tone::Dim, format!("  {src}")));
+        }
+    }
+    title.push((
+        Tone::Dim,
+        format!(
+            "  [{}{}{}]",
+            if state.prefs.unified {
+                "unified"
+            } else {
+                "side by side"
+            },
+            if state.prefs.compact {
+                ", changes"
+            } else {
+                ", whole"
+            },
+            if state.prefs.wrap { ", wrap" } else { "" }
+        ),
+    ));
+    let mut lines = vec![title];
+    let fields = entry.map(|e| e.fields.as_slice()).unwrap_or_default();
+    if fields.is_empty() {
+        let note = d.doc.note.clone().unwrap_or_else(|| match entry {
+            Some(e) if e.status.is_synced() => "in sync: Git and the cluster agree".into(),
+            _ => String::new(),
+        });
+        lines.push(vec![(Tone::Warn, note)]);
+        return lines;
+    }
+    const SHOWN: usize = 3;
+    for f in fields.iter().take(SHOWN) {
+        let mut parts = Vec::new();
+        if let Some(c) = f.cause {
+            parts.push(c.to_string());
+        }
+        if let Some(o) = &f.owner {
+            parts.push(format!(
+                "{}{}",
+                o.manager,
+                super::ages::owner_age(state.now, o)
+            ));
+        }
+        if let Some(c) = &f.commit {
+            parts.push(format!(
+                "git {} {} {:?}",
+                &c.id[..c.id.len().min(7)],
+                c.author,
+                c.summary
+            ));
+        }
+        let mut line = vec![
+            (Tone::Dim, "drifted ".to_string()),
+            (Tone::Status(DriftStatus::OutOfSync), f.path.to_string()),
+        ];
+        if !parts.is_empty() {
+            line.push((Tone::Accent, format!("  {}", parts.join(" · "))));
+        }
+        lines.push(line);
+    }
+    if fields.len() > SHOWN {
+        lines.push(vec![(
+            Tone::Dim,
+            format!(
+                "(+{} more drifted fields: i shows them all)",
+                fields.len() - SHOWN
+            ),
+        )]);
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -64,17 +64,30 @@ pub fn tree_area(state: &AppState) -> Rect {
     areas(state.size).tree
 }
 
-/// How many header lines the diff screen has above its rows: title, drifted paths (up to
-/// three lines), column titles.
+/// The diff screen's header (see `diffview::header`) wrapped to the terminal's width, at
+/// most half the body; what does not fit is counted on its last row.
+pub fn diff_header_rows(state: &AppState) -> Vec<DialogLine> {
+    let width = usize::from(state.size.0);
+    let max = (usize::from(areas(state.size).body.height) / 2).max(2);
+    let mut rows: Vec<DialogLine> = super::diffview::header(state)
+        .iter()
+        .flat_map(|l| wrap::wrap(l, width, 2, &Tone::Plain))
+        .collect();
+    if rows.len() > max {
+        let hidden = rows.len() - max + 1;
+        rows.truncate(max - 1);
+        rows.push(vec![(
+            Tone::Dim,
+            format!("… {hidden} more header lines: i shows the detail"),
+        )]);
+    }
+    rows
+}
+
+/// How many header lines the diff screen has above its rows: the wrapped header and the
+/// column titles.
 pub fn diff_header_lines(state: &AppState) -> u16 {
-    let fields = state
-        .diff
-        .as_ref()
-        .and_then(|d| state.entry(&d.key))
-        .map(|e| e.fields.len())
-        .unwrap_or(0);
-    let field_lines = if fields == 0 { 1 } else { fields.min(3) as u16 };
-    2 + field_lines
+    diff_header_rows(state).len() as u16 + 1
 }
 
 /// Lines available for diff rows.

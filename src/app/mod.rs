@@ -4,6 +4,7 @@
 //! (quit, refresh, preview or apply a sync). No I/O, no terminal, no clock of its own: time
 //! arrives in messages, so every screen can be reproduced in a test.
 
+pub mod ages;
 pub mod diffview;
 pub mod layout;
 pub mod sync_dialog;

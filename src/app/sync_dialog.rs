@@ -7,6 +7,7 @@ use super::tree::{self, RowKind};
 use super::{AppState, Effect};
 use crate::keymap::{Action, Key};
 use crate::model::{DriftStatus, ResourceKey};
+pub use super::wrap::Tone;
 use super::wrap::Piece;
 use crate::sync::{Fate, ItemResult, PlanAction, SyncOutcome, SyncPlan};
 
@@ -487,21 +488,6 @@ pub fn on_msg(state: &mut AppState, msg: SyncMsg) -> Vec<Effect> {
         }
     }
     Vec::new()
-}
-
-/// How a piece of dialog text looks: chosen here, styled by the drawing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
-    Plain,
-    Strong,
-    Dim,
-    Good,
-    Warn,
-    Bad,
-    /// The context a write goes to.
-    Target,
-    /// A resource's fate, coloured by it.
-    Fate(Fate),
 }
 
 /// One line of a dialog, before wrapping.

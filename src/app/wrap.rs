@@ -3,7 +3,29 @@
 //! rows that are really drawn. Generic over the style, so that the explorer's state (which
 //! knows tones) and the drawing (which knows terminal styles) wrap alike. Pure.
 
+use crate::model::DriftStatus;
+use crate::sync::Fate;
 use unicode_width::UnicodeWidthChar;
+
+/// How a piece of text looks, chosen by the explorer's state and styled by the drawing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Strong,
+    Dim,
+    Good,
+    Warn,
+    Bad,
+    Accent,
+    /// The context a write goes to.
+    Target,
+    /// A resource's fate in a sync, coloured by it.
+    Fate(Fate),
+    /// A drift status's colour.
+    Status(DriftStatus),
+    /// A drift status's glyph (one cell; its text is a stand-in the drawing replaces).
+    Glyph(DriftStatus),
+}
 
 /// A styled piece of text.
 pub type Piece<S> = (S, String);

@@ -6,50 +6,15 @@
 
 use super::theme::Theme;
 use crate::app::layout;
-use crate::app::sync_dialog::{self, DialogLine, Tone};
+use crate::app::sync_dialog;
 use crate::app::AppState;
-use crate::model::DriftStatus;
-use crate::sync::Fate;
 use ratatui::style::{Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 fn bold() -> Style {
     Style::default().add_modifier(Modifier::BOLD)
-}
-
-fn style(tone: Tone, theme: &Theme) -> Style {
-    match tone {
-        Tone::Plain => Style::default(),
-        Tone::Strong => bold(),
-        Tone::Dim => theme.dim(),
-        Tone::Good => theme.good(),
-        Tone::Warn => theme.warn(),
-        Tone::Bad => theme.bad(),
-        Tone::Target => bold().patch(theme.warn()),
-        Tone::Fate(f) => match f {
-            Fate::Create => theme.status(DriftStatus::Missing),
-            Fate::Update => theme.status(DriftStatus::OutOfSync),
-            Fate::Unchanged => theme.dim(),
-            Fate::NotWritten => bold().patch(theme.warn()),
-            Fate::Refused => theme.bad(),
-        },
-    }
-}
-
-fn lines(rows: &[DialogLine], theme: &Theme) -> Vec<Line<'static>> {
-    rows.iter()
-        .map(|r| {
-            Line::from(
-                r.iter()
-                    .map(|(tone, text)| {
-                        Span::styled(text.clone(), style(*tone, theme))
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect()
 }
 
 pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
@@ -72,6 +37,6 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
         block = block.title_bottom(Span::styled(format!(" {} ", parts.join(" ")), theme.warn()));
     }
     frame.render_widget(block, b.area);
-    frame.render_widget(Paragraph::new(lines(&b.body_rows, theme)), b.body);
-    frame.render_widget(Paragraph::new(lines(&b.footer_rows, theme)), b.footer);
+    frame.render_widget(Paragraph::new(theme.lines(&b.body_rows)), b.body);
+    frame.render_widget(Paragraph::new(theme.lines(&b.footer_rows)), b.footer);
 }

@@ -9,7 +9,7 @@ use crate::app::layout;
 use crate::app::AppState;
 use crate::diff::{DiffLine, LineTag};
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
@@ -18,102 +18,8 @@ const NUM: usize = 4;
 
 pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     let Some(d) = &state.diff else { return };
-    let entry = state.entry(&d.key);
     let width = area.width as usize;
-    let mut lines: Vec<Line> = Vec::new();
-    // Title.
-    let mut title = vec![];
-    if let Some(e) = entry {
-        title.push(Span::styled(
-            format!("{} ", theme.glyph(e.status)),
-            theme.status(e.status),
-        ));
-    }
-    title.push(Span::styled(
-        d.key.short_name(),
-        Style::default().add_modifier(Modifier::BOLD),
-    ));
-    if let Some(e) = entry {
-        title.push(Span::styled(
-            format!("  {}", e.status),
-            theme.status(e.status),
-        ));
-        if let Some(src) = &e.source {
-            title.push(Span::styled(format!("  {src}"), theme.dim()));
-        }
-    }
-    title.push(Span::styled(
-        format!(
-            "  [{}{}{}]",
-            if state.prefs.unified {
-                "unified"
-            } else {
-                "side by side"
-            },
-            if state.prefs.compact {
-                ", changes"
-            } else {
-                ", whole"
-            },
-            if state.prefs.wrap { ", wrap" } else { "" }
-        ),
-        theme.dim(),
-    ));
-    lines.push(Line::from(title));
-    // Drifted paths (up to three lines).
-    let field_lines = layout::diff_header_lines(state) as usize - 2;
-    let paths: Vec<String> = entry
-        .map(|e| e.fields.iter().map(|f| f.path.to_string()).collect())
-        .unwrap_or_default();
-    if paths.is_empty() {
-        let note = d.doc.note.clone().unwrap_or_else(|| match entry {
-            Some(e) if e.status.is_synced() => "in sync: Git and the cluster agree".into(),
-            _ => String::new(),
-        });
-        lines.push(Line::from(Span::styled(note, theme.warn())));
-    } else {
-        let mut shown = 0;
-        for p in paths.iter().take(field_lines) {
-            shown += 1;
-            let more = if shown == field_lines && paths.len() > field_lines {
-                format!(
-                    "   (+{} more: see the detail pane)",
-                    paths.len() - field_lines
-                )
-            } else {
-                String::new()
-            };
-            let story = entry
-                .and_then(|e| e.fields.iter().find(|f| f.path.to_string() == *p))
-                .map(|f| {
-                    let mut parts = Vec::new();
-                    if let Some(c) = f.cause {
-                        parts.push(c.to_string());
-                    }
-                    if let Some(o) = &f.owner {
-                        parts.push(format!("{}{}", o.manager, super::owner_age(state.now, o)));
-                    }
-                    if let Some(c) = &f.commit {
-                        parts.push(format!("git {} {}", &c.id[..c.id.len().min(7)], c.author));
-                    }
-                    if parts.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  {}", parts.join(" · "))
-                    }
-                })
-                .unwrap_or_default();
-            lines.push(Line::from(vec![
-                Span::styled("drifted ", theme.dim()),
-                Span::styled(
-                    p.clone(),
-                    theme.status(crate::model::DriftStatus::OutOfSync),
-                ),
-                Span::styled(story, theme.accent()),
-                Span::styled(more, theme.dim()),
-            ]));
-        }
-    }
+    let mut lines: Vec<Line> = theme.lines(&layout::diff_header_rows(state));
     // Column titles: which side is which, in kubectl's convention.
     let rev = &state.header.revision.short;
     let half = width.saturating_sub(1) / 2;

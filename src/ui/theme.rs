@@ -2,9 +2,12 @@
 //! colour or without (`NO_COLOR`). Without colour, meaning is still carried by the glyphs
 //! and by bold/reverse.
 
+use crate::app::wrap::{Piece, Tone};
 use crate::app::Look;
 use crate::model::DriftStatus;
+use crate::sync::Fate;
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
 
 pub struct Theme {
     ascii: bool,
@@ -175,5 +178,44 @@ impl Theme {
         } else {
             Style::default().add_modifier(Modifier::REVERSED)
         }
+    }
+
+    /// The style of a tone the explorer's state chose.
+    pub fn tone(&self, tone: Tone) -> Style {
+        let bold = Style::default().add_modifier(Modifier::BOLD);
+        match tone {
+            Tone::Plain => Style::default(),
+            Tone::Strong => bold,
+            Tone::Dim => self.dim(),
+            Tone::Good => self.good(),
+            Tone::Warn => self.warn(),
+            Tone::Bad => self.bad(),
+            Tone::Accent => self.accent(),
+            Tone::Target => bold.patch(self.warn()),
+            Tone::Fate(f) => match f {
+                Fate::Create => self.status(DriftStatus::Missing),
+                Fate::Update => self.status(DriftStatus::OutOfSync),
+                Fate::Unchanged => self.dim(),
+                Fate::NotWritten => bold.patch(self.warn()),
+                Fate::Refused => self.bad(),
+            },
+            Tone::Status(s) | Tone::Glyph(s) => self.status(s),
+        }
+    }
+
+    /// Toned rows as terminal lines.
+    pub fn lines(&self, rows: &[Vec<Piece<Tone>>]) -> Vec<Line<'static>> {
+        rows.iter()
+            .map(|r| {
+                Line::from(
+                    r.iter()
+                        .map(|(tone, text)| match tone {
+                            Tone::Glyph(s) => Span::styled(self.glyph(*s), self.tone(*tone)),
+                            _ => Span::styled(text.clone(), self.tone(*tone)),
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect()
     }
 }
