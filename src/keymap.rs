@@ -129,6 +129,20 @@ pub enum Action {
     Mark,
     MarkGroup,
     Delete,
+    /// The detail pane: below the tree on narrow terminals, beside it on wide ones.
+    ToggleDetail,
+    /// `:` commands (`:ns`, `:ctx`, `:rev`, `:q`).
+    Command,
+    /// Copies the resource's key (in the diff, the field path at the top) with OSC 52.
+    Copy,
+    /// Opens the Git file at the resource's line in `$EDITOR`.
+    Edit,
+    /// Shows the live object's YAML in `$PAGER`.
+    ViewLive,
+    /// The resource's recent Events, live.
+    Events,
+    /// Turns mouse capture off (so the terminal selects text) and on.
+    ToggleMouse,
     /// Unbinds a key the defaults bind.
     None,
 }
@@ -170,6 +184,13 @@ impl Action {
             Action::Mark => "mark / unmark for sync",
             Action::MarkGroup => "mark every drifted resource of the group",
             Action::Delete => "delete an extra resource (prune), after typing its name",
+            Action::ToggleDetail => "show / hide the detail pane (who changed what, with which commit)",
+            Action::Command => "command: :ns NAME, :ns, :ctx NAME, :rev REV, :q (tab completes)",
+            Action::Copy => "copy the resource's key (in the diff: the field path at the top) to the clipboard (OSC 52)",
+            Action::Edit => "open the Git file at the resource's line in $EDITOR",
+            Action::ViewLive => "the live object's YAML in $PAGER (Secrets masked)",
+            Action::Events => "the resource's recent Events, newest first, live",
+            Action::ToggleMouse => "mouse capture off / on (off: the terminal selects text)",
             Action::None => "nothing",
         }
     }

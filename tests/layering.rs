@@ -30,7 +30,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "desired",
         &["drift", "kinds", "model", "path", "process", "text", "yaml"],
     ),
-    ("live", &["dump", "model", "process", "text", "yaml"]),
+    (
+        "live",
+        &["dump", "model", "process", "text", "timefmt", "yaml"],
+    ),
     (
         "drift",
         &[
@@ -51,8 +54,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "app",
         &[
-            "config", "desired", "diff", "drift", "keymap", "model", "path", "sync", "timefmt",
-            "ui",
+            "config", "desired", "diff", "drift", "keymap", "model", "path", "sync", "text",
+            "timefmt", "ui",
         ],
     ),
     (

@@ -38,4 +38,3 @@ pub fn clock(t: SystemTime) -> String {
         % 86400;
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
-

@@ -219,6 +219,103 @@ pub fn header(state: &AppState) -> Vec<Vec<Piece<Tone>>> {
     lines
 }
 
+/// The field path of line `line` (1-based) of canonical YAML: `spec.template.spec.
+/// containers[0].image`. Keys by indentation; list items (at their key's indentation or
+/// deeper) by index.
+pub fn yaml_path_at(text: &str, line: usize) -> String {
+    struct Level {
+        indent: usize,
+        segment: String,
+        item: bool,
+        items: usize,
+    }
+    let mut stack: Vec<Level> = Vec::new();
+    for raw in text.lines().take(line) {
+        let indent = raw.len() - raw.trim_start_matches(' ').len();
+        let mut rest = raw.trim_start_matches(' ');
+        if rest.is_empty() || rest.starts_with('#') {
+            continue;
+        }
+        let mut key_indent = indent;
+        if rest == "-" || rest.starts_with("- ") {
+            while stack.last().is_some_and(|l| {
+                if l.item {
+                    l.indent >= indent
+                } else {
+                    l.indent > indent
+                }
+            }) {
+                stack.pop();
+            }
+            let index = match stack.last_mut() {
+                Some(parent) => {
+                    parent.items += 1;
+                    parent.items - 1
+                }
+                None => 0,
+            };
+            stack.push(Level {
+                indent,
+                segment: format!("[{index}]"),
+                item: true,
+                items: 0,
+            });
+            rest = rest.trim_start_matches('-').trim_start_matches(' ');
+            key_indent = indent + 2;
+            if rest.is_empty() {
+                continue;
+            }
+        }
+        let Some((key, _)) = rest.split_once(':') else {
+            continue;
+        };
+        while stack.last().is_some_and(|l| {
+            if l.item {
+                l.indent + 2 > key_indent
+            } else {
+                l.indent >= key_indent
+            }
+        }) {
+            stack.pop();
+        }
+        stack.push(Level {
+            indent: key_indent,
+            segment: key.trim().trim_matches('"').trim_matches('\'').to_string(),
+            item: false,
+            items: 0,
+        });
+    }
+    let mut path = String::new();
+    for l in &stack {
+        if !l.item && !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(&l.segment);
+    }
+    path
+}
+
+/// The field path at the top of the open diff (the first line shown with a number), on the
+/// Git side where it has one, else the live side.
+pub fn path_at_top(state: &AppState) -> Option<String> {
+    let d = state.diff.as_ref()?;
+    let e = state.entry(&d.key)?;
+    let lines = d.doc.rows.iter().skip(d.scroll).flat_map(|r| match r {
+        DiffRow::Pair(a, b) => vec![b.clone(), a.clone()],
+        DiffRow::Single(l) => vec![Some(l.clone())],
+        DiffRow::Gap => vec![],
+    });
+    for l in lines.flatten() {
+        if let Some(n) = l.new_line {
+            return Some(yaml_path_at(&to_yaml(e.desired.as_deref()), n));
+        }
+        if let Some(n) = l.old_line {
+            return Some(yaml_path_at(&to_yaml(e.live.as_deref()), n));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +379,25 @@ mod tests {
             .iter()
             .all(|r| matches!(r, DiffRow::Pair(None, Some(l)) if l.tag == LineTag::Insert)));
         assert!(!doc.neutral);
+    }
+
+    #[test]
+    fn yaml_paths_by_indentation() {
+        let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - image: web:1\n        name: web\n      - env:\n        - name: A\n          value: x\n        image: side:1\n      dnsPolicy: ClusterFirst\n";
+        let cases = [
+            (1, "apiVersion"),
+            (4, "metadata.name"),
+            (6, "spec.replicas"),
+            (10, "spec.template.spec.containers[0].image"),
+            (11, "spec.template.spec.containers[0].name"),
+            (13, "spec.template.spec.containers[1].env[0].name"),
+            (14, "spec.template.spec.containers[1].env[0].value"),
+            (15, "spec.template.spec.containers[1].image"),
+            (16, "spec.template.spec.dnsPolicy"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(yaml_path_at(yaml, line), want, "line {line}");
+        }
     }
 
     #[test]

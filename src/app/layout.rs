@@ -4,10 +4,10 @@
 
 use super::sync_dialog::{DialogLine, DialogText, Tone};
 use super::wrap;
-use super::{AppState, Screen};
+use super::AppState;
 use ratatui::layout::Rect;
 
-/// Terminals at least this wide show the detail pane beside the tree.
+/// Terminals at least this wide show the detail pane beside the tree (by default).
 pub const WIDE: u16 = 100;
 const STATUS_LINES: u16 = 2;
 const HINT_LINES: u16 = 1;
@@ -18,14 +18,17 @@ pub struct Areas {
     pub status: Rect,
     pub body: Rect,
     pub hint: Rect,
-    /// The tree (the body's left part on wide terminals, all of it otherwise).
+    /// The tree's rows.
     pub tree: Rect,
-    /// The detail pane beside the tree (empty on narrow terminals).
+    /// The breadcrumb and position line under the tree.
+    pub crumb: Rect,
+    /// The detail pane: beside the tree on wide terminals, below it on narrow ones when
+    /// asked for (`i`); empty when not shown.
     pub detail: Rect,
 }
 
-/// Splits a terminal of `size` into areas.
-pub fn areas(size: (u16, u16)) -> Areas {
+/// Splits a terminal of `size` into areas; `detail` says whether the detail pane shows.
+pub fn areas(size: (u16, u16), detail: bool) -> Areas {
     let (w, h) = size;
     let status = Rect::new(0, 0, w, STATUS_LINES.min(h));
     let body_h = h.saturating_sub(STATUS_LINES + HINT_LINES);
@@ -36,39 +39,56 @@ pub fn areas(size: (u16, u16)) -> Areas {
         w,
         HINT_LINES.min(h.saturating_sub(body.y + body.height)),
     );
-    let (tree, detail) = if w >= WIDE {
+    let (left, detail) = if !detail {
+        (body, Rect::new(w, body.y, 0, 0))
+    } else if w >= WIDE {
         let tw = (w * 2 / 5).max(36);
         (
             Rect::new(0, body.y, tw, body_h),
             Rect::new(tw, body.y, w - tw, body_h),
         )
     } else {
-        (body, Rect::new(w, body.y, 0, body_h))
+        // Below: the tree keeps the top third (at least three rows and the breadcrumb),
+        // the detail the rest, where who changed what and with which commit fits.
+        let top = (body_h / 3).max(body_h.min(4));
+        (
+            Rect::new(0, body.y, w, top),
+            Rect::new(0, body.y + top, w, body_h - top),
+        )
     };
+    let crumb_h = u16::from(left.height >= 3);
+    let tree = Rect::new(left.x, left.y, left.width, left.height - crumb_h);
+    let crumb = Rect::new(left.x, left.y + tree.height, left.width, crumb_h);
     Areas {
         status,
         body,
         hint,
         tree,
+        crumb,
         detail,
     }
 }
 
 /// Lines in the body.
 pub fn body_height(size: (u16, u16)) -> u16 {
-    areas(size).body.height
+    areas(size, false).body.height
+}
+
+/// The frame's areas for the state's size and detail choice.
+pub fn areas_of(state: &AppState) -> Areas {
+    areas(state.size, state.detail_shown())
 }
 
 /// Where the tree rows are drawn.
 pub fn tree_area(state: &AppState) -> Rect {
-    areas(state.size).tree
+    areas_of(state).tree
 }
 
 /// The diff screen's header (see `diffview::header`) wrapped to the terminal's width, at
 /// most half the body; what does not fit is counted on its last row.
 pub fn diff_header_rows(state: &AppState) -> Vec<DialogLine> {
     let width = usize::from(state.size.0);
-    let max = (usize::from(areas(state.size).body.height) / 2).max(2);
+    let max = (usize::from(areas_of(state).body.height) / 2).max(2);
     let mut rows: Vec<DialogLine> = super::diffview::header(state)
         .iter()
         .flat_map(|l| wrap::wrap(l, width, 2, &Tone::Plain))
@@ -92,7 +112,7 @@ pub fn diff_header_lines(state: &AppState) -> u16 {
 
 /// Lines available for diff rows.
 pub fn diff_rows_height(state: &AppState) -> usize {
-    let body = areas(state.size).body.height;
+    let body = areas_of(state).body.height;
     body.saturating_sub(diff_header_lines(state)) as usize
 }
 
@@ -117,7 +137,135 @@ pub fn help_lines(state: &AppState) -> Vec<(String, String)> {
             lines.push((keys.join(" "), action.description().to_string()));
         }
     }
-    let _ = Screen::Help;
+    lines.push((String::new(), String::new()));
+    lines.push((String::new(), "commands (after :)".to_string()));
+    for (c, what) in super::COMMANDS {
+        lines.push((format!(":{c}"), what.to_string()));
+    }
+    lines
+}
+
+/// The help screen wrapped to the terminal: every binding, the commands, then a legend of
+/// the glyphs and colours.
+pub fn help_rows(state: &AppState) -> Vec<DialogLine> {
+    use crate::model::DriftStatus;
+    let width = usize::from(state.size.0).saturating_sub(1).max(1);
+    let mut lines: Vec<DialogLine> = help_lines(state)
+        .into_iter()
+        .map(|(keys, text)| {
+            if keys.is_empty() {
+                vec![(Tone::Accent, format!(" {text}"))]
+            } else {
+                vec![
+                    (Tone::Strong, format!("   {keys:<16} ")),
+                    (Tone::Plain, text),
+                ]
+            }
+        })
+        .collect();
+    lines.push(vec![]);
+    lines.push(vec![(Tone::Accent, " legend".to_string())]);
+    let meaning = |s: DriftStatus| match s {
+        DriftStatus::Synced => "synced: the cluster matches Git (green)",
+        DriftStatus::OutOfSync => "out of sync: fields differ (yellow)",
+        DriftStatus::Missing => "missing: in Git, not in the cluster (red)",
+        DriftStatus::Extra => "extra: in the cluster, tracked, not in Git (magenta)",
+        DriftStatus::Unknown => "unknown: cannot be read or compared (grey); the detail says why",
+        DriftStatus::Invalid => "invalid: the Git manifest cannot be used (red)",
+    };
+    for st in DriftStatus::ALL {
+        lines.push(vec![
+            (Tone::Plain, "   ".to_string()),
+            (Tone::Glyph(st), "?".to_string()),
+            (Tone::Plain, format!("  {}", meaning(st))),
+        ]);
+    }
+    for (glyph, what) in [
+        ("▾ ▸", "an open / a folded group (ascii: v >)"),
+        ("*", "marked for sync"),
+        ("- +", "in diffs: - the live side, + Git (as kubectl diff)"),
+        (
+            "◂ name",
+            "in diffs: the field manager that changed that live line",
+        ),
+    ] {
+        lines.push(vec![
+            (Tone::Plain, "   ".to_string()),
+            (Tone::Strong, format!("{glyph:<6}")),
+            (Tone::Plain, format!(" {what}")),
+        ]);
+    }
+    lines
+        .iter()
+        .flat_map(|l| wrap::wrap(l, width, 21, &Tone::Plain))
+        .collect()
+}
+
+/// The event log wrapped to the terminal, oldest first, each line after its time.
+pub fn log_rows(state: &AppState) -> Vec<DialogLine> {
+    let width = usize::from(state.size.0).saturating_sub(1).max(1);
+    state
+        .log
+        .iter()
+        .flat_map(|l| {
+            let line = vec![
+                (Tone::Dim, format!(" {} ", super::ages::clock(l.time))),
+                (Tone::Plain, crate::text::visible_line(&l.text).into_owned()),
+            ];
+            wrap::wrap(&line, width, 10, &Tone::Plain)
+        })
+        .collect()
+}
+
+/// The Events view wrapped to the terminal: a title, then each Event, newest first.
+pub fn events_rows(state: &AppState) -> Vec<DialogLine> {
+    let width = usize::from(state.size.0).saturating_sub(1).max(1);
+    let Some(v) = &state.events else {
+        return Vec::new();
+    };
+    let mut lines: Vec<DialogLine> = vec![vec![
+        (Tone::Strong, format!(" Events of {}", v.key.short_name())),
+        (Tone::Dim, "  newest first, live".to_string()),
+    ]];
+    if let Some(e) = &v.error {
+        lines.push(vec![(Tone::Bad, format!(" {e}"))]);
+    }
+    match &v.events {
+        None if v.error.is_none() => lines.push(vec![(Tone::Warn, " reading…".to_string())]),
+        None => {}
+        Some(list) if list.is_empty() => lines.push(vec![(
+            Tone::Dim,
+            " no Events (the API server keeps them about an hour)".to_string(),
+        )]),
+        Some(list) => {
+            for e in list {
+                let warn = e.kind == "Warning";
+                let mut line = vec![
+                    (
+                        Tone::Dim,
+                        format!(" {:>4} ", super::ages::age_secs(state.now, e.time)),
+                    ),
+                    (
+                        if warn { Tone::Warn } else { Tone::Plain },
+                        format!("{:<7} ", e.kind),
+                    ),
+                    (Tone::Strong, format!("{} ", e.reason)),
+                    (Tone::Plain, e.message.clone()),
+                ];
+                if e.count > 1 {
+                    line.push((Tone::Dim, format!(" (×{})", e.count)));
+                }
+                if !e.source.is_empty() {
+                    line.push((Tone::Dim, format!("  {}", e.source)));
+                }
+                let line: DialogLine = line
+                    .into_iter()
+                    .map(|(t, x)| (t, crate::text::visible_line(&x).into_owned()))
+                    .collect();
+                lines.extend(wrap::wrap(&line, width, 14, &Tone::Plain));
+            }
+        }
+    }
     lines
 }
 
@@ -147,7 +295,7 @@ const DIALOG_MIN_BODY: u16 = 12;
 /// (the question) always shows.
 pub fn dialog_box(size: (u16, u16), text: &DialogText) -> DialogBox {
     let screen = Rect::new(0, 0, size.0, size.1);
-    let body = areas(size).body;
+    let body = areas(size, false).body;
     let region = if body.height < DIALOG_MIN_BODY {
         screen
     } else {

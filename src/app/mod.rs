@@ -96,6 +96,8 @@ pub enum Msg {
     GitProblem(Option<String>),
     Tick(SystemTime),
     Sync(sync_dialog::SyncMsg),
+    /// A resource's Events (newest first), or why they cannot be read.
+    Events(ResourceKey, Result<Vec<EventLine>, String>),
 }
 
 /// What the runtime must do.
@@ -105,6 +107,26 @@ pub enum Effect {
     /// Re-read Git and the live state now.
     Refresh,
     Sync(sync_dialog::SyncEffect),
+    /// Put this text on the terminal's clipboard (OSC 52).
+    Copy(String),
+    /// Open a file of the repository's working tree at a line in `$EDITOR`.
+    Edit {
+        file: String,
+        line: Option<usize>,
+    },
+    /// Show this text in `$PAGER`.
+    Page {
+        title: String,
+        text: String,
+    },
+    /// Capture the mouse (or let the terminal select text).
+    Mouse(bool),
+    /// Switch to another kube context.
+    SwitchContext(String),
+    /// Show another Git revision.
+    SwitchRevision(String),
+    /// Read a resource's Events and keep them current (answer `Msg::Events`); `None` stops.
+    WatchEvents(Option<ResourceKey>),
 }
 
 /// Which screen fills the body.
@@ -114,6 +136,8 @@ pub enum Screen {
     Diff,
     Help,
     Log,
+    /// The Events of one resource.
+    Events,
 }
 
 /// The open diff.
@@ -200,7 +224,37 @@ pub struct AppState {
     /// When each out-of-sync resource first drifted during this run, and when its drift
     /// last changed.
     pub timeline: HashMap<ResourceKey, Timeline>,
+    /// Whether the detail pane shows, when the user chose (`i`); else it shows on wide
+    /// terminals only.
+    pub detail: Option<bool>,
+    /// Whether the hint bar has said once that a key is unbound.
+    unbound_told: bool,
+    /// The `:` command being typed.
+    pub command: Option<String>,
+    /// The namespace the view is limited to (`:ns NAME`).
+    pub namespace: Option<String>,
+    /// The kube contexts `:ctx` can switch to.
+    pub contexts: Vec<String>,
+    /// Whether the mouse is captured (off: the terminal selects text).
+    pub mouse: bool,
+    /// The Events view's resource and what it shows.
+    pub events: Option<EventsView>,
+    /// Whether `:ctx` and `:rev` can switch (not in the demo).
+    pub can_switch: bool,
 }
+
+/// The Events of one resource, newest first, as the runtime last read them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventsView {
+    pub key: ResourceKey,
+    /// `None` until the first answer.
+    pub events: Option<Vec<EventLine>>,
+    /// Why they cannot be read, when so.
+    pub error: Option<String>,
+}
+
+/// One Event as the Events view shows it.
+pub type EventLine = crate::model::ClusterEvent;
 
 /// The drift history of one resource during this run.
 #[derive(Debug, Clone, PartialEq)]
@@ -250,7 +304,86 @@ impl AppState {
             first_run_hint: None,
             git_problem: None,
             timeline: HashMap::new(),
+            detail: None,
+            unbound_told: false,
+            command: None,
+            namespace: None,
+            contexts: Vec::new(),
+            mouse: true,
+            events: None,
+            can_switch: false,
         }
+    }
+
+    /// Starts over on another context or revision (`:ctx`, `:rev`): nothing of the old
+    /// cluster or revision stays on screen (no report, rows, diff, marks, dialog or Events),
+    /// while the view (filter, grouping, namespace, search, folds, diff preferences, detail)
+    /// and the event log carry on.
+    pub fn restart(&mut self, header: Header) {
+        self.header = header;
+        self.live = LiveState::Connecting;
+        self.report = DriftReport::default();
+        self.loaded = false;
+        self.rows.clear();
+        self.selected = 0;
+        self.offset = 0;
+        self.screen = Screen::Tree;
+        self.previous = Screen::Tree;
+        self.diff = None;
+        self.marks.clear();
+        self.sync = sync_dialog::SyncState::default();
+        self.git_problem = None;
+        self.timeline.clear();
+        self.events = None;
+        self.command = None;
+        self.pending.clear();
+        self.pending_fallback = None;
+        self.pending_since = None;
+        self.toast = None;
+        self.log(format!(
+            "now on context {} ({})",
+            self.header.context, self.header.server
+        ));
+    }
+
+    /// The tree's rows under a filter, within the `:ns` namespace when one is chosen.
+    fn rows_for(&self, filter: Filter, collapsed: &HashSet<String>) -> Vec<Row> {
+        tree::build_rows_in(
+            &self.report,
+            self.grouping,
+            filter,
+            self.namespace.as_deref(),
+            collapsed,
+        )
+    }
+
+    /// Whether the detail pane shows: as chosen with `i`, else on wide terminals.
+    pub fn detail_shown(&self) -> bool {
+        self.detail.unwrap_or(self.size.0 >= layout::WIDE)
+    }
+
+    /// The tree's rows on screen.
+    fn tree_height(&self) -> usize {
+        usize::from(layout::areas_of(self).tree.height)
+    }
+
+    /// The breadcrumb of the selected row (namespace › kind › name, or folder › file › name),
+    /// from its groups' labels.
+    pub fn breadcrumb(&self) -> Vec<String> {
+        let mut chain = Vec::new();
+        let mut at = self.selected_row();
+        while let Some(row) = at {
+            chain.push(match row.kind {
+                RowKind::Resource { index } => self.report.entries[index].key.name.clone(),
+                RowKind::Group { .. } => row.label.clone(),
+            });
+            at = row
+                .parent
+                .as_ref()
+                .and_then(|p| self.rows.iter().find(|r| &r.id == p));
+        }
+        chain.reverse();
+        chain
     }
 
     /// The row under the cursor.
@@ -283,7 +416,7 @@ impl AppState {
         match self.screen {
             Screen::Tree => KeyMode::Tree,
             Screen::Diff => KeyMode::Diff,
-            Screen::Help | Screen::Log => KeyMode::List,
+            Screen::Help | Screen::Log | Screen::Events => KeyMode::List,
         }
     }
 
@@ -312,6 +445,7 @@ impl AppState {
     fn page(&self) -> usize {
         match self.screen {
             Screen::Diff => layout::diff_rows_height(self).max(1),
+            Screen::Tree => self.tree_height().max(1),
             _ => self.body_height().max(1),
         }
     }
@@ -321,7 +455,7 @@ impl AppState {
     pub fn rebuild(&mut self) {
         let selected_id = self.selected_row().map(|r| r.id.clone());
         let screen_pos = self.selected.saturating_sub(self.offset);
-        self.rows = tree::build_rows(&self.report, self.grouping, self.filter, &self.collapsed);
+        self.rows = self.rows_for(self.filter, &self.collapsed);
         if let Some(id) = selected_id {
             let at = self
                 .rows
@@ -340,7 +474,7 @@ impl AppState {
     /// The row nearest to the row `id` that is no longer shown (a filter hid it), in the
     /// order of every row: the next one shown after it, else the one before.
     fn nearest_visible(&self, id: &str) -> Option<usize> {
-        let all = tree::build_rows(&self.report, self.grouping, Filter::All, &HashSet::new());
+        let all = self.rows_for(Filter::All, &HashSet::new());
         let p = all.iter().position(|r| r.id == id)?;
         let shown: HashMap<&str, usize> = self
             .rows
@@ -362,7 +496,7 @@ impl AppState {
             return;
         }
         self.selected = self.selected.min(n - 1);
-        let h = self.body_height().max(1);
+        let h = self.tree_height().max(1);
         if self.selected < self.offset {
             self.offset = self.selected;
         } else if self.selected >= self.offset + h {
@@ -401,6 +535,14 @@ impl AppState {
         self.screen = Screen::Diff;
     }
 
+    /// The resource the user is looking at: the diff's, else the tree's selection.
+    pub fn current_entry(&self) -> Option<&DriftEntry> {
+        match (&self.diff, self.screen) {
+            (Some(d), Screen::Diff) => self.entry(&d.key),
+            _ => self.selected_entry(),
+        }
+    }
+
     /// The entry of a key.
     pub fn entry(&self, key: &ResourceKey) -> Option<&DriftEntry> {
         self.report
@@ -432,7 +574,7 @@ impl AppState {
         if query.trim().is_empty() {
             return;
         }
-        let all = tree::build_rows(&self.report, self.grouping, self.filter, &HashSet::new());
+        let all = self.rows_for(self.filter, &HashSet::new());
         let order: Vec<usize> = all
             .iter()
             .filter_map(|r| match r.kind {
@@ -496,7 +638,14 @@ impl AppState {
         self.report
             .entries
             .iter()
-            .filter(|e| self.filter.admits(e.status) && tree::matches(e, &self.search.query))
+            .filter(|e| {
+                self.filter.admits(e.status)
+                    && self
+                        .namespace
+                        .as_ref()
+                        .is_none_or(|ns| e.key.namespace == *ns)
+                    && tree::matches(e, &self.search.query)
+            })
             .count()
     }
 }
@@ -579,6 +728,18 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         Msg::Mouse(m) => on_mouse(state, m),
         Msg::Key(key) => on_key(state, key),
         Msg::Sync(m) => sync_dialog::on_msg(state, m),
+        Msg::Events(key, events) => {
+            if let Some(v) = state.events.as_mut().filter(|v| v.key == key) {
+                match events {
+                    Ok(list) => {
+                        v.events = Some(list);
+                        v.error = None;
+                    }
+                    Err(e) => v.error = Some(e),
+                }
+            }
+            Vec::new()
+        }
     }
 }
 
@@ -782,6 +943,25 @@ fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
     if state.sync.is_open() {
         return sync_dialog::on_key(state, key);
     }
+    if let Some(cmd) = state.command.as_mut() {
+        match key {
+            Key::Esc => state.command = None,
+            Key::Enter => {
+                let text = std::mem::take(cmd);
+                state.command = None;
+                return run_command(state, &text);
+            }
+            Key::Backspace => {
+                if cmd.pop().is_none() {
+                    state.command = None;
+                }
+            }
+            Key::Tab => complete_command(state),
+            Key::Char(c) => cmd.push(c),
+            _ => {}
+        }
+        return Vec::new();
+    }
     if state.search.editing {
         match key {
             Key::Esc => {
@@ -834,9 +1014,151 @@ fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
         }
         Resolution::Unbound => {
             state.pending_since = None;
+            if !state.unbound_told {
+                state.unbound_told = true;
+                state.toast = Some((format!("{key} is unbound: press ? for keys"), state.now));
+            }
             Vec::new()
         }
     }
+}
+
+/// The `:` commands, for completion and help.
+pub const COMMANDS: [(&str, &str); 4] = [
+    (
+        "ns",
+        "limit the view to a namespace; alone, show every namespace",
+    ),
+    ("ctx", "switch to another kube context"),
+    ("rev", "show another Git revision (a commit, branch or tag)"),
+    ("q", "quit"),
+];
+
+/// The namespaces of the report's resources.
+fn namespaces(state: &AppState) -> Vec<String> {
+    let set: BTreeSet<&str> = state
+        .report
+        .entries
+        .iter()
+        .map(|e| e.key.namespace.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
+/// Tab in the command line: completes the command, then its argument (namespaces of the
+/// report, contexts of the kubeconfig), to the longest common prefix; lists the choices
+/// when there are several.
+fn complete_command(state: &mut AppState) {
+    let Some(cmd) = state.command.clone() else {
+        return;
+    };
+    let (head, arg) = match cmd.split_once(' ') {
+        Some((h, a)) => (h.to_string(), Some(a.trim_start().to_string())),
+        None => (cmd.clone(), None),
+    };
+    let (prefix, choices): (String, Vec<String>) = match &arg {
+        None => (
+            head.clone(),
+            COMMANDS.iter().map(|(c, _)| c.to_string()).collect(),
+        ),
+        Some(a) => (
+            a.clone(),
+            match head.as_str() {
+                "ns" => namespaces(state),
+                "ctx" => state.contexts.clone(),
+                "rev" => vec!["HEAD".to_string()],
+                _ => Vec::new(),
+            },
+        ),
+    };
+    let matching: Vec<&String> = choices.iter().filter(|c| c.starts_with(&prefix)).collect();
+    let Some(first) = matching.first() else {
+        state.toast = Some((format!("nothing to complete for {prefix:?}"), state.now));
+        return;
+    };
+    let mut common = first.to_string();
+    for m in &matching[1..] {
+        while !m.starts_with(&common) {
+            common.pop();
+        }
+    }
+    let done = matching.len() == 1;
+    let completed = match &arg {
+        None if done => format!("{common} "),
+        None => common,
+        Some(_) => format!("{head} {common}"),
+    };
+    state.command = Some(completed);
+    if !done {
+        let shown: Vec<&str> = matching.iter().take(12).map(|s| s.as_str()).collect();
+        state.toast = Some((
+            format!(
+                "{}{}",
+                shown.join("  "),
+                if matching.len() > 12 { "  …" } else { "" }
+            ),
+            state.now,
+        ));
+    }
+}
+
+/// Runs a `:` command.
+fn run_command(state: &mut AppState, text: &str) -> Vec<Effect> {
+    let mut words = text.split_whitespace();
+    let head = words.next().unwrap_or("");
+    let arg = words.next();
+    match (head, arg) {
+        ("", _) => {}
+        ("q" | "quit" | "q!", _) => return vec![Effect::Quit],
+        ("ns", None) => {
+            state.namespace = None;
+            state.rebuild();
+            state.toast = Some(("every namespace".into(), state.now));
+        }
+        ("ns", Some(ns)) => {
+            if namespaces(state).iter().any(|n| n == ns) {
+                state.namespace = Some(ns.to_string());
+                state.rebuild();
+                state.toast = Some((format!("namespace {ns} (:ns alone shows all)"), state.now));
+            } else {
+                state.toast = Some((
+                    format!("no resource in namespace {ns:?} (tab lists them)"),
+                    state.now,
+                ));
+            }
+        }
+        ("ctx" | "rev", Some(_)) if !state.can_switch => {
+            state.toast = Some((format!(":{head} is not available here"), state.now));
+        }
+        ("ctx", Some(ctx)) => {
+            if !state.contexts.is_empty() && !state.contexts.iter().any(|c| c == ctx) {
+                state.toast = Some((
+                    format!("no context {ctx:?} in the kubeconfig (tab lists them)"),
+                    state.now,
+                ));
+            } else if ctx == state.header.context {
+                state.toast = Some((format!("already on {ctx}"), state.now));
+            } else {
+                state.announce(format!("switching to context {ctx}…"));
+                return vec![Effect::SwitchContext(ctx.to_string())];
+            }
+        }
+        ("rev", Some(rev)) => {
+            state.announce(format!("switching to revision {rev}…"));
+            return vec![Effect::SwitchRevision(rev.to_string())];
+        }
+        ("ctx" | "rev", None) => {
+            state.toast = Some((format!(":{head} needs a name (tab completes)"), state.now));
+        }
+        _ => {
+            state.toast = Some((
+                format!("unknown command :{head} (:ns, :ctx, :rev, :q)"),
+                state.now,
+            ));
+        }
+    }
+    Vec::new()
 }
 
 /// From the diff, the diff of the next (or previous) resource of the tree that is not synced,
@@ -845,7 +1167,7 @@ fn step_drifted(state: &mut AppState, forward: bool) {
     let Some(current) = state.diff.as_ref().map(|d| d.key.clone()) else {
         return;
     };
-    let all = tree::build_rows(&state.report, state.grouping, state.filter, &HashSet::new());
+    let all = state.rows_for(state.filter, &HashSet::new());
     let order: Vec<&ResourceKey> = all
         .iter()
         .filter_map(|r| match r.kind {
@@ -903,7 +1225,7 @@ fn move_by(state: &mut AppState, delta: isize) {
                 d.scroll = (d.scroll as isize + delta).clamp(0, max as isize) as usize;
             }
         }
-        Screen::Help | Screen::Log => {
+        Screen::Help | Screen::Log | Screen::Events => {
             let n = list_len(state);
             let max = n.saturating_sub(state.body_height());
             state.list_scroll =
@@ -915,8 +1237,9 @@ fn move_by(state: &mut AppState, delta: isize) {
 /// Lines of the help or log screen.
 pub fn list_len(state: &AppState) -> usize {
     match state.screen {
-        Screen::Help => layout::help_lines(state).len(),
-        _ => state.log.len(),
+        Screen::Help => layout::help_rows(state).len(),
+        Screen::Events => layout::events_rows(state).len(),
+        _ => layout::log_rows(state).len(),
     }
 }
 
@@ -953,7 +1276,9 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
                     state.screen
                 };
                 state.screen = Screen::Log;
-                state.list_scroll = state.log.len().saturating_sub(state.body_height());
+                state.list_scroll = layout::log_rows(state)
+                    .len()
+                    .saturating_sub(state.body_height());
             }
         }
         Action::Refresh => {
@@ -963,6 +1288,11 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Back => match state.screen {
             Screen::Diff => state.screen = Screen::Tree,
             Screen::Help | Screen::Log => state.screen = state.previous,
+            Screen::Events => {
+                state.screen = state.previous;
+                state.events = None;
+                return vec![Effect::WatchEvents(None)];
+            }
             Screen::Tree => {
                 if !state.search.query.is_empty() {
                     state.search = Search::default();
@@ -1089,6 +1419,89 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
         Action::Sync | Action::Mark | Action::MarkGroup | Action::Delete => {
             return sync_dialog::on_action(state, action)
+        }
+        Action::ToggleDetail => {
+            if state.screen == Screen::Diff {
+                state.screen = Screen::Tree;
+                state.detail = Some(true);
+            } else {
+                state.detail = Some(!state.detail_shown());
+            }
+            state.clamp_selection();
+        }
+        Action::Command => state.command = Some(String::new()),
+        Action::ToggleMouse => {
+            state.mouse = !state.mouse;
+            state.toast = Some((
+                if state.mouse {
+                    "mouse on: wheel scrolls, click selects (M turns it off)".into()
+                } else {
+                    "mouse off: the terminal selects text (M turns it on)".into()
+                },
+                state.now,
+            ));
+            return vec![Effect::Mouse(state.mouse)];
+        }
+        Action::Copy => {
+            let text = if state.screen == Screen::Diff {
+                diffview::path_at_top(state)
+            } else {
+                state.selected_entry().map(|e| e.key.short_name())
+            };
+            match text {
+                Some(t) => {
+                    state.toast = Some((format!("copied: {t}"), state.now));
+                    return vec![Effect::Copy(t)];
+                }
+                None => state.toast = Some(("nothing to copy here".into(), state.now)),
+            }
+        }
+        Action::Edit => match state.current_entry().map(|e| e.source.clone()) {
+            Some(Some(src)) => {
+                return vec![Effect::Edit {
+                    file: src.file,
+                    line: src.line,
+                }]
+            }
+            Some(None) => {
+                state.toast = Some(("not in Git: there is no file to open".into(), state.now))
+            }
+            None => state.toast = Some(("select a resource to open its file".into(), state.now)),
+        },
+        Action::ViewLive => match state.current_entry() {
+            Some(e) => match &e.live {
+                Some(live) => {
+                    let title = format!("{} (live)", e.key.short_name());
+                    return vec![Effect::Page {
+                        title,
+                        text: crate::diff::to_yaml(Some(live)),
+                    }];
+                }
+                None => {
+                    state.toast = Some((
+                        format!("{} is not in the cluster", e.key.short_name()),
+                        state.now,
+                    ))
+                }
+            },
+            None => state.toast = Some(("select a resource to view it".into(), state.now)),
+        },
+        Action::Events => {
+            let Some(key) = state.current_entry().map(|e| e.key.clone()) else {
+                state.toast = Some(("select a resource to see its Events".into(), state.now));
+                return Vec::new();
+            };
+            if state.screen != Screen::Events {
+                state.previous = state.screen;
+            }
+            state.screen = Screen::Events;
+            state.list_scroll = 0;
+            state.events = Some(EventsView {
+                key: key.clone(),
+                events: None,
+                error: None,
+            });
+            return vec![Effect::WatchEvents(Some(key))];
         }
         Action::None => {}
     }

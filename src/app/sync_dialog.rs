@@ -4,11 +4,11 @@
 //! choices leave as effects carrying the exact plan that was shown.
 
 use super::tree::{self, RowKind};
+use super::wrap::Piece;
+pub use super::wrap::Tone;
 use super::{AppState, Effect};
 use crate::keymap::{Action, Key};
 use crate::model::{DriftStatus, ResourceKey};
-pub use super::wrap::Tone;
-use super::wrap::Piece;
 use crate::sync::{Fate, ItemResult, PlanAction, SyncOutcome, SyncPlan};
 
 /// What the runtime must do for a sync.
@@ -369,8 +369,7 @@ fn dialog_key(state: &mut AppState, key: Key) -> Vec<Effect> {
                         return vec![Effect::Sync(SyncEffect::Apply { plan, force: true })];
                     }
                     _ => {
-                        state.toast =
-                            Some(("force cancelled: nothing written".into(), state.now));
+                        state.toast = Some(("force cancelled: nothing written".into(), state.now));
                         return Vec::new();
                     }
                 }
@@ -535,7 +534,10 @@ fn plan_lines(plan: &SyncPlan, force: bool) -> Vec<DialogLine> {
             piece(Tone::Strong, item.key.short_name()),
         ]);
         if let Some(err) = &item.error {
-            lines.push(vec![piece(Tone::Bad, format!("    the server says: {err}"))]);
+            lines.push(vec![piece(
+                Tone::Bad,
+                format!("    the server says: {err}"),
+            )]);
         }
         if let Some(note) = &item.note {
             lines.push(vec![piece(Tone::Dim, format!("    ({note})"))]);
@@ -549,7 +551,11 @@ fn plan_lines(plan: &SyncPlan, force: bool) -> Vec<DialogLine> {
                 format!("    {}: {before} → {after}", c.path)
             };
             lines.push(vec![piece(
-                if fate.writes() { Tone::Plain } else { Tone::Dim },
+                if fate.writes() {
+                    Tone::Plain
+                } else {
+                    Tone::Dim
+                },
                 text,
             )]);
         }
@@ -609,7 +615,11 @@ pub fn text(state: &AppState) -> Option<DialogText> {
             note,
         } => {
             let writes = plan.to_write(false);
-            let held = plan.items.iter().filter(|i| i.fate(false) == Fate::NotWritten).count();
+            let held = plan
+                .items
+                .iter()
+                .filter(|i| i.fate(false) == Fate::NotWritten)
+                .count();
             let mut body = vec![target];
             if let Some(n) = note {
                 body.push(vec![piece(Tone::Bad, n.clone())]);
@@ -617,7 +627,10 @@ pub fn text(state: &AppState) -> Option<DialogText> {
             body.push(vec![
                 piece(
                     Tone::Dim,
-                    format!("from Git {}: ", &plan.revision[..plan.revision.len().min(7)]),
+                    format!(
+                        "from Git {}: ",
+                        &plan.revision[..plan.revision.len().min(7)]
+                    ),
                 ),
                 piece(Tone::Strong, fate_counts(plan, false)),
             ]);
@@ -668,7 +681,10 @@ pub fn text(state: &AppState) -> Option<DialogText> {
                 if held > 0 {
                     keys.push(piece(Tone::Plain, "  f: force…"));
                 }
-                keys.push(piece(Tone::Dim, format!("  {scroll_keys}  other keys: cancel")));
+                keys.push(piece(
+                    Tone::Dim,
+                    format!("  {scroll_keys}  other keys: cancel"),
+                ));
                 footer.push(keys);
             }
             DialogText {
@@ -693,7 +709,10 @@ pub fn text(state: &AppState) -> Option<DialogText> {
                 vec![
                     piece(
                         Tone::Dim,
-                        format!("from Git {}: ", &plan.revision[..plan.revision.len().min(7)]),
+                        format!(
+                            "from Git {}: ",
+                            &plan.revision[..plan.revision.len().min(7)]
+                        ),
                     ),
                     piece(Tone::Strong, fate_counts(plan, true)),
                 ],
@@ -713,7 +732,10 @@ pub fn text(state: &AppState) -> Option<DialogText> {
                 ]
             } else {
                 vec![vec![
-                    piece(Tone::Strong, format!("y: force-apply {writes} to {context}")),
+                    piece(
+                        Tone::Strong,
+                        format!("y: force-apply {writes} to {context}"),
+                    ),
                     piece(Tone::Dim, format!("  {scroll_keys}  other keys: cancel")),
                 ]]
             };

@@ -524,41 +524,43 @@ fn plan() -> crate::sync::SyncPlan {
         context: "kind-staging".into(),
         server: "https://127.0.0.1:6443".into(),
         revision: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".into(),
-        items: vec![PlanItem {
-            key: ResourceKey::new("apps", "Deployment", "shop", "web"),
-            api_version: "apps/v1".into(),
-            action: PlanAction::Update,
-            manifest: json!({}),
-            live_version: Some("41".into()),
-            changes: vec![FieldChange {
-                path: "spec.replicas".into(),
-                before: Some("5".into()),
-                after: Some("2".into()),
-            }],
-            conflicts: vec![Conflict {
-                manager: "kubectl-scale".into(),
-                fields: vec![".spec.replicas".into()],
-            }],
-            error: None,
-            note: None,
-            after_crd: None,
-        },
-        PlanItem {
-            key: ResourceKey::new("", "ConfigMap", "shop", "web-config"),
-            api_version: "v1".into(),
-            action: PlanAction::Update,
-            manifest: json!({}),
-            live_version: Some("42".into()),
-            changes: vec![FieldChange {
-                path: "data.LOG_LEVEL".into(),
-                before: Some("debug".into()),
-                after: Some("info".into()),
-            }],
-            conflicts: vec![],
-            error: None,
-            note: None,
-            after_crd: None,
-        }],
+        items: vec![
+            PlanItem {
+                key: ResourceKey::new("apps", "Deployment", "shop", "web"),
+                api_version: "apps/v1".into(),
+                action: PlanAction::Update,
+                manifest: json!({}),
+                live_version: Some("41".into()),
+                changes: vec![FieldChange {
+                    path: "spec.replicas".into(),
+                    before: Some("5".into()),
+                    after: Some("2".into()),
+                }],
+                conflicts: vec![Conflict {
+                    manager: "kubectl-scale".into(),
+                    fields: vec![".spec.replicas".into()],
+                }],
+                error: None,
+                note: None,
+                after_crd: None,
+            },
+            PlanItem {
+                key: ResourceKey::new("", "ConfigMap", "shop", "web-config"),
+                api_version: "v1".into(),
+                action: PlanAction::Update,
+                manifest: json!({}),
+                live_version: Some("42".into()),
+                changes: vec![FieldChange {
+                    path: "data.LOG_LEVEL".into(),
+                    before: Some("debug".into()),
+                    after: Some("info".into()),
+                }],
+                conflicts: vec![],
+                error: None,
+                note: None,
+                after_crd: None,
+            },
+        ],
     }
 }
 
@@ -590,8 +592,14 @@ fn the_confirmation_states_each_outcome_and_counts_match() {
     let text = screen(&s);
     // The conflicting resource is not counted as a write, and says so before `y`.
     assert!(text.contains("confirm sync: 1 to write"), "{text}");
-    assert!(text.contains("1 to update, 1 will not be written"), "{text}");
-    assert!(text.contains("WILL NOT BE WRITTEN Deployment/web -n shop"), "{text}");
+    assert!(
+        text.contains("1 to update, 1 will not be written"),
+        "{text}"
+    );
+    assert!(
+        text.contains("WILL NOT BE WRITTEN Deployment/web -n shop"),
+        "{text}"
+    );
     assert!(text.contains("y: apply 1 to kind-staging"), "{text}");
     // Force writes both, and its dialog lists both.
     keys(&mut s, &[Key::Char('f')]);
@@ -606,7 +614,10 @@ fn the_confirmation_states_each_outcome_and_counts_match() {
     update(&mut s, Msg::Sync(SyncMsg::Previewed(only)));
     let text = screen(&s);
     assert!(text.contains("confirm sync: 0 to write"), "{text}");
-    assert!(text.contains("nothing can be written without force"), "{text}");
+    assert!(
+        text.contains("nothing can be written without force"),
+        "{text}"
+    );
     assert!(keys(&mut s, &[Key::Char('y')]).is_empty());
     assert_eq!(s.sync.dialog, Dialog::Closed);
 }
@@ -633,7 +644,11 @@ fn long_confirmations_wrap_scroll_and_say_what_is_hidden() {
         assert!(last.contains("above"), "{w}x{h}\n{last}");
         // The scroll stops at the end: one `k` shows one more line at the top.
         keys(&mut s, &[Key::Char('k')]);
-        assert!(screen(&s).contains("↓1 more lines"), "{w}x{h}\n{}", screen(&s));
+        assert!(
+            screen(&s).contains("↓1 more lines"),
+            "{w}x{h}\n{}",
+            screen(&s)
+        );
         if (w, h) == (80, 24) {
             insta::assert_snapshot!("sync_long_80x24_end", last);
         }
@@ -675,8 +690,14 @@ fn results_name_what_was_not_written() {
         ])),
     );
     let text = screen(&s);
-    assert!(text.contains("sync result: 1 NOT WRITTEN, 1 updated"), "{text}");
-    assert!(text.contains("NOT WRITTEN Deployment/web -n shop"), "{text}");
+    assert!(
+        text.contains("sync result: 1 NOT WRITTEN, 1 updated"),
+        "{text}"
+    );
+    assert!(
+        text.contains("NOT WRITTEN Deployment/web -n shop"),
+        "{text}"
+    );
     assert!(!text.contains("update      Deployment/web"), "{text}");
     insta::assert_snapshot!("sync_results_80x24", text);
 }
@@ -1009,4 +1030,298 @@ fn folding_resolves_a_timed_out_key_sequence_with_the_clock_it_is_given() {
     let f = fold(&mut s, Msg::Tick(after), after, false);
     assert!(f.redraw);
     assert!(s.pending_deadline().is_none());
+}
+
+#[test]
+fn i_shows_the_detail_below_the_tree_at_80x24_and_40x10() {
+    for (w, h, name) in [
+        (80, 24, "detail_below_80x24"),
+        (40, 10, "detail_below_40x10"),
+    ] {
+        let mut s = state(w, h);
+        select_resource(&mut s, "apps/Deployment/shop/web");
+        assert!(!screen(&s).contains("drifted field"), "{w}x{h}");
+        keys(&mut s, &[Key::Char('i')]);
+        let text = screen(&s);
+        assert!(text.contains("detail (i hides)"), "{w}x{h}\n{text}");
+        if (w, h) == (80, 24) {
+            // Who changed what, with which commit, without a resize.
+            assert!(text.contains("kubectl-scale"), "{text}");
+            assert!(text.contains("e4f5a6b Bob Dev"), "{text}");
+        }
+        // The selection stays visible in the smaller tree.
+        let tree_rows = usize::from(layout::areas_of(&s).tree.height);
+        assert!(s.selected >= s.offset && s.selected < s.offset + tree_rows);
+        insta::assert_snapshot!(name, text);
+        keys(&mut s, &[Key::Char('i')]);
+        assert!(!screen(&s).contains("detail (i hides)"));
+    }
+}
+
+#[test]
+fn the_breadcrumb_names_where_the_cursor_is() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    let text = screen(&s);
+    let n = s.rows.len();
+    assert!(
+        text.contains(&format!("shop › Deployment › web"))
+            && text.contains(&format!(" {}/{n} ", s.selected + 1)),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_status_bar_marks_what_it_cuts() {
+    let mut s = state(60, 20);
+    s.header.server = "http://127.0.0.1:18471".into();
+    let text = screen(&s);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.contains("http://127.0.0.1:18471") || first.contains('…'),
+        "{first}"
+    );
+    assert!(!first.contains("…:1847\""), "{first}");
+    let mut s = state(40, 10);
+    s.header.server = "http://127.0.0.1:18471".into();
+    let first = screen(&s).lines().next().unwrap().to_string();
+    assert!(first.contains('…'), "{first}");
+}
+
+#[test]
+fn command_mode_limits_the_namespace_completes_and_quits() {
+    let mut s = state(80, 24);
+    keys(&mut s, &[Key::Char(':'), Key::Char('n'), Key::Tab]);
+    assert_eq!(s.command.as_deref(), Some("ns "));
+    keys(&mut s, &[Key::Char('s'), Key::Tab]);
+    assert_eq!(s.command.as_deref(), Some("ns shop"));
+    assert!(screen(&s).contains(":ns shop"));
+    keys(&mut s, &[Key::Enter]);
+    assert_eq!(s.namespace.as_deref(), Some("shop"));
+    assert!(s
+        .rows
+        .iter()
+        .all(|r| !r.id.contains("/data/") && r.id != "ns:data"));
+    let text = screen(&s);
+    assert!(text.contains("[:ns shop]"), "{text}");
+    // `:ns` alone shows every namespace again.
+    keys(
+        &mut s,
+        &[Key::Char(':'), Key::Char('n'), Key::Char('s'), Key::Enter],
+    );
+    assert_eq!(s.namespace, None);
+    // A namespace with nothing in it is refused, and says so.
+    keys(&mut s, &chars(":ns nope"));
+    keys(&mut s, &[Key::Enter]);
+    assert_eq!(s.namespace, None);
+    assert!(s
+        .current_toast()
+        .unwrap()
+        .contains("no resource in namespace"));
+    // Esc leaves the command line without running it; :q quits.
+    keys(&mut s, &chars(":q"));
+    keys(&mut s, &[Key::Esc]);
+    assert_eq!(s.command, None);
+    keys(&mut s, &chars(":q"));
+    assert_eq!(keys(&mut s, &[Key::Enter]), vec![Effect::Quit]);
+}
+
+#[test]
+fn ctx_and_rev_switch_only_where_they_can() {
+    let mut s = state(80, 24);
+    keys(&mut s, &chars(":ctx prod"));
+    assert!(keys(&mut s, &[Key::Enter]).is_empty());
+    assert!(s.current_toast().unwrap().contains("not available"));
+    s.can_switch = true;
+    s.contexts = vec!["kind-staging".into(), "prod-eu".into(), "prod-us".into()];
+    keys(&mut s, &chars(":ctx p"));
+    keys(&mut s, &[Key::Tab]);
+    assert_eq!(s.command.as_deref(), Some("ctx prod-"));
+    assert!(s.current_toast().unwrap().contains("prod-eu  prod-us"));
+    keys(&mut s, &chars("eu"));
+    assert_eq!(
+        keys(&mut s, &[Key::Enter]),
+        vec![Effect::SwitchContext("prod-eu".into())]
+    );
+    keys(&mut s, &chars(":ctx nowhere"));
+    assert!(keys(&mut s, &[Key::Enter]).is_empty());
+    assert!(s.current_toast().unwrap().contains("no context"));
+    keys(&mut s, &chars(":rev v1.2"));
+    assert_eq!(
+        keys(&mut s, &[Key::Enter]),
+        vec![Effect::SwitchRevision("v1.2".into())]
+    );
+}
+
+#[test]
+fn a_restart_keeps_the_view_and_shows_nothing_of_the_old_cluster() {
+    let mut s = state(80, 24);
+    s.namespace = Some("shop".into());
+    s.filter = Filter::Drifted;
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    keys(&mut s, &[Key::Char(' ')]);
+    s.restart(Header {
+        context: "prod-eu".into(),
+        server: "https://prod".into(),
+        repo: "/src/gitops".into(),
+        revision: RevisionInfo::default(),
+    });
+    assert!(!s.loaded && s.rows.is_empty() && s.marks.is_empty());
+    assert_eq!(s.filter, Filter::Drifted);
+    assert_eq!(s.namespace.as_deref(), Some("shop"));
+    let text = screen(&s);
+    assert!(
+        text.contains("prod-eu") && !text.contains("kind-staging"),
+        "{text}"
+    );
+    assert!(!text.contains("web"), "{text}");
+}
+
+#[test]
+fn y_copies_the_key_and_in_the_diff_the_field_path() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    assert_eq!(
+        keys(&mut s, &[Key::Char('y')]),
+        vec![Effect::Copy("Deployment/web -n shop".into())]
+    );
+    keys(&mut s, &[Key::Enter]);
+    // Scroll to the first change: the field path there is spec.replicas.
+    keys(&mut s, &[Key::Char(']')]);
+    let effects = keys(&mut s, &[Key::Char('y')]);
+    let Some(Effect::Copy(path)) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert!(
+        path.starts_with("spec") || path.starts_with("metadata"),
+        "{path}"
+    );
+    assert!(s.current_toast().unwrap().starts_with("copied: "));
+}
+
+#[test]
+fn o_opens_the_git_file_and_v_pages_the_live_object() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    assert_eq!(
+        keys(&mut s, &[Key::Char('o')]),
+        vec![Effect::Edit {
+            file: "apps/shop/web.yaml".into(),
+            line: Some(1)
+        }]
+    );
+    let effects = keys(&mut s, &[Key::Char('v')]);
+    match effects.as_slice() {
+        [Effect::Page { title, text }] => {
+            assert!(title.contains("Deployment/web"));
+            assert!(text.contains("hotfix1"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // An extra resource has no file; a missing one has no live object.
+    select_resource(&mut s, "/ConfigMap/shop/flags");
+    assert!(keys(&mut s, &[Key::Char('o')]).is_empty());
+    assert!(s.current_toast().unwrap().contains("not in Git"));
+    select_resource(&mut s, "/Secret/data/db");
+    assert!(keys(&mut s, &[Key::Char('v')]).is_empty());
+    assert!(s.current_toast().unwrap().contains("not in the cluster"));
+}
+
+#[test]
+fn e_shows_the_events_newest_first_and_stops_on_the_way_back() {
+    let mut s = state(80, 24);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    let key = ResourceKey::new("apps", "Deployment", "shop", "web");
+    assert_eq!(
+        keys(&mut s, &[Key::Char('E')]),
+        vec![Effect::WatchEvents(Some(key.clone()))]
+    );
+    assert!(screen(&s).contains("reading…"));
+    let now = 1_790_000_000;
+    update(
+        &mut s,
+        Msg::Events(
+            key.clone(),
+            Ok(vec![
+                crate::model::ClusterEvent {
+                    time: now - 30,
+                    kind: "Warning".into(),
+                    reason: "BackOff".into(),
+                    message: "Back-off pulling image \"ghcr.io/example/web:2.3.1-hotfix1\": the tag does not exist in the registry".into(),
+                    count: 7,
+                    source: "kubelet".into(),
+                },
+                crate::model::ClusterEvent {
+                    time: now - 300,
+                    kind: "Normal".into(),
+                    reason: "ScalingReplicaSet".into(),
+                    message: "Scaled up replica set web-7d4b9 to 5".into(),
+                    count: 1,
+                    source: "deployment-controller".into(),
+                },
+            ]),
+        ),
+    );
+    let text = screen(&s);
+    assert!(text.contains("Events of Deployment/web -n shop"), "{text}");
+    assert!(text.contains("the tag does not exist"), "{text}");
+    assert!(text.find("BackOff").unwrap() < text.find("ScalingReplicaSet").unwrap());
+    insta::assert_snapshot!("events_80x24", text);
+    // Events of another resource that arrive late are not shown here.
+    update(
+        &mut s,
+        Msg::Events(
+            ResourceKey::new("", "ConfigMap", "shop", "flags"),
+            Ok(vec![]),
+        ),
+    );
+    assert!(screen(&s).contains("BackOff"));
+    assert_eq!(
+        keys(&mut s, &[Key::Char('q')]),
+        vec![Effect::WatchEvents(None)]
+    );
+    assert_eq!(s.screen, Screen::Tree);
+}
+
+#[test]
+fn an_unbound_key_says_so_once() {
+    let mut s = state(80, 24);
+    keys(&mut s, &[Key::Char('Z')]);
+    assert_eq!(s.current_toast(), Some("Z is unbound: press ? for keys"));
+    s.toast = None;
+    keys(&mut s, &[Key::Char('Z')]);
+    assert_eq!(s.current_toast(), None);
+}
+
+#[test]
+fn the_log_wraps_long_lines() {
+    let mut s = state(40, 10);
+    s.log("sync Deployment/web -n shop: update rejected: admission webhook \"policy.example.com\" denied the request: END");
+    keys(&mut s, &[Key::Char('L')]);
+    let text = screen(&s);
+    assert!(text.contains("END"), "{text}");
+}
+
+#[test]
+fn help_has_a_legend_of_glyphs_and_wraps() {
+    let mut s = state(40, 10);
+    keys(&mut s, &[Key::Char('?')]);
+    for _ in 0..400 {
+        keys(&mut s, &[Key::Char('j')]);
+    }
+    let text = screen(&s);
+    assert!(
+        text.contains("Git (as kubectl") || text.contains("field manager"),
+        "{text}"
+    );
+    let rows = layout::help_rows(&s);
+    let all: String = rows
+        .iter()
+        .map(|r| r.iter().map(|(_, t)| t.as_str()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(all.contains("legend") && all.contains("out of sync: fields differ"));
+    assert!(rows
+        .iter()
+        .all(|r| r.iter().map(|(_, t)| wrap::width(t)).sum::<usize>() <= 39));
 }

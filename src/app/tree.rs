@@ -175,11 +175,22 @@ pub fn build_rows(
     filter: Filter,
     collapsed: &HashSet<String>,
 ) -> Vec<Row> {
+    build_rows_in(report, grouping, filter, None, collapsed)
+}
+
+/// [`build_rows`] limited to one namespace (`:ns`), when given.
+pub fn build_rows_in(
+    report: &DriftReport,
+    grouping: Grouping,
+    filter: Filter,
+    namespace: Option<&str>,
+    collapsed: &HashSet<String>,
+) -> Vec<Row> {
     // Groups sort by what they show (then by id, for kinds of the same name).
     type Inner = BTreeMap<(String, String), Vec<usize>>;
     let mut outer: BTreeMap<(String, String), Inner> = BTreeMap::new();
     for (i, e) in report.entries.iter().enumerate() {
-        if !filter.admits(e.status) {
+        if !filter.admits(e.status) || namespace.is_some_and(|ns| e.key.namespace != ns) {
             continue;
         }
         let [(gid, glabel), (sid, slabel)] = groups_of(e, grouping);

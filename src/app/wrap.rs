@@ -30,6 +30,9 @@ pub enum Tone {
 /// A styled piece of text.
 pub type Piece<S> = (S, String);
 
+/// A line of toned pieces.
+pub type Line = Vec<Piece<Tone>>;
+
 /// Wraps one line (pieces) at spaces to `width` cells. A word longer than the width breaks
 /// anywhere. Rows after the first start with `indent` spaces (in `blank`'s style), unless
 /// the width leaves no room for them.
@@ -98,7 +101,12 @@ pub fn wrap<S: Clone + PartialEq>(
 }
 
 /// How many rows `line` takes at `width` (see [`wrap`]).
-pub fn rows<S: Clone + PartialEq>(line: &[Piece<S>], width: usize, indent: usize, blank: &S) -> usize {
+pub fn rows<S: Clone + PartialEq>(
+    line: &[Piece<S>],
+    width: usize,
+    indent: usize,
+    blank: &S,
+) -> usize {
     wrap(line, width, indent, blank).len()
 }
 
@@ -201,8 +209,14 @@ mod tests {
 
     #[test]
     fn ellipsis_says_when_it_cut() {
-        assert_eq!(ellipsis("http://127.0.0.1:18471", 40), "http://127.0.0.1:18471");
-        assert_eq!(ellipsis("http://127.0.0.1:18471", 21), "http://127.0.0.1:184…");
+        assert_eq!(
+            ellipsis("http://127.0.0.1:18471", 40),
+            "http://127.0.0.1:18471"
+        );
+        assert_eq!(
+            ellipsis("http://127.0.0.1:18471", 21),
+            "http://127.0.0.1:184…"
+        );
         assert_eq!(ellipsis("abc", 0), "");
         assert_eq!(ellipsis("abc", 1), "…");
     }

@@ -81,3 +81,21 @@ pub fn context_server(explicit: Option<&Path>, context: &str) -> Option<String> 
         .and_then(Value::as_str)
         .map(str::to_string)
 }
+
+/// Every context name of the kubeconfig files, in merge order, each once.
+pub fn context_names(explicit: Option<&Path>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for d in documents(explicit) {
+        let Some(list) = d.get("contexts").and_then(Value::as_array) else {
+            continue;
+        };
+        for c in list {
+            if let Some(n) = c.get("name").and_then(Value::as_str) {
+                if !names.iter().any(|x| x == n) {
+                    names.push(n.to_string());
+                }
+            }
+        }
+    }
+    names
+}

@@ -5,6 +5,7 @@
 //! kdrift-core's `dump` does. It knows nothing of Git or the UI.
 
 pub mod cluster;
+pub mod events;
 pub mod exec;
 /// Dumps of live objects (`--live-file`), read by kdrift-core.
 pub use kdrift_core::dump as file;

@@ -79,16 +79,34 @@ fn msg_of(event: Event) -> Option<Msg> {
     }
 }
 
-/// Runs the explorer until the user quits; returns the exit status.
-pub fn run(settings: &Settings, opts: ExplorerOptions) -> Result<u8> {
+/// How an explorer run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// Quit with this exit status.
+    Exit(u8),
+    /// `:ctx NAME`: run again on that context.
+    Context(String),
+    /// `:rev REV`: run again on that revision.
+    Revision(String),
+}
+
+/// Runs the explorer once (until the user quits or switches context or revision); returns
+/// how it ended and its state, which the next run carries on from (view, log, filters).
+pub fn run(
+    settings: &Settings,
+    opts: ExplorerOptions,
+    carried: Option<AppState>,
+) -> Result<(Ending, AppState)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let code = rt.block_on(explore(settings, opts, None))?;
+    let ended = rt.block_on(explore_from(settings, opts, None, carried, true))?;
+    // The sources (cluster task, watches) end with the runtime; the Git and recompute
+    // threads end when their channels close.
     rt.shutdown_background();
-    Ok(code)
+    Ok(ended)
 }
 
 /// The explorer on the current runtime. `extra` receives the UI's sender, for callers that
@@ -98,6 +116,22 @@ pub async fn explore(
     opts: ExplorerOptions,
     extra: Option<Box<dyn FnOnce(UnboundedSender<Msg>) + Send>>,
 ) -> Result<u8> {
+    let (ending, _) = explore_from(settings, opts, extra, None, false).await?;
+    Ok(match ending {
+        Ending::Exit(code) => code,
+        Ending::Context(_) | Ending::Revision(_) => super::EXIT_CLEAN,
+    })
+}
+
+/// The explorer, starting from a carried state when there is one; `can_switch` says whether
+/// `:ctx` and `:rev` may end the run to start another.
+async fn explore_from(
+    settings: &Settings,
+    opts: ExplorerOptions,
+    extra: Option<Box<dyn FnOnce(UnboundedSender<Msg>) + Send>>,
+    carried: Option<AppState>,
+    can_switch: bool,
+) -> Result<(Ending, AppState)> {
     let log = init_logging();
     // The explorer will own the terminal: credential plugins may not write to it.
     live::exec::terminal_owned();
@@ -166,17 +200,23 @@ pub async fn explore(
         .unwrap_or_else(|| std::env::current_dir().unwrap_or_default())
         .display()
         .to_string();
-    let mut state = AppState::new(
-        opts.keymap.clone(),
-        opts.look,
-        Header {
-            context,
-            server,
-            repo,
-            revision: Default::default(),
-        },
-        SystemTime::now(),
-    );
+    let header = Header {
+        context,
+        server,
+        repo,
+        revision: Default::default(),
+    };
+    let mut state = match carried {
+        Some(mut s) => {
+            s.restart(header);
+            s
+        }
+        None => AppState::new(opts.keymap.clone(), opts.look, header, SystemTime::now()),
+    };
+    state.can_switch = can_switch;
+    if can_switch && settings.live_file.is_none() {
+        state.contexts = live::kubeconfig::context_names(settings.kubeconfig.as_deref());
+    }
     state.read_only = opts.read_only;
     state.sync.protected = opts.protected;
     state.filter = opts.filter;
@@ -195,11 +235,17 @@ pub async fn explore(
 
     #[cfg(unix)]
     let mut signals = super::terminal::ending_signals();
-    let (_guard, mut terminal) = super::terminal::take()?;
+    let (_guard, mut terminal) = super::terminal::take(state.mouse)?;
     let size = terminal.size()?;
     app::update(&mut state, Msg::Resize(size.width, size.height));
+    let work_tree = settings
+        .load
+        .repo
+        .clone()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    let mut events_task: Option<tokio::task::JoinHandle<()>> = None;
 
-    let mut events = EventStream::new();
+    let mut input = EventStream::new();
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     let mut next_tick = Instant::now() + Duration::from_secs(1);
@@ -229,10 +275,10 @@ pub async fn explore(
         let signalled = std::future::pending::<(Option<u8>, usize, ())>();
         let mut second = false;
         let msg = tokio::select! {
-            ev = events.next() => match ev {
+            ev = input.next() => match ev {
                 Some(Ok(e)) => msg_of(e),
                 Some(Err(e)) => return Err(anyhow::anyhow!("reading the terminal: {e}")),
-                None => return Ok(super::EXIT_CLEAN),
+                None => return Ok((Ending::Exit(super::EXIT_CLEAN), state)),
             },
             m = ui_rx.recv() => m,
             _ = tokio::time::sleep_until(wake.into()) => {
@@ -245,7 +291,7 @@ pub async fn explore(
             (n, _, _) = signalled => {
                 let n = n.unwrap_or(15);
                 tracing::info!(signal = n, "terminated by a signal");
-                return Ok(128 + n);
+                return Ok((Ending::Exit(128 + n), state));
             }
         };
         let Some(msg) = msg else { continue };
@@ -253,7 +299,14 @@ pub async fn explore(
         dirty |= folded.redraw;
         for effect in folded.effects {
             match effect {
-                Effect::Quit => return Ok(super::EXIT_CLEAN),
+                Effect::Quit => {
+                    if let Some(t) = events_task.take() {
+                        t.abort();
+                    }
+                    return Ok((Ending::Exit(super::EXIT_CLEAN), state));
+                }
+                Effect::SwitchContext(c) => return Ok((Ending::Context(c), state)),
+                Effect::SwitchRevision(r) => return Ok((Ending::Revision(r), state)),
                 Effect::Refresh => {
                     let _ = git_refresh_tx.send(());
                     let _ = live_refresh_tx.send(SourceCmd::Refresh);
@@ -268,6 +321,66 @@ pub async fn explore(
                         settings.concurrency,
                         ui_tx.clone(),
                     ));
+                }
+                Effect::Copy(text) => {
+                    use std::io::Write;
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(super::external::osc52(&text).as_bytes());
+                    let _ = out.flush();
+                }
+                Effect::Mouse(on) => super::terminal::mouse(on),
+                Effect::WatchEvents(key) => {
+                    if let Some(t) = events_task.take() {
+                        t.abort();
+                    }
+                    if let Some(k) = key {
+                        if settings.live_file.is_some() {
+                            app::update(
+                                &mut state,
+                                Msg::Events(k, Err("no cluster: the live side is a file".into())),
+                            );
+                        } else {
+                            events_task = Some(tokio::spawn(super::sources::events_task(
+                                k,
+                                connected_rx.clone(),
+                                ui_tx.clone(),
+                            )));
+                        }
+                    }
+                }
+                Effect::Edit { file, line } => {
+                    let commit = state.header.revision.commit.clone();
+                    let differs = !commit.is_empty()
+                        && super::external::differs_from(&work_tree, &commit, &file);
+                    // The terminal goes to the editor; the input reader stops so that it does
+                    // not take the editor's keys.
+                    drop(input);
+                    super::terminal::suspend();
+                    let result = super::external::edit(&work_tree, &file, line);
+                    super::terminal::resume(&mut terminal, state.mouse)?;
+                    input = EventStream::new();
+                    let now = SystemTime::now();
+                    app::fold(&mut state, Msg::Tick(now), now, true);
+                    match result {
+                        Err(e) => state.announce(format!("{e:#}")),
+                        Ok(()) if differs => state.announce(format!(
+                            "note: {file} in the working tree differs from {} (the revision shown): you edited the working tree",
+                            state.header.revision.short
+                        )),
+                        Ok(()) => state.log(format!("edited {file}")),
+                    }
+                    dirty = true;
+                }
+                Effect::Page { title, text } => {
+                    drop(input);
+                    super::terminal::suspend();
+                    let result = super::external::page(&text);
+                    super::terminal::resume(&mut terminal, state.mouse)?;
+                    input = EventStream::new();
+                    if let Err(e) = result {
+                        state.announce(format!("{title}: {e:#}"));
+                    }
+                    dirty = true;
                 }
             }
         }

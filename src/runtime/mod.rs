@@ -4,6 +4,7 @@
 pub mod demo;
 mod diff_cmd;
 pub mod explorer;
+mod external;
 pub mod log;
 mod recompute;
 mod settings;
@@ -72,9 +73,21 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Some(Command::Tui) | None => {
             let config = config::load(cli.global.config.as_deref())?;
-            let settings = resolve(&cli.global, &config)?;
-            let opts = explorer_options(&cli.global, &config, &settings)?;
-            explorer::run(&settings, opts)
+            // `:ctx` and `:rev` end a run and start the next on the new context or revision,
+            // with settings resolved again (read-only and protected contexts included).
+            let mut global = cli.global.clone();
+            let mut carried = None;
+            loop {
+                let settings = resolve(&global, &config)?;
+                let opts = explorer_options(&global, &config, &settings)?;
+                let (ending, state) = explorer::run(&settings, opts, carried)?;
+                match ending {
+                    explorer::Ending::Exit(code) => return Ok(code),
+                    explorer::Ending::Context(c) => global.context = Some(c),
+                    explorer::Ending::Revision(r) => global.rev = r,
+                }
+                carried = Some(state);
+            }
         }
     }
 }

@@ -125,6 +125,32 @@ pub struct Connected {
     syncer: Syncer,
 }
 
+impl Connected {
+    pub fn client(&self) -> &kube::Client {
+        self.syncer.client()
+    }
+}
+
+/// Reads a resource's Events every few seconds while the Events view is open (the view
+/// stops it), answering `Msg::Events`.
+pub async fn events_task(
+    key: crate::model::ResourceKey,
+    connected: tokio::sync::watch::Receiver<Option<Connected>>,
+    ui: UnboundedSender<Msg>,
+) {
+    loop {
+        let client = connected.borrow().as_ref().map(|c| c.client().clone());
+        let answer = match client {
+            Some(c) => crate::live::events::read(&c, &key, 200).await,
+            None => Err("not connected to a cluster (yet)".to_string()),
+        };
+        if ui.send(Msg::Events(key.clone(), answer)).is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
 /// The channels of the cluster task.
 pub struct ClusterIo {
     pub engine: std::sync::mpsc::Sender<RecomputeInput>,

@@ -31,7 +31,7 @@ pub fn restore() {
 /// Takes the terminal: raw mode, the alternate screen, the mouse, cleared. The guard restores
 /// it when dropped. A panic on this (the UI's) thread restores it and then reports as usual;
 /// one on another thread (a source, the recompute thread) goes to the log file, not over the screen.
-pub fn take() -> Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+pub fn take(mouse: bool) -> Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
     crossterm::terminal::enable_raw_mode().context("the terminal does not support raw mode")?;
     let guard = TerminalGuard;
     let ui_thread = std::thread::current().id();
@@ -44,14 +44,35 @@ pub fn take() -> Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
             tracing::error!("panic on a background thread: {info}");
         }
     }));
-    crossterm::execute!(
-        std::io::stdout(),
-        crossterm::terminal::EnterAlternateScreen,
-        crossterm::event::EnableMouseCapture
-    )?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    self::mouse(mouse);
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     terminal.clear()?;
     Ok((guard, terminal))
+}
+
+/// Captures the mouse (wheel and clicks come to kdrift) or lets the terminal have it (to
+/// select text). Most terminals also select with shift held while the mouse is captured.
+pub fn mouse(on: bool) {
+    let _ = if on {
+        crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)
+    } else {
+        crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture)
+    };
+}
+
+/// Gives the terminal to another program (editor, pager): as it was before kdrift.
+pub fn suspend() {
+    restore();
+}
+
+/// Takes the terminal back after another program, and redraws everything.
+pub fn resume(terminal: &mut Terminal<CrosstermBackend<Stdout>>, mouse: bool) -> Result<()> {
+    crossterm::terminal::enable_raw_mode().context("the terminal does not support raw mode")?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    self::mouse(mouse);
+    terminal.clear()?;
+    Ok(())
 }
 
 /// Every catchable signal whose default would end the process (HUP, INT, QUIT, USR1, USR2,

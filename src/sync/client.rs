@@ -41,6 +41,11 @@ pub struct Syncer {
 }
 
 impl Syncer {
+    /// The client of the cluster it writes to (for reads beside the sync: Events).
+    pub fn client(&self) -> &kube::Client {
+        &self.target.client
+    }
+
     pub fn new(
         target: ClusterTarget,
         served: Arc<Served>,

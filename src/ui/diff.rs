@@ -29,7 +29,10 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     let git_title = format!("{git_sign} Git {rev}");
     if state.prefs.unified {
         lines.push(Line::from(vec![
-            Span::styled(format!("{:>w$} {:>w$}   ", "live", "git", w = NUM), theme.dim()),
+            Span::styled(
+                format!("{:>w$} {:>w$}   ", "live", "git", w = NUM),
+                theme.dim(),
+            ),
             Span::styled(live_title, theme.live_side()),
             Span::raw("   "),
             Span::styled(git_title, theme.git_side()),

@@ -8,6 +8,7 @@ pub mod theme;
 
 use crate::app::layout::{self, Areas};
 use crate::app::tree::{Filter, RowKind};
+use crate::app::wrap;
 use crate::app::{AppState, LiveState, Screen};
 use crate::drift::Summary;
 use crate::model::DriftStatus;
@@ -23,7 +24,10 @@ pub use crate::app::ages::{age, age_secs, clock, owner_age};
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState) {
     let size = frame.area();
-    let areas = layout::areas((size.width, size.height));
+    let areas = layout::areas(
+        (size.width, size.height),
+        state.detail.unwrap_or(size.width >= layout::WIDE),
+    );
     let theme = Theme::new(state.look);
     draw_status(frame, state, &theme, areas.status);
     match state.screen {
@@ -31,6 +35,7 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
         Screen::Diff => diff::draw(frame, state, &theme, areas.body),
         Screen::Help => draw_help(frame, state, &theme, areas.body),
         Screen::Log => draw_log(frame, state, &theme, areas.body),
+        Screen::Events => draw_events(frame, state, &theme, areas.body),
     }
     draw_hint(frame, state, &theme, areas.hint);
     if state.sync.is_open() {
@@ -206,15 +211,76 @@ fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         format!(" · {}", state.header.repo),
         theme.dim(),
     ));
-    let lines = vec![Line::from(line1), Line::from(line2)];
+    let width = usize::from(area.width);
+    let lines = vec![Line::from(fit(line1, width)), Line::from(fit(line2, width))];
     frame.render_widget(Paragraph::new(lines).style(theme.bar()), area);
+}
+
+/// Spans cut to `width` cells: the span that does not fit ends with `…`, and the ones after
+/// it go, so that a URL or a number is never shown shortened without saying so.
+fn fit(spans: Vec<Span<'static>>, width: usize) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let w = wrap::width(&span.content);
+        if used + w <= width {
+            used += w;
+            out.push(span);
+            continue;
+        }
+        let room = width - used;
+        if room >= 1 {
+            out.push(Span::styled(
+                wrap::ellipsis(&span.content, room),
+                span.style,
+            ));
+        } else if let Some(last) = out.last_mut() {
+            // No room for a word: say so on what is already shown.
+            let text = last.content.to_string();
+            let n = wrap::width(&text);
+            last.content = wrap::ellipsis(&text, n.saturating_sub(1).max(1)).into();
+        }
+        break;
+    }
+    out
 }
 
 fn draw_tree_screen(frame: &mut Frame, state: &AppState, theme: &Theme, areas: &Areas) {
     draw_tree(frame, state, theme, areas.tree);
-    if areas.detail.width > 0 {
-        draw_detail(frame, state, theme, areas.detail);
+    draw_crumb(frame, state, theme, areas.crumb);
+    if areas.detail.width > 0 && areas.detail.height > 0 {
+        draw_detail(
+            frame,
+            state,
+            theme,
+            areas.detail,
+            areas.detail.y > areas.tree.y,
+        );
     }
+}
+
+/// Where the cursor is: namespace › kind › name (or folder › file › name), and row n/N.
+fn draw_crumb(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    if area.height == 0 || !state.loaded || state.rows.is_empty() {
+        return;
+    }
+    let position = format!(" {}/{} ", state.selected + 1, state.rows.len());
+    let mut crumb = state.breadcrumb().join(" › ");
+    if let Some(ns) = &state.namespace {
+        crumb = format!("[:ns {ns}] {crumb}");
+    }
+    let room = usize::from(area.width).saturating_sub(wrap::width(&position) + 1);
+    let crumb = wrap::ellipsis(&format!(" {crumb}"), room);
+    let pad = usize::from(area.width).saturating_sub(wrap::width(&crumb) + wrap::width(&position));
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(crumb, theme.accent()),
+            Span::raw(" ".repeat(pad)),
+            Span::styled(position, theme.dim()),
+        ]))
+        .style(theme.bar()),
+        area,
+    );
 }
 
 fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
@@ -367,21 +433,39 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
-    let inner = Rect::new(
-        area.x + 1,
-        area.y,
-        area.width.saturating_sub(1),
-        area.height,
-    );
-    // The separator.
-    let sep: Vec<Line> = (0..area.height)
-        .map(|_| Line::from(Span::styled(theme.vbar(), theme.dim())))
-        .collect();
-    frame.render_widget(
-        Paragraph::new(sep),
-        Rect::new(area.x, area.y, 1, area.height),
-    );
+fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect, below: bool) {
+    let inner = if below {
+        // A rule above, naming the pane and its key.
+        let rule = format!("{} detail (i hides) ", "─".repeat(2));
+        let rest = usize::from(area.width).saturating_sub(wrap::width(&rule));
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(
+                format!("{rule}{}", "─".repeat(rest)),
+                theme.dim(),
+            ))),
+            Rect::new(area.x, area.y, area.width, 1),
+        );
+        Rect::new(
+            area.x,
+            area.y + 1,
+            area.width,
+            area.height.saturating_sub(1),
+        )
+    } else {
+        let sep: Vec<Line> = (0..area.height)
+            .map(|_| Line::from(Span::styled(theme.vbar(), theme.dim())))
+            .collect();
+        frame.render_widget(
+            Paragraph::new(sep),
+            Rect::new(area.x, area.y, 1, area.height),
+        );
+        Rect::new(
+            area.x + 1,
+            area.y,
+            area.width.saturating_sub(1),
+            area.height,
+        )
+    };
     let mut lines: Vec<Line> = Vec::new();
     if let Some(e) = state.selected_entry() {
         lines.push(Line::from(vec![
@@ -533,29 +617,20 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
+fn draw_rows(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect, rows: &[wrap::Line]) {
+    let shown: Vec<Line> = theme.lines(
+        &rows
+            .iter()
+            .skip(state.list_scroll)
+            .take(usize::from(area.height))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    frame.render_widget(Paragraph::new(shown), area);
+}
+
 fn draw_help(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
-    let lines: Vec<Line> = layout::help_lines(state)
-        .into_iter()
-        .skip(state.list_scroll)
-        .take(area.height as usize)
-        .map(|(keys, text)| {
-            if keys.is_empty() && !text.is_empty() {
-                Line::from(Span::styled(
-                    format!(" {text}"),
-                    theme.accent().add_modifier(Modifier::BOLD),
-                ))
-            } else {
-                Line::from(vec![
-                    Span::styled(
-                        format!("   {keys:<22}"),
-                        Style::default().add_modifier(Modifier::BOLD),
-                    ),
-                    Span::raw(text),
-                ])
-            }
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), area);
+    draw_rows(frame, state, theme, area, &layout::help_rows(state));
 }
 
 fn draw_log(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
@@ -566,24 +641,23 @@ fn draw_log(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         );
         return;
     }
-    let lines: Vec<Line> = state
-        .log
-        .iter()
-        .skip(state.list_scroll)
-        .take(area.height as usize)
-        .map(|l| {
-            Line::from(vec![
-                Span::styled(format!(" {} ", clock(l.time)), theme.dim()),
-                Span::raw(l.text.clone()),
-            ])
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), area);
+    draw_rows(frame, state, theme, area, &layout::log_rows(state));
+}
+
+fn draw_events(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
+    draw_rows(frame, state, theme, area, &layout::events_rows(state));
 }
 
 fn draw_hint(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     use crate::keymap::{Action, KeyMode};
-    let line = if state.search.editing {
+    let line = if let Some(cmd) = &state.command {
+        Line::from(vec![
+            Span::styled(":", theme.accent()),
+            Span::raw(crate::text::visible_line(cmd).into_owned()),
+            Span::styled("▏", theme.accent()),
+            Span::styled("   tab: complete · enter: run · esc: cancel", theme.dim()),
+        ])
+    } else if state.search.editing {
         Line::from(vec![
             Span::styled("/", theme.accent()),
             Span::raw(state.search.query.clone()),
@@ -625,7 +699,7 @@ fn draw_hint(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                     Action::Quit,
                 ],
             ),
-            Screen::Help | Screen::Log => (
+            Screen::Help | Screen::Log | Screen::Events => (
                 KeyMode::List,
                 &[Action::Back, Action::Down, Action::Up, Action::Quit],
             ),

@@ -167,3 +167,17 @@ pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
         .and_then(Value::as_str)
         .unwrap_or("")
 }
+
+/// One Kubernetes Event about a resource, as kdrift shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterEvent {
+    /// Seconds since the epoch of its last occurrence.
+    pub time: i64,
+    /// `Normal` or `Warning`.
+    pub kind: String,
+    pub reason: String,
+    pub message: String,
+    pub count: u32,
+    /// Who reported it (controller or component).
+    pub source: String,
+}

@@ -71,6 +71,17 @@ const BUILTIN: &[Builtin] = &[
         false,
     ),
     ("", "v1", "Secret", "secrets", true, &[], false, false),
+    ("", "v1", "Event", "events", true, &["ev"], false, false),
+    (
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        true,
+        &["ev"],
+        false,
+        false,
+    ),
     ("", "v1", "Service", "services", true, &["svc"], true, false),
     (
         "",

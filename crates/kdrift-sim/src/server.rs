@@ -445,7 +445,12 @@ fn selection(q: &HashMap<String, String>, ns: Option<&str>) -> Result<Selection,
                 format!("invalid field selector {part:?}"),
             ));
         };
-        if k != "metadata.name" && k != "metadata.namespace" {
+        // The fields the API server selects on for every kind, and those of Events (what
+        // `kubectl events --for` and kdrift's Events view ask for).
+        let event_field = k.starts_with("involvedObject.")
+            || k.starts_with("regarding.")
+            || matches!(k, "reason" | "type" | "source" | "reportingController");
+        if k != "metadata.name" && k != "metadata.namespace" && !event_field {
             return Err(ApiError::new(
                 400,
                 "BadRequest",

@@ -132,7 +132,8 @@ pub struct ListResult {
 pub struct Selection {
     pub namespace: Option<String>,
     pub labels: Option<LabelSelector>,
-    /// `metadata.name` / `metadata.namespace` equalities (`!` prefix on the value: not equal).
+    /// Field equalities (`!` prefix on the value: not equal): `metadata.name`,
+    /// `metadata.namespace`, and Events' `involvedObject.*`, `regarding.*`, `reason`, `type`.
     pub fields: Vec<(String, String)>,
 }
 
@@ -153,13 +154,10 @@ impl Selection {
             }
         }
         self.fields.iter().all(|(field, want)| {
+            let pointer = format!("/{}", field.replace('.', "/"));
             let got = match field.as_str() {
-                "metadata.name" => obj
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
                 "metadata.namespace" => ns,
-                _ => return true,
+                _ => obj.pointer(&pointer).and_then(Value::as_str).unwrap_or(""),
             };
             match want.strip_prefix('!') {
                 Some(w) => got != w,
