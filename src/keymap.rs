@@ -178,7 +178,7 @@ impl Action {
             Action::ToggleWrap => "wrap long lines",
             Action::NextHunk => "next change",
             Action::PrevHunk => "previous change",
-            Action::NextDrifted => "the next drifted resource's diff",
+            Action::NextDrifted => "the next drifted resource's diff (from the tree or a diff)",
             Action::PrevDrifted => "the previous drifted resource's diff",
             Action::Sync => "sync the selected (or marked) resources, after a preview",
             Action::Mark => "mark / unmark for sync",

@@ -69,7 +69,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "runtime",
         &[
             "app", "cli", "config", "desired", "drift", "fixture", "glob", "keymap", "live",
-            "model", "path", "report", "sim", "sync", "text", "ui",
+            "model", "path", "report", "sim", "sync", "text", "timefmt", "ui",
         ],
     ),
 ];

@@ -1161,32 +1161,40 @@ fn run_command(state: &mut AppState, text: &str) -> Vec<Effect> {
     Vec::new()
 }
 
-/// From the diff, the diff of the next (or previous) resource of the tree that is not synced,
-/// in the tree's order (collapsed groups included); the tree's selection follows.
+/// The diff of the next (or previous) resource of the tree that is not synced, in the tree's
+/// order (collapsed groups included), from the open diff or, in the tree, from the selected
+/// row; the tree's selection follows.
 fn step_drifted(state: &mut AppState, forward: bool) {
-    let Some(current) = state.diff.as_ref().map(|d| d.key.clone()) else {
-        return;
-    };
     let all = state.rows_for(state.filter, &HashSet::new());
-    let order: Vec<&ResourceKey> = all
-        .iter()
-        .filter_map(|r| match r.kind {
-            RowKind::Resource { index } => Some(index),
-            RowKind::Group { .. } => None,
-        })
-        .map(|i| &state.report.entries[i])
-        .filter(|e| e.status != DriftStatus::Synced || e.key == current)
-        .map(|e| &e.key)
-        .collect();
-    let Some(at) = order.iter().position(|k| **k == current) else {
-        return;
+    let from_diff = state
+        .diff
+        .as_ref()
+        .filter(|_| state.screen == Screen::Diff)
+        .map(|d| d.key.clone());
+    // Where to start: the diff's resource, else the selected row (a group starts before its
+    // first resource).
+    let start_id = match &from_diff {
+        Some(k) => Some(tree::resource_id(k)),
+        None => state.selected_row().map(|r| r.id.clone()),
     };
-    let next = if forward {
-        order.get(at + 1)
-    } else {
-        at.checked_sub(1).and_then(|i| order.get(i))
+    let at = start_id.and_then(|id| all.iter().position(|r| r.id == id));
+    let drifted = |r: &Row| match r.kind {
+        RowKind::Resource { index } => {
+            state.report.entries[index].status != DriftStatus::Synced
+        }
+        RowKind::Group { .. } => false,
     };
-    let Some(key) = next.map(|k| (*k).clone()) else {
+    let found = match (forward, at) {
+        (true, Some(a)) => all[a + 1..].iter().find(|r| drifted(r)),
+        (true, None) => all.iter().find(|r| drifted(r)),
+        (false, Some(a)) => all[..a].iter().rev().find(|r| drifted(r)),
+        (false, None) => None,
+    };
+    let key = found.and_then(|r| match r.kind {
+        RowKind::Resource { index } => Some(state.report.entries[index].key.clone()),
+        RowKind::Group { .. } => None,
+    });
+    let Some(key) = key else {
         state.toast = Some((
             if forward {
                 "no drifted resource after this one".to_string()

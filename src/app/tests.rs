@@ -1325,3 +1325,21 @@ fn help_has_a_legend_of_glyphs_and_wraps() {
         .iter()
         .all(|r| r.iter().map(|(_, t)| wrap::width(t)).sum::<usize>() <= 39));
 }
+
+#[test]
+fn j_from_the_tree_opens_each_drifted_resource_in_turn() {
+    let mut s = state(80, 24);
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        keys(&mut s, &[Key::Char('J')]);
+        assert_eq!(s.screen, Screen::Diff);
+        seen.push(s.diff.as_ref().unwrap().key.name.clone());
+    }
+    assert_eq!(seen, ["broken", "db", "w1", "flags", "web"]);
+    keys(&mut s, &[Key::Char('J')]);
+    assert_eq!(s.diff.as_ref().unwrap().key.name, "web");
+    assert!(s.current_toast().unwrap().contains("no drifted resource after"));
+    // Back in the tree, K opens the one before the selection.
+    keys(&mut s, &[Key::Char('q'), Key::Char('K')]);
+    assert_eq!(s.diff.as_ref().unwrap().key.name, "flags");
+}

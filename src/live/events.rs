@@ -1,5 +1,6 @@
-//! A resource's recent Events, newest first: from `events.k8s.io/v1` where the cluster serves
-//! it (`regarding`), else from core/v1 (`involvedObject`), selected by the server on the
+//! A resource's recent Events, newest first: from core/v1 (`involvedObject`), else from
+//! `events.k8s.io/v1` (`regarding`) where only that is served (both serve the same Events
+//! on a real API server), selected by the server on the
 //! object's kind and name and checked again here. Events of a cluster-scoped object live in
 //! `default`, as the API server records them.
 
@@ -25,9 +26,10 @@ pub async fn read(
     );
     let core_api =
         ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Event"), "events");
+    // The two APIs serve the same Events; core/v1 is served everywhere.
     let attempts = [
-        (new_api, "regarding", "events.k8s.io/v1"),
         (core_api, "involvedObject", "v1"),
+        (new_api, "regarding", "events.k8s.io/v1"),
     ];
     let mut last_error = String::new();
     for (ar, field, api_name) in attempts {

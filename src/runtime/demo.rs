@@ -246,6 +246,38 @@ const ACTS: &[Act] = &[
     Act { what: "a new commit landed in Git: \"api: release 1.5.0\"" },
 ];
 
+/// Records an Event about a Deployment of the shop, as its controller would (the demo's
+/// `E` view shows them).
+async fn record_event(
+    client: &kube::Client,
+    deployment: &str,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let at = crate::timefmt::rfc3339(now);
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "shop");
+    let event = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": format!("{deployment}.{now:x}{}", reason.len()), "namespace": "shop"},
+        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment, "namespace": "shop"},
+        "reason": reason,
+        "message": message,
+        "type": "Normal",
+        "count": 1,
+        "source": {"component": "deployment-controller"},
+        "firstTimestamp": at,
+        "lastTimestamp": at,
+        "reportingComponent": "deployment-controller",
+    }))?;
+    events.create(&PostParams::default(), &event).await?;
+    Ok(())
+}
+
 async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
     let pp = |m: &str| PatchParams {
         field_manager: Some(m.to_string()),
@@ -261,6 +293,13 @@ async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
                     &Patch::Merge(serde_json::json!({"spec": {"replicas": 4}})),
                 )
                 .await?;
+            record_event(
+                client,
+                "web",
+                "ScalingReplicaSet",
+                "Scaled up replica set web-5d8c7f9b4 from 2 to 4",
+            )
+            .await?;
         }
         1 => {
             deploys
@@ -270,12 +309,26 @@ async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
                     &Patch::Merge(serde_json::json!({"spec": {"replicas": 5}})),
                 )
                 .await?;
+            record_event(
+                client,
+                "api",
+                "ScalingReplicaSet",
+                "Scaled up replica set api-6c9f8d7b5 from 2 to 5",
+            )
+            .await?;
         }
         2 => {
             let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "ghcr.io/example/web:2.3.1-hotfix1"}]}}}});
             deploys
                 .patch("web", &pp("kubectl-edit"), &Patch::Strategic(patch))
                 .await?;
+            record_event(
+                client,
+                "web",
+                "ScalingReplicaSet",
+                "Scaled up replica set web-7f6d5c8e9 from 0 to 1",
+            )
+            .await?;
         }
         3 => {
             let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "shop");

@@ -72,16 +72,6 @@ const BUILTIN: &[Builtin] = &[
     ),
     ("", "v1", "Secret", "secrets", true, &[], false, false),
     ("", "v1", "Event", "events", true, &["ev"], false, false),
-    (
-        "events.k8s.io",
-        "v1",
-        "Event",
-        "events",
-        true,
-        &["ev"],
-        false,
-        false,
-    ),
     ("", "v1", "Service", "services", true, &["svc"], true, false),
     (
         "",
