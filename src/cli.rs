@@ -195,6 +195,10 @@ pub struct DiffArgs {
     /// Colour the text report: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Print straight to the terminal. Otherwise a text report on a terminal goes through
+    /// $KDRIFT_PAGER, else $PAGER, else `less -R` (LESS=FRX unless LESS is set).
+    #[arg(long)]
+    pub no_pager: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

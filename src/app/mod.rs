@@ -1179,9 +1179,7 @@ fn step_drifted(state: &mut AppState, forward: bool) {
     };
     let at = start_id.and_then(|id| all.iter().position(|r| r.id == id));
     let drifted = |r: &Row| match r.kind {
-        RowKind::Resource { index } => {
-            state.report.entries[index].status != DriftStatus::Synced
-        }
+        RowKind::Resource { index } => state.report.entries[index].status != DriftStatus::Synced,
         RowKind::Group { .. } => false,
     };
     let found = match (forward, at) {

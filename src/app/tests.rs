@@ -1338,7 +1338,10 @@ fn j_from_the_tree_opens_each_drifted_resource_in_turn() {
     assert_eq!(seen, ["broken", "db", "w1", "flags", "web"]);
     keys(&mut s, &[Key::Char('J')]);
     assert_eq!(s.diff.as_ref().unwrap().key.name, "web");
-    assert!(s.current_toast().unwrap().contains("no drifted resource after"));
+    assert!(s
+        .current_toast()
+        .unwrap()
+        .contains("no drifted resource after"));
     // Back in the tree, K opens the one before the selection.
     keys(&mut s, &[Key::Char('q'), Key::Char('K')]);
     assert_eq!(s.diff.as_ref().unwrap().key.name, "flags");

@@ -449,6 +449,7 @@ pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> 
             output: crate::cli::OutputFormat::Text,
             keys: Vec::new(),
             color: crate::cli::ColorChoice::Never,
+            no_pager: true,
         };
         runtime::run_diff(&settings, &diff)?;
         runtime::EXIT_CLEAN

@@ -109,10 +109,21 @@ pub(crate) fn finish_diff<T>(
         text
     };
     stage(&mut timings, "render", t);
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an error worth a message.
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    // On a terminal, a text report goes through the pager (as `git diff` does).
+    let paged = args.output == OutputFormat::Text
+        && !args.no_pager
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && super::external::pager_command().is_some();
+    let shown = paged
+        && super::external::page(&text)
+            .map_err(|e| eprintln!("kdrift: {e:#}; printing instead"))
+            .is_ok();
+    if !shown {
+        let mut stdout = std::io::stdout().lock();
+        // A closed pipe (`| head`) is not an error worth a message.
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+    }
     for note in &ctx.notes {
         eprintln!("kdrift: note: {}", crate::text::visible_line(note));
     }

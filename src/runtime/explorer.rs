@@ -206,6 +206,7 @@ async fn explore_from(
         repo,
         revision: Default::default(),
     };
+    let fresh = carried.is_none();
     let mut state = match carried {
         Some(mut s) => {
             s.restart(header);
@@ -219,8 +220,11 @@ async fn explore_from(
     }
     state.read_only = opts.read_only;
     state.sync.protected = opts.protected;
-    state.filter = opts.filter;
-    state.first_run_hint = opts.first_run_hint.clone();
+    if fresh {
+        // A run after `:ctx` or `:rev` keeps the view the user had.
+        state.filter = opts.filter;
+        state.first_run_hint = opts.first_run_hint.clone();
+    }
     if settings.live_file.is_some() {
         state.live = LiveState::File {
             read_at: SystemTime::now(),

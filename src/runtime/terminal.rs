@@ -44,10 +44,15 @@ pub fn take(mouse: bool) -> Result<(TerminalGuard, Terminal<CrosstermBackend<Std
             tracing::error!("panic on a background thread: {info}");
         }
     }));
-    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )?;
     self::mouse(mouse);
-    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
-    terminal.clear()?;
+    // Not `Terminal::clear`: it asks the terminal for the cursor position, and an input
+    // reader of an earlier run (`:ctx`, `:rev`) may take the answer.
+    let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     Ok((guard, terminal))
 }
 
@@ -66,12 +71,18 @@ pub fn suspend() {
     restore();
 }
 
-/// Takes the terminal back after another program, and redraws everything.
+/// Takes the terminal back after another program; the next frame redraws everything.
 pub fn resume(terminal: &mut Terminal<CrosstermBackend<Stdout>>, mouse: bool) -> Result<()> {
     crossterm::terminal::enable_raw_mode().context("the terminal does not support raw mode")?;
-    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )?;
     self::mouse(mouse);
-    terminal.clear()?;
+    // A new terminal has no previous frame, so the whole screen is drawn again (without the
+    // cursor query `Terminal::clear` makes).
+    *terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     Ok(())
 }
 

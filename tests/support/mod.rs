@@ -246,6 +246,11 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// Runs a tmux command on this session's server (`set-option …`, `show-buffer`).
+    pub fn run_pub(&self, args: &[&str]) -> String {
+        self.run(args)
+    }
+
     /// Sends keys (tmux key names: `Enter`, `Escape`, `Down`, or literal text).
     pub fn send(&self, keys: &[&str]) {
         for k in keys {
