@@ -951,11 +951,8 @@ fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
                 state.command = None;
                 return run_command(state, &text);
             }
-            Key::Backspace => {
-                if cmd.pop().is_none() {
-                    state.command = None;
-                }
-            }
+            Key::Backspace if cmd.pop().is_none() => state.command = None,
+            Key::Backspace => {}
             Key::Tab => complete_command(state),
             Key::Char(c) => cmd.push(c),
             _ => {}

@@ -1065,7 +1065,7 @@ fn the_breadcrumb_names_where_the_cursor_is() {
     let text = screen(&s);
     let n = s.rows.len();
     assert!(
-        text.contains(&format!("shop › Deployment › web"))
+        text.contains("shop › Deployment › web")
             && text.contains(&format!(" {}/{n} ", s.selected + 1)),
         "{text}"
     );

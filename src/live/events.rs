@@ -47,7 +47,7 @@ pub async fn read(
                     .filter(|v| about(v, field, key))
                     .map(|v| event_of(&v))
                     .collect();
-                events.sort_by(|a, b| b.time.cmp(&a.time));
+                events.sort_by_key(|e| std::cmp::Reverse(e.time));
                 events.truncate(limit);
                 return Ok(events);
             }
