@@ -61,7 +61,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "ui",
         &[
-            "app", "diff", "drift", "keymap", "model", "path", "sync", "text", "timefmt",
+            "app", "diff", "drift", "keymap", "model", "path", "sync", "text",
         ],
     ),
     // The wiring, the commands (demo among them): knows everything.

@@ -254,6 +254,21 @@ pub fn on_key(state: &mut AppState, key: Key) -> Vec<Effect> {
     effects
 }
 
+/// A confirmed plan leaves as the effect that applies exactly it.
+fn apply(state: &mut AppState, plan: SyncPlan, force: bool) -> Vec<Effect> {
+    let writes = plan.to_write(force);
+    state.sync.dialog = Dialog::Working(format!(
+        "applying {writes} resource{}{}…",
+        plural(writes),
+        if force {
+            ", taking the conflicting fields"
+        } else {
+            ""
+        }
+    ));
+    vec![Effect::Sync(SyncEffect::Apply { plan, force })]
+}
+
 fn dialog_key(state: &mut AppState, key: Key) -> Vec<Effect> {
     let protected = state.sync.protected;
     let context = state.header.context.clone();
@@ -311,22 +326,14 @@ fn dialog_key(state: &mut AppState, key: Key) -> Vec<Effect> {
                         return Vec::new();
                     }
                     Key::Char('y') if !protected && writes > 0 => {
-                        state.sync.dialog = Dialog::Working(format!(
-                            "applying {writes} resource{}…",
-                            plural(writes)
-                        ));
-                        return vec![Effect::Sync(SyncEffect::Apply { plan, force: false })];
+                        return apply(state, plan, false);
                     }
                     Key::Char(c) if protected && writes > 0 => typed.push(c),
                     Key::Backspace if protected => {
                         typed.pop();
                     }
                     Key::Enter if protected && writes > 0 && typed == context => {
-                        state.sync.dialog = Dialog::Working(format!(
-                            "applying {writes} resource{}…",
-                            plural(writes)
-                        ));
-                        return vec![Effect::Sync(SyncEffect::Apply { plan, force: false })];
+                        return apply(state, plan, false);
                     }
                     _ => {
                         state.toast = Some(("sync cancelled: nothing written".into(), state.now));
@@ -347,27 +354,16 @@ fn dialog_key(state: &mut AppState, key: Key) -> Vec<Effect> {
             mut typed,
             mut scroll,
         } => {
-            let writes = plan.to_write(true);
-            let applying = format!(
-                "applying {writes} resource{}, taking the conflicting fields…",
-                plural(writes)
-            );
             if let Some(by) = scroll_by(&key, !protected) {
                 scroll = scrolled(scroll, by);
             } else {
                 match key {
-                    Key::Char('y') if !protected => {
-                        state.sync.dialog = Dialog::Working(applying);
-                        return vec![Effect::Sync(SyncEffect::Apply { plan, force: true })];
-                    }
+                    Key::Char('y') if !protected => return apply(state, plan, true),
                     Key::Char(c) if protected => typed.push(c),
                     Key::Backspace if protected => {
                         typed.pop();
                     }
-                    Key::Enter if protected && typed == context => {
-                        state.sync.dialog = Dialog::Working(applying);
-                        return vec![Effect::Sync(SyncEffect::Apply { plan, force: true })];
-                    }
+                    Key::Enter if protected && typed == context => return apply(state, plan, true),
                     _ => {
                         state.toast = Some(("force cancelled: nothing written".into(), state.now));
                         return Vec::new();

@@ -920,6 +920,20 @@ fn ascii_draws_only_ascii_and_folds_unlike_statuses() {
         keys(&mut s, &[Key::Enter]);
         let diff = screen(&s);
         assert!(diff.is_ascii(), "{diff}");
+        // The detail below, the help with its legend, a long dialog, the Events view.
+        keys(&mut s, &[Key::Char('i')]);
+        let detail = screen(&s);
+        assert!(detail.is_ascii(), "{detail}");
+        keys(&mut s, &[Key::Char('?'), Key::Char('G')]);
+        let help = screen(&s);
+        assert!(help.is_ascii(), "{help}");
+        keys(&mut s, &[Key::Char('q')]);
+        s.sync.dialog = Dialog::Working("previewing…".into());
+        update(&mut s, Msg::Sync(SyncMsg::Previewed(long_plan(20))));
+        keys(&mut s, &[Key::Char('j')]);
+        let dialog = screen(&s);
+        assert!(dialog.is_ascii(), "{dialog}");
+        s.sync.dialog = Dialog::Closed;
         if w == 80 {
             insta::assert_snapshot!("ascii_tree_80x24", tree);
         }

@@ -44,16 +44,21 @@ pub fn take(mouse: bool) -> Result<(TerminalGuard, Terminal<CrosstermBackend<Std
             tracing::error!("panic on a background thread: {info}");
         }
     }));
+    Ok((guard, enter(mouse)?))
+}
+
+/// The alternate screen, cleared, the mouse as asked, and a terminal with no previous frame
+/// (so the first frame draws everything). Not `Terminal::clear`: it asks the terminal for
+/// the cursor position, and an input reader of an earlier run (`:ctx`, `:rev`) or of the
+/// time before an editor may take the answer.
+fn enter(mouse: bool) -> Result<Terminal<CrosstermBackend<Stdout>>> {
     crossterm::execute!(
         std::io::stdout(),
         crossterm::terminal::EnterAlternateScreen,
         crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
     )?;
     self::mouse(mouse);
-    // Not `Terminal::clear`: it asks the terminal for the cursor position, and an input
-    // reader of an earlier run (`:ctx`, `:rev`) may take the answer.
-    let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
-    Ok((guard, terminal))
+    Ok(Terminal::new(CrosstermBackend::new(std::io::stdout()))?)
 }
 
 /// Captures the mouse (wheel and clicks come to kdrift) or lets the terminal have it (to
@@ -74,15 +79,7 @@ pub fn suspend() {
 /// Takes the terminal back after another program; the next frame redraws everything.
 pub fn resume(terminal: &mut Terminal<CrosstermBackend<Stdout>>, mouse: bool) -> Result<()> {
     crossterm::terminal::enable_raw_mode().context("the terminal does not support raw mode")?;
-    crossterm::execute!(
-        std::io::stdout(),
-        crossterm::terminal::EnterAlternateScreen,
-        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
-    )?;
-    self::mouse(mouse);
-    // A new terminal has no previous frame, so the whole screen is drawn again (without the
-    // cursor query `Terminal::clear` makes).
-    *terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    *terminal = enter(mouse)?;
     Ok(())
 }
 

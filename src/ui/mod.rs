@@ -66,6 +66,10 @@ fn asciify(buffer: &mut ratatui::buffer::Buffer) {
             "≠" => "~",
             "∅" => "-",
             "✗" => "!",
+            "↑" => "^",
+            "↓" => "v",
+            "×" => "x",
+            "▏" => "|",
             _ => continue,
         };
         cell.set_symbol(plain);
