@@ -739,7 +739,7 @@ fn draw_hint(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                 spans.push(Span::styled(format!(" {word} "), theme.dim()));
             }
         }
-        Line::from(spans)
+        Line::from(fit(spans, usize::from(area.width)))
     };
     frame.render_widget(Paragraph::new(line).style(theme.bar()), area);
 }
