@@ -168,6 +168,15 @@ pub fn header(state: &AppState) -> Vec<Vec<Piece<Tone>>> {
         ),
     ));
     let mut lines = vec![title];
+    if let Some(h) = entry
+        .and_then(|e| e.health.as_ref())
+        .filter(|h| !h.is_healthy())
+    {
+        lines.push(vec![
+            (Tone::Dim, "health ".to_string()),
+            (Tone::Health(h.status), h.to_string()),
+        ]);
+    }
     let fields = entry.map(|e| e.fields.as_slice()).unwrap_or_default();
     if fields.is_empty() {
         let note = d.doc.note.clone().unwrap_or_else(|| match entry {

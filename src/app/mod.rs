@@ -639,7 +639,7 @@ impl AppState {
             .entries
             .iter()
             .filter(|e| {
-                self.filter.admits(e.status)
+                self.filter.admits(e)
                     && self
                         .namespace
                         .as_ref()

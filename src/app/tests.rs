@@ -41,6 +41,11 @@ fn entry(
             file: f.into(),
             line: Some(1),
         }),
+        health: live.as_ref().map(|_| crate::drift::health::Health {
+            status: crate::drift::health::HealthStatus::Healthy,
+            reason: None,
+            message: None,
+        }),
         desired: desired.map(Arc::new),
         live: live.map(Arc::new),
         ..DriftEntry::new(ResourceKey::new(group, kind, ns, name), api_version, status)
@@ -296,6 +301,8 @@ fn filtered_drifted_then_one_status() {
     keys(&mut s, &[Key::Char('f')]);
     assert_eq!(s.filter, tree::Filter::Drifted);
     insta::assert_snapshot!("filter_drifted", screen(&s));
+    keys(&mut s, &[Key::Char('f')]);
+    assert_eq!(s.filter, tree::Filter::NotConverged);
     keys(&mut s, &[Key::Char('f')]);
     assert_eq!(s.filter, tree::Filter::Only(DriftStatus::OutOfSync));
     insta::assert_snapshot!("filter_out_of_sync", screen(&s));
@@ -915,7 +922,7 @@ fn ascii_draws_only_ascii_and_folds_unlike_statuses() {
         s.look.ascii = true;
         let tree = screen(&s);
         assert!(tree.is_ascii(), "{tree}");
-        assert!(tree.contains("v = (cluster-scoped)"), "{tree}");
+        assert!(tree.contains("v =h (cluster-scoped)"), "{tree}");
         select_resource(&mut s, "apps/Deployment/shop/web");
         keys(&mut s, &[Key::Enter]);
         let diff = screen(&s);
@@ -1359,4 +1366,50 @@ fn j_from_the_tree_opens_each_drifted_resource_in_turn() {
     // Back in the tree, K opens the one before the selection.
     keys(&mut s, &[Key::Char('q'), Key::Char('K')]);
     assert_eq!(s.diff.as_ref().unwrap().key.name, "flags");
+}
+
+#[test]
+fn health_shows_in_the_tree_rolls_up_and_filters_what_has_not_converged() {
+    use crate::drift::health::{Health, HealthStatus};
+    let mut s = state(120, 30);
+    let mut report = s.report.clone();
+    // The Service is synced but its load balancer has no address; nothing else changes.
+    let i = report
+        .entries
+        .iter()
+        .position(|e| e.key.kind == "Service")
+        .unwrap();
+    report.entries[i].health = Some(Health {
+        status: HealthStatus::Degraded,
+        reason: Some("ProgressDeadlineExceeded".into()),
+        message: Some("ReplicaSet \"web-7f\" has timed out progressing.".into()),
+    });
+    let revision = s.header.revision.clone();
+    let live = s.live.clone();
+    update(
+        &mut s,
+        Msg::Report(Box::new(ReportUpdate {
+            report,
+            revision,
+            live,
+        })),
+    );
+    select_resource(&mut s, "/Service/shop/web");
+    let text = screen(&s);
+    assert!(text.contains("✓▼ web"), "{text}");
+    // The shop group rolls the worst health up.
+    assert!(text.contains("▾ ≠▼ shop"), "{text}");
+    assert!(
+        text.contains("health ▼ degraded (ProgressDeadlineExceeded: ReplicaSet"),
+        "{text}"
+    );
+    insta::assert_snapshot!("health_degraded_120x30", text);
+    // "Not converged" shows it although it is synced; "drifted" does not.
+    s.filter = Filter::Drifted;
+    s.rebuild();
+    assert!(!s.rows.iter().any(|r| r.id == "res:/Service/shop/web"));
+    s.filter = Filter::NotConverged;
+    s.rebuild();
+    assert!(s.rows.iter().any(|r| r.id == "res:/Service/shop/web"));
+    assert!(!s.rows.iter().any(|r| r.id == "res:/Namespace//shop"));
 }

@@ -3,6 +3,7 @@
 //! and search matching. Pure: built from a report, drawn by `ui`, with stable row ids so the
 //! selection survives rebuilds.
 
+use crate::drift::health::HealthStatus;
 use crate::drift::{DriftEntry, DriftReport, Summary};
 use crate::model::DriftStatus;
 use std::collections::{BTreeMap, HashSet};
@@ -24,6 +25,8 @@ pub enum Filter {
     All,
     /// Everything not synced.
     Drifted,
+    /// Everything not both synced and healthy.
+    NotConverged,
     Only(DriftStatus),
 }
 
@@ -33,7 +36,8 @@ impl Filter {
         use DriftStatus::*;
         match self {
             Filter::All => Filter::Drifted,
-            Filter::Drifted => Filter::Only(OutOfSync),
+            Filter::Drifted => Filter::NotConverged,
+            Filter::NotConverged => Filter::Only(OutOfSync),
             Filter::Only(OutOfSync) => Filter::Only(Missing),
             Filter::Only(Missing) => Filter::Only(Extra),
             Filter::Only(Extra) => Filter::Only(Invalid),
@@ -43,11 +47,12 @@ impl Filter {
         }
     }
 
-    pub fn admits(self, status: DriftStatus) -> bool {
+    pub fn admits(self, entry: &DriftEntry) -> bool {
         match self {
             Filter::All => true,
-            Filter::Drifted => status != DriftStatus::Synced,
-            Filter::Only(s) => s == status,
+            Filter::Drifted => entry.status != DriftStatus::Synced,
+            Filter::NotConverged => !entry.converged(),
+            Filter::Only(s) => s == entry.status,
         }
     }
 
@@ -57,6 +62,7 @@ impl Filter {
         Some(match text {
             "all" => Filter::All,
             "drifted" => Filter::Drifted,
+            "not-converged" | "unconverged" => Filter::NotConverged,
             "synced" => Filter::Only(Synced),
             "out-of-sync" | "outofsync" | "out_of_sync" => Filter::Only(OutOfSync),
             "missing" => Filter::Only(Missing),
@@ -71,6 +77,7 @@ impl Filter {
         match self {
             Filter::All => "all".into(),
             Filter::Drifted => "drifted".into(),
+            Filter::NotConverged => "not converged".into(),
             Filter::Only(s) => s.to_string(),
         }
     }
@@ -94,6 +101,8 @@ pub enum RowKind {
     Group {
         counts: Summary,
         worst: DriftStatus,
+        /// The worst health of its resources (`None`: none has a live object).
+        health: Option<HealthStatus>,
         collapsed: bool,
     },
     /// Index into the report's entries.
@@ -190,7 +199,7 @@ pub fn build_rows_in(
     type Inner = BTreeMap<(String, String), Vec<usize>>;
     let mut outer: BTreeMap<(String, String), Inner> = BTreeMap::new();
     for (i, e) in report.entries.iter().enumerate() {
-        if !filter.admits(e.status) || namespace.is_some_and(|ns| e.key.namespace != ns) {
+        if !filter.admits(e) || namespace.is_some_and(|ns| e.key.namespace != ns) {
             continue;
         }
         let [(gid, glabel), (sid, slabel)] = groups_of(e, grouping);
@@ -245,11 +254,16 @@ fn group_row(
 ) -> Row {
     let mut counts = Summary::default();
     let mut worst = DriftStatus::Synced;
+    let mut health: Option<HealthStatus> = None;
     for i in indices {
-        let s = report.entries[i].status;
+        let e = &report.entries[i];
+        let s = e.status;
         counts.add(s);
         if severity(s) > severity(worst) {
             worst = s;
+        }
+        if let Some(h) = &e.health {
+            health = Some(health.map_or(h.status, |w| w.max(h.status)));
         }
     }
     Row {
@@ -260,6 +274,7 @@ fn group_row(
         kind: RowKind::Group {
             counts,
             worst,
+            health,
             collapsed: collapsed.contains(id),
         },
     }
@@ -414,13 +429,13 @@ mod tests {
     fn the_filter_cycle_visits_every_status_and_returns() {
         let mut f = Filter::All;
         let mut seen = Vec::new();
-        for _ in 0..8 {
+        for _ in 0..9 {
             f = f.next();
             seen.push(f);
         }
         assert_eq!(f, Filter::All);
-        assert_eq!(seen.len(), 8);
-        for s in ["all", "drifted", "missing", "out-of-sync"] {
+        assert_eq!(seen.len(), 9);
+        for s in ["all", "drifted", "not-converged", "missing", "out-of-sync"] {
             assert!(Filter::parse(s).is_some());
         }
     }

@@ -25,6 +25,8 @@ pub enum Tone {
     Status(DriftStatus),
     /// A drift status's glyph (one cell; its text is a stand-in the drawing replaces).
     Glyph(DriftStatus),
+    /// A health's colour.
+    Health(crate::drift::health::HealthStatus),
 }
 
 /// A styled piece of text.

@@ -5,6 +5,7 @@
 
 pub mod attribution;
 pub mod compare;
+pub mod health;
 pub mod normalize;
 pub mod ownership;
 pub mod schema;
@@ -82,6 +83,8 @@ pub struct DriftEntry {
     /// The live object (normalised, masked): projected onto what Git sets for resources in
     /// Git (the desired object itself when synced), whole for extras.
     pub live: Option<Arc<Value>>,
+    /// How the live object is doing (`None` when there is none, or it cannot be read).
+    pub health: Option<health::Health>,
 }
 
 impl DriftEntry {
@@ -98,7 +101,14 @@ impl DriftEntry {
             fields: Vec::new(),
             desired: None,
             live: None,
+            health: None,
         }
+    }
+
+    /// Synced and healthy (or with no live object to be unhealthy: never for a resource
+    /// in Git, which is then missing).
+    pub fn converged(&self) -> bool {
+        self.status == DriftStatus::Synced && self.health.as_ref().is_none_or(|h| h.is_healthy())
     }
 }
 
@@ -219,6 +229,7 @@ fn apply_coverage(e: &mut DriftEntry, coverage: &LiveCoverage) {
             e.reason = Some(why.clone());
             e.fields.clear();
             e.live = None;
+            e.health = None;
         } else if e.status == DriftStatus::Missing {
             if let Some(why) = coverage
                 .missing_reason
@@ -425,6 +436,7 @@ fn compare_all(
 fn extra_entry(l: &LiveObject, opts: &DriftOptions) -> DriftEntry {
     DriftEntry {
         live: Some(Arc::new(prepared(l, opts))),
+        health: Some(health::assess(&l.key, &l.object)),
         ..DriftEntry::new(l.key.clone(), l.api_version.clone(), DriftStatus::Extra)
     }
 }
@@ -467,6 +479,7 @@ pub fn compare_one(
         ..DriftEntry::new(d.key.clone(), d.api_version.clone(), DriftStatus::Missing)
     };
     if let Some(l) = live {
+        entry.health = Some(health::assess(&d.key, &l.object));
         let rules: Vec<&IgnoreRule> = opts
             .ignore
             .iter()

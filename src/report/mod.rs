@@ -64,6 +64,9 @@ struct JsonResource<'a> {
     line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// How the live object is doing: `{status, reason, message}` (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health: Option<&'a crate::drift::health::Health>,
     fields: Vec<JsonField<'a>>,
 }
 
@@ -96,6 +99,7 @@ fn json_report<'a>(report: &'a DriftReport, ctx: &'a ReportContext) -> JsonRepor
                 file: e.source.as_ref().map(|s| s.file.as_str()),
                 line: e.source.as_ref().and_then(|s| s.line),
                 reason: e.reason.as_deref(),
+                health: e.health.as_ref(),
                 fields: e
                     .fields
                     .iter()
@@ -191,6 +195,9 @@ pub fn entry_text(e: &DriftEntry) -> String {
     if let Some(reason) = &e.reason {
         out.push_str(&format!("  {reason}\n"));
     }
+    if let Some(h) = e.health.as_ref().filter(|h| !h.is_healthy()) {
+        out.push_str(&format!("  health: {h}\n"));
+    }
     for f in &e.fields {
         out.push_str(&format!(
             "  ~ {}: git {} | live {}\n",
@@ -214,6 +221,29 @@ pub fn entry_text(e: &DriftEntry) -> String {
         ));
     }
     out
+}
+
+/// The health line: how many live objects are not healthy, and which (synced ones too,
+/// since the drift above lists only what is not synced); `None` when all are healthy.
+pub fn health_lines(report: &DriftReport) -> Option<String> {
+    let sick: Vec<&DriftEntry> = report
+        .entries
+        .iter()
+        .filter(|e| e.health.as_ref().is_some_and(|h| !h.is_healthy()))
+        .collect();
+    if sick.is_empty() {
+        return None;
+    }
+    let mut out = format!(
+        "{} not healthy (converged means synced and healthy):\n",
+        sick.len()
+    );
+    for e in sick {
+        if let Some(h) = &e.health {
+            out.push_str(&format!("  {}: {h}\n", e.key));
+        }
+    }
+    Some(out)
 }
 
 /// The summary line.
@@ -267,6 +297,10 @@ pub fn to_text(report: &DriftReport, ctx: &ReportContext) -> String {
     let mut out = String::with_capacity(texts.iter().map(|t| t.len() + 1).sum::<usize>() + 256);
     for t in texts {
         out.push_str(&t);
+        out.push('\n');
+    }
+    if let Some(h) = health_lines(report) {
+        out.push_str(&h);
         out.push('\n');
     }
     out.push_str(&summary_line(&report.summary(), ctx));

@@ -153,7 +153,7 @@ pub(crate) fn narrow(
 ) -> Result<()> {
     if let Some(f) = settings.filter {
         // After the keys: a key the filter hides is still a key that exists.
-        let keep = |e: &drift::DriftEntry| f.admits(e.status);
+        let keep = |e: &drift::DriftEntry| f.admits(e);
         narrow_keys(report, args, settings)?;
         report.entries.retain(keep);
         return Ok(());

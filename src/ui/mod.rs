@@ -358,16 +358,16 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
             RowKind::Group {
                 counts,
                 worst,
+                health,
                 collapsed,
             } => {
                 spans.push(Span::styled(
                     format!("{} ", theme.fold(*collapsed)),
                     theme.dim(),
                 ));
-                spans.push(Span::styled(
-                    format!("{} ", theme.glyph(*worst)),
-                    theme.status(*worst),
-                ));
+                spans.push(Span::styled(theme.glyph(*worst), theme.status(*worst)));
+                spans.push(theme.health_span(*health));
+                spans.push(Span::raw(" "));
                 spans.push(Span::styled(
                     row.label.clone(),
                     Style::default().add_modifier(Modifier::BOLD),
@@ -403,10 +403,9 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                     },
                     theme.accent(),
                 ));
-                spans.push(Span::styled(
-                    format!("{} ", theme.glyph(e.status)),
-                    theme.status(e.status),
-                ));
+                spans.push(Span::styled(theme.glyph(e.status), theme.status(e.status)));
+                spans.push(theme.health_span(e.health.as_ref().map(|h| h.status)));
+                spans.push(Span::raw(" "));
                 let is_match = !query.is_empty() && crate::app::tree::matches(e, &query);
                 spans.push(Span::styled(
                     row.label.clone(),
@@ -505,6 +504,18 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect, b
                 "not in Git (live only)",
                 theme.dim(),
             ))),
+        }
+        if let Some(h) = &e.health {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("health {} ", theme.health_glyph(h.status)),
+                    theme.dim(),
+                ),
+                Span::styled(
+                    crate::text::visible_line(&h.to_string()).into_owned(),
+                    theme.health(h.status),
+                ),
+            ]));
         }
         if let Some(r) = &e.reason {
             lines.push(Line::from(""));

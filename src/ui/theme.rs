@@ -4,6 +4,7 @@
 
 use crate::app::wrap::{Piece, Tone};
 use crate::app::Look;
+use crate::drift::health::HealthStatus;
 use crate::model::DriftStatus;
 use crate::sync::Fate;
 use ratatui::style::{Color, Modifier, Style};
@@ -55,6 +56,43 @@ impl Theme {
             DriftStatus::Extra => self.fg(Color::Magenta).add_modifier(Modifier::BOLD),
             DriftStatus::Unknown => self.fg(Color::DarkGray),
             DriftStatus::Invalid => self.fg(Color::LightRed).add_modifier(Modifier::BOLD),
+        }
+    }
+
+    /// A health's glyph: one cell, unlike every status glyph and fold marker (ASCII:
+    /// lowercase letters).
+    pub fn health_glyph(&self, h: HealthStatus) -> &'static str {
+        match (h, self.ascii) {
+            (HealthStatus::Healthy, false) => "♥",
+            (HealthStatus::Progressing, false) => "◐",
+            (HealthStatus::Degraded, false) => "▼",
+            (HealthStatus::Suspended, false) => "‖",
+            (HealthStatus::Unknown, false) => "◌",
+            (HealthStatus::Healthy, true) => "h",
+            (HealthStatus::Progressing, true) => "p",
+            (HealthStatus::Degraded, true) => "d",
+            (HealthStatus::Suspended, true) => "s",
+            (HealthStatus::Unknown, true) => "u",
+        }
+    }
+
+    /// A health's colour: healthy quiet green, progressing cyan, degraded bold red,
+    /// suspended blue, unknown grey.
+    pub fn health(&self, h: HealthStatus) -> Style {
+        match h {
+            HealthStatus::Healthy => self.fg(Color::Green),
+            HealthStatus::Progressing => self.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            HealthStatus::Degraded => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            HealthStatus::Suspended => self.fg(Color::Blue),
+            HealthStatus::Unknown => self.fg(Color::DarkGray),
+        }
+    }
+
+    /// The health glyph of an optional health (a blank where there is none).
+    pub fn health_span(&self, h: Option<HealthStatus>) -> Span<'static> {
+        match h {
+            Some(h) => Span::styled(self.health_glyph(h), self.health(h)),
+            None => Span::raw(" "),
         }
     }
 
@@ -200,6 +238,7 @@ impl Theme {
                 Fate::Refused => self.bad(),
             },
             Tone::Status(s) | Tone::Glyph(s) => self.status(s),
+            Tone::Health(h) => self.health(h),
         }
     }
 
