@@ -35,6 +35,8 @@ fn demo_no_tui_reports_the_actors_drift() {
         "out-of-sync: apps/Deployment/shop/web",
         "~ spec.template.spec.containers[name=web].image: git ghcr.io/example/web:2.3.1 | live ghcr.io/example/web:2.3.1-hotfix1",
         "28 resources: 23 synced, 3 out-of-sync, 1 missing, 1 extra, 0 unknown, 0 invalid",
+        // Synced, but its rollout is stuck: health says so.
+        "apps/Deployment/data/redis: degraded (ProgressDeadlineExceeded: ReplicaSet \"redis-6d5f8c7b9\" has timed out progressing.)",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
@@ -86,9 +88,9 @@ fn demo_in_the_explorer_syncs_one_resource_and_quits_clean() {
     });
     // The actors act: the hot-fixed web image turns its row out-of-sync.
     t.send(&["f"]);
-    t.wait_for("web out-of-sync", secs(15), |s| s.contains("~ web"));
+    t.wait_for("web out-of-sync", secs(15), |s| s.contains("~h web"));
     t.wait_for("web-config out-of-sync", secs(15), |s| {
-        s.contains("~ web-config")
+        s.contains("~h web-config")
     });
     t.send(&["/"]);
     t.type_text("web-config");
@@ -115,7 +117,7 @@ fn demo_in_the_explorer_syncs_one_resource_and_quits_clean() {
     t.send(&["Escape"]);
     // web-config leaves the drifted filter; web stays drifted.
     t.wait_for("web-config synced", secs(5), |s| {
-        !s.contains("web-config") && s.contains("~ web")
+        !s.contains("web-config") && s.contains("~h web")
     });
     t.send(&["q"]);
     let (screen, _) = t.wait_for("the exit", secs(10), |s| s.contains("LISTED"));

@@ -82,7 +82,7 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     t.wait_for("the drifted filter", secs(5), |s| {
         s.contains("filter: drifted")
     });
-    for _ in 0..7 {
+    for _ in 0..8 {
         t.send(&["f"]);
     }
     t.wait_for("the filter back to all", secs(5), |s| {
@@ -100,13 +100,13 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
         s.contains(&format!("ConfigMap/{target} -n team-000  synced")) && s.contains("live (sim)")
     });
     t.send(&["Escape"]);
-    t.wait_for("the tree", secs(5), |s| s.contains(&format!("= {target}")));
+    t.wait_for("the tree", secs(5), |s| s.contains(&format!("=h {target}")));
 
     // kubectl changes a field Git sets: the row turns out-of-sync within 2 seconds.
     let key = first_data_key(&repo, "team-000/app-00000.yaml");
     kubectl_patch(&kubectl, &kc, target, &key, "changed-by-kubectl");
     let (_, took) = t.wait_for("the row out-of-sync", secs(2), |s| {
-        s.contains(&format!("~ {target}"))
+        s.contains(&format!("~h {target}"))
     });
     eprintln!("kubectl change shown after {took:?}");
 
@@ -124,18 +124,18 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     std::fs::write(&file, docs.join("\n---\n")).unwrap();
     support::git_in(&repo, &["commit", "-qam", "take the kubectl value"]);
     t.wait_for("the new commit", secs(3), |s| {
-        s.contains("take the kubectl value") && s.contains(&format!("= {target}"))
+        s.contains("take the kubectl value") && s.contains(&format!("=h {target}"))
     });
 
     // Drift it again, then sync it back from the explorer.
     kubectl_patch(&kubectl, &kc, target, &key, "drifted-again");
     t.wait_for("the row out-of-sync again", secs(2), |s| {
-        s.contains(&format!("~ {target}"))
+        s.contains(&format!("~h {target}"))
     });
     // Mark it (the cursor moves on), then sync the marked set.
     t.send(&["Space"]);
     t.wait_for("the mark", secs(5), |s| {
-        s.contains("1 marked") && s.contains(&format!("* ~ {target}"))
+        s.contains("1 marked") && s.contains(&format!("* ~h {target}"))
     });
     t.send(&["s"]);
     let (screen, _) = t.wait_for("the confirmation", secs(10), |s| s.contains("confirm sync"));
@@ -158,7 +158,7 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     });
     t.send(&["Escape"]);
     t.wait_for("the row synced", secs(3), |s| {
-        s.contains(&format!("= {target}")) && !s.contains("sync result")
+        s.contains(&format!("=h {target}")) && !s.contains("sync result")
     });
 
     // Quit: the terminal is restored (canonical mode, alternate screen left).

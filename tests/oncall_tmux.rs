@@ -265,3 +265,36 @@ fn kdrift_diff_goes_through_the_pager_on_a_terminal() {
     assert!(screen.contains("60 resources: 55 synced"), "{screen}");
     assert_eq!(text.matches("ARGS").count(), 1, "{text}");
 }
+
+#[test]
+fn a_degraded_rollout_shows_in_the_tree_and_the_not_converged_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_kdrift");
+    let command = format!("{bin} demo --pace 0.3; echo EXITED $?; sleep 60");
+    let env = base_env(dir.path());
+    let Some(t) = Tmux::start(&command, dir.path(), &env, 80, 24) else {
+        return;
+    };
+    t.wait_for("the stalled rollout", secs(30), |s| {
+        s.contains("≠3 ∅1 +1") && s.contains("▼ data")
+    });
+    // Drifted leaves redis out (it is synced); not converged shows it, degraded.
+    t.send(&["f"]);
+    let (drifted, _) = t.wait_for("drifted", secs(5), |s| s.contains("filter: drifted"));
+    assert!(
+        !drifted.contains("redis  ") && !drifted.contains("✓▼ redis"),
+        "{drifted}"
+    );
+    t.send(&["f"]);
+    t.wait_for("not converged", secs(5), |s| {
+        s.contains("filter: not converged") && s.contains("✓▼ redis")
+    });
+    t.send(&["/"]);
+    t.type_text("deployment redis");
+    t.send(&["Enter", "i"]);
+    t.wait_for("why", secs(5), |s| {
+        s.contains("health ▼ degraded (ProgressDeadlineExceeded")
+    });
+    t.send(&["q"]);
+    t.wait_for("a clean exit", secs(5), |s| s.contains("EXITED 0"));
+}

@@ -244,6 +244,8 @@ const ACTS: &[Act] = &[
     Act { what: "someone deleted configmap/redis-config -n data" },
     Act { what: "someone created configmap/legacy-flags -n shop by hand, with the tracking label: it is extra" },
     Act { what: "a new commit landed in Git: \"api: release 1.5.0\"" },
+    Act { what: "deploy/redis -n data is rolling out new pods (kube-controller-manager): synced with Git, but progressing" },
+    Act { what: "the new redis pods cannot pull their image (the registry is down): the rollout exceeded its progress deadline, redis is degraded while synced" },
 ];
 
 /// Records an Event about a Deployment of the shop, as its controller would (the demo's
@@ -254,20 +256,32 @@ async fn record_event(
     reason: &str,
     message: &str,
 ) -> Result<()> {
+    record_event_in(client, "shop", deployment, reason, message, false).await
+}
+
+/// Records an Event about a Deployment in `ns` (a Warning when `warning`).
+async fn record_event_in(
+    client: &kube::Client,
+    ns: &str,
+    deployment: &str,
+    reason: &str,
+    message: &str,
+    warning: bool,
+) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i64;
     let at = crate::timefmt::rfc3339(now);
-    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "shop");
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), ns);
     let event = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": format!("{deployment}.{now:x}{}", reason.len()), "namespace": "shop"},
-        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment, "namespace": "shop"},
+        "metadata": {"name": format!("{deployment}.{now:x}{}", reason.len()), "namespace": ns},
+        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment, "namespace": ns},
         "reason": reason,
         "message": message,
-        "type": "Normal",
+        "type": if warning { "Warning" } else { "Normal" },
         "count": 1,
         "source": {"component": "deployment-controller"},
         "firstTimestamp": at,
@@ -276,6 +290,63 @@ async fn record_event(
     }))?;
     events.create(&PostParams::default(), &event).await?;
     Ok(())
+}
+
+/// Writes a Deployment's status as its controller would during a rollout: under way, or past
+/// its progress deadline.
+async fn rollout_status(client: &kube::Client, ns: &str, name: &str, stalled: bool) -> Result<()> {
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let current = deploys.get(name).await?;
+    let want = current.spec.replicas.unwrap_or(1);
+    let generation = current.metadata.generation.unwrap_or(1);
+    let now = crate::timefmt::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64,
+    );
+    let rs = format!("{name}-6d5f8c7b9");
+    let progressing = if stalled {
+        serde_json::json!({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+            "message": format!("ReplicaSet \"{rs}\" has timed out progressing."), "lastUpdateTime": now, "lastTransitionTime": now})
+    } else {
+        serde_json::json!({"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+            "message": format!("ReplicaSet \"{rs}\" is progressing."), "lastUpdateTime": now, "lastTransitionTime": now})
+    };
+    let status = serde_json::json!({"status": {
+        "observedGeneration": generation,
+        "replicas": want + 1,
+        "updatedReplicas": 1,
+        "readyReplicas": want,
+        "availableReplicas": want,
+        "unavailableReplicas": 1,
+        "conditions": [
+            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
+            progressing,
+        ],
+    }});
+    deploys
+        .patch_status(
+            name,
+            &PatchParams {
+                field_manager: Some("kube-controller-manager".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(status),
+        )
+        .await?;
+    let (reason, message) = if stalled {
+        (
+            "ProgressDeadlineExceeded",
+            format!("ReplicaSet \"{rs}\" has timed out progressing: Back-off pulling image"),
+        )
+    } else {
+        (
+            "ScalingReplicaSet",
+            format!("Scaled up replica set {rs} from 0 to 1"),
+        )
+    };
+    record_event_in(client, ns, name, reason, &message, stalled).await
 }
 
 async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
@@ -359,6 +430,7 @@ async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
             )
             .await?;
         }
+        7 | 8 => rollout_status(client, "data", "redis", i == 8).await?,
         6 => {
             let dir = repo.to_path_buf();
             tokio::task::spawn_blocking(move || land_release(&dir))
