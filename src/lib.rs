@@ -27,3 +27,4 @@ mod report;
 pub mod runtime;
 pub mod sync;
 pub mod ui;
+pub mod watch;

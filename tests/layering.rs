@@ -41,6 +41,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("report", &["diff", "drift", "model"]),
+    ("watch", &["drift", "model", "path", "timefmt"]),
     ("sync", &["drift", "live", "model"]),
     ("config", &["glob", "keymap"]),
     ("fixture", &["config", "drift"]),
