@@ -157,6 +157,9 @@ pub enum Command {
     Sync(SyncArgs),
     /// The explorer on an embedded cluster with a demo repository: no setup needed.
     Demo(DemoArgs),
+    /// Watch without a terminal, for days: JSON event lines on stdout, Prometheus metrics,
+    /// and notifications when a resource stays out of sync or degraded.
+    Watch(WatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff), generated from this command line.
@@ -168,6 +171,31 @@ pub enum Command {
     /// plugins are run through it).
     #[command(name = "exec-credential", hide = true)]
     ExecCredential(ExecCredentialArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Serve Prometheus metrics on /metrics (and /healthz) at this address
+    /// (127.0.0.1:9464, or :9464 for every interface).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Notify when a resource has been out of sync or degraded this long (once per episode,
+    /// and again when it converges).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub alert_after: std::time::Duration,
+    /// Run this command (with `sh -c`) for each notification, the event as JSON on stdin.
+    #[arg(long, value_name = "CMD")]
+    pub notify_exec: Vec<String>,
+    /// POST each notification as JSON to this URL (http or https), retried with backoff.
+    #[arg(long, value_name = "URL")]
+    pub notify_webhook: Vec<String>,
+    /// At most this many per-resource series of kdrift_resource_unconverged_seconds (the
+    /// longest-drifted first; the rest are counted in kdrift_resource_series_dropped).
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub resource_series: usize,
+    /// No per-resource series at all.
+    #[arg(long)]
+    pub no_resource_metrics: bool,
 }
 
 #[derive(Debug, Clone, Args)]

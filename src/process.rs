@@ -62,10 +62,12 @@ fn drain(
 }
 
 /// Where a bounded run's stdin comes from and its stderr goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Io {
     /// No stdin; stderr kept (up to its cap) for an error message.
     Closed,
+    /// These bytes on stdin (then closed); stderr kept (up to its cap).
+    Input(std::sync::Arc<[u8]>),
     /// kdrift's stdin; stderr forwarded to kdrift's stderr as it comes (up to its cap), for
     /// programs that talk to the user (an interactive login).
     Interactive,
@@ -92,8 +94,14 @@ pub fn run(
     max_stderr: usize,
 ) -> Result<Bounded, RunError> {
     let program = command.get_program().to_string_lossy().into_owned();
-    if io == Io::Closed {
-        command.stdin(Stdio::null());
+    match &io {
+        Io::Closed => {
+            command.stdin(Stdio::null());
+        }
+        Io::Input(_) => {
+            command.stdin(Stdio::piped());
+        }
+        Io::Interactive => {}
     }
     let mut child = command
         .stdout(Stdio::piped())
@@ -103,6 +111,15 @@ pub fn run(
             program: program.clone(),
             message: e.to_string(),
         })?;
+    if let (Io::Input(bytes), Some(mut stdin)) = (&io, child.stdin.take()) {
+        // Written on a thread: a program that does not read must not hold kdrift; a closed
+        // pipe is the program's choice.
+        let bytes = std::sync::Arc::clone(bytes);
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&bytes);
+        });
+    }
     let out = drain(
         child.stdout.take().expect("piped stdout"),
         max_stdout,
@@ -111,7 +128,7 @@ pub fn run(
     let err = drain(
         child.stderr.take().expect("piped stderr"),
         max_stderr,
-        io == Io::Interactive,
+        matches!(io, Io::Interactive),
     );
     let Some(status) = wait_until(&mut child, Instant::now() + timeout) else {
         let _ = child.kill();

@@ -70,7 +70,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "runtime",
         &[
             "app", "cli", "config", "desired", "drift", "fixture", "glob", "keymap", "live",
-            "model", "path", "report", "sim", "sync", "text", "timefmt", "ui",
+            "model", "path", "process", "report", "sim", "sync", "text", "timefmt", "ui", "watch",
         ],
     ),
 ];

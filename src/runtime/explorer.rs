@@ -5,19 +5,15 @@
 //! changed. It never waits on a source: they send messages.
 
 use super::log::init_logging;
-use super::recompute::{self, RecomputeInput, RecomputeOutputs};
-use super::sources::{cluster_task, file_task, spawn_git_watcher, ClusterIo, Connected, SourceCmd};
+use super::sources::SourceCmd;
 use super::Settings;
 use crate::app::tree::Filter;
 use crate::app::{self, AppState, Effect, Header, LiveState, Look, MouseMsg, Msg};
-use crate::desired::DesiredSnapshot;
 use crate::keymap::{Key, KeyMap};
 use crate::live::{self};
 use anyhow::{Context, Result};
 use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers, MouseEventKind};
 use futures::StreamExt;
-use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -135,60 +131,16 @@ async fn explore_from(
     let log = init_logging();
     // The explorer will own the terminal: credential plugins may not write to it.
     live::exec::terminal_owned();
-    let (ui_tx, mut ui_rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
-    let (engine_tx, engine_rx) = std::sync::mpsc::channel::<RecomputeInput>();
-    let (desired_tx, desired_rx) =
-        tokio::sync::watch::channel::<Option<Arc<DesiredSnapshot>>>(None);
-    let (kinds_tx, kinds_rx) =
-        tokio::sync::watch::channel::<BTreeSet<(String, String)>>(BTreeSet::new());
-    let (connected_tx, connected_rx) = tokio::sync::watch::channel::<Option<Connected>>(None);
-    let (git_refresh_tx, git_refresh_rx) = std::sync::mpsc::channel::<()>();
-    let (live_refresh_tx, live_refresh_rx) = tokio::sync::mpsc::unbounded_channel::<SourceCmd>();
-
-    let outputs = RecomputeOutputs {
-        ui: ui_tx.clone(),
-        desired: desired_tx,
-        kinds: kinds_tx,
-    };
-    let drift_opts = settings.drift.clone();
-    let default_ns = settings.load.default_namespace.clone();
-    std::thread::spawn(move || recompute::run(engine_rx, outputs, drift_opts, default_ns));
-    spawn_git_watcher(settings, engine_tx.clone(), ui_tx.clone(), git_refresh_rx);
-
-    let (context, server) = match &settings.live_file {
-        Some(path) => {
-            tokio::spawn(file_task(
-                path.clone(),
-                settings.live_file_limit,
-                engine_tx.clone(),
-                ui_tx.clone(),
-                live_refresh_rx,
-            ));
-            ("(offline)".to_string(), path.display().to_string())
-        }
-        None => {
-            tokio::spawn(cluster_task(
-                settings.clone(),
-                ClusterIo {
-                    engine: engine_tx.clone(),
-                    ui: ui_tx.clone(),
-                    kinds_rx,
-                    desired_rx: desired_rx.clone(),
-                    connected_tx,
-                    refresh: live_refresh_rx,
-                },
-                opts.read_only,
-            ));
-            let server = super::context_server(settings).unwrap_or_else(|| "(no server)".into());
-            (
-                settings
-                    .context
-                    .clone()
-                    .unwrap_or_else(|| "(no context)".into()),
-                server,
-            )
-        }
-    };
+    let super::sources::Started {
+        ui_tx,
+        mut ui_rx,
+        git_refresh_tx,
+        live_refresh_tx,
+        connected_rx,
+        desired_rx,
+        context,
+        server,
+    } = super::sources::start(settings, opts.read_only);
     if let Some(f) = extra {
         f(ui_tx.clone());
     }

@@ -12,6 +12,7 @@ mod sim_cmd;
 mod sources;
 pub mod sync_cmd;
 mod terminal;
+mod watch_cmd;
 
 use crate::cli::{Cli, Command};
 use crate::config;
@@ -49,6 +50,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             let config = config::load(cli.global.config.as_deref())?;
             let settings = resolve(&cli.global, &config)?;
             sync_cmd::run(&settings, args)
+        }
+        Some(Command::Watch(args)) => {
+            let config = config::load(cli.global.config.as_deref())?;
+            let settings = resolve(&cli.global, &config)?;
+            watch_cmd::run(&settings, args)
         }
         Some(Command::Demo(args)) => {
             let config = config::load(cli.global.config.as_deref())?;

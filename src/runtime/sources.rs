@@ -389,3 +389,86 @@ pub fn plan_inputs(
         })
         .collect()
 }
+
+/// The sources running: the channel their messages arrive on, and the handles the caller
+/// needs (refresh, the connection for writes and Events, the desired snapshot).
+pub struct Started {
+    pub ui_tx: UnboundedSender<Msg>,
+    pub ui_rx: tokio::sync::mpsc::UnboundedReceiver<Msg>,
+    pub git_refresh_tx: std::sync::mpsc::Sender<()>,
+    pub live_refresh_tx: UnboundedSender<SourceCmd>,
+    pub connected_rx: tokio::sync::watch::Receiver<Option<Connected>>,
+    pub desired_rx: tokio::sync::watch::Receiver<Option<Arc<DesiredSnapshot>>>,
+    /// The kube context, or `(offline)`.
+    pub context: String,
+    /// The API server, or the live file.
+    pub server: String,
+}
+
+/// Starts what the explorer and `kdrift watch` run on: the recompute thread, the Git
+/// watcher, and the cluster task (or the live file's). Their reports, connection news and
+/// Git problems arrive as messages on `ui_rx`.
+pub fn start(settings: &Settings, read_only: bool) -> Started {
+    let (ui_tx, ui_rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let (engine_tx, engine_rx) = std::sync::mpsc::channel::<RecomputeInput>();
+    let (desired_tx, desired_rx) =
+        tokio::sync::watch::channel::<Option<Arc<DesiredSnapshot>>>(None);
+    let (kinds_tx, kinds_rx) =
+        tokio::sync::watch::channel::<BTreeSet<(String, String)>>(BTreeSet::new());
+    let (connected_tx, connected_rx) = tokio::sync::watch::channel::<Option<Connected>>(None);
+    let (git_refresh_tx, git_refresh_rx) = std::sync::mpsc::channel::<()>();
+    let (live_refresh_tx, live_refresh_rx) = tokio::sync::mpsc::unbounded_channel::<SourceCmd>();
+    let outputs = super::recompute::RecomputeOutputs {
+        ui: ui_tx.clone(),
+        desired: desired_tx,
+        kinds: kinds_tx,
+    };
+    let drift_opts = settings.drift.clone();
+    let default_ns = settings.load.default_namespace.clone();
+    std::thread::spawn(move || super::recompute::run(engine_rx, outputs, drift_opts, default_ns));
+    spawn_git_watcher(settings, engine_tx.clone(), ui_tx.clone(), git_refresh_rx);
+    let (context, server) = match &settings.live_file {
+        Some(path) => {
+            tokio::spawn(file_task(
+                path.clone(),
+                settings.live_file_limit,
+                engine_tx.clone(),
+                ui_tx.clone(),
+                live_refresh_rx,
+            ));
+            ("(offline)".to_string(), path.display().to_string())
+        }
+        None => {
+            tokio::spawn(cluster_task(
+                settings.clone(),
+                ClusterIo {
+                    engine: engine_tx.clone(),
+                    ui: ui_tx.clone(),
+                    kinds_rx,
+                    desired_rx: desired_rx.clone(),
+                    connected_tx,
+                    refresh: live_refresh_rx,
+                },
+                read_only,
+            ));
+            let server = super::context_server(settings).unwrap_or_else(|| "(no server)".into());
+            (
+                settings
+                    .context
+                    .clone()
+                    .unwrap_or_else(|| "(no context)".into()),
+                server,
+            )
+        }
+    };
+    Started {
+        ui_tx,
+        ui_rx,
+        git_refresh_tx,
+        live_refresh_tx,
+        connected_rx,
+        desired_rx,
+        context,
+        server,
+    }
+}

@@ -172,8 +172,11 @@ impl Metrics {
                 ])
                 .set(*secs);
         }
-        self.series_dropped
-            .set(if self.resource_series == 0 { 0 } else { (episodes.len() - kept) as i64 });
+        self.series_dropped.set(if self.resource_series == 0 {
+            0
+        } else {
+            (episodes.len() - kept) as i64
+        });
         self.last_report.set(
             now.duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()

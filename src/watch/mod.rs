@@ -210,12 +210,14 @@ impl Watcher {
         let mut events = Vec::new();
         let time = rfc3339(now);
         match &self.head {
-            Some(old) if old != commit && !commit.is_empty() => events.push(WatchEvent::HeadMoved {
-                time: time.clone(),
-                from: old.clone(),
-                to: commit.to_string(),
-                subject: subject.to_string(),
-            }),
+            Some(old) if old != commit && !commit.is_empty() => {
+                events.push(WatchEvent::HeadMoved {
+                    time: time.clone(),
+                    from: old.clone(),
+                    to: commit.to_string(),
+                    subject: subject.to_string(),
+                })
+            }
             _ => {}
         }
         if !commit.is_empty() {
@@ -338,7 +340,12 @@ impl Watcher {
     }
 
     /// The connection's state: connected, or lost with an error.
-    pub fn on_connection(&mut self, connected: bool, error: &str, now: SystemTime) -> Vec<WatchEvent> {
+    pub fn on_connection(
+        &mut self,
+        connected: bool,
+        error: &str,
+        now: SystemTime,
+    ) -> Vec<WatchEvent> {
         let was = self.connected.replace(connected);
         let time = rfc3339(now);
         match (was, connected) {

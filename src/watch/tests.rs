@@ -48,13 +48,18 @@ fn an_episode_alerts_once_after_for_and_resolves_when_it_converges() {
     let healthy = report(vec![entry("web", Synced, Some(Healthy))]);
     let drifted = report(vec![entry("web", OutOfSync, Some(Healthy))]);
     assert!(w.on_report(&healthy, "a", "one", true, t(0)).is_empty());
-    assert_eq!(names(&w.on_report(&drifted, "a", "one", true, t(10))), ["drifted"]);
+    assert_eq!(
+        names(&w.on_report(&drifted, "a", "one", true, t(10))),
+        ["drifted"]
+    );
     // Not yet: 59 s is under `--for`.
     assert!(w.tick(t(69)).is_empty());
     let alert = w.tick(t(70));
     assert_eq!(names(&alert), ["alert"]);
     match &alert[0] {
-        WatchEvent::Alert { seconds, status, .. } => {
+        WatchEvent::Alert {
+            seconds, status, ..
+        } => {
             assert_eq!(*seconds, 60);
             assert_eq!(*status, OutOfSync);
         }
@@ -92,7 +97,13 @@ fn flapping_within_for_never_alerts() {
 #[test]
 fn a_synced_degraded_rollout_alerts_and_progressing_does_not() {
     let mut w = watcher();
-    w.on_report(&report(vec![entry("web", Synced, Some(Healthy))]), "a", "", true, t(0));
+    w.on_report(
+        &report(vec![entry("web", Synced, Some(Healthy))]),
+        "a",
+        "",
+        true,
+        t(0),
+    );
     let progressing = report(vec![entry("web", Synced, Some(Progressing))]);
     assert_eq!(
         names(&w.on_report(&progressing, "a", "", true, t(5))),
@@ -120,14 +131,23 @@ fn incomplete_reports_are_no_news_and_head_and_connection_are() {
     let missing = report(vec![entry("web", Missing, None)]);
     // Before every kind is listed, a missing row is not news.
     assert!(w.on_report(&missing, "a", "one", false, t(0)).is_empty());
-    assert_eq!(names(&w.on_report(&missing, "a", "one", true, t(1))), ["drifted"]);
+    assert_eq!(
+        names(&w.on_report(&missing, "a", "one", true, t(1))),
+        ["drifted"]
+    );
     assert_eq!(
         names(&w.on_report(&missing, "b", "two", true, t(2))),
         ["head-moved"]
     );
-    assert_eq!(names(&w.on_connection(false, "EOF", t(3))), ["connection-lost"]);
+    assert_eq!(
+        names(&w.on_connection(false, "EOF", t(3))),
+        ["connection-lost"]
+    );
     assert!(w.on_connection(false, "EOF", t(4)).is_empty());
-    assert_eq!(names(&w.on_connection(true, "", t(5))), ["connection-restored"]);
+    assert_eq!(
+        names(&w.on_connection(true, "", t(5))),
+        ["connection-restored"]
+    );
     // Unknown (the kind cannot be read) is not drift and alerts nothing, but keeps the
     // episode: once it can be read again, the alert counts from the first sight.
     let unknown = report(vec![entry("web", DriftStatus::Unknown, None)]);
@@ -185,7 +205,10 @@ fn metrics_render_every_family_and_bound_the_per_resource_series() {
     ] {
         assert!(text.contains(want), "{want} not in\n{text}");
     }
-    assert_eq!(text.matches("kdrift_resource_unconverged_seconds{").count(), 3);
+    assert_eq!(
+        text.matches("kdrift_resource_unconverged_seconds{").count(),
+        3
+    );
     let off = metrics::Metrics::new(0);
     off.observe(&r, &w, "abc", t(30));
     assert_eq!(

@@ -168,7 +168,15 @@ fn defaults(group: &str, kind: &str, o: &mut Value) {
         ("", "Service") => service(o),
         ("", "PersistentVolumeClaim") => {
             set_default(obj(o, "spec"), "volumeMode", json!("Filesystem"));
-            o["status"] = json!({"phase": "Pending"});
+            // sim plays the volume controller as it plays the workload controllers: the
+            // claim is bound at once, with what it asked for.
+            let modes = o.pointer("/spec/accessModes").cloned().unwrap_or(json!([]));
+            let size = o
+                .pointer("/spec/resources/requests/storage")
+                .cloned()
+                .unwrap_or(json!("0"));
+            o["status"] =
+                json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": size}});
         }
         ("apps", "Deployment") => {
             let s = obj(o, "spec");
@@ -247,7 +255,13 @@ fn defaults(group: &str, kind: &str, o: &mut Value) {
         }
         ("batch", "Job") => {
             job_spec(o);
-            o["status"] = json!({"active": 1, "ready": 1, "startTime": crate::clock::now()});
+            // The Job controller, played at once: the pods ran and succeeded.
+            let now = crate::clock::now();
+            let completions = o.pointer("/spec/completions").cloned().unwrap_or(json!(1));
+            o["status"] = json!({"succeeded": completions, "ready": 0, "startTime": now, "completionTime": now,
+                "conditions": [
+                    {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now},
+                    {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now}]});
         }
         ("batch", "CronJob") => {
             let s = obj(o, "spec");

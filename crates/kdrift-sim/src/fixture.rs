@@ -357,6 +357,15 @@ fn plant_drift(live: &mut Value, rng: &mut Rng) -> String {
                 0 => {
                     let r = live["spec"]["replicas"].as_i64().unwrap_or(1) + 2;
                     live["spec"]["replicas"] = r.into();
+                    // The controller has scaled: the status says so (the rollout is done).
+                    for k in [
+                        "replicas",
+                        "readyReplicas",
+                        "availableReplicas",
+                        "updatedReplicas",
+                    ] {
+                        live["status"][k] = r.into();
+                    }
                     record_edit(live, "kubectl-scale", json!({"f:spec": {"f:replicas": {}}}));
                     "spec.replicas".into()
                 }
