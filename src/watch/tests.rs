@@ -23,10 +23,12 @@ fn entry(name: &str, status: DriftStatus, health: Option<HealthStatus>) -> Drift
 }
 
 fn report(entries: Vec<DriftEntry>) -> DriftReport {
-    let mut r = DriftReport::default();
-    r.entries = entries;
-    r.entries.sort_by(|a, b| a.key.cmp(&b.key));
-    r
+    let mut entries = entries;
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    DriftReport {
+        entries,
+        ..DriftReport::default()
+    }
 }
 
 fn names(events: &[WatchEvent]) -> Vec<&'static str> {
