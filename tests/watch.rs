@@ -75,7 +75,10 @@ fn get(addr: &str, path: &str) -> (String, String) {
 
 /// Parses the text exposition format: every sample's name, labels and value; checks that
 /// every sample belongs to a family declared by `# TYPE` and that the text ends with `# EOF`.
-fn parse_exposition(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+/// One sample: name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+fn parse_exposition(text: &str) -> Vec<Sample> {
     let mut families = Vec::new();
     let mut samples = Vec::new();
     assert!(text.trim_end().ends_with("# EOF"), "{text}");
@@ -120,7 +123,7 @@ fn parse_exposition(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
     samples
 }
 
-fn value(samples: &[(String, Vec<(String, String)>, f64)], name: &str, label: (&str, &str)) -> f64 {
+fn value(samples: &[Sample], name: &str, label: (&str, &str)) -> f64 {
     samples
         .iter()
         .find(|(n, l, _)| n == name && l.iter().any(|(k, v)| k == label.0 && v == label.1))
