@@ -160,6 +160,9 @@ pub enum Command {
     /// Watch without a terminal, for days: JSON event lines on stdout, Prometheus metrics,
     /// and notifications when a resource stays out of sync or degraded.
     Watch(WatchArgs),
+    /// List drift episodes (out of sync or degraded, from first sight to convergence) that
+    /// `kdrift watch` and the explorer recorded for this cluster, newest first.
+    History(HistoryArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff), generated from this command line.
@@ -196,6 +199,26 @@ pub struct WatchArgs {
     /// No per-resource series at all.
     #[arg(long)]
     pub no_resource_metrics: bool,
+    /// The drift history database (default: history.sqlite in the state directory, beside
+    /// the log). Episodes continue across restarts.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Only resources whose key contains this (`web`, `shop/web`, `Deployment/shop`).
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+    /// At most this many episodes.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// text, or json (one array).
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// The history database (default: history.sqlite in the state directory).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -20,6 +20,7 @@ mod diff;
 pub mod drift;
 pub mod fixture;
 mod glob;
+pub mod history;
 pub mod keymap;
 pub mod live;
 mod process;

@@ -42,6 +42,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("report", &["diff", "drift", "model"]),
     ("watch", &["drift", "model", "path", "timefmt"]),
+    ("history", &["drift", "model"]),
     ("sync", &["drift", "live", "model"]),
     ("config", &["glob", "keymap"]),
     ("fixture", &["config", "drift"]),
@@ -69,8 +70,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "runtime",
         &[
-            "app", "cli", "config", "desired", "drift", "fixture", "glob", "keymap", "live",
-            "model", "path", "process", "report", "sim", "sync", "text", "timefmt", "ui", "watch",
+            "app", "cli", "config", "desired", "drift", "fixture", "glob", "history", "keymap",
+            "live", "model", "path", "process", "report", "sim", "sync", "text", "timefmt", "ui",
+            "watch",
         ],
     ),
 ];

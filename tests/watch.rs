@@ -325,3 +325,112 @@ fn watch_case(dir: &Path, kc: &Path, ns: &str) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Starts `kdrift watch` in `repo` and collects its event lines.
+fn start_watch(
+    repo: &Path,
+    kc: &Path,
+    state: &Path,
+    args: &[&str],
+) -> (std::process::Child, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kdrift"))
+        .arg("watch")
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kc)
+        .current_dir(repo)
+        .env("HOME", state)
+        .env("XDG_STATE_HOME", state.join("state"))
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
+    let sink = Arc::clone(&events);
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                sink.lock().unwrap().push(v);
+            }
+        }
+    });
+    (child, events)
+}
+
+#[test]
+fn episodes_survive_a_restart_and_kdrift_history_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.json");
+    write_empty_live(&live);
+    let kc = dir.path().join("kubeconfig");
+    let _sim = support::SimProcess::start(&live, &kc);
+    let repo = support::TestRepo::new();
+    repo.write(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flags\n  namespace: default\ndata:\n  a: '1'\n",
+    );
+    repo.commit("flags");
+    let count = |events: &Arc<Mutex<Vec<serde_json::Value>>>, name: &str| {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == name)
+            .count()
+    };
+    // The first run sees it missing, and stops before --for.
+    let (mut first, events) = start_watch(repo.path(), &kc, dir.path(), &["--for", "4s"]);
+    wait_for("drifted", Duration::from_secs(20), || {
+        count(&events, "drifted") >= 1
+    });
+    let seen = events.lock().unwrap()[0]["time"].clone();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(count(&events, "alert"), 0);
+    // The second run continues the episode: the alert counts from the first sight.
+    let (mut second, events) = start_watch(repo.path(), &kc, dir.path(), &["--for", "4s"]);
+    let started = Instant::now();
+    wait_for("the alert", Duration::from_secs(20), || {
+        count(&events, "alert") >= 1
+    });
+    let alert = events
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "alert")
+        .cloned()
+        .unwrap();
+    assert_eq!(alert["since"], seen, "{alert}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the restart reset --for: {:?}",
+        started.elapsed()
+    );
+    let _ = second.kill();
+    let _ = second.wait();
+    // A third run does not alert the same episode again.
+    let (mut third, events) = start_watch(repo.path(), &kc, dir.path(), &["--for", "1s"]);
+    wait_for("drifted", Duration::from_secs(20), || {
+        count(&events, "drifted") >= 1
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(count(&events, "alert"), 0);
+    let _ = third.kill();
+    let _ = third.wait();
+    // kdrift history lists it, open, for this cluster.
+    let out = support::kdrift_cmd(repo.path())
+        .args(["history", "flags", "--kubeconfig"])
+        .arg(&kc)
+        .env("HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .output()
+        .unwrap();
+    support::assert_exit(&out, 0);
+    let text = support::stdout(&out);
+    assert!(text.contains("now (open)"), "{text}");
+    assert!(text.contains("missing  /ConfigMap/default/flags"), "{text}");
+    assert!(text.contains("1 episode of sim "), "{text}");
+}

@@ -98,6 +98,9 @@ pub enum Msg {
     Sync(sync_dialog::SyncMsg),
     /// A resource's Events (newest first), or why they cannot be read.
     Events(ResourceKey, Result<Vec<EventLine>, String>),
+    /// The open episodes of the drift history (resource key → since, seconds since the
+    /// epoch): what needed attention before this run started.
+    HistorySince(HashMap<String, i64>),
 }
 
 /// What the runtime must do.
@@ -241,6 +244,9 @@ pub struct AppState {
     pub events: Option<EventsView>,
     /// Whether `:ctx` and `:rev` can switch (not in the demo).
     pub can_switch: bool,
+    /// Since when each resource has needed attention, from the drift history (across
+    /// restarts); empty without one.
+    pub history_since: HashMap<String, i64>,
 }
 
 /// The Events of one resource, newest first, as the runtime last read them.
@@ -312,6 +318,7 @@ impl AppState {
             mouse: true,
             events: None,
             can_switch: false,
+            history_since: HashMap::new(),
         }
     }
 
@@ -335,6 +342,7 @@ impl AppState {
         self.git_problem = None;
         self.timeline.clear();
         self.events = None;
+        self.history_since.clear();
         self.command = None;
         self.pending.clear();
         self.pending_fallback = None;
@@ -728,6 +736,10 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         Msg::Mouse(m) => on_mouse(state, m),
         Msg::Key(key) => on_key(state, key),
         Msg::Sync(m) => sync_dialog::on_msg(state, m),
+        Msg::HistorySince(map) => {
+            state.history_since = map;
+            Vec::new()
+        }
         Msg::Events(key, events) => {
             if let Some(v) = state.events.as_mut().filter(|v| v.key == key) {
                 match events {

@@ -1413,3 +1413,26 @@ fn health_shows_in_the_tree_rolls_up_and_filters_what_has_not_converged() {
     assert!(s.rows.iter().any(|r| r.id == "res:/Service/shop/web"));
     assert!(!s.rows.iter().any(|r| r.id == "res:/Namespace//shop"));
 }
+
+#[test]
+fn the_detail_says_since_when_across_restarts_from_the_history() {
+    let mut s = state(120, 30);
+    select_resource(&mut s, "apps/Deployment/shop/web");
+    // This run saw it drift just now; the history saw it two hours ago.
+    let two_hours_ago = t0()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 7200;
+    update(
+        &mut s,
+        Msg::HistorySince(
+            [("apps/Deployment/shop/web".to_string(), two_hours_ago)]
+                .into_iter()
+                .collect(),
+        ),
+    );
+    let text = screen(&s);
+    assert!(text.contains("out of sync since"), "{text}");
+    assert!(text.contains("(2h ago)"), "{text}");
+}

@@ -105,6 +105,21 @@ impl DriftEntry {
         }
     }
 
+    /// Whether it needs attention: drifted (out of sync, missing, extra, invalid) or
+    /// degraded. Unknown rows are about the connection, not the resource.
+    pub fn needs_attention(&self) -> bool {
+        matches!(
+            self.status,
+            DriftStatus::OutOfSync
+                | DriftStatus::Missing
+                | DriftStatus::Extra
+                | DriftStatus::Invalid
+        ) || self
+            .health
+            .as_ref()
+            .is_some_and(|h| h.status == health::HealthStatus::Degraded)
+    }
+
     /// Synced and healthy (or with no live object to be unhealthy: never for a resource
     /// in Git, which is then missing).
     pub fn converged(&self) -> bool {

@@ -194,6 +194,13 @@ async fn explore_from(
     let (_guard, mut terminal) = super::terminal::take(state.mouse)?;
     let size = terminal.size()?;
     app::update(&mut state, Msg::Resize(size.width, size.height));
+    // The demo's cluster is thrown away: it keeps no history.
+    let history_tx = can_switch.then(|| {
+        spawn_history(
+            super::watch_cmd::history_context(&state.header.context, &state.header.server),
+            ui_tx.clone(),
+        )
+    });
     let work_tree = settings
         .load
         .repo
@@ -251,6 +258,17 @@ async fn explore_from(
             }
         };
         let Some(msg) = msg else { continue };
+        if let (Msg::Report(update), Some(tx)) = (&msg, &history_tx) {
+            let complete = matches!(
+                update.live,
+                LiveState::Connected { .. }
+                    | LiveState::File { .. }
+                    | LiveState::Reconnecting { .. }
+            );
+            if complete {
+                let _ = tx.send(crate::history::Sightings::of(&update.report));
+            }
+        }
         let folded = app::fold(&mut state, msg, SystemTime::now(), second);
         dirty |= folded.redraw;
         for effect in folded.effects {
@@ -341,4 +359,46 @@ async fn explore_from(
             }
         }
     }
+}
+
+/// The drift history's writer, on its own thread: records the latest sightings (older ones
+/// waiting in the channel are skipped) and answers with the open episodes. Without a
+/// history (it cannot be opened) the explorer works as before, and the log says why.
+fn spawn_history(
+    context: String,
+    ui: UnboundedSender<Msg>,
+) -> std::sync::mpsc::Sender<crate::history::Sightings> {
+    let (tx, rx) = std::sync::mpsc::channel::<crate::history::Sightings>();
+    std::thread::spawn(move || {
+        let now = || {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs() as i64
+        };
+        let path = crate::history::default_path();
+        let mut history = match crate::history::History::open(&path, &context, now()) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = ui.send(Msg::Notice(format!("no drift history: {e}")));
+                return;
+            }
+        };
+        while let Ok(mut sightings) = rx.recv() {
+            while let Ok(newer) = rx.try_recv() {
+                sightings = newer;
+            }
+            if let Err(e) = history.record(&sightings, now()) {
+                tracing::warn!(error = %e, "history not recorded");
+                continue;
+            }
+            if let Ok(open) = history.open_episodes() {
+                let since = open.into_iter().map(|(k, (s, _))| (k, s)).collect();
+                if ui.send(Msg::HistorySince(since)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    tx
 }

@@ -56,6 +56,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             let settings = resolve(&cli.global, &config)?;
             watch_cmd::run(&settings, args)
         }
+        Some(Command::History(args)) => {
+            let config = config::load(cli.global.config.as_deref())?;
+            let settings = resolve(&cli.global, &config)?;
+            watch_cmd::history(&settings, args)
+        }
         Some(Command::Demo(args)) => {
             let config = config::load(cli.global.config.as_deref())?;
             demo::run(&cli.global, &config, args)

@@ -253,12 +253,39 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
     let mut watcher = Watcher::new(WatchOptions {
         alert_after: args.alert_after,
     });
+    let history_path = args
+        .history
+        .clone()
+        .unwrap_or_else(crate::history::default_path);
+    let mut history = match crate::history::History::open(
+        &history_path,
+        &history_context(&sources.context, &sources.server),
+        unix_now(),
+    ) {
+        Ok(h) => {
+            match h.open_episodes() {
+                Ok(open) => watcher.resume(open),
+                Err(e) => eprintln!("kdrift: history: {}", crate::text::visible_line(&e)),
+            }
+            Some(h)
+        }
+        Err(e) => {
+            eprintln!(
+                "kdrift: no drift history ({}): episodes start anew at each restart",
+                crate::text::visible_line(&e)
+            );
+            None
+        }
+    };
     #[cfg(unix)]
     let mut signals = super::terminal::ending_signals();
-    let emit = |events: Vec<WatchEvent>| {
+    let emit = |events: Vec<WatchEvent>, history: &Option<crate::history::History>| {
         let mut out = std::io::stdout().lock();
         for e in events {
             metrics.event(&e);
+            if let (WatchEvent::Alert { resource, .. }, Some(h)) = (&e, history) {
+                let _ = h.mark_alerted(resource);
+            }
             // A closed stdout (the reader went away) does not stop the metrics.
             let _ = writeln!(out, "{}", e.to_line());
             if e.is_notification() {
@@ -301,13 +328,18 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
                         );
                         events.extend(connection(&mut watcher, &update.live, &metrics, now));
                         if complete {
+                            if let Some(h) = history.as_mut() {
+                                if let Err(e) = h.record(&crate::history::Sightings::of(&update.report), unix_now()) {
+                                    tracing::warn!(error = %e, "history not recorded");
+                                }
+                            }
                             metrics.observe(&update.report, &watcher, &update.revision.commit, now);
                             ready.store(true, Ordering::Relaxed);
                             last = Some((update.report, update.revision.commit));
                         }
-                        emit(events);
+                        emit(events, &history);
                     }
-                    Some(Msg::Live(live)) => emit(connection(&mut watcher, &live, &metrics, now)),
+                    Some(Msg::Live(live)) => emit(connection(&mut watcher, &live, &metrics, now), &history),
                     Some(Msg::GitProblem(Some(problem))) => {
                         eprintln!("kdrift: Git: {}", crate::text::visible_line(&problem));
                     }
@@ -316,7 +348,7 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
             }
             _ = tokio::time::sleep(wake) => {
                 let now = SystemTime::now();
-                emit(watcher.tick(now));
+                emit(watcher.tick(now), &history);
                 // Ages move on between reports: the per-resource gauge too.
                 if let Some((report, commit)) = &last {
                     metrics.observe(report, &watcher, commit, now);
@@ -330,6 +362,19 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
             }
         }
     }
+}
+
+/// The history's name for a cluster: its context and server (two kubeconfigs may name
+/// different clusters alike).
+pub fn history_context(context: &str, server: &str) -> String {
+    format!("{context} {server}")
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64
 }
 
 /// Connection news from a live state, and the metric.
@@ -350,4 +395,100 @@ fn connection(
         }
         LiveState::Connecting | LiveState::Waiting { .. } => Vec::new(),
     }
+}
+
+/// The history's name for the cluster (or live file) the settings point at.
+pub fn settings_history_context(settings: &Settings) -> String {
+    match &settings.live_file {
+        Some(p) => history_context("(offline)", &p.display().to_string()),
+        None => history_context(
+            settings.context.as_deref().unwrap_or("(no context)"),
+            &super::context_server(settings).unwrap_or_else(|| "(no server)".into()),
+        ),
+    }
+}
+
+/// `kdrift history [KEY]`: the episodes of this cluster, newest first.
+pub fn history(settings: &Settings, args: &crate::cli::HistoryArgs) -> Result<u8> {
+    let path = args
+        .history
+        .clone()
+        .unwrap_or_else(crate::history::default_path);
+    let context = settings_history_context(settings);
+    let h = crate::history::History::open(&path, &context, unix_now())
+        .map_err(|e| anyhow::anyhow!("history {}: {e}", path.display()))?;
+    let episodes = h
+        .list(args.key.as_deref(), args.limit)
+        .map_err(|e| anyhow::anyhow!("history {}: {e}", path.display()))?;
+    let mut out = String::new();
+    match args.output {
+        crate::cli::OutputFormat::Json | crate::cli::OutputFormat::Yaml => {
+            let text = if args.output == crate::cli::OutputFormat::Json {
+                serde_json::to_string_pretty(&episodes).unwrap_or_default() + "\n"
+            } else {
+                serde_yaml::to_string(&episodes).unwrap_or_default()
+            };
+            out.push_str(&crate::text::escaped_for_json(&text));
+        }
+        crate::cli::OutputFormat::Text => {
+            let now = unix_now();
+            for e in &episodes {
+                let lasted = e.end.unwrap_or(now) - e.start;
+                let span = match e.end {
+                    Some(end) => format!(
+                        "{} → {}",
+                        crate::timefmt::rfc3339(e.start),
+                        crate::timefmt::rfc3339(end)
+                    ),
+                    None => format!("{} → now (open)", crate::timefmt::rfc3339(e.start)),
+                };
+                let mut why = Vec::new();
+                if let Some(h) = &e.health {
+                    if h != "healthy" {
+                        why.push(h.clone());
+                    }
+                }
+                if let Some(c) = &e.cause {
+                    why.push(c.clone());
+                }
+                if let Some(o) = &e.owner {
+                    why.push(format!("by {o}"));
+                }
+                if let Some(c) = &e.commit {
+                    why.push(format!("git {}", &c[..c.len().min(7)]));
+                }
+                out.push_str(&format!(
+                    "{span} ({})  {}  {}\n",
+                    crate::app::ages::age_secs(
+                        SystemTime::UNIX_EPOCH + Duration::from_secs(lasted.max(0) as u64),
+                        0
+                    ),
+                    e.status,
+                    e.resource
+                ));
+                if !e.fields.is_empty() || !why.is_empty() {
+                    out.push_str(&format!(
+                        "    {}{}{}\n",
+                        e.fields.join(", "),
+                        if e.fields.is_empty() || why.is_empty() {
+                            ""
+                        } else {
+                            "  ·  "
+                        },
+                        why.join(" · ")
+                    ));
+                }
+            }
+            out.push_str(&format!(
+                "{} episode{} of {} ({})\n",
+                episodes.len(),
+                if episodes.len() == 1 { "" } else { "s" },
+                context,
+                path.display()
+            ));
+            out = crate::text::visible_text(&out).into_owned();
+        }
+    }
+    print!("{out}");
+    Ok(super::EXIT_CLEAN)
 }

@@ -17,6 +17,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
+use std::time::SystemTime;
 use theme::Theme;
 
 pub use crate::app::ages::{age, age_secs, clock, owner_age};
@@ -591,16 +592,34 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect, b
                 )));
             }
         }
-        if let Some(t) = state.timeline.get(&e.key) {
-            lines.push(Line::from(Span::styled(
-                format!(
-                    "out of sync since {} ({} ago), drift last changed {} ago",
-                    clock(t.first_drift),
-                    age(state.now, t.first_drift),
+        // Since when: the drift history's first sight (across restarts), else this run's.
+        let recorded = state
+            .history_since
+            .get(&e.key.to_string())
+            .map(|s| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs((*s).max(0) as u64));
+        let timeline = state.timeline.get(&e.key);
+        let since = match (recorded, timeline.map(|t| t.first_drift)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(since) = since {
+            let what = if e.status == DriftStatus::OutOfSync {
+                "out of sync"
+            } else {
+                "needs attention"
+            };
+            let mut text = format!(
+                "{what} since {} ({} ago)",
+                clock(since),
+                age(state.now, since)
+            );
+            if let Some(t) = timeline {
+                text.push_str(&format!(
+                    ", drift last changed {} ago",
                     age(state.now, t.last_change)
-                ),
-                theme.dim(),
-            )));
+                ));
+            }
+            lines.push(Line::from(Span::styled(text, theme.dim())));
         }
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(

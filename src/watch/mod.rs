@@ -137,18 +137,6 @@ struct Track {
     alerted: bool,
 }
 
-/// Whether an entry needs attention: drifted (out of sync, missing, extra, invalid) or
-/// degraded. Unknown rows are about the connection, which has events of its own.
-fn needs_attention(e: &DriftEntry) -> bool {
-    matches!(
-        e.status,
-        DriftStatus::OutOfSync | DriftStatus::Missing | DriftStatus::Extra | DriftStatus::Invalid
-    ) || e
-        .health
-        .as_ref()
-        .is_some_and(|h| h.status == HealthStatus::Degraded)
-}
-
 fn rfc3339(t: SystemTime) -> String {
     crate::timefmt::rfc3339(
         t.duration_since(SystemTime::UNIX_EPOCH)
@@ -182,6 +170,8 @@ pub struct Watcher {
     connected: Option<bool>,
     /// Whether a complete report has been seen (before it, verdicts are no baseline).
     baseline: bool,
+    /// Open episodes an earlier run recorded (resource → since, alerted): they continue.
+    resumed: HashMap<String, (SystemTime, bool)>,
 }
 
 impl Watcher {
@@ -193,7 +183,26 @@ impl Watcher {
             head: None,
             connected: None,
             baseline: false,
+            resumed: HashMap::new(),
         }
+    }
+
+    /// Continues the episodes an earlier run left open (resource → since, in seconds since
+    /// the epoch, and whether it was alerted): a resource still out of sync counts from
+    /// then, so a restart neither resets `--for` nor alerts the same episode twice.
+    pub fn resume(&mut self, open: HashMap<String, (i64, bool)>) {
+        self.resumed = open
+            .into_iter()
+            .map(|(k, (s, alerted))| {
+                (
+                    k,
+                    (
+                        SystemTime::UNIX_EPOCH + Duration::from_secs(s.max(0) as u64),
+                        alerted,
+                    ),
+                )
+            })
+            .collect();
     }
 
     /// A new report, made from Git at `commit` (`subject`) and a live side that is complete
@@ -232,7 +241,7 @@ impl Watcher {
         for e in &report.entries {
             seen.insert(e.key.clone(), ());
             let health = e.health.as_ref().map(|h| h.status);
-            let attention = needs_attention(e);
+            let attention = e.needs_attention();
             if attention {
                 self.current.insert(e.key.clone(), e.clone());
             }
@@ -286,7 +295,9 @@ impl Watcher {
                 }
                 next.alerted = false;
             } else if attention && next.since.is_none() {
-                next.since = Some(now);
+                let (since, alerted) = self.resumed.remove(&resource).unwrap_or((now, false));
+                next.since = Some(since);
+                next.alerted = alerted;
             }
             // Unknown keeps the episode as it was: kdrift cannot tell.
             if !attention && !converged_now && e.status != DriftStatus::Unknown {

@@ -217,3 +217,40 @@ fn metrics_render_every_family_and_bound_the_per_resource_series() {
         0
     );
 }
+
+#[test]
+fn a_restart_continues_open_episodes_and_does_not_alert_them_twice() {
+    let drifted = report(vec![
+        entry("web", OutOfSync, Some(Healthy)),
+        entry("api", OutOfSync, Some(Healthy)),
+    ]);
+    let mut w = watcher();
+    // An earlier run saw web drift at t(0) and alerted it; api at t(100), not alerted yet.
+    let since = |s: SystemTime| s.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    w.resume(
+        [
+            ("apps/Deployment/shop/web".to_string(), (since(t(0)), true)),
+            (
+                "apps/Deployment/shop/api".to_string(),
+                (since(t(100)), false),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let events = w.on_report(&drifted, "a", "", true, t(150));
+    // api's episode lasted 50 s of 60: not yet; web was alerted already.
+    assert_eq!(names(&events), ["drifted", "drifted"]);
+    let alert = w.tick(t(160));
+    match alert.as_slice() {
+        [WatchEvent::Alert {
+            resource, seconds, ..
+        }] => {
+            assert_eq!(resource, "apps/Deployment/shop/api");
+            assert_eq!(*seconds, 60);
+        }
+        other => panic!("{other:?}"),
+    }
+    let episodes = w.episodes(t(160));
+    assert_eq!(episodes[0].1, 160.0);
+}
