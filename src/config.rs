@@ -56,6 +56,21 @@ pub struct AttributionConfig {
 pub struct UiConfig {
     /// Status glyphs and borders in plain ASCII (also `--ascii`).
     pub ascii: bool,
+    /// Whether the explorer rings when something drifts while you watch.
+    #[serde(default)]
+    pub notify: Notify,
+}
+
+/// Whether the explorer rings when something drifts while you watch (`ui.notify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Notify {
+    #[default]
+    Off,
+    /// The terminal bell.
+    Bell,
+    /// Desktop notifications (OSC 777 and OSC 9) and the bell.
+    Desktop,
 }
 
 /// How drift is computed against a cluster.

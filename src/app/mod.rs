@@ -130,6 +130,8 @@ pub enum Effect {
     SwitchRevision(String),
     /// Read a resource's Events and keep them current (answer `Msg::Events`); `None` stops.
     WatchEvents(Option<ResourceKey>),
+    /// Ring (config `ui.notify`): something drifted while you watched.
+    Ring(Notify, String),
 }
 
 /// Which screen fills the body.
@@ -183,7 +185,10 @@ pub struct Search {
 pub struct Look {
     pub ascii: bool,
     pub color: bool,
+    pub notify: Notify,
 }
+
+pub use crate::config::Notify;
 
 /// The explorer's whole state.
 #[derive(Debug, Clone)]
@@ -729,10 +734,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             state.live = live;
             Vec::new()
         }
-        Msg::Report(update) => {
-            apply_report(state, *update);
-            Vec::new()
-        }
+        Msg::Report(update) => apply_report(state, *update),
         Msg::Mouse(m) => on_mouse(state, m),
         Msg::Key(key) => on_key(state, key),
         Msg::Sync(m) => sync_dialog::on_msg(state, m),
@@ -771,7 +773,8 @@ fn note_live_change(state: &mut AppState, new: &LiveState) {
     }
 }
 
-fn apply_report(state: &mut AppState, update: ReportUpdate) {
+fn apply_report(state: &mut AppState, update: ReportUpdate) -> Vec<Effect> {
+    let mut effects = Vec::new();
     let old_rev = state.header.revision.commit.clone();
     if state.loaded && !old_rev.is_empty() && old_rev != update.revision.commit {
         state.announce(format!(
@@ -796,8 +799,16 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
             .iter()
             .map(|e| (&e.key, e.status))
             .collect();
+        let old_health: HashMap<&ResourceKey, bool> = state
+            .report
+            .entries
+            .iter()
+            .map(|e| (&e.key, e.needs_attention()))
+            .collect();
         let mut changes: Vec<String> = Vec::new();
         let mut count = 0usize;
+        // What newly needs attention (drifted, or degraded): worth a ring.
+        let mut news: Vec<String> = Vec::new();
         for e in &update.report.entries {
             let before = old.get(&e.key).copied();
             if before != Some(e.status) {
@@ -806,6 +817,18 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
                     changes.push(format!("{}: now {}", e.key.short_name(), e.status));
                 }
             }
+            if e.needs_attention() && old_health.get(&e.key) != Some(&true) {
+                news.push(e.key.short_name());
+            }
+        }
+        if state.look.notify != Notify::Off && !news.is_empty() {
+            effects.push(Effect::Ring(
+                state.look.notify,
+                match news.len() {
+                    1 => format!("{} drifted", news[0]),
+                    n => format!("{} and {} more drifted", news[0], n - 1),
+                },
+            ));
         }
         let new_keys: HashSet<&ResourceKey> =
             update.report.entries.iter().map(|e| &e.key).collect();
@@ -852,6 +875,7 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) {
     });
     state.rebuild();
     state.rebuild_diff();
+    effects
 }
 
 /// Notes when resources start drifting, when their drift changes, and forgets those that

@@ -197,6 +197,7 @@ fn unloaded_at(w: u16, h: u16, repo: &str) -> AppState {
         Look {
             ascii: false,
             color: true,
+            notify: Notify::Off,
         },
         header,
         t0(),
@@ -1435,4 +1436,47 @@ fn the_detail_says_since_when_across_restarts_from_the_history() {
     let text = screen(&s);
     assert!(text.contains("out of sync since"), "{text}");
     assert!(text.contains("(2h ago)"), "{text}");
+}
+
+#[test]
+fn the_explorer_rings_when_something_drifts_only_if_asked() {
+    for notify in [Notify::Off, Notify::Bell, Notify::Desktop] {
+        let mut s = state(80, 24);
+        s.look.notify = notify;
+        let mut report = s.report.clone();
+        let i = report
+            .entries
+            .iter()
+            .position(|e| e.key.kind == "Service")
+            .unwrap();
+        report.entries[i].status = DriftStatus::OutOfSync;
+        let revision = s.header.revision.clone();
+        let live = s.live.clone();
+        let effects = update(
+            &mut s,
+            Msg::Report(Box::new(ReportUpdate {
+                report: report.clone(),
+                revision: revision.clone(),
+                live: live.clone(),
+            })),
+        );
+        if notify == Notify::Off {
+            assert!(effects.is_empty(), "{effects:?}");
+        } else {
+            assert_eq!(
+                effects,
+                vec![Effect::Ring(notify, "Service/web -n shop drifted".into())]
+            );
+        }
+        // The same drift again is no news.
+        let again = update(
+            &mut s,
+            Msg::Report(Box::new(ReportUpdate {
+                report,
+                revision,
+                live,
+            })),
+        );
+        assert!(again.is_empty());
+    }
 }

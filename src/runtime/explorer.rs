@@ -303,6 +303,17 @@ async fn explore_from(
                     let _ = out.flush();
                 }
                 Effect::Mouse(on) => super::terminal::mouse(on),
+                Effect::Ring(how, text) => {
+                    use std::io::Write;
+                    let text = crate::text::visible_line(&text)
+                        .chars()
+                        .filter(|c| *c != ';')
+                        .take(200)
+                        .collect::<String>();
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(super::external::ring(how, &text).as_bytes());
+                    let _ = out.flush();
+                }
                 Effect::WatchEvents(key) => {
                     if let Some(t) = events_task.take() {
                         t.abort();

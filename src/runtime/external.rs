@@ -126,6 +126,19 @@ pub fn osc52(text: &str) -> String {
     format!("\x1b]52;c;{data}\x07")
 }
 
+/// What rings the terminal: the bell, and for `desktop` the OSC 777 and OSC 9 desktop
+/// notifications before it (terminals that know neither ignore them). `text` holds no
+/// control characters.
+pub fn ring(how: crate::config::Notify, text: &str) -> String {
+    match how {
+        crate::config::Notify::Off => String::new(),
+        crate::config::Notify::Bell => "\x07".to_string(),
+        crate::config::Notify::Desktop => {
+            format!("\x1b]777;notify;kdrift;{text}\x1b\\\x1b]9;kdrift: {text}\x1b\\\x07")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +153,17 @@ mod tests {
         );
         assert_eq!(split_words("''"), vec![""]);
         assert!(split_words("").is_empty());
+    }
+
+    #[test]
+    fn rings_are_a_bell_or_desktop_notifications() {
+        use crate::config::Notify;
+        assert_eq!(ring(Notify::Off, "x"), "");
+        assert_eq!(ring(Notify::Bell, "x"), "\x07");
+        let d = ring(Notify::Desktop, "Service/web drifted");
+        assert!(d.starts_with("\x1b]777;notify;kdrift;Service/web drifted\x1b\\"));
+        assert!(d.contains("\x1b]9;kdrift: Service/web drifted\x1b\\"));
+        assert!(d.ends_with('\x07'));
     }
 
     #[test]

@@ -174,6 +174,7 @@ pub fn explorer_options(
         look: crate::app::Look {
             ascii: global.ascii || config.ui.ascii,
             color: !no_color,
+            notify: config.ui.notify,
         },
         read_only: settings.read_only,
         protected: settings.protected,
