@@ -24,6 +24,7 @@ fn state(report: drift::DriftReport, w: u16, h: u16) -> AppState {
         Look {
             ascii: false,
             color: true,
+            notify: kdrift::app::Notify::Off,
         },
         Header::default(),
         SystemTime::now(),
