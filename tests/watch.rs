@@ -172,55 +172,33 @@ fn watch_case(dir: &Path, kc: &Path, ns: &str) {
     repo.commit("settings");
     let notified = dir.join("notified");
     let (hook, bodies) = webhook();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kdrift"))
-        .args(["watch", "--metrics-addr", "127.0.0.1:0", "--for", "1s"])
-        .args(["--notify-exec", &format!("cat >> '{}'", notified.display())])
-        .args(["--notify-webhook", &hook])
-        .arg("--kubeconfig")
-        .arg(kc)
-        .current_dir(repo.path())
-        .env("HOME", dir)
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env_remove("KUBECONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let notify = format!("cat >> '{}'", notified.display());
+    let w = start_watch(
+        repo.path(),
+        kc,
+        dir,
+        &[
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--for",
+            "1s",
+            "--notify-exec",
+            &notify,
+            "--notify-webhook",
+            &hook,
+        ],
+    );
     // The metrics address, from stderr.
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
     let addr = loop {
-        let line = rx
+        let line = w
+            .stderr
             .recv_timeout(Duration::from_secs(20))
             .expect("watch starts");
         if let Some(rest) = line.strip_prefix("kdrift: metrics on http://") {
             break rest.trim_end_matches("/metrics").to_string();
         }
     };
-    // Events, from stdout.
-    let events = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
-    let sink = Arc::clone(&events);
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            let v: serde_json::Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
-            sink.lock().unwrap().push(v);
-        }
-    });
-    let has = |name: &str| {
-        events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e["event"] == name)
-            .count()
-    };
+    let has = |name: &str| w.count(name);
     // Both are missing: drifted at once, alerts after --for, delivered twice.
     wait_for("drifted", Duration::from_secs(20), || has("drifted") >= 2);
     wait_for("the alerts", Duration::from_secs(10), || has("alert") >= 2);
@@ -322,17 +300,34 @@ fn watch_case(dir: &Path, kc: &Path, ns: &str) {
     assert!(!samples
         .iter()
         .any(|(n, _, _)| n == "kdrift_resource_unconverged_seconds"));
-    let _ = child.kill();
-    let _ = child.wait();
+    w.stop();
 }
 
-/// Starts `kdrift watch` in `repo` and collects its event lines.
-fn start_watch(
-    repo: &Path,
-    kc: &Path,
-    state: &Path,
-    args: &[&str],
-) -> (std::process::Child, Arc<Mutex<Vec<serde_json::Value>>>) {
+/// A running `kdrift watch`: the process, its event lines as they come, its stderr lines.
+struct Running {
+    child: std::process::Child,
+    events: Arc<Mutex<Vec<serde_json::Value>>>,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn count(&self, name: &str) -> usize {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == name)
+            .count()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `kdrift watch` in `repo` with `args`, its state under `state`.
+fn start_watch(repo: &Path, kc: &Path, state: &Path, args: &[&str]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kdrift"))
         .arg("watch")
         .args(args)
@@ -343,7 +338,7 @@ fn start_watch(
         .env("XDG_STATE_HOME", state.join("state"))
         .env_remove("KUBECONFIG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let events = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
@@ -351,12 +346,23 @@ fn start_watch(
     let stdout = BufReader::new(child.stdout.take().unwrap());
     std::thread::spawn(move || {
         for line in stdout.lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str(&line) {
-                sink.lock().unwrap().push(v);
-            }
+            let v: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            sink.lock().unwrap().push(v);
         }
     });
-    (child, events)
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    Running {
+        child,
+        events,
+        stderr: rx,
+    }
 }
 
 #[test]
@@ -372,31 +378,23 @@ fn episodes_survive_a_restart_and_kdrift_history_lists_them() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flags\n  namespace: default\ndata:\n  a: '1'\n",
     );
     repo.commit("flags");
-    let count = |events: &Arc<Mutex<Vec<serde_json::Value>>>, name: &str| {
-        events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e["event"] == name)
-            .count()
-    };
     // The first run sees it missing, and stops before --for.
-    let (mut first, events) = start_watch(repo.path(), &kc, dir.path(), &["--for", "4s"]);
+    let first = start_watch(repo.path(), &kc, dir.path(), &["--for", "4s"]);
     wait_for("drifted", Duration::from_secs(20), || {
-        count(&events, "drifted") >= 1
+        first.count("drifted") >= 1
     });
-    let seen = events.lock().unwrap()[0]["time"].clone();
+    let seen = first.events.lock().unwrap()[0]["time"].clone();
     std::thread::sleep(Duration::from_millis(1500));
-    let _ = first.kill();
-    let _ = first.wait();
-    assert_eq!(count(&events, "alert"), 0);
+    assert_eq!(first.count("alert"), 0);
+    first.stop();
     // The second run continues the episode: the alert counts from the first sight.
-    let (mut second, events) = start_watch(repo.path(), &kc, dir.path(), &["--for", "4s"]);
+    let second = start_watch(repo.path(), &kc, dir.path(), &["--for", "4s"]);
     let started = Instant::now();
     wait_for("the alert", Duration::from_secs(20), || {
-        count(&events, "alert") >= 1
+        second.count("alert") >= 1
     });
-    let alert = events
+    let alert = second
+        .events
         .lock()
         .unwrap()
         .iter()
@@ -409,17 +407,15 @@ fn episodes_survive_a_restart_and_kdrift_history_lists_them() {
         "the restart reset --for: {:?}",
         started.elapsed()
     );
-    let _ = second.kill();
-    let _ = second.wait();
+    second.stop();
     // A third run does not alert the same episode again.
-    let (mut third, events) = start_watch(repo.path(), &kc, dir.path(), &["--for", "1s"]);
+    let third = start_watch(repo.path(), &kc, dir.path(), &["--for", "1s"]);
     wait_for("drifted", Duration::from_secs(20), || {
-        count(&events, "drifted") >= 1
+        third.count("drifted") >= 1
     });
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(count(&events, "alert"), 0);
-    let _ = third.kill();
-    let _ = third.wait();
+    assert_eq!(third.count("alert"), 0);
+    third.stop();
     // kdrift history lists it, open, for this cluster.
     let out = support::kdrift_cmd(repo.path())
         .args(["history", "flags", "--kubeconfig"])

@@ -65,6 +65,17 @@ pub enum LiveState {
     },
 }
 
+impl LiveState {
+    /// Whether every kind has been listed once: verdicts made now are a baseline (before,
+    /// waiting for the cluster or still listing, they are not).
+    pub fn is_complete(&self) -> bool {
+        matches!(
+            self,
+            LiveState::Connected { .. } | LiveState::File { .. } | LiveState::Reconnecting { .. }
+        )
+    }
+}
+
 /// A new report from the engine, with what it was computed from.
 #[derive(Debug, Clone)]
 pub struct ReportUpdate {
@@ -785,13 +796,7 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) -> Vec<Effect> {
     // Verdicts made before every kind was listed once (waiting for the cluster, still
     // listing) are no baseline: the first complete report is, and only changes after it
     // are news.
-    let complete = |live: &LiveState| {
-        matches!(
-            live,
-            LiveState::Connected { .. } | LiveState::File { .. } | LiveState::Reconnecting { .. }
-        )
-    };
-    let had_baseline = state.loaded && complete(&state.live);
+    let had_baseline = state.loaded && state.live.is_complete();
     if had_baseline {
         let old: HashMap<&ResourceKey, DriftStatus> = state
             .report
@@ -852,7 +857,7 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) -> Vec<Effect> {
             1 => state.toast = Some((changes[0].clone(), state.now)),
             n => state.toast = Some((format!("{} (and {} more)", changes[0], n - 1), state.now)),
         }
-    } else if complete(&update.live) {
+    } else if update.live.is_complete() {
         let s = update.report.summary();
         state.log(format!(
             "first report: {} resources, {} drifted",

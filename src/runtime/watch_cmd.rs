@@ -315,10 +315,7 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
                 match msg {
                     None => return Ok(super::EXIT_ERROR),
                     Some(Msg::Report(update)) => {
-                        let complete = matches!(
-                            update.live,
-                            LiveState::Connected { .. } | LiveState::File { .. } | LiveState::Reconnecting { .. }
-                        );
+                        let complete = update.live.is_complete();
                         let mut events = watcher.on_report(
                             &update.report,
                             &update.revision.commit,

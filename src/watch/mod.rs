@@ -277,14 +277,20 @@ impl Watcher {
                 since: None,
                 alerted: false,
             });
-            if converged_now {
+            // An episode ends when the resource converges, or when it no longer needs
+            // attention without converging (synced and progressing or suspended). Unknown
+            // keeps it as it was: kdrift cannot tell.
+            let ends = converged_now || (!attention && e.status != DriftStatus::Unknown);
+            if ends {
                 if let Some(since) = next.since.take() {
                     let seconds = now.duration_since(since).unwrap_or_default().as_secs();
-                    events.push(WatchEvent::Converged {
-                        time: time.clone(),
-                        resource: resource.clone(),
-                        seconds,
-                    });
+                    if converged_now {
+                        events.push(WatchEvent::Converged {
+                            time: time.clone(),
+                            resource: resource.clone(),
+                            seconds,
+                        });
+                    }
                     if next.alerted {
                         events.push(WatchEvent::Resolved {
                             time: time.clone(),
@@ -298,21 +304,6 @@ impl Watcher {
                 let (since, alerted) = self.resumed.remove(&resource).unwrap_or((now, false));
                 next.since = Some(since);
                 next.alerted = alerted;
-            }
-            // Unknown keeps the episode as it was: kdrift cannot tell.
-            if !attention && !converged_now && e.status != DriftStatus::Unknown {
-                // Progressing or suspended, synced: not an episode, nothing to alert.
-                if let Some(since) = next.since.take() {
-                    let seconds = now.duration_since(since).unwrap_or_default().as_secs();
-                    if next.alerted {
-                        events.push(WatchEvent::Resolved {
-                            time: time.clone(),
-                            resource: resource.clone(),
-                            seconds,
-                        });
-                    }
-                }
-                next.alerted = false;
             }
             next.status = e.status;
             next.health = health;
