@@ -711,3 +711,83 @@ async fn custom_kinds_are_read_at_any_served_version_and_keyed_items_named_by_ke
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_mode_says_which_manifests_the_server_would_refuse_in_its_words() {
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
+    for t in targets().await {
+        t.allow_secrets(true);
+        let (ns, repo, _k) = deployed(&t, &kubectl, "refuse").await;
+        // Git changes web's selector (immutable) and adds a Deployment whose selector does
+        // not select its own pods (invalid): neither can be applied.
+        let a = std::fs::read_to_string(repo.path().join("apps/a.yaml")).unwrap();
+        let changed = a
+            .replacen("matchLabels: {app: web}", "matchLabels: {app: web2}", 1)
+            .replacen("labels: {app: web}", "labels: {app: web2}", 1);
+        assert_ne!(a, changed);
+        let broken = format!(
+            "\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\n  namespace: {ns}\nspec:\n  selector:\n    matchLabels: {{app: one}}\n  template:\n    metadata:\n      labels: {{app: other}}\n    spec:\n      containers:\n      - name: c\n        image: nginx:1.27\n"
+        );
+        repo.write("apps/a.yaml", &format!("{changed}{broken}"));
+        repo.commit("a new selector, and a broken Deployment");
+
+        // Local mode cannot know: out of sync, and missing.
+        let out = support::kdrift_on(repo.path(), &t.kubeconfig, &["diff", "--no-pager"]).await;
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("out-of-sync: apps/Deployment/{ns}/web")),
+            "{}: {text}",
+            t.name
+        );
+        assert!(
+            text.contains(&format!("missing: apps/Deployment/{ns}/broken")),
+            "{}: {text}",
+            t.name
+        );
+        assert!(!text.contains("refused"), "{}: {text}", t.name);
+
+        // Server mode asks the server: both refused, in its words, and the exit says so.
+        let out = support::kdrift_on(
+            repo.path(),
+            &t.kubeconfig,
+            &["diff", "--no-pager", "--diff-mode", "server"],
+        )
+        .await;
+        let text = stdout(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: {text}{}",
+            t.name,
+            stderr(&out)
+        );
+        assert!(
+            text.contains(&format!("refused: apps/Deployment/{ns}/web")),
+            "{}: {text}",
+            t.name
+        );
+        assert!(text.contains("field is immutable"), "{}: {text}", t.name);
+        assert!(
+            text.contains(&format!("refused: apps/Deployment/{ns}/broken")),
+            "{}: {text}",
+            t.name
+        );
+        assert!(
+            text.contains("`selector` does not match template `labels`"),
+            "{}: {text}",
+            t.name
+        );
+        assert!(text.contains(" 2 refused"), "{}: {text}", t.name);
+        // JSON says the same.
+        let out = support::kdrift_on(
+            repo.path(),
+            &t.kubeconfig,
+            &["diff", "--diff-mode", "server", "-o", "json"],
+        )
+        .await;
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(v["summary"]["refused"], 2, "{}", t.name);
+    }
+}

@@ -172,6 +172,9 @@ pub fn help_rows(state: &AppState) -> Vec<DialogLine> {
         DriftStatus::Extra => "extra: in the cluster, tracked, not in Git (magenta)",
         DriftStatus::Unknown => "unknown: cannot be read or compared (grey); the detail says why",
         DriftStatus::Invalid => "invalid: the Git manifest cannot be used (red)",
+        DriftStatus::Refused => {
+            "refused: the API server's dry run refuses the manifest (server mode)"
+        }
     };
     for st in DriftStatus::ALL {
         lines.push(vec![

@@ -42,7 +42,8 @@ impl Filter {
             Filter::Only(Missing) => Filter::Only(Extra),
             Filter::Only(Extra) => Filter::Only(Invalid),
             Filter::Only(Invalid) => Filter::Only(Unknown),
-            Filter::Only(Unknown) => Filter::Only(Synced),
+            Filter::Only(Unknown) => Filter::Only(Refused),
+            Filter::Only(Refused) => Filter::Only(Synced),
             Filter::Only(Synced) => Filter::All,
         }
     }
@@ -69,6 +70,7 @@ impl Filter {
             "extra" => Filter::Only(Extra),
             "unknown" => Filter::Only(Unknown),
             "invalid" => Filter::Only(Invalid),
+            "refused" => Filter::Only(Refused),
             _ => return None,
         })
     }
@@ -92,6 +94,7 @@ pub fn severity(status: DriftStatus) -> u8 {
         DriftStatus::OutOfSync => 3,
         DriftStatus::Missing => 4,
         DriftStatus::Invalid => 5,
+        DriftStatus::Refused => 6,
     }
 }
 
@@ -429,12 +432,12 @@ mod tests {
     fn the_filter_cycle_visits_every_status_and_returns() {
         let mut f = Filter::All;
         let mut seen = Vec::new();
-        for _ in 0..9 {
+        for _ in 0..10 {
             f = f.next();
             seen.push(f);
         }
         assert_eq!(f, Filter::All);
-        assert_eq!(seen.len(), 9);
+        assert_eq!(seen.len(), 10);
         for s in ["all", "drifted", "not-converged", "missing", "out-of-sync"] {
             assert!(Filter::parse(s).is_some());
         }

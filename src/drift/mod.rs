@@ -136,6 +136,8 @@ pub struct Summary {
     pub extra: usize,
     pub unknown: usize,
     pub invalid: usize,
+    /// Refused by the server's dry run (server mode only).
+    pub refused: usize,
 }
 
 impl Summary {
@@ -147,6 +149,7 @@ impl Summary {
             DriftStatus::Extra => self.extra,
             DriftStatus::Unknown => self.unknown,
             DriftStatus::Invalid => self.invalid,
+            DriftStatus::Refused => self.refused,
         }
     }
 
@@ -159,12 +162,14 @@ impl Summary {
             DriftStatus::Extra => self.extra += 1,
             DriftStatus::Unknown => self.unknown += 1,
             DriftStatus::Invalid => self.invalid += 1,
+            DriftStatus::Refused => self.refused += 1,
         }
     }
 
     /// Whether everything is synced.
     pub fn is_clean(&self) -> bool {
-        self.out_of_sync + self.missing + self.extra + self.unknown + self.invalid == 0
+        self.out_of_sync + self.missing + self.extra + self.unknown + self.invalid + self.refused
+            == 0
     }
 }
 

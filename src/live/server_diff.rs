@@ -37,6 +37,37 @@ impl DryRunCache {
     }
 }
 
+/// Why a dry run gave no object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DryRunError {
+    /// The server refuses the manifest itself (validation, admission, an immutable field):
+    /// applying it would fail the same way. Otherwise the dry run could not be made
+    /// (forbidden to the user, the namespace not there yet, a timeout, the server down).
+    pub refused: bool,
+    /// The server's words.
+    pub message: String,
+}
+
+/// Whether an API error refuses the manifest itself: 400 (bad request: unknown fields,
+/// wrong types), 422 (invalid: validation, immutable fields), or 403 from an admission
+/// webhook or policy (not RBAC: a user who may not write has not been told anything about
+/// the manifest).
+fn refuses(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => match s.code {
+            400 | 422 => true,
+            403 => {
+                let m = s.message.to_ascii_lowercase();
+                m.contains("admission webhook")
+                    || m.contains("denied the request")
+                    || m.contains("validatingadmissionpolicy")
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// Runs the dry runs; each result is the object as the server would store it, or why not.
 /// `desired` pairs each manifest with the resourceVersion of its live object.
 pub async fn dry_run_all(
@@ -46,7 +77,7 @@ pub async fn dry_run_all(
     field_manager: &str,
     concurrency: usize,
     cache: &DryRunCache,
-) -> HashMap<ResourceKey, Result<Value, String>> {
+) -> HashMap<ResourceKey, Result<Value, DryRunError>> {
     futures::stream::iter(desired.iter())
         .map(|(d, live_rv)| {
             let client = target.client.clone();
@@ -62,7 +93,10 @@ pub async fn dry_run_all(
                     return (d.key.clone(), Ok(hit));
                 }
                 let result = match served.get(&d.key.group, &d.key.kind) {
-                    None => Err("kind not served".to_string()),
+                    None => Err(DryRunError {
+                        refused: false,
+                        message: "kind not served".to_string(),
+                    }),
                     Some((ar, namespaced)) => {
                         let api: Api<DynamicObject> = if *namespaced {
                             Api::namespaced_with(client, &d.key.namespace, ar)
@@ -72,8 +106,14 @@ pub async fn dry_run_all(
                         let mut pp = PatchParams::apply(&fm).force();
                         pp.dry_run = true;
                         match api.patch(&d.key.name, &pp, &Patch::Apply(&d.object)).await {
-                            Ok(obj) => serde_json::to_value(obj).map_err(|e| e.to_string()),
-                            Err(e) => Err(explain(&e)),
+                            Ok(obj) => serde_json::to_value(obj).map_err(|e| DryRunError {
+                                refused: false,
+                                message: e.to_string(),
+                            }),
+                            Err(e) => Err(DryRunError {
+                                refused: refuses(&e),
+                                message: explain(&e),
+                            }),
                         }
                     }
                 };

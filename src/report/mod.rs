@@ -251,6 +251,8 @@ pub fn summary_line(s: &Summary, ctx: &ReportContext) -> String {
     let total: usize = DriftStatus::ALL.iter().map(|st| s.count(*st)).sum();
     let parts: Vec<String> = DriftStatus::ALL
         .iter()
+        // Refused exists only in server mode: it is counted when there is one.
+        .filter(|st| **st != DriftStatus::Refused || s.count(**st) > 0)
         .map(|st| format!("{} {}", s.count(*st), st))
         .collect();
     format!(

@@ -612,16 +612,24 @@ pub(crate) async fn server_mode(
 ) {
     use crate::model::DriftStatus;
     let live_by_key: std::collections::HashMap<_, _> = live.iter().map(|l| (&l.key, l)).collect();
+    // Every manifest is dry-run: those with a live object as an update, the missing ones as
+    // a create ("will it succeed?").
+    let missing: std::collections::HashSet<&crate::model::ResourceKey> = report
+        .entries
+        .iter()
+        .filter(|e| e.status == DriftStatus::Missing)
+        .map(|e| &e.key)
+        .collect();
     let comparable: Vec<(&crate::model::DesiredObject, String)> = desired
         .objects
         .iter()
-        .filter_map(|d| {
-            live_by_key.get(&d.key).map(|l| {
-                (
-                    d,
-                    crate::model::meta_str(&l.object, "resourceVersion").to_string(),
-                )
-            })
+        .filter_map(|d| match live_by_key.get(&d.key) {
+            Some(l) => Some((
+                d,
+                crate::model::meta_str(&l.object, "resourceVersion").to_string(),
+            )),
+            None if missing.contains(&d.key) => Some((d, String::new())),
+            None => None,
         })
         .collect();
     let schemas = drift::CrdSchemas::of(
@@ -642,10 +650,29 @@ pub(crate) async fn server_mode(
     )
     .await;
     for e in &mut report.entries {
-        if !matches!(e.status, DriftStatus::Synced | DriftStatus::OutOfSync) {
+        if !matches!(
+            e.status,
+            DriftStatus::Synced | DriftStatus::OutOfSync | DriftStatus::Missing
+        ) {
             continue;
         }
-        let (Some(result), Some(l)) = (results.get(&e.key), live_by_key.get(&e.key)) else {
+        let Some(result) = results.get(&e.key) else {
+            continue;
+        };
+        if let Err(why) = result {
+            if why.refused {
+                // Applying it would fail the same way: its own verdict, in the server's
+                // words, and a failure in the exit status.
+                e.status = DriftStatus::Refused;
+                e.reason = Some(format!("the API server refuses it: {}", why.message));
+                e.fields.clear();
+            } else {
+                e.reason = Some(format!("server dry run failed: {}", why.message));
+            }
+            continue;
+        }
+        let Some(l) = live_by_key.get(&e.key) else {
+            // A create the server would take: still missing.
             continue;
         };
         match result {
@@ -681,9 +708,7 @@ pub(crate) async fn server_mode(
                 e.status = server_status;
                 e.fields = fields;
             }
-            Err(why) => {
-                e.reason = Some(format!("server dry run failed: {why}"));
-            }
+            Err(_) => {}
         }
     }
 }

@@ -132,7 +132,8 @@ fn counts_spans(summary: &Summary, theme: &Theme, all: bool) -> Vec<Span<'static
     let mut spans = Vec::new();
     for s in DriftStatus::ALL {
         let n = summary.count(s);
-        if n == 0 && !all {
+        // Refused exists only in server mode: it shows when there is one.
+        if n == 0 && (!all || s == DriftStatus::Refused) {
             continue;
         }
         let style = if n == 0 { theme.dim() } else { theme.status(s) };

@@ -45,6 +45,8 @@ impl Theme {
             (DriftStatus::Extra, true) => "+",
             (DriftStatus::Unknown, true) => "?",
             (DriftStatus::Invalid, true) => "!",
+            (DriftStatus::Refused, false) => "⊘",
+            (DriftStatus::Refused, true) => "x",
         }
     }
 
@@ -56,6 +58,7 @@ impl Theme {
             DriftStatus::Extra => self.fg(Color::Magenta).add_modifier(Modifier::BOLD),
             DriftStatus::Unknown => self.fg(Color::DarkGray),
             DriftStatus::Invalid => self.fg(Color::LightRed).add_modifier(Modifier::BOLD),
+            DriftStatus::Refused => self.fg(Color::LightRed).add_modifier(Modifier::BOLD),
         }
     }
 

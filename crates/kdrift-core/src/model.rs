@@ -79,16 +79,20 @@ pub enum DriftStatus {
     Unknown,
     /// The Git manifest is broken: parse error, no name, duplicate.
     Invalid,
+    /// The API server would refuse the manifest (its dry run in server mode): validation,
+    /// admission, an immutable field. The reason is the server's words.
+    Refused,
 }
 
 impl DriftStatus {
-    pub const ALL: [DriftStatus; 6] = [
+    pub const ALL: [DriftStatus; 7] = [
         DriftStatus::Synced,
         DriftStatus::OutOfSync,
         DriftStatus::Missing,
         DriftStatus::Extra,
         DriftStatus::Unknown,
         DriftStatus::Invalid,
+        DriftStatus::Refused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +103,7 @@ impl DriftStatus {
             DriftStatus::Extra => "extra",
             DriftStatus::Unknown => "unknown",
             DriftStatus::Invalid => "invalid",
+            DriftStatus::Refused => "refused",
         }
     }
 

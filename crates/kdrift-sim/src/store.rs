@@ -544,6 +544,10 @@ impl Store {
         if rt.kind == "CustomResourceDefinition" && rt.group == "apiextensions.k8s.io" {
             validate_crd(&obj)?;
         }
+        if let Some(o) = old {
+            immutable_fields(rt, o, &obj)?;
+        }
+        selector_matches_template(rt, &obj)?;
         if opts.dry_run {
             let mut shown = obj;
             shown["metadata"]["resourceVersion"] = json!(old
@@ -877,6 +881,82 @@ impl Store {
         self.commit(rt, (ns, name), new, Some(&old), opts, Some(Some("scale")))?;
         self.scale(rt, ns, name)
     }
+}
+
+/// The fields the API server will not change on an update, as its validation says it: a
+/// workload's and a Job's `spec.selector`.
+fn immutable_fields(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
+    let paths: &[&str] = match (rt.group.as_str(), rt.kind.as_str()) {
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => &["/spec/selector"],
+        ("batch", "Job") => &["/spec/selector"],
+        _ => &[],
+    };
+    let name = new
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    for p in paths {
+        let (before, after) = (old.pointer(p), new.pointer(p));
+        if before.is_some() && before != after {
+            let field = p.trim_start_matches('/').replace('/', ".");
+            let group = if rt.group.is_empty() {
+                String::new()
+            } else {
+                format!(".{}", rt.group)
+            };
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "{}{group} \"{name}\" is invalid: {field}: Invalid value: {}: field is immutable",
+                    rt.kind,
+                    after.map(|v| v.to_string()).unwrap_or_else(|| "null".into())
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A workload's `spec.selector.matchLabels` must select its own pod template, as the API
+/// server's validation requires.
+fn selector_matches_template(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    if rt.group != "apps"
+        || !matches!(
+            rt.kind.as_str(),
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+        )
+    {
+        return Ok(());
+    }
+    let Some(wanted) = obj
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+    else {
+        return Ok(());
+    };
+    let labels = obj
+        .pointer("/spec/template/metadata/labels")
+        .and_then(Value::as_object);
+    let selects = wanted
+        .iter()
+        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
+    if selects {
+        return Ok(());
+    }
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    Err(ApiError::new(
+        422,
+        "Invalid",
+        format!(
+            "{}.apps \"{name}\" is invalid: spec.template.metadata.labels: Invalid value: {}: `selector` does not match template `labels`",
+            rt.kind,
+            labels.map(|l| Value::Object(l.clone()).to_string()).unwrap_or_else(|| "null".into())
+        ),
+    ))
 }
 
 fn validate_crd(obj: &Value) -> Result<(), ApiError> {
