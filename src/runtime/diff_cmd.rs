@@ -659,56 +659,54 @@ pub(crate) async fn server_mode(
         let Some(result) = results.get(&e.key) else {
             continue;
         };
-        if let Err(why) = result {
-            if why.refused {
-                // Applying it would fail the same way: its own verdict, in the server's
-                // words, and a failure in the exit status.
-                e.status = DriftStatus::Refused;
-                e.reason = Some(format!("the API server refuses it: {}", why.message));
-                e.fields.clear();
-            } else {
-                e.reason = Some(format!("server dry run failed: {}", why.message));
+        let obj = match result {
+            Ok(obj) => obj,
+            Err(why) => {
+                if why.refused {
+                    // Applying it would fail the same way: its own verdict, in the server's
+                    // words, and a failure in the exit status.
+                    e.status = DriftStatus::Refused;
+                    e.reason = Some(format!("the API server refuses it: {}", why.message));
+                    e.fields.clear();
+                } else {
+                    e.reason = Some(format!("server dry run failed: {}", why.message));
+                }
+                continue;
             }
-            continue;
-        }
+        };
         let Some(l) = live_by_key.get(&e.key) else {
             // A create the server would take: still missing.
             continue;
         };
-        match result {
-            Ok(obj) => {
-                let mut fields = drift::compare_server(&e.key, obj, l, &schemas, &settings.drift);
-                if let Some(git) = desired.objects.iter().find(|d| d.key == e.key) {
-                    drift::attribution::attribute_server(&mut fields, &git.object, &e.fields);
-                }
-                let server_status = if fields.is_empty() {
-                    DriftStatus::Synced
-                } else {
-                    DriftStatus::OutOfSync
-                };
-                if server_status != e.status {
-                    let local: Vec<String> = e.fields.iter().map(|f| f.path.to_string()).collect();
-                    let server: Vec<String> = fields.iter().map(|f| f.path.to_string()).collect();
-                    e.reason = Some(format!(
-                        "local mode says {} ({}); server mode says {} ({})",
-                        e.status,
-                        if local.is_empty() {
-                            "no fields".into()
-                        } else {
-                            local.join(", ")
-                        },
-                        server_status,
-                        if server.is_empty() {
-                            "no fields".into()
-                        } else {
-                            server.join(", ")
-                        }
-                    ));
-                }
-                e.status = server_status;
-                e.fields = fields;
-            }
-            Err(_) => {}
+        let mut fields = drift::compare_server(&e.key, obj, l, &schemas, &settings.drift);
+        if let Some(git) = desired.objects.iter().find(|d| d.key == e.key) {
+            drift::attribution::attribute_server(&mut fields, &git.object, &e.fields);
         }
+        let server_status = if fields.is_empty() {
+            DriftStatus::Synced
+        } else {
+            DriftStatus::OutOfSync
+        };
+        if server_status != e.status {
+            let local: Vec<String> = e.fields.iter().map(|f| f.path.to_string()).collect();
+            let server: Vec<String> = fields.iter().map(|f| f.path.to_string()).collect();
+            e.reason = Some(format!(
+                "local mode says {} ({}); server mode says {} ({})",
+                e.status,
+                if local.is_empty() {
+                    "no fields".into()
+                } else {
+                    local.join(", ")
+                },
+                server_status,
+                if server.is_empty() {
+                    "no fields".into()
+                } else {
+                    server.join(", ")
+                }
+            ));
+        }
+        e.status = server_status;
+        e.fields = fields;
     }
 }
