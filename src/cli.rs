@@ -275,6 +275,11 @@ pub struct SyncArgs {
     /// Take fields other managers own (server-side apply force).
     #[arg(long)]
     pub force_conflicts: bool,
+    /// After applying, follow each written resource until it is healthy, degraded, or
+    /// still progressing after this long (as `kubectl rollout status`): exit 0 only when
+    /// all are healthy. `--wait` alone waits 5 minutes.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "5m", value_parser = parse_duration)]
+    pub wait: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -791,3 +791,63 @@ async fn server_mode_says_which_manifests_the_server_would_refuse_in_its_words()
         assert_eq!(v["summary"]["refused"], 2, "{}", t.name);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_wait_follows_the_rollout_until_healthy_or_the_timeout() {
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
+    for t in targets().await {
+        t.allow_secrets(true);
+        let (ns, repo, _k) = deployed(&t, &kubectl, "wait").await;
+        let a = std::fs::read_to_string(repo.path().join("apps/a.yaml")).unwrap();
+        repo.write("apps/a.yaml", &a.replacen("replicas: 2", "replicas: 3", 1));
+        repo.commit("web: 3 replicas");
+        let out = support::kdrift_on(
+            repo.path(),
+            &t.kubeconfig,
+            &[
+                "sync",
+                "--yes",
+                "--force-conflicts",
+                "--wait",
+                "3s",
+                "deploy/web",
+                "-n",
+                &ns,
+            ],
+        )
+        .await;
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("health      Deployment/web -n {ns}")),
+            "{}: {text}",
+            t.name
+        );
+        if t.name == "sim" {
+            // sim plays the Deployment controller: the rollout is done at once.
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {text}{}",
+                t.name,
+                stderr(&out)
+            );
+            assert!(text.contains("All 1 healthy."), "{}: {text}", t.name);
+        } else {
+            // The test server runs no controllers: the rollout never progresses.
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{}: {text}{}",
+                t.name,
+                stderr(&out)
+            );
+            assert!(
+                text.contains("Still progressing after 3 s"),
+                "{}: {text}",
+                t.name
+            );
+        }
+    }
+}

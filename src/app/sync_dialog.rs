@@ -788,6 +788,15 @@ pub fn text(state: &AppState) -> Option<DialogText> {
                 if !matches!(o.result, ItemResult::Applied | ItemResult::Unchanged) {
                     body.push(vec![piece(tone, format!("    {}", o.result))]);
                 }
+                // The rollout, followed live: the health of the latest report.
+                if o.result == ItemResult::Applied {
+                    if let Some(h) = state.entry(&o.key).and_then(|e| e.health.as_ref()) {
+                        body.push(vec![
+                            piece(Tone::Dim, "    health "),
+                            piece(Tone::Health(h.status), h.to_string()),
+                        ]);
+                    }
+                }
             }
             DialogText {
                 title: format!(

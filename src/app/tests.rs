@@ -1480,3 +1480,44 @@ fn the_explorer_rings_when_something_drifts_only_if_asked() {
         assert!(again.is_empty());
     }
 }
+
+#[test]
+fn the_sync_result_follows_the_rollout() {
+    use crate::drift::health::{Health, HealthStatus};
+    use crate::sync::{ItemResult, SyncOutcome};
+    let mut s = state(100, 30);
+    s.sync.dialog = Dialog::Working("applying…".into());
+    let key = ResourceKey::new("apps", "Deployment", "shop", "web");
+    update(
+        &mut s,
+        Msg::Sync(SyncMsg::Applied(vec![SyncOutcome {
+            key: key.clone(),
+            action: "update".into(),
+            result: ItemResult::Applied,
+        }])),
+    );
+    assert!(screen(&s).contains("health healthy"), "{}", screen(&s));
+    // The next report says the rollout is under way: the open result says so.
+    let mut report = s.report.clone();
+    let i = report.entries.iter().position(|e| e.key == key).unwrap();
+    report.entries[i].health = Some(Health {
+        status: HealthStatus::Progressing,
+        reason: Some("RollingOut".into()),
+        message: Some("1 of 3 replicas updated".into()),
+    });
+    let revision = s.header.revision.clone();
+    let live = s.live.clone();
+    update(
+        &mut s,
+        Msg::Report(Box::new(ReportUpdate {
+            report,
+            revision,
+            live,
+        })),
+    );
+    let text = screen(&s);
+    assert!(
+        text.contains("health progressing (RollingOut: 1 of 3 replicas updated)"),
+        "{text}"
+    );
+}

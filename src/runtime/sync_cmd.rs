@@ -2,12 +2,14 @@
 //! resources with server-side apply dry runs, prints the preview, asks
 //! `Apply N resources to CONTEXT (SERVER)? [y/N]` (or the typed context name on protected
 //! contexts) unless `--yes`, and applies exactly what was previewed. Exit 0 when everything
-//! was applied, 1 when some resource failed, 2 when nothing could be done.
+//! was applied (and, with `--wait`, became healthy), 1 when some resource failed (or its
+//! rollout did not converge), 2 when nothing could be done.
 
 use super::{Settings, EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR};
 use crate::cli::SyncArgs;
 use crate::desired;
 use crate::live::cluster;
+use crate::model::ResourceKey;
 use crate::sync::{self, Fate, PlanAction, SyncError, SyncPlan, Syncer};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{BufRead, IsTerminal, Write};
@@ -273,6 +275,17 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                     let line = format!("  {:<11} {}: {}", o.label(), o.key.short_name(), o.result);
                     println!("{}", crate::text::visible_line(&line));
                 }
+                if let Some(timeout) = args.wait {
+                    let written: Vec<ResourceKey> = outcomes
+                        .iter()
+                        .filter(|o| o.result == sync::ItemResult::Applied)
+                        .map(|o| o.key.clone())
+                        .collect();
+                    if !wait_healthy(&syncer, &written, timeout).await && failed == 0 {
+                        // Everything was written; the rollout did not converge.
+                        return Ok(EXIT_DRIFT);
+                    }
+                }
                 Ok(if failed == 0 {
                     EXIT_CLEAN
                 } else if failed == outcomes.len() {
@@ -289,4 +302,56 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
     })?;
     rt.shutdown_background();
     Ok(code)
+}
+
+/// Follows written resources until each is healthy, or one is degraded, or `timeout` passes
+/// (as `kubectl rollout status`), printing each change of health. Whether all are healthy.
+async fn wait_healthy(syncer: &Syncer, keys: &[ResourceKey], timeout: std::time::Duration) -> bool {
+    use crate::drift::health::{assess, HealthStatus};
+    if keys.is_empty() {
+        return true;
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    let mut last: std::collections::HashMap<&ResourceKey, String> = Default::default();
+    loop {
+        let mut healthy = 0;
+        let mut degraded = false;
+        for k in keys {
+            let (status, text) = match syncer.get(k).await {
+                Ok(Some(l)) => {
+                    let h = assess(k, &l.object);
+                    (Some(h.status), h.to_string())
+                }
+                Ok(None) => (None, "gone".to_string()),
+                Err(e) => (None, format!("cannot be read: {e}")),
+            };
+            if last.get(k) != Some(&text) {
+                let line = format!("  {:<11} {}: {text}", "health", k.short_name());
+                println!("{}", crate::text::visible_line(&line));
+                last.insert(k, text);
+            }
+            match status {
+                Some(HealthStatus::Healthy) => healthy += 1,
+                Some(HealthStatus::Degraded) => degraded = true,
+                _ => {}
+            }
+        }
+        if healthy == keys.len() {
+            println!("All {healthy} healthy.");
+            return true;
+        }
+        if degraded {
+            println!("Degraded: the rollout will not finish by itself.");
+            return false;
+        }
+        if std::time::Instant::now() >= deadline {
+            println!(
+                "Still progressing after {} s: {healthy} of {} healthy.",
+                timeout.as_secs(),
+                keys.len()
+            );
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
