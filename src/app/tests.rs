@@ -228,6 +228,20 @@ fn state(w: u16, h: u16) -> AppState {
     s
 }
 
+/// A new report, from the same revision and live state as the last.
+fn push_report(s: &mut AppState, report: DriftReport) -> Vec<Effect> {
+    let revision = s.header.revision.clone();
+    let live = s.live.clone();
+    update(
+        s,
+        Msg::Report(Box::new(ReportUpdate {
+            report,
+            revision,
+            live,
+        })),
+    )
+}
+
 fn keys(s: &mut AppState, keys: &[Key]) -> Vec<Effect> {
     let mut effects = Vec::new();
     for k in keys {
@@ -1385,16 +1399,7 @@ fn health_shows_in_the_tree_rolls_up_and_filters_what_has_not_converged() {
         reason: Some("ProgressDeadlineExceeded".into()),
         message: Some("ReplicaSet \"web-7f\" has timed out progressing.".into()),
     });
-    let revision = s.header.revision.clone();
-    let live = s.live.clone();
-    update(
-        &mut s,
-        Msg::Report(Box::new(ReportUpdate {
-            report,
-            revision,
-            live,
-        })),
-    );
+    push_report(&mut s, report);
     select_resource(&mut s, "/Service/shop/web");
     let text = screen(&s);
     assert!(text.contains("✓▼ web"), "{text}");
@@ -1450,16 +1455,7 @@ fn the_explorer_rings_when_something_drifts_only_if_asked() {
             .position(|e| e.key.kind == "Service")
             .unwrap();
         report.entries[i].status = DriftStatus::OutOfSync;
-        let revision = s.header.revision.clone();
-        let live = s.live.clone();
-        let effects = update(
-            &mut s,
-            Msg::Report(Box::new(ReportUpdate {
-                report: report.clone(),
-                revision: revision.clone(),
-                live: live.clone(),
-            })),
-        );
+        let effects = push_report(&mut s, report.clone());
         if notify == Notify::Off {
             assert!(effects.is_empty(), "{effects:?}");
         } else {
@@ -1469,14 +1465,7 @@ fn the_explorer_rings_when_something_drifts_only_if_asked() {
             );
         }
         // The same drift again is no news.
-        let again = update(
-            &mut s,
-            Msg::Report(Box::new(ReportUpdate {
-                report,
-                revision,
-                live,
-            })),
-        );
+        let again = push_report(&mut s, report);
         assert!(again.is_empty());
     }
 }
@@ -1505,16 +1494,7 @@ fn the_sync_result_follows_the_rollout() {
         reason: Some("RollingOut".into()),
         message: Some("1 of 3 replicas updated".into()),
     });
-    let revision = s.header.revision.clone();
-    let live = s.live.clone();
-    update(
-        &mut s,
-        Msg::Report(Box::new(ReportUpdate {
-            report,
-            revision,
-            live,
-        })),
-    );
+    push_report(&mut s, report);
     let text = screen(&s);
     assert!(
         text.contains("health progressing (RollingOut: 1 of 3 replicas updated)"),

@@ -189,7 +189,6 @@ async fn explore_from(
         state.log(n.clone());
     }
 
-    #[cfg(unix)]
     let mut signals = super::terminal::ending_signals();
     let (_guard, mut terminal) = super::terminal::take(state.mouse)?;
     let size = terminal.size()?;
@@ -228,14 +227,6 @@ async fn explore_from(
             .flatten()
             .min()
             .unwrap_or(next_tick);
-        #[cfg(unix)]
-        let signalled = futures::future::select_all(
-            signals
-                .iter_mut()
-                .map(|(n, s)| Box::pin(async move { s.recv().await.map(|_| *n) })),
-        );
-        #[cfg(not(unix))]
-        let signalled = std::future::pending::<(Option<u8>, usize, ())>();
         let mut second = false;
         let msg = tokio::select! {
             ev = input.next() => match ev {
@@ -251,21 +242,14 @@ async fn explore_from(
                 }
                 Some(Msg::Tick(SystemTime::now()))
             }
-            (n, _, _) = signalled => {
-                let n = n.unwrap_or(15);
+            n = super::terminal::next_signal(&mut signals) => {
                 tracing::info!(signal = n, "terminated by a signal");
                 return Ok((Ending::Exit(128 + n), state));
             }
         };
         let Some(msg) = msg else { continue };
         if let (Msg::Report(update), Some(tx)) = (&msg, &history_tx) {
-            let complete = matches!(
-                update.live,
-                LiveState::Connected { .. }
-                    | LiveState::File { .. }
-                    | LiveState::Reconnecting { .. }
-            );
-            if complete {
+            if update.live.is_complete() {
                 let _ = tx.send(crate::history::Sightings::of(&update.report));
             }
         }

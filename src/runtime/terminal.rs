@@ -83,10 +83,39 @@ pub fn resume(terminal: &mut Terminal<CrosstermBackend<Stdout>>, mouse: bool) ->
     Ok(())
 }
 
+/// The signals a loop ends on, each with its number.
+#[cfg(unix)]
+pub type Signals = Vec<(u8, tokio::signal::unix::Signal)>;
+#[cfg(not(unix))]
+pub type Signals = ();
+
+/// The number of the next ending signal (never, where there are none).
+#[cfg(unix)]
+pub async fn next_signal(signals: &mut Signals) -> u8 {
+    if signals.is_empty() {
+        return std::future::pending().await;
+    }
+    let (n, _, _) = futures::future::select_all(
+        signals
+            .iter_mut()
+            .map(|(n, s)| Box::pin(async move { s.recv().await.map(|_| *n) })),
+    )
+    .await;
+    n.unwrap_or(15)
+}
+
+#[cfg(not(unix))]
+pub async fn next_signal(_: &mut Signals) -> u8 {
+    std::future::pending().await
+}
+
+#[cfg(not(unix))]
+pub fn ending_signals() -> Signals {}
+
 /// Every catchable signal whose default would end the process (HUP, INT, QUIT, USR1, USR2,
 /// ALRM, TERM), each with its number.
 #[cfg(unix)]
-pub fn ending_signals() -> Vec<(u8, tokio::signal::unix::Signal)> {
+pub fn ending_signals() -> Signals {
     [1, 2, 3, 10, 12, 14, 15]
         .into_iter()
         .filter_map(|n| {

@@ -277,7 +277,6 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
             None
         }
     };
-    #[cfg(unix)]
     let mut signals = super::terminal::ending_signals();
     let emit = |events: Vec<WatchEvent>, history: &Option<crate::history::History>| {
         let mut out = std::io::stdout().lock();
@@ -301,14 +300,6 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
             .and_then(|d| d.duration_since(SystemTime::now()).ok())
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));
-        #[cfg(unix)]
-        let signalled = futures::future::select_all(
-            signals
-                .iter_mut()
-                .map(|(n, s)| Box::pin(async move { s.recv().await.map(|_| *n) })),
-        );
-        #[cfg(not(unix))]
-        let signalled = std::future::pending::<(Option<u8>, usize, ())>();
         tokio::select! {
             msg = sources.ui_rx.recv() => {
                 let now = SystemTime::now();
@@ -351,8 +342,7 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
                     metrics.observe(report, &watcher, commit, now);
                 }
             }
-            (n, _, _) = signalled => {
-                let n = n.unwrap_or(15);
+            n = super::terminal::next_signal(&mut signals) => {
                 tracing::info!(signal = n, "watch ended by a signal");
                 // SIGTERM and SIGINT are how a service manager stops it: a clean end.
                 return Ok(if n == 15 || n == 2 { super::EXIT_CLEAN } else { 128 + n });
