@@ -638,6 +638,10 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect, b
             ]));
             lines.push(Line::from(""));
             for s in DriftStatus::ALL {
+                // Refused exists only in server mode.
+                if s == DriftStatus::Refused && counts.count(s) == 0 {
+                    continue;
+                }
                 lines.push(Line::from(Span::styled(
                     format!("{} {:>5}  {}", theme.glyph(s), counts.count(s), s),
                     if counts.count(s) == 0 {
