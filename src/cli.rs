@@ -277,8 +277,8 @@ pub struct SyncArgs {
     pub force_conflicts: bool,
     /// After applying, follow each written resource until it is healthy, degraded, or
     /// still progressing after this long (as `kubectl rollout status`): exit 0 only when
-    /// all are healthy. `--wait` alone waits 5 minutes.
-    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "5m", value_parser = parse_duration)]
+    /// all are healthy. `--wait` alone waits 5 minutes; `--wait=2m` says how long.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "5m", value_parser = parse_duration)]
     pub wait: Option<std::time::Duration>,
 }
 
