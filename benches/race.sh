@@ -7,18 +7,26 @@
 # on RESOURCES resources (default 1000), then kdrift alone on BIG resources (default 10000)
 # with its peak memory.
 #
-#   benches/race.sh [RESOURCES] [BIG] [RUNS]
+#   benches/race.sh [RESOURCES] [BIG] [RUNS] [LATENCY_MS]
 #   SERVER=real benches/race.sh [RESOURCES] [BIG] [RUNS]
+#
+# LATENCY_MS (default 0) delays every answer of sim by that many milliseconds (sim's
+# `latencyMs` fault), as a cluster across a network would; it does not apply to the real
+# server. kubectl and kdrift both keep discovery in a cache of their own (warmed by a first
+# run, as on an operator's machine); one more row times kdrift with an empty cache each run.
 #
 # With SERVER=real the cluster is a real kube-apiserver with etcd (scripts/kube-apiserver up),
 # loaded with the fixture's live objects by `kubectl create` (their server-set metadata and
 # status stripped), instead of sim; BIG=0 skips the big fixture.
+# BASE=path/to/kdrift adds another kdrift build (an earlier commit's) as two more contenders,
+# local and server mode, so that a change is measured beside what it replaces in one run.
 # KUBECTL=path picks the kubectl (default: the pinned one of scripts/install-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resources=${1:-1000}
 big=${2:-10000}
 runs=${3:-5}
+latency=${4:-0}
 server=${SERVER:-sim}
 kubectl=${KUBECTL:-}
 if [ -z "$kubectl" ]; then
@@ -36,13 +44,23 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# kdrift's caches (discovery, rendered kustomizations) of this run only.
+export XDG_CACHE_HOME=$work/kdcache
 
 start_sim() { # fixture dir
   if [ "$server" = real ]; then start_real "$1"; return; fi
   [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null || true
   "$bin" sim --kubeconfig-out "$work/kc" --load "$1/live.json" >"$work/url" 2>"$work/sim.log" &
   sim_pid=$!
-  for _ in $(seq 100); do [ -s "$work/url" ] && return 0; sleep 0.1; done
+  for _ in $(seq 100); do
+    if [ -s "$work/url" ]; then
+      [ "$latency" -gt 0 ] || return 0
+      curl -sf -X POST -H 'content-type: application/json' -d "{\"latencyMs\": $latency}" \
+        "$(head -n1 "$work/url")/sim/faults" >/dev/null && return 0
+      echo "could not set sim's latency"; exit 2
+    fi
+    sleep 0.1
+  done
   echo "sim did not start"; cat "$work/sim.log"; exit 2
 }
 
@@ -91,10 +109,18 @@ kc=("$kubectl" --kubeconfig "$work/kc" --cache-dir "$work/kcache" diff --server-
 echo "== $resources resources (fixture of kdrift fixture, in $server)" >&2
 # The contenders take turns, one run each per round, so that a change in the machine's load
 # during the race weighs on all of them alike.
-l=(); s=(); k1=(); k16=()
-for _ in $(seq "$runs"); do
+base=${BASE:-}
+kb=("$base" "${kd[@]:1}")
+[ -z "$base" ] || "${kb[@]}" >/dev/null 2>&1 || true
+l=(); s=(); k1=(); k16=(); bl=(); bs=(); cold=()
+for i in $(seq "$runs"); do
   l+=("$(time_ms "${kd[@]}")")
+  cold+=("$(XDG_CACHE_HOME="$work/cold-$i" time_ms "${kd[@]}")")
   s+=("$(time_ms "${kd[@]}" --diff-mode server)")
+  if [ -n "$base" ]; then
+    bl+=("$(time_ms "${kb[@]}")")
+    bs+=("$(time_ms "${kb[@]}" --diff-mode server)")
+  fi
   k1+=("$(time_ms "${kc[@]}" --concurrency 1)")
   k16+=("$(time_ms "${kc[@]}" --concurrency 16)")
 done
@@ -105,9 +131,14 @@ report() { # name values...
   echo "$m"
 }
 local_ms=$(report "kdrift diff (local mode)" "${l[@]}")
+report "kdrift diff (local mode), no discovery cache" "${cold[@]}" >/dev/null
 server_ms=$(report "kdrift diff --diff-mode server" "${s[@]}")
 k1_ms=$(report "kubectl diff --server-side --concurrency 1" "${k1[@]}")
 k16_ms=$(report "kubectl diff --server-side --concurrency 16" "${k16[@]}")
+if [ -n "$base" ]; then
+  report "BASE kdrift diff (local mode)" "${bl[@]}" >/dev/null
+  report "BASE kdrift diff --diff-mode server" "${bs[@]}" >/dev/null
+fi
 awk -v l="$local_ms" -v s="$server_ms" -v a="$k1_ms" -v b="$k16_ms" 'BEGIN {
   printf "kdrift local vs kubectl --concurrency 1:   %.1fx faster\n", a / (l > 0 ? l : 1);
   printf "kdrift server vs kubectl --concurrency 16: %.1fx faster\n", b / (s > 0 ? s : 1) }' >&2

@@ -18,7 +18,8 @@ fn kdrift_with_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::proc
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("KUBECONFIG")
-        .env("HOME", cwd);
+        .env("HOME", cwd)
+        .env("XDG_CACHE_HOME", cwd.join(".cache"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -101,6 +102,120 @@ async fn sim_with_shop(opts: SimOptions) -> sim::SimHandle {
         s.load(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "data": {"password": "eA=="}})).unwrap();
     });
     handle
+}
+
+/// A cached discovery only starts the lists early: discovery is asked beside them, and a cache
+/// that is wrong about every kind (another server once at the same address: wrong versions,
+/// wrong plurals, wrong scopes, kinds it lacks) changes nothing in the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_discovery_cache_never_changes_a_verdict() {
+    let repo = TestRepo::new();
+    repo.write("app.yaml", APP);
+    repo.commit("app");
+    let handle = sim_with_shop(SimOptions::default()).await;
+    let kc = repo.path().join(".git").join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    let path = repo.path().to_path_buf();
+    let kcs = kc.display().to_string();
+    let run = || {
+        let (path, kcs) = (path.clone(), kcs.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                kdrift_with_env(
+                    &["diff", "--kubeconfig", &kcs, "-o", "json", "--timings"],
+                    &path,
+                    &[],
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let first = run().await;
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("connect+discover"),
+        "{}",
+        stderr(&first)
+    );
+    let cache = kdrift::live::cluster::discovery_file(
+        &repo.path().join(".cache").join("kdrift"),
+        &handle.url,
+    );
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    let kinds = doc["kinds"].as_array_mut().unwrap();
+    assert!(kinds.len() > 10, "{kinds:?}");
+    // Every kind at a version and plural the server does not serve, in the other scope, and
+    // ConfigMaps forgotten.
+    kinds.retain(|k| k[0]["kind"] != "ConfigMap");
+    for k in kinds.iter_mut() {
+        k[0]["version"] = "v9".into();
+        let group = k[0]["group"].as_str().unwrap().to_string();
+        k[0]["api_version"] = if group.is_empty() {
+            "v9".into()
+        } else {
+            format!("{group}/v9").into()
+        };
+        k[0]["plural"] = "nothings".into();
+        k[1] = Value::Bool(!k[1].as_bool().unwrap());
+    }
+    std::fs::write(&cache, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let second = run().await;
+    assert!(
+        stderr(&second).contains("discovery cached"),
+        "the cache was used: {}",
+        stderr(&second)
+    );
+    assert_eq!(stdout(&first), stdout(&second));
+    handle.stop().await;
+}
+
+/// A server that answers a share of requests with 429 (API Priority and Fairness shedding
+/// load) slows kdrift down and changes nothing else: lists and dry runs are asked again after
+/// a backoff, and the dry runs' concurrency halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_requests_are_asked_again_in_both_modes() {
+    let repo = TestRepo::new();
+    repo.write("app.yaml", APP);
+    repo.commit("app");
+    let handle = sim_with_shop(SimOptions::default()).await;
+    let kc = repo.path().join(".git").join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    let run = |mode: &'static str| {
+        let (path, kcs) = (repo.path().to_path_buf(), kc.display().to_string());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                kdrift_with_env(
+                    &[
+                        "diff",
+                        "--kubeconfig",
+                        &kcs,
+                        "-o",
+                        "json",
+                        "--diff-mode",
+                        mode,
+                    ],
+                    &path,
+                    &[],
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    for mode in ["local", "server"] {
+        handle.faults().clear();
+        let calm = run(mode).await;
+        assert_eq!(calm.status.code(), Some(1), "{}", stderr(&calm));
+        // A quarter of the answers are 429: six in a row for one request (what gives up) has
+        // a chance of 1 in 4,096 per request.
+        handle.faults().set_errors(0.25, 429, None);
+        let busy = run(mode).await;
+        handle.faults().clear();
+        assert_eq!(busy.status.code(), Some(1), "{mode}: {}", stderr(&busy));
+        assert_eq!(stdout(&calm), stdout(&busy), "{mode}");
+    }
+    handle.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

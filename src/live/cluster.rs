@@ -249,9 +249,98 @@ impl Served {
     }
 }
 
+/// How long a cached discovery is used, as kubectl's disk cache (6 hours). It only lets the
+/// lists start before discovery answers: the caller asks discovery beside them
+/// (`discover_fresh`) and lists again what it guessed wrong, so the cache saves a round trip
+/// and never decides a verdict.
+pub const DISCOVERY_TTL: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedDiscovery {
+    server: String,
+    /// Seconds since the epoch when it was discovered.
+    at: u64,
+    kinds: Vec<(ApiResource, bool)>,
+}
+
+/// Where the discovery of `server` is cached under `cache_dir`.
+pub fn discovery_file(cache_dir: &Path, server: &str) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(server.as_bytes());
+    let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    cache_dir.join("discovery").join(format!("{name}.json"))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A cached discovery of this server younger than `DISCOVERY_TTL`, if there is one.
+pub fn cached_discovery(cache_dir: &Path, server: &str) -> Option<Served> {
+    let file = discovery_file(cache_dir, server);
+    let meta = std::fs::metadata(&file).ok()?;
+    if meta.len() > 8 << 20 {
+        return None;
+    }
+    let cached: CachedDiscovery = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
+    let age = now_secs().checked_sub(cached.at)?;
+    if cached.server != server || age > DISCOVERY_TTL.as_secs() || cached.kinds.is_empty() {
+        return None;
+    }
+    let kinds = cached
+        .kinds
+        .into_iter()
+        .map(|(ar, ns)| ((ar.group.clone(), ar.kind.clone()), (ar, ns)))
+        .collect();
+    Some(Served { kinds })
+}
+
+/// Writes a discovery for the next run (best effort: a cache that cannot be written only
+/// costs the round trips next time).
+fn write_cached(cache_dir: &Path, server: &str, served: &Served) {
+    let file = discovery_file(cache_dir, server);
+    let Some(dir) = file.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let mut kinds: Vec<(ApiResource, bool)> = served.kinds.values().cloned().collect();
+    kinds.sort_by(|a, b| (&a.0.group, &a.0.kind).cmp(&(&b.0.group, &b.0.kind)));
+    let doc = CachedDiscovery {
+        server: server.to_string(),
+        at: now_secs(),
+        kinds,
+    };
+    let Ok(bytes) = serde_json::to_vec(&doc) else {
+        return;
+    };
+    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+        return;
+    };
+    if std::io::Write::write_all(&mut tmp, &bytes).is_ok() {
+        let _ = tmp.persist(&file);
+    }
+}
+
+/// Discovery asked of the server, then cached in `cache_dir` for the next run.
+pub async fn discover_fresh(
+    target: &ClusterTarget,
+    cache_dir: Option<&Path>,
+) -> Result<Served, ClusterError> {
+    let served = discover(target).await?;
+    if let Some(dir) = cache_dir {
+        write_cached(dir, &target.server, &served);
+    }
+    Ok(served)
+}
+
 /// Discovery: aggregated where served, else (or when it comes back empty) the legacy endpoints.
 pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
-    let aggregated = Discovery::new(target.client.clone()).run_aggregated().await;
+    // A 429 (the server's flow control) is asked again after the wait it names.
+    let aggregated =
+        super::limit::retry_overloaded(|| Discovery::new(target.client.clone()).run_aggregated())
+            .await;
     let discovery = match aggregated {
         Ok(d)
             if d.groups()
@@ -260,8 +349,7 @@ pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
         {
             d
         }
-        _ => Discovery::new(target.client.clone())
-            .run()
+        _ => super::limit::retry_overloaded(|| Discovery::new(target.client.clone()).run())
             .await
             .map_err(|e| target.error(&e))?,
     };
@@ -282,6 +370,9 @@ pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
     }
     Ok(Served { kinds })
 }
+
+/// How an unreadable kind's reason starts when the server answered its list with 404.
+pub const NOT_SERVED: &str = "kind not served";
 
 /// What one listing produced.
 #[derive(Default)]
@@ -325,8 +416,12 @@ async fn list_all(
     let mut out = Vec::new();
     let mut lp = ListParams::default().limit(500);
     loop {
-        let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
-        let mut page: Value = client.request(req).await?;
+        // A 429 (the server's flow control) is asked again after the wait it names.
+        let mut page: Value = super::limit::retry_overloaded(|| async {
+            let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
+            client.request(req).await
+        })
+        .await?;
         let cont = page
             .pointer("/metadata/continue")
             .and_then(Value::as_str)
@@ -392,7 +487,7 @@ pub async fn list_kinds(
                     let why = if s.code == 403 {
                         format!("forbidden: {}", s.message)
                     } else {
-                        format!("kind not served: {}", s.message)
+                        format!("{NOT_SERVED}: {}", s.message)
                     };
                     listing
                         .unreadable

@@ -10,6 +10,7 @@ pub mod exec;
 /// Dumps of live objects (`--live-file`), read by kdrift-core.
 pub use kdrift_core::dump as file;
 pub mod kubeconfig;
+pub mod limit;
 pub mod server_diff;
 pub mod watch;
 

@@ -5,6 +5,7 @@
 //! is pure and lives in `drift::compare_server`.
 
 use super::cluster::{explain, ClusterTarget, Served};
+use super::limit;
 use crate::model::{DesiredObject, ResourceKey};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -69,7 +70,9 @@ fn refuses(e: &kube::Error) -> bool {
 }
 
 /// Runs the dry runs; each result is the object as the server would store it, or why not.
-/// `desired` pairs each manifest with the resourceVersion of its live object.
+/// `desired` pairs each manifest with the resourceVersion of its live object. At most
+/// `concurrency` are in flight; the server's 429s halve that and are asked again after its
+/// `retryAfterSeconds` (`limit::Limiter`).
 pub async fn dry_run_all(
     target: &ClusterTarget,
     served: &Served,
@@ -78,6 +81,8 @@ pub async fn dry_run_all(
     concurrency: usize,
     cache: &DryRunCache,
 ) -> HashMap<ResourceKey, Result<Value, DryRunError>> {
+    let limiter = limit::Limiter::new(concurrency);
+    let limiter = &limiter;
     futures::stream::iter(desired.iter())
         .map(|(d, live_rv)| {
             let client = target.client.clone();
@@ -103,18 +108,7 @@ pub async fn dry_run_all(
                         } else {
                             Api::all_with(client, ar)
                         };
-                        let mut pp = PatchParams::apply(&fm).force();
-                        pp.dry_run = true;
-                        match api.patch(&d.key.name, &pp, &Patch::Apply(&d.object)).await {
-                            Ok(obj) => serde_json::to_value(obj).map_err(|e| DryRunError {
-                                refused: false,
-                                message: e.to_string(),
-                            }),
-                            Err(e) => Err(DryRunError {
-                                refused: refuses(&e),
-                                message: explain(&e),
-                            }),
-                        }
+                        dry_run_one(&api, d, &fm, limiter).await
                     }
                 };
                 if let (Ok(v), Ok(mut entries)) = (&result, cache.entries.lock()) {
@@ -123,7 +117,46 @@ pub async fn dry_run_all(
                 (d.key.clone(), result)
             }
         })
+        // The limiter decides how many are in flight; this only bounds the queued futures.
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await
+}
+
+async fn dry_run_one(
+    api: &Api<DynamicObject>,
+    d: &DesiredObject,
+    field_manager: &str,
+    limiter: &limit::Limiter,
+) -> Result<Value, DryRunError> {
+    let mut pp = PatchParams::apply(field_manager).force();
+    pp.dry_run = true;
+    let mut attempt = 0;
+    loop {
+        let answer = {
+            let _permit = limiter.acquire().await;
+            api.patch(&d.key.name, &pp, &Patch::Apply(&d.object)).await
+        };
+        match answer {
+            Ok(obj) => {
+                limiter.answered();
+                return serde_json::to_value(obj).map_err(|e| DryRunError {
+                    refused: false,
+                    message: e.to_string(),
+                });
+            }
+            Err(kube::Error::Api(s)) if s.code == 429 && attempt < limit::OVERLOAD_RETRIES => {
+                limiter.overloaded();
+                tokio::time::sleep(limit::backoff(attempt, limit::retry_after(&s))).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                limiter.answered();
+                return Err(DryRunError {
+                    refused: refuses(&e),
+                    message: explain(&e),
+                });
+            }
+        }
+    }
 }

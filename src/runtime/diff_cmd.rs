@@ -353,12 +353,35 @@ pub(crate) fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u
         .await
         .map_err(with_hint)?;
         set_stage("discovering the cluster's kinds");
-        let served = cluster::discover(&target).await.map_err(with_hint)?;
-        timings.push(("connect+discover", t.elapsed()));
+        // Discovery is asked every time. A cached one (of an earlier run) only lets the lists
+        // start before it answers; what it guessed wrong is listed again below.
+        let fresh = {
+            let (target, dir) = (target.clone(), settings.load.cache_dir.clone());
+            tokio::spawn(async move { cluster::discover_fresh(&target, Some(&dir)).await })
+        };
+        let (guess, mut fresh) =
+            match cluster::cached_discovery(&settings.load.cache_dir, &target.server) {
+                Some(cached) => (cached, Some(fresh)),
+                None => (
+                    fresh
+                        .await
+                        .map_err(|e| anyhow!("discovery failed: {e}"))?
+                        .map_err(with_hint)?,
+                    None,
+                ),
+            };
+        timings.push((
+            if fresh.is_some() {
+                "connect (discovery cached)"
+            } else {
+                "connect+discover"
+            },
+            t.elapsed(),
+        ));
         set_stage("listing live objects");
         // Early lists of the guessed kinds, across namespaces, beside the parsing.
         let early_target = target.clone();
-        let early_served = served.clone();
+        let early_served = guess.clone();
         let concurrency = settings.concurrency.max(1);
         let early = tokio::spawn(async move {
             let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
@@ -388,6 +411,15 @@ pub(crate) fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u
             .map_err(|_| anyhow!("the Git reader failed"))??;
         timings.push(("read git", desired.timings.read_git));
         timings.push(("parse manifests", desired.timings.parse));
+        let t = Instant::now();
+        let served = match fresh.take() {
+            Some(fresh) => fresh
+                .await
+                .map_err(|e| anyhow!("discovery failed: {e}"))?
+                .map_err(with_hint)?,
+            None => guess,
+        };
+        timings.push(("discovery (beside the reading)", t.elapsed()));
         desired::rescope(
             &mut desired,
             |g, k| served.get(g, k).map(|(_, ns)| *ns),
@@ -437,14 +469,13 @@ pub(crate) fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u
             .collect();
         let t = Instant::now();
         let (guessed, early) = early.await.map_err(|e| anyhow!("listing failed: {e}"))??;
-        // Kinds the guess missed, and guessed kinds whose cluster-wide list was forbidden
-        // (those need the namespaces Git uses), are listed now.
+        // Kinds the guess missed (or listed at another resource than the one served), and
+        // guessed kinds whose cluster-wide list was forbidden (those need the namespaces Git
+        // uses), are listed now.
         let redo: Vec<(ApiResource, bool)> = kinds
             .iter()
             .filter(|(ar, _)| {
-                !guessed
-                    .iter()
-                    .any(|(g, _)| g.group == ar.group && g.kind == ar.kind)
+                !guessed.iter().any(|(g, _)| g == ar)
                     || early
                         .unreadable
                         .keys()
