@@ -59,22 +59,23 @@ impl<'a> Ownership<'a> {
         let entries = live
             .pointer("/metadata/managedFields")
             .and_then(Value::as_array);
-        let mut csa_fields: Option<&Value> = None;
+        // Where the client-side apply entry is among the owners.
+        let mut csa_fields: Option<usize> = None;
         for e in entries.into_iter().flatten() {
             let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
             let operation = e.get("operation").and_then(Value::as_str).unwrap_or("");
-            let Some(fields) = e.get("fieldsV1") else {
+            let Some(fields) = crate::model::fields_v1(e) else {
                 continue;
             };
             if manager == CLIENT_SIDE_APPLY {
-                csa_fields = Some(fields);
+                csa_fields = Some(owners.len());
             }
             owners.push(Owner {
                 manager,
                 operation,
                 time: e.get("time").and_then(Value::as_str),
                 is_applier: operation == "Apply" && appliers.iter().any(|a| a == manager),
-                fields: Cow::Borrowed(fields),
+                fields,
             });
         }
         // Client-side apply: its Update entry also owns the server's defaults, so the applied
@@ -87,7 +88,7 @@ impl<'a> Ownership<'a> {
                 .and_then(Value::as_str);
             if let (Some(text), Some(csa)) = (annotation, csa_fields) {
                 if let Ok(applied) = serde_json::from_str::<Value>(text) {
-                    let set = intersect(&fields_of(&applied), csa);
+                    let set = intersect(&fields_of(&applied), &owners[csa].fields);
                     // The Update entry stands for the same writer; what it owns beyond the
                     // annotation are the server's defaults of its create.
                     owners.retain(|o| o.manager != CLIENT_SIDE_APPLY);
@@ -293,6 +294,29 @@ mod tests {
         assert!(item[0].owner.is_applier);
         let other = descend(&c, &Segment::Item(vec![("name".into(), "side".into())]));
         assert!(other.is_empty());
+    }
+
+    #[test]
+    fn compacted_field_sets_own_the_same_fields() {
+        let tree = live();
+        let mut text = live();
+        crate::model::compact_managed_fields(&mut text);
+        assert!(text
+            .pointer("/metadata/managedFields/0/fieldsV1")
+            .unwrap()
+            .is_string());
+        let mut again = text.clone();
+        crate::model::compact_managed_fields(&mut again);
+        assert_eq!(again, text, "compacting is idempotent");
+        let a = Ownership::from_live(&tree, &["argocd-controller".into()]);
+        let b = Ownership::from_live(&text, &["argocd-controller".into()]);
+        assert_eq!(a.owners.len(), b.owners.len());
+        for (x, y) in a.owners.iter().zip(&b.owners) {
+            assert_eq!(
+                (x.manager, x.is_applier, &*x.fields),
+                (y.manager, y.is_applier, &*y.fields)
+            );
+        }
     }
 
     #[test]

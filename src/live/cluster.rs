@@ -389,6 +389,7 @@ pub fn to_live(ar: &ApiResource, mut v: Value) -> Option<LiveObject> {
         m.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
         m.insert("kind".into(), Value::String(ar.kind.clone()));
     }
+    crate::model::compact_managed_fields(&mut v);
     let name = crate::model::meta_str(&v, "name").to_string();
     if name.is_empty() {
         return None;

@@ -164,6 +164,36 @@ pub struct LiveObject {
     pub object: Value,
 }
 
+/// Keeps each `metadata.managedFields[].fieldsV1` of a live object as its JSON text instead of
+/// a tree. A field set is a tree of small maps (a third of a typical live object, and most of
+/// its maps) that only ownership reads, and only while comparing: as text it takes a tenth of
+/// the memory, and `fields_v1` reads it back. Idempotent.
+pub fn compact_managed_fields(object: &mut Value) {
+    let Some(entries) = object
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("managedFields"))
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for e in entries {
+        if let Some(fields) = e.get_mut("fieldsV1") {
+            if fields.is_object() {
+                *fields = Value::String(fields.to_string());
+            }
+        }
+    }
+}
+
+/// A managedFields entry's field set, whether kept as a tree or as text
+/// (`compact_managed_fields`); `None` when absent or unreadable.
+pub fn fields_v1(entry: &Value) -> Option<std::borrow::Cow<'_, Value>> {
+    match entry.get("fieldsV1")? {
+        Value::String(text) => serde_json::from_str(text).ok().map(std::borrow::Cow::Owned),
+        v => Some(std::borrow::Cow::Borrowed(v)),
+    }
+}
+
 /// Reads `metadata.<field>` as a string, `""` when absent or not a string.
 pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
     object
