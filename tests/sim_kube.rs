@@ -625,3 +625,36 @@ async fn wrong_typed_fields_never_crash_the_server() {
     assert!(head.starts_with("HTTP/1.1 200"), "still serving: {head}");
     handle.stop().await;
 }
+
+/// sim serves a loaded dump's managedFields as the API server does (field sets as objects),
+/// whatever form the product keeps them in once read.
+#[tokio::test]
+async fn loaded_dumps_keep_their_field_sets_as_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("live.json");
+    std::fs::write(
+        &dump,
+        serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": "c", "namespace": "default", "managedFields": [
+                 {"manager": "kubectl", "operation": "Apply", "apiVersion": "v1",
+                  "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
+                  "fieldsV1": {"f:data": {"f:a": {}}}}]},
+             "data": {"a": "1"}}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let handle = sim::start(SimOptions {
+        load: vec![dump],
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let client = client_for(&handle).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let raw: serde_json::Value = serde_json::to_value(cms.get("c").await.unwrap()).unwrap();
+    let fields = &raw["metadata"]["managedFields"][0]["fieldsV1"];
+    assert!(fields.is_object(), "{raw}");
+    assert!(fields.pointer("/f:data/f:a").is_some(), "{raw}");
+    handle.stop().await;
+}

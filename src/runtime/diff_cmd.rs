@@ -35,7 +35,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let (desired, live) = std::thread::scope(|s| {
         let live_job = s.spawn(|| {
             let t = Instant::now();
-            live::file::load_limited(&live_path, settings.live_file_limit).map(|l| (l, t.elapsed()))
+            live::load_file(&live_path, settings.live_file_limit).map(|l| (l, t.elapsed()))
         });
         let desired = desired::load(&settings.load);
         let live = live_job.join().unwrap_or_else(|_| {

@@ -285,7 +285,7 @@ pub async fn file_task(
 ) {
     loop {
         let p = path.clone();
-        match tokio::task::spawn_blocking(move || live::file::load_limited(&p, limit)).await {
+        match tokio::task::spawn_blocking(move || live::load_file(&p, limit)).await {
             Ok(Ok(snapshot)) => {
                 if engine
                     .send(RecomputeInput::File(snapshot.objects, SystemTime::now()))

@@ -149,12 +149,9 @@ fn push(value: Value, line: usize, name: &str, out: &mut Vec<LiveObject>) -> Res
     }
     let (group, _) = split_api_version(api_version);
     let key = ResourceKey::new(group, kind, meta_str(&value, "namespace"), obj_name);
-    let api_version = api_version.to_string();
-    let mut value = value;
-    crate::model::compact_managed_fields(&mut value);
     out.push(LiveObject {
         key,
-        api_version,
+        api_version: api_version.to_string(),
         object: value,
     });
     Ok(())

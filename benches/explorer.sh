@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The explorer at scale, as a user sees it: a generated fixture loaded into `kdrift sim`, the
+# explorer started in tmux, and the screen polled (every 20 ms) until its status bar shows the
+# complete and correct counts (connected, with as many synced and out-of-sync as the fixture's
+# expected.json says). Then changes are written to the cluster for CHANGE_SECS seconds (one
+# ConfigMap patched every 50 ms, through sim's API) and the memory read again, to see growth.
+#
+#   benches/explorer.sh [RESOURCES] [RUNS] [NAMESPACES]
+#
+# Prints per run: the time to the first correct screen, the resident memory (VmRSS) then, and
+# its peak (VmHWM); after the changes, the resident memory and its peak again; and medians.
+# BASE=path/to/kdrift runs an earlier build the same way in alternate runs, for a baseline in
+# the same run. CHANGE_SECS (default 30; 3600 for the hour of the goal) sets the changes'
+# length, of the last run only. Needs tmux and curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+resources=${1:-10000}
+runs=${2:-3}
+namespaces=${3:-}
+change_secs=${CHANGE_SECS:-30}
+command -v tmux >/dev/null || { echo "tmux is needed"; exit 2; }
+cargo build --profile profiling -q
+bin=${BIN:-$PWD/target/profiling/kdrift}
+work=$(mktemp -d)
+sim_pid=
+session=kdrift-bench-$$
+cleanup() {
+  tmux kill-session -t "$session" 2>/dev/null || true
+  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
+  if [ -n "${KEEP:-}" ]; then rm -rf /tmp/bench-work; cp -r "$work" /tmp/bench-work; fi; rm -rf "$work"
+}
+trap cleanup EXIT
+export XDG_CACHE_HOME=$work/cache XDG_STATE_HOME=$work/state HOME=$work
+
+"$bin" fixture "$work/fx" --resources "$resources" ${namespaces:+--namespaces "$namespaces"} >/dev/null 2>&1
+read -r want_synced want_oos < <(python3 - "$work/fx/expected.json" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+print(sum(v["status"] == "synced" for v in e.values()), sum(v["status"] == "out-of-sync" for v in e.values()))
+PY
+)
+KDRIFT_SIM_LOG=${SIM_LOG:-} "$bin" sim --kubeconfig-out "$work/kc" --load "$work/fx/live.json" >"$work/url" 2>"$work/sim.log" &
+sim_pid=$!
+for _ in $(seq 300); do [ -s "$work/url" ] && break; sleep 0.1; done
+url=$(head -n1 "$work/url")
+echo "== explorer at $resources resources: want ✓$want_synced ≠$want_oos on screen" >&2
+
+# one_run BIN CHANGE: prints "first_ms rss_mb hwm_mb [rss_after hwm_after]"
+one_run() {
+  local bin=$1 change=$2 t0 now pid out=""
+  tmux kill-session -t "$session" 2>/dev/null || true
+  t0=$(date +%s%N)
+  tmux new-session -d -s "$session" -x 200 -y 50 \
+    "cd $work/fx && exec $bin --kubeconfig $work/kc --repo repo -l app.kubernetes.io/part-of=fixture"
+  pid=$(tmux display -p -t "$session" '#{pane_pid}')
+  while :; do
+    now=$(date +%s%N)
+    if tmux capture-pane -p -t "$session" | grep -q "live .*✓$want_synced ≠$want_oos "; then
+      break
+    fi
+    if [ $(( (now - t0) / 1000000 )) -gt 120000 ]; then
+      echo "no correct screen after 120 s:" >&2; tmux capture-pane -p -t "$session" >&2; exit 2
+    fi
+    sleep 0.02
+  done
+  local first=$(( (now - t0) / 1000000 ))
+  rss() { awk '/^VmRSS/ {print int($2/1024)}' "/proc/$pid/status"; }
+  hwm() { awk '/^VmHWM/ {print int($2/1024)}' "/proc/$pid/status"; }
+  out="$first $(rss) $(hwm)"
+  if [ "$change" = 1 ]; then
+    local end=$(( $(date +%s) + change_secs )) i=0
+    while [ "$(date +%s)" -lt "$end" ]; do
+      i=$((i + 1))
+      curl -sf -X PATCH -H 'content-type: application/merge-patch+json' \
+        -d "{\"data\": {\"bench\": \"$i\"}}" \
+        "$url/api/v1/namespaces/team-000/configmaps/app-00000-config" >/dev/null || true
+      sleep 0.05
+    done
+    sleep 1
+    out="$out $(rss) $(hwm)"
+  fi
+  tmux send-keys -t "$session" q
+  sleep 0.3
+  echo "$out"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+: >"$work/new"; : >"$work/base"
+for r in $(seq "$runs"); do
+  last=0; [ "$r" = "$runs" ] && last=1
+  line=$(one_run "$bin" "$last"); echo "$line" >>"$work/new"
+  echo "run $r: kdrift: first correct screen ${line%% *} ms, memory (rss hwm [after ${change_secs}s of changes: rss hwm]) MB: ${line#* }" >&2
+  if [ -n "${BASE:-}" ]; then
+    line=$(one_run "$BASE" "$last"); echo "$line" >>"$work/base"
+    echo "run $r: BASE:   first correct screen ${line%% *} ms, memory MB: ${line#* }" >&2
+  fi
+done
+summary() { # name file
+  [ -s "$2" ] || return 0
+  printf '%-8s first correct screen median %6d ms; rss at it median %4d MB, peak median %4d MB; after changes: %s\n' "$1" \
+    "$(cut -d' ' -f1 "$2" | median)" "$(cut -d' ' -f2 "$2" | median)" "$(cut -d' ' -f3 "$2" | median)" \
+    "$(tail -n1 "$2" | cut -d' ' -f4-5 | awk '{ if (NF) printf "rss %d MB, peak %d MB", $1, $2; else print "-" }')" >&2
+}
+summary kdrift "$work/new"
+summary BASE "$work/base"
