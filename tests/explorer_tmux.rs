@@ -277,3 +277,51 @@ async fn a_slow_server_never_shows_more_missing_rows_than_there_are() {
     assert!(seen > 3, "the screen was read while loading");
     handle.stop().await;
 }
+
+/// A repository whose kinds the cluster does not serve leaves the explorer nothing to watch:
+/// it says so on its rows and waits, rather than starting (and logging) watches in a loop.
+#[test]
+fn nothing_to_watch_is_waited_on_not_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = support::TestRepo::new();
+    repo.write(
+        "w.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: default}\n",
+    );
+    repo.commit("a kind nobody serves");
+    let live = dir.path().join("live.json");
+    std::fs::write(
+        &live,
+        r#"{"apiVersion": "v1", "kind": "List", "items": []}"#,
+    )
+    .unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = SimProcess::start(&live, &kc);
+    let bin = env!("CARGO_BIN_EXE_kdrift");
+    let state = dir.path().join("state");
+    let env = [
+        ("KUBECONFIG", kc.display().to_string()),
+        ("HOME", dir.path().display().to_string()),
+        ("XDG_STATE_HOME", state.display().to_string()),
+        ("NO_COLOR", "1".to_string()),
+    ];
+    let command = format!("{bin} --ascii; echo EXITED $?; sleep 60");
+    let Some(t) = Tmux::start(&command, repo.path(), &env, 80, 24) else {
+        return;
+    };
+    t.wait_for("the first report", Duration::from_secs(20), |s| {
+        s.contains("ctx sim") && s.contains("live")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    t.send(&["q"]);
+    t.wait_for("the exit", Duration::from_secs(10), |s| {
+        s.contains("EXITED 0")
+    });
+    let log = std::fs::read_to_string(state.join("kdrift").join("kdrift.log")).unwrap();
+    let starts = log.lines().filter(|l| l.contains(" watching ")).count();
+    assert!(
+        (1..=3).contains(&starts),
+        "{starts} watch starts in 2 s:\n{}",
+        log.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+}

@@ -783,20 +783,7 @@ pub fn rescope(
             continue;
         };
         snapshot.scopes.set(&o.key.group, &o.key.kind, namespaced);
-        let ns = if namespaced {
-            let written = meta_str(&o.object, "namespace");
-            if o.key.namespace.is_empty() {
-                if written.is_empty() {
-                    default_namespace.to_string()
-                } else {
-                    written.to_string()
-                }
-            } else {
-                o.key.namespace.clone()
-            }
-        } else {
-            String::new()
-        };
+        let ns = scoped_namespace(o, namespaced, default_namespace);
         if ns != o.key.namespace {
             o.key.namespace = ns.clone();
             set_namespace(&mut o.object, &ns);
@@ -805,6 +792,38 @@ pub fn rescope(
     }
     if changed {
         snapshot.objects.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+}
+
+/// Whether `rescope` would move any object to another namespace (else it only records the
+/// scopes, which then agree with those the objects were read with).
+pub fn rescope_moves(
+    snapshot: &DesiredSnapshot,
+    is_namespaced: impl Fn(&str, &str) -> Option<bool>,
+    default_namespace: &str,
+) -> bool {
+    snapshot
+        .objects
+        .iter()
+        .chain(snapshot.outside_paths.iter())
+        .any(|o| {
+            is_namespaced(&o.key.group, &o.key.kind)
+                .is_some_and(|n| scoped_namespace(o, n, default_namespace) != o.key.namespace)
+        })
+}
+
+/// The namespace an object has once its kind's scope is known.
+fn scoped_namespace(o: &DesiredObject, namespaced: bool, default_namespace: &str) -> String {
+    if !namespaced {
+        return String::new();
+    }
+    let written = meta_str(&o.object, "namespace");
+    if !o.key.namespace.is_empty() {
+        o.key.namespace.clone()
+    } else if written.is_empty() {
+        default_namespace.to_string()
+    } else {
+        written.to_string()
     }
 }
 

@@ -129,6 +129,7 @@ async fn explore_from(
     can_switch: bool,
 ) -> Result<(Ending, AppState)> {
     let log = init_logging();
+    tracing::info!(context = ?settings.context, "explorer starting");
     // The explorer will own the terminal: credential plugins may not write to it.
     live::exec::terminal_owned();
     let super::sources::Started {

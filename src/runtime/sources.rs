@@ -62,11 +62,17 @@ pub fn spawn_git_watcher(
         let mut repo: Option<desired::git::GitRepo> = None;
         let mut last_error: Option<String> = None;
         let mut cache = desired::ParseCache::default();
+        // The first read is at once; then HEAD is polled every GIT_POLL.
+        let mut first = true;
         loop {
-            let forced = match refresh.recv_timeout(GIT_POLL) {
-                Ok(()) => true,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+            let forced = if std::mem::take(&mut first) {
+                false
+            } else {
+                match refresh.recv_timeout(GIT_POLL) {
+                    Ok(()) => true,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                }
             };
             let r = match &repo {
                 Some(r) => r,
@@ -204,6 +210,7 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
             }
         }
     };
+    tracing::info!(server = %target.server, "connected and discovered");
     let served = Arc::new(served);
     let scopes: HashMap<(String, String), bool> = served
         .scopes()
@@ -223,9 +230,13 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
     connected_tx.send_replace(Some(Connected { syncer }));
     let mut watch: Option<live::watch::LiveWatch> = None;
     let mut watched: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut listed = false;
+    let mut nothing_to_watch = false;
+    let mut views_ended = false;
     loop {
         let wanted = kinds_rx.borrow_and_update().clone();
         if wanted != watched || watch.is_none() {
+            views_ended = false;
             let kinds: Vec<_> = wanted
                 .iter()
                 .filter_map(|(g, k)| served.get(g, k).cloned())
@@ -241,20 +252,43 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
                         .collect()
                 })
                 .unwrap_or_default();
+            tracing::info!(kinds = kinds.len(), "watching");
+            nothing_to_watch = kinds.is_empty();
             watch = Some(
                 live::watch::start(&target, &kinds, &namespaces, Duration::from_millis(100)).await,
             );
             watched = wanted;
+            if nothing_to_watch {
+                // Its one view (complete: no kind to list) is the answer, sent now: the
+                // channel may close before it is seen as a change.
+                if let Some(w) = watch.as_mut() {
+                    let view = w.views.borrow_and_update().clone();
+                    if engine.send(RecomputeInput::View(view)).is_err() {
+                        return;
+                    }
+                }
+            }
         }
         let Some(w) = watch.as_mut() else { return };
         let views = &mut w.views;
         tokio::select! {
-            changed = views.changed() => {
+            changed = views.changed(), if !views_ended => {
                 if changed.is_err() {
-                    watch = None;
+                    // With no kind to watch the views end at once, their one (complete,
+                    // empty) view sent: that is kept until Git names kinds, rather than
+                    // started again and again.
+                    if nothing_to_watch {
+                        views_ended = true;
+                    } else {
+                        watch = None;
+                    }
                     continue;
                 }
                 let view = views.borrow_and_update().clone();
+                if !listed && view.kinds.iter().all(|k| !matches!(k.state, live::watch::ConnectionState::Connecting)) {
+                    listed = true;
+                    tracing::info!(objects = view.objects.len(), "every kind listed once");
+                }
                 if engine.send(RecomputeInput::View(view)).is_err() {
                     return;
                 }
