@@ -37,6 +37,8 @@ pub struct RecomputeOutputs {
     pub ui: tokio::sync::mpsc::UnboundedSender<Msg>,
     pub desired: tokio::sync::watch::Sender<Option<Arc<DesiredSnapshot>>>,
     pub kinds: tokio::sync::watch::Sender<BTreeSet<(String, String)>>,
+    /// Where the kinds Git names are kept for the next run (`sources::write_kinds_cache`).
+    pub kinds_cache: Option<std::path::PathBuf>,
 }
 
 enum Live {
@@ -61,6 +63,8 @@ struct Engine {
     started: SystemTime,
     /// Line history of the repository (opened with the first desired snapshot).
     history: Option<crate::desired::history::History>,
+    /// The kinds last written to the kinds cache.
+    cached_kinds: Option<BTreeSet<(String, String)>>,
 }
 
 /// How often a report is made while the first lists are still coming in.
@@ -85,6 +89,7 @@ pub fn run(
         undecodable: Arc::default(),
         started: SystemTime::now(),
         history: None,
+        cached_kinds: None,
     };
     // Work put off while the first lists come in (see PARTIAL_EVERY).
     let mut full = false;
@@ -283,6 +288,12 @@ impl Engine {
         let d = Arc::new(d);
         self.desired = Some(Arc::clone(&d));
         out.desired.send_replace(Some(d));
+        if let Some(file) = &out.kinds_cache {
+            if self.cached_kinds.as_ref() != Some(&kinds) {
+                super::sources::write_kinds_cache(file, &kinds);
+                self.cached_kinds = Some(kinds.clone());
+            }
+        }
         out.kinds.send_if_modified(|k| {
             if *k == kinds {
                 false
@@ -338,6 +349,28 @@ impl Engine {
                     if let Some(why) = why {
                         c.unreadable
                             .insert((k.group.clone(), k.kind.clone(), k.namespace.clone()), why);
+                    }
+                }
+                // A kind Git names that no watch covers yet (a commit that adds a kind,
+                // watches started for the kinds of an earlier run) has not been listed: its
+                // rows wait, they are not missing.
+                let watched: std::collections::HashSet<(&str, &str)> = kinds
+                    .iter()
+                    .map(|k| (k.group.as_str(), k.kind.as_str()))
+                    .collect();
+                let mut seen: std::collections::HashSet<(&str, &str)> = Default::default();
+                for o in &d.objects {
+                    let gk = (o.key.group.as_str(), o.key.kind.as_str());
+                    if watched.contains(&gk) || !seen.insert(gk) {
+                        continue;
+                    }
+                    let served = self.served.as_ref().is_some_and(|s| {
+                        s.contains_key(&(o.key.group.clone(), o.key.kind.clone()))
+                    });
+                    if served {
+                        c.unreadable
+                            .entry((o.key.group.clone(), o.key.kind.clone(), String::new()))
+                            .or_insert_with(|| "waiting for the first list".to_string());
                     }
                 }
             }

@@ -173,7 +173,7 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
         engine,
         ui,
         mut kinds_rx,
-        desired_rx,
+        mut desired_rx,
         connected_tx,
         mut refresh,
     } = io;
@@ -233,6 +233,7 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
     let mut listed = false;
     let mut nothing_to_watch = false;
     let mut views_ended = false;
+    let mut blind = false;
     loop {
         let wanted = kinds_rx.borrow_and_update().clone();
         if wanted != watched || watch.is_none() {
@@ -254,6 +255,9 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
                 .unwrap_or_default();
             tracing::info!(kinds = kinds.len(), "watching");
             nothing_to_watch = kinds.is_empty();
+            // Started before Git was read (the kinds of the last run): a kind whose
+            // cluster-wide watch is forbidden is watched per namespace of Git once Git is read.
+            blind = namespaces.is_empty() && desired_rx.borrow().is_none();
             watch = Some(
                 live::watch::start(&target, &kinds, &namespaces, Duration::from_millis(100)).await,
             );
@@ -285,6 +289,11 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
                     continue;
                 }
                 let view = views.borrow_and_update().clone();
+                if blind && desired_rx.borrow().is_some() && forbidden_somewhere(&view) {
+                    // Watched before Git was read; now per namespace of Git.
+                    watch = None;
+                    continue;
+                }
                 if !listed && view.kinds.iter().all(|k| !matches!(k.state, live::watch::ConnectionState::Connecting)) {
                     listed = true;
                     tracing::info!(objects = view.objects.len(), "every kind listed once");
@@ -298,6 +307,14 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
                     return;
                 }
             }
+            changed = desired_rx.changed(), if blind => {
+                if changed.is_err() {
+                    return;
+                }
+                if forbidden_somewhere(&views.borrow()) {
+                    watch = None;
+                }
+            }
             cmd = refresh.recv() => {
                 match cmd {
                     // A refresh relists everything.
@@ -307,6 +324,13 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
             }
         }
     }
+}
+
+/// Whether a kind of the view cannot be watched across namespaces (forbidden).
+fn forbidden_somewhere(view: &live::watch::LiveView) -> bool {
+    view.kinds
+        .iter()
+        .any(|k| matches!(k.state, live::watch::ConnectionState::Unreadable { .. }))
 }
 
 /// Reads the live file at start and on refresh.
@@ -439,6 +463,62 @@ pub struct Started {
     pub server: String,
 }
 
+/// Where the kinds Git named in the last run on this repository, revision and paths are kept.
+fn kinds_cache_file(settings: &Settings) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let repo = settings
+        .load
+        .repo
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(repo.as_os_str().as_encoded_bytes());
+    h.update([0]);
+    h.update(settings.load.rev.as_bytes());
+    for p in &settings.load.paths {
+        h.update([0]);
+        h.update(p.as_bytes());
+    }
+    let name: String = h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    settings
+        .load
+        .cache_dir
+        .join("kinds")
+        .join(format!("{name}.json"))
+}
+
+/// The kinds of the last run (none when there is no readable cache; at most 1,000).
+fn read_kinds_cache(file: &std::path::Path) -> BTreeSet<(String, String)> {
+    let small = std::fs::metadata(file).is_ok_and(|m| m.len() < 1 << 20);
+    let kinds: Vec<(String, String)> = small
+        .then(|| std::fs::read(file).ok())
+        .flatten()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    kinds.into_iter().take(1000).collect()
+}
+
+/// Keeps the kinds Git names for the next run (best effort).
+pub fn write_kinds_cache(file: &std::path::Path, kinds: &BTreeSet<(String, String)>) {
+    let Some(dir) = file.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let Ok(bytes) = serde_json::to_vec(kinds) else {
+        return;
+    };
+    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
+        if std::io::Write::write_all(&mut tmp, &bytes).is_ok() {
+            let _ = tmp.persist(file);
+        }
+    }
+}
+
 /// Starts what the explorer and `kdrift watch` run on: the recompute thread, the Git
 /// watcher, and the cluster task (or the live file's). Their reports, connection news and
 /// Git problems arrive as messages on `ui_rx`.
@@ -447,8 +527,19 @@ pub fn start(settings: &Settings, read_only: bool) -> Started {
     let (engine_tx, engine_rx) = std::sync::mpsc::channel::<RecomputeInput>();
     let (desired_tx, desired_rx) =
         tokio::sync::watch::channel::<Option<Arc<DesiredSnapshot>>>(None);
-    let (kinds_tx, kinds_rx) =
-        tokio::sync::watch::channel::<BTreeSet<(String, String)>>(BTreeSet::new());
+    // The kinds Git named in the last run on this repository start the watches before Git
+    // is read (the set Git names then replaces them, restarting the watches only if it
+    // differs; rows of a kind not yet listed wait, `recompute` sees to it).
+    let kinds_cache = settings
+        .live_file
+        .is_none()
+        .then(|| kinds_cache_file(settings));
+    let (kinds_tx, kinds_rx) = tokio::sync::watch::channel::<BTreeSet<(String, String)>>(
+        kinds_cache
+            .as_deref()
+            .map(read_kinds_cache)
+            .unwrap_or_default(),
+    );
     let (connected_tx, connected_rx) = tokio::sync::watch::channel::<Option<Connected>>(None);
     let (git_refresh_tx, git_refresh_rx) = std::sync::mpsc::channel::<()>();
     let (live_refresh_tx, live_refresh_rx) = tokio::sync::mpsc::unbounded_channel::<SourceCmd>();
@@ -456,6 +547,7 @@ pub fn start(settings: &Settings, read_only: bool) -> Started {
         ui: ui_tx.clone(),
         desired: desired_tx,
         kinds: kinds_tx,
+        kinds_cache,
     };
     let drift_opts = settings.drift.clone();
     let default_ns = settings.load.default_namespace.clone();
