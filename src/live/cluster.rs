@@ -300,11 +300,6 @@ pub fn cached_discovery(cache_dir: &Path, server: &str) -> Option<Served> {
 /// Writes a discovery for the next run (best effort: a cache that cannot be written only
 /// costs the round trips next time).
 fn write_cached(cache_dir: &Path, server: &str, served: &Served) {
-    let file = discovery_file(cache_dir, server);
-    let Some(dir) = file.parent() else { return };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
     let mut kinds: Vec<(ApiResource, bool)> = served.kinds.values().cloned().collect();
     kinds.sort_by(|a, b| (&a.0.group, &a.0.kind).cmp(&(&b.0.group, &b.0.kind)));
     let doc = CachedDiscovery {
@@ -312,26 +307,18 @@ fn write_cached(cache_dir: &Path, server: &str, served: &Served) {
         at: now_secs(),
         kinds,
     };
-    let Ok(bytes) = serde_json::to_vec(&doc) else {
-        return;
-    };
-    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
-        return;
-    };
-    if std::io::Write::write_all(&mut tmp, &bytes).is_ok() {
-        let _ = tmp.persist(&file);
+    if let Ok(bytes) = serde_json::to_vec(&doc) {
+        super::write_cache_file(&discovery_file(cache_dir, server), &bytes);
     }
 }
 
 /// Discovery asked of the server, then cached in `cache_dir` for the next run.
 pub async fn discover_fresh(
     target: &ClusterTarget,
-    cache_dir: Option<&Path>,
+    cache_dir: &Path,
 ) -> Result<Served, ClusterError> {
     let served = discover(target).await?;
-    if let Some(dir) = cache_dir {
-        write_cached(dir, &target.server, &served);
-    }
+    write_cached(cache_dir, &target.server, &served);
     Ok(served)
 }
 
@@ -370,9 +357,6 @@ pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
     }
     Ok(Served { kinds })
 }
-
-/// How an unreadable kind's reason starts when the server answered its list with 404.
-pub const NOT_SERVED: &str = "kind not served";
 
 /// What one listing produced.
 #[derive(Default)]
@@ -488,7 +472,7 @@ pub async fn list_kinds(
                     let why = if s.code == 403 {
                         format!("forbidden: {}", s.message)
                     } else {
-                        format!("{NOT_SERVED}: {}", s.message)
+                        format!("kind not served: {}", s.message)
                     };
                     listing
                         .unreadable

@@ -357,7 +357,7 @@ pub(crate) fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u
         // start before it answers; what it guessed wrong is listed again below.
         let fresh = {
             let (target, dir) = (target.clone(), settings.load.cache_dir.clone());
-            tokio::spawn(async move { cluster::discover_fresh(&target, Some(&dir)).await })
+            tokio::spawn(async move { cluster::discover_fresh(&target, &dir).await })
         };
         let (guess, mut fresh) =
             match cluster::cached_discovery(&settings.load.cache_dir, &target.server) {

@@ -505,17 +505,8 @@ fn read_kinds_cache(file: &std::path::Path) -> BTreeSet<(String, String)> {
 
 /// Keeps the kinds Git names for the next run (best effort).
 pub fn write_kinds_cache(file: &std::path::Path, kinds: &BTreeSet<(String, String)>) {
-    let Some(dir) = file.parent() else { return };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    let Ok(bytes) = serde_json::to_vec(kinds) else {
-        return;
-    };
-    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
-        if std::io::Write::write_all(&mut tmp, &bytes).is_ok() {
-            let _ = tmp.persist(file);
-        }
+    if let Ok(bytes) = serde_json::to_vec(kinds) {
+        live::write_cache_file(file, &bytes);
     }
 }
 
