@@ -18,8 +18,7 @@ fn kdrift_with_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::proc
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("KUBECONFIG")
-        .env("HOME", cwd)
-        .env("XDG_CACHE_HOME", cwd.join(".cache"));
+        .env("HOME", cwd);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -104,34 +103,25 @@ async fn sim_with_shop(opts: SimOptions) -> sim::SimHandle {
     handle
 }
 
-/// A cached discovery only starts the lists early: discovery is asked beside them, and a cache
-/// that is wrong about every kind (another server once at the same address: wrong versions,
-/// wrong plurals, wrong scopes, kinds it lacks) changes nothing in the report.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_discovery_cache_never_changes_a_verdict() {
+/// The repository of `APP` and a sim serving the shop, with its kubeconfig.
+async fn shop_app() -> (TestRepo, sim::SimHandle, std::path::PathBuf) {
     let repo = TestRepo::new();
     repo.write("app.yaml", APP);
     repo.commit("app");
     let handle = sim_with_shop(SimOptions::default()).await;
     let kc = repo.path().join(".git").join("kc");
     handle.write_kubeconfig(&kc).unwrap();
-    let path = repo.path().to_path_buf();
-    let kcs = kc.display().to_string();
-    let run = || {
-        let (path, kcs) = (path.clone(), kcs.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                kdrift_with_env(
-                    &["diff", "--kubeconfig", &kcs, "-o", "json", "--timings"],
-                    &path,
-                    &[],
-                )
-            })
-            .await
-            .unwrap()
-        }
-    };
-    let first = run().await;
+    (repo, handle, kc)
+}
+
+/// A cached discovery only starts the lists early: discovery is asked beside them, and a cache
+/// that is wrong about every kind (another server once at the same address: wrong versions,
+/// wrong plurals, wrong scopes, kinds it lacks) changes nothing in the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_discovery_cache_never_changes_a_verdict() {
+    let (repo, handle, kc) = shop_app().await;
+    let args = ["diff", "-o", "json", "--timings"];
+    let first = support::kdrift_on(repo.path(), &kc, &args).await;
     assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
     assert!(
         stderr(&first).contains("connect+discover"),
@@ -160,7 +150,7 @@ async fn a_wrong_discovery_cache_never_changes_a_verdict() {
         k[1] = Value::Bool(!k[1].as_bool().unwrap());
     }
     std::fs::write(&cache, serde_json::to_vec(&doc).unwrap()).unwrap();
-    let second = run().await;
+    let second = support::kdrift_on(repo.path(), &kc, &args).await;
     assert!(
         stderr(&second).contains("discovery cached"),
         "the cache was used: {}",
@@ -175,42 +165,16 @@ async fn a_wrong_discovery_cache_never_changes_a_verdict() {
 /// a backoff, and the dry runs' concurrency halves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_requests_are_asked_again_in_both_modes() {
-    let repo = TestRepo::new();
-    repo.write("app.yaml", APP);
-    repo.commit("app");
-    let handle = sim_with_shop(SimOptions::default()).await;
-    let kc = repo.path().join(".git").join("kc");
-    handle.write_kubeconfig(&kc).unwrap();
-    let run = |mode: &'static str| {
-        let (path, kcs) = (repo.path().to_path_buf(), kc.display().to_string());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                kdrift_with_env(
-                    &[
-                        "diff",
-                        "--kubeconfig",
-                        &kcs,
-                        "-o",
-                        "json",
-                        "--diff-mode",
-                        mode,
-                    ],
-                    &path,
-                    &[],
-                )
-            })
-            .await
-            .unwrap()
-        }
-    };
+    let (repo, handle, kc) = shop_app().await;
     for mode in ["local", "server"] {
+        let args = ["diff", "-o", "json", "--diff-mode", mode];
         handle.faults().clear();
-        let calm = run(mode).await;
+        let calm = support::kdrift_on(repo.path(), &kc, &args).await;
         assert_eq!(calm.status.code(), Some(1), "{}", stderr(&calm));
         // A quarter of the answers are 429: six in a row for one request (what gives up) has
         // a chance of 1 in 4,096 per request.
         handle.faults().set_errors(0.25, 429, None);
-        let busy = run(mode).await;
+        let busy = support::kdrift_on(repo.path(), &kc, &args).await;
         handle.faults().clear();
         assert_eq!(busy.status.code(), Some(1), "{mode}: {}", stderr(&busy));
         assert_eq!(stdout(&calm), stdout(&busy), "{mode}");

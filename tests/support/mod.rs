@@ -80,14 +80,15 @@ impl TestRepo {
     }
 }
 
-/// The kdrift binary ready to run in `cwd` as a new user would: HOME and the state dir
-/// inside `cwd`, no KUBECONFIG from the environment, no colours, no terminal on stdin.
+/// The kdrift binary ready to run in `cwd` as a new user would: HOME and the state and
+/// cache dirs inside `cwd`, no KUBECONFIG from the environment, no colours, no terminal on stdin.
 pub fn kdrift_cmd(cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kdrift"));
     cmd.current_dir(cwd)
         .env("NO_COLOR", "1")
         .env("HOME", cwd)
         .env("XDG_STATE_HOME", cwd.join(".state"))
+        .env("XDG_CACHE_HOME", cwd.join(".cache"))
         .env_remove("KUBECONFIG")
         .stdin(std::process::Stdio::null());
     cmd
