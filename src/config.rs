@@ -31,6 +31,7 @@ pub struct Config {
     pub ignore: Vec<IgnoreConfig>,
     pub diff: DiffConfig,
     pub kustomize: KustomizeConfig,
+    pub helm: HelmConfig,
     /// Never write to any cluster (also `--read-only`).
     pub read_only: bool,
     /// Contexts (glob patterns, `*` any text) that are always read-only.
@@ -124,6 +125,13 @@ pub struct IgnoreConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KustomizeConfig {
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelmConfig {
+    /// Program that renders charts (`helm template`); empty: `helm` on PATH.
     pub command: String,
 }
 

@@ -23,6 +23,8 @@ fn try_load(
         paths: paths.iter().map(|p| p.to_string()).collect(),
         default_namespace: ns.into(),
         kustomize_command: String::new(),
+        helm_command: String::new(),
+        capabilities: None,
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     })
 }
@@ -260,6 +262,8 @@ fn kustomizations_are_rendered_and_their_files_not_read_twice() {
         paths: vec![],
         default_namespace: "default".into(),
         kustomize_command: kubectl.display().to_string(),
+        helm_command: String::new(),
+        capabilities: None,
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     })
     .unwrap();
@@ -294,6 +298,8 @@ fn kustomization_without_a_renderer_is_one_invalid_row() {
         paths: vec![],
         default_namespace: "default".into(),
         kustomize_command: repo.path().join("no-such-kubectl").display().to_string(),
+        helm_command: String::new(),
+        capabilities: None,
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     })
     .unwrap();
@@ -323,6 +329,8 @@ fn a_new_commit_reparses_only_the_blobs_that_changed() {
         paths: vec![],
         default_namespace: "default".into(),
         kustomize_command: String::new(),
+        helm_command: String::new(),
+        capabilities: None,
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     };
     let mut cache = desired::ParseCache::default();
@@ -347,4 +355,229 @@ fn a_new_commit_reparses_only_the_blobs_that_changed() {
     };
     assert_eq!(value(&second), value(&full));
     assert_eq!(second.revision.subject, "second");
+}
+
+fn load_with_helm(repo: &TestRepo, helm: &std::path::Path) -> DesiredSnapshot {
+    desired::load(&LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "apps".into(),
+        kustomize_command: String::new(),
+        helm_command: helm.display().to_string(),
+        capabilities: None,
+        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+    })
+    .unwrap()
+}
+
+/// A chart whose templates take a name and a value from `.Values`, with a Service, a
+/// Secret, a test hook and a vendored (unpacked) subchart.
+fn write_chart(repo: &TestRepo, dir: &str) {
+    repo.write(
+        &format!("{dir}/Chart.yaml"),
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n- name: cache\n  version: 0.1.0\n  repository: https://charts.example.com\n",
+    );
+    repo.write(
+        &format!("{dir}/values.yaml"),
+        "replicas: 2\ngreeting: hello\ncache:\n  size: small\n",
+    );
+    repo.write(
+        &format!("{dir}/templates/config.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  namespace: {{ .Release.Namespace | quote }}\n",
+    );
+    repo.write(
+        &format!("{dir}/templates/secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-token\nstringData:\n  token: s3cr3t-from-values\n",
+    );
+    repo.write(
+        &format!("{dir}/templates/tests/ping.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-ping\n  annotations:\n    helm.sh/hook: test\n    helm.sh/hook-delete-policy: hook-succeeded\nspec:\n  containers:\n  - name: ping\n    image: busybox\n",
+    );
+    repo.write(
+        &format!("{dir}/charts/cache/Chart.yaml"),
+        "apiVersion: v2\nname: cache\nversion: 0.1.0\n",
+    );
+    repo.write(
+        &format!("{dir}/charts/cache/templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cache\ndata:\n  size: {{ .Values.size | quote }}\n",
+    );
+}
+
+#[test]
+fn charts_render_as_helm_template_does_with_subcharts_and_hooks() {
+    let Some(helm) = support::helm() else {
+        return;
+    };
+    let repo = TestRepo::new();
+    write_chart(&repo, "charts/shop");
+    repo.write("plain/cm.yaml", &cm("plain", "1"));
+    repo.commit("a chart");
+    let s = load_with_helm(&repo, &helm);
+    assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+    assert_eq!(s.files.charts, 1);
+    // Release = the folder's name, namespace = the default namespace; templates are not
+    // read as plain manifests (they are not YAML until rendered).
+    assert_eq!(
+        keys(&s),
+        [
+            "/ConfigMap/apps/plain",
+            "/ConfigMap/apps/shop-cache",
+            "/ConfigMap/apps/shop-config",
+            "/Pod/apps/shop-ping",
+            "/Secret/apps/shop-token",
+        ]
+    );
+    let config = s
+        .objects
+        .iter()
+        .find(|o| o.key.name == "shop-config")
+        .unwrap();
+    assert_eq!(config.source.file, "charts/shop/templates/config.yaml");
+    assert_eq!(config.object["data"]["greeting"], "hello");
+    assert_eq!(config.object["data"]["namespace"], "apps");
+    let cache = s
+        .objects
+        .iter()
+        .find(|o| o.key.name == "shop-cache")
+        .unwrap();
+    assert_eq!(
+        cache.source.file,
+        "charts/shop/charts/cache/templates/cm.yaml"
+    );
+    assert_eq!(cache.object["data"]["size"], "small");
+    // The same objects as helm template run by hand in the working tree.
+    let by_hand = support::run_ok(
+        std::process::Command::new(&helm)
+            .args([
+                "template",
+                "shop",
+                "charts/shop",
+                "--namespace",
+                "apps",
+                "--include-crds",
+            ])
+            .current_dir(repo.path()),
+    );
+    let by_hand = desired::from_texts(&[("out.yaml".into(), support::stdout(&by_hand))], "apps");
+    let ours: Vec<(String, serde_json::Value)> = s
+        .objects
+        .iter()
+        .filter(|o| o.key.name != "plain")
+        .map(|o| (o.key.to_string(), o.object.clone()))
+        .collect();
+    let theirs: Vec<(String, serde_json::Value)> = by_hand
+        .objects
+        .iter()
+        .map(|o| (o.key.to_string(), o.object.clone()))
+        .collect();
+    assert_eq!(ours, theirs);
+    // The hook is shown as a hook, never compared.
+    let pod = s
+        .objects
+        .iter()
+        .find(|o| o.key.name == "shop-ping")
+        .unwrap();
+    assert_eq!(
+        kdrift::drift::hook_of(&pod.object).as_deref(),
+        Some("Helm hook test")
+    );
+    let report = kdrift::drift::build_report(
+        &s.objects,
+        &s.invalid,
+        &Vec::<kdrift::model::LiveObject>::new(),
+        &kdrift::drift::DriftOptions::default(),
+    );
+    let statuses: Vec<(String, kdrift::model::DriftStatus)> = report
+        .entries
+        .iter()
+        .map(|e| (e.key.name.clone(), e.status))
+        .collect();
+    assert!(statuses.contains(&("shop-ping".into(), kdrift::model::DriftStatus::Hook)));
+    assert!(statuses.contains(&("shop-config".into(), kdrift::model::DriftStatus::Missing)));
+    // A render holding a Secret is cached in memory only, never on disk.
+    let cached: Vec<String> = std::fs::read_dir(repo.path().join(".git/kdrift-cache/helm"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(cached.is_empty(), "{cached:?}");
+}
+
+#[test]
+fn a_chart_without_its_dependencies_or_without_helm_is_one_invalid_row() {
+    let repo = TestRepo::new();
+    write_chart(&repo, "web");
+    repo.remove("web/charts/cache/Chart.yaml");
+    repo.remove("web/charts/cache/templates/cm.yaml");
+    repo.write("plain/cm.yaml", &cm("plain", "1"));
+    repo.commit("a chart whose dependency is not vendored");
+    let helm = support::helm().unwrap_or_else(|| repo.path().join("no-such-helm"));
+    let s = load_with_helm(&repo, &helm);
+    assert_eq!(keys(&s), ["/ConfigMap/apps/plain"]);
+    assert_eq!(s.invalid.len(), 1, "{:?}", s.invalid);
+    assert_eq!(s.invalid[0].source.file, "web/Chart.yaml");
+    let message = &s.invalid[0].message;
+    assert!(
+        message.contains("cache (https://charts.example.com)")
+            && message.contains("fetches nothing"),
+        "{message}"
+    );
+    // Vendored now: without helm, the chart is one invalid row that says so.
+    write_chart(&repo, "web");
+    repo.commit("vendored");
+    let s = load_with_helm(&repo, &repo.path().join("no-such-helm"));
+    assert_eq!(keys(&s), ["/ConfigMap/apps/plain"]);
+    assert_eq!(s.invalid.len(), 1, "{:?}", s.invalid);
+    assert!(
+        s.invalid[0].message.contains("helm"),
+        "{}",
+        s.invalid[0].message
+    );
+}
+
+#[test]
+fn a_chart_without_secrets_is_cached_on_disk_and_a_change_renders_again() {
+    let Some(helm) = support::helm() else {
+        return;
+    };
+    let repo = TestRepo::new();
+    repo.write(
+        "app/Chart.yaml",
+        "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+    );
+    repo.write("app/values.yaml", "color: blue\n");
+    repo.write(
+        "app/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: color\ndata:\n  color: {{ .Values.color }}\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n  {{- if .Capabilities.APIVersions.Has \"example.com/v1/Widget\" }}\n  widgets: \"yes\"\n  {{- end }}\n",
+    );
+    repo.commit("app");
+    let s = load_with_helm(&repo, &helm);
+    assert_eq!(s.objects[0].object["data"]["color"], "blue");
+    let dir = repo.path().join(".git/kdrift-cache/helm");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    repo.write("app/values.yaml", "color: green\n");
+    repo.commit("green");
+    let s = load_with_helm(&repo, &helm);
+    assert_eq!(s.objects[0].object["data"]["color"], "green");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    // The cluster's capabilities reach the templates.
+    let s = desired::load(&LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "apps".into(),
+        kustomize_command: String::new(),
+        helm_command: helm.display().to_string(),
+        capabilities: Some(desired::helm::Capabilities {
+            kube_version: "v1.31.4".into(),
+            api_versions: vec!["example.com/v1".into(), "example.com/v1/Widget".into()],
+        }),
+        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+    })
+    .unwrap();
+    assert_eq!(s.objects[0].object["data"]["kube"], "v1.31.4");
+    assert_eq!(s.objects[0].object["data"]["widgets"], "yes");
 }

@@ -20,6 +20,8 @@ fn load_with(repo: &Path, kustomize: &str) -> DesiredSnapshot {
         paths: Vec::new(),
         default_namespace: "default".into(),
         kustomize_command: kustomize.into(),
+        helm_command: String::new(),
+        capabilities: None,
         cache_dir: repo.join(".git").join("kdrift-cache"),
     })
     .expect("the desired state loads")
@@ -226,6 +228,8 @@ fn a_tree_bomb_is_bounded() {
         paths: Vec::new(),
         default_namespace: "default".into(),
         kustomize_command: String::new(),
+        helm_command: String::new(),
+        capabilities: None,
         cache_dir: repo.path().join(".cache"),
     })
     .unwrap_err();

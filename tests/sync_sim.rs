@@ -358,6 +358,8 @@ async fn make_syncer(s: &Setup, read_only: bool) -> (Syncer, kdrift::desired::De
         paths: vec![],
         default_namespace: "default".into(),
         kustomize_command: String::new(),
+        helm_command: String::new(),
+        capabilities: None,
         cache_dir: s.repo.path().join(".cache"),
     })
     .unwrap();

@@ -63,7 +63,10 @@ pub fn build(entry: &DriftEntry, unified: bool, compact: bool) -> DiffDoc {
             entry.reason.clone(),
             true,
         ),
-        DriftStatus::Unknown => (String::new(), git, entry.reason.clone(), true),
+        // Neither is compared: Git's side is shown as it is, with why.
+        DriftStatus::Unknown | DriftStatus::Hook => {
+            (String::new(), git, entry.reason.clone(), true)
+        }
         _ => (live, git, None, false),
     };
     // One-sided documents show whole; two-sided ones honour compact mode.

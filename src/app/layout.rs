@@ -175,6 +175,7 @@ pub fn help_rows(state: &AppState) -> Vec<DialogLine> {
         DriftStatus::Refused => {
             "refused: the API server's dry run refuses the manifest (server mode)"
         }
+        DriftStatus::Hook => "hook: a Helm or Argo CD hook, run around a sync; not compared",
     };
     for st in DriftStatus::ALL {
         lines.push(vec![

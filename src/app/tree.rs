@@ -43,7 +43,8 @@ impl Filter {
             Filter::Only(Extra) => Filter::Only(Invalid),
             Filter::Only(Invalid) => Filter::Only(Unknown),
             Filter::Only(Unknown) => Filter::Only(Refused),
-            Filter::Only(Refused) => Filter::Only(Synced),
+            Filter::Only(Refused) => Filter::Only(Hook),
+            Filter::Only(Hook) => Filter::Only(Synced),
             Filter::Only(Synced) => Filter::All,
         }
     }
@@ -51,7 +52,7 @@ impl Filter {
     pub fn admits(self, entry: &DriftEntry) -> bool {
         match self {
             Filter::All => true,
-            Filter::Drifted => entry.status != DriftStatus::Synced,
+            Filter::Drifted => !matches!(entry.status, DriftStatus::Synced | DriftStatus::Hook),
             Filter::NotConverged => !entry.converged(),
             Filter::Only(s) => s == entry.status,
         }
@@ -71,6 +72,7 @@ impl Filter {
             "unknown" => Filter::Only(Unknown),
             "invalid" => Filter::Only(Invalid),
             "refused" => Filter::Only(Refused),
+            "hook" | "hooks" => Filter::Only(Hook),
             _ => return None,
         })
     }
@@ -88,13 +90,14 @@ impl Filter {
 /// How bad a status is, for roll-ups (higher is worse).
 pub fn severity(status: DriftStatus) -> u8 {
     match status {
-        DriftStatus::Synced => 0,
-        DriftStatus::Unknown => 1,
-        DriftStatus::Extra => 2,
-        DriftStatus::OutOfSync => 3,
-        DriftStatus::Missing => 4,
-        DriftStatus::Invalid => 5,
-        DriftStatus::Refused => 6,
+        DriftStatus::Hook => 0,
+        DriftStatus::Synced => 1,
+        DriftStatus::Unknown => 2,
+        DriftStatus::Extra => 3,
+        DriftStatus::OutOfSync => 4,
+        DriftStatus::Missing => 5,
+        DriftStatus::Invalid => 6,
+        DriftStatus::Refused => 7,
     }
 }
 
@@ -256,7 +259,7 @@ fn group_row(
     collapsed: &HashSet<String>,
 ) -> Row {
     let mut counts = Summary::default();
-    let mut worst = DriftStatus::Synced;
+    let mut worst = DriftStatus::Hook;
     let mut health: Option<HealthStatus> = None;
     for i in indices {
         let e = &report.entries[i];
@@ -432,13 +435,22 @@ mod tests {
     fn the_filter_cycle_visits_every_status_and_returns() {
         let mut f = Filter::All;
         let mut seen = Vec::new();
-        for _ in 0..10 {
+        for _ in 0..11 {
             f = f.next();
             seen.push(f);
         }
         assert_eq!(f, Filter::All);
-        assert_eq!(seen.len(), 10);
-        for s in ["all", "drifted", "not-converged", "missing", "out-of-sync"] {
+        for s in DriftStatus::ALL {
+            assert!(seen.contains(&Filter::Only(s)), "{s} is not in the cycle");
+        }
+        for s in [
+            "all",
+            "drifted",
+            "not-converged",
+            "missing",
+            "out-of-sync",
+            "hook",
+        ] {
             assert!(Filter::parse(s).is_some());
         }
     }

@@ -4,6 +4,7 @@
 //! `InvalidManifest`s that name the file and line. Knows nothing of clusters or the UI.
 
 pub mod git;
+pub mod helm;
 pub mod history;
 pub mod kustomize;
 pub mod manifest;
@@ -49,6 +50,10 @@ pub struct LoadOptions {
     pub default_namespace: String,
     /// Command that renders kustomizations; empty means `kubectl` (or `kustomize`) on PATH.
     pub kustomize_command: String,
+    /// Command that renders Helm charts; empty means `helm` on PATH.
+    pub helm_command: String,
+    /// The cluster's version and API versions for charts' `.Capabilities`, when known.
+    pub capabilities: Option<helm::Capabilities>,
     /// Where rendered trees are cached.
     pub cache_dir: PathBuf,
 }
@@ -60,6 +65,7 @@ pub struct FileStats {
     /// Files with no Kubernetes object (CI configs, Helm values), skipped.
     pub skipped: Vec<String>,
     pub kustomizations: usize,
+    pub charts: usize,
 }
 
 /// Stage times of a load.
@@ -68,6 +74,7 @@ pub struct LoadTimings {
     pub read_git: Duration,
     pub parse: Duration,
     pub kustomize: Duration,
+    pub helm: Duration,
 }
 
 /// Everything one revision declares.
@@ -132,6 +139,7 @@ struct Revision {
     /// Tree entries refused as unsafe paths: each becomes an invalid row.
     rejected: Vec<RejectedEntry>,
     plan: kustomize::KustomizePlan,
+    charts: helm::ChartPlan,
 }
 
 impl Revision {
@@ -164,6 +172,12 @@ impl Revision {
             ));
         }
         let kustomize = kustomize_started.elapsed();
+        let helm_started = Instant::now();
+        if !self.charts.charts.is_empty() {
+            stats.charts = self.charts.charts.len();
+            raw.extend(render_charts(&self.repo, &self.files, &self.charts, opts));
+        }
+        let helm = helm_started.elapsed();
         raw.extend(self.rejected.iter().map(|r| RawItem {
             item: ManifestItem::Broken {
                 line: 1,
@@ -200,6 +214,7 @@ impl Revision {
             read_git,
             parse,
             kustomize,
+            helm,
         };
         snapshot
     }
@@ -224,6 +239,13 @@ impl Revision {
         // Every kustomization is rendered and every manifest read, whatever the paths: the
         // paths choose what is shown (in `finish`), not what is in Git.
         let plan = kustomize::plan(&repo, &files, &|_| true);
+        // A chart inside a kustomization's folder is the kustomization's (kdrift never
+        // enables kustomize's helm support).
+        let charts = helm::plan(&repo, &files, &|dir| {
+            plan.dirs
+                .keys()
+                .any(|k| k.is_empty() || dir == k || dir.starts_with(&format!("{k}/")))
+        });
         Ok(Revision {
             repo,
             revision,
@@ -231,17 +253,23 @@ impl Revision {
             files,
             rejected: listing.rejected,
             plan,
+            charts,
         })
     }
 }
 
-impl kustomize::KustomizePlan {
+impl Revision {
     /// The manifest files read as plain manifests: not links, not claimed by a
-    /// kustomization.
-    fn plain_files<'a>(&self, files: &'a [TreeFile]) -> Vec<&'a TreeFile> {
-        files
+    /// kustomization or a chart.
+    fn plain_files(&self) -> Vec<&TreeFile> {
+        self.files
             .iter()
-            .filter(|f| !f.is_link && is_manifest_path(&f.path) && !self.claimed.contains(&f.path))
+            .filter(|f| {
+                !f.is_link
+                    && is_manifest_path(&f.path)
+                    && !self.plan.claimed.contains(&f.path)
+                    && !self.charts.claimed.contains(&f.path)
+            })
             .collect()
     }
 }
@@ -276,7 +304,7 @@ pub fn load_with(
 ) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
     let rev = Revision::open(opts)?;
-    let plain = rev.plan.plain_files(&rev.files);
+    let plain = rev.plain_files();
     let workdir = rev.worktree_dir();
     let index = rev.repo.index_path();
     // This thread reads the blobs and hands each to the parsing threads as it comes, so
@@ -487,7 +515,7 @@ pub fn load_cached(
 ) -> Result<DesiredSnapshot, DesiredError> {
     let started = Instant::now();
     let rev = Revision::open(opts)?;
-    let plain = rev.plan.plain_files(&rev.files);
+    let plain = rev.plain_files();
     let mut fresh = Vec::new();
     for f in plain
         .iter()
@@ -638,6 +666,135 @@ fn render_kustomizations(
                 }
             }
             Err(e) => out.push(broken(&kfile, format!("kustomize failed: {e}"))),
+        }
+    }
+    out
+}
+
+/// Renders every chart (at most a few at once; each from the caches when it can) into raw
+/// items whose source is the template that made them.
+fn render_charts(
+    repo: &GitRepo,
+    files: &[TreeFile],
+    plan: &helm::ChartPlan,
+    opts: &LoadOptions,
+) -> Vec<RawItem> {
+    let broken = |chart: &helm::Chart, message: String| RawItem {
+        item: ManifestItem::Broken {
+            line: 1,
+            message,
+            salvage: Salvage {
+                kind: "HelmChart".into(),
+                name: chart.dir.clone(),
+                ..Salvage::default()
+            },
+        },
+        source: SourceLocation {
+            file: chart.chart_file.clone(),
+            line: None,
+        },
+    };
+    let Some(helm) = helm::renderer(&opts.helm_command) else {
+        return plan
+            .charts
+            .iter()
+            .map(|c| {
+                broken(
+                    c,
+                    "cannot render this Helm chart: helm is not on PATH (set helm.command in \
+                     the config)"
+                        .into(),
+                )
+            })
+            .collect();
+    };
+    let spec = |c: &helm::Chart| helm::RenderSpec {
+        // As Argo CD names a chart's release when nothing else does: after its folder (the
+        // chart's name at the repository root).
+        release: c
+            .dir
+            .rsplit('/')
+            .next()
+            .filter(|d| !d.is_empty())
+            .unwrap_or(&c.name)
+            .to_string(),
+        namespace: opts.default_namespace.clone(),
+        values: Vec::new(),
+        capabilities: opts.capabilities.clone(),
+    };
+    // Caches are asked and charts written out one by one (the repository is read on this
+    // thread), then the rest render a few at a time.
+    let mut rendered: Vec<(usize, Result<std::sync::Arc<str>, String>)> = Vec::new();
+    let mut pending: Vec<(usize, String, helm::PreparedChart)> = Vec::new();
+    for (i, c) in plan.charts.iter().enumerate() {
+        if let Some(why) = helm::unrenderable(c) {
+            rendered.push((i, Err(why)));
+            continue;
+        }
+        let spec = spec(c);
+        let key = helm::cache_key(files, c, &spec, &helm);
+        if let Some(text) = helm::cached(&key, &opts.cache_dir) {
+            rendered.push((i, Ok(text)));
+            continue;
+        }
+        match helm::prepare(repo, files, c, &spec) {
+            Ok(p) => pending.push((i, key, p)),
+            Err(e) => rendered.push((i, Err(e))),
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let fresh: Vec<(usize, Result<std::sync::Arc<str>, String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.min(pending.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((i, key, prepared)) = pending.get(n) else {
+                            break;
+                        };
+                        let result = prepared.render(&helm).map(|text| {
+                            let text: std::sync::Arc<str> = text.into();
+                            helm::store(key, &text, &opts.cache_dir);
+                            text
+                        });
+                        done.push((*i, result));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    drop(pending);
+    rendered.extend(fresh);
+    rendered.sort_by_key(|(i, _)| *i);
+    let paths: std::collections::HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let mut out = Vec::new();
+    for (i, result) in rendered {
+        let chart = &plan.charts[i];
+        match result {
+            Ok(text) => {
+                for (source, doc) in helm::split_sources(&text, chart, &paths) {
+                    for item in manifest::read_file(doc) {
+                        out.push(RawItem {
+                            item,
+                            source: SourceLocation {
+                                file: source.clone(),
+                                line: None,
+                            },
+                        });
+                    }
+                }
+            }
+            Err(e) => out.push(broken(chart, format!("helm template failed: {e}"))),
         }
     }
     out

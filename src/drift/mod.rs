@@ -120,10 +120,11 @@ impl DriftEntry {
             .is_some_and(|h| h.status == health::HealthStatus::Degraded)
     }
 
-    /// Synced and healthy (or with no live object to be unhealthy: never for a resource
-    /// in Git, which is then missing).
+    /// Synced (or a hook, never compared) and healthy (or with no live object to be
+    /// unhealthy: never for a resource in Git that is not a hook, which is then missing).
     pub fn converged(&self) -> bool {
-        self.status == DriftStatus::Synced && self.health.as_ref().is_none_or(|h| h.is_healthy())
+        matches!(self.status, DriftStatus::Synced | DriftStatus::Hook)
+            && self.health.as_ref().is_none_or(|h| h.is_healthy())
     }
 }
 
@@ -138,6 +139,13 @@ pub struct Summary {
     pub invalid: usize,
     /// Refused by the server's dry run (server mode only).
     pub refused: usize,
+    /// Helm and Argo CD hooks (not compared; in the JSON only when there are some).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hook: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -150,6 +158,7 @@ impl Summary {
             DriftStatus::Unknown => self.unknown,
             DriftStatus::Invalid => self.invalid,
             DriftStatus::Refused => self.refused,
+            DriftStatus::Hook => self.hook,
         }
     }
 
@@ -163,6 +172,7 @@ impl Summary {
             DriftStatus::Unknown => self.unknown += 1,
             DriftStatus::Invalid => self.invalid += 1,
             DriftStatus::Refused => self.refused += 1,
+            DriftStatus::Hook => self.hook += 1,
         }
     }
 
@@ -452,13 +462,52 @@ fn compare_all(
     })
 }
 
-/// The entry of a tracked live object that Git does not declare.
+/// The entry of a tracked live object that Git does not declare: extra, unless it is a hook
+/// (a hook's object outlives the render that made it; Helm and Argo CD never prune it).
 fn extra_entry(l: &LiveObject, opts: &DriftOptions) -> DriftEntry {
+    let hook = hook_of(&l.object);
     DriftEntry {
         live: Some(Arc::new(prepared(l, opts))),
         health: Some(health::assess(&l.key, &l.object)),
-        ..DriftEntry::new(l.key.clone(), l.api_version.clone(), DriftStatus::Extra)
+        reason: hook.as_ref().map(|h| {
+            format!("{h} in the cluster, not rendered from Git now; hooks are not compared")
+        }),
+        ..DriftEntry::new(
+            l.key.clone(),
+            l.api_version.clone(),
+            if hook.is_some() {
+                DriftStatus::Hook
+            } else {
+                DriftStatus::Extra
+            },
+        )
     }
+}
+
+/// Whether an object is a hook, and which: `helm.sh/hook` (Helm runs it around an install or
+/// upgrade) or `argocd.argoproj.io/hook` (Argo CD runs it around a sync). Helm 2's
+/// `crd-install` is not a hook to Helm 3 or Argo CD (the CRD is a resource), nor is Argo CD's
+/// `Skip`. Described as "Helm hook pre-install,pre-upgrade".
+pub fn hook_of(object: &Value) -> Option<String> {
+    let annotations = object.pointer("/metadata/annotations")?;
+    let phases = |name: &str| {
+        annotations
+            .get(name)
+            .and_then(Value::as_str)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty() && *p != "crd-install" && *p != "Skip")
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .filter(|v| !v.is_empty())
+    };
+    if let Some(p) = phases("helm.sh/hook") {
+        return Some(format!("Helm hook {}", crate::text::visible_line(&p)));
+    }
+    phases("argocd.argoproj.io/hook")
+        .map(|p| format!("Argo CD hook {}", crate::text::visible_line(&p)))
 }
 
 /// A live object normalised and masked, for showing whole.
@@ -498,6 +547,21 @@ pub fn compare_one(
         source: Some(d.source.clone()),
         ..DriftEntry::new(d.key.clone(), d.api_version.clone(), DriftStatus::Missing)
     };
+    if let Some(hook) = hook_of(&d.object) {
+        // Run around a sync, often deleted after: its live object (if any) is shown, never
+        // compared, and a sync never applies it.
+        entry.status = DriftStatus::Hook;
+        entry.reason = Some(format!(
+            "{hook}: run around an install, upgrade or sync, not compared"
+        ));
+        entry.health = live.map(|l| health::assess(&d.key, &l.object));
+        entry.live = live.map(|l| Arc::new(prepared(l, opts)));
+        entry.desired = Some(Arc::new(desired.into_owned()));
+        if !opts.show_secrets && is_secret(&d.key) {
+            mask_entry(&mut entry);
+        }
+        return entry;
+    }
     if let Some(l) = live {
         entry.health = Some(health::assess(&d.key, &l.object));
         let rules: Vec<&IgnoreRule> = opts

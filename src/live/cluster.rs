@@ -234,9 +234,23 @@ pub async fn connect_with(
 #[derive(Clone)]
 pub struct Served {
     kinds: HashMap<(String, String), (ApiResource, bool)>,
+    /// Every served `group/version` and `group/version/Kind`, sorted (Helm's
+    /// `.Capabilities.APIVersions`).
+    api_versions: Vec<String>,
+    /// The server's version (`v1.34.5`, a vendor's suffix such as `-eks-…` cut off, as
+    /// charts' `kubeVersion` constraints expect); empty when it did not say.
+    kube_version: String,
 }
 
 impl Served {
+    /// The cluster as Helm templates see it (`.Capabilities`).
+    pub fn capabilities(&self) -> crate::desired::helm::Capabilities {
+        crate::desired::helm::Capabilities {
+            kube_version: self.kube_version.clone(),
+            api_versions: self.api_versions.clone(),
+        }
+    }
+
     /// The resource and whether it is namespaced.
     pub fn get(&self, group: &str, kind: &str) -> Option<&(ApiResource, bool)> {
         self.kinds.get(&(group.to_string(), kind.to_string()))
@@ -261,6 +275,10 @@ struct CachedDiscovery {
     /// Seconds since the epoch when it was discovered.
     at: u64,
     kinds: Vec<(ApiResource, bool)>,
+    #[serde(default)]
+    api_versions: Vec<String>,
+    #[serde(default)]
+    kube_version: String,
 }
 
 /// Where the discovery of `server` is cached under `cache_dir`.
@@ -294,7 +312,11 @@ pub fn cached_discovery(cache_dir: &Path, server: &str) -> Option<Served> {
         .into_iter()
         .map(|(ar, ns)| ((ar.group.clone(), ar.kind.clone()), (ar, ns)))
         .collect();
-    Some(Served { kinds })
+    Some(Served {
+        kinds,
+        api_versions: cached.api_versions,
+        kube_version: cached.kube_version,
+    })
 }
 
 /// Writes a discovery for the next run (best effort: a cache that cannot be written only
@@ -306,6 +328,8 @@ fn write_cached(cache_dir: &Path, server: &str, served: &Served) {
         server: server.to_string(),
         at: now_secs(),
         kinds,
+        api_versions: served.api_versions.clone(),
+        kube_version: served.kube_version.clone(),
     };
     if let Ok(bytes) = serde_json::to_vec(&doc) {
         super::write_cache_file(&discovery_file(cache_dir, server), &bytes);
@@ -324,7 +348,12 @@ pub async fn discover_fresh(
 
 /// Discovery: aggregated where served, else (or when it comes back empty) the legacy endpoints.
 pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
-    // A 429 (the server's flow control) is asked again after the wait it names.
+    // A 429 (the server's flow control) is asked again after the wait it names. The version
+    // is asked beside (a server that does not say has an empty one).
+    let version = {
+        let client = target.client.clone();
+        tokio::spawn(async move { client.apiserver_version().await })
+    };
     let aggregated =
         super::limit::retry_overloaded(|| Discovery::new(target.client.clone()).run_aggregated())
             .await;
@@ -341,7 +370,21 @@ pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
             .map_err(|e| target.error(&e))?,
     };
     let mut kinds = HashMap::new();
+    let mut api_versions = std::collections::BTreeSet::new();
     for group in discovery.groups() {
+        for version in group.versions() {
+            let gv = if group.name().is_empty() {
+                version.to_string()
+            } else {
+                format!("{}/{version}", group.name())
+            };
+            for (ar, _) in group.versioned_resources(version) {
+                if !ar.plural.contains('/') {
+                    api_versions.insert(format!("{gv}/{}", ar.kind));
+                }
+            }
+            api_versions.insert(gv);
+        }
         // The group's preferred version first; a kind served only at another version (a
         // v1alpha1-only kind of a group that prefers v1) at its most stable one. Identity
         // is group and kind, whatever the version.
@@ -355,7 +398,32 @@ pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
                 .or_insert_with(|| (ar.clone(), caps.scope == Scope::Namespaced));
         }
     }
-    Ok(Served { kinds })
+    let kube_version = match version.await {
+        Ok(Ok(info)) => semver_core(&info.git_version),
+        _ => String::new(),
+    };
+    Ok(Served {
+        kinds,
+        api_versions: api_versions.into_iter().collect(),
+        kube_version,
+    })
+}
+
+/// `v1.34.5` of `v1.34.5-eks-1234+abc` (a vendor's pre-release or build suffix fails charts'
+/// `kubeVersion: ">=1.20.0"` constraints, which mean the release); empty unless it starts as
+/// a version.
+pub fn semver_core(git_version: &str) -> String {
+    let v = git_version.trim().trim_start_matches('v');
+    let core: String = v
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let core = core.trim_end_matches('.');
+    if core.split('.').count() >= 2 && core.split('.').all(|p| !p.is_empty()) {
+        format!("v{core}")
+    } else {
+        String::new()
+    }
 }
 
 /// What one listing produced.
@@ -483,4 +551,24 @@ pub async fn list_kinds(
         }
     }
     Ok(listing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::semver_core;
+
+    #[test]
+    fn server_versions_lose_vendor_suffixes_for_charts() {
+        for (given, want) in [
+            ("v1.34.5", "v1.34.5"),
+            ("v1.28.15-eks-7f5a1b2", "v1.28.15"),
+            ("v1.30.2+k3s1", "v1.30.2"),
+            ("v1.32.0-kdrift-sim", "v1.32.0"),
+            ("1.29", "v1.29"),
+            ("", ""),
+            ("vX", ""),
+        ] {
+            assert_eq!(semver_core(given), want, "{given}");
+        }
+    }
 }

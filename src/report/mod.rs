@@ -209,7 +209,8 @@ pub fn entry_text(e: &DriftEntry) -> String {
             out.push_str(&format!("      {why}\n"));
         }
     }
-    if e.status != DriftStatus::Invalid {
+    // Invalid manifests have nothing to diff; hooks are not compared.
+    if !matches!(e.status, DriftStatus::Invalid | DriftStatus::Hook) {
         let live = diff::to_yaml(e.live.as_deref());
         let git = diff::to_yaml(e.desired.as_deref());
         out.push_str(&diff::unified(
@@ -251,8 +252,7 @@ pub fn summary_line(s: &Summary, ctx: &ReportContext) -> String {
     let total: usize = DriftStatus::ALL.iter().map(|st| s.count(*st)).sum();
     let parts: Vec<String> = DriftStatus::ALL
         .iter()
-        // Refused exists only in server mode: it is counted when there is one.
-        .filter(|st| **st != DriftStatus::Refused || s.count(**st) > 0)
+        .filter(|st| !st.is_occasional() || s.count(**st) > 0)
         .map(|st| format!("{} {}", s.count(*st), st))
         .collect();
     format!(

@@ -53,6 +53,9 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     if desired.files.kustomizations > 0 {
         timings.push(("kustomize", desired.timings.kustomize));
     }
+    if desired.files.charts > 0 {
+        timings.push(("helm", desired.timings.helm));
+    }
     timings.push(("read+parse live file", live_time));
 
     let t = Instant::now();
@@ -324,7 +327,16 @@ pub(crate) fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u
     let mut timings = Vec::new();
     // Git is read while the cluster is reached and discovered, and each kind the files
     // appear to hold is listed as soon as it is seen, beside the reading and parsing.
-    let load = settings.load.clone();
+    let mut load = settings.load.clone();
+    // Charts render with the cluster's capabilities: the last run's discovery of this
+    // server, if any; checked against the fresh one below.
+    if load.capabilities.is_none() {
+        load.capabilities = context_server(settings)
+            .and_then(|server| cluster::cached_discovery(&load.cache_dir, &server))
+            .map(|served| served.capabilities());
+    }
+    let used_capabilities = load.capabilities.clone();
+    let reload = load.clone();
     let (kinds_tx, mut kinds_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
     let git_job = std::thread::spawn(move || {
         desired::load_with(&load, |kind| {
@@ -420,6 +432,14 @@ pub(crate) fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u
             None => guess,
         };
         timings.push(("discovery (beside the reading)", t.elapsed()));
+        if desired.files.charts > 0 && used_capabilities.as_ref() != Some(&served.capabilities()) {
+            // Charts were rendered for another cluster (or none): again, for this one.
+            let t = Instant::now();
+            let mut again = reload.clone();
+            again.capabilities = Some(served.capabilities());
+            desired = tokio::task::block_in_place(|| desired::load(&again))?;
+            timings.push(("render charts for the cluster's capabilities", t.elapsed()));
+        }
         desired::rescope(
             &mut desired,
             |g, k| served.get(g, k).map(|(_, ns)| *ns),

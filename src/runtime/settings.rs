@@ -94,6 +94,8 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
             paths: global.paths.clone(),
             default_namespace,
             kustomize_command: config.kustomize.command.clone(),
+            helm_command: config.helm.command.clone(),
+            capabilities: None,
             cache_dir,
         },
         drift: DriftOptions {

@@ -55,8 +55,9 @@ pub fn spawn_git_watcher(
     engine: std::sync::mpsc::Sender<RecomputeInput>,
     ui: UnboundedSender<Msg>,
     refresh: std::sync::mpsc::Receiver<()>,
+    capabilities: SharedCapabilities,
 ) {
-    let load = settings.load.clone();
+    let mut load = settings.load.clone();
     std::thread::spawn(move || {
         let mut current: Option<String> = None;
         let mut repo: Option<desired::git::GitRepo> = None;
@@ -95,6 +96,9 @@ pub fn spawn_git_watcher(
             if !forced && current.as_deref() == Some(&commit) {
                 continue;
             }
+            // Charts render with the cluster's capabilities as last discovered (the cluster
+            // task asks for a read again when discovery finds them changed).
+            load.capabilities = capabilities.lock().ok().and_then(|c| c.clone());
             match desired::load_cached(&load, &mut cache) {
                 Ok(snapshot) => {
                     if last_error.take().is_some() {
@@ -165,7 +169,14 @@ pub struct ClusterIo {
     pub desired_rx: tokio::sync::watch::Receiver<Option<Arc<DesiredSnapshot>>>,
     pub connected_tx: tokio::sync::watch::Sender<Option<Connected>>,
     pub refresh: tokio::sync::mpsc::UnboundedReceiver<SourceCmd>,
+    /// The capabilities Git's charts render with, and how to ask Git to be read again.
+    pub capabilities: SharedCapabilities,
+    pub git_refresh: std::sync::mpsc::Sender<()>,
 }
+
+/// The cluster's capabilities as Helm charts see them, shared by the cluster task (which
+/// discovers them) and the Git reader (which renders with them).
+pub type SharedCapabilities = Arc<std::sync::Mutex<Option<crate::desired::helm::Capabilities>>>;
 
 /// Connects (retrying while unreachable), discovers, and keeps watches on the kinds Git uses.
 pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
@@ -176,6 +187,8 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
         mut desired_rx,
         connected_tx,
         mut refresh,
+        capabilities,
+        git_refresh,
     } = io;
     let mut hinted = false;
     let (target, served) = loop {
@@ -211,6 +224,15 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
         }
     };
     tracing::info!(server = %target.server, "connected and discovered");
+    {
+        let fresh = Some(served.capabilities());
+        if let Ok(mut caps) = capabilities.lock() {
+            if *caps != fresh {
+                *caps = fresh;
+                let _ = git_refresh.send(());
+            }
+        }
+    }
     let served = Arc::new(served);
     let scopes: HashMap<(String, String), bool> = served
         .scopes()
@@ -543,7 +565,23 @@ pub fn start(settings: &Settings, read_only: bool) -> Started {
     let drift_opts = settings.drift.clone();
     let default_ns = settings.load.default_namespace.clone();
     std::thread::spawn(move || super::recompute::run(engine_rx, outputs, drift_opts, default_ns));
-    spawn_git_watcher(settings, engine_tx.clone(), ui_tx.clone(), git_refresh_rx);
+    // Charts first render with this cluster's capabilities as the last run discovered them.
+    let capabilities: SharedCapabilities = Arc::new(std::sync::Mutex::new(
+        settings
+            .live_file
+            .is_none()
+            .then(|| super::context_server(settings))
+            .flatten()
+            .and_then(|server| cluster::cached_discovery(&settings.load.cache_dir, &server))
+            .map(|served| served.capabilities()),
+    ));
+    spawn_git_watcher(
+        settings,
+        engine_tx.clone(),
+        ui_tx.clone(),
+        git_refresh_rx,
+        Arc::clone(&capabilities),
+    );
     let (context, server) = match &settings.live_file {
         Some(path) => {
             tokio::spawn(file_task(
@@ -565,6 +603,8 @@ pub fn start(settings: &Settings, read_only: bool) -> Started {
                     desired_rx: desired_rx.clone(),
                     connected_tx,
                     refresh: live_refresh_rx,
+                    capabilities,
+                    git_refresh: git_refresh_tx.clone(),
                 },
                 read_only,
             ));

@@ -109,7 +109,6 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
     if settings.live_file.is_some() {
         bail!("sync needs a cluster; it is not available with --live-file");
     }
-    let snapshot = desired::load(&settings.load)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -123,7 +122,10 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
         )
         .await?;
         let served = Arc::new(cluster::discover(&target).await?);
-        let mut snapshot = snapshot;
+        // Charts render with this cluster's capabilities, as `kdrift diff` renders them.
+        let mut load = settings.load.clone();
+        load.capabilities = Some(served.capabilities());
+        let mut snapshot = tokio::task::block_in_place(|| desired::load(&load))?;
         desired::rescope(
             &mut snapshot,
             |g, k| served.get(g, k).map(|(_, n)| *n),

@@ -132,8 +132,7 @@ fn counts_spans(summary: &Summary, theme: &Theme, all: bool) -> Vec<Span<'static
     let mut spans = Vec::new();
     for s in DriftStatus::ALL {
         let n = summary.count(s);
-        // Refused exists only in server mode: it shows when there is one.
-        if n == 0 && (!all || s == DriftStatus::Refused) {
+        if n == 0 && (!all || s.is_occasional()) {
             continue;
         }
         let style = if n == 0 { theme.dim() } else { theme.status(s) };
@@ -638,8 +637,7 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect, b
             ]));
             lines.push(Line::from(""));
             for s in DriftStatus::ALL {
-                // Refused exists only in server mode.
-                if s == DriftStatus::Refused && counts.count(s) == 0 {
+                if s.is_occasional() && counts.count(s) == 0 {
                     continue;
                 }
                 lines.push(Line::from(Span::styled(

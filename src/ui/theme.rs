@@ -47,6 +47,8 @@ impl Theme {
             (DriftStatus::Invalid, true) => "!",
             (DriftStatus::Refused, false) => "⊘",
             (DriftStatus::Refused, true) => "x",
+            (DriftStatus::Hook, false) => "↻",
+            (DriftStatus::Hook, true) => "^",
         }
     }
 
@@ -59,6 +61,7 @@ impl Theme {
             DriftStatus::Unknown => self.fg(Color::DarkGray),
             DriftStatus::Invalid => self.fg(Color::LightRed).add_modifier(Modifier::BOLD),
             DriftStatus::Refused => self.fg(Color::LightRed).add_modifier(Modifier::BOLD),
+            DriftStatus::Hook => self.fg(Color::Cyan),
         }
     }
 

