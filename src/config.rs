@@ -32,6 +32,7 @@ pub struct Config {
     pub diff: DiffConfig,
     pub kustomize: KustomizeConfig,
     pub helm: HelmConfig,
+    pub apps: AppsConfig,
     /// Never write to any cluster (also `--read-only`).
     pub read_only: bool,
     /// Contexts (glob patterns, `*` any text) that are always read-only.
@@ -126,6 +127,15 @@ pub struct IgnoreConfig {
 #[serde(deny_unknown_fields)]
 pub struct KustomizeConfig {
     pub command: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppsConfig {
+    /// Whether Argo CD Applications in the repository become apps.
+    pub discover: bool,
+    /// More URLs that name this repository (beside its remotes).
+    pub repo_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -25,6 +25,7 @@ fn try_load(
         kustomize_command: String::new(),
         helm_command: String::new(),
         capabilities: None,
+        apps: Default::default(),
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     })
 }
@@ -264,6 +265,7 @@ fn kustomizations_are_rendered_and_their_files_not_read_twice() {
         kustomize_command: kubectl.display().to_string(),
         helm_command: String::new(),
         capabilities: None,
+        apps: Default::default(),
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     })
     .unwrap();
@@ -300,6 +302,7 @@ fn kustomization_without_a_renderer_is_one_invalid_row() {
         kustomize_command: repo.path().join("no-such-kubectl").display().to_string(),
         helm_command: String::new(),
         capabilities: None,
+        apps: Default::default(),
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     })
     .unwrap();
@@ -331,6 +334,7 @@ fn a_new_commit_reparses_only_the_blobs_that_changed() {
         kustomize_command: String::new(),
         helm_command: String::new(),
         capabilities: None,
+        apps: Default::default(),
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     };
     let mut cache = desired::ParseCache::default();
@@ -366,6 +370,7 @@ fn load_with_helm(repo: &TestRepo, helm: &std::path::Path) -> DesiredSnapshot {
         kustomize_command: String::new(),
         helm_command: helm.display().to_string(),
         capabilities: None,
+        apps: Default::default(),
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     })
     .unwrap()
@@ -575,6 +580,7 @@ fn a_chart_without_secrets_is_cached_on_disk_and_a_change_renders_again() {
             kube_version: "v1.31.4".into(),
             api_versions: vec!["example.com/v1".into(), "example.com/v1/Widget".into()],
         }),
+        apps: Default::default(),
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
     })
     .unwrap();

@@ -22,6 +22,7 @@ fn load_with(repo: &Path, kustomize: &str) -> DesiredSnapshot {
         kustomize_command: kustomize.into(),
         helm_command: String::new(),
         capabilities: None,
+        apps: Default::default(),
         cache_dir: repo.join(".git").join("kdrift-cache"),
     })
     .expect("the desired state loads")
@@ -230,6 +231,7 @@ fn a_tree_bomb_is_bounded() {
         kustomize_command: String::new(),
         helm_command: String::new(),
         capabilities: None,
+        apps: Default::default(),
         cache_dir: repo.path().join(".cache"),
     })
     .unwrap_err();

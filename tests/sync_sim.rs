@@ -360,6 +360,7 @@ async fn make_syncer(s: &Setup, read_only: bool) -> (Syncer, kdrift::desired::De
         kustomize_command: String::new(),
         helm_command: String::new(),
         capabilities: None,
+        apps: Default::default(),
         cache_dir: s.repo.path().join(".cache"),
     })
     .unwrap();

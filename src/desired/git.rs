@@ -119,6 +119,19 @@ impl GitRepo {
         Ok(GitRepo { repo })
     }
 
+    /// The fetch URLs of the repository's remotes, as configured.
+    pub fn remote_urls(&self) -> Vec<String> {
+        let config = self.repo.config_snapshot();
+        let mut out = Vec::new();
+        for name in self.repo.remote_names() {
+            let key = format!("remote.{name}.url");
+            if let Some(url) = config.string(key.as_str()) {
+                out.push(url.to_string());
+            }
+        }
+        out
+    }
+
     /// Where the repository's index file is (it may not exist).
     pub fn index_path(&self) -> PathBuf {
         self.repo.index_path()

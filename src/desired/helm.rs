@@ -85,6 +85,26 @@ pub fn plan(repo: &GitRepo, files: &[TreeFile], skip: &dyn Fn(&str) -> bool) -> 
         if charts.iter().any(|c| is_under(&dir, &c.dir)) || skip(&dir) {
             continue;
         }
+        charts.push(chart_of(repo, files, dir, file));
+    }
+    let claimed = files
+        .iter()
+        .filter(|f| charts.iter().any(|c| is_under(&f.path, &c.dir)))
+        .map(|f| f.path.clone())
+        .collect();
+    charts.sort_by(|a, b| a.dir.cmp(&b.dir));
+    ChartPlan { charts, claimed }
+}
+
+/// The chart whose `Chart.yaml` is in folder `dir`, if there is one.
+pub fn chart_at(repo: &GitRepo, files: &[TreeFile], dir: &str) -> Option<Chart> {
+    let file = join(dir, "Chart.yaml");
+    let f = files.iter().find(|f| f.path == file && !f.is_link)?;
+    Some(chart_of(repo, files, dir.to_string(), f))
+}
+
+fn chart_of(repo: &GitRepo, files: &[TreeFile], dir: String, file: &TreeFile) -> Chart {
+    {
         let meta = read_yaml(repo, file);
         let name = meta
             .as_ref()
@@ -113,20 +133,13 @@ pub fn plan(repo: &GitRepo, files: &[TreeFile], skip: &dyn Fn(&str) -> bool) -> 
             })
         };
         let missing = deps.into_iter().filter(|(n, _)| !vendored(n)).collect();
-        charts.push(Chart {
+        Chart {
             chart_file: file.path.clone(),
             dir,
             name,
             missing,
-        });
+        }
     }
-    let claimed = files
-        .iter()
-        .filter(|f| charts.iter().any(|c| is_under(&f.path, &c.dir)))
-        .map(|f| f.path.clone())
-        .collect();
-    charts.sort_by(|a, b| a.dir.cmp(&b.dir));
-    ChartPlan { charts, claimed }
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -172,6 +185,8 @@ pub struct RenderSpec {
     pub namespace: String,
     /// Extra values files, as text (after the chart's own values.yaml), in order.
     pub values: Vec<String>,
+    /// `--set` (or `--set-string` when true) parameters, after the values, in order.
+    pub set: Vec<(String, String, bool)>,
     pub capabilities: Option<Capabilities>,
 }
 
@@ -213,6 +228,13 @@ pub fn cache_key(files: &[TreeFile], chart: &Chart, spec: &RenderSpec, helm: &Pa
     for v in &spec.values {
         h.update((v.len() as u64).to_le_bytes());
         h.update(v.as_bytes());
+    }
+    for (name, value, string) in &spec.set {
+        h.update([1, u8::from(*string)]);
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((value.len() as u64).to_le_bytes());
+        h.update(value.as_bytes());
     }
     if let Some(c) = &spec.capabilities {
         h.update(c.kube_version.as_bytes());
@@ -390,6 +412,10 @@ impl PreparedChart {
             .env("HELM_NAMESPACE", &spec.namespace);
         for path in &self.values {
             cmd.arg("--values").arg(path);
+        }
+        for (name, value, string) in &spec.set {
+            cmd.arg(if *string { "--set-string" } else { "--set" })
+                .arg(format!("{name}={value}"));
         }
         if let Some(c) = &spec.capabilities {
             if !c.kube_version.is_empty() {

@@ -30,7 +30,7 @@ fn parent_dir(path: &str) -> &str {
     path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
 }
 
-fn join_normalized(dir: &str, rel: &str) -> Option<String> {
+pub(crate) fn join_normalized(dir: &str, rel: &str) -> Option<String> {
     let mut parts: Vec<&str> = if dir.is_empty() {
         Vec::new()
     } else {
@@ -403,6 +403,70 @@ pub fn prepare(
 }
 
 impl Prepared {
+    /// Changes the root kustomization as `kustomize edit` would (Argo CD's overrides of an
+    /// app): `namePrefix`, `nameSuffix` and `namespace` are set; `images` and `replicas` set
+    /// by name; `commonLabels` and `commonAnnotations` added; `patches` and `components`
+    /// appended. The file is rewritten as JSON, which kustomize reads as YAML.
+    pub fn edit_root(&self, kfile: &str, edits: &serde_json::Value) -> Result<(), String> {
+        use serde_json::Value;
+        let path = self.dir.path().join(kfile);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {kfile}: {e}"))?;
+        let mut doc = crate::yaml::parse_document(&text, 1)
+            .map_err(|e| format!("{kfile}: {}", e.message))?
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        let Some(map) = doc.as_object_mut() else {
+            return Err(format!("{kfile} is not a mapping"));
+        };
+        for (field, value) in edits.as_object().into_iter().flatten() {
+            match field.as_str() {
+                "images" | "replicas" => {
+                    let list = map
+                        .entry(field.clone())
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                    if !list.is_array() {
+                        *list = Value::Array(Vec::new());
+                    }
+                    let list = list.as_array_mut().expect("an array");
+                    for entry in value.as_array().into_iter().flatten() {
+                        let name = entry.get("name");
+                        match list.iter_mut().find(|e| e.get("name") == name) {
+                            Some(existing) => *existing = entry.clone(),
+                            None => list.push(entry.clone()),
+                        }
+                    }
+                }
+                "commonLabels" | "commonAnnotations" => {
+                    let target = map
+                        .entry(field.clone())
+                        .or_insert_with(|| Value::Object(Default::default()));
+                    if !target.is_object() {
+                        *target = Value::Object(Default::default());
+                    }
+                    let target = target.as_object_mut().expect("a mapping");
+                    for (k, v) in value.as_object().into_iter().flatten() {
+                        target.insert(k.clone(), v.clone());
+                    }
+                }
+                "patches" | "components" => {
+                    let list = map
+                        .entry(field.clone())
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                    if !list.is_array() {
+                        *list = Value::Array(Vec::new());
+                    }
+                    list.as_array_mut()
+                        .expect("an array")
+                        .extend(value.as_array().into_iter().flatten().cloned());
+                }
+                _ => {
+                    map.insert(field.clone(), value.clone());
+                }
+            }
+        }
+        std::fs::write(&path, doc.to_string()).map_err(|e| format!("cannot write {kfile}: {e}"))
+    }
+
     /// Renders the root; errors are bounded and have secret literals masked.
     pub fn render(&self, command: &(PathBuf, Vec<String>)) -> Result<String, String> {
         let folder = if self.root.is_empty() {

@@ -3,6 +3,7 @@
 //! identities resolved (group, scope, defaulted namespace) and broken input turned into
 //! `InvalidManifest`s that name the file and line. Knows nothing of clusters or the UI.
 
+pub mod apps;
 pub mod git;
 pub mod helm;
 pub mod history;
@@ -54,6 +55,8 @@ pub struct LoadOptions {
     pub helm_command: String,
     /// The cluster's version and API versions for charts' `.Capabilities`, when known.
     pub capabilities: Option<helm::Capabilities>,
+    /// Which GitOps apps (Argo CD Applications) are found in the repository.
+    pub apps: apps::AppsOptions,
     /// Where rendered trees are cached.
     pub cache_dir: PathBuf,
 }
@@ -99,6 +102,11 @@ pub struct DesiredSnapshot {
     /// read for parsing (kept so that Git attribution need not read them again). Filled by
     /// `load`; empty where the loader did not keep them.
     pub texts: std::collections::HashMap<String, (gix::ObjectId, std::sync::Arc<str>)>,
+    /// The apps found in the repository (Argo CD Applications whose source is this
+    /// repository), in the order found.
+    pub apps: Vec<apps::App>,
+    /// The app of each object and invalid manifest that belongs to one, by key.
+    pub app_of: HashMap<ResourceKey, u32>,
 }
 
 /// Whether a path names a manifest file kdrift reads.
@@ -128,6 +136,24 @@ fn in_roots(path: &str, roots: &[String]) -> bool {
 struct RawItem {
     item: ManifestItem,
     source: SourceLocation,
+    /// The folder of the kustomization or chart that rendered it (`None`: a plain file).
+    root: Option<String>,
+    /// The app (index into the snapshot's apps) it belongs to.
+    app: Option<u32>,
+    /// The namespace its app deploys to, for a namespaced object that names none.
+    app_namespace: Option<String>,
+}
+
+impl RawItem {
+    fn new(item: ManifestItem, source: SourceLocation) -> Self {
+        RawItem {
+            item,
+            source,
+            root: None,
+            app: None,
+            app_namespace: None,
+        }
+    }
 }
 
 /// A revision opened for reading: its files and which of them kustomizations claim.
@@ -161,39 +187,67 @@ impl Revision {
         parse: Duration,
         opts: &LoadOptions,
     ) -> DesiredSnapshot {
+        // Every kustomization root and chart renders as it would on its own; then the apps
+        // Git declares take over the folders they name (rendered their way, into their
+        // namespace), app-of-apps nesting.
         let kustomize_started = Instant::now();
-        if !self.plan.roots.is_empty() {
-            stats.kustomizations = self.plan.roots.len();
-            raw.extend(render_kustomizations(
+        let jobs: Vec<KustomizeJob> = self
+            .plan
+            .roots
+            .iter()
+            .map(|(dir, kfile)| KustomizeJob {
+                dir: dir.clone(),
+                kfile: kfile.clone(),
+                edits: None,
+            })
+            .collect();
+        stats.kustomizations = jobs.len();
+        if !jobs.is_empty() {
+            raw.extend(render_kustomize_jobs(
                 &self.repo,
                 &self.files,
-                &self.plan,
+                &self.plan.dirs,
+                &jobs,
                 opts,
             ));
         }
         let kustomize = kustomize_started.elapsed();
         let helm_started = Instant::now();
-        if !self.charts.charts.is_empty() {
-            stats.charts = self.charts.charts.len();
-            raw.extend(render_charts(&self.repo, &self.files, &self.charts, opts));
+        let jobs: Vec<(helm::Chart, helm::RenderSpec)> = self
+            .charts
+            .charts
+            .iter()
+            .map(|c| (c.clone(), default_chart_spec(c, opts)))
+            .collect();
+        stats.charts = jobs.len();
+        if !jobs.is_empty() {
+            raw.extend(render_chart_jobs(&self.repo, &self.files, &jobs, opts));
         }
         let helm = helm_started.elapsed();
-        raw.extend(self.rejected.iter().map(|r| RawItem {
-            item: ManifestItem::Broken {
-                line: 1,
-                message: format!(
-                    "unsafe path in the Git tree ({}); git refuses such trees, and kdrift reads \
-                     nothing below it",
-                    r.reason
-                ),
-                salvage: Salvage::default(),
-            },
-            source: SourceLocation {
-                file: r.path.clone(),
-                line: None,
-            },
+        let apps = if opts.apps.discover {
+            apps::resolve(&self, &mut raw, opts)
+        } else {
+            Vec::new()
+        };
+        raw.extend(self.rejected.iter().map(|r| {
+            RawItem::new(
+                ManifestItem::Broken {
+                    line: 1,
+                    message: format!(
+                        "unsafe path in the Git tree ({}); git refuses such trees, and kdrift \
+                         reads nothing below it",
+                        r.reason
+                    ),
+                    salvage: Salvage::default(),
+                },
+                SourceLocation {
+                    file: r.path.clone(),
+                    line: None,
+                },
+            )
         }));
         let mut snapshot = resolve_identities(raw, &opts.default_namespace);
+        snapshot.apps = apps;
         if !self.roots.is_empty() {
             // Everything was read (an object in Git anywhere is never extra); what the paths
             // choose is shown.
@@ -485,13 +539,13 @@ fn assemble(results: Vec<(String, Vec<ManifestItem>)>, stats: &mut FileStats) ->
                 | ManifestItem::NotAnObject { line }
                 | ManifestItem::Broken { line, .. } => *line,
             };
-            out.push(RawItem {
+            out.push(RawItem::new(
                 item,
-                source: SourceLocation {
+                SourceLocation {
                     file: path.clone(),
                     line: Some(line),
                 },
-            });
+            ));
         }
     }
     out
@@ -587,34 +641,52 @@ fn read_bytes(data: &[u8]) -> Vec<ManifestItem> {
     }
 }
 
-fn render_kustomizations(
-    repo: &GitRepo,
-    files: &[TreeFile],
-    plan: &kustomize::KustomizePlan,
-    opts: &LoadOptions,
-) -> Vec<RawItem> {
-    let broken = |kfile: &str, message: String| RawItem {
-        item: ManifestItem::Broken {
+/// One kustomization to render: its folder, its file, and what an app changes in it.
+pub(crate) struct KustomizeJob {
+    pub dir: String,
+    pub kfile: String,
+    pub edits: Option<Value>,
+}
+
+/// An invalid item for a renderer's failure, named after the file that asked for it.
+fn render_failure(kind: &str, name: &str, file: &str, message: String) -> RawItem {
+    RawItem::new(
+        ManifestItem::Broken {
             line: 1,
             message,
             salvage: Salvage {
-                kind: "Kustomization".into(),
-                name: kfile.into(),
+                kind: kind.into(),
+                name: name.into(),
                 ..Salvage::default()
             },
         },
-        source: SourceLocation {
-            file: kfile.to_string(),
+        SourceLocation {
+            file: file.to_string(),
             line: None,
         },
+    )
+}
+
+/// Renders kustomizations (written out one by one on this thread, rendered at once), each
+/// item tagged with its root folder.
+fn render_kustomize_jobs(
+    repo: &GitRepo,
+    files: &[TreeFile],
+    dirs: &HashMap<String, String>,
+    jobs: &[KustomizeJob],
+    opts: &LoadOptions,
+) -> Vec<RawItem> {
+    let broken = |j: &KustomizeJob, message: String| {
+        let mut item = render_failure("Kustomization", &j.kfile, &j.kfile, message);
+        item.root = Some(j.dir.clone());
+        item
     };
     let Some(command) = kustomize::renderer(&opts.kustomize_command) else {
-        return plan
-            .roots
+        return jobs
             .iter()
-            .map(|(_, k)| {
+            .map(|j| {
                 broken(
-                    k,
+                    j,
                     "cannot render this kustomization: neither kubectl nor kustomize is on PATH \
                      (set kustomize.command in the config)"
                         .into(),
@@ -623,82 +695,76 @@ fn render_kustomizations(
             .collect();
     };
     kustomize::remove_legacy_cache(&opts.cache_dir);
-    // Written out one by one (the repository is read on this thread), rendered at once.
-    let prepared: Vec<(String, Result<kustomize::Prepared, String>)> = plan
-        .roots
+    let prepared: Vec<Result<kustomize::Prepared, String>> = jobs
         .iter()
-        .map(|(dir, kfile)| {
-            (
-                kfile.clone(),
-                kustomize::prepare(repo, files, dir, &plan.dirs),
-            )
+        .map(|j| {
+            let p = kustomize::prepare(repo, files, &j.dir, dirs)?;
+            if let Some(edits) = &j.edits {
+                p.edit_root(&j.kfile, edits)?;
+            }
+            Ok(p)
         })
         .collect();
-    let rendered: Vec<(String, Result<String, String>)> = std::thread::scope(|scope| {
+    let rendered: Vec<Result<String, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = prepared
             .iter()
-            .map(|(kfile, prepared)| {
+            .map(|prepared| {
                 let command = &command;
-                scope.spawn(move || {
-                    let result = match prepared {
-                        Ok(p) => p.render(command),
-                        Err(e) => Err(e.clone()),
-                    };
-                    (kfile.clone(), result)
+                scope.spawn(move || match prepared {
+                    Ok(p) => p.render(command),
+                    Err(e) => Err(e.clone()),
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the renderer thread failed".into()))
+            })
+            .collect()
     });
     drop(prepared);
     let mut out = Vec::new();
-    for (kfile, result) in rendered {
+    for (j, result) in jobs.iter().zip(rendered) {
         match result {
             Ok(text) => {
                 for item in manifest::read_file(&text) {
-                    out.push(RawItem {
+                    let mut item = RawItem::new(
                         item,
-                        source: SourceLocation {
-                            file: kfile.clone(),
+                        SourceLocation {
+                            file: j.kfile.clone(),
                             line: None,
                         },
-                    });
+                    );
+                    item.root = Some(j.dir.clone());
+                    out.push(item);
                 }
             }
-            Err(e) => out.push(broken(&kfile, format!("kustomize failed: {e}"))),
+            Err(e) => out.push(broken(j, format!("kustomize failed: {e}"))),
         }
     }
     out
 }
 
-/// Renders every chart (at most a few at once; each from the caches when it can) into raw
-/// items whose source is the template that made them.
-fn render_charts(
+/// Renders charts (each from the caches when it can; the rest written out one by one on
+/// this thread and rendered a few at a time), each item tagged with the chart's folder and
+/// sourced from the template that made it.
+fn render_chart_jobs(
     repo: &GitRepo,
     files: &[TreeFile],
-    plan: &helm::ChartPlan,
+    jobs: &[(helm::Chart, helm::RenderSpec)],
     opts: &LoadOptions,
 ) -> Vec<RawItem> {
-    let broken = |chart: &helm::Chart, message: String| RawItem {
-        item: ManifestItem::Broken {
-            line: 1,
-            message,
-            salvage: Salvage {
-                kind: "HelmChart".into(),
-                name: chart.dir.clone(),
-                ..Salvage::default()
-            },
-        },
-        source: SourceLocation {
-            file: chart.chart_file.clone(),
-            line: None,
-        },
+    let broken = |c: &helm::Chart, message: String| {
+        let mut item = render_failure("HelmChart", &c.dir, &c.chart_file, message);
+        item.root = Some(c.dir.clone());
+        item
     };
     let Some(helm) = helm::renderer(&opts.helm_command) else {
-        return plan
-            .charts
+        return jobs
             .iter()
-            .map(|c| {
+            .map(|(c, _)| {
                 broken(
                     c,
                     "cannot render this Helm chart: helm is not on PATH (set helm.command in \
@@ -708,36 +774,19 @@ fn render_charts(
             })
             .collect();
     };
-    let spec = |c: &helm::Chart| helm::RenderSpec {
-        // As Argo CD names a chart's release when nothing else does: after its folder (the
-        // chart's name at the repository root).
-        release: c
-            .dir
-            .rsplit('/')
-            .next()
-            .filter(|d| !d.is_empty())
-            .unwrap_or(&c.name)
-            .to_string(),
-        namespace: opts.default_namespace.clone(),
-        values: Vec::new(),
-        capabilities: opts.capabilities.clone(),
-    };
-    // Caches are asked and charts written out one by one (the repository is read on this
-    // thread), then the rest render a few at a time.
     let mut rendered: Vec<(usize, Result<std::sync::Arc<str>, String>)> = Vec::new();
     let mut pending: Vec<(usize, String, helm::PreparedChart)> = Vec::new();
-    for (i, c) in plan.charts.iter().enumerate() {
+    for (i, (c, spec)) in jobs.iter().enumerate() {
         if let Some(why) = helm::unrenderable(c) {
             rendered.push((i, Err(why)));
             continue;
         }
-        let spec = spec(c);
-        let key = helm::cache_key(files, c, &spec, &helm);
+        let key = helm::cache_key(files, c, spec, &helm);
         if let Some(text) = helm::cached(&key, &opts.cache_dir) {
             rendered.push((i, Ok(text)));
             continue;
         }
-        match helm::prepare(repo, files, c, &spec) {
+        match helm::prepare(repo, files, c, spec) {
             Ok(p) => pending.push((i, key, p)),
             Err(e) => rendered.push((i, Err(e))),
         }
@@ -779,18 +828,20 @@ fn render_charts(
     let paths: std::collections::HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let mut out = Vec::new();
     for (i, result) in rendered {
-        let chart = &plan.charts[i];
+        let chart = &jobs[i].0;
         match result {
             Ok(text) => {
                 for (source, doc) in helm::split_sources(&text, chart, &paths) {
                     for item in manifest::read_file(doc) {
-                        out.push(RawItem {
+                        let mut item = RawItem::new(
                             item,
-                            source: SourceLocation {
+                            SourceLocation {
                                 file: source.clone(),
                                 line: None,
                             },
-                        });
+                        );
+                        item.root = Some(chart.dir.clone());
+                        out.push(item);
                     }
                 }
             }
@@ -798,6 +849,25 @@ fn render_charts(
         }
     }
     out
+}
+
+/// How a chart renders when no app says otherwise: as Argo CD names a chart's release when
+/// nothing else does, after its folder (the chart's name at the repository root), into the
+/// default namespace, with the chart's own values.
+fn default_chart_spec(c: &helm::Chart, opts: &LoadOptions) -> helm::RenderSpec {
+    helm::RenderSpec {
+        release: c
+            .dir
+            .rsplit('/')
+            .next()
+            .filter(|d| !d.is_empty())
+            .unwrap_or(&c.name)
+            .to_string(),
+        namespace: opts.default_namespace.clone(),
+        values: Vec::new(),
+        set: Vec::new(),
+        capabilities: opts.capabilities.clone(),
+    }
 }
 
 /// Gives every object its key, collects invalid items and refuses duplicate keys (both
@@ -816,7 +886,12 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
             }
         }
     }
-    let key_for = |api: &str, kind: &str, ns: &str, name: &str, scopes: &ScopeTable| {
+    let key_for = |api: &str,
+                   kind: &str,
+                   ns: &str,
+                   name: &str,
+                   scopes: &ScopeTable,
+                   default_namespace: &str| {
         let (group, _) = split_api_version(api);
         let ns = if scopes.is_namespaced(group, kind) {
             if ns.is_empty() {
@@ -831,7 +906,9 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
     };
     let mut invalid = Vec::new();
     let mut by_key: HashMap<ResourceKey, Vec<DesiredObject>> = HashMap::new();
+    let mut app_of: HashMap<ResourceKey, u32> = HashMap::new();
     for r in raw {
+        let default_namespace = r.app_namespace.as_deref().unwrap_or(default_namespace);
         match r.item {
             ManifestItem::NotAnObject { .. } => invalid.push(InvalidManifest {
                 key: None,
@@ -849,8 +926,12 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                         &salvage.namespace,
                         &salvage.name,
                         &scopes,
+                        default_namespace,
                     )
                 });
+                if let (Some(k), Some(app)) = (&key, r.app) {
+                    app_of.insert(k.clone(), app);
+                }
                 invalid.push(InvalidManifest {
                     key,
                     api_version: salvage.api_version,
@@ -871,7 +952,21 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                     .to_string();
                 let name = meta_str(&object, "name").to_string();
                 let ns = meta_str(&object, "namespace").to_string();
-                let key = key_for(&api, &kind, &ns, &name, &scopes);
+                let generate_name = meta_str(&object, "generateName").to_string();
+                // A hook named by the server (`generateName`) is shown under its prefix: hooks
+                // are never compared, so no live object needs to match it.
+                let name = if name.is_empty()
+                    && !generate_name.is_empty()
+                    && crate::drift::hook_of(&object).is_some()
+                {
+                    generate_name
+                } else {
+                    name
+                };
+                let key = key_for(&api, &kind, &ns, &name, &scopes, default_namespace);
+                if let Some(app) = r.app {
+                    app_of.insert(key.clone(), app);
+                }
                 if name.is_empty() {
                     let generate = !meta_str(&object, "generateName").is_empty();
                     invalid.push(InvalidManifest {
@@ -918,6 +1013,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
         objects,
         invalid,
         scopes,
+        app_of,
         ..DesiredSnapshot::default()
     }
 }
@@ -1034,12 +1130,14 @@ mod tests {
     #[test]
     fn duplicates_name_both_places_and_cluster_scope_drops_namespace() {
         let obj = |ns: &str| serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": ns}});
-        let item = |object: Value, file: &str| RawItem {
-            item: ManifestItem::Object { object, line: 1 },
-            source: SourceLocation {
-                file: file.into(),
-                line: Some(1),
-            },
+        let item = |object: Value, file: &str| {
+            RawItem::new(
+                ManifestItem::Object { object, line: 1 },
+                SourceLocation {
+                    file: file.into(),
+                    line: Some(1),
+                },
+            )
         };
         let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "namespace": "junk"}});
         let snap = resolve_identities(

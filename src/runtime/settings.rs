@@ -96,6 +96,10 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
             kustomize_command: config.kustomize.command.clone(),
             helm_command: config.helm.command.clone(),
             capabilities: None,
+            apps: crate::desired::apps::AppsOptions {
+                discover: config.apps.discover,
+                repo_urls: config.apps.repo_urls.clone(),
+            },
             cache_dir,
         },
         drift: DriftOptions {

@@ -1,0 +1,722 @@
+//! GitOps apps found in the repository: Argo CD `Application`s whose source is this
+//! repository. Each takes over the folder it names, rendered as Argo CD renders it (Helm with
+//! its release name, value files, values and parameters; kustomize with its name prefix and
+//! suffix, images, labels, annotations, namespace and replicas; a directory with recurse,
+//! include and exclude) into its destination namespace; the Applications an app renders are
+//! apps in turn (app-of-apps). What an app cannot be rendered from (a chart from a Helm
+//! repository, a plugin) is one invalid row that says why.
+
+use super::{
+    default_chart_spec, helm, manifest::ManifestItem, normalize_root, render_chart_jobs,
+    render_failure, render_kustomize_jobs, KustomizeJob, LoadOptions, RawItem, Revision,
+};
+use crate::model::{meta_str, SourceLocation};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// How apps are found.
+#[derive(Debug, Clone)]
+pub struct AppsOptions {
+    /// Whether Applications in the repository are apps at all (config `apps.discover`).
+    pub discover: bool,
+    /// More URLs that name this repository (config `apps.repo_urls`), beside its remotes.
+    pub repo_urls: Vec<String>,
+}
+
+impl Default for AppsOptions {
+    fn default() -> Self {
+        AppsOptions {
+            discover: true,
+            repo_urls: Vec::new(),
+        }
+    }
+}
+
+/// One app: an Application of this repository.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct App {
+    pub name: String,
+    /// The Application's own namespace (where Argo CD runs).
+    pub namespace: String,
+    /// Where the Application is declared.
+    pub source: SourceLocation,
+    /// The app whose rendering declared this one (app-of-apps).
+    pub parent: Option<u32>,
+    /// The destination: namespace (empty: the default namespace) and cluster (server URL or
+    /// name).
+    pub destination_namespace: String,
+    pub destination: String,
+    /// The folders it renders, and how.
+    pub parts: Vec<AppPart>,
+}
+
+/// One source of an app in this repository.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AppPart {
+    /// The folder (`""`: the repository root).
+    pub path: String,
+    /// `helm`, `kustomize`, `directory`, or `unsupported`.
+    pub renderer: &'static str,
+}
+
+/// How deep app-of-apps may nest (an Application rendering itself stops here).
+const MAX_DEPTH: usize = 10;
+
+/// A repository URL reduced to host and path, so that `https://github.com/a/b.git`,
+/// `git@github.com:a/b` and `ssh://git@github.com/a/b/` compare equal.
+pub fn normalize_url(url: &str) -> String {
+    let mut u = url.trim().to_ascii_lowercase();
+    for scheme in [
+        "https://",
+        "http://",
+        "ssh://",
+        "git://",
+        "git+ssh://",
+        "file://",
+    ] {
+        if let Some(rest) = u.strip_prefix(scheme) {
+            u = rest.to_string();
+            break;
+        }
+    }
+    if let Some((user, rest)) = u.split_once('@') {
+        if !user.contains('/') {
+            u = rest.to_string();
+        }
+    }
+    // scp-like `host:path` (not `host:port/path`).
+    if let Some((host, rest)) = u.split_once(':') {
+        if !host.contains('/') && !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            u = format!("{host}/{rest}");
+        }
+    }
+    let u = u.trim_end_matches('/');
+    u.strip_suffix(".git").unwrap_or(u).to_string()
+}
+
+/// What an Application's source asks for.
+#[derive(Debug, Clone)]
+enum Renderer {
+    Helm(Value),
+    Kustomize(Value),
+    Directory(Value),
+    Unsupported(String),
+}
+
+/// Finds the apps among `raw` (and among what they render, app-of-apps), renders each in
+/// place of what its folders rendered on their own, and tags every item with its app.
+pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions) -> Vec<App> {
+    let mut urls: HashSet<String> = rev
+        .repo
+        .remote_urls()
+        .iter()
+        .chain(&opts.apps.repo_urls)
+        .map(|u| normalize_url(u))
+        .collect();
+    urls.remove("");
+    let folders: HashSet<&str> = rev
+        .files
+        .iter()
+        .flat_map(|f| {
+            let mut dirs = Vec::new();
+            let mut p = f.path.as_str();
+            while let Some((d, _)) = p.rsplit_once('/') {
+                dirs.push(d);
+                p = d;
+            }
+            dirs
+        })
+        .collect();
+    let is_this_repo = |url: &str, path: &str| {
+        urls.contains(&normalize_url(url)) || (!path.is_empty() && folders.contains(path))
+    };
+    // Plain files as read, for directory apps (each app gets its own copies).
+    let plain: HashMap<String, Vec<ManifestItem>> = {
+        let mut m: HashMap<String, Vec<ManifestItem>> = HashMap::new();
+        for r in raw.iter().filter(|r| r.root.is_none() && r.app.is_none()) {
+            m.entry(r.source.file.clone())
+                .or_default()
+                .push(r.item.clone());
+        }
+        m
+    };
+    let mut apps: Vec<App> = Vec::new();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut taken_roots: HashSet<String> = HashSet::new();
+    let mut taken_files: HashSet<String> = HashSet::new();
+    let mut scan_from = 0;
+    for _depth in 0..MAX_DEPTH {
+        let found: Vec<(App, Vec<(String, Renderer)>)> = raw[scan_from..]
+            .iter()
+            .filter_map(|r| match &r.item {
+                ManifestItem::Object { object, .. } if is_application(object) => {
+                    parse_application(object, &r.source, r.app, &is_this_repo)
+                }
+                _ => None,
+            })
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        let mut added = Vec::new();
+        for (mut app, sources) in found {
+            if !seen.insert((app.namespace.clone(), app.name.clone())) {
+                continue;
+            }
+            let index = apps.len() as u32;
+            let namespace = if app.destination_namespace.is_empty() {
+                opts.default_namespace.clone()
+            } else {
+                app.destination_namespace.clone()
+            };
+            let mut items: Vec<RawItem> = Vec::new();
+            for (path, renderer) in sources {
+                let (name, mut rendered) =
+                    render_part(rev, &app, &path, &renderer, &namespace, &plain, opts);
+                app.parts.push(AppPart {
+                    path: path.clone(),
+                    renderer: name,
+                });
+                match name {
+                    "helm" | "kustomize" => {
+                        taken_roots.insert(path.clone());
+                    }
+                    "directory" => {
+                        taken_files.extend(rendered.iter().map(|r| r.source.file.clone()));
+                    }
+                    _ => {
+                        // What the app cannot render is not rendered another way either.
+                        taken_roots.insert(path.clone());
+                        taken_files.extend(
+                            plain
+                                .keys()
+                                .filter(|f| relative(f, &path).is_some())
+                                .cloned(),
+                        );
+                    }
+                }
+                for r in &mut rendered {
+                    r.app = Some(index);
+                    // A failure row is the Application's own (its namespace), not a
+                    // rendered object's.
+                    r.app_namespace.get_or_insert_with(|| namespace.clone());
+                }
+                items.append(&mut rendered);
+            }
+            apps.push(app);
+            added.append(&mut items);
+        }
+        // What the folders rendered on their own gives way to the apps' renderings.
+        raw.retain(|r| {
+            r.app.is_some()
+                || match &r.root {
+                    Some(root) => !taken_roots.contains(root),
+                    None => !taken_files.contains(&r.source.file),
+                }
+        });
+        let before = raw.len();
+        raw.append(&mut added);
+        scan_from = before;
+    }
+    apps
+}
+
+fn is_application(object: &Value) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some("Application")
+        && object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.starts_with("argoproj.io/"))
+}
+
+/// An Application as an app with the sources of this repository it renders, or `None` when
+/// none of its sources is this repository.
+fn parse_application(
+    object: &Value,
+    source: &SourceLocation,
+    parent: Option<u32>,
+    is_this_repo: &dyn Fn(&str, &str) -> bool,
+) -> Option<(App, Vec<(String, Renderer)>)> {
+    let spec = object.get("spec")?;
+    let sources: Vec<&Value> = match spec.get("sources").and_then(Value::as_array) {
+        Some(list) if !list.is_empty() => list.iter().collect(),
+        _ => vec![spec.get("source")?],
+    };
+    let text = |v: &Value, field: &str| {
+        v.get(field)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    // `ref` sources of this repository name the repository root for `$ref/…` value files.
+    let refs: HashMap<String, String> = sources
+        .iter()
+        .filter(|s| is_this_repo(&text(s, "repoURL"), &normalize_root(&text(s, "path"))))
+        .filter_map(|s| Some((s.get("ref")?.as_str()?.to_string(), String::new())))
+        .collect();
+    let mut parts = Vec::new();
+    for s in &sources {
+        let url = text(s, "repoURL");
+        let path = normalize_root(&text(s, "path"));
+        let chart = text(s, "chart");
+        if !chart.is_empty() {
+            parts.push((
+                format!("{chart}@{url}"),
+                Renderer::Unsupported(format!(
+                    "the chart {} {} comes from the Helm repository {}; kdrift renders only \
+                     charts in this repository, offline",
+                    crate::text::visible_line(&chart),
+                    crate::text::visible_line(&text(s, "targetRevision")),
+                    crate::text::visible_line(&url)
+                )),
+            ));
+            continue;
+        }
+        if s.get("path").is_none() || !is_this_repo(&url, &path) {
+            // A `ref`-only source, or another repository's.
+            continue;
+        }
+        let renderer = if s.get("plugin").is_some() {
+            Renderer::Unsupported(
+                "a config management plugin renders it; plugins run arbitrary programs and \
+                 kdrift does not run them"
+                    .into(),
+            )
+        } else if let Some(h) = s.get("helm") {
+            let mut h = h.clone();
+            resolve_value_refs(&mut h, &refs);
+            Renderer::Helm(h)
+        } else if let Some(k) = s.get("kustomize") {
+            Renderer::Kustomize(k.clone())
+        } else if let Some(d) = s.get("directory") {
+            Renderer::Directory(d.clone())
+        } else {
+            // Detected from the folder when rendering (Argo CD's order: Helm, kustomize,
+            // directory).
+            Renderer::Directory(Value::Null)
+        };
+        parts.push((path, renderer));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let dest = spec.get("destination").cloned().unwrap_or(Value::Null);
+    let app = App {
+        name: meta_str(object, "name").to_string(),
+        namespace: meta_str(object, "namespace").to_string(),
+        source: source.clone(),
+        parent,
+        destination_namespace: text(&dest, "namespace"),
+        destination: {
+            let server = text(&dest, "server");
+            if server.is_empty() {
+                text(&dest, "name")
+            } else {
+                server
+            }
+        },
+        parts: Vec::new(),
+    };
+    Some((app, parts))
+}
+
+/// Rewrites `$ref/path` value files of a Helm source into `/path` (from the repository
+/// root) where `ref` is a source of this repository.
+fn resolve_value_refs(helm: &mut Value, refs: &HashMap<String, String>) {
+    let Some(files) = helm.get_mut("valueFiles").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for f in files {
+        let Some(s) = f.as_str() else { continue };
+        if let Some(rest) = s.strip_prefix('$') {
+            let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
+            if refs.contains_key(name) {
+                *f = Value::String(format!("/{path}"));
+            }
+        }
+    }
+}
+
+/// Renders one source of an app: what it renders as (a renderer's name) and the items.
+fn render_part(
+    rev: &Revision,
+    app: &App,
+    path: &str,
+    renderer: &Renderer,
+    namespace: &str,
+    plain: &HashMap<String, Vec<ManifestItem>>,
+    opts: &LoadOptions,
+) -> (&'static str, Vec<RawItem>) {
+    let fail = |message: String| {
+        let mut item = render_failure(
+            "Application",
+            &app.name,
+            &app.source.file,
+            format!("app {}: {}", crate::text::visible_line(&app.name), message),
+        );
+        if let ManifestItem::Broken { salvage, .. } = &mut item.item {
+            salvage.namespace = app.namespace.clone();
+        }
+        vec![item]
+    };
+    let kfile = rev.plan.dirs.get(path);
+    let chart = helm::chart_at(&rev.repo, &rev.files, path);
+    let renderer = match renderer {
+        // Argo CD detects a source's type from its folder when the Application names none.
+        Renderer::Directory(Value::Null) if chart.is_some() => Renderer::Helm(Value::Null),
+        Renderer::Directory(Value::Null) if kfile.is_some() => Renderer::Kustomize(Value::Null),
+        other => other.clone(),
+    };
+    match renderer {
+        Renderer::Unsupported(why) => ("unsupported", fail(why)),
+        Renderer::Helm(h) => {
+            let Some(chart) = chart else {
+                return (
+                    "helm",
+                    fail(format!(
+                        "{path}/Chart.yaml does not exist; helm cannot render {path}"
+                    )),
+                );
+            };
+            match helm_spec(rev, &chart, &h, &app.name, namespace, opts) {
+                Ok(spec) => (
+                    "helm",
+                    render_chart_jobs(&rev.repo, &rev.files, &[(chart, spec)], opts),
+                ),
+                Err(e) => ("helm", fail(e)),
+            }
+        }
+        Renderer::Kustomize(k) => {
+            let Some(kfile) = kfile else {
+                return (
+                    "kustomize",
+                    fail(format!("{path} has no kustomization.yaml to render")),
+                );
+            };
+            let job = KustomizeJob {
+                dir: path.to_string(),
+                kfile: kfile.clone(),
+                edits: kustomize_edits(&k),
+            };
+            (
+                "kustomize",
+                render_kustomize_jobs(&rev.repo, &rev.files, &rev.plan.dirs, &[job], opts),
+            )
+        }
+        Renderer::Directory(d) => {
+            if d.get("jsonnet").is_some_and(|j| !j.is_null())
+                || rev.files.iter().any(|f| {
+                    relative(&f.path, path).is_some_and(|rel| {
+                        !rel.contains('/')
+                            && (rel.ends_with(".jsonnet") || rel.ends_with(".libsonnet"))
+                    })
+                })
+            {
+                return (
+                    "unsupported",
+                    fail(format!(
+                        "{path} holds Jsonnet, which kdrift does not render (Argo CD would)"
+                    )),
+                );
+            }
+            let recurse = d.get("recurse").and_then(Value::as_bool).unwrap_or(false);
+            let include = d.get("include").and_then(Value::as_str).unwrap_or("");
+            let exclude = d.get("exclude").and_then(Value::as_str).unwrap_or("");
+            let mut files: Vec<&String> = plain
+                .keys()
+                .filter(|file| {
+                    let Some(rel) = relative(file, path) else {
+                        return false;
+                    };
+                    (recurse || !rel.contains('/'))
+                        && (include.is_empty() || directory_glob(include, rel))
+                        && (exclude.is_empty() || !directory_glob(exclude, rel))
+                })
+                .collect();
+            files.sort();
+            let mut out = Vec::new();
+            for file in files {
+                for item in &plain[file] {
+                    let line = match item {
+                        ManifestItem::Object { line, .. }
+                        | ManifestItem::NotAnObject { line }
+                        | ManifestItem::Broken { line, .. } => *line,
+                    };
+                    out.push(RawItem::new(
+                        item.clone(),
+                        SourceLocation {
+                            file: file.clone(),
+                            line: Some(line),
+                        },
+                    ));
+                }
+            }
+            ("directory", out)
+        }
+    }
+}
+
+/// `file` relative to folder `dir`, if it is inside it.
+fn relative<'a>(file: &'a str, dir: &str) -> Option<&'a str> {
+    if dir.is_empty() {
+        Some(file)
+    } else {
+        file.strip_prefix(dir)?.strip_prefix('/')
+    }
+}
+
+/// Argo CD's directory include/exclude: a glob, `{a,b}` for alternatives, matched against
+/// the path inside the app's folder and against the file's name.
+fn directory_glob(pattern: &str, rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    expand_braces(pattern)
+        .iter()
+        .any(|p| crate::glob::glob_match(p, rel) || crate::glob::glob_match(p, name))
+}
+
+fn expand_braces(pattern: &str) -> Vec<String> {
+    let (Some(open), Some(close)) = (pattern.find('{'), pattern.find('}')) else {
+        return vec![pattern.to_string()];
+    };
+    if close < open {
+        return vec![pattern.to_string()];
+    }
+    let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
+    pattern[open + 1..close]
+        .split(',')
+        .flat_map(|alt| expand_braces(&format!("{head}{alt}{tail}")))
+        .collect()
+}
+
+/// How Argo CD runs `helm template` for an app: release name (the app's name unless set),
+/// value files (from the chart's folder, or the repository root for `$ref/…`), then
+/// `values`/`valuesObject`, then parameters.
+fn helm_spec(
+    rev: &Revision,
+    chart: &helm::Chart,
+    h: &Value,
+    app: &str,
+    namespace: &str,
+    opts: &LoadOptions,
+) -> Result<helm::RenderSpec, String> {
+    let mut spec = default_chart_spec(chart, opts);
+    spec.namespace = h
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(namespace)
+        .to_string();
+    spec.release = h
+        .get("releaseName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(app)
+        .to_string();
+    let ignore_missing = h
+        .get("ignoreMissingValueFiles")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    for f in h
+        .get("valueFiles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if f.contains("://") {
+            return Err(format!(
+                "value file {} is fetched over the network; kdrift reads value files from this \
+                 repository only",
+                crate::text::visible_line(f)
+            ));
+        }
+        let path = match f.strip_prefix('/') {
+            Some(from_root) => super::kustomize::join_normalized("", from_root),
+            None => super::kustomize::join_normalized(&chart.dir, f),
+        };
+        let file = path
+            .as_deref()
+            .and_then(|p| rev.files.iter().find(|t| t.path == p && !t.is_link));
+        match file {
+            Some(file) => {
+                let data = rev
+                    .repo
+                    .read_blob_limited(file, super::git::MAX_MANIFEST_BYTES)
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("value file {}: {e}", file.path))?;
+                spec.values
+                    .push(String::from_utf8_lossy(&data).into_owned());
+            }
+            None if ignore_missing => {}
+            None => {
+                return Err(format!(
+                    "value file {} does not exist in {}",
+                    crate::text::visible_line(f),
+                    if chart.dir.is_empty() {
+                        "the repository"
+                    } else {
+                        &chart.dir
+                    }
+                ))
+            }
+        }
+    }
+    if let Some(v) = h.get("values").and_then(Value::as_str) {
+        spec.values.push(v.to_string());
+    }
+    if let Some(v) = h.get("valuesObject").filter(|v| v.is_object()) {
+        spec.values.push(v.to_string());
+    }
+    for p in h
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(name) = p.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let value = match p.get("value") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        let string = p
+            .get("forceString")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        spec.set.push((name.to_string(), value, string));
+    }
+    if h.get("fileParameters")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        return Err("helm fileParameters are not supported yet".into());
+    }
+    Ok(spec)
+}
+
+/// What Argo CD's `kustomize edit` commands would change in the app's kustomization: name
+/// prefix and suffix, namespace (set), images and replicas (set by name), common labels and
+/// annotations (added), patches and components (appended). `None` when nothing.
+fn kustomize_edits(k: &Value) -> Option<Value> {
+    let mut edits = serde_json::Map::new();
+    for field in [
+        "namePrefix",
+        "nameSuffix",
+        "namespace",
+        "commonLabels",
+        "commonAnnotations",
+        "patches",
+        "components",
+    ] {
+        if let Some(v) = k.get(field).filter(|v| !v.is_null()) {
+            edits.insert(field.into(), v.clone());
+        }
+    }
+    if let Some(images) = k.get("images").and_then(Value::as_array) {
+        let parsed: Vec<Value> = images
+            .iter()
+            .filter_map(Value::as_str)
+            .map(parse_image)
+            .collect();
+        edits.insert("images".into(), Value::Array(parsed));
+    }
+    if let Some(replicas) = k.get("replicas").filter(|v| v.is_array()) {
+        edits.insert("replicas".into(), replicas.clone());
+    }
+    (!edits.is_empty()).then_some(Value::Object(edits))
+}
+
+/// An Argo CD kustomize image override (`name=new:tag`, `name:tag`, `name@digest`) as a
+/// kustomization `images:` entry.
+fn parse_image(s: &str) -> Value {
+    let (name, target) = match s.split_once('=') {
+        Some((n, t)) => (n.to_string(), t.to_string()),
+        None => {
+            let bare = split_image(s).0;
+            (bare.to_string(), s.to_string())
+        }
+    };
+    let (new_name, tag, digest) = split_image(&target);
+    let mut entry = serde_json::Map::new();
+    entry.insert("name".into(), Value::String(name.clone()));
+    if new_name != name {
+        entry.insert("newName".into(), Value::String(new_name.to_string()));
+    }
+    if let Some(t) = tag {
+        entry.insert("newTag".into(), Value::String(t.to_string()));
+    }
+    if let Some(d) = digest {
+        entry.insert("digest".into(), Value::String(d.to_string()));
+    }
+    Value::Object(entry)
+}
+
+/// `repo/name:tag@digest` → (`repo/name`, tag, digest); a `:` in the registry's port is
+/// not a tag.
+fn split_image(s: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match s.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[last_slash..].rfind(':') {
+        Some(i) => (
+            &rest[..last_slash + i],
+            Some(&rest[last_slash + i + 1..]),
+            digest,
+        ),
+        None => (rest, None, digest),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_urls_compare_by_host_and_path() {
+        let one = normalize_url("https://github.com/argoproj/argocd-example-apps.git");
+        for other in [
+            "git@github.com:argoproj/argocd-example-apps.git",
+            "ssh://git@github.com/argoproj/argocd-example-apps",
+            "https://GitHub.com/argoproj/argocd-example-apps/",
+            "http://github.com/argoproj/argocd-example-apps",
+        ] {
+            assert_eq!(normalize_url(other), one, "{other}");
+        }
+        assert_eq!(
+            normalize_url("ssh://git@git.example.com:2222/a/b.git"),
+            "git.example.com:2222/a/b"
+        );
+        assert_ne!(normalize_url("https://github.com/argoproj/other"), one);
+    }
+
+    #[test]
+    fn image_overrides_read_as_kustomize_edit_set_image() {
+        assert_eq!(
+            parse_image("nginx=registry:5000/nginx:1.25"),
+            serde_json::json!({"name": "nginx", "newName": "registry:5000/nginx", "newTag": "1.25"})
+        );
+        assert_eq!(
+            parse_image("gcr.io/heptio-images/ks-guestbook-demo:0.2"),
+            serde_json::json!({"name": "gcr.io/heptio-images/ks-guestbook-demo", "newTag": "0.2"})
+        );
+        assert_eq!(
+            parse_image("app@sha256:abc"),
+            serde_json::json!({"name": "app", "digest": "sha256:abc"})
+        );
+    }
+
+    #[test]
+    fn directory_globs_take_alternatives() {
+        assert!(directory_glob(
+            "{config.json,env-usw2/*}",
+            "env-usw2/a.yaml"
+        ));
+        assert!(directory_glob("{config.json,env-usw2/*}", "config.json"));
+        assert!(!directory_glob("{config.json,env-usw2/*}", "other.yaml"));
+        assert!(directory_glob("*.yaml", "sub/x.yaml"));
+    }
+}
