@@ -151,6 +151,9 @@ pub enum Command {
     Tui,
     /// Report drift; exit 0 when everything is synced, 1 on drift, 2 on error.
     Diff(DiffArgs),
+    /// List the apps found in the repository (Argo CD Applications whose source is this
+    /// repository): path, renderer, destination and counts per status; exit as `diff`.
+    Apps(AppsArgs),
     /// Run the in-memory Kubernetes API server alone (for tests, benchmarks and kubectl).
     Sim(SimArgs),
     /// Apply the named resources from Git (server-side apply), after a preview.
@@ -250,6 +253,19 @@ pub struct DiffArgs {
     /// $KDRIFT_PAGER, else $PAGER, else `less -R` (LESS=FRX unless LESS is set).
     #[arg(long)]
     pub no_pager: bool,
+    /// Only the resources of this app (see `kdrift apps`).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Print the apps table instead of the report (`kdrift apps`).
+    #[arg(skip)]
+    pub apps_table: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AppsArgs {
+    /// Table format: text, json or yaml.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -275,6 +291,9 @@ pub struct SyncArgs {
     /// Take fields other managers own (server-side apply force).
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Refuse any KEY that is not a resource of this app (see `kdrift apps`).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
     /// After applying, follow each written resource until it is healthy, degraded, or
     /// still progressing after this long (as `kubectl rollout status`): exit 0 only when
     /// all are healthy. `--wait` alone waits 5 minutes; `--wait=2m` says how long.

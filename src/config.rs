@@ -136,6 +136,11 @@ pub struct AppsConfig {
     pub discover: bool,
     /// More URLs that name this repository (beside its remotes).
     pub repo_urls: Vec<String>,
+    /// How Argo CD marks an app's live objects: `annotation`, `label` or
+    /// `annotation+label` (its `application.resourceTrackingMethod`).
+    pub tracking: String,
+    /// The label of label tracking (its `application.instanceLabelKey`).
+    pub label_key: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

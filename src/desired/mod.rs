@@ -1081,6 +1081,28 @@ fn scoped_namespace(o: &DesiredObject, namespaced: bool, default_namespace: &str
 }
 
 impl DesiredSnapshot {
+    /// Tracking of this snapshot's apps, marked as `how` says (annotation, label).
+    pub fn app_tracking(
+        &self,
+        how: &crate::drift::AppTracking,
+    ) -> std::sync::Arc<crate::drift::AppTracking> {
+        let names: Vec<std::sync::Arc<str>> = self
+            .apps
+            .iter()
+            .map(|a| std::sync::Arc::<str>::from(a.name.as_str()))
+            .collect();
+        std::sync::Arc::new(crate::drift::AppTracking {
+            by_key: self
+                .app_of
+                .iter()
+                .filter_map(|(k, i)| Some((k.clone(), names.get(*i as usize)?.clone())))
+                .collect(),
+            names: names.iter().cloned().collect(),
+            by_annotation: how.by_annotation,
+            label: how.label.clone(),
+        })
+    }
+
     /// The keys of the objects Git declares outside the chosen paths.
     pub fn outside_keys(&self) -> std::collections::HashSet<ResourceKey> {
         self.outside_paths.iter().map(|o| o.key.clone()).collect()

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-pub use tracking::{LabelSelector, Tracking};
+pub use tracking::{AppTracking, LabelSelector, Tracking};
 
 /// An ignore rule from the configuration: for objects of a group/kind (optionally one
 /// namespace and name), these paths never count, nor fields owned by these managers.
@@ -85,6 +85,8 @@ pub struct DriftEntry {
     pub live: Option<Arc<Value>>,
     /// How the live object is doing (`None` when there is none, or it cannot be read).
     pub health: Option<health::Health>,
+    /// The app it belongs to (Git's, else the one its live object is marked with).
+    pub app: Option<Arc<str>>,
 }
 
 impl DriftEntry {
@@ -102,6 +104,7 @@ impl DriftEntry {
             desired: None,
             live: None,
             health: None,
+            app: None,
         }
     }
 
@@ -409,6 +412,7 @@ pub fn build_report<L: Borrow<LiveObject>>(
         let key = invalid_key(inv);
         let live_obj = live_by_key.get(&key).copied();
         entries.push(DriftEntry {
+            app: opts.tracking.apps.app_of(&key, live_obj.map(|l| &l.object)),
             source: Some(inv.source.clone()),
             reason: Some(format!("{}: {}", inv.source, inv.message)),
             live: live_obj.map(|l| Arc::new(prepared(l, opts))),
@@ -467,6 +471,7 @@ fn compare_all(
 fn extra_entry(l: &LiveObject, opts: &DriftOptions) -> DriftEntry {
     let hook = hook_of(&l.object);
     DriftEntry {
+        app: opts.tracking.apps.app_of(&l.key, Some(&l.object)),
         live: Some(Arc::new(prepared(l, opts))),
         health: Some(health::assess(&l.key, &l.object)),
         reason: hook.as_ref().map(|h| {
@@ -545,6 +550,7 @@ pub fn compare_one(
         };
     let mut entry = DriftEntry {
         source: Some(d.source.clone()),
+        app: opts.tracking.apps.app_of(&d.key, live.map(|l| &l.object)),
         ..DriftEntry::new(d.key.clone(), d.api_version.clone(), DriftStatus::Missing)
     };
     if let Some(hook) = hook_of(&d.object) {

@@ -15,6 +15,62 @@ pub struct Tracking {
     /// Objects Git declares outside the paths shown (`--path`): tracked or not, they are in
     /// Git, so never extra.
     pub in_git_elsewhere: std::sync::Arc<std::collections::HashSet<ResourceKey>>,
+    /// The apps found in the repository: which Git resource is whose, and how Argo CD marks
+    /// the live objects of each.
+    pub apps: std::sync::Arc<AppTracking>,
+}
+
+/// The apps of a repository as tracking sees them.
+#[derive(Debug, Clone, Default)]
+pub struct AppTracking {
+    /// The app of each resource Git declares that belongs to one.
+    pub by_key: std::collections::HashMap<ResourceKey, std::sync::Arc<str>>,
+    /// Every app's name.
+    pub names: std::collections::HashSet<std::sync::Arc<str>>,
+    /// Argo CD's annotation `argocd.argoproj.io/tracking-id` marks an app's objects.
+    pub by_annotation: bool,
+    /// This label (Argo CD's `application.instanceLabelKey`) marks an app's objects.
+    pub label: Option<String>,
+}
+
+impl AppTracking {
+    /// The app a live object is marked with, if it is one of these apps'.
+    pub fn marked(&self, key: &ResourceKey, object: &Value) -> Option<std::sync::Arc<str>> {
+        if self.names.is_empty() {
+            return None;
+        }
+        let meta = object.get("metadata")?;
+        if self.by_annotation {
+            if let Some(id) = meta
+                .get("annotations")
+                .and_then(|a| a.get("argocd.argoproj.io/tracking-id"))
+                .and_then(Value::as_str)
+            {
+                // `app:` or, for an Application outside Argo CD's namespace, `ns_app:`.
+                if let Some((app, rest)) = id.split_once(':') {
+                    let app = app.rsplit_once('_').map_or(app, |(_, a)| a);
+                    if let Some(name) = self.names.get(app) {
+                        if argocd_tracking_id(app, key).split_once(':').map(|(_, r)| r)
+                            == Some(rest)
+                        {
+                            return Some(name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let label = self.label.as_deref()?;
+        let value = meta.get("labels")?.get(label)?.as_str()?;
+        self.names.get(value).cloned()
+    }
+
+    /// The app of a resource: Git's, else the one its live object is marked with.
+    pub fn app_of(&self, key: &ResourceKey, live: Option<&Value>) -> Option<std::sync::Arc<str>> {
+        self.by_key
+            .get(key)
+            .cloned()
+            .or_else(|| self.marked(key, live?))
+    }
 }
 
 impl Tracking {
@@ -41,7 +97,7 @@ impl Tracking {
                 .and_then(Value::as_str)
                 == Some(argocd_tracking_id(app, key).as_str())
         });
-        by_selector || by_argo
+        by_selector || by_argo || self.apps.marked(key, object).is_some()
     }
 }
 

@@ -25,6 +25,9 @@ pub struct ReportContext {
     /// The revision as people read it (`main a1b2c3d "subject"`).
     #[serde(skip)]
     pub revision_label: String,
+    /// The apps found in the repository.
+    #[serde(skip)]
+    pub apps: Vec<crate::desired::apps::App>,
 }
 
 /// A problem with one file.
@@ -59,6 +62,9 @@ struct JsonResource<'a> {
     namespace: &'a str,
     name: &'a str,
     status: DriftStatus,
+    /// The app it belongs to (absent for none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app: Option<&'a str>,
     file: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<usize>,
@@ -96,6 +102,7 @@ fn json_report<'a>(report: &'a DriftReport, ctx: &'a ReportContext) -> JsonRepor
                 namespace: &e.key.namespace,
                 name: &e.key.name,
                 status: e.status,
+                app: e.app.as_deref(),
                 file: e.source.as_ref().map(|s| s.file.as_str()),
                 line: e.source.as_ref().and_then(|s| s.line),
                 reason: e.reason.as_deref(),
@@ -116,6 +123,138 @@ fn json_report<'a>(report: &'a DriftReport, ctx: &'a ReportContext) -> JsonRepor
             .collect(),
         errors: &ctx.errors,
     }
+}
+
+/// One row of the apps table.
+#[derive(Serialize)]
+pub struct AppRow<'a> {
+    pub name: &'a str,
+    /// The app whose rendering declared it (app-of-apps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<&'a str>,
+    /// Its folders and renderers, `path (renderer)`.
+    pub paths: Vec<String>,
+    pub destination: String,
+    /// Where the Application is declared.
+    pub declared_in: String,
+    pub summary: Summary,
+    /// The worst status of its resources (as Argo CD's app list shows).
+    pub status: DriftStatus,
+}
+
+/// The apps table (`kdrift apps`): one row per app, then the resources of no app.
+pub fn app_rows<'a>(
+    report: &DriftReport,
+    apps: &'a [crate::desired::apps::App],
+) -> Vec<AppRow<'a>> {
+    let mut rows: Vec<AppRow> = apps
+        .iter()
+        .map(|a| AppRow {
+            name: &a.name,
+            parent: a
+                .parent
+                .and_then(|p| apps.get(p as usize))
+                .map(|p| p.name.as_str()),
+            paths: a
+                .parts
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} ({})",
+                        if p.path.is_empty() { "." } else { &p.path },
+                        p.renderer
+                    )
+                })
+                .collect(),
+            destination: format!(
+                "{}{}",
+                if a.destination_namespace.is_empty() {
+                    "(default namespace)".to_string()
+                } else {
+                    a.destination_namespace.clone()
+                },
+                if a.destination.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {}", a.destination)
+                }
+            ),
+            declared_in: a.source.to_string(),
+            summary: Summary::default(),
+            status: DriftStatus::Hook,
+        })
+        .collect();
+    let mut none = AppRow {
+        name: "(no app)",
+        parent: None,
+        paths: Vec::new(),
+        destination: String::new(),
+        declared_in: String::new(),
+        summary: Summary::default(),
+        status: DriftStatus::Hook,
+    };
+    for e in &report.entries {
+        let row = match e.app.as_deref() {
+            Some(name) => match rows.iter_mut().find(|r| r.name == name) {
+                Some(r) => r,
+                None => &mut none,
+            },
+            None => &mut none,
+        };
+        row.summary.add(e.status);
+        if crate::app::tree::severity(e.status) > crate::app::tree::severity(row.status) {
+            row.status = e.status;
+        }
+    }
+    if none.summary != Summary::default() {
+        rows.push(none);
+    }
+    rows
+}
+
+/// The apps table as text: one line per app with its counts, then where each renders from.
+pub fn apps_text(rows: &[AppRow]) -> String {
+    if rows.is_empty() {
+        return "no apps: the repository holds no Argo CD Application whose source is this \
+                repository\n"
+            .to_string();
+    }
+    let width = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let mut out = String::new();
+    for r in rows {
+        let counts: Vec<String> = DriftStatus::ALL
+            .iter()
+            .filter(|s| r.summary.count(**s) > 0)
+            .map(|s| format!("{} {}", r.summary.count(*s), s))
+            .collect();
+        out.push_str(&format!(
+            "{:<width$}  {:<11}  {}\n",
+            r.name,
+            r.status.as_str(),
+            if counts.is_empty() {
+                "no resources".to_string()
+            } else {
+                counts.join(", ")
+            }
+        ));
+        if !r.paths.is_empty() {
+            out.push_str(&format!(
+                "{:<width$}  {} -> {}{}\n",
+                "",
+                r.paths.join(", "),
+                r.destination,
+                r.parent
+                    .map(|p| format!(" (app of {p})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    out
 }
 
 /// The report as pretty JSON.

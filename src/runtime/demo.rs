@@ -522,6 +522,8 @@ pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> 
             keys: Vec::new(),
             color: crate::cli::ColorChoice::Never,
             no_pager: true,
+            app: None,
+            apps_table: false,
         };
         runtime::run_diff(&settings, &diff)?;
         runtime::EXIT_CLEAN

@@ -93,13 +93,24 @@ pub(crate) fn finish_diff<T>(
     keep: T,
 ) -> Result<u8> {
     let mut report = report;
-    narrow(&mut report, args, settings)?;
+    narrow(&mut report, args, settings, &ctx)?;
     let t = Instant::now();
-    let text = match args.output {
-        OutputFormat::Text => report::to_text(&report, &ctx),
-        OutputFormat::Json => report::to_json(&report, &ctx),
-        OutputFormat::Yaml => report::to_yaml(&report, &ctx),
+    let rows = args
+        .apps_table
+        .then(|| report::app_rows(&report, &ctx.apps));
+    let text = match (&rows, args.output) {
+        (Some(rows), OutputFormat::Text) => report::apps_text(rows),
+        (Some(rows), OutputFormat::Json) => {
+            serde_json::to_string_pretty(rows).unwrap_or_default() + "\n"
+        }
+        (Some(rows), OutputFormat::Yaml) => serde_yaml::to_string(rows).unwrap_or_default(),
+        (None, _) => match args.output {
+            OutputFormat::Text => report::to_text(&report, &ctx),
+            OutputFormat::Json => report::to_json(&report, &ctx),
+            OutputFormat::Yaml => report::to_yaml(&report, &ctx),
+        },
     };
+    drop(rows);
     // Values from Git and the cluster never drive the terminal: control characters are
     // made visible (escaped, in JSON and YAML) in everything printed.
     let text = match args.output {
@@ -153,7 +164,25 @@ pub(crate) fn narrow(
     report: &mut drift::DriftReport,
     args: &DiffArgs,
     settings: &Settings,
+    ctx: &ReportContext,
 ) -> Result<()> {
+    if let Some(app) = &args.app {
+        if !ctx.apps.iter().any(|a| &a.name == app) {
+            let names: Vec<&str> = ctx.apps.iter().map(|a| a.name.as_str()).collect();
+            bail!(
+                "--app {}: no such app in the repository ({})",
+                crate::text::visible_line(app),
+                if names.is_empty() {
+                    "it has none".to_string()
+                } else {
+                    format!("apps: {}", names.join(", "))
+                }
+            );
+        }
+        report
+            .entries
+            .retain(|e| e.app.as_deref() == Some(app.as_str()));
+    }
     if let Some(f) = settings.filter {
         // After the keys: a key the filter hides is still a key that exists.
         let keep = |e: &drift::DriftEntry| f.admits(e);
@@ -317,6 +346,7 @@ pub(crate) fn report_context(
         errors,
         notes,
         revision_label: format!("{branch}{} {:?}", rev.short, rev.subject),
+        apps: desired.apps.clone(),
     }
 }
 
@@ -617,6 +647,7 @@ pub(crate) fn report_options(
         ..settings.drift.clone()
     };
     opts.tracking.in_git_elsewhere = std::sync::Arc::new(desired.outside_keys());
+    opts.tracking.apps = desired.app_tracking(&opts.tracking.apps);
     opts
 }
 

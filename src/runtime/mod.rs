@@ -35,6 +35,19 @@ pub fn run(cli: Cli) -> Result<u8> {
             let settings = resolve(&cli.global, &config)?;
             run_diff(&settings, args)
         }
+        Some(Command::Apps(args)) => {
+            let config = config::load(cli.global.config.as_deref())?;
+            let settings = resolve(&cli.global, &config)?;
+            let diff = crate::cli::DiffArgs {
+                output: args.output,
+                keys: Vec::new(),
+                color: crate::cli::ColorChoice::Never,
+                no_pager: true,
+                app: None,
+                apps_table: true,
+            };
+            run_diff(&settings, &diff)
+        }
         Some(Command::Fixture(args)) => {
             let summary = crate::fixture::write(&crate::fixture::FixtureOptions {
                 out: args.out.clone(),

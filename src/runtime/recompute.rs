@@ -280,6 +280,7 @@ impl Engine {
         }
         // What Git declares outside the chosen paths is never extra.
         self.opts.tracking.in_git_elsewhere = Arc::new(d.outside_keys());
+        self.opts.tracking.apps = d.app_tracking(&self.opts.tracking.apps);
         let kinds: BTreeSet<(String, String)> = d
             .objects
             .iter()

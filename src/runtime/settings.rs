@@ -69,6 +69,15 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         .clone()
         .or_else(|| Some(config.tracking.argocd_app.clone()))
         .filter(|a| !a.is_empty());
+    if !matches!(
+        config.apps.tracking.as_str(),
+        "annotation" | "label" | "annotation+label"
+    ) {
+        bail!(
+            "config apps.tracking is {:?}; it takes annotation, label or annotation+label",
+            crate::text::visible_line(&config.apps.tracking)
+        );
+    }
     let mut ignore = Vec::new();
     for (i, rule) in config.ignore.iter().enumerate() {
         let mut paths = Vec::new();
@@ -108,6 +117,15 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
             tracking: Tracking {
                 selector,
                 argocd_app,
+                apps: std::sync::Arc::new(crate::drift::AppTracking {
+                    by_annotation: config.apps.tracking.contains("annotation"),
+                    label: config
+                        .apps
+                        .tracking
+                        .contains("label")
+                        .then(|| config.apps.label_key.clone()),
+                    ..Default::default()
+                }),
                 ..Tracking::default()
             },
             show_secrets: global.show_secrets,
