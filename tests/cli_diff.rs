@@ -465,3 +465,125 @@ fn keys_filter_and_colour_narrow_and_paint_the_text_report() {
     let out = kdrift(&["diff", "--live-file", &lp], repo.path());
     assert!(!stdout(&out).contains('\x1b'), "{:?}", stdout(&out));
 }
+
+#[test]
+fn apps_decide_what_is_extra_and_reports_name_each_resources_app() {
+    let repo = TestRepo::new();
+    repo.write(
+        "argocd/web.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  destination:\n    namespace: web\n  source:\n    repoURL: https://git.example.com/gitops.git\n    path: apps/web\n",
+    );
+    repo.write(
+        "apps/web/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: \"1\"\n",
+    );
+    repo.commit("an app");
+    let cm = |name: &str, meta: &str| {
+        format!("- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: {name}\n    namespace: web\n{meta}  data:\n    a: \"1\"\n")
+    };
+    let live = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}{}{}{}",
+        cm(
+            "settings",
+            "    annotations:\n      argocd.argoproj.io/tracking-id: web:/ConfigMap:web/settings\n"
+        ),
+        cm(
+            "stale",
+            "    annotations:\n      argocd.argoproj.io/tracking-id: web:/ConfigMap:web/stale\n"
+        ),
+        cm(
+            "theirs",
+            "    annotations:\n      argocd.argoproj.io/tracking-id: other:/ConfigMap:web/theirs\n"
+        ),
+        cm(
+            "labelled",
+            "    labels:\n      app.kubernetes.io/instance: web\n"
+        ),
+    );
+    std::fs::write(repo.path().join(".git").join("live.yaml"), &live).unwrap();
+    let out = kdrift(
+        &["diff", "--live-file", &live_path(&repo), "-o", "json"],
+        repo.path(),
+    );
+    support::assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows: BTreeMap<String, (String, Option<String>)> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{}/{}",
+                    r["kind"].as_str().unwrap(),
+                    r["name"].as_str().unwrap()
+                ),
+                (
+                    r["status"].as_str().unwrap().to_string(),
+                    r["app"].as_str().map(str::to_string),
+                ),
+            )
+        })
+        .collect();
+    let row = |s: &str, app: Option<&str>| (s.to_string(), app.map(str::to_string));
+    // The app's namespace is the default; its tracking marks its extras; another app's
+    // objects and unmarked ones are not this repository's.
+    assert_eq!(rows["ConfigMap/settings"], row("synced", Some("web")));
+    assert_eq!(rows["ConfigMap/stale"], row("extra", Some("web")));
+    assert!(!rows.contains_key("ConfigMap/theirs"), "{rows:?}");
+    assert!(!rows.contains_key("ConfigMap/labelled"), "{rows:?}");
+    assert_eq!(rows["Application/web"], row("missing", None));
+
+    // Label tracking, as argocd-cm can say.
+    std::fs::write(
+        repo.path().join(".git").join("kdrift.yaml"),
+        "apps:\n  tracking: label\n",
+    )
+    .unwrap();
+    let config = repo.path().join(".git").join("kdrift.yaml");
+    let out = kdrift(
+        &[
+            "--config",
+            &config.display().to_string(),
+            "apps",
+            "--live-file",
+            &live_path(&repo),
+            "-o",
+            "json",
+        ],
+        repo.path(),
+    );
+    support::assert_exit(&out, 1);
+    let apps: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(apps[0]["name"], "web");
+    assert_eq!(apps[0]["paths"][0], "apps/web (directory)");
+    assert_eq!(apps[0]["summary"]["synced"], 1);
+    assert_eq!(apps[0]["summary"]["extra"], 1, "{apps:#}");
+    assert_eq!(apps[1]["name"], "(no app)");
+
+    // One app only; a name that is no app is an error naming the apps.
+    let out = kdrift(
+        &[
+            "diff",
+            "--live-file",
+            &live_path(&repo),
+            "--app",
+            "web",
+            "-o",
+            "json",
+        ],
+        repo.path(),
+    );
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["app"] == "web"));
+    let out = kdrift(
+        &["diff", "--live-file", &live_path(&repo), "--app", "nope"],
+        repo.path(),
+    );
+    support::assert_exit(&out, 2);
+    assert!(stderr(&out).contains("apps: web"), "{}", stderr(&out));
+}

@@ -587,3 +587,213 @@ fn a_chart_without_secrets_is_cached_on_disk_and_a_change_renders_again() {
     assert_eq!(s.objects[0].object["data"]["kube"], "v1.31.4");
     assert_eq!(s.objects[0].object["data"]["widgets"], "yes");
 }
+
+/// A GitOps repository as Argo CD users keep one: a root Application (app-of-apps) whose
+/// folder holds the Applications of a chart (with value files, values and parameters), a
+/// kustomization (with overrides), a chart from a Helm repository, and another repository.
+fn write_gitops(repo: &TestRepo) {
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://git.example.com/team/gitops.git",
+    ]);
+    let app = |name: &str, ns: &str, source: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  project: default\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {ns}\n  source:\n{source}"
+        )
+    };
+    repo.write(
+        "argocd/root.yaml",
+        &app(
+            "root",
+            "argocd",
+            "    repoURL: https://git.example.com/team/gitops.git\n    path: argocd/apps\n    directory:\n      recurse: true\n",
+        ),
+    );
+    repo.write(
+        "argocd/apps/web.yaml",
+        &app(
+            "web",
+            "prod",
+            "    repoURL: git@git.example.com:team/gitops.git\n    path: charts/web\n    helm:\n      releaseName: shop-web\n      valueFiles:\n      - values-prod.yaml\n      values: |\n        replicas: 3\n      parameters:\n      - name: greeting\n        value: hi\n",
+        ),
+    );
+    repo.write(
+        "argocd/apps/api.yaml",
+        &app(
+            "api",
+            "prod",
+            "    repoURL: https://git.example.com/team/gitops\n    path: kustomize/api\n    kustomize:\n      namePrefix: prod-\n      images:\n      - nginx=nginx:1.27\n      commonLabels:\n        tier: api\n",
+        ),
+    );
+    repo.write(
+        "argocd/apps/redis.yaml",
+        &app(
+            "redis",
+            "cache",
+            "    repoURL: https://charts.example.com\n    chart: redis\n    targetRevision: 19.0.0\n",
+        ),
+    );
+    repo.write(
+        "argocd/apps/elsewhere.yaml",
+        &app(
+            "elsewhere",
+            "other",
+            "    repoURL: https://git.example.com/other/repo.git\n    path: deploy\n",
+        ),
+    );
+    repo.write(
+        "charts/web/Chart.yaml",
+        "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+    );
+    repo.write(
+        "charts/web/values.yaml",
+        "replicas: 1\ngreeting: hello\ncolor: blue\n",
+    );
+    repo.write("charts/web/values-prod.yaml", "color: red\n");
+    repo.write(
+        "charts/web/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  replicas: {{ .Values.replicas | quote }}\n  greeting: {{ .Values.greeting | quote }}\n  color: {{ .Values.color | quote }}\n  namespace: {{ .Release.Namespace | quote }}\n",
+    );
+    repo.write(
+        "kustomize/api/kustomization.yaml",
+        "resources:\n- deploy.yaml\n",
+    );
+    repo.write(
+        "kustomize/api/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  selector:\n    matchLabels:\n      app: api\n  template:\n    metadata:\n      labels:\n        app: api\n    spec:\n      containers:\n      - name: api\n        image: nginx:1.25\n",
+    );
+}
+
+#[test]
+fn argo_cd_applications_render_their_folders_their_way_and_nest() {
+    let (Some(helm), Some(kubectl)) = (support::helm(), support::kubectl()) else {
+        return;
+    };
+    let repo = TestRepo::new();
+    write_gitops(&repo);
+    repo.commit("gitops");
+    let s = desired::load(&LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "default".into(),
+        kustomize_command: kubectl.display().to_string(),
+        helm_command: helm.display().to_string(),
+        capabilities: None,
+        apps: Default::default(),
+        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+    })
+    .unwrap();
+    let names: Vec<(&str, Option<&str>)> = s
+        .apps
+        .iter()
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.parent.map(|p| s.apps[p as usize].name.as_str()),
+            )
+        })
+        .collect();
+    // Found in file order within the root's folder; another repository's is no app.
+    assert_eq!(
+        names,
+        [
+            ("root", None),
+            ("api", Some("root")),
+            ("redis", Some("root")),
+            ("web", Some("root")),
+        ]
+    );
+    let app_of = |key: &str| {
+        s.app_of
+            .iter()
+            .find(|(k, _)| k.to_string() == key)
+            .map(|(_, i)| s.apps[*i as usize].name.as_str())
+    };
+    // The chart renders once, as the app says: release name, namespace, value files, then
+    // values, then parameters. Its own rendering (release "web", namespace default) is gone.
+    assert!(
+        keys(&s).contains(&"/ConfigMap/prod/shop-web".to_string()),
+        "{:?}",
+        keys(&s)
+    );
+    assert!(!keys(&s)
+        .iter()
+        .any(|k| k.ends_with("/web") && k.contains("ConfigMap")));
+    let cm = s.objects.iter().find(|o| o.key.name == "shop-web").unwrap();
+    assert_eq!(cm.object["data"]["replicas"], "3");
+    assert_eq!(cm.object["data"]["greeting"], "hi");
+    assert_eq!(cm.object["data"]["color"], "red");
+    assert_eq!(cm.object["data"]["namespace"], "prod");
+    assert_eq!(app_of("/ConfigMap/prod/shop-web"), Some("web"));
+    // The same object as helm template run by hand with the same settings.
+    std::fs::write(repo.path().join("inline.yaml"), "replicas: 3\n").unwrap();
+    let by_hand = support::run_ok(
+        std::process::Command::new(&helm)
+            .args([
+                "template",
+                "shop-web",
+                "charts/web",
+                "--namespace",
+                "prod",
+                "--values",
+                "charts/web/values-prod.yaml",
+                "--values",
+                "inline.yaml",
+                "--set",
+                "greeting=hi",
+            ])
+            .current_dir(repo.path()),
+    );
+    let by_hand = desired::from_texts(&[("x.yaml".into(), support::stdout(&by_hand))], "prod");
+    assert_eq!(by_hand.objects[0].object, cm.object);
+    // The kustomization renders with the app's overrides, into its namespace.
+    let api = s.objects.iter().find(|o| o.key.name == "prod-api").unwrap();
+    assert_eq!(api.key.namespace, "prod");
+    assert_eq!(
+        api.object["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    assert_eq!(api.object["metadata"]["labels"]["tier"], "api");
+    assert!(!keys(&s)
+        .iter()
+        .any(|k| k.ends_with("/Deployment/default/api")));
+    // The Applications belong to the root app; the root to none.
+    assert_eq!(app_of("argoproj.io/Application/argocd/web"), Some("root"));
+    assert_eq!(app_of("argoproj.io/Application/argocd/root"), None);
+    // A chart from a Helm repository is one invalid row that says so.
+    let redis: Vec<&kdrift::model::InvalidManifest> = s
+        .invalid
+        .iter()
+        .filter(|i| i.message.contains("redis"))
+        .collect();
+    assert_eq!(redis.len(), 1, "{:?}", s.invalid);
+    assert!(
+        redis[0].message.contains("Helm repository"),
+        "{}",
+        redis[0].message
+    );
+    assert_eq!(s.invalid.len(), 1, "{:?}", s.invalid);
+
+    // apps.discover: false reads the folders as before.
+    let plain = desired::load(&LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "default".into(),
+        kustomize_command: kubectl.display().to_string(),
+        helm_command: helm.display().to_string(),
+        capabilities: None,
+        apps: desired::apps::AppsOptions {
+            discover: false,
+            repo_urls: vec![],
+        },
+        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+    })
+    .unwrap();
+    assert!(plain.apps.is_empty());
+    assert!(keys(&plain).contains(&"/ConfigMap/default/web".to_string()));
+    assert!(keys(&plain).contains(&"apps/Deployment/default/api".to_string()));
+}

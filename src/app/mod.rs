@@ -1402,9 +1402,12 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
             step_drifted(state, action == Action::NextDrifted)
         }
         Action::ToggleGrouping => {
+            // By app only where the repository has apps.
+            let has_apps = state.report.entries.iter().any(|e| e.app.is_some());
             state.grouping = match state.grouping {
                 Grouping::Namespace => Grouping::Folder,
-                Grouping::Folder => Grouping::Namespace,
+                Grouping::Folder if has_apps => Grouping::App,
+                Grouping::Folder | Grouping::App => Grouping::Namespace,
             };
             state.rebuild();
         }

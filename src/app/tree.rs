@@ -16,6 +16,8 @@ pub enum Grouping {
     Namespace,
     /// Git folder → file → resource.
     Folder,
+    /// App → namespace and kind → name (resources of no app under "(no app)").
+    App,
 }
 
 /// Which resources are shown.
@@ -146,6 +148,24 @@ fn groups_of(entry: &DriftEntry, grouping: Grouping) -> [(String, String); 2] {
             let kind_id = format!("{ns_id}/{}/{}", k.group, k.kind);
             [(ns_id, ns_label), (kind_id, kind_label)]
         }
+        Grouping::App => {
+            let (app_id, app_label) = match entry.app.as_deref() {
+                Some(app) => (format!("app:{app}"), app.to_string()),
+                None => ("app:".to_string(), "(no app)".to_string()),
+            };
+            let ns = if k.namespace.is_empty() {
+                "(cluster)"
+            } else {
+                &k.namespace
+            };
+            let kind = if k.kind.is_empty() {
+                "(unidentified)"
+            } else {
+                &k.kind
+            };
+            let inner_id = format!("{app_id}\u{0}{}/{}/{}", k.namespace, k.group, k.kind);
+            [(app_id, app_label), (inner_id, format!("{ns} · {kind}"))]
+        }
         Grouping::Folder => match &entry.source {
             Some(src) => {
                 let (dir, file) = match src.file.rsplit_once('/') {
@@ -168,7 +188,7 @@ fn groups_of(entry: &DriftEntry, grouping: Grouping) -> [(String, String); 2] {
 fn resource_label(entry: &DriftEntry, grouping: Grouping) -> String {
     let k = &entry.key;
     match grouping {
-        Grouping::Namespace => k.name.clone(),
+        Grouping::Namespace | Grouping::App => k.name.clone(),
         Grouping::Folder => {
             if k.kind.is_empty() {
                 k.name.clone()
@@ -429,6 +449,41 @@ mod tests {
         assert!(matches(web, "SHOP"));
         assert!(!matches(web, "deploy pg"));
         assert!(!matches(web, "  "));
+    }
+
+    #[test]
+    fn apps_group_their_resources_and_roll_up_like_an_app_list() {
+        let mut r = report();
+        for e in &mut r.entries {
+            if e.key.namespace == "shop" {
+                e.app = Some("shop".into());
+            }
+        }
+        let rows = build_rows(&r, Grouping::App, Filter::All, &HashSet::new());
+        let labels: Vec<(u8, &str)> = rows.iter().map(|r| (r.depth, r.label.as_str())).collect();
+        assert_eq!(
+            labels,
+            [
+                (0, "(no app)"),
+                (1, "db · Service"),
+                (2, "pg"),
+                (0, "shop"),
+                (1, "shop · ConfigMap"),
+                (2, "old"),
+                (1, "shop · Deployment"),
+                (2, "web"),
+                (1, "shop · Service"),
+                (2, "web"),
+            ]
+        );
+        let shop = rows.iter().find(|r| r.id == "app:shop").unwrap();
+        match &shop.kind {
+            RowKind::Group { worst, counts, .. } => {
+                assert_eq!(*worst, DriftStatus::OutOfSync);
+                assert_eq!(counts.extra, 1);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

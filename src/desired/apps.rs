@@ -146,20 +146,60 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
     let mut taken_files: HashSet<String> = HashSet::new();
     let mut scan_from = 0;
     for _depth in 0..MAX_DEPTH {
-        let found: Vec<(App, Vec<(String, Renderer)>)> = raw[scan_from..]
+        let mut found: Vec<(App, Vec<(String, Renderer)>, Option<String>)> = raw[scan_from..]
             .iter()
             .filter_map(|r| match &r.item {
                 ManifestItem::Object { object, .. } if is_application(object) => {
                     parse_application(object, &r.source, r.app, &is_this_repo)
+                        .map(|(app, sources)| (app, sources, r.root.clone()))
                 }
                 _ => None,
             })
             .collect();
+        if scan_from == 0 {
+            // At the top, an Application that another one renders (its file in that one's
+            // directory, or rendered by that one's chart or kustomization) is left for that
+            // one to find: it is a child, not a root.
+            let covers: Vec<(HashSet<String>, HashSet<String>)> = found
+                .iter()
+                .map(|(_, sources, _)| {
+                    let mut roots = HashSet::new();
+                    let mut files = HashSet::new();
+                    for (path, renderer) in sources {
+                        match detect(rev, path, renderer) {
+                            Renderer::Directory(d) => {
+                                files.extend(directory_files(&plain, path, &d))
+                            }
+                            Renderer::Helm(_) | Renderer::Kustomize(_) => {
+                                roots.insert(path.clone());
+                            }
+                            Renderer::Unsupported(_) => {}
+                        }
+                    }
+                    (roots, files)
+                })
+                .collect();
+            let children: Vec<bool> = found
+                .iter()
+                .enumerate()
+                .map(|(i, (app, _, root))| {
+                    covers.iter().enumerate().any(|(j, (roots, files))| {
+                        j != i
+                            && match root {
+                                Some(root) => roots.contains(root),
+                                None => files.contains(&app.source.file),
+                            }
+                    })
+                })
+                .collect();
+            let mut keep = children.iter().map(|c| !c);
+            found.retain(|_| keep.next().unwrap_or(true));
+        }
         if found.is_empty() {
             break;
         }
         let mut added = Vec::new();
-        for (mut app, sources) in found {
+        for (mut app, sources, _) in found {
             if !seen.insert((app.namespace.clone(), app.name.clone())) {
                 continue;
             }
@@ -361,13 +401,7 @@ fn render_part(
     };
     let kfile = rev.plan.dirs.get(path);
     let chart = helm::chart_at(&rev.repo, &rev.files, path);
-    let renderer = match renderer {
-        // Argo CD detects a source's type from its folder when the Application names none.
-        Renderer::Directory(Value::Null) if chart.is_some() => Renderer::Helm(Value::Null),
-        Renderer::Directory(Value::Null) if kfile.is_some() => Renderer::Kustomize(Value::Null),
-        other => other.clone(),
-    };
-    match renderer {
+    match detect(rev, path, renderer) {
         Renderer::Unsupported(why) => ("unsupported", fail(why)),
         Renderer::Helm(h) => {
             let Some(chart) = chart else {
@@ -419,24 +453,9 @@ fn render_part(
                     )),
                 );
             }
-            let recurse = d.get("recurse").and_then(Value::as_bool).unwrap_or(false);
-            let include = d.get("include").and_then(Value::as_str).unwrap_or("");
-            let exclude = d.get("exclude").and_then(Value::as_str).unwrap_or("");
-            let mut files: Vec<&String> = plain
-                .keys()
-                .filter(|file| {
-                    let Some(rel) = relative(file, path) else {
-                        return false;
-                    };
-                    (recurse || !rel.contains('/'))
-                        && (include.is_empty() || directory_glob(include, rel))
-                        && (exclude.is_empty() || !directory_glob(exclude, rel))
-                })
-                .collect();
-            files.sort();
             let mut out = Vec::new();
-            for file in files {
-                for item in &plain[file] {
+            for file in directory_files(plain, path, &d) {
+                for item in &plain[&file] {
                     let line = match item {
                         ManifestItem::Object { line, .. }
                         | ManifestItem::NotAnObject { line }
@@ -454,6 +473,52 @@ fn render_part(
             ("directory", out)
         }
     }
+}
+
+/// How a source renders: as the Application says, else (Argo CD's detection from the folder)
+/// Helm where there is a `Chart.yaml`, kustomize where there is a kustomization, else as a
+/// directory.
+fn detect(rev: &Revision, path: &str, renderer: &Renderer) -> Renderer {
+    match renderer {
+        Renderer::Directory(Value::Null) => {
+            if rev.files.iter().any(|f| {
+                f.path == super::kustomize::join_normalized(path, "Chart.yaml").unwrap_or_default()
+            }) {
+                Renderer::Helm(Value::Null)
+            } else if rev.plan.dirs.contains_key(path) {
+                Renderer::Kustomize(Value::Null)
+            } else {
+                Renderer::Directory(Value::Null)
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+/// The plain manifest files a directory source takes: in its folder (and below with
+/// `recurse`), as `include` and `exclude` say; sorted.
+fn directory_files(
+    plain: &HashMap<String, Vec<ManifestItem>>,
+    path: &str,
+    d: &Value,
+) -> Vec<String> {
+    let recurse = d.get("recurse").and_then(Value::as_bool).unwrap_or(false);
+    let include = d.get("include").and_then(Value::as_str).unwrap_or("");
+    let exclude = d.get("exclude").and_then(Value::as_str).unwrap_or("");
+    let mut files: Vec<String> = plain
+        .keys()
+        .filter(|file| {
+            let Some(rel) = relative(file, path) else {
+                return false;
+            };
+            (recurse || !rel.contains('/'))
+                && (include.is_empty() || directory_glob(include, rel))
+                && (exclude.is_empty() || !directory_glob(exclude, rel))
+        })
+        .cloned()
+        .collect();
+    files.sort();
+    files
 }
 
 /// `file` relative to folder `dir`, if it is inside it.

@@ -178,6 +178,23 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<u8> {
                     .map_err(|e| anyhow!(e))?,
             );
         }
+        if let Some(app) = &args.app {
+            let Some(index) = snapshot.apps.iter().position(|a| &a.name == app) else {
+                bail!(
+                    "--app {}: no such app in the repository",
+                    crate::text::visible_line(app)
+                );
+            };
+            for key in &keys {
+                if snapshot.app_of.get(key) != Some(&(index as u32)) {
+                    bail!(
+                        "{} is not a resource of app {}; nothing was written",
+                        key.short_name(),
+                        crate::text::visible_line(app)
+                    );
+                }
+            }
+        }
         let user =
             crate::live::kubeconfig::context_user(settings.kubeconfig.as_deref(), &target.context)
                 .unwrap_or_default();
