@@ -59,6 +59,10 @@ pub struct AppPart {
     pub renderer: &'static str,
 }
 
+/// An Application found: the app, its sources of this repository (folder, renderer), and the
+/// folder whose rendering declared it (`None`: a plain file).
+type Found = (App, Vec<(String, Renderer)>, Option<String>);
+
 /// How deep app-of-apps may nest (an Application rendering itself stops here).
 const MAX_DEPTH: usize = 10;
 
@@ -146,7 +150,7 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
     let mut taken_files: HashSet<String> = HashSet::new();
     let mut scan_from = 0;
     for _depth in 0..MAX_DEPTH {
-        let mut found: Vec<(App, Vec<(String, Renderer)>, Option<String>)> = raw[scan_from..]
+        let mut found: Vec<Found> = raw[scan_from..]
             .iter()
             .filter_map(|r| match &r.item {
                 ManifestItem::Object { object, .. } if is_application(object) => {
