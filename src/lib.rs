@@ -13,6 +13,7 @@ pub use kdrift_core::{model, path, text, yaml};
 pub use kdrift_sim as sim;
 
 pub mod app;
+pub mod cachefile;
 pub mod cli;
 pub mod config;
 pub mod desired;

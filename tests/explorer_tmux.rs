@@ -82,7 +82,7 @@ fn explorer_follows_kubectl_and_git_and_syncs() {
     t.wait_for("the drifted filter", secs(5), |s| {
         s.contains("filter: drifted")
     });
-    for _ in 0..9 {
+    for _ in 0..10 {
         t.send(&["f"]);
     }
     t.wait_for("the filter back to all", secs(5), |s| {

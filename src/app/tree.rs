@@ -91,16 +91,7 @@ impl Filter {
 
 /// How bad a status is, for roll-ups (higher is worse).
 pub fn severity(status: DriftStatus) -> u8 {
-    match status {
-        DriftStatus::Hook => 0,
-        DriftStatus::Synced => 1,
-        DriftStatus::Unknown => 2,
-        DriftStatus::Extra => 3,
-        DriftStatus::OutOfSync => 4,
-        DriftStatus::Missing => 5,
-        DriftStatus::Invalid => 6,
-        DriftStatus::Refused => 7,
-    }
+    status.severity()
 }
 
 /// What a row shows.

@@ -32,32 +32,7 @@ impl Default for AppsOptions {
     }
 }
 
-/// One app: an Application of this repository.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct App {
-    pub name: String,
-    /// The Application's own namespace (where Argo CD runs).
-    pub namespace: String,
-    /// Where the Application is declared.
-    pub source: SourceLocation,
-    /// The app whose rendering declared this one (app-of-apps).
-    pub parent: Option<u32>,
-    /// The destination: namespace (empty: the default namespace) and cluster (server URL or
-    /// name).
-    pub destination_namespace: String,
-    pub destination: String,
-    /// The folders it renders, and how.
-    pub parts: Vec<AppPart>,
-}
-
-/// One source of an app in this repository.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct AppPart {
-    /// The folder (`""`: the repository root).
-    pub path: String,
-    /// `helm`, `kustomize`, `directory`, or `unsupported`.
-    pub renderer: &'static str,
-}
+pub use crate::model::{App, AppPart};
 
 /// An Application found: the app, its sources of this repository (folder, renderer), and the
 /// folder whose rendering declared it (`None`: a plain file).

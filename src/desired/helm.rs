@@ -23,13 +23,7 @@ use std::time::Duration;
 
 /// The cluster's version and served API versions, passed to `helm template` so that
 /// templates reading `.Capabilities` render as they would on the server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Capabilities {
-    /// `v1.34.1`.
-    pub kube_version: String,
-    /// `apps/v1`, `v1`, and `group/version/Kind` for each served kind, sorted.
-    pub api_versions: Vec<String>,
-}
+pub use crate::model::Capabilities;
 
 /// One chart of a tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -318,7 +312,7 @@ pub fn store(key: &str, text: &Arc<str>, cache_dir: &Path) {
         m.insert(key.to_string(), Arc::clone(text));
     }
     if !renders_secret(text) {
-        crate::live::write_cache_file(&disk_path(key, cache_dir), text.as_bytes());
+        crate::cachefile::write(&disk_path(key, cache_dir), text.as_bytes());
     }
 }
 

@@ -508,11 +508,11 @@ pub fn hook_of(object: &Value) -> Option<String> {
             })
             .filter(|v| !v.is_empty())
     };
+    // Made safe to print where it is printed, as every string from Git is.
     if let Some(p) = phases("helm.sh/hook") {
-        return Some(format!("Helm hook {}", crate::text::visible_line(&p)));
+        return Some(format!("Helm hook {p}"));
     }
-    phases("argocd.argoproj.io/hook")
-        .map(|p| format!("Argo CD hook {}", crate::text::visible_line(&p)))
+    phases("argocd.argoproj.io/hook").map(|p| format!("Argo CD hook {p}"))
 }
 
 /// A live object normalised and masked, for showing whole.

@@ -244,8 +244,8 @@ pub struct Served {
 
 impl Served {
     /// The cluster as Helm templates see it (`.Capabilities`).
-    pub fn capabilities(&self) -> crate::desired::helm::Capabilities {
-        crate::desired::helm::Capabilities {
+    pub fn capabilities(&self) -> crate::model::Capabilities {
+        crate::model::Capabilities {
             kube_version: self.kube_version.clone(),
             api_versions: self.api_versions.clone(),
         }
@@ -332,7 +332,7 @@ fn write_cached(cache_dir: &Path, server: &str, served: &Served) {
         kube_version: served.kube_version.clone(),
     };
     if let Ok(bytes) = serde_json::to_vec(&doc) {
-        super::write_cache_file(&discovery_file(cache_dir, server), &bytes);
+        crate::cachefile::write(&discovery_file(cache_dir, server), &bytes);
     }
 }
 

@@ -25,17 +25,3 @@ pub fn load_file(path: &std::path::Path, limit: u64) -> Result<LiveSnapshot, Liv
     }
     Ok(snapshot)
 }
-
-/// Writes a small cache file whole or not at all (a temporary file renamed over it), best
-/// effort: a cache that cannot be written only costs time on the next run.
-pub fn write_cache_file(file: &std::path::Path, bytes: &[u8]) {
-    let Some(dir) = file.parent() else { return };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
-        if std::io::Write::write_all(&mut tmp, bytes).is_ok() {
-            let _ = tmp.persist(file);
-        }
-    }
-}

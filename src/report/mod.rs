@@ -27,7 +27,7 @@ pub struct ReportContext {
     pub revision_label: String,
     /// The apps found in the repository.
     #[serde(skip)]
-    pub apps: Vec<crate::desired::apps::App>,
+    pub apps: Vec<crate::model::App>,
 }
 
 /// A problem with one file.
@@ -143,10 +143,7 @@ pub struct AppRow<'a> {
 }
 
 /// The apps table (`kdrift apps`): one row per app, then the resources of no app.
-pub fn app_rows<'a>(
-    report: &DriftReport,
-    apps: &'a [crate::desired::apps::App],
-) -> Vec<AppRow<'a>> {
+pub fn app_rows<'a>(report: &DriftReport, apps: &'a [crate::model::App]) -> Vec<AppRow<'a>> {
     let mut rows: Vec<AppRow> = apps
         .iter()
         .map(|a| AppRow {
@@ -202,7 +199,7 @@ pub fn app_rows<'a>(
             None => &mut none,
         };
         row.summary.add(e.status);
-        if crate::app::tree::severity(e.status) > crate::app::tree::severity(row.status) {
+        if e.status.severity() > row.status.severity() {
             row.status = e.status;
         }
     }

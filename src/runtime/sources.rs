@@ -528,7 +528,7 @@ fn read_kinds_cache(file: &std::path::Path) -> BTreeSet<(String, String)> {
 /// Keeps the kinds Git names for the next run (best effort).
 pub fn write_kinds_cache(file: &std::path::Path, kinds: &BTreeSet<(String, String)>) {
     if let Ok(bytes) = serde_json::to_vec(kinds) {
-        live::write_cache_file(file, &bytes);
+        crate::cachefile::write(file, &bytes);
     }
 }
 

@@ -118,6 +118,20 @@ impl DriftStatus {
         matches!(self, DriftStatus::Refused | DriftStatus::Hook)
     }
 
+    /// How bad a status is, for roll-ups (higher is worse): a group shows its worst.
+    pub fn severity(self) -> u8 {
+        match self {
+            DriftStatus::Hook => 0,
+            DriftStatus::Synced => 1,
+            DriftStatus::Unknown => 2,
+            DriftStatus::Extra => 3,
+            DriftStatus::OutOfSync => 4,
+            DriftStatus::Missing => 5,
+            DriftStatus::Invalid => 6,
+            DriftStatus::Refused => 7,
+        }
+    }
+
     pub fn is_synced(self) -> bool {
         self == DriftStatus::Synced
     }
@@ -127,6 +141,44 @@ impl fmt::Display for DriftStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The cluster's version and served API versions, as Helm templates see them
+/// (`.Capabilities`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Capabilities {
+    /// `v1.34.1`.
+    pub kube_version: String,
+    /// `apps/v1`, `v1`, and `group/version/Kind` for each served kind, sorted.
+    pub api_versions: Vec<String>,
+}
+
+/// A GitOps app found in the repository: an Argo CD Application whose source is the
+/// repository.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct App {
+    pub name: String,
+    /// The Application's own namespace (where Argo CD runs).
+    pub namespace: String,
+    /// Where the Application is declared.
+    pub source: SourceLocation,
+    /// The app whose rendering declared this one (app-of-apps), by index.
+    pub parent: Option<u32>,
+    /// The destination namespace (empty: the default namespace).
+    pub destination_namespace: String,
+    /// The destination cluster: a server URL or a cluster name.
+    pub destination: String,
+    /// The folders it renders, and how.
+    pub parts: Vec<AppPart>,
+}
+
+/// One source of an app in the repository.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppPart {
+    /// The folder (`""`: the repository root).
+    pub path: String,
+    /// `helm`, `kustomize`, `directory`, or `unsupported`.
+    pub renderer: &'static str,
 }
 
 /// Where something came from in the repository: a path relative to the repository root and,
