@@ -501,7 +501,7 @@ fn charts_render_as_helm_template_does_with_subcharts_and_hooks() {
     assert!(statuses.contains(&("shop-ping".into(), kdrift::model::DriftStatus::Hook)));
     assert!(statuses.contains(&("shop-config".into(), kdrift::model::DriftStatus::Missing)));
     // A render holding a Secret is cached in memory only, never on disk.
-    let cached: Vec<String> = std::fs::read_dir(repo.path().join(".git/kdrift-cache/helm"))
+    let cached: Vec<String> = std::fs::read_dir(repo.path().join(".git/kdrift-cache/rendered"))
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -561,7 +561,7 @@ fn a_chart_without_secrets_is_cached_on_disk_and_a_change_renders_again() {
     repo.commit("app");
     let s = load_with_helm(&repo, &helm);
     assert_eq!(s.objects[0].object["data"]["color"], "blue");
-    let dir = repo.path().join(".git/kdrift-cache/helm");
+    let dir = repo.path().join(".git/kdrift-cache/rendered");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     repo.write("app/values.yaml", "color: green\n");
     repo.commit("green");

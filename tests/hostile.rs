@@ -204,7 +204,16 @@ fn tree_entries_git_refuses_are_invalid_rows_and_nothing_is_written_outside() {
     let dir = written.lines().next().unwrap().trim_start_matches("dir ");
     assert!(!Path::new(dir).exists(), "{dir} was not removed");
     assert!(!repo.path().parent().unwrap().join("config.yaml").exists());
-    assert!(!repo.path().join(".git").join("kdrift-cache").exists());
+    // The cache folder holds only rendered output (no Secret here), private to the user.
+    let cache = repo.path().join(".git").join("kdrift-cache");
+    for entry in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
+        assert_eq!(entry.file_name(), "rendered", "{:?}", entry.path());
+        for file in std::fs::read_dir(entry.path()).unwrap().flatten() {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = file.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{:?}", file.path());
+        }
+    }
 }
 
 #[test]

@@ -7,18 +7,16 @@
 //! repositories, no plugins, no credentials), no stdin, bounded in time and output; nothing is
 //! ever fetched: a dependency that is not vendored under `charts/` is an error naming it.
 //!
-//! Output is cached by the chart's files (path and blob id), the values, the release,
-//! namespace, capabilities and the helm binary: in memory always, and on disk (0600) only
-//! when it renders no Secret, so that no secret is written out.
+//! Output is cached (`rendered`) by the chart's files, the values, the release, namespace,
+//! capabilities and the helm binary.
 
 use super::git::{GitRepo, TreeFile};
 use super::kustomize::{find_on_path, materialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+
 use std::time::Duration;
 
 /// The cluster's version and served API versions, passed to `helm template` so that
@@ -199,69 +197,31 @@ const RENDER_MAX_OUTPUT: usize = 256 * 1024 * 1024;
 /// The most of its error text shown.
 const RENDER_MAX_ERROR: usize = 4096;
 
-/// Renders outputs kept for this process, by cache key.
-fn memory() -> &'static Mutex<HashMap<String, Arc<str>>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<str>>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
-
-/// The cache key of one render: the chart's files (paths and blob ids, so the chart's tree),
-/// how it is rendered, and which helm renders it (path, size and modification time).
+/// The cache key of one render: the chart's files, how it is rendered, and which helm
+/// renders it.
 pub fn cache_key(files: &[TreeFile], chart: &Chart, spec: &RenderSpec, helm: &Path) -> String {
-    let mut h = Sha256::new();
-    h.update(b"kdrift-helm-1\0");
+    let mut key = super::rendered::Key::new("helm");
     for f in files.iter().filter(|f| is_under(&f.path, &chart.dir)) {
-        h.update(f.path.as_bytes());
-        h.update([0, u8::from(f.is_link)]);
-        h.update(f.blob.as_bytes());
+        key.file(f);
     }
-    for part in [&spec.release, &spec.namespace] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
+    key.text(&spec.release);
+    key.text(&spec.namespace);
     for v in &spec.values {
-        h.update((v.len() as u64).to_le_bytes());
-        h.update(v.as_bytes());
+        key.text(v);
     }
     for (name, value, string) in &spec.set {
-        h.update([1, u8::from(*string)]);
-        h.update((name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
-        h.update((value.len() as u64).to_le_bytes());
-        h.update(value.as_bytes());
+        key.text(if *string { "set-string" } else { "set" });
+        key.text(name);
+        key.text(value);
     }
     if let Some(c) = &spec.capabilities {
-        h.update(c.kube_version.as_bytes());
+        key.text(&c.kube_version);
         for a in &c.api_versions {
-            h.update([0]);
-            h.update(a.as_bytes());
+            key.text(a);
         }
     }
-    h.update(helm.as_os_str().as_encoded_bytes());
-    if let Ok(meta) = std::fs::metadata(helm) {
-        h.update(meta.len().to_le_bytes());
-        if let Ok(t) = meta.modified() {
-            if let Ok(d) = t.duration_since(std::time::UNIX_EPOCH) {
-                h.update(d.as_nanos().to_le_bytes());
-            }
-        }
-    }
-    h.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-}
-
-/// Whether rendered text holds a Secret (then it is never written to the disk cache).
-fn renders_secret(text: &str) -> bool {
-    // Generous (any line that looks like a kind, at any depth): a false match only keeps a
-    // render off the disk.
-    text.lines().any(|l| {
-        let l = l.trim().trim_start_matches("- ");
-        l.strip_prefix("kind:")
-            .map(|k| k.trim().trim_matches(|c| c == '"' || c == '\''))
-            .is_some_and(|k| k.eq_ignore_ascii_case("secret"))
-    }) || text.contains("\"kind\":\"Secret\"")
+    key.program(helm);
+    key.finish()
 }
 
 /// Why a chart cannot be rendered before trying: dependencies that are not vendored.
@@ -290,34 +250,6 @@ pub fn unrenderable(chart: &Chart) -> Option<String> {
         names.join(", "),
         join(&chart.dir, "charts/")
     ))
-}
-
-/// A render cached in this process or on disk, by `cache_key`.
-pub fn cached(key: &str, cache_dir: &Path) -> Option<Arc<str>> {
-    if let Some(hit) = memory().lock().ok().and_then(|m| m.get(key).cloned()) {
-        return Some(hit);
-    }
-    let text: Arc<str> = std::fs::read_to_string(disk_path(key, cache_dir))
-        .ok()?
-        .into();
-    if let Ok(mut m) = memory().lock() {
-        m.insert(key.to_string(), Arc::clone(&text));
-    }
-    Some(text)
-}
-
-/// Keeps a render: in this process, and on disk unless it holds a Secret.
-pub fn store(key: &str, text: &Arc<str>, cache_dir: &Path) {
-    if let Ok(mut m) = memory().lock() {
-        m.insert(key.to_string(), Arc::clone(text));
-    }
-    if !renders_secret(text) {
-        crate::cachefile::write(&disk_path(key, cache_dir), text.as_bytes());
-    }
-}
-
-fn disk_path(key: &str, cache_dir: &Path) -> PathBuf {
-    cache_dir.join("helm").join(format!("{key}.yaml"))
 }
 
 /// A chart written out, ready to render: removed from disk when dropped.
@@ -525,17 +457,5 @@ mod tests {
         );
         assert!(docs[0].1.contains("kind: Service"));
         assert!(!docs[0].1.contains("ConfigMap"));
-    }
-
-    #[test]
-    fn a_secret_in_the_output_is_seen_in_yaml_and_json() {
-        assert!(renders_secret("apiVersion: v1\nkind: Secret\n"));
-        assert!(renders_secret("kind: \"Secret\"\n"));
-        assert!(renders_secret("{\"kind\":\"Secret\"}"));
-        assert!(!renders_secret("kind: SecretStore\n"));
-        assert!(!renders_secret(
-            "kind: ConfigMap\ndata:\n  kind: secretish\n"
-        ));
-        assert!(renders_secret("kind: List\nitems:\n  - kind: Secret\n"));
     }
 }

@@ -381,9 +381,8 @@ pub fn prepare(
     repo: &GitRepo,
     files: &[TreeFile],
     root: &str,
-    kustomization_dirs: &HashMap<String, String>,
+    closure: Closure,
 ) -> Result<Prepared, String> {
-    let closure = closure(repo, files, root, kustomization_dirs)?;
     let dir = tempfile::Builder::new()
         .prefix("kdrift-kustomize-")
         .tempdir()

@@ -9,6 +9,7 @@ pub mod helm;
 pub mod history;
 pub mod kustomize;
 pub mod manifest;
+pub mod rendered;
 
 use crate::kinds::ScopeTable;
 use crate::model::{
@@ -695,24 +696,55 @@ fn render_kustomize_jobs(
             .collect();
     };
     kustomize::remove_legacy_cache(&opts.cache_dir);
-    let prepared: Vec<Result<kustomize::Prepared, String>> = jobs
+    // Each job's closure names what its output depends on: from the cache when it was
+    // rendered before; the rest written out one by one and rendered at once.
+    enum Job {
+        Done(Result<std::sync::Arc<str>, String>),
+        Render(String, Result<kustomize::Prepared, String>),
+    }
+    let prepared: Vec<Job> = jobs
         .iter()
         .map(|j| {
-            let p = kustomize::prepare(repo, files, &j.dir, dirs)?;
-            if let Some(edits) = &j.edits {
-                p.edit_root(&j.kfile, edits)?;
+            let closure = match kustomize::closure(repo, files, &j.dir, dirs) {
+                Ok(c) => c,
+                Err(e) => return Job::Done(Err(e)),
+            };
+            let mut key = rendered::Key::new("kustomize");
+            for f in files.iter().filter(|f| closure.files.contains(&f.path)) {
+                key.file(f);
             }
-            Ok(p)
+            key.text(&j.dir);
+            key.text(&j.edits.as_ref().map(Value::to_string).unwrap_or_default());
+            key.program(&command.0);
+            for a in &command.1 {
+                key.text(a);
+            }
+            let key = key.finish();
+            if let Some(text) = rendered::cached(&key, &opts.cache_dir) {
+                return Job::Done(Ok(text));
+            }
+            let p = kustomize::prepare(repo, files, &j.dir, closure).and_then(|p| {
+                if let Some(edits) = &j.edits {
+                    p.edit_root(&j.kfile, edits)?;
+                }
+                Ok(p)
+            });
+            Job::Render(key, p)
         })
         .collect();
-    let rendered: Vec<Result<String, String>> = std::thread::scope(|scope| {
+    let rendered: Vec<Result<std::sync::Arc<str>, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = prepared
             .iter()
-            .map(|prepared| {
+            .map(|job| {
                 let command = &command;
-                scope.spawn(move || match prepared {
-                    Ok(p) => p.render(command),
-                    Err(e) => Err(e.clone()),
+                scope.spawn(move || match job {
+                    Job::Done(result) => result.clone(),
+                    Job::Render(key, Ok(p)) => p.render(command).map(|text| {
+                        let text: std::sync::Arc<str> = text.into();
+                        rendered::store(key, &text, &opts.cache_dir);
+                        text
+                    }),
+                    Job::Render(_, Err(e)) => Err(e.clone()),
                 })
             })
             .collect();
@@ -782,7 +814,7 @@ fn render_chart_jobs(
             continue;
         }
         let key = helm::cache_key(files, c, spec, &helm);
-        if let Some(text) = helm::cached(&key, &opts.cache_dir) {
+        if let Some(text) = rendered::cached(&key, &opts.cache_dir) {
             rendered.push((i, Ok(text)));
             continue;
         }
@@ -808,7 +840,7 @@ fn render_chart_jobs(
                         };
                         let result = prepared.render(&helm).map(|text| {
                             let text: std::sync::Arc<str> = text.into();
-                            helm::store(key, &text, &opts.cache_dir);
+                            rendered::store(key, &text, &opts.cache_dir);
                             text
                         });
                         done.push((*i, result));
