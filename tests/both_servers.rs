@@ -850,3 +850,152 @@ async fn sync_wait_follows_the_rollout_until_healthy_or_the_timeout() {
         }
     }
 }
+
+/// The server's version as charts see it (`kubectl version`, as kdrift reads it; kubectl
+/// itself fails on a server built without version stamps, but prints the versions).
+fn server_version(k: &Kubectl) -> String {
+    let out = k.run(&["version", "-o", "json"], None);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let s = &v["serverVersion"];
+    kdrift::live::cluster::kube_version(
+        s["gitVersion"].as_str().unwrap_or(""),
+        s["major"].as_str().unwrap_or(""),
+        s["minor"].as_str().unwrap_or(""),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_argo_cd_app_of_a_chart_is_synced_as_helm_renders_it_for_this_server() {
+    let (Some(kubectl), Some(helm)) = (support::kubectl(), support::helm()) else {
+        return;
+    };
+    for t in targets().await {
+        t.allow_secrets(true);
+        let ns = support::unique_name("chart");
+        let app = format!("{ns}-app");
+        let repo = TestRepo::new();
+        repo.write(
+            "argocd/app.yaml",
+            &format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {app}\n  namespace: argocd\nspec:\n  destination:\n    namespace: {ns}\n  source:\n    repoURL: https://example.com/gitops.git\n    path: charts/shop\n    helm:\n      releaseName: shop\n      values: |\n        replicas: 2\n"),
+        );
+        repo.write(
+            "charts/shop/Chart.yaml",
+            "apiVersion: v2\nname: shop\nversion: 1.0.0\n",
+        );
+        repo.write("charts/shop/values.yaml", "replicas: 1\ncolor: blue\n");
+        repo.write(
+            "charts/shop/templates/all.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  color: {{ .Values.color | quote }}\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: {app: shop}\n  template:\n    metadata:\n      labels: {app: shop}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  containers:\n  - name: t\n    image: busybox\n",
+        );
+        repo.commit("an app of a chart");
+        let config = repo.path().join(".git").join("kdrift.yaml");
+        std::fs::write(&config, format!("helm:\n  command: {}\n", helm.display())).unwrap();
+        // Applied as Argo CD applies it: rendered for this server, hooks left out, each object
+        // marked with the app's tracking id; and one more object of the app's, not in Git.
+        let k = t.kubectl(&kubectl);
+        let kc = k.clone();
+        let (ns2, app2, helm2, chart) = (
+            ns.clone(),
+            app.clone(),
+            helm.clone(),
+            repo.path().join("charts/shop"),
+        );
+        tokio::task::spawn_blocking(move || {
+            let version = server_version(&kc);
+            let rendered = support::run_ok(
+                std::process::Command::new(&helm2)
+                    .args(["template", "shop"])
+                    .arg(&chart)
+                    .args(["--namespace", &ns2, "--set", "replicas=2", "--skip-tests"])
+                    .args(["--kube-version", &version]),
+            );
+            let mut docs = vec![format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns2}\n")];
+            for doc in support::stdout(&rendered).split("\n---") {
+                let mut obj: Value = match serde_yaml::from_str(doc) {
+                    Ok(v) if !matches!(v, Value::Null) => v,
+                    _ => continue,
+                };
+                let kind = obj["kind"].as_str().unwrap().to_string();
+                let group = if kind == "Deployment" { "apps" } else { "" };
+                let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+                obj["metadata"]["namespace"] = Value::String(ns2.clone());
+                obj["metadata"]["annotations"] = serde_json::json!({
+                    "argocd.argoproj.io/tracking-id": format!("{app2}:{group}/{kind}:{ns2}/{name}")
+                });
+                docs.push(serde_json::to_string(&obj).unwrap());
+            }
+            docs.push(format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stray\n  namespace: {ns2}\n  annotations:\n    argocd.argoproj.io/tracking-id: {app2}:/ConfigMap:{ns2}/stray\ndata: {{x: '1'}}\n"));
+            kc.ok(
+                &["apply", "--server-side", "--field-manager", "argocd-controller", "-f", "-"],
+                Some(&docs.join("\n---\n")),
+            );
+        })
+        .await
+        .unwrap();
+        let report = |out: &std::process::Output| -> BTreeMap<String, (String, String)> {
+            let v: Value = serde_json::from_str(&stdout(out))
+                .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(out), stderr(out)));
+            v["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["namespace"] == ns.as_str())
+                .map(|r| {
+                    (
+                        format!(
+                            "{}/{}",
+                            r["kind"].as_str().unwrap(),
+                            r["name"].as_str().unwrap()
+                        ),
+                        (
+                            r["status"].as_str().unwrap().to_string(),
+                            r["app"].as_str().unwrap_or("").to_string(),
+                        ),
+                    )
+                })
+                .collect()
+        };
+        let args = ["--config", config.to_str().unwrap(), "diff", "-o", "json"];
+        let out = support::kdrift_on(repo.path(), &t.kubeconfig, &args).await;
+        let rows = report(&out);
+        let row = |s: &str| (s.to_string(), app.clone());
+        let expected: BTreeMap<String, (String, String)> = [
+            ("ConfigMap/shop-config".to_string(), row("synced")),
+            ("Deployment/shop".to_string(), row("synced")),
+            ("Pod/shop-test".to_string(), row("hook")),
+            ("ConfigMap/stray".to_string(), row("extra")),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(rows, expected, "{}: {}", t.name, stderr(&out));
+
+        // A hand edit to a rendered object is the app's drift.
+        let kc = k.clone();
+        let ns2 = ns.clone();
+        tokio::task::spawn_blocking(move || {
+            kc.ok(
+                &[
+                    "patch",
+                    "configmap",
+                    "shop-config",
+                    "-n",
+                    &ns2,
+                    "--type",
+                    "merge",
+                    "-p",
+                    r#"{"data":{"color":"green"}}"#,
+                ],
+                None,
+            );
+        })
+        .await
+        .unwrap();
+        let out = support::kdrift_on(repo.path(), &t.kubeconfig, &args).await;
+        assert_eq!(
+            report(&out)["ConfigMap/shop-config"],
+            row("out-of-sync"),
+            "{}",
+            t.name
+        );
+    }
+}

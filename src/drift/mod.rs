@@ -258,6 +258,12 @@ fn apply_coverage(e: &mut DriftEntry, coverage: &LiveCoverage) {
             .get(&e.key)
             .or_else(|| coverage.unreadable(&e.key))
         {
+            if e.status == DriftStatus::Hook {
+                // Never compared: a hook stays a hook; only its live side is not known.
+                e.live = None;
+                e.health = None;
+                return;
+            }
             e.status = DriftStatus::Unknown;
             e.reason = Some(why.clone());
             e.fields.clear();

@@ -399,7 +399,7 @@ pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
         }
     }
     let kube_version = match version.await {
-        Ok(Ok(info)) => semver_core(&info.git_version),
+        Ok(Ok(info)) => kube_version(&info.git_version, &info.major, &info.minor),
         _ => String::new(),
     };
     Ok(Served {
@@ -407,6 +407,23 @@ pub async fn discover(target: &ClusterTarget) -> Result<Served, ClusterError> {
         api_versions: api_versions.into_iter().collect(),
         kube_version,
     })
+}
+
+/// The server's version for charts: its `gitVersion`'s release (`semver_core`), else (a
+/// server built without version stamps says `v0.0.0-master+$Format:%H$`) `v<major>.<minor>.0`
+/// (GKE's minor `27+` read as 27).
+pub fn kube_version(git_version: &str, major: &str, minor: &str) -> String {
+    let core = semver_core(git_version);
+    if !core.is_empty() && !core.starts_with("v0.") {
+        return core;
+    }
+    let digits = |s: &str| -> String { s.chars().take_while(char::is_ascii_digit).collect() };
+    let (major, minor) = (digits(major), digits(minor));
+    if major.is_empty() || minor.is_empty() {
+        core
+    } else {
+        format!("v{major}.{minor}.0")
+    }
 }
 
 /// `v1.34.5` of `v1.34.5-eks-1234+abc` (a vendor's pre-release or build suffix fails charts'
@@ -555,7 +572,7 @@ pub async fn list_kinds(
 
 #[cfg(test)]
 mod tests {
-    use super::semver_core;
+    use super::{kube_version, semver_core};
 
     #[test]
     fn server_versions_lose_vendor_suffixes_for_charts() {
@@ -570,5 +587,12 @@ mod tests {
         ] {
             assert_eq!(semver_core(given), want, "{given}");
         }
+        assert_eq!(kube_version("v1.30.2+k3s1", "1", "30"), "v1.30.2");
+        assert_eq!(
+            kube_version("v0.0.0-master+$Format:%H$", "1", "34"),
+            "v1.34.0"
+        );
+        assert_eq!(kube_version("", "1", "27+"), "v1.27.0");
+        assert_eq!(kube_version("", "", ""), "");
     }
 }
