@@ -797,3 +797,120 @@ fn argo_cd_applications_render_their_folders_their_way_and_nest() {
     assert!(keys(&plain).contains(&"/ConfigMap/default/web".to_string()));
     assert!(keys(&plain).contains(&"apps/Deployment/default/api".to_string()));
 }
+
+#[test]
+fn flux_kustomizations_render_their_paths_with_targets_and_substitution() {
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
+    let repo = TestRepo::new();
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "ssh://git@git.example.com/team/fleet.git",
+    ]);
+    let ks = |name: &str, path: &str, extra: &str| {
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n  path: {path}\n  prune: true\n{extra}")
+    };
+    repo.write(
+        "clusters/prod/flux-system/gotk-sync.yaml",
+        &format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1m\n  url: ssh://git@git.example.com/team/fleet\n  ref:\n    branch: main\n---\n{}",
+            ks("flux-system", "./clusters/prod", "")
+        ),
+    );
+    repo.write(
+        "clusters/prod/flux-system/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-sync.yaml\n",
+    );
+    repo.write(
+        "clusters/prod/infrastructure.yaml",
+        &ks(
+            "infrastructure",
+            "./infrastructure",
+            "  targetNamespace: infra\n",
+        ),
+    );
+    repo.write(
+        "clusters/prod/apps.yaml",
+        &ks(
+            "apps",
+            "./apps/prod",
+            "  postBuild:\n    substitute:\n      REPLICAS: \"3\"\n    substituteFrom:\n    - kind: ConfigMap\n      name: cluster-vars\n",
+        ),
+    );
+    repo.write(
+        "clusters/prod/vars.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-vars\n  namespace: flux-system\ndata:\n  REGION: eu-west-1\n",
+    );
+    repo.write("infrastructure/redis.yaml", &cm("redis", "6"));
+    repo.write(
+        "apps/base/kustomization.yaml",
+        "resources:\n- deploy.yaml\n",
+    );
+    repo.write(
+        "apps/base/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: ${REPLICAS}\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: web:1\n        env:\n        - name: REGION\n          value: ${REGION:=us-east-1}\n        - name: ZONE\n          value: ${ZONE:=a}\n        - name: LITERAL\n          value: $${NOT_A_VAR}\n",
+    );
+    repo.write(
+        "apps/prod/kustomization.yaml",
+        "resources:\n- ../base\nnamePrefix: prod-\n",
+    );
+    repo.commit("flux");
+    let s = desired::load(&LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "default".into(),
+        kustomize_command: kubectl.display().to_string(),
+        helm_command: String::new(),
+        capabilities: None,
+        apps: Default::default(),
+        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+    })
+    .unwrap();
+    assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+    let apps: Vec<(&str, &str, Option<&str>)> = s
+        .apps
+        .iter()
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.kind,
+                a.parent.map(|p| s.apps[p as usize].name.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        apps,
+        [
+            ("flux-system", "Kustomization", None),
+            ("apps", "Kustomization", Some("flux-system")),
+            ("infrastructure", "Kustomization", Some("flux-system")),
+        ]
+    );
+    let app_of = |key: &str| {
+        s.app_of
+            .iter()
+            .find(|(k, _)| k.to_string() == key)
+            .map(|(_, i)| s.apps[*i as usize].name.as_str())
+    };
+    // targetNamespace moves the folder's objects; the folder alone renders nothing twice.
+    assert_eq!(app_of("/ConfigMap/infra/redis"), Some("infrastructure"));
+    assert!(!keys(&s).contains(&"/ConfigMap/default/redis".to_string()));
+    // postBuild: substitute over substituteFrom, defaults, numbers stay numbers, $$ escapes.
+    let web = s.objects.iter().find(|o| o.key.name == "prod-web").unwrap();
+    assert_eq!(app_of("apps/Deployment/shop/prod-web"), Some("apps"));
+    assert_eq!(web.object["spec"]["replicas"], 3);
+    let env = &web.object["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(env[0]["value"], "eu-west-1");
+    assert_eq!(env[1]["value"], "a");
+    assert_eq!(env[2]["value"], "${NOT_A_VAR}");
+    assert!(!keys(&s).iter().any(|k| k.ends_with("/Deployment/shop/web")));
+    // The Kustomizations and the GitRepository belong to the root.
+    assert_eq!(
+        app_of("kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps"),
+        Some("flux-system")
+    );
+}

@@ -79,6 +79,8 @@ enum Renderer {
     Helm(Value),
     Kustomize(Value),
     Directory(Value),
+    /// A Flux Kustomization's spec.
+    Flux(Value),
     Unsupported(String),
 }
 
@@ -125,11 +127,38 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
     let mut taken_files: HashSet<String> = HashSet::new();
     let mut scan_from = 0;
     for _depth in 0..MAX_DEPTH {
+        // Flux's GitRepositories, by namespace and name: their URLs say which are this one.
+        let git_repos: HashMap<(String, String), String> = raw
+            .iter()
+            .filter_map(|r| match &r.item {
+                ManifestItem::Object { object, .. }
+                    if object.get("kind").and_then(Value::as_str) == Some("GitRepository")
+                        && api_group(object) == "source.toolkit.fluxcd.io" =>
+                {
+                    Some((
+                        (
+                            meta_str(object, "namespace").to_string(),
+                            meta_str(object, "name").to_string(),
+                        ),
+                        object
+                            .pointer("/spec/url")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
         let mut found: Vec<Found> = raw[scan_from..]
             .iter()
             .filter_map(|r| match &r.item {
                 ManifestItem::Object { object, .. } if is_application(object) => {
                     parse_application(object, &r.source, r.app, &is_this_repo)
+                        .map(|(app, sources)| (app, sources, r.root.clone()))
+                }
+                ManifestItem::Object { object, .. } if is_flux_kustomization(object) => {
+                    parse_flux(object, &r.source, r.app, &is_this_repo, &git_repos)
                         .map(|(app, sources)| (app, sources, r.root.clone()))
                 }
                 _ => None,
@@ -151,6 +180,15 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                             }
                             Renderer::Helm(_) | Renderer::Kustomize(_) => {
                                 roots.insert(path.clone());
+                            }
+                            Renderer::Flux(_) => {
+                                if rev.plan.dirs.contains_key(path) {
+                                    roots.insert(path.clone());
+                                } else {
+                                    let (f, r) = flux_generated(rev, raw, &plain, path);
+                                    files.extend(f);
+                                    roots.extend(r);
+                                }
                             }
                             Renderer::Unsupported(_) => {}
                         }
@@ -179,7 +217,10 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
         }
         let mut added = Vec::new();
         for (mut app, sources, _) in found {
-            if !seen.insert((app.namespace.clone(), app.name.clone())) {
+            if !seen.insert((
+                app.kind.to_string(),
+                format!("{}/{}", app.namespace, app.name),
+            )) {
                 continue;
             }
             let index = apps.len() as u32;
@@ -190,18 +231,26 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
             };
             let mut items: Vec<RawItem> = Vec::new();
             for (path, renderer) in sources {
-                let (name, mut rendered) =
-                    render_part(rev, &app, &path, &renderer, &namespace, &plain, opts);
+                let (name, mut rendered) = match &renderer {
+                    Renderer::Flux(spec) => render_flux(rev, raw, &app, &path, spec, &plain, opts),
+                    _ => render_part(rev, &app, &path, &renderer, &namespace, &plain, opts),
+                };
                 app.parts.push(AppPart {
                     path: path.clone(),
                     renderer: name,
                 });
                 match name {
-                    "helm" | "kustomize" => {
-                        taken_roots.insert(path.clone());
-                    }
-                    "directory" => {
-                        taken_files.extend(rendered.iter().map(|r| r.source.file.clone()));
+                    "helm" | "kustomize" | "directory" | "flux" => {
+                        // What the app renders, it takes from the folders' own renderings.
+                        for r in &rendered {
+                            match &r.root {
+                                Some(root) => taken_roots.insert(root.clone()),
+                                None => taken_files.insert(r.source.file.clone()),
+                            };
+                        }
+                        if name != "directory" {
+                            taken_roots.insert(path.clone());
+                        }
                     }
                     _ => {
                         // What the app cannot render is not rendered another way either.
@@ -238,6 +287,393 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
         scan_from = before;
     }
     apps
+}
+
+fn api_group(object: &Value) -> &str {
+    object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .map(|a| crate::model::split_api_version(a).0)
+        .unwrap_or("")
+}
+
+fn is_flux_kustomization(object: &Value) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some("Kustomization")
+        && api_group(object) == "kustomize.toolkit.fluxcd.io"
+}
+
+/// A Flux Kustomization as an app, when its GitRepository is this repository (its URL, or,
+/// where the repository does not declare it, a path that exists here).
+fn parse_flux(
+    object: &Value,
+    source: &SourceLocation,
+    parent: Option<u32>,
+    is_this_repo: &dyn Fn(&str, &str) -> bool,
+    git_repos: &HashMap<(String, String), String>,
+) -> Option<(App, Vec<(String, Renderer)>)> {
+    let spec = object.get("spec")?;
+    let source_ref = spec.get("sourceRef")?;
+    if source_ref.get("kind").and_then(Value::as_str) != Some("GitRepository") {
+        return None;
+    }
+    let namespace = meta_str(object, "namespace").to_string();
+    let repo_ns = source_ref
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(&namespace)
+        .to_string();
+    let repo_name = source_ref.get("name").and_then(Value::as_str)?.to_string();
+    let path = normalize_root(spec.get("path").and_then(Value::as_str).unwrap_or(""));
+    let url = git_repos
+        .get(&(repo_ns, repo_name))
+        .cloned()
+        .unwrap_or_default();
+    // Its GitRepository's URL is this repository's, or (a clone under another URL, a
+    // GitRepository the repository does not declare) its path is a folder here.
+    if !is_this_repo(&url, &path) {
+        return None;
+    }
+    let app = App {
+        name: meta_str(object, "name").to_string(),
+        kind: "Kustomization",
+        namespace: namespace.clone(),
+        source: source.clone(),
+        parent,
+        destination_namespace: spec
+            .get("targetNamespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        destination: spec
+            .pointer("/kubeConfig/secretRef/name")
+            .and_then(Value::as_str)
+            .map(|s| format!("kubeconfig {s}"))
+            .unwrap_or_default(),
+        parts: Vec::new(),
+    };
+    Some((app, vec![(path, Renderer::Flux(spec.clone()))]))
+}
+
+/// What Flux renders for a folder without a kustomization (it generates one): the plain
+/// files below it, and the kustomizations below it rendered whole (their roots).
+fn flux_generated(
+    rev: &Revision,
+    raw: &[RawItem],
+    plain: &HashMap<String, Vec<ManifestItem>>,
+    path: &str,
+) -> (Vec<String>, Vec<String>) {
+    let files = directory_files(plain, path, &serde_json::json!({"recurse": true}));
+    let roots: Vec<String> = rev
+        .plan
+        .roots
+        .iter()
+        .map(|(d, _)| d.clone())
+        .filter(|d| relative(d, path).is_some() || d == path)
+        .filter(|d| raw.iter().any(|r| r.root.as_deref() == Some(d.as_str())))
+        .collect();
+    (files, roots)
+}
+
+/// Renders a Flux Kustomization as kustomize-controller does: its folder's kustomization (or
+/// the one Flux generates: every manifest below, kustomizations whole) with `targetNamespace`,
+/// `namePrefix`, `nameSuffix`, `patches`, `images` and `commonMetadata`, then `postBuild`
+/// variables substituted.
+fn render_flux(
+    rev: &Revision,
+    raw: &[RawItem],
+    app: &App,
+    path: &str,
+    spec: &Value,
+    plain: &HashMap<String, Vec<ManifestItem>>,
+    opts: &LoadOptions,
+) -> (&'static str, Vec<RawItem>) {
+    let fail = |message: String| {
+        let mut item = render_failure(
+            "Kustomization",
+            &app.name,
+            &app.source.file,
+            format!(
+                "Flux Kustomization {}: {}",
+                crate::text::visible_line(&app.name),
+                message
+            ),
+        );
+        if let ManifestItem::Broken { salvage, .. } = &mut item.item {
+            salvage.namespace = app.namespace.clone();
+        }
+        ("unsupported", vec![item])
+    };
+    let mut edits = serde_json::Map::new();
+    if let Some(ns) = spec.get("targetNamespace").filter(|v| v.is_string()) {
+        edits.insert("namespace".into(), ns.clone());
+    }
+    for field in ["namePrefix", "nameSuffix", "patches", "images"] {
+        if let Some(v) = spec.get(field).filter(|v| !v.is_null()) {
+            edits.insert(field.into(), v.clone());
+        }
+    }
+    if let Some(labels) = spec
+        .pointer("/commonMetadata/labels")
+        .filter(|v| v.is_object())
+    {
+        edits.insert(
+            "labels".into(),
+            serde_json::json!([{"pairs": labels, "includeSelectors": false}]),
+        );
+    }
+    if let Some(a) = spec
+        .pointer("/commonMetadata/annotations")
+        .filter(|v| v.is_object())
+    {
+        edits.insert("commonAnnotations".into(), a.clone());
+    }
+    let mut items = match rev.plan.dirs.get(path) {
+        Some(kfile) => {
+            let job = KustomizeJob {
+                dir: path.to_string(),
+                kfile: kfile.clone(),
+                edits: (!edits.is_empty()).then(|| Value::Object(edits)),
+            };
+            render_kustomize_jobs(&rev.repo, &rev.files, &rev.plan.dirs, &[job], opts)
+        }
+        None => {
+            if edits.keys().any(|k| k != "namespace") {
+                return fail(format!(
+                    "{path} has no kustomization.yaml; kdrift applies namePrefix, nameSuffix, \
+                     patches, images and commonMetadata only through one (Flux generates it)"
+                ));
+            }
+            let (files, roots) = flux_generated(rev, raw, plain, path);
+            let mut out = Vec::new();
+            for file in files {
+                for item in &plain[&file] {
+                    out.push(RawItem::new(
+                        item.clone(),
+                        SourceLocation {
+                            file: file.clone(),
+                            line: item_line(item),
+                        },
+                    ));
+                }
+            }
+            for r in raw
+                .iter()
+                .filter(|r| r.root.as_ref().is_some_and(|root| roots.contains(root)))
+            {
+                let mut copy = RawItem::new(r.item.clone(), r.source.clone());
+                copy.root = r.root.clone();
+                out.push(copy);
+            }
+            if let Some(ns) = edits.get("namespace").and_then(Value::as_str) {
+                // Kustomize's namespace transformer: every namespaced object, named or not.
+                let scopes = crate::kinds::ScopeTable::default();
+                for r in &mut out {
+                    if let ManifestItem::Object { object, .. } = &mut r.item {
+                        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+                        if scopes.is_namespaced(api_group(object), kind) {
+                            object["metadata"]["namespace"] = Value::String(ns.to_string());
+                        }
+                    }
+                }
+            }
+            out
+        }
+    };
+    if let Some(post) = spec.get("postBuild").filter(|v| v.is_object()) {
+        match flux_vars(post, raw, &app.namespace) {
+            Ok(vars) => {
+                for r in &mut items {
+                    if let ManifestItem::Object { object, .. } = &mut r.item {
+                        let disabled = object
+                            .pointer(
+                                "/metadata/annotations/kustomize.toolkit.fluxcd.io~1substitute",
+                            )
+                            .and_then(Value::as_str)
+                            == Some("disabled");
+                        if !disabled {
+                            substitute(object, &vars);
+                        }
+                    }
+                }
+            }
+            Err(e) => return fail(e),
+        }
+    }
+    ("flux", items)
+}
+
+fn item_line(item: &ManifestItem) -> Option<usize> {
+    match item {
+        ManifestItem::Object { line, .. }
+        | ManifestItem::NotAnObject { line }
+        | ManifestItem::Broken { line, .. } => Some(*line),
+    }
+}
+
+/// The variables of a Flux `postBuild`: `substituteFrom` ConfigMaps and Secrets (found in the
+/// repository, in the Kustomization's namespace), then `substitute` over them.
+fn flux_vars(
+    post: &Value,
+    raw: &[RawItem],
+    namespace: &str,
+) -> Result<HashMap<String, String>, String> {
+    let mut vars = HashMap::new();
+    for from in post
+        .get("substituteFrom")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let kind = from.get("kind").and_then(Value::as_str).unwrap_or("");
+        let name = from.get("name").and_then(Value::as_str).unwrap_or("");
+        let optional = from
+            .get("optional")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let found = raw.iter().find_map(|r| match &r.item {
+            ManifestItem::Object { object, .. }
+                if object.get("kind").and_then(Value::as_str) == Some(kind)
+                    && meta_str(object, "name") == name
+                    && [namespace, ""].contains(&meta_str(object, "namespace")) =>
+            {
+                Some(object)
+            }
+            _ => None,
+        });
+        let Some(object) = found else {
+            if optional {
+                continue;
+            }
+            return Err(format!(
+                "postBuild.substituteFrom names {kind} {} in {namespace}, which is not in the \
+                 repository",
+                crate::text::visible_line(name)
+            ));
+        };
+        for (k, v) in object
+            .get("data")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let text = v.as_str().unwrap_or("");
+            let value = if kind == "Secret" {
+                crate::drift::compare::decode_base64(v)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default()
+            } else {
+                text.to_string()
+            };
+            vars.insert(k.clone(), value);
+        }
+        for (k, v) in object
+            .get("stringData")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            vars.insert(k.clone(), v.as_str().unwrap_or("").to_string());
+        }
+    }
+    for (k, v) in post
+        .get("substitute")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let value = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        vars.insert(k.clone(), value);
+    }
+    Ok(vars)
+}
+
+/// Flux's variable substitution on every string of an object: `${var}`, `${var:=default}`,
+/// `${var:-default}`; `$${var}` is a literal `${var}`; an unset variable without a default is
+/// empty. A string that was one variable alone becomes the number or boolean its value reads
+/// as (Flux substitutes the YAML text, so `replicas: ${n}` is a number).
+pub(super) fn substitute(v: &mut Value, vars: &HashMap<String, String>) {
+    match v {
+        Value::String(s) => {
+            if !s.contains('$') {
+                return;
+            }
+            let whole = s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1;
+            let out = substitute_text(s, vars);
+            *v = if whole {
+                scalar(&out)
+            } else {
+                Value::String(out)
+            };
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| substitute(i, vars)),
+        Value::Object(map) => map.values_mut().for_each(|i| substitute(i, vars)),
+        _ => {}
+    }
+}
+
+fn scalar(text: &str) -> Value {
+    match text {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => text
+            .parse::<i64>()
+            .map(Value::from)
+            .ok()
+            .or_else(|| {
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && text.contains('.'))
+                    .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+            })
+            .unwrap_or_else(|| Value::String(text.to_string())),
+    }
+}
+
+fn substitute_text(s: &str, vars: &HashMap<String, String>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(lit) = tail.strip_prefix("$${") {
+            out.push_str("${");
+            rest = lit;
+            continue;
+        }
+        let Some(body) = tail.strip_prefix("${") else {
+            out.push('$');
+            rest = &tail[1..];
+            continue;
+        };
+        let Some(end) = body.find('}') else {
+            out.push_str(tail);
+            return out;
+        };
+        let expr = &body[..end];
+        let (name, default) = match expr.find(":=").or_else(|| expr.find(":-")) {
+            Some(i) => (&expr[..i], Some(&expr[i + 2..])),
+            None => (expr, None),
+        };
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+            && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+        if !valid {
+            out.push_str(&tail[..end + 3]);
+        } else {
+            match vars.get(name).filter(|v| !v.is_empty()) {
+                Some(value) => out.push_str(value),
+                None => out.push_str(default.unwrap_or("")),
+            }
+        }
+        rest = &body[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn is_application(object: &Value) -> bool {
@@ -322,6 +758,7 @@ fn parse_application(
     let dest = spec.get("destination").cloned().unwrap_or(Value::Null);
     let app = App {
         name: meta_str(object, "name").to_string(),
+        kind: "Application",
         namespace: meta_str(object, "namespace").to_string(),
         source: source.clone(),
         parent,
@@ -382,6 +819,8 @@ fn render_part(
     let chart = helm::chart_at(&rev.repo, &rev.files, path);
     match detect(rev, path, renderer) {
         Renderer::Unsupported(why) => ("unsupported", fail(why)),
+        // Rendered by `render_flux`.
+        Renderer::Flux(_) => ("flux", Vec::new()),
         Renderer::Helm(h) => {
             let Some(chart) = chart else {
                 return (
@@ -751,6 +1190,32 @@ mod tests {
             parse_image("app@sha256:abc"),
             serde_json::json!({"name": "app", "digest": "sha256:abc"})
         );
+    }
+
+    #[test]
+    fn flux_substitution_reads_as_envsubst() {
+        let vars: HashMap<String, String> = [
+            ("A".to_string(), "1".to_string()),
+            ("E".to_string(), String::new()),
+        ]
+        .into_iter()
+        .collect();
+        for (text, want) in [
+            ("x-${A}-y", "x-1-y"),
+            ("${B:=two}", "two"),
+            ("${B:-two}", "two"),
+            ("${E:=d}", "d"),
+            ("$${A}", "${A}"),
+            ("${1bad}", "${1bad}"),
+            ("$HOME", "$HOME"),
+            ("${unclosed", "${unclosed"),
+            ("${B}", ""),
+        ] {
+            assert_eq!(substitute_text(text, &vars), want, "{text}");
+        }
+        let mut v = serde_json::json!({"n": "${A}", "s": "v${A}", "b": "${T:=true}"});
+        substitute(&mut v, &vars);
+        assert_eq!(v, serde_json::json!({"n": 1, "s": "v1", "b": true}));
     }
 
     #[test]

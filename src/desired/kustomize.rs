@@ -447,7 +447,7 @@ impl Prepared {
                         target.insert(k.clone(), v.clone());
                     }
                 }
-                "patches" | "components" => {
+                "patches" | "components" | "labels" => {
                     let list = map
                         .entry(field.clone())
                         .or_insert_with(|| Value::Array(Vec::new()));

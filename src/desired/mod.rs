@@ -1129,9 +1129,22 @@ impl DesiredSnapshot {
                 .iter()
                 .filter_map(|(k, i)| Some((k.clone(), names.get(*i as usize)?.clone())))
                 .collect(),
-            names: names.iter().cloned().collect(),
+            names: self
+                .apps
+                .iter()
+                .zip(&names)
+                .filter(|(a, _)| a.kind == "Application")
+                .map(|(_, n)| n.clone())
+                .collect(),
             by_annotation: how.by_annotation,
             label: how.label.clone(),
+            flux: self
+                .apps
+                .iter()
+                .zip(&names)
+                .filter(|(a, _)| a.kind == "Kustomization")
+                .map(|(a, n)| ((a.namespace.clone(), a.name.clone()), n.clone()))
+                .collect(),
         })
     }
 

@@ -31,6 +31,9 @@ pub struct AppTracking {
     pub by_annotation: bool,
     /// This label (Argo CD's `application.instanceLabelKey`) marks an app's objects.
     pub label: Option<String>,
+    /// Flux Kustomizations by namespace and name: kustomize-controller marks what it applies
+    /// with the labels `kustomize.toolkit.fluxcd.io/name` and `…/namespace`.
+    pub flux: std::collections::HashMap<(String, String), std::sync::Arc<str>>,
 }
 
 impl AppTracking {
@@ -40,6 +43,18 @@ impl AppTracking {
             return None;
         }
         let meta = object.get("metadata")?;
+        if !self.flux.is_empty() {
+            let labels = meta.get("labels");
+            let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+            if let (Some(name), Some(ns)) = (
+                label("kustomize.toolkit.fluxcd.io/name"),
+                label("kustomize.toolkit.fluxcd.io/namespace"),
+            ) {
+                if let Some(app) = self.flux.get(&(ns.to_string(), name.to_string())) {
+                    return Some(app.clone());
+                }
+            }
+        }
         if self.by_annotation {
             if let Some(id) = meta
                 .get("annotations")
@@ -126,6 +141,35 @@ mod tests {
         assert!(!t.is_tracked(&key, &owned));
         let free = json!({"metadata": {"labels": {"app": "web"}}});
         assert!(t.is_tracked(&key, &free));
+    }
+
+    #[test]
+    fn apps_mark_their_objects_by_annotation_label_or_flux_labels() {
+        let mut apps = AppTracking {
+            names: ["web".into()].into_iter().collect(),
+            by_annotation: true,
+            ..AppTracking::default()
+        };
+        apps.flux
+            .insert(("flux-system".into(), "apps".into()), "apps".into());
+        let key = ResourceKey::new("", "ConfigMap", "shop", "cfg");
+        let marked = |apps: &AppTracking, meta: Value| {
+            apps.marked(&key, &json!({ "metadata": meta }))
+                .map(|a| a.to_string())
+        };
+        let annotated =
+            json!({"annotations": {"argocd.argoproj.io/tracking-id": "web:/ConfigMap:shop/cfg"}});
+        assert_eq!(marked(&apps, annotated.clone()).as_deref(), Some("web"));
+        // An id copied from another object does not mark this one.
+        let copied =
+            json!({"annotations": {"argocd.argoproj.io/tracking-id": "web:/ConfigMap:shop/other"}});
+        assert_eq!(marked(&apps, copied), None);
+        let labelled = json!({"labels": {"app.kubernetes.io/instance": "web"}});
+        assert_eq!(marked(&apps, labelled.clone()), None);
+        apps.label = Some("app.kubernetes.io/instance".into());
+        assert_eq!(marked(&apps, labelled).as_deref(), Some("web"));
+        let flux = json!({"labels": {"kustomize.toolkit.fluxcd.io/name": "apps", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}});
+        assert_eq!(marked(&apps, flux).as_deref(), Some("apps"));
     }
 
     #[test]

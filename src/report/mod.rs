@@ -129,6 +129,8 @@ fn json_report<'a>(report: &'a DriftReport, ctx: &'a ReportContext) -> JsonRepor
 #[derive(Serialize)]
 pub struct AppRow<'a> {
     pub name: &'a str,
+    /// `Application` (Argo CD), `Kustomization` (Flux); empty for "(no app)".
+    pub kind: &'a str,
     /// The app whose rendering declared it (app-of-apps).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<&'a str>,
@@ -148,6 +150,7 @@ pub fn app_rows<'a>(report: &DriftReport, apps: &'a [crate::model::App]) -> Vec<
         .iter()
         .map(|a| AppRow {
             name: &a.name,
+            kind: a.kind,
             parent: a
                 .parent
                 .and_then(|p| apps.get(p as usize))
@@ -183,6 +186,7 @@ pub fn app_rows<'a>(report: &DriftReport, apps: &'a [crate::model::App]) -> Vec<
         .collect();
     let mut none = AppRow {
         name: "(no app)",
+        kind: "",
         parent: None,
         paths: Vec::new(),
         destination: String::new(),

@@ -153,11 +153,13 @@ pub struct Capabilities {
     pub api_versions: Vec<String>,
 }
 
-/// A GitOps app found in the repository: an Argo CD Application whose source is the
-/// repository.
+/// A GitOps app found in the repository: an Argo CD Application or a Flux Kustomization
+/// whose source is the repository.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct App {
     pub name: String,
+    /// `Application` (Argo CD) or `Kustomization` (Flux).
+    pub kind: &'static str,
     /// The Application's own namespace (where Argo CD runs).
     pub namespace: String,
     /// Where the Application is declared.
