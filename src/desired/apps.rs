@@ -432,7 +432,7 @@ fn render_flux(
             let job = KustomizeJob {
                 dir: path.to_string(),
                 kfile: kfile.clone(),
-                edits: (!edits.is_empty()).then(|| Value::Object(edits)),
+                edits: (!edits.is_empty()).then_some(Value::Object(edits)),
             };
             render_kustomize_jobs(&rev.repo, &rev.files, &rev.plan.dirs, &[job], opts)
         }
