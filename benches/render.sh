@@ -108,7 +108,7 @@ for i in $(seq 1 "$apps"); do
   else
     ov=$work/overlay/$name
     mkdir -p "$ov"
-    printf 'resources:\n- %s\nnamePrefix: prod-\nnamespace: %s\nimages:\n- name: nginx\n  newTag: "1.27"\n' "$r/kustomize/$name" "$name" > "$ov/kustomization.yaml"
+    printf 'resources:\n- ../../apps/kustomize/%s\nnamePrefix: prod-\nnamespace: %s\nimages:\n- name: nginx\n  newTag: "1.27"\n' "$name" "$name" > "$ov/kustomization.yaml"
     "$kubectl" kustomize --load-restrictor LoadRestrictionsNone "$ov" > "$p/m/$name.yaml"
   fi
   cp "$r/argocd/$name.yaml" "$p/m/$name-application.yaml"
@@ -117,7 +117,7 @@ gitc "$p" add -A
 gitc "$p" commit -qm plain
 empty=$work/empty.yaml
 printf 'apiVersion: v1\nkind: List\nitems: []\n' > "$empty"
-count=$(XDG_CACHE_HOME=$work/cache "$bin" --config "$config" --repo "$p" diff --live-file "$empty" -o json | python3 -c "import json,sys; print(len(json.load(sys.stdin)['resources']))")
+count=$( (XDG_CACHE_HOME=$work/cache "$bin" --config "$config" --repo "$p" diff --live-file "$empty" -o json || true) | python3 -c "import json,sys; print(len(json.load(sys.stdin)['resources']))")
 
 run() { # repo → milliseconds
   local s e
