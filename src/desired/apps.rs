@@ -263,7 +263,7 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                         );
                     }
                 }
-                for r in &mut rendered {
+                for r in rendered.iter_mut().filter(|r| !r.replaces_object) {
                     r.app = Some(index);
                     // A failure row is the Application's own (its namespace), not a
                     // rendered object's.
@@ -387,22 +387,7 @@ fn render_flux(
     plain: &HashMap<String, Vec<ManifestItem>>,
     opts: &LoadOptions,
 ) -> (&'static str, Vec<RawItem>) {
-    let fail = |message: String| {
-        let mut item = render_failure(
-            "Kustomization",
-            &app.name,
-            &app.source.file,
-            format!(
-                "Flux Kustomization {}: {}",
-                crate::text::visible_line(&app.name),
-                message
-            ),
-        );
-        if let ManifestItem::Broken { salvage, .. } = &mut item.item {
-            salvage.namespace = app.namespace.clone();
-        }
-        ("unsupported", vec![item])
-    };
+    let fail = |message: String| ("unsupported", vec![app_failure(app, message)]);
     let mut edits = serde_json::Map::new();
     if let Some(ns) = spec.get("targetNamespace").filter(|v| v.is_string()) {
         edits.insert("namespace".into(), ns.clone());
@@ -500,6 +485,28 @@ fn render_flux(
         }
     }
     ("flux", items)
+}
+
+/// The row of an app whose source cannot be rendered: the Application (or Kustomization)
+/// itself, invalid with why (it takes the place of the object's own row).
+fn app_failure(app: &App, message: String) -> RawItem {
+    let api = match app.kind {
+        "Kustomization" => "kustomize.toolkit.fluxcd.io/v1",
+        _ => "argoproj.io/v1alpha1",
+    };
+    let mut item = render_failure(
+        app.kind,
+        &app.name,
+        &app.source.file,
+        format!("cannot render its source: {message}"),
+    );
+    if let ManifestItem::Broken { salvage, .. } = &mut item.item {
+        salvage.namespace = app.namespace.clone();
+        salvage.api_version = api.to_string();
+    }
+    item.replaces_object = true;
+    item.app = app.parent;
+    item
 }
 
 fn item_line(item: &ManifestItem) -> Option<usize> {
@@ -803,18 +810,7 @@ fn render_part(
     plain: &HashMap<String, Vec<ManifestItem>>,
     opts: &LoadOptions,
 ) -> (&'static str, Vec<RawItem>) {
-    let fail = |message: String| {
-        let mut item = render_failure(
-            "Application",
-            &app.name,
-            &app.source.file,
-            format!("app {}: {}", crate::text::visible_line(&app.name), message),
-        );
-        if let ManifestItem::Broken { salvage, .. } = &mut item.item {
-            salvage.namespace = app.namespace.clone();
-        }
-        vec![item]
-    };
+    let fail = |message: String| vec![app_failure(app, message)];
     let kfile = rev.plan.dirs.get(path);
     let chart = helm::chart_at(&rev.repo, &rev.files, path);
     match detect(rev, path, renderer) {

@@ -143,6 +143,9 @@ struct RawItem {
     app: Option<u32>,
     /// The namespace its app deploys to, for a namespaced object that names none.
     app_namespace: Option<String>,
+    /// An invalid row that stands for the object of its key (an app that cannot render):
+    /// the object's own row gives way to it.
+    replaces_object: bool,
 }
 
 impl RawItem {
@@ -153,6 +156,7 @@ impl RawItem {
             root: None,
             app: None,
             app_namespace: None,
+            replaces_object: false,
         }
     }
 }
@@ -939,6 +943,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
     let mut invalid = Vec::new();
     let mut by_key: HashMap<ResourceKey, Vec<DesiredObject>> = HashMap::new();
     let mut app_of: HashMap<ResourceKey, u32> = HashMap::new();
+    let mut replaced: std::collections::HashSet<ResourceKey> = Default::default();
     for r in raw {
         let default_namespace = r.app_namespace.as_deref().unwrap_or(default_namespace);
         match r.item {
@@ -963,6 +968,9 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                 });
                 if let (Some(k), Some(app)) = (&key, r.app) {
                     app_of.insert(k.clone(), app);
+                }
+                if let (Some(k), true) = (&key, r.replaces_object) {
+                    replaced.insert(k.clone());
                 }
                 invalid.push(InvalidManifest {
                     key,
@@ -1025,6 +1033,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
             }
         }
     }
+    by_key.retain(|k, _| !replaced.contains(k));
     let mut objects = Vec::with_capacity(by_key.len());
     let mut by_key: Vec<_> = by_key.into_iter().collect();
     by_key.sort_unstable_by(|a, b| a.0.cmp(&b.0));
