@@ -296,6 +296,69 @@ fn tree_grouped_by_folder() {
     insta::assert_snapshot!(screen(&s));
 }
 
+/// The report of `state` with apps (shop's resources are app `shop`, the rest none) and a
+/// hook, grouped by app with `g` twice (each after a pause).
+fn apps_state(w: u16, h: u16) -> AppState {
+    let mut s = unloaded_at(w, h, "/src/gitops");
+    let mut r = report();
+    for e in &mut r.entries {
+        if e.key.namespace == "shop" {
+            e.app = Some("shop".into());
+        }
+    }
+    let mut hook = entry(
+        "batch",
+        "Job",
+        "shop",
+        "migrate",
+        DriftStatus::Hook,
+        Some("charts/shop/templates/migrate.yaml"),
+        Some(json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"}})),
+        None,
+    );
+    hook.app = Some("shop".into());
+    hook.reason =
+        Some("Helm hook pre-upgrade: run around an install, upgrade or sync, not compared".into());
+    r.entries.push(hook);
+    r.entries.sort_by(|a, b| a.key.cmp(&b.key));
+    update(
+        &mut s,
+        Msg::Report(Box::new(ReportUpdate {
+            report: r,
+            revision: RevisionInfo {
+                spec: "HEAD".into(),
+                commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".into(),
+                short: "a1b2c3d".into(),
+                subject: "shop: raise web memory".into(),
+                branch: Some("main".into()),
+                ..RevisionInfo::default()
+            },
+            live: LiveState::Connected {
+                freshest: t0() - Duration::from_secs(3),
+            },
+        })),
+    );
+    for second in 1..=2 {
+        keys(&mut s, &[Key::Char('g')]);
+        update(&mut s, Msg::Tick(t0() + Duration::from_secs(second)));
+    }
+    assert_eq!(s.grouping, tree::Grouping::App);
+    s
+}
+
+#[test]
+fn tree_grouped_by_app_80x24_and_40x10() {
+    let s = apps_state(80, 24);
+    insta::assert_snapshot!("tree_by_app_80x24", screen(&s));
+    let s = apps_state(40, 10);
+    insta::assert_snapshot!("tree_by_app_40x10", screen(&s));
+    // A third `g` goes back to namespaces.
+    let mut s = apps_state(80, 24);
+    keys(&mut s, &[Key::Char('g')]);
+    update(&mut s, Msg::Tick(t0() + Duration::from_secs(3)));
+    assert_eq!(s.grouping, tree::Grouping::Namespace);
+}
+
 #[test]
 fn gg_goes_to_the_top_and_g_after_a_pause_does_not() {
     let mut s = state(80, 24);

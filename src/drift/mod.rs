@@ -179,6 +179,11 @@ impl Summary {
         }
     }
 
+    /// Every resource counted, whatever its status.
+    pub fn total(&self) -> usize {
+        DriftStatus::ALL.iter().map(|s| self.count(*s)).sum()
+    }
+
     /// Whether everything is synced.
     pub fn is_clean(&self) -> bool {
         self.out_of_sync + self.missing + self.extra + self.unknown + self.invalid + self.refused

@@ -389,7 +389,7 @@ pub fn health_lines(report: &DriftReport) -> Option<String> {
 
 /// The summary line.
 pub fn summary_line(s: &Summary, ctx: &ReportContext) -> String {
-    let total: usize = DriftStatus::ALL.iter().map(|st| s.count(*st)).sum();
+    let total = s.total();
     let parts: Vec<String> = DriftStatus::ALL
         .iter()
         .filter(|st| !st.is_occasional() || s.count(**st) > 0)

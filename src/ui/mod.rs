@@ -373,12 +373,7 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                     row.label.clone(),
                     Style::default().add_modifier(Modifier::BOLD),
                 ));
-                let total = counts.synced
-                    + counts.out_of_sync
-                    + counts.missing
-                    + counts.extra
-                    + counts.unknown
-                    + counts.invalid;
+                let total = counts.total();
                 spans.push(Span::styled(format!("  {total}"), theme.dim()));
                 let drifted = total - counts.synced;
                 if drifted > 0 {
