@@ -18,16 +18,27 @@ fn try_load(
     ns: &str,
 ) -> Result<DesiredSnapshot, desired::DesiredError> {
     desired::load(&LoadOptions {
-        repo: Some(repo.path().to_path_buf()),
         rev: rev.into(),
         paths: paths.iter().map(|p| p.to_string()).collect(),
         default_namespace: ns.into(),
+        ..options(repo)
+    })
+}
+
+/// How the tests read a repository: HEAD, everything, namespace `default`, renderers on
+/// PATH, apps found, the cache inside `.git`.
+fn options(repo: &TestRepo) -> LoadOptions {
+    LoadOptions {
+        repo: Some(repo.path().to_path_buf()),
+        rev: "HEAD".into(),
+        paths: vec![],
+        default_namespace: "default".into(),
         kustomize_command: String::new(),
         helm_command: String::new(),
         capabilities: None,
         apps: Default::default(),
         cache_dir: repo.path().join(".git").join("kdrift-cache"),
-    })
+    }
 }
 
 fn keys(s: &DesiredSnapshot) -> Vec<String> {
@@ -258,15 +269,8 @@ fn kustomizations_are_rendered_and_their_files_not_read_twice() {
     repo.write("broken/kustomization.yaml", "resources:\n- missing.yaml\n");
     repo.commit("kustomize");
     let s = desired::load(&LoadOptions {
-        repo: Some(repo.path().to_path_buf()),
-        rev: "HEAD".into(),
-        paths: vec![],
-        default_namespace: "default".into(),
         kustomize_command: kubectl.display().to_string(),
-        helm_command: String::new(),
-        capabilities: None,
-        apps: Default::default(),
-        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+        ..options(&repo)
     })
     .unwrap();
     assert_eq!(
@@ -295,15 +299,8 @@ fn kustomization_without_a_renderer_is_one_invalid_row() {
     repo.write("app/cm.yaml", &cm("settings", "x"));
     repo.commit("kustomize");
     let s = desired::load(&LoadOptions {
-        repo: Some(repo.path().to_path_buf()),
-        rev: "HEAD".into(),
-        paths: vec![],
-        default_namespace: "default".into(),
         kustomize_command: repo.path().join("no-such-kubectl").display().to_string(),
-        helm_command: String::new(),
-        capabilities: None,
-        apps: Default::default(),
-        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+        ..options(&repo)
     })
     .unwrap();
     assert!(s.objects.is_empty());
@@ -326,17 +323,7 @@ fn a_new_commit_reparses_only_the_blobs_that_changed() {
     }
     repo.write("apps/broken.yaml", "kind: ConfigMap\nmetadata: [\n");
     repo.commit("first");
-    let opts = LoadOptions {
-        repo: Some(repo.path().to_path_buf()),
-        rev: "HEAD".into(),
-        paths: vec![],
-        default_namespace: "default".into(),
-        kustomize_command: String::new(),
-        helm_command: String::new(),
-        capabilities: None,
-        apps: Default::default(),
-        cache_dir: repo.path().join(".git").join("kdrift-cache"),
-    };
+    let opts = LoadOptions { ..options(&repo) };
     let mut cache = desired::ParseCache::default();
     let first = desired::load_cached(&opts, &mut cache).unwrap();
     assert_eq!(cache.last_parsed, 21);
@@ -363,15 +350,9 @@ fn a_new_commit_reparses_only_the_blobs_that_changed() {
 
 fn load_with_helm(repo: &TestRepo, helm: &std::path::Path) -> DesiredSnapshot {
     desired::load(&LoadOptions {
-        repo: Some(repo.path().to_path_buf()),
-        rev: "HEAD".into(),
-        paths: vec![],
         default_namespace: "apps".into(),
-        kustomize_command: String::new(),
         helm_command: helm.display().to_string(),
-        capabilities: None,
-        apps: Default::default(),
-        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+        ..options(repo)
     })
     .unwrap()
 }
@@ -570,18 +551,13 @@ fn a_chart_without_secrets_is_cached_on_disk_and_a_change_renders_again() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
     // The cluster's capabilities reach the templates.
     let s = desired::load(&LoadOptions {
-        repo: Some(repo.path().to_path_buf()),
-        rev: "HEAD".into(),
-        paths: vec![],
         default_namespace: "apps".into(),
-        kustomize_command: String::new(),
         helm_command: helm.display().to_string(),
         capabilities: Some(desired::helm::Capabilities {
             kube_version: "v1.31.4".into(),
             api_versions: vec!["example.com/v1".into(), "example.com/v1/Widget".into()],
         }),
-        apps: Default::default(),
-        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+        ..options(&repo)
     })
     .unwrap();
     assert_eq!(s.objects[0].object["data"]["kube"], "v1.31.4");
@@ -675,15 +651,9 @@ fn argo_cd_applications_render_their_folders_their_way_and_nest() {
     write_gitops(&repo);
     repo.commit("gitops");
     let s = desired::load(&LoadOptions {
-        repo: Some(repo.path().to_path_buf()),
-        rev: "HEAD".into(),
-        paths: vec![],
-        default_namespace: "default".into(),
         kustomize_command: kubectl.display().to_string(),
         helm_command: helm.display().to_string(),
-        capabilities: None,
-        apps: Default::default(),
-        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+        ..options(&repo)
     })
     .unwrap();
     let names: Vec<(&str, Option<&str>)> = s
@@ -779,18 +749,13 @@ fn argo_cd_applications_render_their_folders_their_way_and_nest() {
 
     // apps.discover: false reads the folders as before.
     let plain = desired::load(&LoadOptions {
-        repo: Some(repo.path().to_path_buf()),
-        rev: "HEAD".into(),
-        paths: vec![],
-        default_namespace: "default".into(),
         kustomize_command: kubectl.display().to_string(),
         helm_command: helm.display().to_string(),
-        capabilities: None,
         apps: desired::apps::AppsOptions {
             discover: false,
             repo_urls: vec![],
         },
-        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+        ..options(&repo)
     })
     .unwrap();
     assert!(plain.apps.is_empty());
@@ -859,15 +824,8 @@ fn flux_kustomizations_render_their_paths_with_targets_and_substitution() {
     );
     repo.commit("flux");
     let s = desired::load(&LoadOptions {
-        repo: Some(repo.path().to_path_buf()),
-        rev: "HEAD".into(),
-        paths: vec![],
-        default_namespace: "default".into(),
         kustomize_command: kubectl.display().to_string(),
-        helm_command: String::new(),
-        capabilities: None,
-        apps: Default::default(),
-        cache_dir: repo.path().join(".git").join("kdrift-cache"),
+        ..options(&repo)
     })
     .unwrap();
     assert!(s.invalid.is_empty(), "{:?}", s.invalid);

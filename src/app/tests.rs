@@ -207,11 +207,15 @@ fn unloaded_at(w: u16, h: u16, repo: &str) -> AppState {
 }
 
 fn state(w: u16, h: u16) -> AppState {
-    let mut s = unloaded_at(w, h, "/src/gitops");
+    with_report(unloaded_at(w, h, "/src/gitops"), report())
+}
+
+/// `s` after a report of `report` at the test commit, connected.
+fn with_report(mut s: AppState, report: DriftReport) -> AppState {
     update(
         &mut s,
         Msg::Report(Box::new(ReportUpdate {
-            report: report(),
+            report,
             revision: RevisionInfo {
                 spec: "HEAD".into(),
                 commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".into(),
@@ -299,7 +303,7 @@ fn tree_grouped_by_folder() {
 /// The report of `state` with apps (shop's resources are app `shop`, the rest none) and a
 /// hook, grouped by app with `g` twice (each after a pause).
 fn apps_state(w: u16, h: u16) -> AppState {
-    let mut s = unloaded_at(w, h, "/src/gitops");
+    let s = unloaded_at(w, h, "/src/gitops");
     let mut r = report();
     for e in &mut r.entries {
         if e.key.namespace == "shop" {
@@ -321,23 +325,7 @@ fn apps_state(w: u16, h: u16) -> AppState {
         Some("Helm hook pre-upgrade: run around an install, upgrade or sync, not compared".into());
     r.entries.push(hook);
     r.entries.sort_by(|a, b| a.key.cmp(&b.key));
-    update(
-        &mut s,
-        Msg::Report(Box::new(ReportUpdate {
-            report: r,
-            revision: RevisionInfo {
-                spec: "HEAD".into(),
-                commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".into(),
-                short: "a1b2c3d".into(),
-                subject: "shop: raise web memory".into(),
-                branch: Some("main".into()),
-                ..RevisionInfo::default()
-            },
-            live: LiveState::Connected {
-                freshest: t0() - Duration::from_secs(3),
-            },
-        })),
-    );
+    let mut s = with_report(s, r);
     for second in 1..=2 {
         keys(&mut s, &[Key::Char('g')]);
         update(&mut s, Msg::Tick(t0() + Duration::from_secs(second)));

