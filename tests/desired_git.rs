@@ -872,3 +872,75 @@ fn flux_kustomizations_render_their_paths_with_targets_and_substitution() {
         Some("flux-system")
     );
 }
+
+#[test]
+fn flux_helm_releases_render_in_repo_charts_and_name_remote_ones() {
+    let Some(helm) = support::helm() else {
+        return;
+    };
+    let repo = TestRepo::new();
+    let hr = |name: &str, chart: &str, source: &str, extra: &str| {
+        format!("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m\n  chart:\n    spec:\n      chart: {chart}\n      sourceRef:\n        kind: {source}\n        name: flux-system\n{extra}")
+    };
+    repo.write(
+        "releases/podinfo.yaml",
+        &hr(
+            "podinfo",
+            "./charts/podinfo",
+            "GitRepository",
+            "  targetNamespace: web\n  values:\n    replicas: 3\n  valuesFrom:\n  - kind: ConfigMap\n    name: podinfo-values\n  - kind: ConfigMap\n    name: podinfo-values\n    valuesKey: color\n    targetPath: ui.color\n",
+        ),
+    );
+    repo.write(
+        "releases/redis.yaml",
+        &hr("redis", "redis", "HelmRepository", ""),
+    );
+    repo.write(
+        "releases/values.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: podinfo-values\n  namespace: flux-system\ndata:\n  values.yaml: |\n    replicas: 2\n    message: from-configmap\n  color: teal\n",
+    );
+    repo.write(
+        "charts/podinfo/Chart.yaml",
+        "apiVersion: v2\nname: podinfo\nversion: 6.0.0\n",
+    );
+    repo.write(
+        "charts/podinfo/values.yaml",
+        "replicas: 1\nmessage: default\nui:\n  color: blue\n",
+    );
+    repo.write(
+        "charts/podinfo/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  replicas: {{ .Values.replicas | quote }}\n  message: {{ .Values.message | quote }}\n  color: {{ .Values.ui.color | quote }}\n  namespace: {{ .Release.Namespace | quote }}\n",
+    );
+    repo.commit("helm releases");
+    let s = desired::load(&LoadOptions {
+        helm_command: helm.display().to_string(),
+        ..options(&repo)
+    })
+    .unwrap();
+    let apps: Vec<(&str, &str)> = s.apps.iter().map(|a| (a.name.as_str(), a.kind)).collect();
+    assert_eq!(apps, [("podinfo", "HelmRelease"), ("redis", "HelmRelease")]);
+    // Release `[targetNamespace-]name`, into targetNamespace; the chart's values, then
+    // valuesFrom (targetPath as --set), then values.
+    let cm = s
+        .objects
+        .iter()
+        .find(|o| o.key.to_string() == "/ConfigMap/web/web-podinfo")
+        .unwrap_or_else(|| panic!("{:?}", keys(&s)));
+    assert_eq!(cm.object["data"]["replicas"], "3");
+    assert_eq!(cm.object["data"]["message"], "from-configmap");
+    assert_eq!(cm.object["data"]["color"], "teal");
+    assert_eq!(cm.object["data"]["namespace"], "web");
+    // The chart's own rendering (release "podinfo", namespace default) gave way.
+    assert!(!keys(&s).contains(&"/ConfigMap/default/podinfo".to_string()));
+    // A chart from a Helm repository: the HelmRelease's own row, invalid with why.
+    assert_eq!(s.invalid.len(), 1, "{:?}", s.invalid);
+    assert!(
+        s.invalid[0].message.contains("HelmRepository"),
+        "{}",
+        s.invalid[0].message
+    );
+    assert_eq!(
+        s.invalid[0].key.as_ref().map(|k| k.to_string()).as_deref(),
+        Some("helm.toolkit.fluxcd.io/HelmRelease/flux-system/redis")
+    );
+}

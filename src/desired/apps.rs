@@ -81,6 +81,8 @@ enum Renderer {
     Directory(Value),
     /// A Flux Kustomization's spec.
     Flux(Value),
+    /// A Flux HelmRelease's spec, with its namespace.
+    FluxHelm(Value, String),
     Unsupported(String),
 }
 
@@ -161,6 +163,10 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                     parse_flux(object, &r.source, r.app, &is_this_repo, &git_repos)
                         .map(|(app, sources)| (app, sources, r.root.clone()))
                 }
+                ManifestItem::Object { object, .. } if is_helm_release(object) => {
+                    parse_helm_release(object, &r.source, r.app, &is_this_repo, &git_repos)
+                        .map(|(app, sources)| (app, sources, r.root.clone()))
+                }
                 _ => None,
             })
             .collect();
@@ -178,7 +184,7 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                             Renderer::Directory(d) => {
                                 files.extend(directory_files(&plain, path, &d))
                             }
-                            Renderer::Helm(_) | Renderer::Kustomize(_) => {
+                            Renderer::Helm(_) | Renderer::Kustomize(_) | Renderer::FluxHelm(..) => {
                                 roots.insert(path.clone());
                             }
                             Renderer::Flux(_) => {
@@ -233,6 +239,9 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
             for (path, renderer) in sources {
                 let (name, mut rendered) = match &renderer {
                     Renderer::Flux(spec) => render_flux(rev, raw, &app, &path, spec, &plain, opts),
+                    Renderer::FluxHelm(spec, ns) => {
+                        render_helm_release(rev, raw, &app, &path, spec, ns, opts)
+                    }
                     _ => render_part(rev, &app, &path, &renderer, &namespace, &plain, opts),
                 };
                 app.parts.push(AppPart {
@@ -350,6 +359,7 @@ fn parse_flux(
             .map(|s| format!("kubeconfig {s}"))
             .unwrap_or_default(),
         parts: Vec::new(),
+        release: String::new(),
     };
     Some((app, vec![(path, Renderer::Flux(spec.clone()))]))
 }
@@ -492,6 +502,7 @@ fn render_flux(
 fn app_failure(app: &App, message: String) -> RawItem {
     let api = match app.kind {
         "Kustomization" => "kustomize.toolkit.fluxcd.io/v1",
+        "HelmRelease" => "helm.toolkit.fluxcd.io/v2",
         _ => "argoproj.io/v1alpha1",
     };
     let mut item = render_failure(
@@ -507,6 +518,219 @@ fn app_failure(app: &App, message: String) -> RawItem {
     item.replaces_object = true;
     item.app = app.parent;
     item
+}
+
+fn is_helm_release(object: &Value) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some("HelmRelease")
+        && api_group(object) == "helm.toolkit.fluxcd.io"
+}
+
+/// A Flux HelmRelease as an app: its chart comes from this repository (a GitRepository of
+/// it, by URL or because the chart's folder is here), or from somewhere kdrift cannot
+/// render offline (a HelmRepository, an OCIRepository, a HelmChart), which is an app whose
+/// row says so.
+fn parse_helm_release(
+    object: &Value,
+    source: &SourceLocation,
+    parent: Option<u32>,
+    is_this_repo: &dyn Fn(&str, &str) -> bool,
+    git_repos: &HashMap<(String, String), String>,
+) -> Option<(App, Vec<(String, Renderer)>)> {
+    let spec = object.get("spec")?;
+    let namespace = meta_str(object, "namespace").to_string();
+    let name = meta_str(object, "name").to_string();
+    let target = spec
+        .get("targetNamespace")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let release = spec
+        .get("releaseName")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| match &target {
+            Some(t) => format!("{t}-{name}"),
+            None => name.clone(),
+        });
+    let app = App {
+        name: name.clone(),
+        kind: "HelmRelease",
+        namespace: namespace.clone(),
+        source: source.clone(),
+        parent,
+        destination_namespace: target.clone().unwrap_or_else(|| namespace.clone()),
+        destination: spec
+            .pointer("/kubeConfig/secretRef/name")
+            .and_then(Value::as_str)
+            .map(|s| format!("kubeconfig {s}"))
+            .unwrap_or_default(),
+        parts: Vec::new(),
+        release,
+    };
+    let chart_spec = spec.pointer("/chart/spec");
+    let source_ref = chart_spec
+        .and_then(|c| c.get("sourceRef"))
+        .or_else(|| spec.get("chartRef"));
+    let kind = source_ref
+        .and_then(|r| r.get("kind"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let ref_name = source_ref
+        .and_then(|r| r.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let chart = chart_spec
+        .and_then(|c| c.get("chart"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if kind != "GitRepository" {
+        let why = format!(
+            "its chart {} comes from the {kind} {}; kdrift renders only charts in this \
+             repository, offline",
+            crate::text::visible_line(chart),
+            crate::text::visible_line(ref_name)
+        );
+        return Some((app, vec![(String::new(), Renderer::Unsupported(why))]));
+    }
+    let repo_ns = source_ref
+        .and_then(|r| r.get("namespace"))
+        .and_then(Value::as_str)
+        .unwrap_or(&namespace)
+        .to_string();
+    let url = git_repos
+        .get(&(repo_ns, ref_name.to_string()))
+        .cloned()
+        .unwrap_or_default();
+    let path = normalize_root(chart);
+    if !is_this_repo(&url, &path) {
+        return None;
+    }
+    Some((
+        app,
+        vec![(path, Renderer::FluxHelm(spec.clone(), namespace))],
+    ))
+}
+
+/// Renders a Flux HelmRelease's chart as helm-controller does: release name `releaseName`,
+/// else `[targetNamespace-]name`; into `targetNamespace`, else the HelmRelease's namespace;
+/// values: the chart's, `chart.spec.valuesFiles` (from the repository root), `valuesFrom`
+/// (ConfigMaps and Secrets found in the repository; `targetPath` as `--set`), then `values`.
+fn render_helm_release(
+    rev: &Revision,
+    raw: &[RawItem],
+    app: &App,
+    path: &str,
+    spec: &Value,
+    namespace: &str,
+    opts: &LoadOptions,
+) -> (&'static str, Vec<RawItem>) {
+    let fail = |message: String| ("unsupported", vec![app_failure(app, message)]);
+    let Some(chart) = helm::chart_at(&rev.repo, &rev.files, path) else {
+        return fail(format!(
+            "{path}/Chart.yaml does not exist; helm cannot render {path}"
+        ));
+    };
+    let mut h = default_chart_spec(&chart, opts);
+    let target = spec
+        .get("targetNamespace")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty());
+    h.namespace = target.unwrap_or(namespace).to_string();
+    h.release = app.release.clone();
+    for f in spec
+        .pointer("/chart/spec/valuesFiles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let file = super::kustomize::join_normalized("", f.trim_start_matches("./"))
+            .and_then(|p| rev.files.iter().find(|t| t.path == p && !t.is_link));
+        let Some(file) = file else {
+            return fail(format!(
+                "values file {} does not exist in the repository",
+                crate::text::visible_line(f)
+            ));
+        };
+        match rev
+            .repo
+            .read_blob_limited(file, super::git::MAX_MANIFEST_BYTES)
+        {
+            Ok(Ok(data)) => h.values.push(String::from_utf8_lossy(&data).into_owned()),
+            Ok(Err(e)) => return fail(format!("values file {}: {e}", file.path)),
+            Err(e) => return fail(e.to_string()),
+        }
+    }
+    for from in spec
+        .get("valuesFrom")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let kind = from.get("kind").and_then(Value::as_str).unwrap_or("");
+        let name = from.get("name").and_then(Value::as_str).unwrap_or("");
+        let key = from
+            .get("valuesKey")
+            .and_then(Value::as_str)
+            .unwrap_or("values.yaml");
+        let optional = from
+            .get("optional")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let value = find_object(raw, kind, name, &app.namespace).and_then(|o| {
+            let data = o.get("data").and_then(|d| d.get(key));
+            match (kind, data) {
+                ("Secret", Some(v)) => crate::drift::compare::decode_base64(v)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned()),
+                (_, Some(v)) => v.as_str().map(str::to_string),
+                _ => o
+                    .get("stringData")
+                    .and_then(|d| d.get(key))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            }
+        });
+        match (value, from.get("targetPath").and_then(Value::as_str)) {
+            (Some(v), Some(target)) => h.set.push((target.to_string(), v, false)),
+            (Some(v), None) => h.values.push(v),
+            (None, _) if optional => {}
+            (None, _) => {
+                return fail(format!(
+                    "valuesFrom names key {} of {kind} {} in {}, which is not in the repository",
+                    crate::text::visible_line(key),
+                    crate::text::visible_line(name),
+                    app.namespace
+                ))
+            }
+        }
+    }
+    if let Some(v) = spec.get("values").filter(|v| v.is_object()) {
+        h.values.push(v.to_string());
+    }
+    (
+        "helm",
+        render_chart_jobs(&rev.repo, &rev.files, &[(chart, h)], opts),
+    )
+}
+
+/// A ConfigMap or Secret (`kind`) named `name` in `namespace` among the items.
+fn find_object<'a>(
+    raw: &'a [RawItem],
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) -> Option<&'a Value> {
+    raw.iter().find_map(|r| match &r.item {
+        ManifestItem::Object { object, .. }
+            if object.get("kind").and_then(Value::as_str) == Some(kind)
+                && meta_str(object, "name") == name
+                && [namespace, ""].contains(&meta_str(object, "namespace")) =>
+        {
+            Some(object)
+        }
+        _ => None,
+    })
 }
 
 fn item_line(item: &ManifestItem) -> Option<usize> {
@@ -537,17 +761,7 @@ fn flux_vars(
             .get("optional")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let found = raw.iter().find_map(|r| match &r.item {
-            ManifestItem::Object { object, .. }
-                if object.get("kind").and_then(Value::as_str) == Some(kind)
-                    && meta_str(object, "name") == name
-                    && [namespace, ""].contains(&meta_str(object, "namespace")) =>
-            {
-                Some(object)
-            }
-            _ => None,
-        });
-        let Some(object) = found else {
+        let Some(object) = find_object(raw, kind, name, namespace) else {
             if optional {
                 continue;
             }
@@ -779,6 +993,7 @@ fn parse_application(
             }
         },
         parts: Vec::new(),
+        release: String::new(),
     };
     Some((app, parts))
 }
@@ -815,8 +1030,8 @@ fn render_part(
     let chart = helm::chart_at(&rev.repo, &rev.files, path);
     match detect(rev, path, renderer) {
         Renderer::Unsupported(why) => ("unsupported", fail(why)),
-        // Rendered by `render_flux`.
-        Renderer::Flux(_) => ("flux", Vec::new()),
+        // Rendered by `render_flux` and `render_helm_release`.
+        Renderer::Flux(_) | Renderer::FluxHelm(..) => ("flux", Vec::new()),
         Renderer::Helm(h) => {
             let Some(chart) = chart else {
                 return (

@@ -1154,6 +1154,18 @@ impl DesiredSnapshot {
                 .filter(|(a, _)| a.kind == "Kustomization")
                 .map(|(a, n)| ((a.namespace.clone(), a.name.clone()), n.clone()))
                 .collect(),
+            releases: self
+                .apps
+                .iter()
+                .zip(&names)
+                .filter(|(a, _)| a.kind == "HelmRelease")
+                .map(|(a, n)| {
+                    (
+                        (a.destination_namespace.clone(), a.release.clone()),
+                        n.clone(),
+                    )
+                })
+                .collect(),
         })
     }
 

@@ -34,6 +34,9 @@ pub struct AppTracking {
     /// Flux Kustomizations by namespace and name: kustomize-controller marks what it applies
     /// with the labels `kustomize.toolkit.fluxcd.io/name` and `…/namespace`.
     pub flux: std::collections::HashMap<(String, String), std::sync::Arc<str>>,
+    /// Flux HelmReleases by release namespace and name: Helm marks what it installs with
+    /// the annotations `meta.helm.sh/release-name` and `…/release-namespace`.
+    pub releases: std::collections::HashMap<(String, String), std::sync::Arc<str>>,
 }
 
 impl AppTracking {
@@ -51,6 +54,18 @@ impl AppTracking {
                 label("kustomize.toolkit.fluxcd.io/namespace"),
             ) {
                 if let Some(app) = self.flux.get(&(ns.to_string(), name.to_string())) {
+                    return Some(app.clone());
+                }
+            }
+        }
+        if !self.releases.is_empty() {
+            let annotations = meta.get("annotations");
+            let annotation = |k: &str| annotations.and_then(|l| l.get(k)).and_then(Value::as_str);
+            if let (Some(name), Some(ns)) = (
+                annotation("meta.helm.sh/release-name"),
+                annotation("meta.helm.sh/release-namespace"),
+            ) {
+                if let Some(app) = self.releases.get(&(ns.to_string(), name.to_string())) {
                     return Some(app.clone());
                 }
             }
@@ -170,6 +185,10 @@ mod tests {
         assert_eq!(marked(&apps, labelled).as_deref(), Some("web"));
         let flux = json!({"labels": {"kustomize.toolkit.fluxcd.io/name": "apps", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}});
         assert_eq!(marked(&apps, flux).as_deref(), Some("apps"));
+        apps.releases
+            .insert(("web".into(), "web-podinfo".into()), "podinfo".into());
+        let release = json!({"annotations": {"meta.helm.sh/release-name": "web-podinfo", "meta.helm.sh/release-namespace": "web"}});
+        assert_eq!(marked(&apps, release).as_deref(), Some("podinfo"));
     }
 
     #[test]

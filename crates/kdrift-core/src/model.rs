@@ -172,6 +172,9 @@ pub struct App {
     pub destination: String,
     /// The folders it renders, and how.
     pub parts: Vec<AppPart>,
+    /// The Helm release a Flux HelmRelease installs (empty for other apps).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub release: String,
 }
 
 /// One source of an app in the repository.
