@@ -930,8 +930,10 @@ fn flux_helm_releases_render_in_repo_charts_and_name_remote_ones() {
     assert_eq!(cm.object["data"]["message"], "from-configmap");
     assert_eq!(cm.object["data"]["color"], "teal");
     assert_eq!(cm.object["data"]["namespace"], "web");
-    // The chart's own rendering (release "podinfo", namespace default) gave way.
+    // The chart's own rendering (release "podinfo", namespace default) gave way; the rest
+    // of the repository stays.
     assert!(!keys(&s).contains(&"/ConfigMap/default/podinfo".to_string()));
+    assert!(keys(&s).contains(&"/ConfigMap/flux-system/podinfo-values".to_string()));
     // A chart from a Helm repository: the HelmRelease's own row, invalid with why.
     assert_eq!(s.invalid.len(), 1, "{:?}", s.invalid);
     assert!(

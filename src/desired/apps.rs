@@ -261,16 +261,18 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                             taken_roots.insert(path.clone());
                         }
                     }
-                    _ => {
-                        // What the app cannot render is not rendered another way either.
+                    // What the app cannot render is not rendered another way either (but the
+                    // repository root is everyone's, and the app's own file stays).
+                    _ if !path.is_empty() => {
                         taken_roots.insert(path.clone());
                         taken_files.extend(
                             plain
                                 .keys()
-                                .filter(|f| relative(f, &path).is_some())
+                                .filter(|f| relative(f, &path).is_some() && **f != app.source.file)
                                 .cloned(),
                         );
                     }
+                    _ => {}
                 }
                 for r in rendered.iter_mut().filter(|r| !r.replaces_object) {
                     r.app = Some(index);
@@ -591,7 +593,9 @@ fn parse_helm_release(
             crate::text::visible_line(chart),
             crate::text::visible_line(ref_name)
         );
-        return Some((app, vec![(String::new(), Renderer::Unsupported(why))]));
+        // Named as Argo CD's remote charts are: no folder of this repository.
+        let place = format!("{chart}@{kind}/{ref_name}");
+        return Some((app, vec![(place, Renderer::Unsupported(why))]));
     }
     let repo_ns = source_ref
         .and_then(|r| r.get("namespace"))
