@@ -49,6 +49,9 @@ fn report_problem(ui: &UnboundedSender<Msg>, last: &mut Option<String>, text: St
     }
 }
 
+/// How long a first read with charts waits for the cluster's capabilities.
+const CAPABILITIES_WAIT: Duration = Duration::from_secs(10);
+
 /// Reads Git at start, then whenever HEAD (or the branch asked for) moves, and on refresh.
 pub fn spawn_git_watcher(
     settings: &Settings,
@@ -58,6 +61,13 @@ pub fn spawn_git_watcher(
     capabilities: SharedCapabilities,
 ) {
     let mut load = settings.load.clone();
+    // Against a cluster, charts must render with its capabilities: a first read that has
+    // charts but no capabilities yet (a cluster never discovered before) is held until
+    // discovery gives them, at most this long (then it is shown as rendered).
+    let hold_until = settings
+        .live_file
+        .is_none()
+        .then(|| std::time::Instant::now() + CAPABILITIES_WAIT);
     std::thread::spawn(move || {
         let mut current: Option<String> = None;
         let mut repo: Option<desired::git::GitRepo> = None;
@@ -100,6 +110,14 @@ pub fn spawn_git_watcher(
             // task asks for a read again when discovery finds them changed).
             load.capabilities = capabilities.lock().ok().and_then(|c| c.clone());
             match desired::load_cached(&load, &mut cache) {
+                Ok(snapshot)
+                    if snapshot.files.charts > 0
+                        && load.capabilities.is_none()
+                        && hold_until.is_some_and(|t| std::time::Instant::now() < t) =>
+                {
+                    // Not shown: read again when discovery asks (or at the next poll).
+                    tracing::info!("charts wait for the cluster's capabilities");
+                }
                 Ok(snapshot) => {
                     if last_error.take().is_some() {
                         let _ = ui.send(Msg::GitProblem(None));
