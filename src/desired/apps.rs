@@ -221,6 +221,7 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
         if found.is_empty() {
             break;
         }
+        prewarm(rev, raw, &found, opts);
         let mut added = Vec::new();
         for (mut app, sources, _) in found {
             if !seen.insert((
@@ -400,30 +401,7 @@ fn render_flux(
     opts: &LoadOptions,
 ) -> (&'static str, Vec<RawItem>) {
     let fail = |message: String| ("unsupported", vec![app_failure(app, message)]);
-    let mut edits = serde_json::Map::new();
-    if let Some(ns) = spec.get("targetNamespace").filter(|v| v.is_string()) {
-        edits.insert("namespace".into(), ns.clone());
-    }
-    for field in ["namePrefix", "nameSuffix", "patches", "images"] {
-        if let Some(v) = spec.get(field).filter(|v| !v.is_null()) {
-            edits.insert(field.into(), v.clone());
-        }
-    }
-    if let Some(labels) = spec
-        .pointer("/commonMetadata/labels")
-        .filter(|v| v.is_object())
-    {
-        edits.insert(
-            "labels".into(),
-            serde_json::json!([{"pairs": labels, "includeSelectors": false}]),
-        );
-    }
-    if let Some(a) = spec
-        .pointer("/commonMetadata/annotations")
-        .filter(|v| v.is_object())
-    {
-        edits.insert("commonAnnotations".into(), a.clone());
-    }
+    let edits = flux_edits(spec);
     let mut items = match rev.plan.dirs.get(path) {
         Some(kfile) => {
             let job = KustomizeJob {
@@ -520,6 +498,36 @@ fn app_failure(app: &App, message: String) -> RawItem {
     item.replaces_object = true;
     item.app = app.parent;
     item
+}
+
+/// What a Flux Kustomization changes in its kustomization: `targetNamespace`, `namePrefix`,
+/// `nameSuffix`, `patches`, `images`, `commonMetadata` (labels without selectors).
+fn flux_edits(spec: &Value) -> serde_json::Map<String, Value> {
+    let mut edits = serde_json::Map::new();
+    if let Some(ns) = spec.get("targetNamespace").filter(|v| v.is_string()) {
+        edits.insert("namespace".into(), ns.clone());
+    }
+    for field in ["namePrefix", "nameSuffix", "patches", "images"] {
+        if let Some(v) = spec.get(field).filter(|v| !v.is_null()) {
+            edits.insert(field.into(), v.clone());
+        }
+    }
+    if let Some(labels) = spec
+        .pointer("/commonMetadata/labels")
+        .filter(|v| v.is_object())
+    {
+        edits.insert(
+            "labels".into(),
+            serde_json::json!([{"pairs": labels, "includeSelectors": false}]),
+        );
+    }
+    if let Some(a) = spec
+        .pointer("/commonMetadata/annotations")
+        .filter(|v| v.is_object())
+    {
+        edits.insert("commonAnnotations".into(), a.clone());
+    }
+    edits
 }
 
 fn is_helm_release(object: &Value) -> bool {
@@ -630,8 +638,29 @@ fn render_helm_release(
     opts: &LoadOptions,
 ) -> (&'static str, Vec<RawItem>) {
     let fail = |message: String| ("unsupported", vec![app_failure(app, message)]);
+    match helm_release_spec(rev, raw, app, path, spec, namespace, opts) {
+        Ok((chart, h)) => (
+            "helm",
+            render_chart_jobs(&rev.repo, &rev.files, &[(chart, h)], opts),
+        ),
+        Err(e) => fail(e),
+    }
+}
+
+/// The chart and how helm-controller renders it for a HelmRelease (see
+/// `render_helm_release`), or why it cannot.
+#[allow(clippy::too_many_arguments)]
+fn helm_release_spec(
+    rev: &Revision,
+    raw: &[RawItem],
+    app: &App,
+    path: &str,
+    spec: &Value,
+    namespace: &str,
+    opts: &LoadOptions,
+) -> Result<(helm::Chart, helm::RenderSpec), String> {
     let Some(chart) = helm::chart_at(&rev.repo, &rev.files, path) else {
-        return fail(format!(
+        return Err(format!(
             "{path}/Chart.yaml does not exist; helm cannot render {path}"
         ));
     };
@@ -652,7 +681,7 @@ fn render_helm_release(
         let file = super::kustomize::join_normalized("", f.trim_start_matches("./"))
             .and_then(|p| rev.files.iter().find(|t| t.path == p && !t.is_link));
         let Some(file) = file else {
-            return fail(format!(
+            return Err(format!(
                 "values file {} does not exist in the repository",
                 crate::text::visible_line(f)
             ));
@@ -662,8 +691,8 @@ fn render_helm_release(
             .read_blob_limited(file, super::git::MAX_MANIFEST_BYTES)
         {
             Ok(Ok(data)) => h.values.push(String::from_utf8_lossy(&data).into_owned()),
-            Ok(Err(e)) => return fail(format!("values file {}: {e}", file.path)),
-            Err(e) => return fail(e.to_string()),
+            Ok(Err(e)) => return Err(format!("values file {}: {e}", file.path)),
+            Err(e) => return Err(e.to_string()),
         }
     }
     for from in spec
@@ -700,7 +729,7 @@ fn render_helm_release(
             (Some(v), None) => h.values.push(v),
             (None, _) if optional => {}
             (None, _) => {
-                return fail(format!(
+                return Err(format!(
                     "valuesFrom names key {} of {kind} {} in {}, which is not in the repository",
                     crate::text::visible_line(key),
                     crate::text::visible_line(name),
@@ -712,10 +741,7 @@ fn render_helm_release(
     if let Some(v) = spec.get("values").filter(|v| v.is_object()) {
         h.values.push(v.to_string());
     }
-    (
-        "helm",
-        render_chart_jobs(&rev.repo, &rev.files, &[(chart, h)], opts),
-    )
+    Ok((chart, h))
 }
 
 /// A ConfigMap or Secret (`kind`) named `name` in `namespace` among the items.
@@ -899,6 +925,64 @@ fn substitute_text(s: &str, vars: &HashMap<String, String>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Renders what this round's apps will render, all at once (charts a few at a time,
+/// kustomizations together), into the rendered-output cache, so that rendering them one by
+/// one below reads the cache: a repository seen for the first time waits for its slowest
+/// render per round, not for the sum of them. What cannot render is left to that pass,
+/// which says why.
+fn prewarm(rev: &Revision, raw: &[RawItem], found: &[Found], opts: &LoadOptions) {
+    let mut charts: Vec<(helm::Chart, helm::RenderSpec)> = Vec::new();
+    let mut kustomizations: Vec<KustomizeJob> = Vec::new();
+    for (app, sources, _) in found {
+        let namespace = if app.destination_namespace.is_empty() {
+            opts.default_namespace.clone()
+        } else {
+            app.destination_namespace.clone()
+        };
+        for (path, renderer) in sources {
+            let kfile = rev.plan.dirs.get(path.as_str());
+            let kustomize = |edits: Option<Value>| {
+                kfile.map(|k| KustomizeJob {
+                    dir: path.clone(),
+                    kfile: k.clone(),
+                    edits,
+                })
+            };
+            match detect(rev, path, renderer) {
+                Renderer::Helm(h) => {
+                    if let Some(chart) = helm::chart_at(&rev.repo, &rev.files, path) {
+                        if let Ok(spec) = helm_spec(rev, &chart, &h, &app.name, &namespace, opts) {
+                            charts.push((chart, spec));
+                        }
+                    }
+                }
+                Renderer::FluxHelm(spec, ns) => {
+                    if let Ok(job) = helm_release_spec(rev, raw, app, path, &spec, &ns, opts) {
+                        charts.push(job);
+                    }
+                }
+                Renderer::Kustomize(k) => kustomizations.extend(kustomize(kustomize_edits(&k))),
+                Renderer::Flux(spec) => {
+                    let edits = flux_edits(&spec);
+                    kustomizations.extend(kustomize(
+                        (!edits.is_empty()).then_some(Value::Object(edits)),
+                    ))
+                }
+                Renderer::Directory(_) | Renderer::Unsupported(_) => {}
+            }
+        }
+    }
+    if charts.len() > 1 {
+        render_chart_jobs(&rev.repo, &rev.files, &charts, opts);
+    }
+    if kustomizations.len() > 1 {
+        // A renderer process per job: a few at a time.
+        for part in kustomizations.chunks(8) {
+            render_kustomize_jobs(&rev.repo, &rev.files, &rev.plan.dirs, part, opts);
+        }
+    }
 }
 
 fn is_application(object: &Value) -> bool {
