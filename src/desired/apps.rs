@@ -134,8 +134,7 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
             .iter()
             .filter_map(|r| match &r.item {
                 ManifestItem::Object { object, .. }
-                    if object.get("kind").and_then(Value::as_str) == Some("GitRepository")
-                        && api_group(object) == "source.toolkit.fluxcd.io" =>
+                    if is_kind(object, "source.toolkit.fluxcd.io", "GitRepository") =>
                 {
                     Some((
                         (
@@ -309,9 +308,28 @@ fn api_group(object: &Value) -> &str {
         .unwrap_or("")
 }
 
+/// Whether an object is of this group and kind.
+fn is_kind(object: &Value, group: &str, kind: &str) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some(kind) && api_group(object) == group
+}
+
 fn is_flux_kustomization(object: &Value) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("Kustomization")
-        && api_group(object) == "kustomize.toolkit.fluxcd.io"
+    is_kind(object, "kustomize.toolkit.fluxcd.io", "Kustomization")
+}
+
+/// The URL of the GitRepository a Flux source reference names (its namespace defaults to
+/// `namespace`), as the repository declares it; empty when it does not.
+fn git_repository_url(
+    source_ref: Option<&Value>,
+    namespace: &str,
+    git_repos: &HashMap<(String, String), String>,
+) -> String {
+    let field = |f: &str| source_ref.and_then(|r| r.get(f)).and_then(Value::as_str);
+    let key = (
+        field("namespace").unwrap_or(namespace).to_string(),
+        field("name").unwrap_or("").to_string(),
+    );
+    git_repos.get(&key).cloned().unwrap_or_default()
 }
 
 /// A Flux Kustomization as an app, when its GitRepository is this repository (its URL, or,
@@ -329,17 +347,8 @@ fn parse_flux(
         return None;
     }
     let namespace = meta_str(object, "namespace").to_string();
-    let repo_ns = source_ref
-        .get("namespace")
-        .and_then(Value::as_str)
-        .unwrap_or(&namespace)
-        .to_string();
-    let repo_name = source_ref.get("name").and_then(Value::as_str)?.to_string();
     let path = normalize_root(spec.get("path").and_then(Value::as_str).unwrap_or(""));
-    let url = git_repos
-        .get(&(repo_ns, repo_name))
-        .cloned()
-        .unwrap_or_default();
+    let url = git_repository_url(Some(source_ref), &namespace, git_repos);
     // Its GitRepository's URL is this repository's, or (a clone under another URL, a
     // GitRepository the repository does not declare) its path is a folder here.
     if !is_this_repo(&url, &path) {
@@ -531,8 +540,7 @@ fn flux_edits(spec: &Value) -> serde_json::Map<String, Value> {
 }
 
 fn is_helm_release(object: &Value) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("HelmRelease")
-        && api_group(object) == "helm.toolkit.fluxcd.io"
+    is_kind(object, "helm.toolkit.fluxcd.io", "HelmRelease")
 }
 
 /// A Flux HelmRelease as an app: its chart comes from this repository (a GitRepository of
@@ -605,15 +613,7 @@ fn parse_helm_release(
         let place = format!("{chart}@{kind}/{ref_name}");
         return Some((app, vec![(place, Renderer::Unsupported(why))]));
     }
-    let repo_ns = source_ref
-        .and_then(|r| r.get("namespace"))
-        .and_then(Value::as_str)
-        .unwrap_or(&namespace)
-        .to_string();
-    let url = git_repos
-        .get(&(repo_ns, ref_name.to_string()))
-        .cloned()
-        .unwrap_or_default();
+    let url = git_repository_url(source_ref, &namespace, git_repos);
     let path = normalize_root(chart);
     if !is_this_repo(&url, &path) {
         return None;
@@ -986,11 +986,7 @@ fn prewarm(rev: &Revision, raw: &[RawItem], found: &[Found], opts: &LoadOptions)
 }
 
 fn is_application(object: &Value) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("Application")
-        && object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|a| a.starts_with("argoproj.io/"))
+    is_kind(object, "argoproj.io", "Application")
 }
 
 /// An Application as an app with the sources of this repository it renders, or `None` when

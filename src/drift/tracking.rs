@@ -46,29 +46,32 @@ impl AppTracking {
             return None;
         }
         let meta = object.get("metadata")?;
-        if !self.flux.is_empty() {
-            let labels = meta.get("labels");
-            let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-            if let (Some(name), Some(ns)) = (
-                label("kustomize.toolkit.fluxcd.io/name"),
-                label("kustomize.toolkit.fluxcd.io/namespace"),
-            ) {
-                if let Some(app) = self.flux.get(&(ns.to_string(), name.to_string())) {
-                    return Some(app.clone());
-                }
-            }
+        // Flux marks what it applies with a pair of labels (kustomize-controller) or, through
+        // Helm, a pair of annotations (helm-controller).
+        let pair = |map: &str, name: &str, ns: &str| {
+            let m = meta.get(map)?;
+            Some((
+                m.get(ns)?.as_str()?.to_string(),
+                m.get(name)?.as_str()?.to_string(),
+            ))
+        };
+        if let Some(app) = pair(
+            "labels",
+            "kustomize.toolkit.fluxcd.io/name",
+            "kustomize.toolkit.fluxcd.io/namespace",
+        )
+        .and_then(|k| self.flux.get(&k))
+        {
+            return Some(app.clone());
         }
-        if !self.releases.is_empty() {
-            let annotations = meta.get("annotations");
-            let annotation = |k: &str| annotations.and_then(|l| l.get(k)).and_then(Value::as_str);
-            if let (Some(name), Some(ns)) = (
-                annotation("meta.helm.sh/release-name"),
-                annotation("meta.helm.sh/release-namespace"),
-            ) {
-                if let Some(app) = self.releases.get(&(ns.to_string(), name.to_string())) {
-                    return Some(app.clone());
-                }
-            }
+        if let Some(app) = pair(
+            "annotations",
+            "meta.helm.sh/release-name",
+            "meta.helm.sh/release-namespace",
+        )
+        .and_then(|k| self.releases.get(&k))
+        {
+            return Some(app.clone());
         }
         if self.by_annotation {
             if let Some(id) = meta
