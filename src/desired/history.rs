@@ -79,6 +79,23 @@ fn unquote(v: &str) -> &str {
 /// of `text`, for block-style YAML; `None` when it cannot be found (flow style, JSON, a
 /// path through a list without keys the text shows).
 pub fn field_line(text: &str, doc_line: usize, path: &FieldPath) -> Option<usize> {
+    match field_walk(text, doc_line, path, false) {
+        (n, line) if n == path.0.len() => line,
+        _ => None,
+    }
+}
+
+/// Walks `path` through the YAML document that starts at `doc_line` of `text` as
+/// `field_line` does, as far as the text goes: how many segments were found, and the line
+/// of the last one found (`None` when none was). `loose` is for templates, whose list items
+/// are often named by an expression: an item whose keys do not match may still be the only
+/// item, or the one whose key is templated (`{{`).
+pub fn field_walk(
+    text: &str,
+    doc_line: usize,
+    path: &FieldPath,
+    loose: bool,
+) -> (usize, Option<usize>) {
     let lines: Vec<&str> = text.lines().collect();
     let start = doc_line.saturating_sub(1);
     let end = lines
@@ -97,8 +114,8 @@ pub fn field_line(text: &str, doc_line: usize, path: &FieldPath) -> Option<usize
     let mut pos = start;
     let mut parent: isize = -1;
     let mut found = None;
-    for seg in &path.0 {
-        match seg {
+    for (depth, seg) in path.0.iter().enumerate() {
+        let step = match seg {
             Segment::Field(name) => {
                 let mut hit = None;
                 for (i, l) in lines.iter().enumerate().take(end).skip(pos) {
@@ -117,10 +134,7 @@ pub fn field_line(text: &str, doc_line: usize, path: &FieldPath) -> Option<usize
                         }
                     }
                 }
-                let (i, indent) = hit?;
-                found = Some(i);
-                parent = indent as isize;
-                pos = i + 1;
+                hit.map(|(i, indent)| (i, indent, i + 1))
             }
             Segment::Item(_) | Segment::Index(_) => {
                 // List items under the current key: lines starting with `- ` indented at
@@ -139,32 +153,81 @@ pub fn field_line(text: &str, doc_line: usize, path: &FieldPath) -> Option<usize
                         _ => {}
                     }
                 }
+                let item_lines = |n: usize, i: usize| {
+                    let until = items.get(n + 1).map(|x| x.0).unwrap_or(end);
+                    lines[i..until].iter().filter_map(|l| yaml_line(l))
+                };
                 let chosen = match seg {
                     Segment::Index(n) => items.get(*n).copied(),
-                    Segment::Item(keys) => items.iter().enumerate().find_map(|(n, &(i, d))| {
-                        let until = items.get(n + 1).map(|x| x.0).unwrap_or(end);
-                        let matches = keys.iter().all(|(k, want)| {
-                            lines[i..until]
-                                .iter()
-                                .filter_map(|l| yaml_line(l))
-                                .any(|y| {
+                    Segment::Item(keys) => items
+                        .iter()
+                        .enumerate()
+                        .find_map(|(n, &(i, d))| {
+                            let matches = keys.iter().all(|(k, want)| {
+                                item_lines(n, i).any(|y| {
                                     key_of(y.rest)
                                         .is_some_and(|(kk, v)| kk == k && unquote(v) == want)
                                 })
-                        });
-                        matches.then_some((i, d))
-                    }),
+                            });
+                            matches.then_some((i, d))
+                        })
+                        .or_else(|| {
+                            if !loose {
+                                return None;
+                            }
+                            if items.len() == 1 {
+                                return items.first().copied();
+                            }
+                            items.iter().enumerate().find_map(|(n, &(i, d))| {
+                                let templated = keys.iter().all(|(k, _)| {
+                                    item_lines(n, i).any(|y| {
+                                        key_of(y.rest)
+                                            .is_some_and(|(kk, v)| kk == k && v.contains("{{"))
+                                    })
+                                });
+                                templated.then_some((i, d))
+                            })
+                        }),
                     _ => None,
                 };
-                let (i, d) = chosen?;
-                found = Some(i);
-                parent = d as isize;
-                pos = i;
+                chosen.map(|(i, d)| (i, d, i))
             }
-            Segment::Any => return None,
-        }
+            Segment::Any => None,
+        };
+        let Some((i, indent, next)) = step else {
+            return (depth, found.map(|i: usize| i + 1));
+        };
+        found = Some(i);
+        parent = indent as isize;
+        pos = next;
     }
-    found.map(|i| i + 1)
+    (path.0.len(), found.map(|i| i + 1))
+}
+
+/// The 1-based line where `path` is written in the YAML that a block scalar holds (`values:
+/// |`, `patch: |-`), the scalar's key being on line `key_line` of `text`.
+pub fn block_field_line(text: &str, key_line: usize, path: &FieldPath) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let key = lines.get(key_line.checked_sub(1)?)?;
+    let key_indent = key.len() - key.trim_start_matches(' ').len();
+    let body: Vec<&str> = lines[key_line..]
+        .iter()
+        .take_while(|l| {
+            l.trim().is_empty() || l.len() - l.trim_start_matches(' ').len() > key_indent
+        })
+        .copied()
+        .collect();
+    let cut = body
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()?;
+    let sub: String = body
+        .iter()
+        .map(|l| l.get(cut..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    field_line(&sub, 1, path).map(|l| l + key_line)
 }
 
 /// A repository's line history, with a cache.

@@ -188,7 +188,7 @@ fn path_refs(doc: &serde_json::Value) -> Vec<String> {
 }
 
 /// Whether a reference names something kustomize fetches over the network.
-fn is_remote(reference: &str) -> bool {
+pub(crate) fn is_remote(reference: &str) -> bool {
     reference.contains("://")
         || reference.starts_with("github.com/")
         || reference.starts_with("git@")

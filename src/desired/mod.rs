@@ -9,6 +9,7 @@ pub mod helm;
 pub mod history;
 pub mod kustomize;
 pub mod manifest;
+pub mod origin;
 pub mod rendered;
 
 use crate::kinds::ScopeTable;
