@@ -306,3 +306,129 @@ async fn causes_for_several_managers_and_an_unapplied_commit(kc: &std::path::Pat
     assert_eq!(replicas["commit"]["line"], 9);
     assert!(replicas["commit"]["time"].as_str().unwrap().ends_with('Z'));
 }
+
+/// Rendered objects: a drifted field of a kustomize overlay is attributed to the overlay's
+/// transformer line, of a base to the base's line, of a patch to the patch's line; a field a
+/// chart takes from `.Values` to the values file line of the Argo CD Application's value
+/// file, each with the commit that last changed that line.
+#[test]
+fn rendered_fields_lead_to_the_commit_of_the_line_that_set_them() {
+    let (Some(kubectl), Some(helm)) = (support::kubectl(), support::helm()) else {
+        eprintln!("skipped: no pinned kubectl and helm (scripts/install-tools)");
+        return;
+    };
+    let repo = TestRepo::new();
+    repo.write(
+        "base/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1\n          workingDir: /srv\n",
+    );
+    repo.write("base/kustomization.yaml", "resources:\n  - deploy.yaml\n");
+    repo.write(
+        "prod/kustomization.yaml",
+        "resources:\n  - ../base\nnamespace: shop\nimages:\n  - name: web\n    newTag: \"1.1\"\npatches:\n  - path: memory.yaml\n",
+    );
+    repo.write(
+        "prod/memory.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          resources:\n            limits:\n              memory: 1Gi\n",
+    );
+    repo.write(
+        "charts/api/Chart.yaml",
+        "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+    );
+    repo.write(
+        "charts/api/values.yaml",
+        "replicaCount: 1\nimage:\n  repository: api\n  tag: \"1.0\"\n",
+    );
+    repo.write(
+        "charts/api/templates/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicaCount }}\n  template:\n    spec:\n      containers:\n        - name: {{ .Chart.Name }}\n          image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n          {{- if .Values.command }}\n          command: {{ toYaml .Values.command | nindent 12 }}\n          {{- end }}\n",
+    );
+    repo.write("charts/api/values-prod.yaml", "image:\n  tag: \"1.0\"\n");
+    repo.write(
+        "argocd/api.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: api\n  namespace: argocd\nspec:\n  destination:\n    namespace: shop\n  source:\n    repoURL: https://git.example.com/gitops.git\n    path: charts/api\n    helm:\n      valueFiles: [values-prod.yaml]\n",
+    );
+    let first = repo.commit("everything");
+    repo.write(
+        "prod/kustomization.yaml",
+        "resources:\n  - ../base\nnamespace: shop\nimages:\n  - name: web\n    newTag: \"2.0\"\npatches:\n  - path: memory.yaml\n",
+    );
+    let tag = repo.commit("web: release 2.0");
+    // Commit times have one-second resolution: the newest line must be told apart.
+    std::thread::sleep(Duration::from_millis(1100));
+    repo.write("charts/api/values-prod.yaml", "image:\n  tag: \"3.1\"\n");
+    let values = repo.commit("api: release 3.1");
+    // The cluster: each rendered field changed by hand.
+    let live = "apiVersion: v1\nkind: List\nitems:\n\
+- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web, namespace: shop}\n  spec:\n    replicas: 1\n    template:\n      spec:\n        containers:\n          - name: web\n            image: web:hotfix\n            workingDir: /tmp\n            resources: {limits: {memory: 2Gi}}\n\
+- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: api, namespace: shop}\n  spec:\n    replicas: 1\n    template:\n      spec:\n        containers:\n          - name: api\n            image: api:hotfix\n";
+    std::fs::write(repo.path().join(".git").join("live.yaml"), live).unwrap();
+    let config = repo.path().join(".git").join("kdrift.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kustomize:\n  command: {}\nhelm:\n  command: {}\n",
+            kubectl.display(),
+            helm.display()
+        ),
+    )
+    .unwrap();
+    let out = support::kdrift(
+        &[
+            "--config",
+            &config.display().to_string(),
+            "diff",
+            "--live-file",
+            &repo.path().join(".git/live.yaml").display().to_string(),
+            "-o",
+            "json",
+        ],
+        repo.path(),
+    );
+    let v: Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    let field = |name: &str, p: &str| {
+        let r = v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name && r["kind"] == "Deployment")
+            .unwrap_or_else(|| panic!("no {name}: {v:#}"));
+        r["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == p)
+            .unwrap_or_else(|| panic!("no {p} in {r:#}"))
+            .clone()
+    };
+    let commit = |name: &str, p: &str| {
+        let f = field(name, p);
+        (
+            f["commit"]["id"].as_str().unwrap_or_default().to_string(),
+            f["commit"]["file"].as_str().unwrap_or_default().to_string(),
+            f["commit"]["line"].as_u64().unwrap_or_default(),
+        )
+    };
+    let image = "spec.template.spec.containers[name=web].image";
+    assert_eq!(
+        commit("web", image),
+        (tag.clone(), "prod/kustomization.yaml".into(), 6)
+    );
+    assert_eq!(
+        commit("web", "spec.template.spec.containers[name=web].workingDir"),
+        (first.clone(), "base/deploy.yaml".into(), 12)
+    );
+    assert_eq!(
+        commit(
+            "web",
+            "spec.template.spec.containers[name=web].resources.limits.memory"
+        ),
+        (first.clone(), "prod/memory.yaml".into(), 12)
+    );
+    // The image is made of two values: the newest line that made it.
+    assert_eq!(
+        commit("api", "spec.template.spec.containers[name=api].image"),
+        (values.clone(), "charts/api/values-prod.yaml".into(), 2)
+    );
+}

@@ -209,6 +209,8 @@ pub fn header(state: &AppState) -> Vec<Vec<Piece<Tone>>> {
                 c.author,
                 c.summary
             ));
+        } else if let Some(why) = &f.git_note {
+            parts.push(format!("git: {}", crate::text::visible_line(why)));
         }
         let mut line = vec![
             (Tone::Dim, "drifted ".to_string()),

@@ -88,6 +88,7 @@ fn report() -> DriftReport {
             owner_is_applier: false,
             commit: None,
             cause: Some(Cause::ManualEdit),
+            git_note: None,
         },
         FieldDrift {
             path: FieldPath::parse("spec.template.spec.containers[name=web].image").unwrap(),
@@ -108,6 +109,7 @@ fn report() -> DriftReport {
                 line: 21,
             }),
             cause: Some(Cause::NotYetApplied),
+            git_note: None,
         },
     ];
     let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"ports": [{"port": 80}]}});

@@ -6,11 +6,13 @@
 //! apps in turn (app-of-apps). What an app cannot be rendered from (a chart from a Helm
 //! repository, a plugin) is one invalid row that says why.
 
+use super::origin;
 use super::{
     default_chart_spec, helm, manifest::ManifestItem, normalize_root, render_chart_jobs,
     render_failure, render_kustomize_jobs, KustomizeJob, LoadOptions, RawItem, Revision,
 };
 use crate::model::{meta_str, SourceLocation};
+use crate::path::{FieldPath, Segment};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -76,8 +78,10 @@ pub fn normalize_url(url: &str) -> String {
 /// What an Application's source asks for.
 #[derive(Debug, Clone)]
 enum Renderer {
-    Helm(Value),
-    Kustomize(Value),
+    /// The source's `helm` settings, and where the source sits in the Application.
+    Helm(Value, FieldPath),
+    /// The source's `kustomize` settings, and where the source sits in the Application.
+    Kustomize(Value, FieldPath),
     Directory(Value),
     /// A Flux Kustomization's spec.
     Flux(Value),
@@ -183,7 +187,9 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                             Renderer::Directory(d) => {
                                 files.extend(directory_files(&plain, path, &d))
                             }
-                            Renderer::Helm(_) | Renderer::Kustomize(_) | Renderer::FluxHelm(..) => {
+                            Renderer::Helm(..)
+                            | Renderer::Kustomize(..)
+                            | Renderer::FluxHelm(..) => {
                                 roots.insert(path.clone());
                             }
                             Renderer::Flux(_) => {
@@ -417,6 +423,10 @@ fn render_flux(
                 dir: path.to_string(),
                 kfile: kfile.clone(),
                 edits: (!edits.is_empty()).then_some(Value::Object(edits)),
+                edits_at: Some(origin::Edits {
+                    place: origin_at(app, FieldPath::root().field("spec")),
+                    flux: true,
+                }),
             };
             render_kustomize_jobs(&rev.repo, &rev.files, &rev.plan.dirs, &[job], opts)
         }
@@ -690,7 +700,10 @@ fn helm_release_spec(
             .repo
             .read_blob_limited(file, super::git::MAX_MANIFEST_BYTES)
         {
-            Ok(Ok(data)) => h.values.push(String::from_utf8_lossy(&data).into_owned()),
+            Ok(Ok(data)) => {
+                h.values.push(String::from_utf8_lossy(&data).into_owned());
+                h.origins.push(origin::Values::File(file.path.clone()));
+            }
             Ok(Err(e)) => return Err(format!("values file {}: {e}", file.path)),
             Err(e) => return Err(e.to_string()),
         }
@@ -711,7 +724,19 @@ fn helm_release_spec(
             .get("optional")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let value = find_object(raw, kind, name, &app.namespace).and_then(|o| {
+        let found = find_item(raw, kind, name, &app.namespace);
+        let origin = match (found, kind, from.get("targetPath")) {
+            (Some((_, source)), "ConfigMap", None) => origin::Values::Block(origin::At {
+                file: source.file.clone(),
+                doc_line: source.line.unwrap_or(1),
+                at: FieldPath::root().field("data").field(key),
+            }),
+            _ => origin::Values::Opaque(format!(
+                "valuesFrom {kind} {}",
+                crate::text::visible_line(name)
+            )),
+        };
+        let value = found.map(|(o, _)| o).and_then(|o| {
             let data = o.get("data").and_then(|d| d.get(key));
             match (kind, data) {
                 ("Secret", Some(v)) => crate::drift::compare::decode_base64(v)
@@ -725,8 +750,14 @@ fn helm_release_spec(
             }
         });
         match (value, from.get("targetPath").and_then(Value::as_str)) {
-            (Some(v), Some(target)) => h.set.push((target.to_string(), v, false)),
-            (Some(v), None) => h.values.push(v),
+            (Some(v), Some(target)) => {
+                h.set.push((target.to_string(), v, false));
+                h.origins.push(origin);
+            }
+            (Some(v), None) => {
+                h.values.push(v);
+                h.origins.push(origin);
+            }
             (None, _) if optional => {}
             (None, _) => {
                 return Err(format!(
@@ -740,6 +771,10 @@ fn helm_release_spec(
     }
     if let Some(v) = spec.get("values").filter(|v| v.is_object()) {
         h.values.push(v.to_string());
+        h.origins.push(origin::Values::Yaml(origin_at(
+            app,
+            FieldPath::root().field("spec").field("values"),
+        )));
     }
     Ok((chart, h))
 }
@@ -751,13 +786,23 @@ fn find_object<'a>(
     name: &str,
     namespace: &str,
 ) -> Option<&'a Value> {
+    find_item(raw, kind, name, namespace).map(|(o, _)| o)
+}
+
+/// `find_object`, with where the object is written.
+fn find_item<'a>(
+    raw: &'a [RawItem],
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) -> Option<(&'a Value, &'a SourceLocation)> {
     raw.iter().find_map(|r| match &r.item {
         ManifestItem::Object { object, .. }
             if object.get("kind").and_then(Value::as_str) == Some(kind)
                 && meta_str(object, "name") == name
                 && [namespace, ""].contains(&meta_str(object, "namespace")) =>
         {
-            Some(object)
+            Some((object, &r.source))
         }
         _ => None,
     })
@@ -943,17 +988,19 @@ fn prewarm(rev: &Revision, raw: &[RawItem], found: &[Found], opts: &LoadOptions)
         };
         for (path, renderer) in sources {
             let kfile = rev.plan.dirs.get(path.as_str());
+            // Rendered into the cache only: no recipes.
             let kustomize = |edits: Option<Value>| {
                 kfile.map(|k| KustomizeJob {
                     dir: path.clone(),
                     kfile: k.clone(),
                     edits,
+                    edits_at: None,
                 })
             };
             match detect(rev, path, renderer) {
-                Renderer::Helm(h) => {
+                Renderer::Helm(h, _) => {
                     if let Some(chart) = helm::chart_at(&rev.repo, &rev.files, path) {
-                        if let Ok(spec) = helm_spec(rev, &chart, &h, &app.name, &namespace, opts) {
+                        if let Ok(spec) = helm_spec(rev, &chart, &h, app, None, &namespace, opts) {
                             charts.push((chart, spec));
                         }
                     }
@@ -963,7 +1010,7 @@ fn prewarm(rev: &Revision, raw: &[RawItem], found: &[Found], opts: &LoadOptions)
                         charts.push(job);
                     }
                 }
-                Renderer::Kustomize(k) => kustomizations.extend(kustomize(kustomize_edits(&k))),
+                Renderer::Kustomize(k, _) => kustomizations.extend(kustomize(kustomize_edits(&k))),
                 Renderer::Flux(spec) => {
                     let edits = flux_edits(&spec);
                     kustomizations.extend(kustomize(
@@ -1015,7 +1062,23 @@ fn parse_application(
         .filter_map(|s| Some((s.get("ref")?.as_str()?.to_string(), String::new())))
         .collect();
     let mut parts = Vec::new();
-    for s in &sources {
+    for (i, s) in sources.iter().enumerate() {
+        let at = if spec
+            .get("sources")
+            .and_then(Value::as_array)
+            .is_some_and(|l| !l.is_empty())
+        {
+            FieldPath(vec![
+                Segment::Field("spec".into()),
+                Segment::Field("sources".into()),
+                Segment::Index(i),
+            ])
+        } else {
+            FieldPath(vec![
+                Segment::Field("spec".into()),
+                Segment::Field("source".into()),
+            ])
+        };
         let url = text(s, "repoURL");
         let path = normalize_root(&text(s, "path"));
         let chart = text(s, "chart");
@@ -1045,9 +1108,9 @@ fn parse_application(
         } else if let Some(h) = s.get("helm") {
             let mut h = h.clone();
             resolve_value_refs(&mut h, &refs);
-            Renderer::Helm(h)
+            Renderer::Helm(h, at.field("helm"))
         } else if let Some(k) = s.get("kustomize") {
-            Renderer::Kustomize(k.clone())
+            Renderer::Kustomize(k.clone(), at.field("kustomize"))
         } else if let Some(d) = s.get("directory") {
             Renderer::Directory(d.clone())
         } else {
@@ -1116,7 +1179,7 @@ fn render_part(
         Renderer::Unsupported(why) => ("unsupported", fail(why)),
         // Rendered by `render_flux` and `render_helm_release`.
         Renderer::Flux(_) | Renderer::FluxHelm(..) => ("flux", Vec::new()),
-        Renderer::Helm(h) => {
+        Renderer::Helm(h, at) => {
             let Some(chart) = chart else {
                 return (
                     "helm",
@@ -1125,7 +1188,7 @@ fn render_part(
                     )),
                 );
             };
-            match helm_spec(rev, &chart, &h, &app.name, namespace, opts) {
+            match helm_spec(rev, &chart, &h, app, Some(at), namespace, opts) {
                 Ok(spec) => (
                     "helm",
                     render_chart_jobs(&rev.repo, &rev.files, &[(chart, spec)], opts),
@@ -1133,7 +1196,7 @@ fn render_part(
                 Err(e) => ("helm", fail(e)),
             }
         }
-        Renderer::Kustomize(k) => {
+        Renderer::Kustomize(k, at) => {
             let Some(kfile) = kfile else {
                 return (
                     "kustomize",
@@ -1144,6 +1207,10 @@ fn render_part(
                 dir: path.to_string(),
                 kfile: kfile.clone(),
                 edits: kustomize_edits(&k),
+                edits_at: Some(origin::Edits {
+                    place: origin_at(app, at),
+                    flux: false,
+                }),
             };
             (
                 "kustomize",
@@ -1197,9 +1264,9 @@ fn detect(rev: &Revision, path: &str, renderer: &Renderer) -> Renderer {
             if rev.files.iter().any(|f| {
                 f.path == super::kustomize::join_normalized(path, "Chart.yaml").unwrap_or_default()
             }) {
-                Renderer::Helm(Value::Null)
+                Renderer::Helm(Value::Null, FieldPath::root())
             } else if rev.plan.dirs.contains_key(path) {
-                Renderer::Kustomize(Value::Null)
+                Renderer::Kustomize(Value::Null, FieldPath::root())
             } else {
                 Renderer::Directory(Value::Null)
             }
@@ -1269,14 +1336,27 @@ fn expand_braces(pattern: &str) -> Vec<String> {
 /// How Argo CD runs `helm template` for an app: release name (the app's name unless set),
 /// value files (from the chart's folder, or the repository root for `$ref/…`), then
 /// `values`/`valuesObject`, then parameters.
+/// Where `at` (a path in the app's manifest) is written, for attribution.
+fn origin_at(app: &App, at: FieldPath) -> origin::At {
+    origin::At {
+        file: app.source.file.clone(),
+        doc_line: app.source.line.unwrap_or(1),
+        at,
+    }
+}
+
+/// How Argo CD renders a chart for the app, from the source's `helm` settings `h` (written
+/// at `at` of the Application, when known: the origins of its values are recorded).
 fn helm_spec(
     rev: &Revision,
     chart: &helm::Chart,
     h: &Value,
-    app: &str,
+    app: &App,
+    at: Option<FieldPath>,
     namespace: &str,
     opts: &LoadOptions,
 ) -> Result<helm::RenderSpec, String> {
+    let place = |sub: &str| at.clone().map(|a| origin_at(app, a.field(sub)));
     let mut spec = default_chart_spec(chart, opts);
     spec.namespace = h
         .get("namespace")
@@ -1288,7 +1368,7 @@ fn helm_spec(
         .get("releaseName")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
-        .unwrap_or(app)
+        .unwrap_or(&app.name)
         .to_string();
     let ignore_missing = h
         .get("ignoreMissingValueFiles")
@@ -1324,6 +1404,7 @@ fn helm_spec(
                     .map_err(|e| format!("value file {}: {e}", file.path))?;
                 spec.values
                     .push(String::from_utf8_lossy(&data).into_owned());
+                spec.origins.push(origin::Values::File(file.path.clone()));
             }
             None if ignore_missing => {}
             None => {
@@ -1341,10 +1422,16 @@ fn helm_spec(
     }
     if let Some(v) = h.get("values").and_then(Value::as_str) {
         spec.values.push(v.to_string());
+        spec.origins
+            .extend(place("values").map(origin::Values::Block));
     }
     if let Some(v) = h.get("valuesObject").filter(|v| v.is_object()) {
         spec.values.push(v.to_string());
+        spec.origins
+            .extend(place("valuesObject").map(origin::Values::Yaml));
     }
+    spec.origins
+        .extend(place("parameters").map(origin::Values::Parameters));
     for p in h
         .get("parameters")
         .and_then(Value::as_array)

@@ -178,6 +178,9 @@ pub struct RenderSpec {
     /// `--set` (or `--set-string` when true) parameters, after the values, in order.
     pub set: Vec<(String, String, bool)>,
     pub capabilities: Option<Capabilities>,
+    /// Where each of `values` and `set` is written, in the order helm applies them (for
+    /// attribution; not part of how the chart renders).
+    pub origins: Vec<super::origin::Values>,
 }
 
 /// The command that renders charts: the configured one, else `helm` on PATH.

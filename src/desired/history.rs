@@ -4,12 +4,16 @@
 //! diffs, bounded in commits and time so that a huge history never stalls). Results are
 //! cached by (commit, file, line).
 
-use crate::drift::attribution::CommitRef;
+use super::origin::{trace, Recipe, Traced};
+use crate::drift::attribution::{CommitRef, GitSide};
+use crate::drift::{DriftEntry, FieldDrift};
+use crate::model::ResourceKey;
 use crate::path::{FieldPath, Segment};
 use gix::bstr::ByteSlice;
 use similar::{DiffOp, TextDiff};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How far back a search goes.
@@ -428,34 +432,63 @@ impl History {
     }
 }
 
-/// The line-to-commit lookup that drift attribution asks (`drift::attribution::
-/// attach_commits`): for a field at `path` of the manifest that starts at `doc_line` of
-/// `file` at `revision`, the commit that last changed its line, with that line. It answers
-/// nothing once `budget` is spent, so that a large report never waits on Git for long.
+/// The lookup that drift attribution asks (`drift::attribution::attach_commits`): for a
+/// drifted field of an entry, the line of the repository at `revision` that sets it (in its
+/// manifest; for a rendered object, where `desired::origin` follows it through its recipe)
+/// and the commit that last changed that line (the newest, when several lines make the
+/// value); or why no line can be named. It answers nothing once `budget` is spent, so that a
+/// large report never waits on Git for long.
 pub fn commit_lookup<'a>(
     history: &'a mut History,
     revision: &'a str,
+    recipes: &'a HashMap<ResourceKey, Arc<Recipe>>,
     budget: Duration,
-) -> impl FnMut(&str, usize, &FieldPath) -> Option<CommitRef> + 'a {
+) -> impl FnMut(&DriftEntry, &FieldDrift) -> Option<GitSide> + 'a {
     let started = Instant::now();
-    let mut texts: HashMap<String, Option<String>> = HashMap::new();
-    move |file, doc_line, path| {
+    let mut texts: HashMap<String, Option<Arc<str>>> = HashMap::new();
+    move |entry, field| {
         if started.elapsed() > budget {
             return None;
         }
-        let text = texts
-            .entry(file.to_string())
-            .or_insert_with(|| history.file_at(revision, file))
-            .clone()?;
-        let line = field_line(&text, doc_line, path)?;
-        let left = budget.saturating_sub(started.elapsed());
-        let bounds = Bounds {
-            max_commits: 2000,
-            max_time: left.min(Duration::from_secs(2)),
+        let src = entry.source.as_ref()?;
+        let mut read = |file: &str| {
+            texts
+                .entry(file.to_string())
+                .or_insert_with(|| history.file_at(revision, file).map(Arc::from))
+                .clone()
         };
-        let mut c = history.last_change(revision, file, line, bounds)?;
-        c.line = line;
-        Some(c)
+        let lines = match recipes.get(&entry.key) {
+            None => {
+                let text = read(&src.file)?;
+                vec![(
+                    src.file.clone(),
+                    field_line(&text, src.line.unwrap_or(1), &field.path)?,
+                )]
+            }
+            Some(recipe) => {
+                let object = entry.desired.as_deref()?;
+                match trace(recipe, &src.file, object, &field.path, &mut read) {
+                    Traced::Lines(lines) => lines,
+                    Traced::Unknown(why) => return Some(GitSide::Unknown(why)),
+                }
+            }
+        };
+        let mut newest: Option<CommitRef> = None;
+        for (file, line) in lines {
+            let left = budget.saturating_sub(started.elapsed());
+            let bounds = Bounds {
+                max_commits: 2000,
+                max_time: left.min(Duration::from_secs(2)),
+            };
+            if let Some(mut c) = history.last_change(revision, &file, line, bounds) {
+                c.line = line;
+                c.file = file;
+                if newest.as_ref().is_none_or(|n| c.time > n.time) {
+                    newest = Some(c);
+                }
+            }
+        }
+        newest.map(GitSide::Commit)
     }
 }
 

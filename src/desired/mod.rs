@@ -109,6 +109,8 @@ pub struct DesiredSnapshot {
     pub apps: Vec<apps::App>,
     /// The app of each object and invalid manifest that belongs to one, by key.
     pub app_of: HashMap<ResourceKey, u32>,
+    /// How each rendered object was made (for attribution), by key.
+    pub recipes: HashMap<ResourceKey, std::sync::Arc<origin::Recipe>>,
 }
 
 /// Whether a path names a manifest file kdrift reads.
@@ -147,6 +149,8 @@ struct RawItem {
     /// An invalid row that stands for the object of its key (an app that cannot render):
     /// the object's own row gives way to it.
     replaces_object: bool,
+    /// How a renderer made it (`None`: written as it is in a file).
+    recipe: Option<std::sync::Arc<origin::Recipe>>,
 }
 
 impl RawItem {
@@ -158,6 +162,7 @@ impl RawItem {
             app: None,
             app_namespace: None,
             replaces_object: false,
+            recipe: None,
         }
     }
 }
@@ -205,6 +210,7 @@ impl Revision {
                 dir: dir.clone(),
                 kfile: kfile.clone(),
                 edits: None,
+                edits_at: None,
             })
             .collect();
         stats.kustomizations = jobs.len();
@@ -652,6 +658,8 @@ pub(crate) struct KustomizeJob {
     pub dir: String,
     pub kfile: String,
     pub edits: Option<Value>,
+    /// Where the app writes `edits` (for attribution).
+    pub edits_at: Option<origin::Edits>,
 }
 
 /// An invalid item for a renderer's failure, named after the file that asked for it.
@@ -766,6 +774,10 @@ fn render_kustomize_jobs(
     for (j, result) in jobs.iter().zip(rendered) {
         match result {
             Ok(text) => {
+                let recipe = std::sync::Arc::new(origin::Recipe::Kustomize {
+                    kfile: j.kfile.clone(),
+                    edits: j.edits_at.clone(),
+                });
                 for item in manifest::read_file(&text) {
                     let mut item = RawItem::new(
                         item,
@@ -775,6 +787,7 @@ fn render_kustomize_jobs(
                         },
                     );
                     item.root = Some(j.dir.clone());
+                    item.recipe = Some(recipe.clone());
                     out.push(item);
                 }
             }
@@ -868,6 +881,10 @@ fn render_chart_jobs(
         let chart = &jobs[i].0;
         match result {
             Ok(text) => {
+                let recipe = std::sync::Arc::new(origin::Recipe::Helm {
+                    chart: chart.dir.clone(),
+                    values: jobs[i].1.origins.clone(),
+                });
                 for (source, doc) in helm::split_sources(&text, chart, &paths) {
                     for item in manifest::read_file(doc) {
                         let mut item = RawItem::new(
@@ -878,6 +895,7 @@ fn render_chart_jobs(
                             },
                         );
                         item.root = Some(chart.dir.clone());
+                        item.recipe = Some(recipe.clone());
                         out.push(item);
                     }
                 }
@@ -904,6 +922,7 @@ fn default_chart_spec(c: &helm::Chart, opts: &LoadOptions) -> helm::RenderSpec {
         values: Vec::new(),
         set: Vec::new(),
         capabilities: opts.capabilities.clone(),
+        origins: Vec::new(),
     }
 }
 
@@ -944,6 +963,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
     let mut invalid = Vec::new();
     let mut by_key: HashMap<ResourceKey, Vec<DesiredObject>> = HashMap::new();
     let mut app_of: HashMap<ResourceKey, u32> = HashMap::new();
+    let mut recipes: HashMap<ResourceKey, std::sync::Arc<origin::Recipe>> = HashMap::new();
     let mut replaced: std::collections::HashSet<ResourceKey> = Default::default();
     for r in raw {
         let default_namespace = r.app_namespace.as_deref().unwrap_or(default_namespace);
@@ -1025,6 +1045,9 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                     continue;
                 }
                 set_namespace(&mut object, &key.namespace);
+                if let Some(recipe) = r.recipe {
+                    recipes.insert(key.clone(), recipe);
+                }
                 by_key.entry(key.clone()).or_default().push(DesiredObject {
                     key,
                     api_version: api,
@@ -1056,6 +1079,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
         invalid,
         scopes,
         app_of,
+        recipes,
         ..DesiredSnapshot::default()
     }
 }

@@ -10,31 +10,47 @@ use crate::timefmt::parse_rfc3339;
 use serde::Serialize;
 use std::fmt;
 
-/// Attaches to every drifted field of `report` the commit `commit_of` names for it (asked with
-/// the manifest's file, the line its document starts on, and the field's path), and refines
-/// its cause with that commit's time: a Git change after the applier's last apply is
-/// `not yet applied`. Fields the lookup has no commit for keep theirs.
+/// What Git says about one drifted field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitSide {
+    /// The commit that last changed the line that sets it.
+    Commit(CommitRef),
+    /// Why no line can be named (a renderer made the field and its source cannot be
+    /// followed).
+    Unknown(String),
+}
+
+/// Attaches to every drifted field of `report` what `git_of` says of it (asked with the
+/// entry and the field): the commit, which refines its cause with that commit's time (a Git
+/// change after the applier's last apply is `not yet applied`), or why there is none. Fields
+/// the lookup says nothing of keep theirs.
 pub fn attach_commits(
     report: &mut super::DriftReport,
     people: &[String],
-    mut commit_of: impl FnMut(&str, usize, &crate::path::FieldPath) -> Option<CommitRef>,
+    mut git_of: impl FnMut(&super::DriftEntry, &super::FieldDrift) -> Option<GitSide>,
 ) {
     for e in report.entries.iter_mut().filter(|e| !e.fields.is_empty()) {
-        let Some(src) = e.source.clone() else {
+        if e.source.is_none() {
             continue;
-        };
-        for f in &mut e.fields {
-            if let Some(c) = commit_of(&src.file, src.line.unwrap_or(1), &f.path) {
-                f.cause = Some(classify(
-                    f.owner.as_ref(),
-                    f.owner_is_applier,
-                    Some(c.time),
-                    e.applied_at,
-                    people,
-                ));
-                f.commit = Some(c);
+        }
+        let mut fields = std::mem::take(&mut e.fields);
+        for f in &mut fields {
+            match git_of(e, f) {
+                Some(GitSide::Commit(c)) => {
+                    f.cause = Some(classify(
+                        f.owner.as_ref(),
+                        f.owner_is_applier,
+                        Some(c.time),
+                        e.applied_at,
+                        people,
+                    ));
+                    f.commit = Some(c);
+                }
+                Some(GitSide::Unknown(why)) => f.git_note = Some(why),
+                None => {}
             }
         }
+        e.fields = fields;
     }
 }
 
@@ -281,6 +297,7 @@ mod tests {
             owner_is_applier: false,
             commit: None,
             cause: None,
+            git_note: None,
         };
         let git = serde_json::json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "x"}]}}}});
         let mut local = field("spec.replicas");

@@ -26,6 +26,9 @@ pub struct FieldDrift {
     /// The commit that last changed the field's lines in Git (attached by the runtime).
     pub commit: Option<super::attribution::CommitRef>,
     pub cause: Option<super::attribution::Cause>,
+    /// Why no Git line can be named for it, when a renderer made it and its source cannot
+    /// be followed.
+    pub git_note: Option<String>,
 }
 
 /// What one comparison knows about the object it compares.
@@ -122,6 +125,7 @@ impl<'a> Comparer<'a> {
                 owner_is_applier,
                 commit: None,
                 cause: None,
+                git_note: None,
             });
         }
     }

@@ -382,6 +382,7 @@ pub fn compare_server(
                 owner_is_applier: f.owner_is_applier,
                 commit: None,
                 cause: None,
+                git_note: None,
             });
         }
     }

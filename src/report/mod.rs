@@ -52,6 +52,9 @@ struct JsonField<'a> {
     commit: Option<&'a crate::drift::attribution::CommitRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cause: Option<crate::drift::attribution::Cause>,
+    /// Why no Git line can be named for a rendered field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    git_note: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -117,6 +120,7 @@ fn json_report<'a>(report: &'a DriftReport, ctx: &'a ReportContext) -> JsonRepor
                         owner: f.owner.as_ref(),
                         commit: f.commit.as_ref(),
                         cause: f.cause,
+                        git_note: f.git_note.as_deref(),
                     })
                     .collect(),
             })
@@ -319,6 +323,9 @@ pub fn story(f: &crate::drift::FieldDrift) -> Option<String> {
             c.file,
             c.line
         ));
+    }
+    if let Some(why) = &f.git_note {
+        parts.push(format!("git: {}", crate::text::visible_line(why)));
     }
     (!parts.is_empty()).then(|| parts.join(" · "))
 }

@@ -669,6 +669,7 @@ pub(crate) fn attribute(
             desired::history::commit_lookup(
                 &mut history,
                 &desired.revision.commit,
+                &desired.recipes,
                 Duration::from_secs(3),
             ),
         );

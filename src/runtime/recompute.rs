@@ -465,6 +465,7 @@ impl Engine {
                 crate::desired::history::commit_lookup(
                     h,
                     &d.revision.commit,
+                    &d.recipes,
                     Duration::from_millis(400),
                 ),
             );

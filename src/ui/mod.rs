@@ -545,15 +545,26 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect, b
                     Span::styled(show(&f.desired), theme.git_side()),
                 ];
                 if let Some(c) = &f.commit {
+                    // The line's file when it is not the manifest's own (a values file, a
+                    // patch, a base).
+                    let place = if e.source.as_ref().is_some_and(|s| s.file == c.file) {
+                        format!("line {}", c.line)
+                    } else {
+                        format!("{}:{}", crate::text::visible_line(&c.file), c.line)
+                    };
                     git.push(Span::styled(
                         format!(
-                            "  {} {}, {} ago, {:?} line {}",
+                            "  {} {}, {} ago, {:?} {place}",
                             &c.id[..c.id.len().min(7)],
                             c.author,
                             age_secs(state.now, c.time),
                             c.summary,
-                            c.line
                         ),
+                        theme.dim(),
+                    ));
+                } else if let Some(why) = &f.git_note {
+                    git.push(Span::styled(
+                        format!("  source unknown: {}", crate::text::visible_line(why)),
                         theme.dim(),
                     ));
                 }

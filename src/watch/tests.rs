@@ -171,6 +171,7 @@ fn events_are_json_lines_with_masked_values_as_reported() {
         owner_is_applier: false,
         commit: None,
         cause: None,
+        git_note: None,
     });
     let mut w = watcher();
     let events = w.on_report(&report(vec![e]), "a", "", true, t(0));
