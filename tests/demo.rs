@@ -9,8 +9,11 @@ use support::{stdout, Tmux};
 
 #[test]
 fn demo_no_tui_reports_the_actors_drift() {
-    // The demo's redis overlay is rendered with `kubectl kustomize` from PATH.
-    if support::require_tool("kubectl", &["kubectl"]).is_none() {
+    // The demo's redis overlay is rendered with `kubectl kustomize` from PATH, its checkout
+    // chart with helm from PATH.
+    if support::require_tool("kubectl", &["kubectl"]).is_none()
+        || support::require_tool("helm", &["helm"]).is_none()
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -34,7 +37,13 @@ fn demo_no_tui_reports_the_actors_drift() {
         "~ spec.template.spec.containers[name=api].image: git ghcr.io/example/api:1.5.0 | live ghcr.io/example/api:1.4.0",
         "out-of-sync: apps/Deployment/shop/web",
         "~ spec.template.spec.containers[name=web].image: git ghcr.io/example/web:2.3.1 | live ghcr.io/example/web:2.3.1-hotfix1",
-        "28 resources: 23 synced, 3 out-of-sync, 1 missing, 1 extra, 0 unknown, 0 invalid",
+        // The Argo CD Application's chart, edited by hand: its tag is the values file's,
+        // changed in a later commit than the chart.
+        "out-of-sync: apps/Deployment/shop/checkout (charts/checkout/templates/deployment.yaml)",
+        "~ spec.template.spec.containers[name=checkout].image: git ghcr.io/example/checkout:1.1.0 | live ghcr.io/example/checkout:1.1.0-debug",
+        "manual edit · live: kubectl-set (Update,",
+        "Alice Ops \"checkout: release 1.1.0\" charts/checkout/values-demo.yaml:3",
+        "33 resources: 27 synced, 4 out-of-sync, 1 missing, 1 extra, 0 unknown, 0 invalid",
         // Synced, but its rollout is stuck: health says so.
         "apps/Deployment/data/redis: degraded (ProgressDeadlineExceeded: ReplicaSet \"redis-6d5f8c7b9\" has timed out progressing.)",
     ] {

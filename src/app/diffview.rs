@@ -203,8 +203,15 @@ pub fn header(state: &AppState) -> Vec<Vec<Piece<Tone>>> {
             ));
         }
         if let Some(c) = &f.commit {
+            // The line's file when it is not the manifest's own (a values file, a patch).
+            let place = match entry.and_then(|e| e.source.as_ref()) {
+                Some(s) if s.file != c.file => {
+                    format!(" {}:{}", crate::text::visible_line(&c.file), c.line)
+                }
+                _ => String::new(),
+            };
             parts.push(format!(
-                "git {} {} {:?}",
+                "git {} {} {:?}{place}",
                 &c.id[..c.id.len().min(7)],
                 c.author,
                 c.summary

@@ -1554,3 +1554,42 @@ fn the_sync_result_follows_the_rollout() {
         "{text}"
     );
 }
+
+/// A chart's Deployment: its image was set by a values file (named, with its line), its
+/// replicas by a template expression kdrift cannot follow (said, not left blank).
+#[test]
+fn the_detail_of_a_rendered_resource_names_the_values_line_or_why_not() {
+    for (w, h, name) in [
+        (80, 24, "detail_rendered_80x24"),
+        (40, 10, "detail_rendered_40x10"),
+    ] {
+        let mut r = report();
+        let web = r
+            .entries
+            .iter_mut()
+            .find(|e| e.key.name == "web" && e.key.kind == "Deployment")
+            .unwrap();
+        web.source = Some(SourceLocation {
+            file: "charts/web/templates/deployment.yaml".into(),
+            line: None,
+        });
+        web.fields[0].commit = None;
+        web.fields[0].git_note =
+            Some("the template computes it (charts/web/templates/deployment.yaml:8)".into());
+        let c = web.fields[1].commit.as_mut().unwrap();
+        c.file = "charts/web/values-prod.yaml".into();
+        c.line = 3;
+        let mut s = with_report(unloaded_at(w, h, "/src/gitops"), r);
+        select_resource(&mut s, "apps/Deployment/shop/web");
+        keys(&mut s, &[Key::Char('i')]);
+        let text = screen(&s);
+        if w == 80 {
+            assert!(text.contains("charts/web/values-prod.yaml:3"), "{text}");
+            assert!(
+                text.contains("source unknown: the template computes it"),
+                "{text}"
+            );
+        }
+        insta::assert_snapshot!(name, text);
+    }
+}

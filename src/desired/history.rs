@@ -420,6 +420,20 @@ impl History {
         None
     }
 
+    /// How many first-parent steps back from `from` the commit `id` is (`None`: not within
+    /// `max`). Tells apart commits made within the same second.
+    pub fn depth(&self, from: &str, id: &str, max: usize) -> Option<usize> {
+        let mut current = gix::ObjectId::from_hex(from.as_bytes()).ok()?;
+        let want = gix::ObjectId::from_hex(id.as_bytes()).ok()?;
+        for n in 0..max {
+            if current == want {
+                return Some(n);
+            }
+            current = self.facts(current)?.parent?;
+        }
+        None
+    }
+
     fn commit_ref(&self, id: gix::ObjectId, facts: &CommitFacts, file: &str) -> CommitRef {
         CommitRef {
             id: id.to_hex().to_string(),
@@ -474,6 +488,7 @@ pub fn commit_lookup<'a>(
             }
         };
         let mut newest: Option<CommitRef> = None;
+        let several = lines.len() > 1;
         for (file, line) in lines {
             let left = budget.saturating_sub(started.elapsed());
             let bounds = Bounds {
@@ -483,7 +498,18 @@ pub fn commit_lookup<'a>(
             if let Some(mut c) = history.last_change(revision, &file, line, bounds) {
                 c.line = line;
                 c.file = file;
-                if newest.as_ref().is_none_or(|n| c.time > n.time) {
+                let newer = match &newest {
+                    None => true,
+                    Some(n) if c.time != n.time => c.time > n.time,
+                    // Within the same second: the one fewer commits back.
+                    Some(n) if several && n.id != c.id => {
+                        let depth =
+                            |id: &str| history.depth(revision, id, 2000).unwrap_or(usize::MAX);
+                        depth(&c.id) < depth(&n.id)
+                    }
+                    Some(_) => false,
+                };
+                if newer {
                     newest = Some(c);
                 }
             }

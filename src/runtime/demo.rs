@@ -24,6 +24,34 @@ use tokio::sync::mpsc::UnboundedSender;
 pub const FILES: &[(&str, &str)] = &[
     ("README.md", include_str!("../../assets/demo/README.md")),
     (
+        "argocd/checkout.yaml",
+        include_str!("../../assets/demo/argocd/checkout.yaml"),
+    ),
+    (
+        "charts/checkout/Chart.yaml",
+        include_str!("../../assets/demo/charts/checkout/Chart.yaml"),
+    ),
+    (
+        "charts/checkout/templates/_helpers.tpl",
+        include_str!("../../assets/demo/charts/checkout/templates/_helpers.tpl"),
+    ),
+    (
+        "charts/checkout/templates/deployment.yaml",
+        include_str!("../../assets/demo/charts/checkout/templates/deployment.yaml"),
+    ),
+    (
+        "charts/checkout/templates/service.yaml",
+        include_str!("../../assets/demo/charts/checkout/templates/service.yaml"),
+    ),
+    (
+        "charts/checkout/values-demo.yaml",
+        include_str!("../../assets/demo/charts/checkout/values-demo.yaml"),
+    ),
+    (
+        "charts/checkout/values.yaml",
+        include_str!("../../assets/demo/charts/checkout/values.yaml"),
+    ),
+    (
         "data/postgres.yaml",
         include_str!("../../assets/demo/data/postgres.yaml"),
     ),
@@ -54,6 +82,10 @@ pub const FILES: &[(&str, &str)] = &[
     (
         "platform/backup-postgres.yaml",
         include_str!("../../assets/demo/platform/backup-postgres.yaml"),
+    ),
+    (
+        "platform/crd-applications.yaml",
+        include_str!("../../assets/demo/platform/crd-applications.yaml"),
     ),
     (
         "platform/crd-backups.yaml",
@@ -158,9 +190,18 @@ pub fn write_repository(dir: &Path) -> Result<()> {
             "commit",
             "-q",
             "-m",
-            "shop and data: first deploy of web, api, postgres and redis",
+            "shop and data: first deploy of web, api, checkout, postgres and redis",
         ],
         BOB,
+    )?;
+    // A release through the chart's values, before the demo applies the repository.
+    let values = dir.join("charts/checkout/values-demo.yaml");
+    let text = std::fs::read_to_string(&values)?;
+    std::fs::write(&values, text.replace("tag: \"1.0.0\"", "tag: \"1.1.0\""))?;
+    git(
+        dir,
+        &["commit", "-q", "-am", "checkout: release 1.1.0"],
+        ALICE,
     )?;
     Ok(())
 }
@@ -246,6 +287,7 @@ const ACTS: &[Act] = &[
     Act { what: "a new commit landed in Git: \"api: release 1.5.0\"" },
     Act { what: "deploy/redis -n data is rolling out new pods (kube-controller-manager): synced with Git, but progressing" },
     Act { what: "the new redis pods cannot pull their image (the registry is down): the rollout exceeded its progress deadline, redis is degraded while synced" },
+    Act { what: "someone ran `kubectl set image deploy/checkout -n shop` on the Helm chart's Deployment: Git's tag comes from the chart's values-demo.yaml" },
 ];
 
 /// Records an Event about a Deployment of the shop, as its controller would (the demo's
@@ -431,6 +473,12 @@ async fn act(i: usize, client: &kube::Client, repo: &Path) -> Result<()> {
             .await?;
         }
         7 | 8 => rollout_status(client, "data", "redis", i == 8).await?,
+        9 => {
+            let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "checkout", "image": "ghcr.io/example/checkout:1.1.0-debug"}]}}}});
+            deploys
+                .patch("checkout", &pp("kubectl-set"), &Patch::Strategic(patch))
+                .await?;
+        }
         6 => {
             let dir = repo.to_path_buf();
             tokio::task::spawn_blocking(move || land_release(&dir))
