@@ -895,6 +895,18 @@ fn flux_helm_releases_render_in_repo_charts_and_name_remote_ones() {
         "releases/redis.yaml",
         &hr("redis", "redis", "HelmRepository", ""),
     );
+    // valuesFiles replace the chart's values.yaml, as Flux's HelmChart does.
+    repo.write(
+        "releases/tiny.yaml",
+        &hr("tiny", "./charts/podinfo", "GitRepository", "").replace(
+            "      sourceRef:",
+            "      valuesFiles:\n        - charts/podinfo/values-small.yaml\n      sourceRef:",
+        ),
+    );
+    repo.write(
+        "charts/podinfo/values-small.yaml",
+        "replicas: 5\nui:\n  color: red\n",
+    );
     repo.write(
         "releases/values.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: podinfo-values\n  namespace: flux-system\ndata:\n  values.yaml: |\n    replicas: 2\n    message: from-configmap\n  color: teal\n",
@@ -918,7 +930,23 @@ fn flux_helm_releases_render_in_repo_charts_and_name_remote_ones() {
     })
     .unwrap();
     let apps: Vec<(&str, &str)> = s.apps.iter().map(|a| (a.name.as_str(), a.kind)).collect();
-    assert_eq!(apps, [("podinfo", "HelmRelease"), ("redis", "HelmRelease")]);
+    assert_eq!(
+        apps,
+        [
+            ("podinfo", "HelmRelease"),
+            ("redis", "HelmRelease"),
+            ("tiny", "HelmRelease")
+        ]
+    );
+    let tiny = s
+        .objects
+        .iter()
+        .find(|o| o.key.to_string() == "/ConfigMap/flux-system/tiny")
+        .unwrap_or_else(|| panic!("{:?}", keys(&s)));
+    assert_eq!(tiny.object["data"]["replicas"], "5");
+    assert_eq!(tiny.object["data"]["color"], "red");
+    // Not the chart's "default": its values.yaml is not read.
+    assert!(tiny.object["data"]["message"].is_null(), "{}", tiny.object);
     // Release `[targetNamespace-]name`, into targetNamespace; the chart's values, then
     // valuesFrom (targetPath as --set), then values.
     let cm = s
@@ -945,4 +973,76 @@ fn flux_helm_releases_render_in_repo_charts_and_name_remote_ones() {
         s.invalid[0].key.as_ref().map(|k| k.to_string()).as_deref(),
         Some("helm.toolkit.fluxcd.io/HelmRelease/flux-system/redis")
     );
+}
+
+/// An Argo CD Application's kustomize settings render as `kubectl kustomize` renders the
+/// folder after the `kustomize edit` commands Argo CD runs, written here by hand.
+#[test]
+fn an_applications_kustomize_edits_render_as_kubectl_kustomize_by_hand() {
+    let Some(kubectl) = support::kubectl() else {
+        return;
+    };
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: web:1.0\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n    - port: 80\n";
+    let repo = TestRepo::new();
+    repo.write("app/base/deploy.yaml", deploy);
+    repo.write(
+        "app/base/kustomization.yaml",
+        "resources:\n  - deploy.yaml\n",
+    );
+    repo.write(
+        "app/prod/kustomization.yaml",
+        "resources:\n  - ../base\nnamePrefix: prod-\n",
+    );
+    repo.write(
+        "argocd/web.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  destination:\n    namespace: shop\n  source:\n    repoURL: https://git.example.com/gitops.git\n    path: app/prod\n    kustomize:\n      namePrefix: argo-\n      nameSuffix: -v2\n      namespace: shop\n      images:\n        - web=registry.example.com/web:3.0\n      replicas:\n        - name: web\n          count: 4\n      commonLabels:\n        team: shop\n      commonAnnotations:\n        owner: payments\n",
+    );
+    repo.commit("an app with kustomize edits");
+    let s = desired::load(&LoadOptions {
+        kustomize_command: kubectl.display().to_string(),
+        ..options(&repo)
+    })
+    .unwrap();
+    // By hand: the folders copied, the root kustomization edited as Argo CD's `kustomize
+    // edit set namePrefix/nameSuffix/namespace/image/replicas`, `add label/annotation` would.
+    let hand = tempfile::tempdir().unwrap();
+    for (file, text) in [
+        ("app/base/deploy.yaml", deploy),
+        ("app/base/kustomization.yaml", "resources:\n  - deploy.yaml\n"),
+        (
+            "app/prod/kustomization.yaml",
+            "resources:\n  - ../base\nnamePrefix: argo-\nnameSuffix: -v2\nnamespace: shop\nimages:\n  - name: web\n    newName: registry.example.com/web\n    newTag: \"3.0\"\nreplicas:\n  - name: web\n    count: 4\ncommonLabels:\n  team: shop\ncommonAnnotations:\n  owner: payments\n",
+        ),
+    ] {
+        let p = hand.path().join(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let out = std::process::Command::new(&kubectl)
+        .arg("kustomize")
+        .arg(hand.path().join("app/prod"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut by_hand: Vec<serde_json::Value> = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+        by_hand.push(v);
+    }
+    assert_eq!(by_hand.len(), 2, "{text}");
+    for want in by_hand {
+        let name = want["metadata"]["name"].as_str().unwrap();
+        let kind = want["kind"].as_str().unwrap();
+        let got = s
+            .objects
+            .iter()
+            .find(|o| o.key.kind == kind && o.key.name == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", keys(&s)));
+        assert_eq!(got.object, want, "{kind} {name}");
+    }
 }

@@ -681,6 +681,11 @@ fn helm_release_spec(
         .filter(|t| !t.is_empty());
     h.namespace = target.unwrap_or(namespace).to_string();
     h.release = app.release.clone();
+    // Flux's valuesFiles replace the chart's values.yaml (which counts only when listed).
+    h.without_chart_values = spec
+        .pointer("/chart/spec/valuesFiles")
+        .and_then(Value::as_array)
+        .is_some_and(|l| !l.is_empty());
     for f in spec
         .pointer("/chart/spec/valuesFiles")
         .and_then(Value::as_array)

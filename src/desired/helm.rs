@@ -181,6 +181,9 @@ pub struct RenderSpec {
     /// Where each of `values` and `set` is written, in the order helm applies them (for
     /// attribution; not part of how the chart renders).
     pub origins: Vec<super::origin::Values>,
+    /// Whether the chart's own `values.yaml` is left out (a Flux HelmRelease that names
+    /// `valuesFiles`: they replace it).
+    pub without_chart_values: bool,
 }
 
 /// The command that renders charts: the configured one, else `helm` on PATH.
@@ -200,6 +203,11 @@ pub fn cache_key(files: &[TreeFile], chart: &Chart, spec: &RenderSpec, helm: &Pa
     }
     key.text(&spec.release);
     key.text(&spec.namespace);
+    key.text(if spec.without_chart_values {
+        "without-chart-values"
+    } else {
+        "with-chart-values"
+    });
     for v in &spec.values {
         key.text(v);
     }
@@ -283,6 +291,11 @@ pub fn prepare(
     } else {
         tree.join(&chart.dir)
     };
+    if spec.without_chart_values && chart_dir.join("values.yaml").is_file() {
+        let path = chart_dir.join("values.yaml");
+        std::fs::write(&path, "{}\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     let home = tmp.path().join("helm");
     for sub in ["config", "cache", "data", "plugins"] {
         std::fs::create_dir_all(home.join(sub))

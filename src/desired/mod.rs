@@ -884,6 +884,7 @@ fn render_chart_jobs(
                 let recipe = std::sync::Arc::new(origin::Recipe::Helm {
                     chart: chart.dir.clone(),
                     values: jobs[i].1.origins.clone(),
+                    chart_values: !jobs[i].1.without_chart_values,
                 });
                 for (source, doc) in helm::split_sources(&text, chart, &paths) {
                     for item in manifest::read_file(doc) {
@@ -923,6 +924,7 @@ fn default_chart_spec(c: &helm::Chart, opts: &LoadOptions) -> helm::RenderSpec {
         set: Vec::new(),
         capabilities: opts.capabilities.clone(),
         origins: Vec::new(),
+        without_chart_values: false,
     }
 }
 

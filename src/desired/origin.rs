@@ -27,8 +27,12 @@ pub enum Recipe {
     /// kustomize built the kustomization file `kfile`, after the app's `edits`, if any.
     Kustomize { kfile: String, edits: Option<Edits> },
     /// helm rendered the chart in the folder `chart` with these values, lowest precedence
-    /// first (all after the chart's own `values.yaml`).
-    Helm { chart: String, values: Vec<Values> },
+    /// first (all after the chart's own `values.yaml`, when `chart_values`).
+    Helm {
+        chart: String,
+        values: Vec<Values>,
+        chart_values: bool,
+    },
 }
 
 /// A place in a manifest: its file, the line its document starts on, the path within it.
@@ -88,7 +92,16 @@ pub fn trace(
         Recipe::Kustomize { kfile, edits } => {
             trace_kustomize(kfile, edits.as_ref(), object, path, read)
         }
-        Recipe::Helm { chart, values } => trace_helm(chart, values, source, object, path, read),
+        Recipe::Helm {
+            chart,
+            values,
+            chart_values,
+        } => {
+            let chart_file = subchart(chart, source);
+            // Without the chart's values (Flux's valuesFiles), a subchart's own still count.
+            let own = (*chart_values || !chart_file.0.is_empty()).then_some(chart_file);
+            trace_helm(values, own, source, object, path, read)
+        }
     }
 }
 
@@ -708,8 +721,8 @@ fn json_pointer(object: &Value, path: &FieldPath) -> Option<String> {
 // helm
 
 fn trace_helm(
-    chart: &str,
     values: &[Values],
+    chart_file: Option<(Vec<Segment>, String)>,
     source: &str,
     object: &Value,
     path: &FieldPath,
@@ -724,7 +737,7 @@ fn trace_helm(
     let (n, line) = field_walk(&clean, doc_line, path, true);
     let raw: Vec<&str> = text.lines().collect();
     // A subchart's values sit under its name in the parent's values.
-    let (values_prefix, chart_values) = subchart(chart, source);
+    let (values_prefix, chart_values) = chart_file.unwrap_or_default();
     if n == path.0.len() {
         let Some(l) = line else {
             return Traced::Unknown(format!("{source} does not write it"));
@@ -858,6 +871,9 @@ fn values_line(
         if hit.is_some() {
             return Ok(hit);
         }
+    }
+    if chart_values.is_empty() {
+        return Ok(None);
     }
     Ok(read(chart_values)
         .and_then(|t| field_line(&t, 1, r))

@@ -319,6 +319,7 @@ fn helm_recipe() -> Recipe {
     };
     Recipe::Helm {
         chart: "charts/web".into(),
+        chart_values: true,
         values: vec![
             Values::File("charts/web/values-prod.yaml".into()),
             Values::Block(place("spec.source.helm.values")),
@@ -375,6 +376,7 @@ fn values_from_a_secret_are_named_not_guessed() {
     let recipe = Recipe::Helm {
         chart: "charts/web".into(),
         values: vec![Values::Opaque("Secret web-values".into())],
+        chart_values: true,
     };
     let o = serde_json::json!({"kind": "Deployment", "spec": {"replicas": 1}});
     match run(
@@ -402,6 +404,7 @@ fn subchart_values_sit_under_its_name() {
     let recipe = Recipe::Helm {
         chart: "c".into(),
         values: vec![],
+        chart_values: true,
     };
     let o = serde_json::json!({"kind": "Service", "spec": {"port": 6000}});
     assert_eq!(
