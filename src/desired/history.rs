@@ -334,6 +334,12 @@ impl History {
         if let Some(hit) = self.texts.borrow().get(&id) {
             return Some(hit.clone());
         }
+        // A file larger than kdrift reads as a manifest is not read for attribution either
+        // (its size is looked up first).
+        let header = self.repo.find_header(id).ok()?;
+        if header.size() > super::git::MAX_MANIFEST_BYTES {
+            return None;
+        }
         let blob = self.repo.find_blob(id).ok()?;
         let text: std::sync::Arc<str> = String::from_utf8_lossy(&blob.data).into();
         self.texts.borrow_mut().insert(id, text.clone());

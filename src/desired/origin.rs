@@ -179,7 +179,8 @@ fn trace_kustomize(
             }
         }
     }
-    match walk(kfile, kind, &name, object, path, read, 0) {
+    let mut steps = 0;
+    match walk(kfile, kind, &name, object, path, read, &mut steps) {
         Some(t) => t,
         None => Traced::Unknown(format!(
             "kdrift could not find which resource of {kfile} makes {kind} {name}"
@@ -219,6 +220,9 @@ fn unprefixed(doc: &Value, name: &str) -> String {
     n.to_string()
 }
 
+/// How many kustomizations one trace visits at most.
+const MAX_KUSTOMIZATIONS: usize = 200;
+
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Follows the object `kind`/`name` (as kustomization `kfile` outputs it) to where the field
@@ -230,9 +234,12 @@ fn walk(
     object: &Value,
     path: &FieldPath,
     read: &mut Read<'_>,
-    depth: usize,
+    steps: &mut usize,
 ) -> Option<Traced> {
-    if depth > 20 {
+    // Kustomizations nest and share bases: a bound on the kustomizations visited keeps a
+    // cycle or a lattice of bases from taking long.
+    *steps += 1;
+    if *steps > MAX_KUSTOMIZATIONS {
         return None;
     }
     let text = read(kfile)?;
@@ -254,7 +261,7 @@ fn walk(
             .filter_map(|f| super::kustomize::join_normalized(&p, f))
             .find(|f| read(f).is_some());
         if let Some(k) = nested {
-            if let Some(t) = walk(&k, kind, &inner, object, path, read, depth + 1) {
+            if let Some(t) = walk(&k, kind, &inner, object, path, read, steps) {
                 found = Some(t);
                 break;
             }

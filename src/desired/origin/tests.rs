@@ -435,3 +435,31 @@ fn values_references_are_read_from_template_lines() {
     assert!(refs("x: {{ .Chart.Name }}").is_empty());
     assert!(refs("x: {{ .NotValues.a }}").is_empty());
 }
+
+#[test]
+fn a_cycle_or_lattice_of_kustomizations_ends_quickly() {
+    // Each level names the next twice; the last names the first.
+    let mut list = Vec::new();
+    for i in 0..30 {
+        let next = (i + 1) % 30;
+        list.push((
+            format!("k{i}/kustomization.yaml"),
+            format!("resources:\n  - ../k{next}\n  - ../k{next}/\n"),
+        ));
+    }
+    let repo: HashMap<String, Arc<str>> = list
+        .iter()
+        .map(|(p, t)| (p.clone(), Arc::from(t.as_str())))
+        .collect();
+    let recipe = Recipe::Kustomize {
+        kfile: "k0/kustomization.yaml".into(),
+        edits: None,
+    };
+    let o = serde_json::json!({"kind": "ConfigMap", "metadata": {"name": "x"}});
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        run(&recipe, "x", &repo, &o, "data.a"),
+        Traced::Unknown(_)
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
