@@ -586,4 +586,62 @@ fn apps_decide_what_is_extra_and_reports_name_each_resources_app() {
     );
     support::assert_exit(&out, 2);
     assert!(stderr(&out).contains("apps: web"), "{}", stderr(&out));
+
+    // The flags still work beside apps. `--path` limits Git to a folder: the app's own
+    // resources and its tracked extras, not the Application of another folder.
+    let live_path_str = live_path(&repo);
+    let rows_of = |args: &[&str]| -> BTreeMap<String, String> {
+        let mut all = vec!["diff", "--live-file", live_path_str.as_str(), "-o", "json"];
+        all.extend_from_slice(args);
+        let out = kdrift(&all, repo.path());
+        let report: Value = serde_json::from_str(&stdout(&out))
+            .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+        report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    format!(
+                        "{}/{}",
+                        r["kind"].as_str().unwrap(),
+                        r["name"].as_str().unwrap()
+                    ),
+                    r["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let rows = rows_of(&["--path", "apps/web"]);
+    assert_eq!(
+        rows.get("ConfigMap/settings").map(String::as_str),
+        Some("synced")
+    );
+    assert!(!rows.contains_key("Application/web"), "{rows:?}");
+    let rows = rows_of(&["--path", "argocd"]);
+    assert_eq!(
+        rows.get("Application/web").map(String::as_str),
+        Some("missing")
+    );
+    assert!(!rows.contains_key("ConfigMap/settings"), "{rows:?}");
+    // `-l` adds what the label marks as this repository's: an extra beside the app's.
+    let rows = rows_of(&["-l", "app.kubernetes.io/instance=web"]);
+    assert_eq!(
+        rows.get("ConfigMap/labelled").map(String::as_str),
+        Some("extra")
+    );
+    assert_eq!(
+        rows.get("ConfigMap/stale").map(String::as_str),
+        Some("extra")
+    );
+    // `--argocd-app other` adds the objects another app's tracking id marks.
+    let rows = rows_of(&["--argocd-app", "other"]);
+    assert_eq!(
+        rows.get("ConfigMap/theirs").map(String::as_str),
+        Some("extra")
+    );
+    assert_eq!(
+        rows.get("ConfigMap/stale").map(String::as_str),
+        Some("extra")
+    );
 }

@@ -794,7 +794,7 @@ fn flux_kustomizations_render_their_paths_with_targets_and_substitution() {
         &ks(
             "infrastructure",
             "./infrastructure",
-            "  targetNamespace: infra\n",
+            "  targetNamespace: infra\n  namePrefix: infra-\n  images:\n  - name: redis\n    newTag: \"7.2\"\n",
         ),
     );
     repo.write(
@@ -810,6 +810,17 @@ fn flux_kustomizations_render_their_paths_with_targets_and_substitution() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-vars\n  namespace: flux-system\ndata:\n  REGION: eu-west-1\n",
     );
     repo.write("infrastructure/redis.yaml", &cm("redis", "6"));
+    // No kustomization.yaml: Flux generates one (this file, the folder below whole) and
+    // applies namePrefix and images to it.
+    repo.write(
+        "infrastructure/cache.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: cache\nspec:\n  selector:\n    matchLabels: {app: cache}\n  template:\n    metadata:\n      labels: {app: cache}\n    spec:\n      containers:\n      - name: redis\n        image: redis:6\n",
+    );
+    repo.write(
+        "infrastructure/monitoring/kustomization.yaml",
+        "resources:\n- cm.yaml\n",
+    );
+    repo.write("infrastructure/monitoring/cm.yaml", &cm("grafana", "1"));
     repo.write(
         "apps/base/kustomization.yaml",
         "resources:\n- deploy.yaml\n",
@@ -854,9 +865,29 @@ fn flux_kustomizations_render_their_paths_with_targets_and_substitution() {
             .find(|(k, _)| k.to_string() == key)
             .map(|(_, i)| s.apps[*i as usize].name.as_str())
     };
-    // targetNamespace moves the folder's objects; the folder alone renders nothing twice.
-    assert_eq!(app_of("/ConfigMap/infra/redis"), Some("infrastructure"));
-    assert!(!keys(&s).contains(&"/ConfigMap/default/redis".to_string()));
+    // targetNamespace moves the folder's objects, namePrefix and images apply to the
+    // kustomization Flux generates; the folder alone renders nothing twice.
+    assert_eq!(
+        app_of("/ConfigMap/infra/infra-redis"),
+        Some("infrastructure")
+    );
+    assert_eq!(
+        app_of("/ConfigMap/infra/infra-grafana"),
+        Some("infrastructure")
+    );
+    let cache = s
+        .objects
+        .iter()
+        .find(|o| o.key.to_string() == "apps/Deployment/infra/infra-cache")
+        .unwrap_or_else(|| panic!("{:?}", keys(&s)));
+    assert_eq!(
+        cache.object["spec"]["template"]["spec"]["containers"][0]["image"],
+        "redis:7.2"
+    );
+    assert_eq!(cache.source.file, "infrastructure");
+    for gone in ["/ConfigMap/default/redis", "/ConfigMap/default/grafana"] {
+        assert!(!keys(&s).contains(&gone.to_string()), "{:?}", keys(&s));
+    }
     // postBuild: substitute over substituteFrom, defaults, numbers stay numbers, $$ escapes.
     let web = s.objects.iter().find(|o| o.key.name == "prod-web").unwrap();
     assert_eq!(app_of("apps/Deployment/shop/prod-web"), Some("apps"));

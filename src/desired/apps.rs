@@ -266,6 +266,12 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                         if name != "directory" {
                             taken_roots.insert(path.clone());
                         }
+                        if name == "flux" && !rev.plan.dirs.contains_key(&path) {
+                            // What Flux's generated kustomization takes in.
+                            let (files, roots) = flux_generated(rev, raw, &plain, &path);
+                            taken_files.extend(files);
+                            taken_roots.extend(roots);
+                        }
                     }
                     // What the app cannot render is not rendered another way either (but the
                     // repository root is everyone's, and the app's own file stays).
@@ -427,16 +433,39 @@ fn render_flux(
                     place: origin_at(app, FieldPath::root().field("spec")),
                     flux: true,
                 }),
+                generated: None,
+            };
+            render_kustomize_jobs(&rev.repo, &rev.files, &rev.plan.dirs, &[job], opts)
+        }
+        None if edits.keys().any(|k| k != "namespace") => {
+            // Flux generates a kustomization (every manifest below, kustomizations whole)
+            // and applies the Kustomization's settings to it: so does kdrift.
+            let (files, roots) = flux_generated(rev, raw, plain, path);
+            let resources: Vec<Value> = files
+                .iter()
+                .chain(&roots)
+                .filter_map(|f| relative(f, path).or((f == path).then_some(".")))
+                .map(|r| Value::String(r.to_string()))
+                .collect();
+            let generated = serde_json::json!({
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": resources,
+            });
+            let job = KustomizeJob {
+                dir: path.to_string(),
+                kfile: super::kustomize::join_normalized(path, "kustomization.yaml")
+                    .unwrap_or_else(|| "kustomization.yaml".into()),
+                edits: Some(Value::Object(edits)),
+                edits_at: Some(origin::Edits {
+                    place: origin_at(app, FieldPath::root().field("spec")),
+                    flux: true,
+                }),
+                generated: Some(generated.to_string()),
             };
             render_kustomize_jobs(&rev.repo, &rev.files, &rev.plan.dirs, &[job], opts)
         }
         None => {
-            if edits.keys().any(|k| k != "namespace") {
-                return fail(format!(
-                    "{path} has no kustomization.yaml; kdrift applies namePrefix, nameSuffix, \
-                     patches, images and commonMetadata only through one (Flux generates it)"
-                ));
-            }
             let (files, roots) = flux_generated(rev, raw, plain, path);
             let mut out = Vec::new();
             for file in files {
@@ -456,6 +485,7 @@ fn render_flux(
             {
                 let mut copy = RawItem::new(r.item.clone(), r.source.clone());
                 copy.root = r.root.clone();
+                copy.recipe = r.recipe.clone();
                 out.push(copy);
             }
             if let Some(ns) = edits.get("namespace").and_then(Value::as_str) {
@@ -1000,6 +1030,7 @@ fn prewarm(rev: &Revision, raw: &[RawItem], found: &[Found], opts: &LoadOptions)
                     kfile: k.clone(),
                     edits,
                     edits_at: None,
+                    generated: None,
                 })
             };
             match detect(rev, path, renderer) {
@@ -1216,6 +1247,7 @@ fn render_part(
                     place: origin_at(app, at),
                     flux: false,
                 }),
+                generated: None,
             };
             (
                 "kustomize",

@@ -466,6 +466,20 @@ impl Prepared {
         std::fs::write(&path, doc.to_string()).map_err(|e| format!("cannot write {kfile}: {e}"))
     }
 
+    /// Writes the root kustomization `kfile` (one the repository does not have: Flux
+    /// generates it), refusing to write over a file of the repository.
+    pub fn write_root(&self, kfile: &str, text: &str) -> Result<(), String> {
+        use std::io::Write;
+        let path = self.dir.path().join(kfile);
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| format!("cannot write {kfile}: {e}"))?;
+        out.write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write {kfile}: {e}"))
+    }
+
     /// Renders the root; errors are bounded and have secret literals masked.
     pub fn render(&self, command: &(PathBuf, Vec<String>)) -> Result<String, String> {
         let folder = if self.root.is_empty() {

@@ -211,6 +211,7 @@ impl Revision {
                 kfile: kfile.clone(),
                 edits: None,
                 edits_at: None,
+                generated: None,
             })
             .collect();
         stats.kustomizations = jobs.len();
@@ -660,6 +661,9 @@ pub(crate) struct KustomizeJob {
     pub edits: Option<Value>,
     /// Where the app writes `edits` (for attribution).
     pub edits_at: Option<origin::Edits>,
+    /// The kustomization to write at `kfile` (JSON) when the folder has none (Flux generates
+    /// one): `kfile` then names no file of the repository.
+    pub generated: Option<String>,
 }
 
 /// An invalid item for a renderer's failure, named after the file that asked for it.
@@ -718,16 +722,37 @@ fn render_kustomize_jobs(
     let prepared: Vec<Job> = jobs
         .iter()
         .map(|j| {
-            let closure = match kustomize::closure(repo, files, &j.dir, dirs) {
+            let mut closure = match kustomize::closure(repo, files, &j.dir, dirs) {
                 Ok(c) => c,
                 Err(e) => return Job::Done(Err(e)),
             };
+            // A generated kustomization's resources: their kustomizations' own closures.
+            if let Some(text) = &j.generated {
+                let doc: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                for r in doc["resources"].as_array().into_iter().flatten() {
+                    let Some(dir) = r
+                        .as_str()
+                        .and_then(|r| kustomize::join_normalized(&j.dir, r))
+                        .filter(|d| dirs.contains_key(d))
+                    else {
+                        continue;
+                    };
+                    match kustomize::closure(repo, files, &dir, dirs) {
+                        Ok(c) => {
+                            closure.files.extend(c.files);
+                            closure.secrets.extend(c.secrets);
+                        }
+                        Err(e) => return Job::Done(Err(e)),
+                    }
+                }
+            }
             let mut key = rendered::Key::new("kustomize");
             for f in files.iter().filter(|f| closure.files.contains(&f.path)) {
                 key.file(f);
             }
             key.text(&j.dir);
             key.text(&j.edits.as_ref().map(Value::to_string).unwrap_or_default());
+            key.text(j.generated.as_deref().unwrap_or_default());
             key.program(&command.0);
             for a in &command.1 {
                 key.text(a);
@@ -737,6 +762,9 @@ fn render_kustomize_jobs(
                 return Job::Done(Ok(text));
             }
             let p = kustomize::prepare(repo, files, &j.dir, closure).and_then(|p| {
+                if let Some(text) = &j.generated {
+                    p.write_root(&j.kfile, text)?;
+                }
                 if let Some(edits) = &j.edits {
                     p.edit_root(&j.kfile, edits)?;
                 }
@@ -777,12 +805,19 @@ fn render_kustomize_jobs(
                 let recipe = std::sync::Arc::new(origin::Recipe::Kustomize {
                     kfile: j.kfile.clone(),
                     edits: j.edits_at.clone(),
+                    generated: j.generated.as_deref().map(std::sync::Arc::from),
                 });
+                // A generated kustomization is no file: its objects come from the folder.
+                let file = match &j.generated {
+                    Some(_) if j.dir.is_empty() => ".".to_string(),
+                    Some(_) => j.dir.clone(),
+                    None => j.kfile.clone(),
+                };
                 for item in manifest::read_file(&text) {
                     let mut item = RawItem::new(
                         item,
                         SourceLocation {
-                            file: j.kfile.clone(),
+                            file: file.clone(),
                             line: None,
                         },
                     );

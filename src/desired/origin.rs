@@ -24,8 +24,13 @@ use std::sync::Arc;
 /// How a rendered object was made: what `trace` needs to follow its fields back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recipe {
-    /// kustomize built the kustomization file `kfile`, after the app's `edits`, if any.
-    Kustomize { kfile: String, edits: Option<Edits> },
+    /// kustomize built the kustomization file `kfile`, after the app's `edits`, if any;
+    /// `generated` is its text when the repository has none (Flux generates it).
+    Kustomize {
+        kfile: String,
+        edits: Option<Edits>,
+        generated: Option<Arc<str>>,
+    },
     /// helm rendered the chart in the folder `chart` with these values, lowest precedence
     /// first (all after the chart's own `values.yaml`, when `chart_values`).
     Helm {
@@ -89,8 +94,16 @@ pub fn trace(
     read: &mut Read<'_>,
 ) -> Traced {
     match recipe {
-        Recipe::Kustomize { kfile, edits } => {
-            trace_kustomize(kfile, edits.as_ref(), object, path, read)
+        Recipe::Kustomize {
+            kfile,
+            edits,
+            generated,
+        } => {
+            let mut read_generated = |p: &str| match generated {
+                Some(text) if p == kfile => Some(text.clone()),
+                _ => read(p),
+            };
+            trace_kustomize(kfile, edits.as_ref(), object, path, &mut read_generated)
         }
         Recipe::Helm {
             chart,

@@ -135,6 +135,7 @@ fn kustomize_fields_lead_to_the_line_that_set_them() {
     let recipe = Recipe::Kustomize {
         kfile: "app/overlays/prod/kustomization.yaml".into(),
         edits: None,
+        generated: None,
     };
     let o = rendered_deploy();
     let k = "app/overlays/prod/kustomization.yaml";
@@ -170,6 +171,7 @@ fn generated_and_unfindable_objects_say_so() {
     let recipe = Recipe::Kustomize {
         kfile: "app/overlays/prod/kustomization.yaml".into(),
         edits: None,
+        generated: None,
     };
     let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "prod-settings-8h2k5", "namespace": "prod"}, "data": {"a": "b"}});
@@ -219,6 +221,7 @@ spec:
             },
             flux: false,
         }),
+        generated: None,
     };
     let mut o = rendered_deploy();
     o["metadata"]["name"] = "argo-web".into();
@@ -454,6 +457,7 @@ fn a_cycle_or_lattice_of_kustomizations_ends_quickly() {
     let recipe = Recipe::Kustomize {
         kfile: "k0/kustomization.yaml".into(),
         edits: None,
+        generated: None,
     };
     let o = serde_json::json!({"kind": "ConfigMap", "metadata": {"name": "x"}});
     let started = std::time::Instant::now();
