@@ -167,12 +167,19 @@ pub fn field_walk(
                         .iter()
                         .enumerate()
                         .find_map(|(n, &(i, d))| {
-                            let matches = keys.iter().all(|(k, want)| {
+                            // Every key the item writes matches, and one at least: a key it
+                            // leaves to the server's default (`protocol: TCP`) is no mismatch.
+                            let has = |k: &str, want: Option<&str>| {
                                 item_lines(n, i).any(|y| {
-                                    key_of(y.rest)
-                                        .is_some_and(|(kk, v)| kk == k && unquote(v) == want)
+                                    key_of(y.rest).is_some_and(|(kk, v)| {
+                                        kk == k && want.is_none_or(|w| unquote(v) == w)
+                                    })
                                 })
-                            });
+                            };
+                            let matches = keys
+                                .iter()
+                                .all(|(k, want)| has(k, Some(want)) || !has(k, None))
+                                && keys.iter().any(|(k, want)| has(k, Some(want)));
                             matches.then_some((i, d))
                         })
                         .or_else(|| {
@@ -583,6 +590,15 @@ spec:
             Some(19)
         );
         assert_eq!(line("spec.template.spec.containers[1].image"), Some(15));
+        // A merge key the manifest leaves to the server's default still finds its item.
+        assert_eq!(
+            line("spec.template.spec.containers[name=web].ports[containerPort=8080,protocol=UDP]"),
+            None
+        );
+        assert_eq!(
+            line("spec.template.spec.containers[name=web].ports[containerPort=8080,hostIP=]"),
+            Some(17)
+        );
         assert_eq!(line("spec.nothere"), None);
         // The second document has its own lines.
         assert_eq!(
