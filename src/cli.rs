@@ -41,9 +41,14 @@ pub struct GlobalArgs {
     /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// Kube context to use (default: the current context).
+    /// Kube context to use (default: the current context). More than once: the same
+    /// paths on several clusters, side by side (`kdrift diff`).
     #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
+    pub context: Vec<String>,
+    /// A target of the fleet, NAME=CONTEXT[:PATH[,PATH…]] (repeatable): compared side by
+    /// side by `kdrift diff`.
+    #[arg(long = "target", global = true, value_name = "NAME=CONTEXT[:PATHS]")]
+    pub targets: Vec<String>,
     /// Namespace for manifests that name none.
     #[arg(short = 'n', long, global = true, value_name = "NS")]
     pub namespace: Option<String>,

@@ -42,6 +42,24 @@ pub struct Config {
     pub ui: UiConfig,
     pub keys: crate::keymap::KeysConfig,
     pub attribution: AttributionConfig,
+    /// The fleet's targets (`targets:`).
+    pub targets: Vec<TargetConfig>,
+}
+
+/// One target of the fleet: a cluster and the part of the repository it runs.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub name: String,
+    pub context: String,
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub protect: bool,
 }
 
 /// How drifted fields are attributed.

@@ -1077,3 +1077,26 @@ fn an_applications_kustomize_edits_render_as_kubectl_kustomize_by_hand() {
         assert_eq!(got.object, want, "{kind} {name}");
     }
 }
+
+/// Folders for different clusters often declare the same objects: with `--path`, only the
+/// chosen folders' own duplicates conflict.
+#[test]
+fn the_same_object_in_two_clusters_folders_conflicts_only_when_both_are_read() {
+    let repo = TestRepo::new();
+    repo.write("clusters/dev/settings.yaml", &cm("settings", "dev"));
+    repo.write("clusters/prod/settings.yaml", &cm("settings", "prod"));
+    repo.commit("two clusters");
+    let s = load(&repo, "HEAD", &["clusters/prod"], "default");
+    assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+    assert_eq!(keys(&s), ["/ConfigMap/default/settings"]);
+    assert_eq!(s.objects[0].object["data"]["v"], "prod");
+    // The other folder's object is still Git's (never extra).
+    assert_eq!(s.outside_paths.len(), 1);
+    let s = load(&repo, "HEAD", &[], "default");
+    assert!(s.objects.is_empty());
+    assert!(
+        s.invalid[0].message.contains("defined 2 times"),
+        "{:?}",
+        s.invalid
+    );
+}

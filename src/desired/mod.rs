@@ -259,20 +259,24 @@ impl Revision {
                 },
             )
         }));
-        let mut snapshot = resolve_identities(raw, &opts.default_namespace);
-        snapshot.apps = apps;
-        if !self.roots.is_empty() {
+        let mut snapshot = if self.roots.is_empty() {
+            resolve_identities(raw, &opts.default_namespace)
+        } else {
             // Everything was read (an object in Git anywhere is never extra); what the paths
-            // choose is shown.
-            let (inside, outside) = std::mem::take(&mut snapshot.objects)
+            // choose is shown. Each side has its own identities: folders for different
+            // clusters often declare the same objects, which conflict only within one side.
+            let (inside, outside): (Vec<RawItem>, Vec<RawItem>) = raw
                 .into_iter()
-                .partition(|o| in_roots(&o.source.file, &self.roots));
-            snapshot.objects = inside;
-            snapshot.outside_paths = outside;
+                .partition(|r| in_roots(&r.source.file, &self.roots));
+            let mut snapshot = resolve_identities(inside, &opts.default_namespace);
+            let outside = resolve_identities(outside, &opts.default_namespace);
+            snapshot.outside_paths = outside.objects;
+            for (k, v) in outside.app_of {
+                snapshot.app_of.entry(k).or_insert(v);
+            }
             snapshot
-                .invalid
-                .retain(|i| in_roots(&i.source.file, &self.roots));
-        }
+        };
+        snapshot.apps = apps;
         snapshot.repo_path = self.repo.location();
         snapshot.revision = self.revision;
         snapshot.files = stats;

@@ -550,7 +550,8 @@ pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> 
     let mut g = global.clone();
     g.repo = Some(repo.clone());
     g.kubeconfig = Some(kubeconfig.clone());
-    g.context = None;
+    g.context = Vec::new();
+    g.targets = Vec::new();
     g.live_file = None;
     g.selector = Some(PART_OF.to_string());
     g.paths = Vec::new();

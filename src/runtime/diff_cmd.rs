@@ -354,6 +354,28 @@ pub(crate) fn report_context(
 /// report as offline; `--diff-mode server` adds a dry run per manifest.
 pub(crate) fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let started = Instant::now();
+    let found = cluster_report(settings)?;
+    finish_diff(
+        args,
+        settings,
+        found.report,
+        found.ctx,
+        found.timings,
+        started,
+        found.desired,
+    )
+}
+
+/// One cluster's report, attributed, with its context and stage times.
+pub(crate) struct ClusterReport {
+    pub report: drift::DriftReport,
+    pub ctx: ReportContext,
+    pub desired: DesiredSnapshot,
+    pub timings: Vec<(&'static str, Duration)>,
+}
+
+/// Reads Git and the cluster of `settings` and compares them (see `run_diff_cluster`).
+pub(crate) fn cluster_report(settings: &Settings) -> Result<ClusterReport> {
     let mut timings = Vec::new();
     // Git is read while the cluster is reached and discovered, and each kind the files
     // appear to hold is listed as soon as it is seen, beside the reading and parsing.
@@ -590,7 +612,12 @@ pub(crate) fn run_diff_cluster(settings: &Settings, args: &DiffArgs) -> Result<u
     attribute(&desired, &mut report, settings);
     timings.push(("attribute", t.elapsed()));
     let ctx = report_context(&desired, &source, Some(target.context.clone()));
-    finish_diff(args, settings, report, ctx, timings, started, desired)
+    Ok(ClusterReport {
+        report,
+        ctx,
+        desired,
+        timings,
+    })
 }
 
 /// `kdrift diff` against a cluster gives up after this many request timeouts: each request

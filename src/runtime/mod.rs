@@ -5,6 +5,7 @@ pub mod demo;
 mod diff_cmd;
 pub mod explorer;
 mod external;
+pub mod fleet;
 pub mod log;
 mod recompute;
 mod settings;
@@ -32,12 +33,17 @@ pub fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Some(Command::Diff(args)) => {
             let config = config::load(cli.global.config.as_deref())?;
-            let settings = resolve(&cli.global, &config)?;
+            let targets = fleet::targets(&cli.global, &config)?;
+            if targets.len() > 1 {
+                return fleet::run_diff(&targets, args);
+            }
+            let settings = one_target(&cli.global, &config, "")?;
             run_diff(&settings, args)
         }
         Some(Command::Apps(args)) => {
             let config = config::load(cli.global.config.as_deref())?;
-            let settings = resolve(&cli.global, &config)?;
+            let settings =
+                one_target(&cli.global, &config, "kdrift apps lists one cluster's apps")?;
             let diff = crate::cli::DiffArgs {
                 output: args.output,
                 keys: Vec::new(),
@@ -61,17 +67,25 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Sim(args)) => run_sim(args),
         Some(Command::Sync(args)) => {
             let config = config::load(cli.global.config.as_deref())?;
-            let settings = resolve(&cli.global, &config)?;
+            let settings = one_target(
+                &cli.global,
+                &config,
+                "kdrift sync writes to one cluster at a time",
+            )?;
             sync_cmd::run(&settings, args)
         }
         Some(Command::Watch(args)) => {
             let config = config::load(cli.global.config.as_deref())?;
-            let settings = resolve(&cli.global, &config)?;
+            let settings = one_target(&cli.global, &config, "kdrift watch follows one cluster")?;
             watch_cmd::run(&settings, args)
         }
         Some(Command::History(args)) => {
             let config = config::load(cli.global.config.as_deref())?;
-            let settings = resolve(&cli.global, &config)?;
+            let settings = one_target(
+                &cli.global,
+                &config,
+                "kdrift history reads one cluster's episodes",
+            )?;
             watch_cmd::history(&settings, args)
         }
         Some(Command::Demo(args)) => {
@@ -102,16 +116,45 @@ pub fn run(cli: Cli) -> Result<u8> {
             let mut global = cli.global.clone();
             let mut carried = None;
             loop {
-                let settings = resolve(&global, &config)?;
+                let settings = one_target(
+                    &global,
+                    &config,
+                    "the explorer shows one cluster (the fleet matrix is not built yet)",
+                )?;
                 let opts = explorer_options(&global, &config, &settings)?;
                 let (ending, state) = explorer::run(&settings, opts, carried)?;
                 match ending {
                     explorer::Ending::Exit(code) => return Ok(code),
-                    explorer::Ending::Context(c) => global.context = Some(c),
+                    explorer::Ending::Context(c) => global.context = vec![c],
                     explorer::Ending::Revision(r) => global.rev = r,
                 }
                 carried = Some(state);
             }
+        }
+    }
+}
+
+/// The one cluster a command works on: the one target the flags or the configuration name,
+/// else the flags' own (`--context`, the current context). Several targets are refused,
+/// saying `what` the command does and naming them.
+fn one_target(
+    global: &crate::cli::GlobalArgs,
+    config: &config::Config,
+    what: &str,
+) -> Result<Settings> {
+    let mut targets = fleet::targets(global, config)?;
+    match targets.len() {
+        0 => resolve(global, config),
+        1 => Ok(targets.remove(0).settings),
+        _ => {
+            let names: Vec<String> = targets
+                .iter()
+                .map(|t| crate::text::visible_line(&t.name).into_owned())
+                .collect();
+            anyhow::bail!(
+                "{what}: pick one of the targets ({}) with --context; `kdrift diff` compares them side by side",
+                names.join(", ")
+            )
         }
     }
 }

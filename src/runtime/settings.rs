@@ -46,7 +46,7 @@ pub struct Settings {
 pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
     let (context, context_ns) = live::kubeconfig::context_namespace(
         global.kubeconfig.as_deref(),
-        global.context.as_deref(),
+        global.context.first().map(String::as_str),
     );
     let default_namespace = global
         .namespace
@@ -135,7 +135,7 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         live_file: global.live_file.clone(),
         kubeconfig: global.kubeconfig.clone(),
         context: context.clone(),
-        explicit_context: global.context.clone(),
+        explicit_context: global.context.first().cloned(),
         diff_mode: global.diff_mode.unwrap_or(match config.diff.mode {
             crate::config::DiffModeConfig::Local => DiffMode::Local,
             crate::config::DiffModeConfig::Server => DiffMode::Server,

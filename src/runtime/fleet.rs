@@ -1,0 +1,361 @@
+//! The fleet: several targets, each a cluster (a kube context, and its kubeconfig) and the
+//! part of the repository it runs, compared side by side. `kdrift diff` writes one report
+//! with a section per target (text) or a `targets` array (JSON, YAML), then a summary with a
+//! column per count, and exits with the worst of the targets. Each target is read on its
+//! own thread: a target that cannot be reached is its own section's error, and nothing else
+//! changes.
+
+use super::diff_cmd::{self, cluster_report, narrow};
+use super::settings::{resolve, Settings};
+use super::{EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR};
+use crate::cli::{DiffArgs, GlobalArgs, OutputFormat};
+use crate::config::{Config, TargetConfig};
+use crate::drift::Summary;
+use anyhow::{anyhow, bail, Result};
+use serde::Serialize;
+use serde_json::Value;
+use std::io::Write;
+
+/// One target of the fleet, with its settings resolved.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub settings: Settings,
+}
+
+/// The targets the flags and the configuration name: `--target` (each
+/// `NAME=CONTEXT[:PATH[,PATH…]]`), else `--context` given more than once (the same paths on
+/// each), else config `targets:` when no `--context` picks one cluster. Fewer than two: no
+/// fleet (one target is then the cluster and paths to use).
+pub fn targets(global: &GlobalArgs, config: &Config) -> Result<Vec<Target>> {
+    let named: Vec<TargetConfig> = if !global.targets.is_empty() {
+        if !global.context.is_empty() {
+            bail!("--target and --context name clusters two ways: use one of them");
+        }
+        global
+            .targets
+            .iter()
+            .map(|t| parse_target(t, global))
+            .collect::<Result<_>>()?
+    } else if global.context.len() > 1 {
+        global
+            .context
+            .iter()
+            .map(|c| TargetConfig {
+                name: c.clone(),
+                context: c.clone(),
+                kubeconfig: None,
+                paths: Vec::new(),
+                read_only: false,
+                protect: false,
+            })
+            .collect()
+    } else if global.context.is_empty() && global.live_file.is_none() {
+        // A dump is one cluster's: the configuration's fleet is for clusters.
+        config.targets.clone()
+    } else {
+        Vec::new()
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for t in named {
+        if t.name.is_empty() || !seen.insert(t.name.clone()) {
+            bail!(
+                "target {:?} is named twice (or not at all): each target needs its own name",
+                crate::text::visible_line(&t.name)
+            );
+        }
+        if global.live_file.is_some() {
+            bail!("--live-file reads one dump; targets read clusters (drop one or the other)");
+        }
+        let mut g = global.clone();
+        g.context = vec![t.context.clone()];
+        g.targets = Vec::new();
+        if t.kubeconfig.is_some() {
+            g.kubeconfig = t.kubeconfig.clone();
+        }
+        if !t.paths.is_empty() {
+            g.paths = t.paths.clone();
+        }
+        let mut settings = resolve(&g, config)
+            .map_err(|e| anyhow!("target {}: {e:#}", crate::text::visible_line(&t.name)))?;
+        settings.read_only |= t.read_only;
+        settings.protected |= t.protect;
+        out.push(Target {
+            name: t.name,
+            settings,
+        });
+    }
+    Ok(out)
+}
+
+/// `NAME=CONTEXT[:PATH[,PATH…]]`. A context may itself hold `:` (EKS names its contexts by
+/// ARN): the whole text after `=` is the context when the kubeconfig has one of that name,
+/// else it is split at its last `:`.
+fn parse_target(text: &str, global: &GlobalArgs) -> Result<TargetConfig> {
+    let Some((name, rest)) = text.split_once('=') else {
+        bail!(
+            "--target {:?}: expected NAME=CONTEXT[:PATH[,PATH…]]",
+            crate::text::visible_line(text)
+        );
+    };
+    let contexts = crate::live::kubeconfig::context_names(global.kubeconfig.as_deref());
+    let (context, paths) = if contexts.iter().any(|c| c == rest) {
+        (rest, "")
+    } else {
+        rest.rsplit_once(':').unwrap_or((rest, ""))
+    };
+    if name.trim().is_empty() || context.trim().is_empty() {
+        bail!(
+            "--target {:?}: expected NAME=CONTEXT[:PATH[,PATH…]]",
+            crate::text::visible_line(text)
+        );
+    }
+    Ok(TargetConfig {
+        name: name.trim().to_string(),
+        context: context.trim().to_string(),
+        kubeconfig: None,
+        paths: paths
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        read_only: false,
+        protect: false,
+    })
+}
+
+/// What one target gave.
+struct Outcome {
+    name: String,
+    context: String,
+    server: String,
+    result: Result<(Summary, String, Value), String>,
+}
+
+#[derive(Serialize)]
+struct JsonTarget<'a> {
+    name: &'a str,
+    context: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    server: &'a str,
+    /// `clean`, `drifted` or `error`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<&'a Value>,
+}
+
+impl Outcome {
+    fn status(&self) -> &'static str {
+        match &self.result {
+            Ok((s, ..)) if s.is_clean() => "clean",
+            Ok(_) => "drifted",
+            Err(_) => "error",
+        }
+    }
+
+    fn code(&self) -> u8 {
+        match self.status() {
+            "clean" => EXIT_CLEAN,
+            "drifted" => EXIT_DRIFT,
+            _ => EXIT_ERROR,
+        }
+    }
+}
+
+/// `kdrift diff` over several targets.
+pub fn run_diff(targets: &[Target], args: &DiffArgs) -> Result<u8> {
+    if args.apps_table {
+        bail!("kdrift apps lists one cluster's apps: pick one target with --context");
+    }
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = targets
+            .iter()
+            .map(|t| scope.spawn(move || one(t, args)))
+            .collect();
+        jobs.into_iter()
+            .zip(targets)
+            .map(|(j, t)| {
+                j.join().unwrap_or_else(|_| Outcome {
+                    name: t.name.clone(),
+                    context: t.settings.context.clone().unwrap_or_default(),
+                    server: String::new(),
+                    result: Err("kdrift failed reading this target".into()),
+                })
+            })
+            .collect()
+    });
+    let text = match args.output {
+        OutputFormat::Text => {
+            let mut out = String::new();
+            for o in &outcomes {
+                out.push_str(&format!(
+                    "=== target {} · context {}{} ===\n",
+                    o.name,
+                    o.context,
+                    if o.server.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · {}", o.server)
+                    }
+                ));
+                match &o.result {
+                    Ok((_, text, _)) => out.push_str(text),
+                    Err(e) => out.push_str(&format!("error: {e}\n")),
+                }
+                out.push('\n');
+            }
+            out.push_str(&summary_table(&outcomes));
+            out
+        }
+        OutputFormat::Json | OutputFormat::Yaml => {
+            let list: Vec<JsonTarget> = outcomes
+                .iter()
+                .map(|o| JsonTarget {
+                    name: &o.name,
+                    context: &o.context,
+                    server: &o.server,
+                    status: o.status(),
+                    error: o.result.as_ref().err().map(String::as_str),
+                    report: o.result.as_ref().ok().map(|(_, _, v)| v),
+                })
+                .collect();
+            let doc = serde_json::json!({ "targets": list });
+            if args.output == OutputFormat::Json {
+                serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+            } else {
+                serde_yaml::to_string(&doc).unwrap_or_default()
+            }
+        }
+    };
+    let text = match args.output {
+        OutputFormat::Text => crate::text::visible_text(&text),
+        OutputFormat::Json | OutputFormat::Yaml => crate::text::escaped_for_json(&text),
+    };
+    let text = if args.output == OutputFormat::Text && diff_cmd::use_color(args.color) {
+        std::borrow::Cow::Owned(diff_cmd::colored(&text))
+    } else {
+        text
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    Ok(outcomes
+        .iter()
+        .map(Outcome::code)
+        .max()
+        .unwrap_or(EXIT_CLEAN))
+}
+
+/// Reads and compares one target; its errors are its own.
+fn one(t: &Target, args: &DiffArgs) -> Outcome {
+    let context = t.settings.context.clone().unwrap_or_default();
+    let server = super::settings::context_server(&t.settings).unwrap_or_default();
+    let result = cluster_report(&t.settings)
+        .and_then(|mut found| {
+            narrow(&mut found.report, args, &t.settings, &found.ctx)?;
+            let summary = found.report.summary();
+            let text = match args.output {
+                OutputFormat::Text => crate::report::to_text(&found.report, &found.ctx),
+                _ => String::new(),
+            };
+            let json = match args.output {
+                OutputFormat::Text => Value::Null,
+                _ => serde_json::from_str(&crate::report::to_json(&found.report, &found.ctx))
+                    .unwrap_or(Value::Null),
+            };
+            Ok((summary, text, json))
+        })
+        .map_err(|e| format!("{e:#}"));
+    Outcome {
+        name: t.name.clone(),
+        context,
+        server,
+        result,
+    }
+}
+
+/// The column summary: a row per target, its counts and whether it drifted.
+fn summary_table(outcomes: &[Outcome]) -> String {
+    let headers = [
+        "target",
+        "context",
+        "synced",
+        "out-of-sync",
+        "missing",
+        "extra",
+        "unknown",
+        "invalid",
+        "status",
+    ];
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            let mut row = vec![o.name.clone(), o.context.clone()];
+            match &o.result {
+                Ok((s, ..)) => row.extend(
+                    [
+                        s.synced,
+                        s.out_of_sync,
+                        s.missing,
+                        s.extra,
+                        s.unknown,
+                        s.invalid,
+                    ]
+                    .iter()
+                    .map(|n| n.to_string()),
+                ),
+                Err(_) => row.extend(std::iter::repeat_n("-".to_string(), 6)),
+            }
+            row.push(o.status().to_string());
+            row
+        })
+        .collect();
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([headers[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[&str]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            // Names left, counts right.
+            if (2..8).contains(&i) {
+                s.push_str(&format!("{c:>w$}", w = widths[i]));
+            } else {
+                s.push_str(&format!("{c:<w$}", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let drifted: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.status() != "clean")
+        .map(|o| o.name.as_str())
+        .collect();
+    let mut out = format!(
+        "fleet: {} targets, {}\n",
+        outcomes.len(),
+        if drifted.is_empty() {
+            "all clean".to_string()
+        } else {
+            format!("not clean: {}", drifted.join(", "))
+        }
+    );
+    out.push_str(&line(&headers));
+    for r in &rows {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        out.push_str(&line(&cells));
+    }
+    out
+}

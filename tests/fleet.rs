@@ -1,0 +1,253 @@
+//! The fleet, headless: one repository on two clusters (two sims in this process) with
+//! different drift, side by side in one report; one cluster going down and coming back
+//! changes only its own section; commands that act on one cluster refuse several.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{stderr, stdout, TestRepo};
+
+/// One kubeconfig holding each sim as its own context (cluster, context and user named
+/// after it).
+fn merged_kubeconfig(sims: &[(&str, &str)]) -> String {
+    let mut out = json!({"apiVersion": "v1", "kind": "Config", "clusters": [], "contexts": [], "users": [], "current-context": sims[0].0});
+    for (name, text) in sims {
+        let v: Value = serde_yaml::from_str(text).unwrap();
+        let mut cluster = v["clusters"][0].clone();
+        cluster["name"] = json!(name);
+        let mut context = v["contexts"][0].clone();
+        context["name"] = json!(name);
+        context["context"]["cluster"] = json!(name);
+        context["context"]["user"] = json!(name);
+        let mut user = v["users"][0].clone();
+        user["name"] = json!(name);
+        out["clusters"].as_array_mut().unwrap().push(cluster);
+        out["contexts"].as_array_mut().unwrap().push(context);
+        out["users"].as_array_mut().unwrap().push(user);
+    }
+    serde_yaml::to_string(&out).unwrap()
+}
+
+async fn run(repo: &TestRepo, kc: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = support::kdrift_cmd(repo.path());
+    cmd.args(args).arg("--kubeconfig").arg(kc);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clusters_side_by_side_and_one_going_down() {
+    let dev = kdrift::sim::start(kdrift::sim::SimOptions::default())
+        .await
+        .unwrap();
+    let prod = kdrift::sim::start(kdrift::sim::SimOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        merged_kubeconfig(&[("dev", &dev.kubeconfig), ("prod", &prod.kubeconfig)]),
+    )
+    .unwrap();
+    let repo = TestRepo::new();
+    repo.write(
+        "base/ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+    );
+    for env in ["dev", "prod"] {
+        repo.write(
+            &format!("overlays/{env}/settings.yaml"),
+            &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\ndata:\n  env: {env}\n  level: info\n"),
+        );
+    }
+    repo.commit("two environments");
+    // Each cluster gets its own overlay and the base.
+    for env in ["dev", "prod"] {
+        let out = run(
+            &repo,
+            &kc,
+            &[
+                "sync",
+                "--yes",
+                "--context",
+                env,
+                "--path",
+                "base",
+                "--path",
+                &format!("overlays/{env}"),
+                "/Namespace//shop",
+                "/ConfigMap/shop/settings",
+            ],
+        )
+        .await;
+        support::assert_exit(&out, 0);
+    }
+    // Someone edits prod by hand.
+    let client = kdrift::live::cluster::connect(Some(&kc), Some("prod"))
+        .await
+        .unwrap()
+        .client;
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client, "shop");
+    cms.patch(
+        "settings",
+        &kube::api::PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..Default::default()
+        },
+        &kube::api::Patch::Merge(json!({"data": {"level": "debug"}})),
+    )
+    .await
+    .unwrap();
+
+    let targets = [
+        "--target",
+        "dev=dev:base,overlays/dev",
+        "--target",
+        "prod=prod:base,overlays/prod",
+    ];
+    let mut args = vec!["diff", "--no-pager"];
+    args.extend(targets);
+    let out = run(&repo, &kc, &args).await;
+    support::assert_exit(&out, 1);
+    let text = stdout(&out);
+    for line in [
+        "=== target dev · context dev",
+        "=== target prod · context prod",
+        "out-of-sync: /ConfigMap/shop/settings",
+        "~ data.level: git info | live debug",
+        "fleet: 2 targets, not clean: prod",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    let summary: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("fleet:"))
+        .collect();
+    assert!(summary[1].starts_with("target"), "{summary:?}");
+    let row = |name: &str| {
+        summary
+            .iter()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {summary:?}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        row("dev"),
+        ["dev", "dev", "2", "0", "0", "0", "0", "0", "clean"]
+    );
+    assert_eq!(
+        row("prod"),
+        ["prod", "prod", "1", "1", "0", "0", "0", "0", "drifted"]
+    );
+
+    // JSON: a `targets` array, each with its status and report.
+    let mut args = vec!["diff", "-o", "json"];
+    args.extend(targets);
+    let out = run(&repo, &kc, &args).await;
+    support::assert_exit(&out, 1);
+    let v: Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    assert_eq!(v["targets"][0]["name"], "dev");
+    assert_eq!(v["targets"][0]["status"], "clean");
+    assert_eq!(v["targets"][1]["status"], "drifted");
+    assert_eq!(
+        v["targets"][1]["report"]["summary"]["out_of_sync"], 1,
+        "{v:#}"
+    );
+
+    // dev goes down: its section says so, prod's is unchanged, the exit is the worst (2).
+    let dev_url = dev.url.clone();
+    dev.stop().await;
+    let mut args = vec!["diff", "--no-pager", "--request-timeout", "3s"];
+    args.extend(targets);
+    let out = run(&repo, &kc, &args).await;
+    support::assert_exit(&out, 2);
+    let text = stdout(&out);
+    let dev_section: String = text.split("=== target prod").next().unwrap().to_string();
+    assert!(dev_section.contains("error:"), "{text}");
+    assert!(
+        text.contains("~ data.level: git info | live debug"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fleet: 2 targets, not clean: dev, prod"),
+        "{text}"
+    );
+    // And comes back (on the same address): clean again.
+    let listen: std::net::SocketAddr = dev_url.trim_start_matches("http://").parse().unwrap();
+    let dev = kdrift::sim::start(kdrift::sim::SimOptions {
+        listen,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for env in ["dev"] {
+        let out = run(
+            &repo,
+            &kc,
+            &[
+                "sync",
+                "--yes",
+                "--context",
+                env,
+                "--path",
+                "base",
+                "--path",
+                "overlays/dev",
+                "/Namespace//shop",
+                "/ConfigMap/shop/settings",
+            ],
+        )
+        .await;
+        support::assert_exit(&out, 0);
+    }
+    let mut args = vec!["diff", "--no-pager"];
+    args.extend(targets);
+    let out = run(&repo, &kc, &args).await;
+    support::assert_exit(&out, 1);
+    assert!(
+        stdout(&out).contains("fleet: 2 targets, not clean: prod"),
+        "{}",
+        stdout(&out)
+    );
+
+    // `--context` twice: the same paths on both (dev's overlay is then missing on prod).
+    let out = run(
+        &repo,
+        &kc,
+        &[
+            "diff",
+            "--no-pager",
+            "--context",
+            "dev",
+            "--context",
+            "prod",
+            "--path",
+            "base",
+        ],
+    )
+    .await;
+    support::assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("fleet: 2 targets, all clean"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Commands that act on one cluster refuse several, naming them.
+    let mut args = vec!["sync", "--yes", "/ConfigMap/shop/settings"];
+    args.extend(targets);
+    let out = run(&repo, &kc, &args).await;
+    support::assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("pick one of the targets (dev, prod)"),
+        "{}",
+        stderr(&out)
+    );
+    dev.stop().await;
+    prod.stop().await;
+}
