@@ -261,6 +261,11 @@ pub struct DiffArgs {
     /// Only the resources of this app (see `kdrift apps`).
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// Every cluster the repository's apps deploy to, side by side: Argo CD destinations
+    /// and Flux `clusters/<name>/` folders, matched to kube contexts by server URL or name
+    /// (config `targets:` fills the gaps).
+    #[arg(long)]
+    pub fleet: bool,
     /// Print the apps table instead of the report (`kdrift apps`).
     #[arg(skip)]
     pub apps_table: bool,

@@ -251,3 +251,83 @@ async fn two_clusters_side_by_side_and_one_going_down() {
     dev.stop().await;
     prod.stop().await;
 }
+
+/// `kdrift diff --fleet`: the clusters come from the Argo CD Applications' destinations,
+/// matched to the kube contexts by server URL; each target shows only its apps, and the
+/// same object in two clusters' folders is no conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argo_cd_destinations_name_the_fleet() {
+    let dev = kdrift::sim::start(kdrift::sim::SimOptions::default())
+        .await
+        .unwrap();
+    let prod = kdrift::sim::start(kdrift::sim::SimOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        merged_kubeconfig(&[("dev", &dev.kubeconfig), ("prod", &prod.kubeconfig)]),
+    )
+    .unwrap();
+    let repo = TestRepo::new();
+    for (env, url) in [("dev", &dev.url), ("prod", &prod.url)] {
+        repo.write(
+            &format!("argocd/{env}.yaml"),
+            &format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web-{env}\n  namespace: argocd\nspec:\n  destination:\n    server: {url}\n    namespace: shop\n  source:\n    repoURL: https://git.example.com/fleet.git\n    path: apps/{env}\n"),
+        );
+        repo.write(
+            &format!("apps/{env}/web.yaml"),
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  env: {env}\n"
+            ),
+        );
+    }
+    repo.commit("one app per cluster");
+    // The clusters as their apps would have them, prod edited by hand.
+    for (ctx, value) in [("dev", "dev"), ("prod", "edited")] {
+        let client = kdrift::live::cluster::connect(Some(&kc), Some(ctx))
+            .await
+            .unwrap()
+            .client;
+        let nss: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+        nss.create(
+            &Default::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+        let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+            kube::Api::namespaced(client, "shop");
+        cms.create(
+            &Default::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "web", "namespace": "shop"}, "data": {"env": value}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let out = run(&repo, &kc, &["diff", "--fleet", "--no-pager"]).await;
+    support::assert_exit(&out, 1);
+    let text = stdout(&out);
+    for line in [
+        "=== target dev · context dev",
+        "=== target prod · context prod",
+        "~ data.env: git prod | live edited",
+        "fleet: 2 targets, not clean: prod",
+    ] {
+        assert!(
+            text.contains(line),
+            "missing {line:?} in:\n{text}\n{}",
+            stderr(&out)
+        );
+    }
+    assert!(!text.contains("defined 2 times"), "{text}");
+    // dev's section holds dev's app only.
+    let dev_section = text.split("=== target prod").next().unwrap();
+    assert!(!dev_section.contains("git prod"), "{text}");
+    dev.stop().await;
+    prod.stop().await;
+}

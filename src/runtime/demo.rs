@@ -573,6 +573,7 @@ pub fn run(global: &GlobalArgs, config: &Config, args: &DemoArgs) -> Result<u8> 
             no_pager: true,
             app: None,
             apps_table: false,
+            fleet: false,
         };
         runtime::run_diff(&settings, &diff)?;
         runtime::EXIT_CLEAN

@@ -21,6 +21,9 @@ use std::io::Write;
 pub struct Target {
     pub name: String,
     pub settings: Settings,
+    /// The apps it runs, when found from the apps' destinations (`None`: everything its
+    /// paths hold).
+    pub apps: Option<std::collections::BTreeSet<String>>,
 }
 
 /// The targets the flags and the configuration name: `--target` (each
@@ -84,7 +87,144 @@ pub fn targets(global: &GlobalArgs, config: &Config) -> Result<Vec<Target>> {
         out.push(Target {
             name: t.name,
             settings,
+            apps: None,
         });
+    }
+    Ok(out)
+}
+
+/// The clusters the repository's apps deploy to (`kdrift diff --fleet`), each a target
+/// limited to its apps (and the apps they render): an Argo CD Application's destination
+/// (`server`, matched to the kube contexts whose cluster has that server; or `name`,
+/// matched to a context or a config target of that name), a Flux app under
+/// `clusters/<name>/` (the context or config target `<name>`). Config `targets:` fill the
+/// gaps and come along; clusters no context matches are said on stderr.
+pub fn discover(global: &GlobalArgs, config: &Config) -> Result<Vec<Target>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let base = resolve(global, config)?;
+    let snapshot = crate::desired::load(&base.load)?;
+    let apps = &snapshot.apps;
+    // Each app's cluster: its own, else its parent's (children deploy where their parent
+    // says, unless they name one).
+    let own = |a: &crate::model::App| -> Option<String> {
+        match a.kind {
+            "Application" if !a.destination.is_empty() => Some(a.destination.clone()),
+            "Application" => None,
+            _ if !a.destination.is_empty() => None, // a remote kubeconfig: not ours to find
+            _ => {
+                let mut parts = a.source.file.split('/');
+                (parts.next() == Some("clusters"))
+                    .then(|| parts.next().map(str::to_string))
+                    .flatten()
+                    .filter(|n| !n.is_empty() && !n.ends_with(".yaml") && !n.ends_with(".yml"))
+                    .map(|n| format!("name:{n}"))
+            }
+        }
+    };
+    let mut by_cluster: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for a in apps {
+        let mut cur = Some(a);
+        let mut cluster = None;
+        for _ in 0..16 {
+            let Some(c) = cur else { break };
+            if let Some(found) = own(c) {
+                cluster = Some(found);
+                break;
+            }
+            cur = c.parent.and_then(|p| apps.get(p as usize));
+        }
+        if let Some(cluster) = cluster {
+            by_cluster
+                .entry(cluster)
+                .or_default()
+                .insert(a.name.clone());
+        }
+    }
+    let contexts = crate::live::kubeconfig::context_names(global.kubeconfig.as_deref());
+    let server_of = |c: &str| {
+        crate::live::kubeconfig::context_server(global.kubeconfig.as_deref(), c)
+            .map(|s| s.trim_end_matches('/').to_string())
+    };
+    let mut out: Vec<Target> = Vec::new();
+    let mut unmatched = Vec::new();
+    for (cluster, names) in by_cluster {
+        let wanted = cluster.strip_prefix("name:").unwrap_or(&cluster);
+        let configured = config.targets.iter().find(|t| t.name == wanted);
+        let context = match configured {
+            Some(t) => Some(t.context.clone()),
+            None if wanted.contains("://") => contexts
+                .iter()
+                .find(|c| server_of(c).as_deref() == Some(wanted.trim_end_matches('/')))
+                .cloned(),
+            None => contexts.iter().find(|c| *c == wanted).cloned(),
+        };
+        let Some(context) = context else {
+            unmatched.push(format!(
+                "{} ({})",
+                crate::text::visible_line(wanted),
+                names.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+            continue;
+        };
+        if out
+            .iter()
+            .any(|t| t.settings.context.as_deref() == Some(&context))
+        {
+            unmatched.push(format!(
+                "{} (its context {context} is another cluster's too)",
+                crate::text::visible_line(wanted)
+            ));
+            continue;
+        }
+        // The folders its apps render: objects other clusters' apps declare alike do not
+        // conflict with them.
+        let folders: BTreeSet<String> = apps
+            .iter()
+            .filter(|a| names.contains(&a.name))
+            .flat_map(|a| a.parts.iter())
+            .filter(|p| p.renderer != "unsupported" && !p.path.contains('@'))
+            .map(|p| p.path.clone())
+            .collect();
+        let mut g = global.clone();
+        g.context = vec![context.clone()];
+        g.targets = Vec::new();
+        if !folders.is_empty() && !folders.contains("") && global.paths.is_empty() {
+            g.paths = folders.into_iter().collect();
+        }
+        if let Some(kc) = configured.and_then(|t| t.kubeconfig.clone()) {
+            g.kubeconfig = Some(kc);
+        }
+        let mut settings = resolve(&g, config)?;
+        if let Some(t) = configured {
+            settings.read_only |= t.read_only;
+            settings.protected |= t.protect;
+        }
+        out.push(Target {
+            name: configured.map(|t| t.name.clone()).unwrap_or(context),
+            settings,
+            apps: Some(names),
+        });
+    }
+    // Configured targets the apps did not name come along whole.
+    for t in targets(
+        &GlobalArgs {
+            context: Vec::new(),
+            ..global.clone()
+        },
+        config,
+    )? {
+        if !out.iter().any(|o| o.name == t.name) {
+            out.push(t);
+        }
+    }
+    if !unmatched.is_empty() {
+        eprintln!(
+            "kdrift: note: no kube context for {}: name them under targets: in the config",
+            unmatched.join("; ")
+        );
+    }
+    if out.is_empty() {
+        bail!("--fleet: the repository's apps name no cluster a kube context or config target matches");
     }
     Ok(out)
 }
@@ -256,6 +396,12 @@ fn one(t: &Target, args: &DiffArgs) -> Outcome {
     let server = super::settings::context_server(&t.settings).unwrap_or_default();
     let result = cluster_report(&t.settings)
         .and_then(|mut found| {
+            if let Some(apps) = &t.apps {
+                found
+                    .report
+                    .entries
+                    .retain(|e| e.app.as_deref().is_some_and(|a| apps.contains(a)));
+            }
             narrow(&mut found.report, args, &t.settings, &found.ctx)?;
             let summary = found.report.summary();
             let text = match args.output {

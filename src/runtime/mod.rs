@@ -33,8 +33,12 @@ pub fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Some(Command::Diff(args)) => {
             let config = config::load(cli.global.config.as_deref())?;
-            let targets = fleet::targets(&cli.global, &config)?;
-            if targets.len() > 1 {
+            let targets = if args.fleet {
+                fleet::discover(&cli.global, &config)?
+            } else {
+                fleet::targets(&cli.global, &config)?
+            };
+            if targets.len() > 1 || args.fleet {
                 return fleet::run_diff(&targets, args);
             }
             let settings = one_target(&cli.global, &config, "")?;
@@ -51,6 +55,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 no_pager: true,
                 app: None,
                 apps_table: true,
+                fleet: false,
             };
             run_diff(&settings, &diff)
         }
