@@ -28,16 +28,13 @@ fn merged_kubeconfig(sims: &[(&str, &str)]) -> String {
     serde_yaml::to_string(&out).unwrap()
 }
 
-async fn run(repo: &TestRepo, kc: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = support::kdrift_cmd(repo.path());
-    cmd.args(args).arg("--kubeconfig").arg(kc);
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_clusters_side_by_side_and_one_going_down() {
+/// Two sims, `dev` and `prod`, and one kubeconfig naming both (in the returned folder).
+async fn two_sims() -> (
+    kdrift::sim::SimHandle,
+    kdrift::sim::SimHandle,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
     let dev = kdrift::sim::start(kdrift::sim::SimOptions::default())
         .await
         .unwrap();
@@ -51,6 +48,20 @@ async fn two_clusters_side_by_side_and_one_going_down() {
         merged_kubeconfig(&[("dev", &dev.kubeconfig), ("prod", &prod.kubeconfig)]),
     )
     .unwrap();
+    (dev, prod, dir, kc)
+}
+
+async fn run(repo: &TestRepo, kc: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = support::kdrift_cmd(repo.path());
+    cmd.args(args).arg("--kubeconfig").arg(kc);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clusters_side_by_side_and_one_going_down() {
+    let (dev, prod, _dir, kc) = two_sims().await;
     let repo = TestRepo::new();
     repo.write(
         "base/ns.yaml",
@@ -257,19 +268,7 @@ async fn two_clusters_side_by_side_and_one_going_down() {
 /// same object in two clusters' folders is no conflict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn argo_cd_destinations_name_the_fleet() {
-    let dev = kdrift::sim::start(kdrift::sim::SimOptions::default())
-        .await
-        .unwrap();
-    let prod = kdrift::sim::start(kdrift::sim::SimOptions::default())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kc,
-        merged_kubeconfig(&[("dev", &dev.kubeconfig), ("prod", &prod.kubeconfig)]),
-    )
-    .unwrap();
+    let (dev, prod, _dir, kc) = two_sims().await;
     let repo = TestRepo::new();
     for (env, url) in [("dev", &dev.url), ("prod", &prod.url)] {
         repo.write(
