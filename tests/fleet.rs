@@ -51,6 +51,10 @@ async fn two_sims() -> (
     (dev, prod, dir, kc)
 }
 
+fn dir_of(p: &std::path::Path) -> &std::path::Path {
+    p.parent().unwrap()
+}
+
 async fn run(repo: &TestRepo, kc: &std::path::Path, args: &[&str]) -> std::process::Output {
     let mut cmd = support::kdrift_cmd(repo.path());
     cmd.args(args).arg("--kubeconfig").arg(kc);
@@ -245,6 +249,45 @@ async fn two_clusters_side_by_side_and_one_going_down() {
     support::assert_exit(&out, 0);
     assert!(
         stdout(&out).contains("fleet: 2 targets, all clean"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A configured target keeps its settings when picked alone by its context: prod is
+    // read-only there, and its paths are its own.
+    let config = dir_of(&kc).join("kdrift.yaml");
+    std::fs::write(
+        &config,
+        "targets:\n  - name: dev\n    context: dev\n    paths: [base, overlays/dev]\n  - name: prod\n    context: prod\n    paths: [base, overlays/prod]\n    read_only: true\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let out = run(
+        &repo,
+        &kc,
+        &[
+            "--config",
+            &config,
+            "sync",
+            "--yes",
+            "--context",
+            "prod",
+            "/ConfigMap/shop/settings",
+        ],
+    )
+    .await;
+    support::assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("read-only"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // And with no flags, the configuration's targets are the fleet.
+    let out = run(&repo, &kc, &["--config", &config, "diff", "--no-pager"]).await;
+    support::assert_exit(&out, 1);
+    assert!(
+        stdout(&out).contains("fleet: 2 targets, not clean: prod"),
         "{}",
         stdout(&out)
     );

@@ -56,11 +56,27 @@ pub fn targets(global: &GlobalArgs, config: &Config) -> Result<Vec<Target>> {
     } else if global.context.is_empty() && global.live_file.is_none() {
         // A dump is one cluster's: the configuration's fleet is for clusters.
         config.targets.clone()
+    } else if let [one] = global.context.as_slice() {
+        // One cluster picked by its context (or its target's name): the configured target
+        // it is, with its paths (unless --path says), read-only and protect settings.
+        config
+            .targets
+            .iter()
+            .find(|t| &t.context == one || &t.name == one)
+            .map(|t| {
+                let mut t = t.clone();
+                if !global.paths.is_empty() {
+                    t.paths = Vec::new();
+                }
+                vec![t]
+            })
+            .unwrap_or_default()
     } else {
         Vec::new()
     };
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
+    let named_count = named.len();
     for t in named {
         if t.name.is_empty() || !seen.insert(t.name.clone()) {
             bail!(
@@ -68,7 +84,7 @@ pub fn targets(global: &GlobalArgs, config: &Config) -> Result<Vec<Target>> {
                 crate::text::visible_line(&t.name)
             );
         }
-        if global.live_file.is_some() {
+        if global.live_file.is_some() && named_count > 1 {
             bail!("--live-file reads one dump; targets read clusters (drop one or the other)");
         }
         let mut g = global.clone();
