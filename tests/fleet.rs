@@ -373,3 +373,97 @@ async fn argo_cd_destinations_name_the_fleet() {
     dev.stop().await;
     prod.stop().await;
 }
+
+/// The fleet matrix in tmux at 80x24: a column per target; prod going down greys its own
+/// column (dev's stays), and its cells come back when it does; `Enter` opens a target's
+/// view of a resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_matrix_in_tmux_with_one_cluster_down_and_back() {
+    let (dev, prod, dir, kc) = two_sims().await;
+    let repo = TestRepo::new();
+    repo.write(
+        "base/ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+    );
+    repo.write(
+        "base/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\ndata:\n  level: info\n",
+    );
+    repo.commit("base");
+    for ctx in ["dev", "prod"] {
+        let out = run(
+            &repo,
+            &kc,
+            &[
+                "sync",
+                "--yes",
+                "--context",
+                ctx,
+                "/Namespace//shop",
+                "/ConfigMap/shop/settings",
+            ],
+        )
+        .await;
+        support::assert_exit(&out, 0);
+    }
+    let bin = env!("CARGO_BIN_EXE_kdrift");
+    let command = format!(
+        "{bin} --kubeconfig {} --context dev --context prod; echo EXITED $?; sleep 30",
+        kc.display()
+    );
+    let env = [
+        ("HOME", dir.path().display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            dir.path().join("state").display().to_string(),
+        ),
+        (
+            "XDG_CACHE_HOME",
+            dir.path().join("cache").display().to_string(),
+        ),
+        ("NO_COLOR", "1".to_string()),
+    ];
+    let Some(t) = support::Tmux::start(&command, repo.path(), &env, 80, 24) else {
+        return;
+    };
+    let secs = std::time::Duration::from_secs;
+    fn settings_row(s: &str) -> Option<Vec<&str>> {
+        s.lines()
+            .find(|l| l.trim_start().starts_with("settings"))
+            .map(|l| l.split_whitespace().collect())
+    }
+    let wait = |what: &str, pred: &dyn Fn(&str) -> bool| {
+        let t = &t;
+        tokio::task::block_in_place(|| t.wait_for(what, secs(20), pred))
+    };
+    wait("both columns synced", &|s| {
+        s.contains("fleet · 2 targets") && settings_row(s) == Some(vec!["settings", "✓", "✓"])
+    });
+    // prod goes down: its column only.
+    let prod_url = prod.url.clone();
+    prod.stop().await;
+    wait("prod greyed", &|s| {
+        settings_row(s) == Some(vec!["settings", "✓", "░"]) && !s.contains("● prod")
+    });
+    // And comes back, empty: its objects are missing there now.
+    let listen: std::net::SocketAddr = prod_url.trim_start_matches("http://").parse().unwrap();
+    let prod = kdrift::sim::start(kdrift::sim::SimOptions {
+        listen,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    wait("prod back", &|s| {
+        settings_row(s) == Some(vec!["settings", "✓", "∅"]) && s.contains("● prod")
+    });
+    // prod's view of the resource.
+    t.send(&["G", "l", "Enter"]);
+    wait("prod's view", &|s| {
+        s.contains("prod · context prod") && s.contains("ConfigMap settings -n shop  missing")
+    });
+    t.send(&["Escape", "q"]);
+    let (screen, _) = wait("the exit", &|s| s.contains("EXITED"));
+    assert!(screen.contains("EXITED 0"), "{screen}");
+    dev.stop().await;
+    prod.stop().await;
+}

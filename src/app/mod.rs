@@ -6,6 +6,7 @@
 
 pub mod ages;
 pub mod diffview;
+pub mod fleet;
 pub mod layout;
 pub mod sync_dialog;
 pub mod tree;

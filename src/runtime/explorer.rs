@@ -32,7 +32,7 @@ pub struct ExplorerOptions {
     pub protect_note: Option<String>,
 }
 
-fn key_of(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
+pub(crate) fn key_of(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
     Some(match code {
         KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
             Key::Ctrl(c.to_ascii_lowercase())

@@ -521,3 +521,105 @@ fn summary_table(outcomes: &[Outcome]) -> String {
     }
     out
 }
+
+/// The explorer over several targets: the fleet matrix (`app::fleet`), each target's
+/// sources (Git watcher, watches, recompute) started as for one cluster, each on its own:
+/// a target that is down greys its own column and nothing else. Read-only: syncs are made
+/// per target, in the explorer on that one cluster (`--context`).
+pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<u8> {
+    use crate::app::fleet::{Column, FleetEffect, FleetMsg, FleetState};
+    use crate::app::Msg;
+    use crossterm::event::{Event, EventStream, KeyEventKind};
+    use futures::StreamExt;
+    use std::time::{Duration, Instant, SystemTime};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow!("starting the async runtime: {e}"))?;
+    let code = rt.block_on(async {
+        let _log = super::log::init_logging();
+        crate::live::exec::terminal_owned();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<FleetMsg>();
+        let mut columns = Vec::new();
+        let mut refreshers = Vec::new();
+        for (i, t) in targets.iter().enumerate() {
+            let started = super::sources::start(&t.settings, true);
+            columns.push(Column::new(&t.name, &started.context, &started.server));
+            refreshers.push((started.git_refresh_tx.clone(), started.live_refresh_tx.clone()));
+            let tx = tx.clone();
+            let mut ui_rx = started.ui_rx;
+            // Keep the target's other ends alive as long as its messages flow.
+            let keep = (started.ui_tx, started.connected_rx, started.desired_rx);
+            tokio::spawn(async move {
+                let _keep = keep;
+                while let Some(msg) = ui_rx.recv().await {
+                    let out = match msg {
+                        Msg::Report(u) => {
+                            let live = u.live.clone();
+                            let _ = tx.send(FleetMsg::Live(i, live));
+                            FleetMsg::Report(i, Box::new(u.report))
+                        }
+                        Msg::Live(l) => FleetMsg::Live(i, l),
+                        Msg::GitProblem(p) => FleetMsg::GitProblem(i, p),
+                        _ => continue,
+                    };
+                    if tx.send(out).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let mut state = FleetState::new(columns, look, SystemTime::now());
+        let mut signals = super::terminal::ending_signals();
+        let (_guard, mut terminal) = super::terminal::take(false)?;
+        let size = terminal.size()?;
+        state.update(FleetMsg::Resize(size.width, size.height));
+        let mut input = EventStream::new();
+        let frame = Duration::from_millis(33);
+        let mut dirty = true;
+        let mut last_draw = Instant::now() - frame;
+        loop {
+            if dirty && last_draw.elapsed() >= frame {
+                terminal.draw(|f| crate::ui::fleet::draw(f, &state))?;
+                last_draw = Instant::now();
+                dirty = false;
+            }
+            let wake = if dirty {
+                last_draw + frame
+            } else {
+                Instant::now() + Duration::from_secs(1)
+            };
+            let msg = tokio::select! {
+                ev = input.next() => match ev {
+                    Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
+                        super::explorer::key_of(k.code, k.modifiers).map(FleetMsg::Key)
+                    }
+                    Some(Ok(Event::Resize(w, h))) => Some(FleetMsg::Resize(w, h)),
+                    Some(Ok(_)) => None,
+                    Some(Err(e)) => return Err(anyhow!("reading the terminal: {e}")),
+                    None => return Ok(EXIT_CLEAN),
+                },
+                m = rx.recv() => m,
+                _ = tokio::time::sleep_until(wake.into()) => Some(FleetMsg::Tick(SystemTime::now())),
+                n = super::terminal::next_signal(&mut signals) => return Ok(128 + n),
+            };
+            let Some(msg) = msg else { continue };
+            let tick = matches!(msg, FleetMsg::Tick(_));
+            for effect in state.update(msg) {
+                match effect {
+                    FleetEffect::Quit => return Ok(EXIT_CLEAN),
+                    FleetEffect::Refresh => {
+                        for (git, live) in &refreshers {
+                            let _ = git.send(());
+                            let _ = live.send(super::sources::SourceCmd::Refresh);
+                        }
+                    }
+                }
+            }
+            dirty |= !tick;
+        }
+    });
+    rt.shutdown_background();
+    code
+}

@@ -120,12 +120,13 @@ pub fn run(cli: Cli) -> Result<u8> {
             // with settings resolved again (read-only and protected contexts included).
             let mut global = cli.global.clone();
             let mut carried = None;
+            let targets = fleet::targets(&cli.global, &config)?;
+            if targets.len() > 1 {
+                let look = explorer_options(&cli.global, &config, &targets[0].settings)?.look;
+                return fleet::explore(&targets, look);
+            }
             loop {
-                let settings = one_target(
-                    &global,
-                    &config,
-                    "the explorer shows one cluster (the fleet matrix is not built yet)",
-                )?;
+                let settings = one_target(&global, &config, "the explorer on one cluster")?;
                 let opts = explorer_options(&global, &config, &settings)?;
                 let (ending, state) = explorer::run(&settings, opts, carried)?;
                 match ending {

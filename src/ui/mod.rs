@@ -4,6 +4,7 @@
 
 mod dialog;
 mod diff;
+pub mod fleet;
 pub mod theme;
 
 use crate::app::layout::{self, Areas};

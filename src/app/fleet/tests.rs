@@ -1,0 +1,209 @@
+use super::*;
+use crate::app::Look;
+use crate::drift::DriftEntry;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::time::{Duration, UNIX_EPOCH};
+
+fn t0() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_790_000_000)
+}
+
+fn key(ns: &str, kind: &str, name: &str) -> ResourceKey {
+    let group = if kind == "Deployment" { "apps" } else { "" };
+    ResourceKey::new(group, kind, ns, name)
+}
+
+fn report(entries: &[(&str, &str, &str, DriftStatus)]) -> DriftReport {
+    let mut r = DriftReport::default();
+    for (ns, kind, name, s) in entries {
+        r.entries
+            .push(DriftEntry::new(key(ns, kind, name), "v1", *s));
+    }
+    r
+}
+
+/// staging and prod with the same resources, prod's web edited by hand, a flag only on
+/// staging; dr (a third cluster) down.
+fn state(w: u16, h: u16) -> FleetState {
+    let look = Look {
+        ascii: false,
+        color: false,
+        notify: Default::default(),
+    };
+    let mut s = FleetState::new(
+        vec![
+            Column::new("staging", "gke-staging", "https://10.0.0.1"),
+            Column::new("prod", "gke-prod", "https://10.0.0.2"),
+            Column::new("dr", "gke-dr", "https://10.0.0.3"),
+        ],
+        look,
+        t0(),
+    );
+    s.update(FleetMsg::Resize(w, h));
+    let live = LiveState::Connected { freshest: t0() };
+    s.update(FleetMsg::Live(0, live.clone()));
+    s.update(FleetMsg::Live(1, live));
+    s.update(FleetMsg::Report(
+        0,
+        Box::new(report(&[
+            ("shop", "Deployment", "web", DriftStatus::Synced),
+            ("shop", "Deployment", "api", DriftStatus::Synced),
+            ("shop", "ConfigMap", "flags", DriftStatus::Missing),
+            ("", "Namespace", "shop", DriftStatus::Synced),
+        ])),
+    ));
+    s.update(FleetMsg::Report(
+        1,
+        Box::new(report(&[
+            ("shop", "Deployment", "web", DriftStatus::OutOfSync),
+            ("shop", "Deployment", "api", DriftStatus::Synced),
+            ("", "Namespace", "shop", DriftStatus::Synced),
+        ])),
+    ));
+    s.update(FleetMsg::Report(
+        2,
+        Box::new(report(&[(
+            "shop",
+            "Deployment",
+            "web",
+            DriftStatus::Synced,
+        )])),
+    ));
+    s.update(FleetMsg::Live(
+        2,
+        LiveState::Unreachable {
+            error: "connection refused".into(),
+        },
+    ));
+    s
+}
+
+fn screen(s: &FleetState) -> String {
+    let mut t = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
+    t.draw(|f| crate::ui::fleet::draw(f, s)).unwrap();
+    t.backend().to_string()
+}
+
+fn row<'a>(s: &'a FleetState, name: &str) -> &'a FleetRow {
+    s.rows
+        .iter()
+        .find(|r| r.key.as_ref().is_some_and(|k| k.name == name))
+        .unwrap_or_else(|| panic!("no row {name}"))
+}
+
+#[test]
+fn cells_say_each_targets_status_absent_or_no_verdict() {
+    let s = state(80, 24);
+    use Cell::*;
+    assert_eq!(
+        row(&s, "web").cells,
+        [
+            Status(DriftStatus::Synced),
+            Status(DriftStatus::OutOfSync),
+            NoVerdict
+        ]
+    );
+    assert_eq!(
+        row(&s, "flags").cells,
+        [Status(DriftStatus::Missing), Absent, NoVerdict]
+    );
+    // A group shows each target's worst.
+    let group = s
+        .rows
+        .iter()
+        .find(|r| r.label == "shop · Deployment")
+        .unwrap();
+    assert_eq!(
+        group.cells,
+        [
+            Status(DriftStatus::Synced),
+            Status(DriftStatus::OutOfSync),
+            NoVerdict
+        ]
+    );
+}
+
+#[test]
+fn filters_drifted_anywhere_only_here_and_differs() {
+    let mut s = state(80, 24);
+    let names = |s: &FleetState| -> Vec<String> {
+        s.rows
+            .iter()
+            .filter_map(|r| r.key.as_ref().map(|k| k.name.clone()))
+            .collect()
+    };
+    assert_eq!(names(&s).len(), 4);
+    s.update(FleetMsg::Key(Key::Char('f')));
+    assert_eq!(s.filter, FleetFilter::DriftedAnywhere);
+    assert_eq!(names(&s), ["flags", "web"]);
+    // Drifted only in prod (the selected column).
+    s.update(FleetMsg::Key(Key::Char('l')));
+    s.update(FleetMsg::Key(Key::Char('f')));
+    assert_eq!(s.filter, FleetFilter::DriftedOnlyHere);
+    assert_eq!(names(&s), ["web"]);
+    s.update(FleetMsg::Key(Key::Char('f')));
+    assert_eq!(s.filter, FleetFilter::Differs);
+    // Every row differs: dr has no verdict on any.
+    assert_eq!(names(&s).len(), 4);
+}
+
+#[test]
+fn a_target_going_down_changes_only_its_column() {
+    let mut s = state(80, 24);
+    let before: Vec<Vec<Cell>> = s.rows.iter().map(|r| r.cells[..1].to_vec()).collect();
+    s.update(FleetMsg::Live(
+        1,
+        LiveState::Reconnecting {
+            since: t0(),
+            error: "EOF".into(),
+        },
+    ));
+    assert!(s.rows.iter().all(|r| r.cells[1] == Cell::NoVerdict));
+    let after: Vec<Vec<Cell>> = s.rows.iter().map(|r| r.cells[..1].to_vec()).collect();
+    assert_eq!(before, after);
+    // Back: its verdicts again.
+    s.update(FleetMsg::Live(1, LiveState::Connected { freshest: t0() }));
+    assert_eq!(
+        row(&s, "web").cells[1],
+        Cell::Status(DriftStatus::OutOfSync)
+    );
+}
+
+#[test]
+fn enter_opens_the_targets_view_of_the_resource() {
+    let mut s = state(80, 24);
+    let web = s
+        .rows
+        .iter()
+        .position(|r| r.key.as_ref().is_some_and(|k| k.name == "web"))
+        .unwrap();
+    s.selected = web;
+    s.update(FleetMsg::Key(Key::Char('l')));
+    s.update(FleetMsg::Key(Key::Enter));
+    let lines = s.view_lines();
+    assert!(lines[0].starts_with("prod · context gke-prod"), "{lines:?}");
+    assert!(
+        lines[1].contains("Deployment web -n shop  out-of-sync"),
+        "{lines:?}"
+    );
+    // Another target's view of the same resource; one that has no verdict says so.
+    s.update(FleetMsg::Key(Key::Char('l')));
+    assert!(
+        s.view_lines()[1].contains("no verdict on dr now (unreachable"),
+        "{:?}",
+        s.view_lines()
+    );
+    s.update(FleetMsg::Key(Key::Esc));
+    assert!(s.view.is_none());
+    assert_eq!(s.update(FleetMsg::Key(Key::Char('q'))), [FleetEffect::Quit]);
+}
+
+#[test]
+fn the_matrix_at_80x24_and_200x60() {
+    insta::assert_snapshot!("fleet_80x24", screen(&state(80, 24)));
+    insta::assert_snapshot!("fleet_200x60", screen(&state(200, 60)));
+    let mut s = state(40, 10);
+    s.update(FleetMsg::Key(Key::Char('j')));
+    insta::assert_snapshot!("fleet_40x10", screen(&s));
+}
