@@ -3,8 +3,10 @@
 # 1000), each a `kdrift sim` loaded with the same generated fixture, one kubeconfig naming
 # them all. Times `kdrift diff` over every target (`--target tN=simN`, each on its own
 # thread) with its peak memory, beside one target alone in the same run (the baseline), as
-# medians of RUNS rounds (default 5), fresh processes; then stops one sim and checks that
-# only its section changes.
+# medians of RUNS rounds (default 5), fresh processes; then the explorer's fleet matrix in
+# tmux at 200x60 (the time until every target's column shows a verdict for every row, and
+# the explorer's resident memory then), RUNS times; then stops one sim and checks that only
+# its section changes.
 #
 #   benches/fleet.sh [TARGETS] [RESOURCES] [RUNS]
 set -euo pipefail
@@ -21,7 +23,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-export XDG_CACHE_HOME=$work/kdcache
+export XDG_CACHE_HOME=$work/kdcache XDG_STATE_HOME=$work/state
 "$bin" fixture "$work/fx" --resources "$resources" >/dev/null 2>&1
 for i in $(seq "$targets"); do
   "$bin" sim --kubeconfig-out "$work/kc$i" --load "$work/fx/live.json" >"$work/url$i" 2>"$work/sim$i.log" &
@@ -51,7 +53,7 @@ common=(--repo "$work/fx/repo" --kubeconfig "$work/kubeconfig" -l app.kubernetes
 measure() { # label, args...
   local label=$1; shift
   /usr/bin/time -f "%e %M" -o "$work/time" "$bin" "${common[@]}" "$@" >"$work/out" 2>"$work/err" || true
-  read -r secs kb <"$work/time"
+  read -r secs kb < <(tail -n1 "$work/time")
   echo "$label $secs $kb" >>"$work/results"
 }
 measure warm --target t1=sim1   # discovery caches warmed
@@ -72,6 +74,38 @@ for label, what in (("one", "one target alone (baseline)"), ("fleet", f"all {sys
     v = rows[label]
     print(f"  {what:<28} {statistics.median(s for s, _ in v) * 1000:7.0f} ms   peak RSS {statistics.median(k for _, k in v) / 1024:6.0f} MB")
 PY
+# The explorer's matrix: until no cell waits for a verdict (░) and rows show.
+if command -v tmux >/dev/null; then
+  for r in $(seq "$runs"); do
+    sock="kdrift-fleet-bench-$$-$r"
+    tmux -L "$sock" -f /dev/null new-session -d -s b -x 200 -y 60 \
+      "$bin --repo $work/fx/repo --kubeconfig $work/kubeconfig -l app.kubernetes.io/part-of=fixture ${all[*]}"
+    start=$(date +%s%N)
+    shown=
+    for _ in $(seq 600); do
+      screen=$(tmux -L "$sock" capture-pane -p -t b 2>/dev/null || true)
+      if echo "$screen" | grep -q "fleet · $targets targets" && ! echo "$screen" | grep -q "░" \
+        && ! echo "$screen" | grep -q "waiting for" && echo "$screen" | sed -n 3p | grep -q "[✓≠∅+]"; then
+        shown=$(( ($(date +%s%N) - start) / 1000000 ))
+        break
+      fi
+      sleep 0.02
+    done
+    pid=$(pgrep -n -f "$work/kubeconfig -l" || true)
+    rss=$( [ -n "$pid" ] && awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status" 2>/dev/null || echo "?")
+    echo "matrix ${shown:-timeout} ${rss}" >>"$work/matrix"
+    tmux -L "$sock" kill-server 2>/dev/null || true
+  done
+  python3 - "$work/matrix" "$targets" <<'PY'
+import sys, statistics
+times, rss = [], []
+for line in open(sys.argv[1]):
+    _, t, m = line.split()
+    if t != "timeout": times.append(int(t))
+    if m.isdigit(): rss.append(int(m))
+print(f"  explorer: first complete matrix of {sys.argv[2]} targets  median {statistics.median(times) if times else 'timeout'} ms   resident {statistics.median(rss) if rss else '?'} MB   (n={len(times)})")
+PY
+fi
 # One cluster down: its section says so; the others are what they were.
 grep -A2 "=== target t2 " "$work/out" | head -3 >"$work/before-t2"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true

@@ -327,23 +327,43 @@ pub fn run_diff(targets: &[Target], args: &DiffArgs) -> Result<u8> {
     if args.apps_table {
         bail!("kdrift apps lists one cluster's apps: pick one target with --context");
     }
-    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
-        let jobs: Vec<_> = targets
-            .iter()
-            .map(|t| scope.spawn(move || one(t, args)))
-            .collect();
-        jobs.into_iter()
-            .zip(targets)
-            .map(|(j, t)| {
-                j.join().unwrap_or_else(|_| Outcome {
-                    name: t.name.clone(),
-                    context: t.settings.context.clone().unwrap_or_default(),
-                    server: String::new(),
-                    result: Err("kdrift failed reading this target".into()),
+    // A few targets at a time: each holds its Git state and live objects only while it is
+    // compared (what it keeps is its report's text and counts), so memory stays that of a
+    // few clusters however many there are; a slow or unreachable one holds up one worker.
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
+        .min(targets.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut outcomes: Vec<(usize, Outcome)> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(t) = targets.get(i) else { break };
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| one(t, args)))
+                                .unwrap_or_else(|_| Outcome {
+                                    name: t.name.clone(),
+                                    context: t.settings.context.clone().unwrap_or_default(),
+                                    server: String::new(),
+                                    result: Err("kdrift failed reading this target".into()),
+                                });
+                        done.push((i, outcome));
+                    }
+                    done
                 })
             })
+            .collect();
+        jobs.into_iter()
+            .flat_map(|j| j.join().unwrap_or_default())
             .collect()
     });
+    outcomes.sort_by_key(|(i, _)| *i);
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
     let text = match args.output {
         OutputFormat::Text => {
             let mut out = String::new();
@@ -544,7 +564,10 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<u8> {
         let mut columns = Vec::new();
         let mut refreshers = Vec::new();
         for (i, t) in targets.iter().enumerate() {
-            let started = super::sources::start(&t.settings, true);
+            // The matrix opens drifted resources only: synced ones need no objects.
+            let mut settings = t.settings.clone();
+            settings.drift.drop_synced_objects = true;
+            let started = super::sources::start(&settings, true);
             columns.push(Column::new(&t.name, &started.context, &started.server));
             refreshers.push((started.git_refresh_tx.clone(), started.live_refresh_tx.clone()));
             let tx = tx.clone();

@@ -20,7 +20,8 @@ pub const STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// What the recompute thread hears.
 pub enum RecomputeInput {
-    Desired(Box<DesiredSnapshot>),
+    /// Git's state; shared with the other targets of a fleet that read it alike.
+    Desired(Arc<DesiredSnapshot>),
     /// What the cluster serves: (group, kind) → namespaced.
     Served(HashMap<(String, String), bool>),
     /// A new view from the watches.
@@ -116,7 +117,7 @@ pub fn run(
             any = true;
             match input {
                 RecomputeInput::Desired(d) => {
-                    engine.set_desired(*d, &out);
+                    engine.set_desired(d, &out);
                     full = true;
                 }
                 RecomputeInput::Served(s) => {
@@ -131,7 +132,7 @@ pub fn run(
                     });
                     engine.served = Some(s);
                     if moves {
-                        if let Some(d) = engine.desired.as_ref().map(|d| (**d).clone()) {
+                        if let Some(d) = engine.desired.clone() {
                             engine.set_desired(d, &out);
                         }
                     }
@@ -270,14 +271,21 @@ fn coverage_key(c: &LiveCoverage) -> Vec<String> {
 }
 
 impl Engine {
-    fn set_desired(&mut self, mut d: DesiredSnapshot, out: &RecomputeOutputs) {
-        if let Some(served) = &self.served {
-            crate::desired::rescope(
-                &mut d,
-                |g, k| served.get(&(g.to_string(), k.to_string())).copied(),
-                &self.default_namespace,
-            );
-        }
+    fn set_desired(&mut self, d: Arc<DesiredSnapshot>, out: &RecomputeOutputs) {
+        // Copied (it may be shared) only when the cluster's scopes move an object.
+        let d = match &self.served {
+            Some(served) => {
+                let scope = |g: &str, k: &str| served.get(&(g.to_string(), k.to_string())).copied();
+                if crate::desired::rescope_moves(&d, scope, &self.default_namespace) {
+                    let mut owned = (*d).clone();
+                    crate::desired::rescope(&mut owned, scope, &self.default_namespace);
+                    Arc::new(owned)
+                } else {
+                    d
+                }
+            }
+            None => d,
+        };
         // What Git declares outside the chosen paths is never extra.
         self.opts.tracking.in_git_elsewhere = Arc::new(d.outside_keys());
         self.opts.tracking.apps = d.app_tracking(&self.opts.tracking.apps);
@@ -286,7 +294,6 @@ impl Engine {
             .iter()
             .map(|o| (o.key.group.clone(), o.key.kind.clone()))
             .collect();
-        let d = Arc::new(d);
         self.desired = Some(Arc::clone(&d));
         out.desired.send_replace(Some(d));
         if let Some(file) = &out.kinds_cache {

@@ -109,7 +109,7 @@ pub fn spawn_git_watcher(
             // Charts render with the cluster's capabilities as last discovered (the cluster
             // task asks for a read again when discovery finds them changed).
             load.capabilities = capabilities.lock().ok().and_then(|c| c.clone());
-            match desired::load_cached(&load, &mut cache) {
+            match load_shared(&load, &commit, forced, &mut cache) {
                 Ok(snapshot)
                     if snapshot.files.charts > 0
                         && load.capabilities.is_none()
@@ -131,10 +131,7 @@ pub fn spawn_git_watcher(
                         parse_ms = snapshot.timings.parse.as_millis() as u64,
                         "read Git"
                     );
-                    if engine
-                        .send(RecomputeInput::Desired(Box::new(snapshot)))
-                        .is_err()
-                    {
+                    if engine.send(RecomputeInput::Desired(snapshot)).is_err() {
                         return;
                     }
                 }
@@ -145,6 +142,49 @@ pub fn spawn_git_watcher(
             }
         }
     });
+}
+
+/// Git's state as read for a revision, shared: the targets of a fleet that read the same
+/// revision of the same repository the same way (paths, namespace, renderers, charts'
+/// capabilities) hold one snapshot, read once. Kept while someone holds it.
+fn load_shared(
+    load: &desired::LoadOptions,
+    commit: &str,
+    forced: bool,
+    cache: &mut desired::ParseCache,
+) -> Result<Arc<DesiredSnapshot>, desired::DesiredError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock, Weak};
+    type Shared = Mutex<HashMap<String, (Arc<Mutex<()>>, Weak<DesiredSnapshot>)>>;
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    let shared = SHARED.get_or_init(Default::default);
+    let key = format!("{commit}\0{load:?}");
+    let gate = {
+        let mut map = shared.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|k, (_, w)| *k == key || w.strong_count() > 0);
+        Arc::clone(&map.entry(key.clone()).or_default().0)
+    };
+    // One reader per key at a time: the others wait for its snapshot.
+    let _reading = gate.lock().unwrap_or_else(|e| e.into_inner());
+    if !forced {
+        let held = shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .and_then(|(_, w)| w.upgrade());
+        if let Some(s) = held {
+            return Ok(s);
+        }
+    }
+    let snapshot = Arc::new(desired::load_cached(load, cache)?);
+    if let Some(entry) = shared
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_mut(&key)
+    {
+        entry.1 = Arc::downgrade(&snapshot);
+    }
+    Ok(snapshot)
 }
 
 /// What the cluster task shares with the sync worker once connected.
