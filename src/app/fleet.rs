@@ -24,11 +24,14 @@ pub struct Column {
 }
 
 impl Column {
+    /// A column; names from the command line and the kubeconfig are made visible (control
+    /// characters escaped), as everything drawn is.
     pub fn new(name: &str, context: &str, server: &str) -> Column {
+        let shown = |s: &str| crate::text::visible_line(s).into_owned();
         Column {
-            name: name.to_string(),
-            context: context.to_string(),
-            server: server.to_string(),
+            name: shown(name),
+            context: shown(context),
+            server: shown(server),
             live: LiveState::Connecting,
             report: None,
             git_problem: None,

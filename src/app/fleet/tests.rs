@@ -207,3 +207,11 @@ fn the_matrix_at_80x24_and_200x60() {
     s.update(FleetMsg::Key(Key::Char('j')));
     insta::assert_snapshot!("fleet_40x10", screen(&s));
 }
+
+#[test]
+fn names_never_write_to_the_terminal_raw() {
+    let c = Column::new("prod\u{1b}[2J", "ctx\u{7}", "https://x\u{1b}]0;t\u{7}");
+    for s in [&c.name, &c.context, &c.server] {
+        assert!(!s.chars().any(|ch| ch.is_control()), "{s:?}");
+    }
+}
