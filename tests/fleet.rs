@@ -461,7 +461,13 @@ async fn the_matrix_in_tmux_with_one_cluster_down_and_back() {
     wait("prod's view", &|s| {
         s.contains("prod · context prod") && s.contains("ConfigMap settings -n shop  missing")
     });
-    t.send(&["Escape", "q"]);
+    // prod's live object beside dev's, read from both clusters: prod has none now.
+    t.send(&["h", "c"]);
+    wait("the comparison", &|s| {
+        s.contains("live on dev (-) and on prod (+)")
+            && s.contains("prod's cluster has no such object")
+    });
+    t.send(&["Escape", "Escape", "q"]);
     let (screen, _) = wait("the exit", &|s| s.contains("EXITED"));
     assert!(screen.contains("EXITED 0"), "{screen}");
     dev.stop().await;

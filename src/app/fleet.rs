@@ -105,7 +105,21 @@ pub struct CellView {
     pub column: usize,
     pub key: ResourceKey,
     pub scroll: usize,
+    /// `c`: this target's live object beside another's.
+    pub compare: Option<Compare>,
 }
+
+/// Two targets' live objects of one resource, read from both clusters (normalised: no
+/// status or server-set metadata; Secrets masked).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compare {
+    pub other: usize,
+    /// `None` while both are read.
+    pub objects: Option<(LiveSide, LiveSide)>,
+}
+
+/// One cluster's answer: its object, none, or why it cannot be read.
+pub type LiveSide = Result<Option<serde_json::Value>, String>;
 
 /// Messages of the fleet explorer.
 #[derive(Debug, Clone)]
@@ -116,6 +130,12 @@ pub enum FleetMsg {
     Report(usize, Box<DriftReport>),
     Live(usize, LiveState),
     GitProblem(usize, Option<String>),
+    /// The live objects of `key` on two targets, as `FleetEffect::Compare` asked.
+    Compared {
+        key: ResourceKey,
+        columns: (usize, usize),
+        objects: Box<(LiveSide, LiveSide)>,
+    },
 }
 
 /// What the runtime must do.
@@ -124,6 +144,11 @@ pub enum FleetEffect {
     Quit,
     /// Re-read every target.
     Refresh,
+    /// Read `key`'s live object on both targets (`FleetMsg::Compared` answers).
+    Compare {
+        key: ResourceKey,
+        columns: (usize, usize),
+    },
 }
 
 /// The whole fleet explorer.
@@ -316,14 +341,49 @@ impl FleetState {
                     c.git_problem = p;
                 }
             }
+            FleetMsg::Compared {
+                key,
+                columns,
+                objects,
+            } => {
+                if let Some(v) = &mut self.view {
+                    if let Some(c) = &mut v.compare {
+                        if v.key == key && (v.column, c.other) == columns {
+                            c.objects = Some(*objects);
+                        }
+                    }
+                }
+            }
             FleetMsg::Key(k) => return self.key(k),
         }
         Vec::new()
     }
 
     fn key(&mut self, k: Key) -> Vec<FleetEffect> {
+        let n = self.columns.len();
         if let Some(v) = &mut self.view {
             match k {
+                Key::Esc | Key::Char('q') if v.compare.is_some() => {
+                    v.compare = None;
+                    v.scroll = 0;
+                }
+                Key::Char('c') if n > 1 => {
+                    // The next other target each time.
+                    let mut other = v.compare.as_ref().map(|c| c.other).unwrap_or(v.column);
+                    other = (other + 1) % n;
+                    if other == v.column {
+                        other = (other + 1) % n;
+                    }
+                    v.compare = Some(Compare {
+                        other,
+                        objects: None,
+                    });
+                    v.scroll = 0;
+                    return vec![FleetEffect::Compare {
+                        key: v.key.clone(),
+                        columns: (v.column, other),
+                    }];
+                }
                 Key::Esc | Key::Char('q') | Key::Enter => self.view = None,
                 Key::Char('j') | Key::Down => v.scroll += 1,
                 Key::Char('k') | Key::Up => v.scroll = v.scroll.saturating_sub(1),
@@ -332,10 +392,12 @@ impl FleetState {
                 Key::Char('h') | Key::Left => {
                     v.column = v.column.saturating_sub(1);
                     v.scroll = 0;
+                    v.compare = None;
                 }
                 Key::Char('l') | Key::Right => {
-                    v.column = (v.column + 1).min(self.columns.len().saturating_sub(1));
+                    v.column = (v.column + 1).min(n.saturating_sub(1));
                     v.scroll = 0;
+                    v.compare = None;
                 }
                 _ => {}
             }
@@ -368,6 +430,7 @@ impl FleetState {
                         column: self.column,
                         key,
                         scroll: 0,
+                        compare: None,
                     });
                 }
             }
@@ -384,6 +447,9 @@ impl FleetState {
             return Vec::new();
         };
         let col = &self.columns[v.column];
+        if let Some(c) = &v.compare {
+            return self.compare_lines(v, c);
+        }
         let mut out = vec![format!(
             "{} · context {} · {}",
             col.name, col.context, col.server
@@ -436,6 +502,65 @@ impl FleetState {
         let git = crate::diff::to_yaml(e.desired.as_deref());
         let diff = crate::diff::unified(&live, &git, "live", "git", 3);
         if !diff.is_empty() {
+            out.push(String::new());
+            out.extend(diff.lines().map(str::to_string));
+        }
+        out
+    }
+}
+
+impl FleetState {
+    /// Two targets' live objects of one resource: `-` the opened target's, `+` the other's,
+    /// with each one's verdict against its Git.
+    fn compare_lines(&self, v: &CellView, c: &Compare) -> Vec<String> {
+        let (a, b) = (&self.columns[v.column], &self.columns[c.other]);
+        let mut out = vec![format!(
+            "live on {} (-) and on {} (+): {} {}{}",
+            a.name,
+            b.name,
+            v.key.kind,
+            v.key.name,
+            if v.key.namespace.is_empty() {
+                String::new()
+            } else {
+                format!(" -n {}", v.key.namespace)
+            }
+        )];
+        for (i, col) in [(v.column, a), (c.other, b)] {
+            let verdict = match self.entry(i, &v.key) {
+                _ if !col.is_current() => "no verdict now".to_string(),
+                Some(e) if e.fields.is_empty() => e.status.to_string(),
+                Some(e) => format!("{} ({} drifted fields)", e.status, e.fields.len()),
+                None => "not in its Git paths".to_string(),
+            };
+            out.push(format!("against its Git, {}: {verdict}", col.name));
+        }
+        let Some((left, right)) = &c.objects else {
+            out.push("reading both clusters…".into());
+            return out;
+        };
+        let side = |s: &LiveSide, name: &str, out: &mut Vec<String>| match s {
+            Ok(Some(v)) => crate::diff::to_yaml(Some(v)),
+            Ok(None) => {
+                out.push(format!("{name}'s cluster has no such object"));
+                String::new()
+            }
+            Err(e) => {
+                out.push(format!("{name}: cannot read it: {e}"));
+                String::new()
+            }
+        };
+        let l = side(left, &a.name, &mut out);
+        let r = side(right, &b.name, &mut out);
+        let diff = crate::diff::unified(&l, &r, &a.name, &b.name, 3);
+        if diff.is_empty() {
+            if left.as_ref().is_ok_and(Option::is_some) {
+                out.push(
+                    "the two clusters hold the same object (status and server-set metadata aside)"
+                        .into(),
+                );
+            }
+        } else {
             out.push(String::new());
             out.extend(diff.lines().map(str::to_string));
         }

@@ -563,6 +563,7 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<u8> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<FleetMsg>();
         let mut columns = Vec::new();
         let mut refreshers = Vec::new();
+        let mut connections = Vec::new();
         for (i, t) in targets.iter().enumerate() {
             // The matrix opens drifted resources only: synced ones need no objects.
             let mut settings = t.settings.clone();
@@ -570,6 +571,7 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<u8> {
             let started = super::sources::start(&settings, true);
             columns.push(Column::new(&t.name, &started.context, &started.server));
             refreshers.push((started.git_refresh_tx.clone(), started.live_refresh_tx.clone()));
+            connections.push(started.connected_rx.clone());
             let tx = tx.clone();
             let mut ui_rx = started.ui_rx;
             // Keep the target's other ends alive as long as its messages flow.
@@ -632,6 +634,39 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<u8> {
             for effect in state.update(msg) {
                 match effect {
                     FleetEffect::Quit => return Ok(EXIT_CLEAN),
+                    FleetEffect::Compare { key, columns } => {
+                        let read = |i: usize| {
+                            let conn = connections.get(i).and_then(|c| c.borrow().clone());
+                            let show_secrets = targets
+                                .get(i)
+                                .is_some_and(|t| t.settings.drift.show_secrets);
+                            let key = key.clone();
+                            async move {
+                                let Some(conn) = conn else {
+                                    return Err("not connected to its cluster (yet)".to_string());
+                                };
+                                let live = conn.get(&key).await?;
+                                Ok(live.map(|o| {
+                                    let mut v = o.object;
+                                    crate::drift::normalize::normalize(&key.group, &key.kind, &mut v);
+                                    if key.group.is_empty() && key.kind == "Secret" && !show_secrets {
+                                        crate::drift::mask_object(&mut v);
+                                    }
+                                    v
+                                }))
+                            }
+                        };
+                        let (a, b) = (read(columns.0), read(columns.1));
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            let objects = Box::new(tokio::join!(a, b));
+                            let _ = tx.send(FleetMsg::Compared {
+                                key,
+                                columns,
+                                objects,
+                            });
+                        });
+                    }
                     FleetEffect::Refresh => {
                         for (git, live) in &refreshers {
                             let _ = git.send(());

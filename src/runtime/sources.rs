@@ -197,6 +197,14 @@ impl Connected {
     pub fn client(&self) -> &kube::Client {
         self.syncer.client()
     }
+
+    /// The live object of `key` now (`None`: there is none).
+    pub async fn get(
+        &self,
+        key: &crate::model::ResourceKey,
+    ) -> Result<Option<crate::model::LiveObject>, String> {
+        self.syncer.get(key).await
+    }
 }
 
 /// Reads a resource's Events every few seconds while the Events view is open (the view

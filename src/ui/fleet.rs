@@ -224,7 +224,11 @@ fn draw_view(
     }
     lines.truncate(usize::from(area.height.saturating_sub(1)));
     lines.push(Line::from(Span::styled(
-        " esc back · h/l the other targets · j/k scroll",
+        if state.view.as_ref().is_some_and(|v| v.compare.is_some()) {
+            " esc back · c compare with the next target · j/k scroll"
+        } else {
+            " esc back · h/l the other targets · c compare live with the next target · j/k scroll"
+        },
         theme.bar(),
     )));
     frame.render_widget(Paragraph::new(lines), area);

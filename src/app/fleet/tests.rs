@@ -215,3 +215,60 @@ fn names_never_write_to_the_terminal_raw() {
         assert!(!s.chars().any(|ch| ch.is_control()), "{s:?}");
     }
 }
+
+#[test]
+fn c_compares_two_targets_live_objects() {
+    let mut s = state(80, 24);
+    let web = s
+        .rows
+        .iter()
+        .position(|r| r.key.as_ref().is_some_and(|k| k.name == "web"))
+        .unwrap();
+    s.selected = web;
+    s.update(FleetMsg::Key(Key::Enter));
+    let effects = s.update(FleetMsg::Key(Key::Char('c')));
+    let k = key("shop", "Deployment", "web");
+    assert_eq!(
+        effects,
+        [FleetEffect::Compare {
+            key: k.clone(),
+            columns: (0, 1)
+        }]
+    );
+    assert!(s.view_lines().iter().any(|l| l == "reading both clusters…"));
+    let obj = |replicas: u32| {
+        Ok(Some(
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": replicas}}),
+        ))
+    };
+    s.update(FleetMsg::Compared {
+        key: k.clone(),
+        columns: (0, 1),
+        objects: Box::new((obj(2), obj(5))),
+    });
+    let lines = s.view_lines();
+    assert!(
+        lines[0].starts_with("live on staging (-) and on prod (+)"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"against its Git, prod: out-of-sync".to_string()),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"-  replicas: 2".to_string()), "{lines:?}");
+    assert!(lines.contains(&"+  replicas: 5".to_string()), "{lines:?}");
+    // An answer for another pair is not this one's.
+    s.update(FleetMsg::Key(Key::Char('c')));
+    s.update(FleetMsg::Compared {
+        key: k,
+        columns: (0, 1),
+        objects: Box::new((obj(1), obj(1))),
+    });
+    assert!(s.view_lines().iter().any(|l| l == "reading both clusters…"));
+    // Esc leaves the comparison, then the view.
+    s.update(FleetMsg::Key(Key::Esc));
+    assert!(s.view.as_ref().is_some_and(|v| v.compare.is_none()));
+    s.update(FleetMsg::Key(Key::Esc));
+    assert!(s.view.is_none());
+}
