@@ -456,6 +456,18 @@ async fn the_matrix_in_tmux_with_one_cluster_down_and_back() {
     wait("prod back", &|s| {
         settings_row(s) == Some(vec!["settings", "✓", "∅"]) && s.contains("● prod")
     });
+    // Its namespace, as its platform team would make it.
+    let client = kdrift::live::cluster::connect(Some(&kc), Some("prod"))
+        .await
+        .unwrap()
+        .client;
+    let nss: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+    nss.create(
+        &Default::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap(),
+    )
+    .await
+    .unwrap();
     // prod's view of the resource.
     t.send(&["G", "l", "Enter"]);
     wait("prod's view", &|s| {
@@ -467,7 +479,31 @@ async fn the_matrix_in_tmux_with_one_cluster_down_and_back() {
         s.contains("live on dev (-) and on prod (+)")
             && s.contains("prod's cluster has no such object")
     });
-    t.send(&["Escape", "Escape", "q"]);
+    // Syncing is per target: `o` opens prod alone, whose confirmation names prod; `q` comes
+    // back to the matrix, where prod's cell is synced now.
+    t.send(&["Escape", "Escape", "l", "o"]);
+    wait("prod's explorer", &|s| {
+        s.contains("target prod of the fleet")
+    });
+    t.send(&["/"]);
+    t.type_text("settings");
+    t.send(&["Enter"]);
+    wait("settings selected", &|s| {
+        s.contains("shop › ConfigMap › settings")
+    });
+    t.send(&["s"]);
+    // prod is a protected context (the default `protect: ["*prod*"]`): its name is typed.
+    wait("the confirmation", &|s| {
+        s.contains("confirm sync") && s.contains("prod is a protected context")
+    });
+    t.type_text("prod");
+    t.send(&["Enter"]);
+    wait("the result", &|s| s.contains("sync result"));
+    t.send(&["Escape", "q"]);
+    wait("back in the matrix, prod synced", &|s| {
+        s.contains("fleet · 2 targets") && settings_row(s) == Some(vec!["settings", "✓", "✓"])
+    });
+    t.send(&["q"]);
     let (screen, _) = wait("the exit", &|s| s.contains("EXITED"));
     assert!(screen.contains("EXITED 0"), "{screen}");
     dev.stop().await;

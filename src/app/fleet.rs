@@ -144,6 +144,9 @@ pub enum FleetEffect {
     Quit,
     /// Re-read every target.
     Refresh,
+    /// Open the explorer on this target alone (the whole explorer: diffs, sync with its
+    /// confirmation naming that cluster); quitting it comes back to the matrix.
+    Open(usize),
     /// Read `key`'s live object on both targets (`FleetMsg::Compared` answers).
     Compare {
         key: ResourceKey,
@@ -384,6 +387,7 @@ impl FleetState {
                         columns: (v.column, other),
                     }];
                 }
+                Key::Char('o') => return vec![FleetEffect::Open(v.column)],
                 Key::Esc | Key::Char('q') | Key::Enter => self.view = None,
                 Key::Char('j') | Key::Down => v.scroll += 1,
                 Key::Char('k') | Key::Up => v.scroll = v.scroll.saturating_sub(1),
@@ -424,6 +428,9 @@ impl FleetState {
                 self.rebuild();
             }
             Key::Char('r') => return vec![FleetEffect::Refresh],
+            Key::Char('o') if !self.columns.is_empty() => {
+                return vec![FleetEffect::Open(self.column)]
+            }
             Key::Enter => {
                 if let Some(key) = self.rows.get(self.selected).and_then(|r| r.key.clone()) {
                     self.view = Some(CellView {

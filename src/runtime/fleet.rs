@@ -546,7 +546,15 @@ fn summary_table(outcomes: &[Outcome]) -> String {
 /// sources (Git watcher, watches, recompute) started as for one cluster, each on its own:
 /// a target that is down greys its own column and nothing else. Read-only: syncs are made
 /// per target, in the explorer on that one cluster (`--context`).
-pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<u8> {
+/// How the matrix ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetEnd {
+    Exit(u8),
+    /// `o`: the explorer on this target, then back to the matrix.
+    Open(usize),
+}
+
+pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<FleetEnd> {
     use crate::app::fleet::{Column, FleetEffect, FleetMsg, FleetState};
     use crate::app::Msg;
     use crossterm::event::{Event, EventStream, KeyEventKind};
@@ -623,17 +631,18 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<u8> {
                     Some(Ok(Event::Resize(w, h))) => Some(FleetMsg::Resize(w, h)),
                     Some(Ok(_)) => None,
                     Some(Err(e)) => return Err(anyhow!("reading the terminal: {e}")),
-                    None => return Ok(EXIT_CLEAN),
+                    None => return Ok(FleetEnd::Exit(EXIT_CLEAN)),
                 },
                 m = rx.recv() => m,
                 _ = tokio::time::sleep_until(wake.into()) => Some(FleetMsg::Tick(SystemTime::now())),
-                n = super::terminal::next_signal(&mut signals) => return Ok(128 + n),
+                n = super::terminal::next_signal(&mut signals) => return Ok(FleetEnd::Exit(128 + n)),
             };
             let Some(msg) = msg else { continue };
             let tick = matches!(msg, FleetMsg::Tick(_));
             for effect in state.update(msg) {
                 match effect {
-                    FleetEffect::Quit => return Ok(EXIT_CLEAN),
+                    FleetEffect::Quit => return Ok(FleetEnd::Exit(EXIT_CLEAN)),
+                    FleetEffect::Open(i) => return Ok(FleetEnd::Open(i)),
                     FleetEffect::Compare { key, columns } => {
                         let read = |i: usize| {
                             let conn = connections.get(i).and_then(|c| c.borrow().clone());

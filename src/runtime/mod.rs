@@ -123,7 +123,27 @@ pub fn run(cli: Cli) -> Result<u8> {
             let targets = fleet::targets(&cli.global, &config)?;
             if targets.len() > 1 {
                 let look = explorer_options(&cli.global, &config, &targets[0].settings)?.look;
-                return fleet::explore(&targets, look);
+                loop {
+                    match fleet::explore(&targets, look)? {
+                        fleet::FleetEnd::Exit(code) => return Ok(code),
+                        fleet::FleetEnd::Open(i) => {
+                            // One target's explorer (sync there names its cluster); quitting
+                            // it comes back to the matrix, a signal ends everything.
+                            let t = &targets[i];
+                            let mut opts = explorer_options(&cli.global, &config, &t.settings)?;
+                            opts.first_run_hint = Some(format!(
+                                "target {} of the fleet · q: back to the matrix",
+                                crate::text::visible_line(&t.name)
+                            ));
+                            let (ending, _) = explorer::run(&t.settings, opts, None)?;
+                            if let explorer::Ending::Exit(code) = ending {
+                                if code >= 128 {
+                                    return Ok(code);
+                                }
+                            }
+                        }
+                    }
+                }
             }
             loop {
                 let settings = one_target(&global, &config, "the explorer on one cluster")?;
