@@ -181,7 +181,7 @@ pub fn draw(frame: &mut Frame, state: &FleetState) {
     lines.truncate(usize::from(area.height.saturating_sub(1)));
     lines.push(Line::from(Span::styled(
         format!(
-            " j/k move · h/l target · enter view · o open target (sync there) · f filter: {} · r refresh · q quit",
+            " h/l target · enter view · o open (sync) · f {} · r reload · q quit",
             state.filter.label(&col)
         ),
         theme.bar(),
