@@ -33,10 +33,10 @@ trap cleanup EXIT
 export XDG_CACHE_HOME=$work/cache XDG_STATE_HOME=$work/state HOME=$work
 
 "$bin" fixture "$work/fx" --resources "$resources" ${namespaces:+--namespaces "$namespaces"} >/dev/null 2>&1
-read -r want_synced want_oos < <(python3 - "$work/fx/expected.json" <<'PY'
+read -r want_synced want_oos want_missing < <(python3 - "$work/fx/expected.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))
-print(sum(v["status"] == "synced" for v in e.values()), sum(v["status"] == "out-of-sync" for v in e.values()))
+print(*(sum(v["status"] == s for v in e.values()) for s in ("synced", "out-of-sync", "missing")))
 PY
 )
 KDRIFT_SIM_LOG=${SIM_LOG:-} "$bin" sim --kubeconfig-out "$work/kc" --load "$work/fx/live.json" >"$work/url" 2>"$work/sim.log" &
@@ -67,6 +67,25 @@ one_run() {
   rss() { awk '/^VmRSS/ {print int($2/1024)}' "/proc/$pid/status"; }
   hwm() { awk '/^VmHWM/ {print int($2/1024)}' "/proc/$pid/status"; }
   out="$first $(rss) $(hwm)"
+  # A new commit at HEAD (one more ConfigMap, missing in the cluster): the time until the
+  # screen counts it; then HEAD goes back for the next run.
+  if [ "${COMMIT:-1}" = 1 ]; then
+    printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-commit\n  namespace: team-000\n  labels:\n    app.kubernetes.io/part-of: fixture\ndata:\n  a: "1"\n' \
+      >"$work/fx/repo/team-000/bench-commit.yaml"
+    git -C "$work/fx/repo" add team-000/bench-commit.yaml
+    GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=b@b GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=b@b \
+      git -C "$work/fx/repo" commit -qm "bench: one more ConfigMap"
+    local c0 c1
+    c0=$(date +%s%N)
+    while :; do
+      c1=$(date +%s%N)
+      if tmux capture-pane -p -t "$session" | grep -q "∅$((want_missing + 1)) "; then break; fi
+      if [ $(( (c1 - c0) / 1000000 )) -gt 30000 ]; then echo "the commit did not reach the screen in 30 s" >&2; break; fi
+      sleep 0.02
+    done
+    echo $(( (c1 - c0) / 1000000 )) >>"$work/commit-$(basename "$bin")-$([ "$bin" = "${BASE:-}" ] && echo base || echo new)"
+    git -C "$work/fx/repo" reset -q --hard HEAD~1
+  fi
   if [ "$change" = 1 ]; then
     local end=$(( $(date +%s) + change_secs )) i=0
     while [ "$(date +%s)" -lt "$end" ]; do
@@ -103,3 +122,8 @@ summary() { # name file
 }
 summary kdrift "$work/new"
 summary BASE "$work/base"
+for f in "$work"/commit-*; do
+  [ -s "$f" ] || continue
+  printf '%-8s a new commit at HEAD on screen: median %d ms (n=%d)\n' "$(basename "$f" | sed 's/.*-//')" \
+    "$(median <"$f")" "$(wc -l <"$f")" >&2
+done

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// How often Git's HEAD is looked at.
-const GIT_POLL: Duration = Duration::from_millis(500);
+const GIT_POLL: Duration = Duration::from_millis(250);
 
 /// Commands the sources accept from the UI.
 #[derive(Debug, Clone, Copy)]
