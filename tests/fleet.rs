@@ -485,8 +485,12 @@ async fn the_matrix_in_tmux_with_one_cluster_down_and_back() {
     wait("prod's explorer", &|s| {
         s.contains("target prod of the fleet")
     });
+    wait("prod's first complete report", &|s| {
+        s.contains("● live") && s.contains("∅  settings")
+    });
     t.send(&["/"]);
     t.type_text("settings");
+    wait("the search", &|s| s.contains("/settings (1 match)"));
     t.send(&["Enter"]);
     wait("settings selected", &|s| {
         s.contains("shop › ConfigMap › settings")
@@ -501,6 +505,61 @@ async fn the_matrix_in_tmux_with_one_cluster_down_and_back() {
     wait("the result", &|s| s.contains("sync result"));
     t.send(&["Escape", "q"]);
     wait("back in the matrix, prod synced", &|s| {
+        s.contains("fleet · 2 targets") && settings_row(s) == Some(vec!["settings", "✓", "✓"])
+    });
+    // Edited by hand on both clusters; marked on both and synced with one `s`: a preview
+    // and confirmation per target, each naming its context, then back to the matrix.
+    for ctx in ["dev", "prod"] {
+        let client = kdrift::live::cluster::connect(Some(&kc), Some(ctx))
+            .await
+            .unwrap()
+            .client;
+        let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+            kube::Api::namespaced(client, "shop");
+        cms.patch(
+            "settings",
+            &kube::api::PatchParams {
+                field_manager: Some("kubectl-edit".into()),
+                ..Default::default()
+            },
+            &kube::api::Patch::Merge(json!({"data": {"level": "debug"}})),
+        )
+        .await
+        .unwrap();
+    }
+    wait("both drifted", &|s| {
+        settings_row(s) == Some(vec!["settings", "≠", "≠"])
+    });
+    t.send(&["G", "h", "Space", "G", "l", "Space"]);
+    wait("both marked", &|s| {
+        settings_row(s) == Some(vec!["settings", "≠*", "≠*"])
+    });
+    t.send(&["s"]);
+    // kubectl-edit owns the field now: each confirmation says it will not be written, and
+    // `f` (force) asks again, naming the context.
+    wait("dev's confirmation", &|s| {
+        s.contains("confirm sync") && s.contains("context dev") && s.contains("WILL NOT BE WRITTEN")
+    });
+    t.send(&["f"]);
+    wait("dev's force", &|s| s.contains("FORCE"));
+    t.send(&["y"]);
+    wait("dev's result", &|s| s.contains("sync result"));
+    t.send(&["Escape", "q"]);
+    wait("prod's confirmation", &|s| {
+        s.contains("confirm sync")
+            && s.contains("context prod")
+            && s.contains("WILL NOT BE WRITTEN")
+    });
+    // On a protected context letters are typed: Tab asks for force.
+    t.send(&["Tab"]);
+    wait("prod's force", &|s| {
+        s.contains("FORCE") && s.contains("type prod")
+    });
+    t.type_text("prod");
+    t.send(&["Enter"]);
+    wait("prod's result", &|s| s.contains("sync result"));
+    t.send(&["Escape", "q"]);
+    wait("back in the matrix, both synced", &|s| {
         s.contains("fleet · 2 targets") && settings_row(s) == Some(vec!["settings", "✓", "✓"])
     });
     t.send(&["q"]);

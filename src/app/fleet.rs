@@ -147,6 +147,9 @@ pub enum FleetEffect {
     /// Open the explorer on this target alone (the whole explorer: diffs, sync with its
     /// confirmation naming that cluster); quitting it comes back to the matrix.
     Open(usize),
+    /// Sync these resources, target by target (each its own preview and confirmation, in
+    /// the explorer on that target), then come back to the matrix.
+    Sync(Vec<(usize, Vec<ResourceKey>)>),
     /// Read `key`'s live object on both targets (`FleetMsg::Compared` answers).
     Compare {
         key: ResourceKey,
@@ -168,6 +171,8 @@ pub struct FleetState {
     pub size: (u16, u16),
     pub now: SystemTime,
     pub look: super::Look,
+    /// Cells marked for a sync: (column, resource).
+    pub marks: std::collections::BTreeSet<(usize, ResourceKey)>,
 }
 
 /// Whether a status is drift (what the matrix's filters look for).
@@ -188,6 +193,7 @@ impl FleetState {
             size: (80, 24),
             now,
             look,
+            marks: Default::default(),
         }
     }
 
@@ -430,6 +436,30 @@ impl FleetState {
             Key::Char('r') => return vec![FleetEffect::Refresh],
             Key::Char('o') if !self.columns.is_empty() => {
                 return vec![FleetEffect::Open(self.column)]
+            }
+            Key::Char(' ') => {
+                if let Some(key) = self.rows.get(self.selected).and_then(|r| r.key.clone()) {
+                    let cell = (self.column, key);
+                    if !self.marks.remove(&cell) {
+                        self.marks.insert(cell);
+                    }
+                    self.selected = (self.selected + 1).min(last);
+                }
+            }
+            Key::Char('s') => {
+                let mut by_target: BTreeMap<usize, Vec<ResourceKey>> = BTreeMap::new();
+                if self.marks.is_empty() {
+                    if let Some(key) = self.rows.get(self.selected).and_then(|r| r.key.clone()) {
+                        by_target.entry(self.column).or_default().push(key);
+                    }
+                }
+                for (c, k) in &self.marks {
+                    by_target.entry(*c).or_default().push(k.clone());
+                }
+                if !by_target.is_empty() {
+                    self.marks.clear();
+                    return vec![FleetEffect::Sync(by_target.into_iter().collect())];
+                }
             }
             Key::Enter => {
                 if let Some(key) = self.rows.get(self.selected).and_then(|r| r.key.clone()) {

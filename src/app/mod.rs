@@ -264,6 +264,9 @@ pub struct AppState {
     /// Since when each resource has needed attention, from the drift history (across
     /// restarts); empty without one.
     pub history_since: HashMap<String, i64>,
+    /// Open the sync preview of the marks once the first complete report is in (a sync the
+    /// fleet matrix asked for).
+    pub sync_on_load: bool,
 }
 
 /// The Events of one resource, newest first, as the runtime last read them.
@@ -336,6 +339,7 @@ impl AppState {
             events: None,
             can_switch: false,
             history_since: HashMap::new(),
+            sync_on_load: false,
         }
     }
 
@@ -881,6 +885,16 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) -> Vec<Effect> {
     });
     state.rebuild();
     state.rebuild_diff();
+    // A sync the fleet matrix asked for: its preview, once every kind is listed.
+    if state.sync_on_load
+        && state.live.is_complete()
+        && matches!(state.sync.dialog, sync_dialog::Dialog::Closed)
+    {
+        state.sync_on_load = false;
+        if !state.marks.is_empty() {
+            effects.extend(sync_dialog::on_action(state, Action::Sync));
+        }
+    }
     effects
 }
 

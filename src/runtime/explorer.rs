@@ -30,6 +30,10 @@ pub struct ExplorerOptions {
     pub keymap: KeyMap,
     pub first_run_hint: Option<String>,
     pub protect_note: Option<String>,
+    /// Resources marked at the start (the fleet matrix's marks for this target).
+    pub marks: std::collections::BTreeSet<crate::model::ResourceKey>,
+    /// Open the sync preview of the marks as soon as the first complete report is in.
+    pub sync_on_load: bool,
 }
 
 pub(crate) fn key_of(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
@@ -177,6 +181,8 @@ async fn explore_from(
         // A run after `:ctx` or `:rev` keeps the view the user had.
         state.filter = opts.filter;
         state.first_run_hint = opts.first_run_hint.clone();
+        state.marks = opts.marks.clone();
+        state.sync_on_load = opts.sync_on_load && !opts.marks.is_empty();
     }
     if settings.live_file.is_some() {
         state.live = LiveState::File {

@@ -547,11 +547,13 @@ fn summary_table(outcomes: &[Outcome]) -> String {
 /// a target that is down greys its own column and nothing else. Read-only: syncs are made
 /// per target, in the explorer on that one cluster (`--context`).
 /// How the matrix ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FleetEnd {
     Exit(u8),
     /// `o`: the explorer on this target, then back to the matrix.
     Open(usize),
+    /// `s`: these resources synced target by target, then back to the matrix.
+    Sync(Vec<(usize, Vec<crate::model::ResourceKey>)>),
 }
 
 pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<FleetEnd> {
@@ -643,6 +645,7 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<FleetEnd> {
                 match effect {
                     FleetEffect::Quit => return Ok(FleetEnd::Exit(EXIT_CLEAN)),
                     FleetEffect::Open(i) => return Ok(FleetEnd::Open(i)),
+                    FleetEffect::Sync(plan) => return Ok(FleetEnd::Sync(plan)),
                     FleetEffect::Compare { key, columns } => {
                         let read = |i: usize| {
                             let conn = connections.get(i).and_then(|c| c.borrow().clone());

@@ -124,22 +124,39 @@ pub fn run(cli: Cli) -> Result<u8> {
             if targets.len() > 1 {
                 let look = explorer_options(&cli.global, &config, &targets[0].settings)?.look;
                 loop {
-                    match fleet::explore(&targets, look)? {
-                        fleet::FleetEnd::Exit(code) => return Ok(code),
-                        fleet::FleetEnd::Open(i) => {
-                            // One target's explorer (sync there names its cluster); quitting
-                            // it comes back to the matrix, a signal ends everything.
-                            let t = &targets[i];
-                            let mut opts = explorer_options(&cli.global, &config, &t.settings)?;
-                            opts.first_run_hint = Some(format!(
-                                "target {} of the fleet · q: back to the matrix",
-                                crate::text::visible_line(&t.name)
-                            ));
-                            let (ending, _) = explorer::run(&t.settings, opts, None)?;
-                            if let explorer::Ending::Exit(code) = ending {
-                                if code >= 128 {
-                                    return Ok(code);
+                    // One target's explorer at a time (a sync there names its cluster);
+                    // quitting it comes back to the matrix (or goes on to the next target of a
+                    // sync); a signal ends everything.
+                    let visits: Vec<(usize, Vec<crate::model::ResourceKey>)> =
+                        match fleet::explore(&targets, look)? {
+                            fleet::FleetEnd::Exit(code) => return Ok(code),
+                            fleet::FleetEnd::Open(i) => vec![(i, Vec::new())],
+                            fleet::FleetEnd::Sync(plan) => plan,
+                        };
+                    let n = visits.len();
+                    for (step, (i, keys)) in visits.into_iter().enumerate() {
+                        let t = &targets[i];
+                        let mut opts = explorer_options(&cli.global, &config, &t.settings)?;
+                        let name = crate::text::visible_line(&t.name);
+                        opts.first_run_hint = Some(if keys.is_empty() {
+                            format!("target {name} of the fleet · q: back to the matrix")
+                        } else {
+                            opts.sync_on_load = true;
+                            opts.marks = keys.into_iter().collect();
+                            format!(
+                                "fleet sync {} of {n}: target {name} · q: {}",
+                                step + 1,
+                                if step + 1 < n {
+                                    "the next target"
+                                } else {
+                                    "back to the matrix"
                                 }
+                            )
+                        });
+                        let (ending, _) = explorer::run(&t.settings, opts, None)?;
+                        if let explorer::Ending::Exit(code) = ending {
+                            if code >= 128 {
+                                return Ok(code);
                             }
                         }
                     }

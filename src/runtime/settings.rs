@@ -211,6 +211,8 @@ pub fn explorer_options(
                 settings.protect_patterns.join(", ")
             )
         }),
+        marks: Default::default(),
+        sync_on_load: false,
     })
 }
 

@@ -159,7 +159,17 @@ pub fn draw(frame: &mut Frame, state: &FleetState) {
                 ),
             };
             let pad = cw.saturating_sub(1) / 2;
-            let text = format!("{}{glyph}{}", " ".repeat(pad), " ".repeat(cw - 1 - pad));
+            let marked = row
+                .key
+                .as_ref()
+                .is_some_and(|k| state.marks.contains(&(j, k.clone())));
+            // A marked cell: `*` after its glyph.
+            let after = if marked {
+                format!("*{}", " ".repeat((cw - 1 - pad).saturating_sub(1)))
+            } else {
+                " ".repeat(cw - 1 - pad)
+            };
+            let text = format!("{}{glyph}{after}", " ".repeat(pad));
             let style = if selected && j == state.column {
                 style.add_modifier(Modifier::REVERSED)
             } else {
@@ -181,7 +191,7 @@ pub fn draw(frame: &mut Frame, state: &FleetState) {
     lines.truncate(usize::from(area.height.saturating_sub(1)));
     lines.push(Line::from(Span::styled(
         format!(
-            " h/l target · enter view · o open (sync) · f {} · r reload · q quit",
+            " h/l target · enter view · space mark · s sync · o open · f {} · q quit",
             state.filter.label(&col)
         ),
         theme.bar(),

@@ -272,3 +272,34 @@ fn c_compares_two_targets_live_objects() {
     s.update(FleetMsg::Key(Key::Esc));
     assert!(s.view.is_none());
 }
+
+#[test]
+fn marks_across_targets_sync_target_by_target() {
+    let mut s = state(80, 24);
+    let web = s
+        .rows
+        .iter()
+        .position(|r| r.key.as_ref().is_some_and(|k| k.name == "web"))
+        .unwrap();
+    s.selected = web;
+    s.update(FleetMsg::Key(Key::Char(' ')));
+    s.selected = web;
+    s.update(FleetMsg::Key(Key::Char('l')));
+    s.update(FleetMsg::Key(Key::Char(' ')));
+    assert!(screen(&s).contains("✓*"), "{}", screen(&s));
+    let k = key("shop", "Deployment", "web");
+    assert_eq!(
+        s.update(FleetMsg::Key(Key::Char('s'))),
+        [FleetEffect::Sync(vec![
+            (0, vec![k.clone()]),
+            (1, vec![k.clone()])
+        ])]
+    );
+    assert!(s.marks.is_empty());
+    // Without marks: the selected cell.
+    s.selected = web;
+    assert_eq!(
+        s.update(FleetMsg::Key(Key::Char('s'))),
+        [FleetEffect::Sync(vec![(1, vec![k])])]
+    );
+}
