@@ -51,6 +51,26 @@ async fn two_sims() -> (
     (dev, prod, dir, kc)
 }
 
+/// `kubectl edit` of ConfigMap shop/settings on `context`: data.level becomes debug.
+async fn edit_by_hand(kc: &std::path::Path, context: &str) {
+    let client = kdrift::live::cluster::connect(Some(kc), Some(context))
+        .await
+        .unwrap()
+        .client;
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client, "shop");
+    cms.patch(
+        "settings",
+        &kube::api::PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..Default::default()
+        },
+        &kube::api::Patch::Merge(json!({"data": {"level": "debug"}})),
+    )
+    .await
+    .unwrap();
+}
+
 fn dir_of(p: &std::path::Path) -> &std::path::Path {
     p.parent().unwrap()
 }
@@ -100,22 +120,7 @@ async fn two_clusters_side_by_side_and_one_going_down() {
         support::assert_exit(&out, 0);
     }
     // Someone edits prod by hand.
-    let client = kdrift::live::cluster::connect(Some(&kc), Some("prod"))
-        .await
-        .unwrap()
-        .client;
-    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-        kube::Api::namespaced(client, "shop");
-    cms.patch(
-        "settings",
-        &kube::api::PatchParams {
-            field_manager: Some("kubectl-edit".into()),
-            ..Default::default()
-        },
-        &kube::api::Patch::Merge(json!({"data": {"level": "debug"}})),
-    )
-    .await
-    .unwrap();
+    edit_by_hand(&kc, "prod").await;
 
     let targets = [
         "--target",
@@ -510,22 +515,7 @@ async fn the_matrix_in_tmux_with_one_cluster_down_and_back() {
     // Edited by hand on both clusters; marked on both and synced with one `s`: a preview
     // and confirmation per target, each naming its context, then back to the matrix.
     for ctx in ["dev", "prod"] {
-        let client = kdrift::live::cluster::connect(Some(&kc), Some(ctx))
-            .await
-            .unwrap()
-            .client;
-        let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-            kube::Api::namespaced(client, "shop");
-        cms.patch(
-            "settings",
-            &kube::api::PatchParams {
-                field_manager: Some("kubectl-edit".into()),
-                ..Default::default()
-            },
-            &kube::api::Patch::Merge(json!({"data": {"level": "debug"}})),
-        )
-        .await
-        .unwrap();
+        edit_by_hand(&kc, ctx).await;
     }
     wait("both drifted", &|s| {
         settings_row(s) == Some(vec!["settings", "≠", "≠"])

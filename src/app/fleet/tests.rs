@@ -85,6 +85,13 @@ fn screen(s: &FleetState) -> String {
     t.backend().to_string()
 }
 
+fn row_index(s: &FleetState, name: &str) -> usize {
+    s.rows
+        .iter()
+        .position(|r| r.key.as_ref().is_some_and(|k| k.name == name))
+        .unwrap_or_else(|| panic!("no row {name}"))
+}
+
 fn row<'a>(s: &'a FleetState, name: &str) -> &'a FleetRow {
     s.rows
         .iter()
@@ -173,11 +180,7 @@ fn a_target_going_down_changes_only_its_column() {
 #[test]
 fn enter_opens_the_targets_view_of_the_resource() {
     let mut s = state(80, 24);
-    let web = s
-        .rows
-        .iter()
-        .position(|r| r.key.as_ref().is_some_and(|k| k.name == "web"))
-        .unwrap();
+    let web = row_index(&s, "web");
     s.selected = web;
     s.update(FleetMsg::Key(Key::Char('l')));
     s.update(FleetMsg::Key(Key::Enter));
@@ -219,11 +222,7 @@ fn names_never_write_to_the_terminal_raw() {
 #[test]
 fn c_compares_two_targets_live_objects() {
     let mut s = state(80, 24);
-    let web = s
-        .rows
-        .iter()
-        .position(|r| r.key.as_ref().is_some_and(|k| k.name == "web"))
-        .unwrap();
+    let web = row_index(&s, "web");
     s.selected = web;
     s.update(FleetMsg::Key(Key::Enter));
     let effects = s.update(FleetMsg::Key(Key::Char('c')));
@@ -276,11 +275,7 @@ fn c_compares_two_targets_live_objects() {
 #[test]
 fn marks_across_targets_sync_target_by_target() {
     let mut s = state(80, 24);
-    let web = s
-        .rows
-        .iter()
-        .position(|r| r.key.as_ref().is_some_and(|k| k.name == "web"))
-        .unwrap();
+    let web = row_index(&s, "web");
     s.selected = web;
     s.update(FleetMsg::Key(Key::Char(' ')));
     s.selected = web;
