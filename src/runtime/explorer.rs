@@ -273,7 +273,7 @@ async fn explore_from(
                 Effect::SwitchContext(c) => return Ok((Ending::Context(c), state)),
                 Effect::SwitchRevision(r) => return Ok((Ending::Revision(r), state)),
                 Effect::Refresh => {
-                    let _ = git_refresh_tx.send(());
+                    let _ = git_refresh_tx.send(super::sources::GitRefresh::User);
                     let _ = live_refresh_tx.send(SourceCmd::Refresh);
                 }
                 Effect::Sync(e) => {

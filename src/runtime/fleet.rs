@@ -681,7 +681,7 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<FleetEnd> {
                     }
                     FleetEffect::Refresh => {
                         for (git, live) in &refreshers {
-                            let _ = git.send(());
+                            let _ = git.send(super::sources::GitRefresh::User);
                             let _ = live.send(super::sources::SourceCmd::Refresh);
                         }
                     }

@@ -57,7 +57,7 @@ pub fn spawn_git_watcher(
     settings: &Settings,
     engine: std::sync::mpsc::Sender<RecomputeInput>,
     ui: UnboundedSender<Msg>,
-    refresh: std::sync::mpsc::Receiver<()>,
+    refresh: std::sync::mpsc::Receiver<GitRefresh>,
     capabilities: SharedCapabilities,
 ) {
     let mut load = settings.load.clone();
@@ -73,15 +73,18 @@ pub fn spawn_git_watcher(
         let mut repo: Option<desired::git::GitRepo> = None;
         let mut last_error: Option<String> = None;
         let mut cache = desired::ParseCache::default();
+        // Whether what is shown (or held) has charts: only then do new capabilities matter.
+        let mut charts = true;
         // The first read is at once; then HEAD is polled every GIT_POLL.
         let mut first = true;
         loop {
-            let forced = if std::mem::take(&mut first) {
-                false
+            let (forced, capabilities_changed) = if std::mem::take(&mut first) {
+                (false, false)
             } else {
                 match refresh.recv_timeout(GIT_POLL) {
-                    Ok(()) => true,
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+                    Ok(GitRefresh::User) => (true, false),
+                    Ok(GitRefresh::Capabilities) => (false, charts),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (false, false),
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             };
@@ -103,7 +106,7 @@ pub fn spawn_git_watcher(
                     continue;
                 }
             };
-            if !forced && current.as_deref() == Some(&commit) {
+            if !forced && !capabilities_changed && current.as_deref() == Some(&commit) {
                 continue;
             }
             // Charts render with the cluster's capabilities as last discovered (the cluster
@@ -119,6 +122,7 @@ pub fn spawn_git_watcher(
                     tracing::info!("charts wait for the cluster's capabilities");
                 }
                 Ok(snapshot) => {
+                    charts = snapshot.files.charts > 0;
                     if last_error.take().is_some() {
                         let _ = ui.send(Msg::GitProblem(None));
                     }
@@ -187,6 +191,16 @@ fn load_shared(
     Ok(snapshot)
 }
 
+/// Why Git is read again before HEAD moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitRefresh {
+    /// The user asked (`r`): read it all again.
+    User,
+    /// Discovery found other capabilities: charts render again (a repository without
+    /// charts is not read again for it).
+    Capabilities,
+}
+
 /// What the cluster task shares with the sync worker once connected.
 #[derive(Clone)]
 pub struct Connected {
@@ -237,7 +251,7 @@ pub struct ClusterIo {
     pub refresh: tokio::sync::mpsc::UnboundedReceiver<SourceCmd>,
     /// The capabilities Git's charts render with, and how to ask Git to be read again.
     pub capabilities: SharedCapabilities,
-    pub git_refresh: std::sync::mpsc::Sender<()>,
+    pub git_refresh: std::sync::mpsc::Sender<GitRefresh>,
 }
 
 /// The cluster's capabilities as Helm charts see them, shared by the cluster task (which
@@ -295,7 +309,7 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
         if let Ok(mut caps) = capabilities.lock() {
             if *caps != fresh {
                 *caps = fresh;
-                let _ = git_refresh.send(());
+                let _ = git_refresh.send(GitRefresh::Capabilities);
             }
         }
     }
@@ -541,7 +555,7 @@ pub fn plan_inputs(
 pub struct Started {
     pub ui_tx: UnboundedSender<Msg>,
     pub ui_rx: tokio::sync::mpsc::UnboundedReceiver<Msg>,
-    pub git_refresh_tx: std::sync::mpsc::Sender<()>,
+    pub git_refresh_tx: std::sync::mpsc::Sender<GitRefresh>,
     pub live_refresh_tx: UnboundedSender<SourceCmd>,
     pub connected_rx: tokio::sync::watch::Receiver<Option<Connected>>,
     pub desired_rx: tokio::sync::watch::Receiver<Option<Arc<DesiredSnapshot>>>,
@@ -620,7 +634,7 @@ pub fn start(settings: &Settings, read_only: bool) -> Started {
             .unwrap_or_default(),
     );
     let (connected_tx, connected_rx) = tokio::sync::watch::channel::<Option<Connected>>(None);
-    let (git_refresh_tx, git_refresh_rx) = std::sync::mpsc::channel::<()>();
+    let (git_refresh_tx, git_refresh_rx) = std::sync::mpsc::channel::<GitRefresh>();
     let (live_refresh_tx, live_refresh_rx) = tokio::sync::mpsc::unbounded_channel::<SourceCmd>();
     let outputs = super::recompute::RecomputeOutputs {
         ui: ui_tx.clone(),
