@@ -53,12 +53,16 @@ async fn two_sims() -> (
 
 /// `kubectl edit` of ConfigMap shop/settings on `context`: data.level becomes debug.
 async fn edit_by_hand(kc: &std::path::Path, context: &str) {
+    edit_by_hand_in(kc, context, "shop").await
+}
+
+/// `kubectl edit` of ConfigMap `ns`/settings on `context`: data.level becomes debug.
+async fn edit_by_hand_in(kc: &std::path::Path, context: &str, ns: &str) {
     let client = kdrift::live::cluster::connect(Some(kc), Some(context))
         .await
         .unwrap()
         .client;
-    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-        kube::Api::namespaced(client, "shop");
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client, ns);
     cms.patch(
         "settings",
         &kube::api::PatchParams {
@@ -557,4 +561,82 @@ async fn the_matrix_in_tmux_with_one_cluster_down_and_back() {
     assert!(screen.contains("EXITED 0"), "{screen}");
     dev.stop().await;
     prod.stop().await;
+}
+
+/// The fleet across both kinds of server: sim and the suite's real kube-apiserver as two
+/// targets of one report, the real one edited by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_and_the_real_server_side_by_side() {
+    let Some(real) = support::real_server() else {
+        return;
+    };
+    let sim = kdrift::sim::start(kdrift::sim::SimOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let real_text = std::fs::read_to_string(&real.kubeconfig).unwrap();
+    std::fs::write(
+        &kc,
+        merged_kubeconfig(&[("sim", &sim.kubeconfig), ("real", &real_text)]),
+    )
+    .unwrap();
+    let ns = support::unique_name("fleet");
+    let repo = TestRepo::new();
+    repo.write(
+        "base/ns.yaml",
+        &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
+    );
+    repo.write(
+        "base/settings.yaml",
+        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\ndata:\n  level: info\n"),
+    );
+    repo.commit("base");
+    for ctx in ["sim", "real"] {
+        let out = run(
+            &repo,
+            &kc,
+            &[
+                "sync",
+                "--yes",
+                "--context",
+                ctx,
+                &format!("/Namespace//{ns}"),
+                &format!("/ConfigMap/{ns}/settings"),
+            ],
+        )
+        .await;
+        support::assert_exit(&out, 0);
+    }
+    edit_by_hand_in(&kc, "real", &ns).await;
+    let out = run(
+        &repo,
+        &kc,
+        &[
+            "diff",
+            "--no-pager",
+            "--context",
+            "sim",
+            "--context",
+            "real",
+        ],
+    )
+    .await;
+    support::assert_exit(&out, 1);
+    let text = stdout(&out);
+    for line in [
+        "=== target sim · context sim",
+        "=== target real · context real",
+        "~ data.level: git info | live debug",
+        "fleet: 2 targets, not clean: real",
+    ] {
+        assert!(
+            text.contains(line),
+            "missing {line:?} in:\n{text}\n{}",
+            stderr(&out)
+        );
+    }
+    let sim_section = text.split("=== target real").next().unwrap();
+    assert!(!sim_section.contains("live debug"), "{text}");
+    sim.stop().await;
 }
