@@ -379,6 +379,46 @@ async fn argo_cd_destinations_name_the_fleet() {
     // dev's section holds dev's app only.
     let dev_section = text.split("=== target prod").next().unwrap();
     assert!(!dev_section.contains("git prod"), "{text}");
+
+    // Argo CD's own cluster (`https://kubernetes.default.svc`, `in-cluster`) is no context
+    // anyone can guess: noted, until a config target named in-cluster says which it is.
+    repo.write(
+        "argocd/prod.yaml",
+        &std::fs::read_to_string(repo.path().join("argocd/prod.yaml"))
+            .unwrap()
+            .replace(&prod.url, "https://kubernetes.default.svc"),
+    );
+    repo.commit("prod is where Argo CD runs");
+    let out = run(&repo, &kc, &["diff", "--fleet", "--no-pager"]).await;
+    support::assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("no kube context for https://kubernetes.default.svc (web-prod)"),
+        "{}",
+        stderr(&out)
+    );
+    let config = dir_of(&kc).join("kdrift.yaml");
+    std::fs::write(
+        &config,
+        "targets:\n  - name: in-cluster\n    context: prod\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let out = run(
+        &repo,
+        &kc,
+        &["--config", &config, "diff", "--fleet", "--no-pager"],
+    )
+    .await;
+    support::assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("=== target in-cluster · context prod"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fleet: 2 targets, not clean: in-cluster"),
+        "{text}"
+    );
     dev.stop().await;
     prod.stop().await;
 }

@@ -165,7 +165,14 @@ pub fn discover(global: &GlobalArgs, config: &Config) -> Result<Vec<Target>> {
     let mut unmatched = Vec::new();
     for (cluster, names) in by_cluster {
         let wanted = cluster.strip_prefix("name:").unwrap_or(&cluster);
-        let configured = config.targets.iter().find(|t| t.name == wanted);
+        // Argo CD names the cluster it runs in `in-cluster`: a config target of that name
+        // says which context it is.
+        let alias = (wanted.trim_end_matches('/') == "https://kubernetes.default.svc")
+            .then_some("in-cluster");
+        let configured = config
+            .targets
+            .iter()
+            .find(|t| t.name == wanted || Some(t.name.as_str()) == alias);
         let context = match configured {
             Some(t) => Some(t.context.clone()),
             None if wanted.contains("://") => contexts
