@@ -75,8 +75,11 @@ async fn edit_by_hand_in(kc: &std::path::Path, context: &str, ns: &str) {
     .unwrap();
 }
 
-fn dir_of(p: &std::path::Path) -> &std::path::Path {
-    p.parent().unwrap()
+/// Writes `text` as kdrift's configuration beside the kubeconfig; its path, for --config.
+fn write_config(kc: &std::path::Path, text: &str) -> String {
+    let config = kc.parent().unwrap().join("kdrift.yaml");
+    std::fs::write(&config, text).unwrap();
+    config.display().to_string()
 }
 
 async fn run(repo: &TestRepo, kc: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -264,13 +267,7 @@ async fn two_clusters_side_by_side_and_one_going_down() {
 
     // A configured target keeps its settings when picked alone by its context: prod is
     // read-only there, and its paths are its own.
-    let config = dir_of(&kc).join("kdrift.yaml");
-    std::fs::write(
-        &config,
-        "targets:\n  - name: dev\n    context: dev\n    paths: [base, overlays/dev]\n  - name: prod\n    context: prod\n    paths: [base, overlays/prod]\n    read_only: true\n",
-    )
-    .unwrap();
-    let config = config.display().to_string();
+    let config = write_config(&kc, "targets:\n  - name: dev\n    context: dev\n    paths: [base, overlays/dev]\n  - name: prod\n    context: prod\n    paths: [base, overlays/prod]\n    read_only: true\n");
     let out = run(
         &repo,
         &kc,
@@ -396,13 +393,7 @@ async fn argo_cd_destinations_name_the_fleet() {
         "{}",
         stderr(&out)
     );
-    let config = dir_of(&kc).join("kdrift.yaml");
-    std::fs::write(
-        &config,
-        "targets:\n  - name: in-cluster\n    context: prod\n",
-    )
-    .unwrap();
-    let config = config.display().to_string();
+    let config = write_config(&kc, "targets:\n  - name: in-cluster\n    context: prod\n");
     let out = run(
         &repo,
         &kc,

@@ -711,18 +711,14 @@ fn helm_release_spec(
         .filter(|t| !t.is_empty());
     h.namespace = target.unwrap_or(namespace).to_string();
     h.release = app.release.clone();
+    let values_files = spec
+        .pointer("/chart/spec/valuesFiles")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     // Flux's valuesFiles replace the chart's values.yaml (which counts only when listed).
-    h.without_chart_values = spec
-        .pointer("/chart/spec/valuesFiles")
-        .and_then(Value::as_array)
-        .is_some_and(|l| !l.is_empty());
-    for f in spec
-        .pointer("/chart/spec/valuesFiles")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    h.without_chart_values = !values_files.is_empty();
+    for f in values_files.iter().filter_map(Value::as_str) {
         let file = super::kustomize::join_normalized("", f.trim_start_matches("./"))
             .and_then(|p| rev.files.iter().find(|t| t.path == p && !t.is_link));
         let Some(file) = file else {
