@@ -49,11 +49,7 @@ fn owners_resolve_through_keyed_set_and_atomic_lists() {
             line: Some(1),
         },
     };
-    let l = LiveObject {
-        key,
-        api_version: "apps/v1".into(),
-        object: live,
-    };
+    let l = LiveObject::new(key, "apps/v1", live);
     let opts = DriftOptions {
         appliers: vec!["kdrift".into()],
         people: vec!["kubectl-*".into()],

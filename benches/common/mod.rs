@@ -52,11 +52,7 @@ pub fn objects(n: usize) -> Objects {
         .iter()
         .map(|o| {
             let (api_version, key) = key(o);
-            LiveObject {
-                key,
-                api_version,
-                object: o.clone(),
-            }
+            LiveObject::new(key, api_version, o.clone())
         })
         .collect();
     let opts = kdrift::fixture::drift_options();

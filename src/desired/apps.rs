@@ -92,6 +92,17 @@ enum Renderer {
 
 /// Finds the apps among `raw` (and among what they render, app-of-apps), renders each in
 /// place of what its folders rendered on their own, and tags every item with its app.
+/// The plain files' objects as read, by file.
+fn plain_items(raw: &[RawItem]) -> HashMap<String, Vec<ManifestItem>> {
+    let mut m: HashMap<String, Vec<ManifestItem>> = HashMap::new();
+    for r in raw.iter().filter(|r| r.root.is_none() && r.app.is_none()) {
+        m.entry(r.source.file.clone())
+            .or_default()
+            .push(r.item.clone());
+    }
+    m
+}
+
 pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions) -> Vec<App> {
     let mut urls: HashSet<String> = rev
         .repo
@@ -117,16 +128,9 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
     let is_this_repo = |url: &str, path: &str| {
         urls.contains(&normalize_url(url)) || (!path.is_empty() && folders.contains(path))
     };
-    // Plain files as read, for directory apps (each app gets its own copies).
-    let plain: HashMap<String, Vec<ManifestItem>> = {
-        let mut m: HashMap<String, Vec<ManifestItem>> = HashMap::new();
-        for r in raw.iter().filter(|r| r.root.is_none() && r.app.is_none()) {
-            m.entry(r.source.file.clone())
-                .or_default()
-                .push(r.item.clone());
-        }
-        m
-    };
+    // Plain files as read, for directory apps (each app gets its own copies): copied only
+    // once an app is found (a repository without apps keeps one copy of its objects).
+    let mut plain_cache: Option<HashMap<String, Vec<ManifestItem>>> = None;
     let mut apps: Vec<App> = Vec::new();
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut taken_roots: HashSet<String> = HashSet::new();
@@ -173,6 +177,11 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                 _ => None,
             })
             .collect();
+        if found.is_empty() {
+            break;
+        }
+        let plain: &HashMap<String, Vec<ManifestItem>> =
+            plain_cache.get_or_insert_with(|| plain_items(raw));
         if scan_from == 0 {
             // At the top, an Application that another one renders (its file in that one's
             // directory, or rendered by that one's chart or kustomization) is left for that
@@ -185,7 +194,7 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                     for (path, renderer) in sources {
                         match detect(rev, path, renderer) {
                             Renderer::Directory(d) => {
-                                files.extend(directory_files(&plain, path, &d))
+                                files.extend(directory_files(plain, path, &d))
                             }
                             Renderer::Helm(..)
                             | Renderer::Kustomize(..)
@@ -196,7 +205,7 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                                 if rev.plan.dirs.contains_key(path) {
                                     roots.insert(path.clone());
                                 } else {
-                                    let (f, r) = flux_generated(rev, raw, &plain, path);
+                                    let (f, r) = flux_generated(rev, raw, plain, path);
                                     files.extend(f);
                                     roots.extend(r);
                                 }
@@ -244,11 +253,11 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
             let mut items: Vec<RawItem> = Vec::new();
             for (path, renderer) in sources {
                 let (name, mut rendered) = match &renderer {
-                    Renderer::Flux(spec) => render_flux(rev, raw, &app, &path, spec, &plain, opts),
+                    Renderer::Flux(spec) => render_flux(rev, raw, &app, &path, spec, plain, opts),
                     Renderer::FluxHelm(spec, ns) => {
                         render_helm_release(rev, raw, &app, &path, spec, ns, opts)
                     }
-                    _ => render_part(rev, &app, &path, &renderer, &namespace, &plain, opts),
+                    _ => render_part(rev, &app, &path, &renderer, &namespace, plain, opts),
                 };
                 app.parts.push(AppPart {
                     path: path.clone(),
@@ -268,7 +277,7 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                         }
                         if name == "flux" && !rev.plan.dirs.contains_key(&path) {
                             // What Flux's generated kustomization takes in.
-                            let (files, roots) = flux_generated(rev, raw, &plain, &path);
+                            let (files, roots) = flux_generated(rev, raw, plain, &path);
                             taken_files.extend(files);
                             taken_roots.extend(roots);
                         }

@@ -314,13 +314,13 @@ pub fn refresh_keys(
         schemas.learn(&d.object);
     }
     for l in live.values().filter(|l| is_crd(&l.key)) {
-        schemas.learn(&l.object);
+        schemas.learn(&l.value());
     }
     for key in changed {
         let live_obj = live.get(key).map(|l| &**l);
         let entry = match (desired.get(key), live_obj) {
             (Some(d), l) => Some(compare_one(d, l, &schemas, opts)),
-            (None, Some(l)) if opts.tracking.is_tracked(&l.key, &l.object) => {
+            (None, Some(l)) if opts.tracking.is_tracked(&l.key, &l.object.head()) => {
                 Some(extra_entry(l, opts))
             }
             _ => None,
@@ -356,7 +356,7 @@ pub fn compare_server(
 ) -> Vec<FieldDrift> {
     let mut result = dry_run.clone();
     normalize::normalize(&key.group, &key.kind, &mut result);
-    let mut current = live.object.clone();
+    let mut current = live.value();
     normalize::normalize(&key.group, &key.kind, &mut current);
     let rules: Vec<&IgnoreRule> = opts.ignore.iter().filter(|r| r.applies_to(key)).collect();
     let version = crate::model::split_api_version(&live.api_version).1;
@@ -407,14 +407,13 @@ pub fn build_report<L: Borrow<LiveObject>>(
     let live: Vec<&LiveObject> = live.iter().map(Borrow::borrow).collect();
     let live = live.as_slice();
     let mut schemas = CrdSchemas::default();
-    for obj in desired
-        .iter()
-        .map(|d| (&d.key, &d.object))
-        .chain(live.iter().map(|l| (&l.key, &l.object)))
-    {
-        if obj.0.kind == "CustomResourceDefinition" && obj.0.group == "apiextensions.k8s.io" {
-            schemas.learn(obj.1);
-        }
+    let is_crd =
+        |k: &ResourceKey| k.kind == "CustomResourceDefinition" && k.group == "apiextensions.k8s.io";
+    for d in desired.iter().filter(|d| is_crd(&d.key)) {
+        schemas.learn(&d.object);
+    }
+    for l in live.iter().filter(|l| is_crd(&l.key)) {
+        schemas.learn(&l.value());
     }
     let live_by_key: HashMap<&ResourceKey, &LiveObject> =
         live.iter().map(|l| (&l.key, *l)).collect();
@@ -422,12 +421,15 @@ pub fn build_report<L: Borrow<LiveObject>>(
     let mut in_git: HashSet<&ResourceKey> = desired.iter().map(|d| &d.key).collect();
     for inv in invalid {
         let key = invalid_key(inv);
-        let live_obj = live_by_key.get(&key).copied();
+        let live_obj = live_by_key.get(&key).map(|l| (*l, l.value()));
         entries.push(DriftEntry {
-            app: opts.tracking.apps.app_of(&key, live_obj.map(|l| &l.object)),
+            app: opts
+                .tracking
+                .apps
+                .app_of(&key, live_obj.as_ref().map(|(_, v)| v)),
             source: Some(inv.source.clone()),
             reason: Some(format!("{}: {}", inv.source, inv.message)),
-            live: live_obj.map(|l| Arc::new(prepared(l, opts))),
+            live: live_obj.map(|(l, v)| Arc::new(prepared(&l.key, v, opts))),
             ..DriftEntry::new(key, inv.api_version.clone(), DriftStatus::Invalid)
         });
         if let Some(k) = &inv.key {
@@ -437,7 +439,7 @@ pub fn build_report<L: Borrow<LiveObject>>(
         }
     }
     for l in live {
-        if in_git.contains(&l.key) || !opts.tracking.is_tracked(&l.key, &l.object) {
+        if in_git.contains(&l.key) || !opts.tracking.is_tracked(&l.key, &l.object.head()) {
             continue;
         }
         entries.push(extra_entry(l, opts));
@@ -481,11 +483,12 @@ fn compare_all(
 /// The entry of a tracked live object that Git does not declare: extra, unless it is a hook
 /// (a hook's object outlives the render that made it; Helm and Argo CD never prune it).
 fn extra_entry(l: &LiveObject, opts: &DriftOptions) -> DriftEntry {
-    let hook = hook_of(&l.object);
+    let object = l.value();
+    let hook = hook_of(&object);
     DriftEntry {
-        app: opts.tracking.apps.app_of(&l.key, Some(&l.object)),
-        live: Some(Arc::new(prepared(l, opts))),
-        health: Some(health::assess(&l.key, &l.object)),
+        app: opts.tracking.apps.app_of(&l.key, Some(&object)),
+        health: Some(health::assess(&l.key, &object)),
+        live: Some(Arc::new(prepared(&l.key, object, opts))),
         reason: hook.as_ref().map(|h| {
             format!("{h} in the cluster, not rendered from Git now; hooks are not compared")
         }),
@@ -528,10 +531,9 @@ pub fn hook_of(object: &Value) -> Option<String> {
 }
 
 /// A live object normalised and masked, for showing whole.
-fn prepared(l: &LiveObject, opts: &DriftOptions) -> Value {
-    let mut v = l.object.clone();
-    normalize::normalize(&l.key.group, &l.key.kind, &mut v);
-    if !opts.show_secrets && is_secret(&l.key) {
+fn prepared(key: &ResourceKey, mut v: Value, opts: &DriftOptions) -> Value {
+    normalize::normalize(&key.group, &key.kind, &mut v);
+    if !opts.show_secrets && is_secret(key) {
         mask_object(&mut v);
     }
     v
@@ -560,9 +562,12 @@ pub fn compare_one(
             normalize::normalize(&d.key.group, &d.key.kind, &mut copy);
             std::borrow::Cow::Owned(copy)
         };
+    // The live object read from its packed form once, for this comparison only.
+    let live_value = live.map(LiveObject::value);
+    let live = live_value.as_ref();
     let mut entry = DriftEntry {
         source: Some(d.source.clone()),
-        app: opts.tracking.apps.app_of(&d.key, live.map(|l| &l.object)),
+        app: opts.tracking.apps.app_of(&d.key, live),
         ..DriftEntry::new(d.key.clone(), d.api_version.clone(), DriftStatus::Missing)
     };
     if let Some(hook) = hook_of(&d.object) {
@@ -572,8 +577,8 @@ pub fn compare_one(
         entry.reason = Some(format!(
             "{hook}: run around an install, upgrade or sync, not compared"
         ));
-        entry.health = live.map(|l| health::assess(&d.key, &l.object));
-        entry.live = live.map(|l| Arc::new(prepared(l, opts)));
+        entry.health = live.map(|l| health::assess(&d.key, l));
+        entry.live = live_value.map(|l| Arc::new(prepared(&d.key, l, opts)));
         entry.desired = Some(Arc::new(desired.into_owned()));
         if !opts.show_secrets && is_secret(&d.key) {
             mask_entry(&mut entry);
@@ -581,7 +586,7 @@ pub fn compare_one(
         return entry;
     }
     if let Some(l) = live {
-        entry.health = Some(health::assess(&d.key, &l.object));
+        entry.health = Some(health::assess(&d.key, l));
         let rules: Vec<&IgnoreRule> = opts
             .ignore
             .iter()
@@ -602,12 +607,12 @@ pub fn compare_one(
                 .collect(),
             project: false,
         };
-        let ownership = Ownership::from_live(&l.object, &opts.appliers);
-        let mut result = comparer.compare(&desired, &l.object, &ownership.root());
+        let ownership = Ownership::from_live(l, &opts.appliers);
+        let mut result = comparer.compare(&desired, l, &ownership.root());
         if !result.fields.is_empty() {
             // Only drifted objects need the live side projected for showing.
             comparer.project = true;
-            result = comparer.compare(&desired, &l.object, &ownership.root());
+            result = comparer.compare(&desired, l, &ownership.root());
         }
         entry.status = if result.fields.is_empty() {
             DriftStatus::Synced
@@ -743,11 +748,7 @@ mod tests {
                 object: object("hunter2"),
                 source: SourceLocation::default(),
             };
-            let l = LiveObject {
-                key,
-                api_version: api.into(),
-                object: object("swordfish"),
-            };
+            let l = LiveObject::new(key, api, object("swordfish"));
             let e = compare_one(
                 &d,
                 Some(&l),
@@ -773,7 +774,7 @@ mod tests {
             let (group, _) = crate::model::split_api_version(api);
             let key = ResourceKey::new(group, kind, "n", "x");
             let d = DesiredObject { key: key.clone(), api_version: api.into(), object: obj.clone(), source: SourceLocation::default() };
-            let l = LiveObject { key, api_version: api.into(), object: obj };
+            let l = LiveObject::new(key, api, obj);
             let e = compare_one(&d, Some(&l), &CrdSchemas::default(), &DriftOptions::default());
             prop_assert!(e.fields.is_empty(), "{:?}", e.fields);
         }

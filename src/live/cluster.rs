@@ -458,7 +458,6 @@ pub fn to_live(ar: &ApiResource, mut v: Value) -> Option<LiveObject> {
         m.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
         m.insert("kind".into(), Value::String(ar.kind.clone()));
     }
-    crate::model::compact_managed_fields(&mut v);
     let name = crate::model::meta_str(&v, "name").to_string();
     if name.is_empty() {
         return None;
@@ -469,11 +468,7 @@ pub fn to_live(ar: &ApiResource, mut v: Value) -> Option<LiveObject> {
         crate::model::meta_str(&v, "namespace"),
         &name,
     );
-    Some(LiveObject {
-        key,
-        api_version: ar.api_version.clone(),
-        object: v,
-    })
+    Some(LiveObject::new(key, ar.api_version.clone(), v))
 }
 
 /// Lists every object of one resource URL, page by page, as raw JSON (no typed decoding).

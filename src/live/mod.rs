@@ -17,11 +17,7 @@ pub mod watch;
 pub use kdrift_core::dump::{LiveError, LiveSnapshot};
 
 /// Reads a dump (`--live-file`) of at most `limit` bytes, its objects kept as the product
-/// keeps live objects (`model::compact_managed_fields`; sim keeps them as they were written).
+/// keeps live objects (`model::compact_managed_fields`, packed; sim keeps them as written).
 pub fn load_file(path: &std::path::Path, limit: u64) -> Result<LiveSnapshot, LiveError> {
-    let mut snapshot = file::load_limited(path, limit)?;
-    for o in &mut snapshot.objects {
-        crate::model::compact_managed_fields(&mut o.object);
-    }
-    Ok(snapshot)
+    file::load_limited(path, limit)
 }

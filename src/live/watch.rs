@@ -491,11 +491,11 @@ mod writer_tests {
     }
 
     fn cm(ns: &str, name: &str, v: &str) -> LiveObject {
-        LiveObject {
-            key: ResourceKey::new("", "ConfigMap", ns, name),
-            api_version: "v1".into(),
-            object: serde_json::json!({"metadata": {"name": name, "namespace": ns}, "data": {"v": v}}),
-        }
+        LiveObject::new(
+            ResourceKey::new("", "ConfigMap", ns, name),
+            "v1",
+            serde_json::json!({"metadata": {"name": name, "namespace": ns}, "data": {"v": v}}),
+        )
     }
 
     fn list(w: &mut ViewWriter, i: usize, objects: Vec<LiveObject>, at: SystemTime) {

@@ -736,18 +736,23 @@ pub(crate) async fn server_mode(
         .filter_map(|d| match live_by_key.get(&d.key) {
             Some(l) => Some((
                 d,
-                crate::model::meta_str(&l.object, "resourceVersion").to_string(),
+                l.resource_version(),
             )),
             None if missing.contains(&d.key) => Some((d, String::new())),
             None => None,
         })
+        .collect();
+    let live_crds: Vec<(&crate::model::ResourceKey, serde_json::Value)> = live
+        .iter()
+        .filter(|l| l.key.kind == "CustomResourceDefinition")
+        .map(|l| (&l.key, l.value()))
         .collect();
     let schemas = drift::CrdSchemas::of(
         desired
             .objects
             .iter()
             .map(|d| (&d.key, &d.object))
-            .chain(live.iter().map(|l| (&l.key, &l.object))),
+            .chain(live_crds.iter().map(|(k, v)| (*k, v))),
     );
     let cache = live::server_diff::DryRunCache::default();
     let results = live::server_diff::dry_run_all(

@@ -666,7 +666,7 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<FleetEnd> {
                                 };
                                 let live = conn.get(&key).await?;
                                 Ok(live.map(|o| {
-                                    let mut v = o.object;
+                                    let mut v = o.value();
                                     crate::drift::normalize::normalize(&key.group, &key.kind, &mut v);
                                     if key.group.is_empty() && key.kind == "Secret" && !show_secrets {
                                         crate::drift::mask_object(&mut v);

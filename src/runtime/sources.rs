@@ -519,7 +519,7 @@ pub async fn run_sync(
                 } else {
                     SyncMsg::DeleteReady {
                         key,
-                        version: crate::model::meta_str(&l.object, "resourceVersion").to_string(),
+                        version: l.resource_version(),
                     }
                 }
             }

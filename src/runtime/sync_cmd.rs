@@ -338,7 +338,7 @@ async fn wait_healthy(syncer: &Syncer, keys: &[ResourceKey], timeout: std::time:
         for k in keys {
             let (status, text) = match syncer.get(k).await {
                 Ok(Some(l)) => {
-                    let h = assess(k, &l.object);
+                    let h = assess(k, &l.value());
                     (Some(h.status), h.to_string())
                 }
                 Ok(None) => (None, "gone".to_string()),

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::drift::{self, DriftOptions};
 use crate::live::cluster::{explain, ClusterTarget, Served};
-use crate::model::{meta_str, DesiredObject, LiveObject, ResourceKey};
+use crate::model::{DesiredObject, LiveObject, ResourceKey};
 use futures::StreamExt;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use serde_json::Value;
@@ -277,7 +277,7 @@ impl Syncer {
         };
         item.live_version = live
             .as_ref()
-            .map(|l| meta_str(&l.object, "resourceVersion").to_string());
+            .map(|l| l.resource_version());
         let dry = |force: bool| {
             let mut pp = PatchParams::apply(&self.field_manager);
             pp.dry_run = true;
@@ -346,11 +346,11 @@ impl Syncer {
         manifest: &Value,
         schemas: &drift::CrdSchemas,
     ) -> Vec<FieldChange> {
-        let empty = LiveObject {
-            key: key.clone(),
-            api_version: api_version.to_string(),
-            object: serde_json::json!({"apiVersion": api_version, "kind": key.kind, "metadata": {"name": key.name, "namespace": key.namespace}}),
-        };
+        let empty = LiveObject::new(
+            key.clone(),
+            api_version,
+            serde_json::json!({"apiVersion": api_version, "kind": key.kind, "metadata": {"name": key.name, "namespace": key.namespace}}),
+        );
         drift::compare_server(key, manifest, &empty, schemas, &self.drift)
             .into_iter()
             .filter(|f| f.desired.is_some())
@@ -388,7 +388,7 @@ impl Syncer {
             let now = self
                 .get(&item.key)
                 .await
-                .map(|l| l.map(|l| meta_str(&l.object, "resourceVersion").to_string()));
+                .map(|l| l.map(|l| l.resource_version()));
             match now {
                 Ok(v) if v == item.live_version => {}
                 Ok(v) => moved.push(format!(
@@ -585,6 +585,7 @@ impl Syncer {
             .ok_or_else(|| SyncError::Refused(format!("{} no longer exists", key.short_name())))?;
         let owners = live
             .object
+            .head()
             .pointer("/metadata/ownerReferences")
             .and_then(Value::as_array)
             .is_some_and(|o| !o.is_empty());

@@ -540,7 +540,7 @@ pub fn value_of(view: &kdrift::live::watch::LiveView, name: &str) -> Option<Stri
         .iter()
         .find(|(k, _)| k.kind == "ConfigMap" && k.name == name)
         .and_then(|(_, o)| {
-            o.object
+            o.value()
                 .pointer("/data/v")
                 .and_then(|v| v.as_str())
                 .map(str::to_string)

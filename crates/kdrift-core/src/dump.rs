@@ -40,6 +40,17 @@ pub fn load(path: &Path) -> Result<LiveSnapshot, LiveError> {
 /// or one that never ends (`/dev/zero`, a pipe), stops the reading at the limit, and a NUL
 /// byte (no YAML or JSON text has one) stops it at once.
 pub fn load_limited(path: &Path, limit: u64) -> Result<LiveSnapshot, LiveError> {
+    read_dump(path, limit, true)
+}
+
+/// Reads a dump with every object exactly as written (sim's store keeps managedFields as
+/// trees); `load` and `parse` keep field sets as text (`model::compact_managed_fields`), as
+/// the product keeps live objects.
+pub fn load_as_written(path: &Path) -> Result<LiveSnapshot, LiveError> {
+    read_dump(path, DEFAULT_LIMIT, false)
+}
+
+fn read_dump(path: &Path, limit: u64, compact: bool) -> Result<LiveSnapshot, LiveError> {
     let shown = crate::text::visible_line(&path.display().to_string()).into_owned();
     let bytes = read_limited(path, limit).map_err(|message| LiveError::Read {
         path: shown.clone(),
@@ -53,7 +64,7 @@ pub fn load_limited(path: &Path, limit: u64) -> Result<LiveSnapshot, LiveError> 
             .count(),
         message: "not valid UTF-8".into(),
     })?;
-    parse(&text, &shown)
+    parse_with(&text, &shown, compact)
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
@@ -95,6 +106,19 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
 
 /// Reads live objects from text; `name` is used in errors.
 pub fn parse(text: &str, name: &str) -> Result<LiveSnapshot, LiveError> {
+    parse_with(text, name, true)
+}
+
+fn parse_with(text: &str, name: &str, compact: bool) -> Result<LiveSnapshot, LiveError> {
+    let json = crate::yaml::strip_bom(text);
+    if crate::yaml::looks_like_json(json) {
+        if let Some(objects) = parse_json_lists(json, name, compact) {
+            return Ok(LiveSnapshot {
+                source: name.to_string(),
+                objects: objects?,
+            });
+        }
+    }
     let mut objects = Vec::new();
     for result in crate::yaml::parse_stream(text) {
         let (value, line) = result.map_err(|e| LiveError::Parse {
@@ -102,7 +126,7 @@ pub fn parse(text: &str, name: &str) -> Result<LiveSnapshot, LiveError> {
             line: e.line,
             message: e.message,
         })?;
-        push(value, line, name, &mut objects)?;
+        push(value, line, name, compact, &mut objects)?;
     }
     Ok(LiveSnapshot {
         source: name.to_string(),
@@ -110,7 +134,148 @@ pub fn parse(text: &str, name: &str) -> Result<LiveSnapshot, LiveError> {
     })
 }
 
-fn push(value: Value, line: usize, name: &str, out: &mut Vec<LiveObject>) -> Result<(), LiveError> {
+/// A JSON dump whose values are Lists (`kubectl get -o json`), read item by item: each item
+/// is packed as it is read, so the whole dump is never a tree in memory at once. `None` when
+/// a value is not a List (or not readable): the general path reads it, with its errors.
+fn parse_json_lists(text: &str, name: &str, compact: bool) -> Option<Result<Vec<LiveObject>, LiveError>> {
+    use serde::de::IgnoredAny;
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        #[serde(default)]
+        kind: Option<Value>,
+        #[serde(default)]
+        items: Option<IgnoredAny>,
+    }
+    let mut regions = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Peek>();
+    loop {
+        let before = stream.byte_offset();
+        match stream.next()? {
+            Ok(peek) => {
+                let kind = match &peek.kind {
+                    None => "",
+                    Some(Value::String(k)) => k.as_str(),
+                    Some(_) => return None,
+                };
+                if peek.items.is_none() || !(kind.is_empty() || kind.ends_with("List")) {
+                    return None;
+                }
+                regions.push((before, stream.byte_offset()));
+            }
+            Err(_) => return None,
+        }
+        if text[stream.byte_offset()..].trim().is_empty() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for (start, end) in regions {
+        let region = &text[start..end];
+        let skipped = region.find(|c: char| !c.is_whitespace()).unwrap_or(0);
+        let line = 1 + text[..start + skipped].matches('\n').count();
+        let mut failed = None;
+        let seed = ListSeed {
+            line,
+            compact,
+            name,
+            out: &mut out,
+            failed: &mut failed,
+        };
+        let mut de = serde_json::Deserializer::from_str(region);
+        let read = serde::de::DeserializeSeed::deserialize(seed, &mut de);
+        if let Some(e) = failed {
+            return Some(Err(e));
+        }
+        if let Err(e) = read {
+            return Some(Err(LiveError::Parse {
+                path: name.to_string(),
+                line: line + e.line().saturating_sub(1),
+                message: e.to_string(),
+            }));
+        }
+    }
+    Some(Ok(out))
+}
+
+/// A List object whose `items` are pushed one by one as they are read.
+struct ListSeed<'a> {
+    line: usize,
+    compact: bool,
+    name: &'a str,
+    out: &'a mut Vec<LiveObject>,
+    failed: &'a mut Option<LiveError>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ListSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a List")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "items" {
+                map.next_value_seed(ItemsSeed {
+                    line: self.line,
+                    compact: self.compact,
+                    name: self.name,
+                    out: &mut *self.out,
+                    failed: &mut *self.failed,
+                })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ItemsSeed<'a> {
+    line: usize,
+    compact: bool,
+    name: &'a str,
+    out: &'a mut Vec<LiveObject>,
+    failed: &'a mut Option<LiveError>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ItemsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of objects")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(crate::yaml::StrictValue(item)) = seq.next_element()? {
+            if self.failed.is_some() {
+                continue;
+            }
+            if let Err(e) = push(item, self.line, self.name, self.compact, self.out) {
+                *self.failed = Some(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn push(
+    value: Value,
+    line: usize,
+    name: &str,
+    compact: bool,
+    out: &mut Vec<LiveObject>,
+) -> Result<(), LiveError> {
     let err = |message: String| LiveError::Parse {
         path: name.to_string(),
         line,
@@ -130,7 +295,7 @@ fn push(value: Value, line: usize, name: &str, out: &mut Vec<LiveObject>) -> Res
             return Err(err(format!("{kind}: items is not a list")));
         };
         for item in items {
-            push(item, line, name, out)?;
+            push(item, line, name, compact, out)?;
         }
         return Ok(());
     }
@@ -149,10 +314,11 @@ fn push(value: Value, line: usize, name: &str, out: &mut Vec<LiveObject>) -> Res
     }
     let (group, _) = split_api_version(api_version);
     let key = ResourceKey::new(group, kind, meta_str(&value, "namespace"), obj_name);
-    out.push(LiveObject {
-        key,
-        api_version: api_version.to_string(),
-        object: value,
+    let api_version = api_version.to_string();
+    out.push(if compact {
+        LiveObject::new(key, api_version, value)
+    } else {
+        LiveObject::as_written(key, api_version, &value)
     });
     Ok(())
 }
@@ -173,6 +339,51 @@ mod tests {
     fn json_list() {
         let text = r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x"}}]}"#;
         assert_eq!(parse(text, "live.json").unwrap().objects.len(), 1);
+    }
+
+    #[test]
+    fn json_lists_are_read_item_by_item_like_any_other_value() {
+        // `kubectl get -o json` writes items before kind; a stream of Lists; an object
+        // with its own `items` that is not a List is one object.
+        let cm = |n: &str| {
+            format!(
+                r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{n}","namespace":"a","managedFields":[{{"manager":"m","fieldsV1":{{"f:data":{{}}}}}}]}}}}"#
+            )
+        };
+        let text = format!(
+            "{{\"apiVersion\":\"v1\",\"items\":[{},{}],\"kind\":\"List\",\"metadata\":{{}}}}\n{{\"items\":[{}]}}",
+            cm("x"),
+            cm("y"),
+            cm("z")
+        );
+        let streamed = parse(&text, "live.json").unwrap();
+        let names: Vec<&str> = streamed.objects.iter().map(|o| o.key.name.as_str()).collect();
+        assert_eq!(names, ["x", "y", "z"]);
+        // Field sets kept as text, as everywhere in the product.
+        let v = streamed.objects[0].value();
+        assert!(v["metadata"]["managedFields"][0]["fieldsV1"].is_string(), "{v}");
+        // The same objects through the general path (YAML) are the same objects.
+        let yaml: String = ["x", "y", "z"]
+            .iter()
+            .map(|n| format!("---\n{}\n", cm(n)))
+            .collect();
+        assert_eq!(parse(&yaml, "live.yaml").unwrap().objects, streamed.objects);
+        let own_items = r#"{"apiVersion":"x.io/v1","kind":"Basket","metadata":{"name":"b"},"items":[1,2]}"#;
+        let snap = parse(own_items, "live.json").unwrap();
+        assert_eq!(snap.objects.len(), 1);
+        assert_eq!(snap.objects[0].value()["items"], serde_json::json!([1, 2]));
+        // A broken item names the List's line; a key set twice in an item is refused.
+        let text = "\n\n{\"kind\":\"List\",\"items\":[{\"kind\":\"ConfigMap\"}]}";
+        let err = parse(text, "live.json").unwrap_err().to_string();
+        assert!(err.starts_with("live file live.json, line 3:"), "{err}");
+        let text = r#"{"kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","name":"b"}}]}"#;
+        assert!(parse(text, "live.json").is_err());
+        // Items as written for sim.
+        let file = std::env::temp_dir().join(format!("kdrift-dump-{}.json", std::process::id()));
+        std::fs::write(&file, format!(r#"{{"kind":"List","items":[{}]}}"#, cm("w"))).unwrap();
+        let written = load_as_written(&file).unwrap();
+        std::fs::remove_file(&file).ok();
+        assert!(written.objects[0].value()["metadata"]["managedFields"][0]["fieldsV1"].is_object());
     }
 
     #[test]

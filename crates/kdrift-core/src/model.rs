@@ -224,12 +224,113 @@ pub struct InvalidManifest {
     pub message: String,
 }
 
-/// One object as the cluster (or a dump of it) returns it.
-#[derive(Debug, Clone)]
+/// One object as the cluster (or a dump of it) returns it, kept packed (`Packed`): a
+/// cluster's objects are most of kdrift's memory, and only a comparison reads one whole.
+#[derive(Debug, Clone, PartialEq)]
 pub struct LiveObject {
     pub key: ResourceKey,
     pub api_version: String,
-    pub object: Value,
+    pub object: Packed,
+}
+
+impl LiveObject {
+    /// Packs `object` (its managedFields' field sets as text, `compact_managed_fields`).
+    pub fn new(key: ResourceKey, api_version: impl Into<String>, mut object: Value) -> Self {
+        compact_managed_fields(&mut object);
+        LiveObject {
+            key,
+            api_version: api_version.into(),
+            object: Packed::new(&object),
+        }
+    }
+
+    /// Packs `object` exactly as it is.
+    pub fn as_written(key: ResourceKey, api_version: impl Into<String>, object: &Value) -> Self {
+        LiveObject {
+            key,
+            api_version: api_version.into(),
+            object: Packed::new(object),
+        }
+    }
+
+    /// The object as a tree (read from its packed text: each call costs a parse).
+    pub fn value(&self) -> Value {
+        self.object.value()
+    }
+
+    /// `metadata.resourceVersion`, `""` when absent.
+    pub fn resource_version(&self) -> String {
+        self.object.meta_str("resourceVersion")
+    }
+}
+
+/// A JSON object kept as its compact text: a tenth of the memory of a `serde_json::Value`
+/// tree (whose every map is a B-tree of 632-byte leaves and every key its own allocation),
+/// read back whole with `value` when something compares or shows it. Two packed objects are
+/// equal when their values are (the text of a `Value` is canonical: keys sorted, compact).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Packed(Box<str>);
+
+impl Packed {
+    pub fn new(value: &Value) -> Self {
+        Packed(value.to_string().into_boxed_str())
+    }
+
+    /// The tree again (`Null` is unreachable: the text was written from a value).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+
+    /// The compact JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The object's apiVersion, kind and metadata only (labels, annotations, owners …), read
+    /// without building the rest: enough to decide whether it is tracked, or whose it is.
+    pub fn head(&self) -> Value {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            #[serde(default, rename = "apiVersion")]
+            api_version: Option<Value>,
+            #[serde(default)]
+            kind: Option<Value>,
+            #[serde(default)]
+            metadata: Option<Value>,
+        }
+        let Ok(h) = serde_json::from_str::<Head>(&self.0) else {
+            return Value::Null;
+        };
+        let mut m = serde_json::Map::new();
+        for (k, v) in [("apiVersion", h.api_version), ("kind", h.kind), ("metadata", h.metadata)] {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// `metadata.<field>` as a string (`""` when absent or not one), read without building
+    /// the tree.
+    pub fn meta_str(&self, field: &str) -> String {
+        // The metadata is small: read it as a tree, the rest of the object is skipped.
+        #[derive(serde::Deserialize)]
+        struct Meta {
+            #[serde(default)]
+            metadata: Option<Value>,
+        }
+        serde_json::from_str::<Meta>(&self.0)
+            .ok()
+            .and_then(|m| m.metadata)
+            .and_then(|m| m.get(field).and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Packed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Keeps each `metadata.managedFields[].fieldsV1` of a live object as its JSON text instead of

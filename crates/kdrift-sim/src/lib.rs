@@ -350,12 +350,12 @@ impl SimHandle {
 /// Reads objects to preload.
 fn load_files(store: &mut Store, files: &[PathBuf]) -> Result<(), SimError> {
     for path in files {
-        let snap = kdrift_core::dump::load(path).map_err(|e| SimError::Load {
+        let snap = kdrift_core::dump::load_as_written(path).map_err(|e| SimError::Load {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
         // CRDs and namespaces first, so that what depends on them finds them.
-        let mut objects: Vec<Value> = snap.objects.into_iter().map(|o| o.object).collect();
+        let mut objects: Vec<Value> = snap.objects.iter().map(|o| o.value()).collect();
         objects.sort_by_key(|o| match o["kind"].as_str() {
             Some("CustomResourceDefinition") => 0,
             Some("Namespace") => 1,

@@ -117,7 +117,7 @@ pub fn parse_json_stream(text: &str) -> Result<Vec<(Value, usize)>, ParseError> 
 
 /// A JSON value read like `serde_json::Value`, except that a key set twice in one object
 /// is an error (as kubectl's strict decoding has it), not the last one silently winning.
-struct StrictValue(Value);
+pub struct StrictValue(pub Value);
 
 impl<'de> serde::Deserialize<'de> for StrictValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
