@@ -450,12 +450,12 @@ fn charts_render_as_helm_template_does_with_subcharts_and_hooks() {
         .objects
         .iter()
         .filter(|o| o.key.name != "plain")
-        .map(|o| (o.key.to_string(), o.object.clone()))
+        .map(|o| (o.key.to_string(), (*o.object).clone()))
         .collect();
     let theirs: Vec<(String, serde_json::Value)> = by_hand
         .objects
         .iter()
-        .map(|o| (o.key.to_string(), o.object.clone()))
+        .map(|o| (o.key.to_string(), (*o.object).clone()))
         .collect();
     assert_eq!(ours, theirs);
     // The hook is shown as a hook, never compared.
@@ -1074,7 +1074,7 @@ fn an_applications_kustomize_edits_render_as_kubectl_kustomize_by_hand() {
             .iter()
             .find(|o| o.key.kind == kind && o.key.name == name)
             .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", keys(&s)));
-        assert_eq!(got.object, want, "{kind} {name}");
+        assert_eq!(*got.object, want, "{kind} {name}");
     }
 }
 

@@ -534,7 +534,12 @@ async fn prune_deletes_only_the_version_shown_and_never_owned_objects() {
         let (syncer, _) = make_syncer(&s, false).await;
         let orphan = ResourceKey::new("", "ConfigMap", ns, "orphan");
         let owned = ResourceKey::new("", "ConfigMap", ns, "owned");
-        let rv = syncer.get(&orphan).await.unwrap().unwrap().resource_version();
+        let rv = syncer
+            .get(&orphan)
+            .await
+            .unwrap()
+            .unwrap()
+            .resource_version();
         // A stale version is refused by the server's precondition.
         let stale = syncer.delete(&orphan, "1").await.unwrap();
         assert!(matches!(stale.result, ItemResult::Stale(_)), "{stale:?}");

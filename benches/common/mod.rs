@@ -39,7 +39,7 @@ pub fn objects(n: usize) -> Objects {
             DesiredObject {
                 key,
                 api_version,
-                object: o.clone(),
+                object: std::sync::Arc::new(o.clone()),
                 source: SourceLocation {
                     file: file.clone(),
                     line: None,

@@ -15,6 +15,7 @@ use crate::model::{meta_str, SourceLocation};
 use crate::path::{FieldPath, Segment};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// How apps are found.
 #[derive(Debug, Clone)]
@@ -504,7 +505,8 @@ fn render_flux(
                     if let ManifestItem::Object { object, .. } = &mut r.item {
                         let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
                         if scopes.is_namespaced(api_group(object), kind) {
-                            object["metadata"]["namespace"] = Value::String(ns.to_string());
+                            Arc::make_mut(object)["metadata"]["namespace"] =
+                                Value::String(ns.to_string());
                         }
                     }
                 }
@@ -524,7 +526,7 @@ fn render_flux(
                             .and_then(Value::as_str)
                             == Some("disabled");
                         if !disabled {
-                            substitute(object, &vars);
+                            substitute(Arc::make_mut(object), &vars);
                         }
                     }
                 }
@@ -842,7 +844,7 @@ fn find_item<'a>(
                 && meta_str(object, "name") == name
                 && [namespace, ""].contains(&meta_str(object, "namespace")) =>
         {
-            Some((object, &r.source))
+            Some((&**object, &r.source))
         }
         _ => None,
     })

@@ -5,12 +5,13 @@
 
 use crate::yaml;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// One result of reading a file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ManifestItem {
     /// A Kubernetes object (apiVersion and kind present), with its document's line.
-    Object { object: Value, line: usize },
+    Object { object: Arc<Value>, line: usize },
     /// A document that is not a Kubernetes object (no apiVersion and no kind).
     NotAnObject { line: usize },
     /// A document that cannot become an object.
@@ -109,9 +110,10 @@ fn push_value(mut v: Value, line: usize, out: &mut Vec<ManifestItem>) {
     let kind = map.get("kind").and_then(Value::as_str);
     match (api_version, kind) {
         (None, None) => out.push(ManifestItem::NotAnObject { line }),
-        (Some(av), Some(k)) if !av.is_empty() && !k.is_empty() => {
-            out.push(ManifestItem::Object { object: v, line })
-        }
+        (Some(av), Some(k)) if !av.is_empty() && !k.is_empty() => out.push(ManifestItem::Object {
+            object: Arc::new(v),
+            line,
+        }),
         _ => {
             let salvage = Salvage {
                 api_version: api_version.unwrap_or("").into(),
@@ -222,7 +224,7 @@ mod tests {
         items
             .iter()
             .filter_map(|i| match i {
-                ManifestItem::Object { object, line } => Some((object, *line)),
+                ManifestItem::Object { object, line } => Some((&**object, *line)),
                 _ => None,
             })
             .collect()

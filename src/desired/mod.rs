@@ -21,6 +21,7 @@ use manifest::{ManifestItem, Salvage};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Why no desired state could be read at all. Problems with single files are not errors;
@@ -1243,8 +1244,21 @@ impl DesiredSnapshot {
 
 /// Writes the resolved namespace into the object (or removes it for cluster-scoped kinds),
 /// so later stages see what the server would.
-fn set_namespace(object: &mut Value, namespace: &str) {
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+/// Sets (or, for cluster-scoped kinds, removes) `metadata.namespace`; the tree is copied
+/// only when it changes (the parse cache shares it).
+fn set_namespace(object: &mut Arc<Value>, namespace: &str) {
+    let written = object.pointer("/metadata/namespace");
+    let same = match written {
+        None => namespace.is_empty(),
+        Some(v) => v.as_str() == Some(namespace) && !namespace.is_empty(),
+    };
+    if same || object.get("metadata").is_none_or(|m| !m.is_object()) {
+        return;
+    }
+    if let Some(meta) = Arc::make_mut(object)
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+    {
         if namespace.is_empty() {
             meta.remove("namespace");
         } else {
@@ -1286,7 +1300,10 @@ mod tests {
         let obj = |ns: &str| serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": ns}});
         let item = |object: Value, file: &str| {
             RawItem::new(
-                ManifestItem::Object { object, line: 1 },
+                ManifestItem::Object {
+                    object: Arc::new(object),
+                    line: 1,
+                },
                 SourceLocation {
                     file: file.into(),
                     line: Some(1),

@@ -552,16 +552,15 @@ pub fn compare_one(
     schemas: &CrdSchemas,
     opts: &DriftOptions,
 ) -> DriftEntry {
-    // Most manifests are already normal: they are compared in place and copied only when
-    // the entry keeps them.
-    let desired: std::borrow::Cow<Value> =
-        if normalize::is_normal(&d.key.group, &d.key.kind, &d.object) {
-            std::borrow::Cow::Borrowed(&d.object)
-        } else {
-            let mut copy = d.object.clone();
-            normalize::normalize(&d.key.group, &d.key.kind, &mut copy);
-            std::borrow::Cow::Owned(copy)
-        };
+    // Most manifests are already normal: the entry shares the snapshot's tree (one copy for
+    // the parse cache, the snapshot and the report); the others are normalised copies.
+    let desired: Arc<Value> = if normalize::is_normal(&d.key.group, &d.key.kind, &d.object) {
+        Arc::clone(&d.object)
+    } else {
+        let mut copy = (*d.object).clone();
+        normalize::normalize(&d.key.group, &d.key.kind, &mut copy);
+        Arc::new(copy)
+    };
     // The live object read from its packed form once, for this comparison only.
     let live_value = live.map(LiveObject::value);
     let live = live_value.as_ref();
@@ -579,7 +578,7 @@ pub fn compare_one(
         ));
         entry.health = live.map(|l| health::assess(&d.key, l));
         entry.live = live_value.map(|l| Arc::new(prepared(&d.key, l, opts)));
-        entry.desired = Some(Arc::new(desired.into_owned()));
+        entry.desired = Some(desired);
         if !opts.show_secrets && is_secret(&d.key) {
             mask_entry(&mut entry);
         }
@@ -637,7 +636,6 @@ pub fn compare_one(
         if entry.status == DriftStatus::Synced && opts.drop_synced_objects {
             return entry;
         }
-        let desired = Arc::new(desired.into_owned());
         entry.live = Some(if entry.status == DriftStatus::Synced {
             // In sync, the projection of the live object is the desired object itself.
             Arc::clone(&desired)
@@ -646,7 +644,7 @@ pub fn compare_one(
         });
         entry.desired = Some(desired);
     } else {
-        entry.desired = Some(Arc::new(desired.into_owned()));
+        entry.desired = Some(desired);
     }
     if !opts.show_secrets && is_secret(&d.key) {
         mask_entry(&mut entry);
@@ -745,7 +743,7 @@ mod tests {
             let d = DesiredObject {
                 key: key.clone(),
                 api_version: api.into(),
-                object: object("hunter2"),
+                object: Arc::new(object("hunter2")),
                 source: SourceLocation::default(),
             };
             let l = LiveObject::new(key, api, object("swordfish"));
@@ -773,7 +771,7 @@ mod tests {
             let obj = object(kind, api, spec);
             let (group, _) = crate::model::split_api_version(api);
             let key = ResourceKey::new(group, kind, "n", "x");
-            let d = DesiredObject { key: key.clone(), api_version: api.into(), object: obj.clone(), source: SourceLocation::default() };
+            let d = DesiredObject { key: key.clone(), api_version: api.into(), object: Arc::new(obj.clone()), source: SourceLocation::default() };
             let l = LiveObject::new(key, api, obj);
             let e = compare_one(&d, Some(&l), &CrdSchemas::default(), &DriftOptions::default());
             prop_assert!(e.fields.is_empty(), "{:?}", e.fields);

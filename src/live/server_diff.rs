@@ -135,7 +135,7 @@ async fn dry_run_one(
     loop {
         let answer = {
             let _permit = limiter.acquire().await;
-            api.patch(&d.key.name, &pp, &Patch::Apply(&d.object)).await
+            api.patch(&d.key.name, &pp, &Patch::Apply(&*d.object)).await
         };
         match answer {
             Ok(obj) => {

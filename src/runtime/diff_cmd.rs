@@ -734,10 +734,7 @@ pub(crate) async fn server_mode(
         .objects
         .iter()
         .filter_map(|d| match live_by_key.get(&d.key) {
-            Some(l) => Some((
-                d,
-                l.resource_version(),
-            )),
+            Some(l) => Some((d, l.resource_version())),
             None if missing.contains(&d.key) => Some((d, String::new())),
             None => None,
         })
@@ -751,7 +748,7 @@ pub(crate) async fn server_mode(
         desired
             .objects
             .iter()
-            .map(|d| (&d.key, &d.object))
+            .map(|d| (&d.key, &*d.object))
             .chain(live_crds.iter().map(|(k, v)| (*k, v))),
     );
     let cache = live::server_diff::DryRunCache::default();

@@ -199,7 +199,7 @@ impl Syncer {
         let mut schemas = drift::CrdSchemas::of(
             items
                 .iter()
-                .filter_map(|(k, d)| d.as_ref().map(|d| (k, &d.object))),
+                .filter_map(|(k, d)| d.as_ref().map(|d| (k, &*d.object))),
         );
         let crds: Api<DynamicObject> = Api::all_with(
             self.target.client.clone(),
@@ -263,7 +263,7 @@ impl Syncer {
             return item;
         };
         item.api_version = d.api_version.clone();
-        item.manifest = d.object.clone();
+        item.manifest = (*d.object).clone();
         let Some((api, _)) = self.api(&key) else {
             item.error = Some(format!("kind {} is not served by the cluster", key.kind));
             return item;
@@ -275,9 +275,7 @@ impl Syncer {
                 return item;
             }
         };
-        item.live_version = live
-            .as_ref()
-            .map(|l| l.resource_version());
+        item.live_version = live.as_ref().map(|l| l.resource_version());
         let dry = |force: bool| {
             let mut pp = PatchParams::apply(&self.field_manager);
             pp.dry_run = true;
@@ -285,9 +283,9 @@ impl Syncer {
                 pp = pp.force();
             }
             let api = api.clone();
-            let body = d.object.clone();
+            let body = Arc::clone(&d.object);
             let name = key.name.clone();
-            async move { api.patch(&name, &pp, &Patch::Apply(&body)).await }
+            async move { api.patch(&name, &pp, &Patch::Apply(&*body)).await }
         };
         let result = match dry(false).await {
             Ok(o) => Ok(o),

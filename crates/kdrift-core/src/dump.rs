@@ -137,7 +137,11 @@ fn parse_with(text: &str, name: &str, compact: bool) -> Result<LiveSnapshot, Liv
 /// A JSON dump whose values are Lists (`kubectl get -o json`), read item by item: each item
 /// is packed as it is read, so the whole dump is never a tree in memory at once. `None` when
 /// a value is not a List (or not readable): the general path reads it, with its errors.
-fn parse_json_lists(text: &str, name: &str, compact: bool) -> Option<Result<Vec<LiveObject>, LiveError>> {
+fn parse_json_lists(
+    text: &str,
+    name: &str,
+    compact: bool,
+) -> Option<Result<Vec<LiveObject>, LiveError>> {
     use serde::de::IgnoredAny;
     #[derive(serde::Deserialize)]
     struct Peek {
@@ -357,18 +361,26 @@ mod tests {
             cm("z")
         );
         let streamed = parse(&text, "live.json").unwrap();
-        let names: Vec<&str> = streamed.objects.iter().map(|o| o.key.name.as_str()).collect();
+        let names: Vec<&str> = streamed
+            .objects
+            .iter()
+            .map(|o| o.key.name.as_str())
+            .collect();
         assert_eq!(names, ["x", "y", "z"]);
         // Field sets kept as text, as everywhere in the product.
         let v = streamed.objects[0].value();
-        assert!(v["metadata"]["managedFields"][0]["fieldsV1"].is_string(), "{v}");
+        assert!(
+            v["metadata"]["managedFields"][0]["fieldsV1"].is_string(),
+            "{v}"
+        );
         // The same objects through the general path (YAML) are the same objects.
         let yaml: String = ["x", "y", "z"]
             .iter()
             .map(|n| format!("---\n{}\n", cm(n)))
             .collect();
         assert_eq!(parse(&yaml, "live.yaml").unwrap().objects, streamed.objects);
-        let own_items = r#"{"apiVersion":"x.io/v1","kind":"Basket","metadata":{"name":"b"},"items":[1,2]}"#;
+        let own_items =
+            r#"{"apiVersion":"x.io/v1","kind":"Basket","metadata":{"name":"b"},"items":[1,2]}"#;
         let snap = parse(own_items, "live.json").unwrap();
         assert_eq!(snap.objects.len(), 1);
         assert_eq!(snap.objects[0].value()["items"], serde_json::json!([1, 2]));

@@ -210,7 +210,8 @@ impl fmt::Display for SourceLocation {
 pub struct DesiredObject {
     pub key: ResourceKey,
     pub api_version: String,
-    pub object: Value,
+    /// Shared: the parse cache, the snapshot and the report's entries hold one tree.
+    pub object: std::sync::Arc<Value>,
     pub source: SourceLocation,
 }
 
@@ -302,7 +303,11 @@ impl Packed {
             return Value::Null;
         };
         let mut m = serde_json::Map::new();
-        for (k, v) in [("apiVersion", h.api_version), ("kind", h.kind), ("metadata", h.metadata)] {
+        for (k, v) in [
+            ("apiVersion", h.api_version),
+            ("kind", h.kind),
+            ("metadata", h.metadata),
+        ] {
             if let Some(v) = v {
                 m.insert(k.to_string(), v);
             }
