@@ -5,7 +5,7 @@
 //! under 5 ms. Run with `cargo bench --bench ui`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use kdrift::app::{self, AppState, Header, LiveState, Look, Msg, ReportUpdate};
+use kdrift::app::{self, AppState, Header, LiveState, Look, Msg, ReportBody, ReportUpdate};
 use kdrift::drift;
 use kdrift::keymap::Key;
 use ratatui::backend::TestBackend;
@@ -33,7 +33,7 @@ fn state(report: drift::DriftReport, w: u16, h: u16) -> AppState {
     app::update(
         &mut s,
         Msg::Report(Box::new(ReportUpdate {
-            report,
+            body: ReportBody::Full(report),
             revision: Default::default(),
             live: LiveState::Connected {
                 freshest: SystemTime::now(),
@@ -83,7 +83,7 @@ fn bench(c: &mut Criterion) {
             app::update(
                 &mut s,
                 Msg::Report(Box::new(ReportUpdate {
-                    report: report.clone(),
+                    body: ReportBody::Full(report.clone()),
                     revision: Default::default(),
                     live: LiveState::Connected {
                         freshest: SystemTime::now(),
@@ -93,6 +93,41 @@ fn bench(c: &mut Criterion) {
             terminal.draw(|f| kdrift::ui::draw(f, &s)).unwrap();
         })
     });
+    // A watch event: one resource turns out of sync, then back (the engine sends only its
+    // entry), as the UI thread gets it.
+    let mut flip = report
+        .entries
+        .iter()
+        .find(|e| e.status == kdrift::model::DriftStatus::Synced)
+        .cloned()
+        .expect("a synced entry");
+    let mut flop = flip.clone();
+    flop.status = kdrift::model::DriftStatus::OutOfSync;
+    group.bench_function(
+        "a watch event applied (one entry changed) + frame, 10k resources",
+        |b| {
+            b.iter_batched(
+                || {
+                    std::mem::swap(&mut flip, &mut flop);
+                    ReportUpdate {
+                        body: ReportBody::Changed {
+                            keys: vec![flip.key.clone()],
+                            entries: vec![flip.clone()],
+                        },
+                        revision: Default::default(),
+                        live: LiveState::Connected {
+                            freshest: SystemTime::now(),
+                        },
+                    }
+                },
+                |u| {
+                    app::update(&mut s, Msg::Report(Box::new(u)));
+                    terminal.draw(|f| kdrift::ui::draw(f, &s)).unwrap();
+                },
+                criterion::BatchSize::SmallInput,
+            )
+        },
+    );
     let small_state = state(small_report, 120, 40);
     group.bench_function("baseline: frame 120x40, 100 resources", |b| {
         b.iter(|| {

@@ -80,9 +80,33 @@ impl LiveState {
 /// A new report from the engine, with what it was computed from.
 #[derive(Debug, Clone)]
 pub struct ReportUpdate {
-    pub report: DriftReport,
+    pub body: ReportBody,
     pub revision: RevisionInfo,
     pub live: LiveState,
+}
+
+/// A report: whole, or only what changed since the last one the engine sent (a watch event
+/// touches a few keys; sending and applying 10,000 entries for it would cost the UI thread
+/// tens of milliseconds).
+#[derive(Debug, Clone)]
+pub enum ReportBody {
+    Full(DriftReport),
+    /// Only the entries of `keys` changed (same revision): `entries` are the new entries of
+    /// those still reported, sorted; the other keys are gone.
+    Changed {
+        keys: Vec<ResourceKey>,
+        entries: Vec<DriftEntry>,
+    },
+}
+
+impl ReportBody {
+    /// Brings the last report received up to this one.
+    pub fn apply(self, report: &mut DriftReport) {
+        match self {
+            ReportBody::Full(r) => *report = r,
+            ReportBody::Changed { keys, entries } => report.patch(&keys, entries),
+        }
+    }
 }
 
 /// Mouse input, already in cell coordinates.
@@ -790,12 +814,120 @@ fn note_live_change(state: &mut AppState, new: &LiveState) {
 }
 
 fn apply_report(state: &mut AppState, update: ReportUpdate) -> Vec<Effect> {
+    let ReportUpdate {
+        body,
+        revision,
+        live,
+    } = update;
+    match body {
+        ReportBody::Changed { keys, entries }
+            if state.loaded && revision.commit == state.header.revision.commit =>
+        {
+            apply_changed(state, keys, entries, revision, live)
+        }
+        ReportBody::Changed { keys, entries } => {
+            let mut report = state.report.clone();
+            report.patch(&keys, entries);
+            apply_full(state, report, revision, live)
+        }
+        ReportBody::Full(report) => apply_full(state, report, revision, live),
+    }
+}
+
+/// Status changes between two reports, told as the log, a toast and a ring say them.
+#[derive(Default)]
+struct Transitions {
+    /// The first 50, as lines.
+    changes: Vec<String>,
+    count: usize,
+    /// What newly needs attention (drifted, or degraded): worth a ring.
+    news: Vec<String>,
+}
+
+impl Transitions {
+    /// One key: its status and whether it needed attention before, its entry now.
+    fn see(
+        &mut self,
+        key: &ResourceKey,
+        before: Option<(DriftStatus, bool)>,
+        now: Option<&DriftEntry>,
+    ) {
+        match now {
+            Some(e) => {
+                if before.map(|b| b.0) != Some(e.status) {
+                    self.count += 1;
+                    if self.changes.len() < 50 {
+                        self.changes
+                            .push(format!("{}: now {}", key.short_name(), e.status));
+                    }
+                }
+                if e.needs_attention() && before.map(|b| b.1) != Some(true) {
+                    self.news.push(key.short_name());
+                }
+            }
+            None if before.is_some() => {
+                self.count += 1;
+                if self.changes.len() < 50 {
+                    self.changes.push(format!("{}: gone", key.short_name()));
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn tell(self, state: &mut AppState, effects: &mut Vec<Effect>) {
+        if state.look.notify != Notify::Off && !self.news.is_empty() {
+            effects.push(Effect::Ring(
+                state.look.notify,
+                match self.news.len() {
+                    1 => format!("{} drifted", self.news[0]),
+                    n => format!("{} and {} more drifted", self.news[0], n - 1),
+                },
+            ));
+        }
+        for c in &self.changes {
+            state.log(c.clone());
+        }
+        if self.count > self.changes.len() {
+            state.log(format!(
+                "… and {} more status changes",
+                self.count - self.changes.len()
+            ));
+        }
+        match self.count {
+            0 => {}
+            1 => state.toast = Some((self.changes[0].clone(), state.now)),
+            n => {
+                state.toast = Some((
+                    format!("{} (and {} more)", self.changes[0], n - 1),
+                    state.now,
+                ))
+            }
+        }
+    }
+}
+
+fn log_first_report(state: &mut AppState, report: &DriftReport) {
+    let s = report.summary();
+    state.log(format!(
+        "first report: {} resources, {} drifted",
+        report.entries.len(),
+        report.entries.len() - s.synced
+    ));
+}
+
+fn apply_full(
+    state: &mut AppState,
+    report: DriftReport,
+    revision: RevisionInfo,
+    live: LiveState,
+) -> Vec<Effect> {
     let mut effects = Vec::new();
     let old_rev = state.header.revision.commit.clone();
-    if state.loaded && !old_rev.is_empty() && old_rev != update.revision.commit {
+    if state.loaded && !old_rev.is_empty() && old_rev != revision.commit {
         state.announce(format!(
             "HEAD {} → {} {}",
-            state.header.revision.short, update.revision.short, update.revision.subject
+            state.header.revision.short, revision.short, revision.subject
         ));
     }
     // Verdicts made before every kind was listed once (waiting for the cluster, still
@@ -803,78 +935,29 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) -> Vec<Effect> {
     // are news.
     let had_baseline = state.loaded && state.live.is_complete();
     if had_baseline {
-        let old: HashMap<&ResourceKey, DriftStatus> = state
+        let old: HashMap<&ResourceKey, (DriftStatus, bool)> = state
             .report
             .entries
             .iter()
-            .map(|e| (&e.key, e.status))
+            .map(|e| (&e.key, (e.status, e.needs_attention())))
             .collect();
-        let old_health: HashMap<&ResourceKey, bool> = state
-            .report
-            .entries
-            .iter()
-            .map(|e| (&e.key, e.needs_attention()))
-            .collect();
-        let mut changes: Vec<String> = Vec::new();
-        let mut count = 0usize;
-        // What newly needs attention (drifted, or degraded): worth a ring.
-        let mut news: Vec<String> = Vec::new();
-        for e in &update.report.entries {
-            let before = old.get(&e.key).copied();
-            if before != Some(e.status) {
-                count += 1;
-                if changes.len() < 50 {
-                    changes.push(format!("{}: now {}", e.key.short_name(), e.status));
-                }
-            }
-            if e.needs_attention() && old_health.get(&e.key) != Some(&true) {
-                news.push(e.key.short_name());
-            }
+        let mut seen = Transitions::default();
+        for e in &report.entries {
+            seen.see(&e.key, old.get(&e.key).copied(), Some(e));
         }
-        if state.look.notify != Notify::Off && !news.is_empty() {
-            effects.push(Effect::Ring(
-                state.look.notify,
-                match news.len() {
-                    1 => format!("{} drifted", news[0]),
-                    n => format!("{} and {} more drifted", news[0], n - 1),
-                },
-            ));
+        let new_keys: HashSet<&ResourceKey> = report.entries.iter().map(|e| &e.key).collect();
+        for (k, before) in old.iter().filter(|(k, _)| !new_keys.contains(*k)) {
+            seen.see(k, Some(*before), None);
         }
-        let new_keys: HashSet<&ResourceKey> =
-            update.report.entries.iter().map(|e| &e.key).collect();
-        for k in old.keys().filter(|k| !new_keys.contains(*k)) {
-            count += 1;
-            if changes.len() < 50 {
-                changes.push(format!("{}: gone", k.short_name()));
-            }
-        }
-        for c in &changes {
-            state.log(c.clone());
-        }
-        if count > changes.len() {
-            state.log(format!(
-                "… and {} more status changes",
-                count - changes.len()
-            ));
-        }
-        match count {
-            0 => {}
-            1 => state.toast = Some((changes[0].clone(), state.now)),
-            n => state.toast = Some((format!("{} (and {} more)", changes[0], n - 1), state.now)),
-        }
-    } else if update.live.is_complete() {
-        let s = update.report.summary();
-        state.log(format!(
-            "first report: {} resources, {} drifted",
-            update.report.entries.len(),
-            update.report.entries.len() - s.synced
-        ));
+        seen.tell(state, &mut effects);
+    } else if live.is_complete() {
+        log_first_report(state, &report);
     }
-    note_live_change(state, &update.live);
-    update_timeline(state, &update.report);
-    state.header.revision = update.revision;
-    state.live = update.live;
-    state.report = update.report;
+    note_live_change(state, &live);
+    update_timeline(state, &report);
+    state.header.revision = revision;
+    state.live = live;
+    state.report = report;
     state.loaded = true;
     state.marks.retain(|k| {
         state
@@ -885,7 +968,88 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) -> Vec<Effect> {
     });
     state.rebuild();
     state.rebuild_diff();
-    // A sync the fleet matrix asked for: its preview, once every kind is listed.
+    after_report(state, &mut effects);
+    effects
+}
+
+/// A report that changed at a few keys only (a watch event): statuses compared, the
+/// timeline kept and rows updated for those keys alone, in place where no row appears,
+/// disappears or moves.
+fn apply_changed(
+    state: &mut AppState,
+    keys: Vec<ResourceKey>,
+    entries: Vec<DriftEntry>,
+    revision: RevisionInfo,
+    live: LiveState,
+) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    let had_baseline = state.live.is_complete();
+    let old: Vec<Option<(usize, DriftEntry)>> = keys
+        .iter()
+        .map(|k| {
+            let i = state
+                .report
+                .entries
+                .binary_search_by(|e| e.key.cmp(k))
+                .ok()?;
+            Some((i, state.report.entries[i].clone()))
+        })
+        .collect();
+    let now_of = |k: &ResourceKey| {
+        entries
+            .binary_search_by(|e| e.key.cmp(k))
+            .ok()
+            .map(|i| &entries[i])
+    };
+    if had_baseline {
+        let mut seen = Transitions::default();
+        for (k, before) in keys.iter().zip(&old) {
+            let before = before
+                .as_ref()
+                .map(|(_, e)| (e.status, e.needs_attention()));
+            seen.see(k, before, now_of(k));
+        }
+        seen.tell(state, &mut effects);
+    }
+    // Every key was reported and still is: no row comes or goes.
+    let same_keys = old.iter().all(Option::is_some) && keys.iter().all(|k| now_of(k).is_some());
+    note_live_change(state, &live);
+    state.header.revision = revision;
+    state.live = live;
+    state.report.patch(&keys, entries);
+    if !had_baseline && state.live.is_complete() {
+        let report = std::mem::take(&mut state.report);
+        log_first_report(state, &report);
+        state.report = report;
+    }
+    update_timeline_keys(state, &keys);
+    let old: Vec<(usize, DriftEntry)> = old.into_iter().flatten().collect();
+    let in_place = same_keys
+        && tree::patch_rows(
+            &mut state.rows,
+            &state.report,
+            &old,
+            state.grouping,
+            state.filter,
+            state.namespace.as_deref(),
+        );
+    if !in_place {
+        let report = &state.report;
+        state
+            .marks
+            .retain(|k| report.entries.binary_search_by(|e| e.key.cmp(k)).is_ok());
+        state.rebuild();
+    }
+    if state.diff.as_ref().is_some_and(|d| keys.contains(&d.key)) {
+        state.rebuild_diff();
+    }
+    after_report(state, &mut effects);
+    effects
+}
+
+/// What follows any report: a sync the fleet matrix asked for opens its preview, once every
+/// kind is listed.
+fn after_report(state: &mut AppState, effects: &mut Vec<Effect>) {
     if state.sync_on_load
         && state.live.is_complete()
         && matches!(state.sync.dialog, sync_dialog::Dialog::Closed)
@@ -895,13 +1059,12 @@ fn apply_report(state: &mut AppState, update: ReportUpdate) -> Vec<Effect> {
             effects.extend(sync_dialog::on_action(state, Action::Sync));
         }
     }
-    effects
 }
 
-/// Notes when resources start drifting, when their drift changes, and forgets those that
-/// are no longer out of sync.
+/// The drift timeline over a whole report: when each drift began and last changed.
 fn update_timeline(state: &mut AppState, report: &DriftReport) {
     let now = state.now;
+    let loaded = state.loaded;
     let mut seen = HashSet::new();
     let mut lines = Vec::new();
     for e in report
@@ -910,56 +1073,87 @@ fn update_timeline(state: &mut AppState, report: &DriftReport) {
         .filter(|e| e.status == DriftStatus::OutOfSync)
     {
         seen.insert(e.key.clone());
-        let fingerprint: String = e
-            .fields
-            .iter()
-            .map(|f| {
-                format!(
-                    "{}={};",
-                    f.path,
-                    f.live.as_ref().map(|v| v.to_string()).unwrap_or_default()
-                )
-            })
-            .collect();
-        let paths: Vec<String> = e
-            .fields
-            .iter()
-            .take(3)
-            .map(|f| f.path.to_string())
-            .collect();
-        match state.timeline.get_mut(&e.key) {
-            None => {
-                state.timeline.insert(
-                    e.key.clone(),
-                    Timeline {
-                        first_drift: now,
-                        last_change: now,
-                        fingerprint,
-                    },
-                );
-                if state.loaded {
-                    lines.push(format!(
-                        "{}: drifted ({})",
-                        e.key.short_name(),
-                        paths.join(", ")
-                    ));
-                }
-            }
-            Some(t) if t.fingerprint != fingerprint => {
-                t.fingerprint = fingerprint;
-                t.last_change = now;
-                lines.push(format!(
-                    "{}: drift changed ({})",
-                    e.key.short_name(),
-                    paths.join(", ")
-                ));
-            }
-            Some(_) => {}
-        }
+        see_drift(&mut state.timeline, e, now, loaded, &mut lines);
     }
     state.timeline.retain(|k, _| seen.contains(k));
     for l in lines.into_iter().take(50) {
         state.log(l);
+    }
+}
+
+/// The drift timeline where only `keys` changed.
+fn update_timeline_keys(state: &mut AppState, keys: &[ResourceKey]) {
+    let now = state.now;
+    let loaded = state.loaded;
+    let mut lines = Vec::new();
+    for k in keys {
+        match state
+            .report
+            .entry(k)
+            .filter(|e| e.status == DriftStatus::OutOfSync)
+        {
+            Some(e) => see_drift(&mut state.timeline, e, now, loaded, &mut lines),
+            None => {
+                state.timeline.remove(k);
+            }
+        }
+    }
+    for l in lines.into_iter().take(50) {
+        state.log(l);
+    }
+}
+
+/// One drifted entry into the timeline: new drift, or drift that changed, is a line.
+fn see_drift(
+    timeline: &mut HashMap<ResourceKey, Timeline>,
+    e: &DriftEntry,
+    now: SystemTime,
+    loaded: bool,
+    lines: &mut Vec<String>,
+) {
+    let fingerprint: String = e
+        .fields
+        .iter()
+        .map(|f| {
+            format!(
+                "{}={};",
+                f.path,
+                f.live.as_ref().map(|v| v.to_string()).unwrap_or_default()
+            )
+        })
+        .collect();
+    let paths = || -> String {
+        e.fields
+            .iter()
+            .take(3)
+            .map(|f| f.path.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match timeline.get_mut(&e.key) {
+        None => {
+            timeline.insert(
+                e.key.clone(),
+                Timeline {
+                    first_drift: now,
+                    last_change: now,
+                    fingerprint,
+                },
+            );
+            if loaded {
+                lines.push(format!("{}: drifted ({})", e.key.short_name(), paths()));
+            }
+        }
+        Some(t) if t.fingerprint != fingerprint => {
+            t.fingerprint = fingerprint;
+            t.last_change = now;
+            lines.push(format!(
+                "{}: drift changed ({})",
+                e.key.short_name(),
+                paths()
+            ));
+        }
+        Some(_) => {}
     }
 }
 

@@ -217,7 +217,7 @@ fn with_report(mut s: AppState, report: DriftReport) -> AppState {
     update(
         &mut s,
         Msg::Report(Box::new(ReportUpdate {
-            report,
+            body: ReportBody::Full(report),
             revision: RevisionInfo {
                 spec: "HEAD".into(),
                 commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".into(),
@@ -241,7 +241,7 @@ fn push_report(s: &mut AppState, report: DriftReport) -> Vec<Effect> {
     update(
         s,
         Msg::Report(Box::new(ReportUpdate {
-            report,
+            body: ReportBody::Full(report),
             revision,
             live,
         })),
@@ -524,7 +524,7 @@ fn live_updates_keep_selection_and_announce() {
     update(
         &mut s,
         Msg::Report(Box::new(ReportUpdate {
-            report: r,
+            body: ReportBody::Full(r),
             revision: RevisionInfo {
                 commit: "e4f5a6b7".into(),
                 short: "e4f5a6b".into(),
@@ -925,7 +925,7 @@ fn a_10000_resource_tree_renders_only_what_shows() {
     update(
         &mut s,
         Msg::Report(Box::new(ReportUpdate {
-            report: DriftReport { entries },
+            body: ReportBody::Full(DriftReport { entries }),
             revision,
             live: LiveState::Connected { freshest: t0() },
         })),
@@ -1591,5 +1591,200 @@ fn the_detail_of_a_rendered_resource_names_the_values_line_or_why_not() {
             );
         }
         insta::assert_snapshot!(name, text);
+    }
+}
+
+/// What a watch event sends (only the entries that changed) leaves the explorer exactly as
+/// the whole report would: rows (patched in place or rebuilt), statuses, log, toast, marks.
+#[test]
+fn a_changed_body_leaves_the_state_a_whole_report_would() {
+    use crate::drift::health::{Health, HealthStatus};
+    let base = report();
+    let keys: Vec<ResourceKey> = base.entries.iter().map(|e| e.key.clone()).collect();
+    let health = |s: HealthStatus| {
+        Some(Health {
+            status: s,
+            reason: None,
+            message: None,
+        })
+    };
+    // Each case: the entries that change (`None`: the key is gone) and a filter to view with.
+    type Change = (usize, Option<Box<dyn Fn(&mut DriftEntry)>>);
+    let cases: Vec<(&str, Vec<Change>, Option<char>)> = vec![
+        (
+            "nothing shown changes",
+            vec![(0, Some(Box::new(|_e: &mut DriftEntry| {})))],
+            None,
+        ),
+        (
+            "a status changes",
+            vec![(
+                0,
+                Some(Box::new(|e: &mut DriftEntry| {
+                    e.status = DriftStatus::Synced
+                })),
+            )],
+            None,
+        ),
+        (
+            "a status changes under the drifted filter (a row goes)",
+            vec![(
+                0,
+                Some(Box::new(|e: &mut DriftEntry| {
+                    e.status = DriftStatus::Synced
+                })),
+            )],
+            Some('d'),
+        ),
+        (
+            "health gets worse",
+            vec![(
+                1,
+                Some(Box::new(move |e: &mut DriftEntry| {
+                    e.health = health(HealthStatus::Degraded)
+                })),
+            )],
+            None,
+        ),
+        (
+            "health gets better",
+            vec![(
+                1,
+                Some(Box::new(move |e: &mut DriftEntry| {
+                    e.health = health(HealthStatus::Healthy)
+                })),
+            )],
+            None,
+        ),
+        ("a resource is gone", vec![(2, None)], None),
+        (
+            "a new resource",
+            vec![(usize::MAX, Some(Box::new(|_e: &mut DriftEntry| {})))],
+            None,
+        ),
+    ];
+    for (name, changes, filter) in cases {
+        let mut next = base.clone();
+        let mut changed_keys = Vec::new();
+        for (i, change) in &changes {
+            match (i, change) {
+                (&usize::MAX, _) => {
+                    let e = entry(
+                        "",
+                        "ConfigMap",
+                        "shop",
+                        "zz-new",
+                        DriftStatus::Missing,
+                        Some("new.yaml"),
+                        None,
+                        None,
+                    );
+                    changed_keys.push(e.key.clone());
+                    next.patch(&[], vec![e]);
+                }
+                (i, Some(f)) => {
+                    let k = keys[*i].clone();
+                    let pos = next.entries.iter().position(|e| e.key == k).unwrap();
+                    f(&mut next.entries[pos]);
+                    changed_keys.push(k);
+                }
+                (i, None) => {
+                    changed_keys.push(keys[*i].clone());
+                    next.patch(&[keys[*i].clone()], vec![]);
+                }
+            }
+        }
+        changed_keys.sort();
+        let entries: Vec<DriftEntry> = changed_keys
+            .iter()
+            .filter_map(|k| next.entry(k).cloned())
+            .collect();
+        let mut whole = state(100, 30);
+        let mut delta = state(100, 30);
+        for s in [&mut whole, &mut delta] {
+            if let Some(c) = filter {
+                update(s, Msg::Key(Key::Char('f')));
+                update(s, Msg::Key(Key::Char(c)));
+            }
+            update(s, Msg::Key(Key::Char('j')));
+            update(s, Msg::Key(Key::Char(' ')));
+        }
+        push_report(&mut whole, next.clone());
+        let revision = delta.header.revision.clone();
+        let live = delta.live.clone();
+        update(
+            &mut delta,
+            Msg::Report(Box::new(ReportUpdate {
+                body: ReportBody::Changed {
+                    keys: changed_keys,
+                    entries,
+                },
+                revision,
+                live,
+            })),
+        );
+        assert_eq!(
+            delta.report.entries.len(),
+            whole.report.entries.len(),
+            "{name}"
+        );
+        for (a, b) in delta.report.entries.iter().zip(&whole.report.entries) {
+            assert_eq!((&a.key, a.status), (&b.key, b.status), "{name}");
+        }
+        assert_eq!(delta.rows, whole.rows, "{name}");
+        assert_eq!(delta.selected, whole.selected, "{name}");
+        assert_eq!(delta.toast, whole.toast, "{name}");
+        assert_eq!(delta.marks, whole.marks, "{name}");
+        assert_eq!(delta.timeline.len(), whole.timeline.len(), "{name}");
+    }
+}
+
+/// Rows are patched in place (not built again) when a status or health changes without a
+/// row appearing or moving, and the patched rows are the rows built from scratch.
+#[test]
+fn rows_are_patched_in_place_when_nothing_moves() {
+    use crate::drift::health::{Health, HealthStatus};
+    let before = report();
+    let rows = tree::build_rows_in(
+        &before,
+        Grouping::Namespace,
+        Filter::All,
+        None,
+        &HashSet::new(),
+    );
+    for (i, change) in [
+        (0usize, DriftStatus::Synced, None),
+        (1, DriftStatus::OutOfSync, Some(HealthStatus::Degraded)),
+        (0, DriftStatus::Unknown, None),
+    ]
+    .into_iter()
+    .map(|(i, s, h)| (i, (s, h)))
+    {
+        let mut after = before.clone();
+        after.entries[i].status = change.0;
+        if let Some(h) = change.1 {
+            after.entries[i].health = Some(Health {
+                status: h,
+                reason: None,
+                message: None,
+            });
+        }
+        let mut patched = rows.clone();
+        assert!(tree::patch_rows(
+            &mut patched,
+            &after,
+            &[(i, before.entries[i].clone())],
+            Grouping::Namespace,
+            Filter::All,
+            None,
+        ));
+        let built = tree::build_rows_in(
+            &after,
+            Grouping::Namespace,
+            Filter::All,
+            None,
+            &HashSet::new(),
+        );
+        assert_eq!(patched, built, "entry {i} → {:?}", change);
     }
 }

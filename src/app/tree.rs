@@ -6,7 +6,7 @@
 use crate::drift::health::HealthStatus;
 use crate::drift::{DriftEntry, DriftReport, Summary};
 use crate::model::DriftStatus;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How resources are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -257,6 +257,97 @@ pub fn build_rows_in(
         }
     }
     rows
+}
+
+/// Brings `rows` (built by `build_rows_in` from the report before) up to date in place after
+/// the entries at the given indices changed from the `old` ones (same keys, same places):
+/// each group above a changed resource recounts it. `false`, leaving `rows` unusable, when
+/// the change would add, hide or move a row (the filter admits it differently, its group or
+/// label changed) or a group's health could only be known by reading every member again:
+/// then rows are built again.
+pub fn patch_rows(
+    rows: &mut [Row],
+    report: &DriftReport,
+    old: &[(usize, DriftEntry)],
+    grouping: Grouping,
+    filter: Filter,
+    namespace: Option<&str>,
+) -> bool {
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if matches!(r.kind, RowKind::Group { .. }) {
+            at.insert(r.id.as_str(), i);
+        }
+    }
+    let mut updates: Vec<(
+        usize,
+        DriftStatus,
+        DriftStatus,
+        Option<HealthStatus>,
+        Option<HealthStatus>,
+    )> = Vec::new();
+    for (i, before) in old {
+        let Some(now) = report.entries.get(*i) else {
+            return false;
+        };
+        if now.key != before.key {
+            return false;
+        }
+        let shown =
+            |e: &DriftEntry| filter.admits(e) && namespace.is_none_or(|ns| e.key.namespace == ns);
+        if shown(before) != shown(now) {
+            return false;
+        }
+        if !shown(now) {
+            continue;
+        }
+        if groups_of(before, grouping) != groups_of(now, grouping)
+            || resource_label(before, grouping) != resource_label(now, grouping)
+        {
+            return false;
+        }
+        let health = |e: &DriftEntry| e.health.as_ref().map(|h| h.status);
+        for id in ancestors(now, grouping) {
+            let Some(&row) = at.get(id.as_str()) else {
+                return false;
+            };
+            updates.push((row, before.status, now.status, health(before), health(now)));
+        }
+    }
+    for (row, was, is, was_health, is_health) in updates {
+        let RowKind::Group {
+            counts,
+            worst,
+            health,
+            ..
+        } = &mut rows[row].kind
+        else {
+            return false;
+        };
+        counts.remove(was);
+        counts.add(is);
+        *worst = DriftStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| counts.count(*s) > 0)
+            .fold(DriftStatus::Hook, |w, s| {
+                if severity(s) > severity(w) {
+                    s
+                } else {
+                    w
+                }
+            });
+        if was_health != is_health {
+            match (was_health, is_health, *health) {
+                // A member got worse (or gained a live object): the group is at least that bad.
+                (_, Some(h), g) if g.is_none_or(|g| h >= g) => *health = Some(h),
+                // A member that was not the group's worst changed below it.
+                (w, _, Some(g)) if w.is_none_or(|w| w < g) => {}
+                _ => return false,
+            }
+        }
+    }
+    true
 }
 
 /// A group's row: its counts and worst status over the resources at `indices`.

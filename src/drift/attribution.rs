@@ -28,11 +28,13 @@ pub fn attach_commits(
     report: &mut super::DriftReport,
     people: &[String],
     mut git_of: impl FnMut(&super::DriftEntry, &super::FieldDrift) -> Option<GitSide>,
-) {
+) -> Vec<crate::model::ResourceKey> {
+    let mut changed = Vec::new();
     for e in report.entries.iter_mut().filter(|e| !e.fields.is_empty()) {
         if e.source.is_none() {
             continue;
         }
+        let before = e.fields.clone();
         let mut fields = std::mem::take(&mut e.fields);
         for f in &mut fields {
             match git_of(e, f) {
@@ -50,8 +52,12 @@ pub fn attach_commits(
                 None => {}
             }
         }
+        if fields != before {
+            changed.push(e.key.clone());
+        }
         e.fields = fields;
     }
+    changed
 }
 
 /// The managedFields entry that owns a live field.

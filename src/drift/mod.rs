@@ -179,6 +179,21 @@ impl Summary {
         }
     }
 
+    /// Counts one resource of `status` fewer.
+    pub fn remove(&mut self, status: DriftStatus) {
+        let n = match status {
+            DriftStatus::Synced => &mut self.synced,
+            DriftStatus::OutOfSync => &mut self.out_of_sync,
+            DriftStatus::Missing => &mut self.missing,
+            DriftStatus::Extra => &mut self.extra,
+            DriftStatus::Unknown => &mut self.unknown,
+            DriftStatus::Invalid => &mut self.invalid,
+            DriftStatus::Refused => &mut self.refused,
+            DriftStatus::Hook => &mut self.hook,
+        };
+        *n = n.saturating_sub(1);
+    }
+
     /// Every resource counted, whatever its status.
     pub fn total(&self) -> usize {
         DriftStatus::ALL.iter().map(|s| self.count(*s)).sum()
@@ -198,6 +213,30 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
+    /// The entry of a key.
+    pub fn entry(&self, key: &ResourceKey) -> Option<&DriftEntry> {
+        self.entries
+            .binary_search_by(|e| e.key.cmp(key))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// Brings the report up to date where only the entries of `keys` changed: `entries` are
+    /// the new entries of those still reported; the other keys are gone. Order is kept.
+    pub fn patch(&mut self, keys: &[ResourceKey], entries: Vec<DriftEntry>) {
+        for k in keys {
+            if let Ok(i) = self.entries.binary_search_by(|e| e.key.cmp(k)) {
+                self.entries.remove(i);
+            }
+        }
+        for e in entries {
+            match self.entries.binary_search_by(|x| x.key.cmp(&e.key)) {
+                Ok(i) => self.entries[i] = e,
+                Err(i) => self.entries.insert(i, e),
+            }
+        }
+    }
+
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for e in &self.entries {

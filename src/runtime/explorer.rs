@@ -256,9 +256,9 @@ async fn explore_from(
         };
         let Some(msg) = msg else { continue };
         if let (Msg::Report(update), Some(tx)) = (&msg, &history_tx) {
-            if update.live.is_complete() {
-                let _ = tx.send(crate::history::Sightings::of(&update.report));
-            }
+            // What changed goes to the history thread, which keeps its own copy of the
+            // report: reading every entry is not the UI thread's work.
+            let _ = tx.send((update.body.clone(), update.live.is_complete()));
         }
         let folded = app::fold(&mut state, msg, SystemTime::now(), second);
         dirty |= folded.redraw;
@@ -369,8 +369,8 @@ async fn explore_from(
 fn spawn_history(
     context: String,
     ui: UnboundedSender<Msg>,
-) -> std::sync::mpsc::Sender<crate::history::Sightings> {
-    let (tx, rx) = std::sync::mpsc::channel::<crate::history::Sightings>();
+) -> std::sync::mpsc::Sender<(app::ReportBody, bool)> {
+    let (tx, rx) = std::sync::mpsc::channel::<(app::ReportBody, bool)>();
     std::thread::spawn(move || {
         let now = || {
             SystemTime::now()
@@ -386,10 +386,17 @@ fn spawn_history(
                 return;
             }
         };
-        while let Ok(mut sightings) = rx.recv() {
-            while let Ok(newer) = rx.try_recv() {
-                sightings = newer;
+        let mut report = crate::drift::DriftReport::default();
+        while let Ok((body, mut complete)) = rx.recv() {
+            body.apply(&mut report);
+            while let Ok((body, now_complete)) = rx.try_recv() {
+                body.apply(&mut report);
+                complete = now_complete;
             }
+            if !complete {
+                continue;
+            }
+            let sightings = crate::history::Sightings::of(&report);
             if let Err(e) = history.record(&sightings, now()) {
                 tracing::warn!(error = %e, "history not recorded");
                 continue;

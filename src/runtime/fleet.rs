@@ -595,12 +595,16 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<FleetEnd> {
             let keep = (started.ui_tx, started.connected_rx, started.desired_rx);
             tokio::spawn(async move {
                 let _keep = keep;
+                // The target's report as of its engine's last update (which may carry only
+                // what changed).
+                let mut current = crate::drift::DriftReport::default();
                 while let Some(msg) = ui_rx.recv().await {
                     let out = match msg {
                         Msg::Report(u) => {
-                            let live = u.live.clone();
-                            let _ = tx.send(FleetMsg::Live(i, live));
-                            FleetMsg::Report(i, Box::new(u.report))
+                            let u = *u;
+                            let _ = tx.send(FleetMsg::Live(i, u.live));
+                            u.body.apply(&mut current);
+                            FleetMsg::Report(i, Box::new(current.clone()))
                         }
                         Msg::Live(l) => FleetMsg::Live(i, l),
                         Msg::GitProblem(p) => FleetMsg::GitProblem(i, p),

@@ -4,7 +4,7 @@
 //! sends the report to the UI as an owned message. Inputs are drained before computing, so
 //! a burst of changes costs one computation ("replace the latest").
 
-use crate::app::{LiveState, Msg, ReportUpdate};
+use crate::app::{LiveState, Msg, ReportBody, ReportUpdate};
 use crate::desired::DesiredSnapshot;
 use crate::drift::{self, DriftOptions, DriftReport, LiveCoverage};
 use crate::live::watch::{ConnectionState, KindState, LiveView};
@@ -95,6 +95,8 @@ pub fn run(
     // Work put off while the first lists come in (see PARTIAL_EVERY).
     let mut full = false;
     let mut changed: Vec<ResourceKey> = Vec::new();
+    // Whether a whole report went out: the UI then takes only what changes.
+    let mut sent_whole = false;
     let mut put_off = false;
     let mut last_partial: Option<std::time::Instant> = None;
     loop {
@@ -207,11 +209,13 @@ pub fn run(
         let done = engine.recompute(full, &changed);
         let was_full = std::mem::take(&mut full);
         changed.clear();
-        if !done {
-            continue;
-        }
+        let keys = match done {
+            Recomputed::Nothing => continue,
+            Recomputed::All => None,
+            Recomputed::Keys(keys) => Some(keys),
+        };
         let compared = t.elapsed();
-        engine.attribute();
+        let attributed = engine.attribute();
         if was_full {
             tracing::info!(
                 compare_ms = compared.as_millis() as u64,
@@ -220,16 +224,32 @@ pub fn run(
                 "recomputed every resource"
             );
         }
-        let Some(report) = engine.report.clone() else {
+        let Some(report) = &engine.report else {
             continue;
         };
+        // After a watch event, only the entries that changed travel (the UI keeps the
+        // rest): those of the event's keys, and any the attribution completed since.
+        let body = match keys {
+            Some(mut keys) if sent_whole => {
+                keys.extend(attributed);
+                keys.sort();
+                keys.dedup();
+                let entries = keys
+                    .iter()
+                    .filter_map(|k| report.entry(k).cloned())
+                    .collect();
+                ReportBody::Changed { keys, entries }
+            }
+            _ => ReportBody::Full(report.clone()),
+        };
+        sent_whole = true;
         let revision = engine
             .desired
             .as_ref()
             .map(|d| d.revision.clone())
             .unwrap_or_default();
         let update = ReportUpdate {
-            report,
+            body,
             revision,
             live: engine.live_state(),
         };
@@ -268,6 +288,15 @@ fn coverage_key(c: &LiveCoverage) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// What a recomputation changed.
+enum Recomputed {
+    Nothing,
+    /// Every entry was compared again.
+    All,
+    /// Only the entries of these keys (sorted).
+    Keys(Vec<ResourceKey>),
 }
 
 impl Engine {
@@ -419,14 +448,14 @@ impl Engine {
         c
     }
 
-    /// Recomputes; returns whether the report changed.
-    fn recompute(&mut self, full: bool, changed: &[ResourceKey]) -> bool {
+    /// Recomputes: every entry, or only those of `changed` keys where that suffices.
+    fn recompute(&mut self, full: bool, changed: &[ResourceKey]) -> Recomputed {
         let Some(d) = self.desired.clone() else {
-            return false;
+            return Recomputed::Nothing;
         };
         if !full {
             if changed.is_empty() {
-                return false;
+                return Recomputed::Nothing;
             }
             if let Some(report) = &mut self.report {
                 let index: HashMap<&ResourceKey, &DesiredObject> =
@@ -442,7 +471,7 @@ impl Engine {
                     &self.coverage,
                     &self.opts,
                 ) {
-                    return true;
+                    return Recomputed::Keys(keys);
                 }
             }
         }
@@ -454,19 +483,20 @@ impl Engine {
             &self.coverage,
             &self.opts,
         ));
-        true
+        Recomputed::All
     }
 
-    /// Attaches, within a short budget, the commits that last changed the drifted fields.
-    fn attribute(&mut self) {
+    /// Attaches, within a short budget, the commits that last changed the drifted fields;
+    /// returns the keys whose entries gained some.
+    fn attribute(&mut self) -> Vec<ResourceKey> {
         let (Some(d), Some(report)) = (&self.desired, &mut self.report) else {
-            return;
+            return Vec::new();
         };
         if self.history.is_none() {
             self.history = crate::desired::history::History::open(&d.repo_path);
         }
         if let Some(h) = &mut self.history {
-            crate::drift::attribution::attach_commits(
+            return crate::drift::attribution::attach_commits(
                 report,
                 &self.opts.people,
                 crate::desired::history::commit_lookup(
@@ -477,6 +507,7 @@ impl Engine {
                 ),
             );
         }
+        Vec::new()
     }
 
     fn live_state(&self) -> LiveState {

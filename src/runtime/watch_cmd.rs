@@ -294,6 +294,8 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
         let _ = out.flush();
     };
     let mut last: Option<(crate::drift::DriftReport, String)> = None;
+    // The engine's report as of its last update (updates may carry only what changed).
+    let mut current = crate::drift::DriftReport::default();
     loop {
         let wake = watcher
             .next_due()
@@ -306,9 +308,11 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
                 match msg {
                     None => return Ok(super::EXIT_ERROR),
                     Some(Msg::Report(update)) => {
+                        let update = *update;
+                        update.body.apply(&mut current);
                         let complete = update.live.is_complete();
                         let mut events = watcher.on_report(
-                            &update.report,
+                            &current,
                             &update.revision.commit,
                             &update.revision.subject,
                             complete,
@@ -317,13 +321,13 @@ async fn watch(settings: &Settings, args: &WatchArgs) -> Result<u8> {
                         events.extend(connection(&mut watcher, &update.live, &metrics, now));
                         if complete {
                             if let Some(h) = history.as_mut() {
-                                if let Err(e) = h.record(&crate::history::Sightings::of(&update.report), unix_now()) {
+                                if let Err(e) = h.record(&crate::history::Sightings::of(&current), unix_now()) {
                                     tracing::warn!(error = %e, "history not recorded");
                                 }
                             }
-                            metrics.observe(&update.report, &watcher, &update.revision.commit, now);
+                            metrics.observe(&current, &watcher, &update.revision.commit, now);
                             ready.store(true, Ordering::Relaxed);
-                            last = Some((update.report, update.revision.commit));
+                            last = Some((current.clone(), update.revision.commit));
                         }
                         emit(events, &history);
                     }
