@@ -325,3 +325,73 @@ fn nothing_to_watch_is_waited_on_not_restarted() {
         log.lines().take(20).collect::<Vec<_>>().join("\n")
     );
 }
+
+/// `--diff-mode server` in the explorer at 80x24: the status bar says so, the detail says the
+/// verdict is the server's dry run, a kubectl change turns the row out of sync through a dry
+/// run of that resource alone (the others' results are cached), and changing it back to Git's
+/// value turns it synced again.
+#[test]
+fn explorer_in_server_mode_follows_kubectl_with_dry_runs() {
+    let Some(kubectl) = kubectl() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let fx = support::fixture(dir.path(), 300, 3, 7);
+    let repo = fx.join("repo");
+    let kc = dir.path().join("kubeconfig");
+    let _sim = SimProcess::start(&fx.join("live.json"), &kc);
+    let bin = env!("CARGO_BIN_EXE_kdrift");
+    let command = format!("{bin} --ascii --diff-mode server; echo EXITED $?; sleep 60");
+    let env = [
+        ("KUBECONFIG", kc.display().to_string()),
+        ("HOME", dir.path().display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            dir.path().join("state").display().to_string(),
+        ),
+        ("NO_COLOR", "1".to_string()),
+        ("TERM", "xterm-256color".to_string()),
+    ];
+    let Some(t) = Tmux::start(&command, &repo, &env, 80, 24) else {
+        return;
+    };
+    let secs = Duration::from_secs;
+    let (screen, _) = t.wait_for("the first report in server mode", secs(30), |s| {
+        s.contains("server mode") && s.contains("live") && s.contains("?0")
+    });
+    assert!(!screen.contains("(local verdict)"), "{screen}");
+    let target = "app-00000-config";
+    t.send(&["/"]);
+    t.type_text(target);
+    t.wait_for("the search", secs(5), |s| {
+        s.contains(&format!("/{target} (1 match)"))
+    });
+    t.send(&["Enter", "i"]);
+    let (screen, _) = t.wait_for("the detail", secs(5), |s| s.contains("verdict:"));
+    assert!(
+        screen.contains("verdict: the API server's dry run"),
+        "{screen}"
+    );
+    assert!(!screen.contains("(local verdict)"), "{screen}");
+    let key = first_data_key(&repo, "team-000/app-00000.yaml");
+    let text = std::fs::read_to_string(repo.join("team-000/app-00000.yaml")).unwrap();
+    let git_value = text
+        .split("\n---")
+        .filter(|d| d.contains("kind: ConfigMap"))
+        .find_map(|d| {
+            let v: serde_yaml::Value = serde_yaml::from_str(d).ok()?;
+            Some(v["data"][key.as_str()].as_str()?.to_string())
+        })
+        .unwrap();
+    kubectl_patch(&kubectl, &kc, target, &key, "changed-by-kubectl");
+    let (_, took) = t.wait_for("the row out-of-sync", secs(5), |s| {
+        s.contains(&format!("~h {target}"))
+    });
+    eprintln!("kubectl change shown in server mode after {took:?}");
+    // Back to Git's value (JSON-escaped for the merge patch).
+    let escaped = serde_json::to_string(&git_value).unwrap();
+    kubectl_patch(&kubectl, &kc, target, &key, &escaped[1..escaped.len() - 1]);
+    t.wait_for("the row synced again", secs(5), |s| {
+        s.contains(&format!("=h {target}"))
+    });
+    t.send(&["q"]);
+    t.wait_for("the exit", secs(5), |s| s.contains("EXITED 0"));
+}

@@ -36,6 +36,8 @@ pub struct Header {
     pub server: String,
     pub repo: String,
     pub revision: RevisionInfo,
+    /// `--diff-mode server`: verdicts are the API server's dry runs where they could be made.
+    pub server_mode: bool,
 }
 
 /// How fresh the live side is.

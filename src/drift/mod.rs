@@ -87,6 +87,9 @@ pub struct DriftEntry {
     pub health: Option<health::Health>,
     /// The app it belongs to (Git's, else the one its live object is marked with).
     pub app: Option<Arc<str>>,
+    /// Whether the verdict is the API server's (server mode: a server-side apply dry run);
+    /// otherwise kdrift compared the objects itself (local mode, or a dry run that failed).
+    pub by_server: bool,
 }
 
 impl DriftEntry {
@@ -105,6 +108,7 @@ impl DriftEntry {
             live: None,
             health: None,
             app: None,
+            by_server: false,
         }
     }
 

@@ -6,7 +6,7 @@
 
 use super::cluster::{explain, ClusterTarget, Served};
 use super::limit;
-use crate::model::{DesiredObject, ResourceKey};
+use crate::model::{DesiredObject, Packed, ResourceKey};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
@@ -15,10 +15,11 @@ use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 /// Dry-run results by (manifest hash, live resourceVersion). A new commit changes the hash, a
-/// live change the resourceVersion: either asks again.
+/// live change the resourceVersion: either asks again. One result per resource (the newest),
+/// packed: an hour of changes does not grow it, and 10,000 results are not 10,000 trees.
 #[derive(Default)]
 pub struct DryRunCache {
-    entries: Mutex<HashMap<(u64, String), Value>>,
+    entries: Mutex<HashMap<ResourceKey, ((u64, String), Packed)>>,
 }
 
 impl DryRunCache {
@@ -27,6 +28,19 @@ impl DryRunCache {
         d.key.hash(&mut h);
         d.object.to_string().hash(&mut h);
         (h.finish(), live_rv.to_string())
+    }
+
+    fn get(&self, d: &DesiredObject, key: &(u64, String)) -> Option<Value> {
+        let entries = self.entries.lock().ok()?;
+        let (k, v) = entries.get(&d.key)?;
+        (k == key).then(|| v.value())
+    }
+
+    /// Forgets the resources not in `keep` (gone from Git).
+    pub fn retain(&self, keep: impl Fn(&ResourceKey) -> bool) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.retain(|k, _| keep(k));
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -89,12 +103,7 @@ pub async fn dry_run_all(
             let fm = field_manager.to_string();
             async move {
                 let cache_key = DryRunCache::key(d, live_rv);
-                if let Some(hit) = cache
-                    .entries
-                    .lock()
-                    .ok()
-                    .and_then(|e| e.get(&cache_key).cloned())
-                {
+                if let Some(hit) = cache.get(d, &cache_key) {
                     return (d.key.clone(), Ok(hit));
                 }
                 let result = match served.get(&d.key.group, &d.key.kind) {
@@ -112,7 +121,7 @@ pub async fn dry_run_all(
                     }
                 };
                 if let (Ok(v), Ok(mut entries)) = (&result, cache.entries.lock()) {
-                    entries.insert(cache_key, v.clone());
+                    entries.insert(d.key.clone(), (cache_key, Packed::new(v)));
                 }
                 (d.key.clone(), result)
             }

@@ -585,13 +585,23 @@ pub(crate) fn cluster_report(settings: &Settings) -> Result<ClusterReport> {
         if settings.diff_mode == DiffMode::Server {
             set_stage("dry-running the manifests (server mode)");
             let t = Instant::now();
+            let live_by_key: std::collections::HashMap<_, _> =
+                listing.objects.iter().map(|l| (&l.key, l)).collect();
+            let schemas = server_schemas(&desired, live_by_key.values().copied());
             server_mode(
                 &target,
                 &served,
                 &desired,
-                &listing.objects,
+                &live_by_key,
+                &schemas,
                 &mut report,
-                settings,
+                &ServerRun {
+                    field_manager: &settings.field_manager,
+                    concurrency: settings.concurrency,
+                    drift: &settings.drift,
+                },
+                &live::server_diff::DryRunCache::default(),
+                None,
             )
             .await;
             timings.push(("server dry runs", t.elapsed()));
@@ -712,53 +722,73 @@ pub(crate) fn with_hint(e: cluster::ClusterError) -> anyhow::Error {
 }
 
 /// Replaces local verdicts with server-mode ones, saying where the two disagree.
-pub(crate) async fn server_mode(
-    target: &cluster::ClusterTarget,
-    served: &cluster::Served,
+/// The CRD schemas server mode compares with: Git's CRDs and the cluster's.
+pub(crate) fn server_schemas<'a>(
     desired: &DesiredSnapshot,
-    live: &[crate::model::LiveObject],
-    report: &mut drift::DriftReport,
-    settings: &Settings,
-) {
-    use crate::model::DriftStatus;
-    let live_by_key: std::collections::HashMap<_, _> = live.iter().map(|l| (&l.key, l)).collect();
-    // Every manifest is dry-run: those with a live object as an update, the missing ones as
-    // a create ("will it succeed?").
-    let missing: std::collections::HashSet<&crate::model::ResourceKey> = report
-        .entries
-        .iter()
-        .filter(|e| e.status == DriftStatus::Missing)
-        .map(|e| &e.key)
-        .collect();
-    let comparable: Vec<(&crate::model::DesiredObject, String)> = desired
-        .objects
-        .iter()
-        .filter_map(|d| match live_by_key.get(&d.key) {
-            Some(l) => Some((d, l.resource_version())),
-            None if missing.contains(&d.key) => Some((d, String::new())),
-            None => None,
-        })
-        .collect();
+    live: impl Iterator<Item = &'a crate::model::LiveObject>,
+) -> drift::CrdSchemas {
     let live_crds: Vec<(&crate::model::ResourceKey, serde_json::Value)> = live
-        .iter()
         .filter(|l| l.key.kind == "CustomResourceDefinition")
         .map(|l| (&l.key, l.value()))
         .collect();
-    let schemas = drift::CrdSchemas::of(
+    drift::CrdSchemas::of(
         desired
             .objects
             .iter()
             .map(|d| (&d.key, &*d.object))
             .chain(live_crds.iter().map(|(k, v)| (*k, v))),
-    );
-    let cache = live::server_diff::DryRunCache::default();
+    )
+}
+
+/// What server mode needs besides the cluster: how to dry-run and compare.
+pub(crate) struct ServerRun<'a> {
+    pub field_manager: &'a str,
+    pub concurrency: usize,
+    pub drift: &'a drift::DriftOptions,
+}
+
+/// The dry runs' verdicts over a report made locally (`only`: those keys alone, after a watch
+/// event); each entry the server decided says so (`by_server`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn server_mode(
+    target: &cluster::ClusterTarget,
+    served: &cluster::Served,
+    desired: &DesiredSnapshot,
+    live_by_key: &std::collections::HashMap<&crate::model::ResourceKey, &crate::model::LiveObject>,
+    schemas: &drift::CrdSchemas,
+    report: &mut drift::DriftReport,
+    run: &ServerRun<'_>,
+    cache: &live::server_diff::DryRunCache,
+    only: Option<&[crate::model::ResourceKey]>,
+) {
+    use crate::model::DriftStatus;
+    let wanted = |k: &crate::model::ResourceKey| only.is_none_or(|o| o.binary_search(k).is_ok());
+    // Every manifest is dry-run: those with a live object as an update, the missing ones as
+    // a create ("will it succeed?").
+    let missing: std::collections::HashSet<&crate::model::ResourceKey> = report
+        .entries
+        .iter()
+        .filter(|e| e.status == DriftStatus::Missing && wanted(&e.key))
+        .map(|e| &e.key)
+        .collect();
+    let git: std::collections::HashMap<&crate::model::ResourceKey, &crate::model::DesiredObject> =
+        desired.objects.iter().map(|d| (&d.key, d)).collect();
+    let comparable: Vec<(&crate::model::DesiredObject, String)> = git
+        .values()
+        .filter(|d| wanted(&d.key))
+        .filter_map(|d| match live_by_key.get(&d.key) {
+            Some(l) => Some((*d, l.resource_version())),
+            None if missing.contains(&d.key) => Some((*d, String::new())),
+            None => None,
+        })
+        .collect();
     let results = live::server_diff::dry_run_all(
         target,
         served,
         &comparable,
-        &settings.field_manager,
-        settings.concurrency,
-        &cache,
+        run.field_manager,
+        run.concurrency,
+        cache,
     )
     .await;
     for e in &mut report.entries {
@@ -780,18 +810,20 @@ pub(crate) async fn server_mode(
                     e.status = DriftStatus::Refused;
                     e.reason = Some(format!("the API server refuses it: {}", why.message));
                     e.fields.clear();
+                    e.by_server = true;
                 } else {
                     e.reason = Some(format!("server dry run failed: {}", why.message));
                 }
                 continue;
             }
         };
+        e.by_server = true;
         let Some(l) = live_by_key.get(&e.key) else {
             // A create the server would take: still missing.
             continue;
         };
-        let mut fields = drift::compare_server(&e.key, obj, l, &schemas, &settings.drift);
-        if let Some(git) = desired.objects.iter().find(|d| d.key == e.key) {
+        let mut fields = drift::compare_server(&e.key, obj, l, schemas, run.drift);
+        if let Some(git) = git.get(&e.key) {
             drift::attribution::attribute_server(&mut fields, &git.object, &e.fields);
         }
         let server_status = if fields.is_empty() {

@@ -97,6 +97,9 @@ pub fn run(
     opts: ExplorerOptions,
     carried: Option<AppState>,
 ) -> Result<(Ending, AppState)> {
+    if settings.diff_mode == crate::cli::DiffMode::Server && settings.live_file.is_some() {
+        anyhow::bail!("--diff-mode server needs a cluster; it is not available with --live-file");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -162,6 +165,7 @@ async fn explore_from(
         server,
         repo,
         revision: Default::default(),
+        server_mode: settings.diff_mode == crate::cli::DiffMode::Server,
     };
     let fresh = carried.is_none();
     let mut state = match carried {

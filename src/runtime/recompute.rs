@@ -30,6 +30,18 @@ pub enum RecomputeInput {
     File(Vec<LiveObject>, SystemTime),
     /// The cluster cannot be reached: every row is unknown for this reason.
     Unreachable(String),
+    /// Server mode (`--diff-mode server`): where to ask for dry runs.
+    Server(ServerSide),
+}
+
+/// What the recompute thread needs to ask the API server for dry runs (server mode).
+pub struct ServerSide {
+    pub target: crate::live::cluster::ClusterTarget,
+    pub served: Arc<crate::live::cluster::Served>,
+    /// The runtime the cluster task runs on; the recompute thread waits on it.
+    pub handle: tokio::runtime::Handle,
+    pub field_manager: String,
+    pub concurrency: usize,
 }
 
 /// Where the recompute thread publishes what others need: the desired snapshot in use (rescoped to
@@ -66,6 +78,10 @@ struct Engine {
     history: Option<crate::desired::history::History>,
     /// The kinds last written to the kinds cache.
     cached_kinds: Option<BTreeSet<(String, String)>>,
+    /// Server mode: the cluster to dry-run against, and the results by (manifest, live
+    /// resourceVersion), so that only what changed is asked again.
+    server: Option<ServerSide>,
+    dry_runs: crate::live::server_diff::DryRunCache,
 }
 
 /// How often a report is made while the first lists are still coming in.
@@ -91,6 +107,8 @@ pub fn run(
         started: SystemTime::now(),
         history: None,
         cached_kinds: None,
+        server: None,
+        dry_runs: Default::default(),
     };
     // Work put off while the first lists come in (see PARTIAL_EVERY).
     let mut full = false;
@@ -170,6 +188,10 @@ pub fn run(
                 }
                 RecomputeInput::Unreachable(why) => {
                     engine.live = Live::Unreachable(why);
+                    full = true;
+                }
+                RecomputeInput::Server(s) => {
+                    engine.server = Some(s);
                     full = true;
                 }
             }
@@ -471,6 +493,7 @@ impl Engine {
                     &self.coverage,
                     &self.opts,
                 ) {
+                    self.server_verdicts(&d, Some(&keys));
                     return Recomputed::Keys(keys);
                 }
             }
@@ -483,7 +506,47 @@ impl Engine {
             &self.coverage,
             &self.opts,
         ));
+        if self.server.is_some() {
+            let in_git: std::collections::HashSet<&ResourceKey> =
+                d.objects.iter().map(|o| &o.key).collect();
+            self.dry_runs.retain(|k| in_git.contains(k));
+        }
+        self.server_verdicts(&d, None);
         Recomputed::All
+    }
+
+    /// Server mode: the dry runs' verdicts replace the local ones (of `only`, after a watch
+    /// event; rows of kinds not listed yet are unknown and wait). The recompute waits for
+    /// them, so that no report shows a local verdict where the server could answer (and each
+    /// entry says which it is).
+    fn server_verdicts(&mut self, d: &DesiredSnapshot, only: Option<&[ResourceKey]>) {
+        let (Some(server), Some(report)) = (&self.server, &mut self.report) else {
+            return;
+        };
+        let live_by_key: HashMap<&ResourceKey, &LiveObject> = match only {
+            None => self.objects.iter().map(|(k, o)| (k, &**o)).collect(),
+            Some(keys) => keys
+                .iter()
+                .filter_map(|k| self.objects.get_key_value(k))
+                .map(|(k, o)| (k, &**o))
+                .collect(),
+        };
+        let schemas = super::diff_cmd::server_schemas(d, self.objects.values().map(|o| &**o));
+        server.handle.block_on(super::diff_cmd::server_mode(
+            &server.target,
+            &server.served,
+            d,
+            &live_by_key,
+            &schemas,
+            report,
+            &super::diff_cmd::ServerRun {
+                field_manager: &server.field_manager,
+                concurrency: server.concurrency,
+                drift: &self.opts,
+            },
+            &self.dry_runs,
+            only,
+        ));
     }
 
     /// Attaches, within a short budget, the commits that last changed the drifted fields;

@@ -319,6 +319,15 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
         .map(|(g, k, n)| ((g.to_string(), k.to_string()), n))
         .collect();
     let _ = engine.send(RecomputeInput::Served(scopes));
+    if settings.diff_mode == crate::cli::DiffMode::Server {
+        let _ = engine.send(RecomputeInput::Server(super::recompute::ServerSide {
+            target: target.clone(),
+            served: Arc::clone(&served),
+            handle: tokio::runtime::Handle::current(),
+            field_manager: settings.field_manager.clone(),
+            concurrency: settings.concurrency,
+        }));
+    }
     let user = live::kubeconfig::context_user(settings.kubeconfig.as_deref(), &target.context)
         .unwrap_or_default();
     let syncer = Syncer::new(

@@ -142,6 +142,14 @@ fn counts_spans(summary: &Summary, theme: &Theme, all: bool) -> Vec<Span<'static
     spans
 }
 
+/// Whether a status is a comparison's verdict (which server mode makes with a dry run).
+fn has_verdict(s: DriftStatus) -> bool {
+    matches!(
+        s,
+        DriftStatus::Synced | DriftStatus::OutOfSync | DriftStatus::Missing | DriftStatus::Refused
+    )
+}
+
 fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
     let sep = || Span::styled(" │ ", theme.dim());
     let mut line1 = Vec::new();
@@ -153,6 +161,10 @@ fn draw_status(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         format!("{} {}", theme.cluster_glyph(), state.header.context),
         Style::default().add_modifier(Modifier::BOLD),
     ));
+    if state.header.server_mode {
+        line1.push(sep());
+        line1.push(Span::styled("server mode", theme.accent()));
+    }
     line1.push(sep());
     line1.push(live_text(state, theme, area.width >= 100));
     line1.push(sep());
@@ -422,6 +434,10 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                 {
                     spans.push(Span::styled(format!("  {cause}"), theme.dim()));
                 }
+                // In server mode a verdict the server did not make says so on its row.
+                if state.header.server_mode && has_verdict(e.status) && !e.by_server {
+                    spans.push(Span::styled("  (local verdict)", theme.warn()));
+                }
             }
         }
         let mut line = Line::from(spans);
@@ -479,6 +495,16 @@ fn draw_detail(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect, b
             ),
             Span::styled(format!("  {}", e.status), theme.status(e.status)),
         ]));
+        if state.header.server_mode && has_verdict(e.status) {
+            lines.push(Line::from(Span::styled(
+                if e.by_server {
+                    "verdict: the API server's dry run (server mode)"
+                } else {
+                    "verdict: compared here (local mode): no dry run answered"
+                },
+                theme.dim(),
+            )));
+        }
         let ns = if e.key.namespace.is_empty() {
             "(cluster-scoped)".to_string()
         } else {
