@@ -9,6 +9,9 @@
 # its section changes.
 #
 #   benches/fleet.sh [TARGETS] [RESOURCES] [RUNS]
+#
+# BASE=path/to/kdrift runs an earlier build the same way, alternating with this one, for a
+# baseline in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=${1:-20}
@@ -50,16 +53,21 @@ PY
 all=()
 for i in $(seq "$targets"); do all+=(--target "t$i=sim$i"); done
 common=(--repo "$work/fx/repo" --kubeconfig "$work/kubeconfig" -l app.kubernetes.io/part-of=fixture diff --no-pager)
-measure() { # label, args...
-  local label=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/time" "$bin" "${common[@]}" "$@" >"$work/out" 2>"$work/err" || true
+builds=(new)
+[ -n "${BASE:-}" ] && builds+=(base)
+bin_of() { if [ "$1" = base ]; then echo "$BASE"; else echo "$bin"; fi; }
+measure() { # build, label, args...
+  local b=$1 label=$2; shift 2
+  /usr/bin/time -f "%e %M" -o "$work/time" "$(bin_of "$b")" "${common[@]}" "$@" >"$work/out" 2>"$work/err" || true
   read -r secs kb < <(tail -n1 "$work/time")
-  echo "$label $secs $kb" >>"$work/results"
+  echo "$b-$label $secs $kb" >>"$work/results"
 }
-measure warm --target t1=sim1   # discovery caches warmed
+measure new warm --target t1=sim1   # discovery caches warmed
 for r in $(seq "$runs"); do
-  measure one --target t1=sim1
-  measure fleet "${all[@]}"
+  for b in "${builds[@]}"; do
+    measure "$b" one --target t1=sim1
+    measure "$b" fleet "${all[@]}"
+  done
 done
 grep -q "fleet: $targets targets" "$work/out" || { echo "the fleet report is incomplete:"; tail -30 "$work/out"; exit 2; }
 python3 - "$work/results" "$targets" "$resources" <<'PY'
@@ -67,19 +75,21 @@ import sys, statistics
 rows = {}
 for line in open(sys.argv[1]):
     label, secs, kb = line.split()
-    if label != "warm":
+    if not label.endswith("warm"):
         rows.setdefault(label, []).append((float(secs), int(kb)))
-print(f"{sys.argv[2]} targets of {sys.argv[3]} resources (kdrift sim each), medians of {len(rows['fleet'])}:")
-for label, what in (("one", "one target alone (baseline)"), ("fleet", f"all {sys.argv[2]} targets")):
-    v = rows[label]
-    print(f"  {what:<28} {statistics.median(s for s, _ in v) * 1000:7.0f} ms   peak RSS {statistics.median(k for _, k in v) / 1024:6.0f} MB")
+print(f"{sys.argv[2]} targets of {sys.argv[3]} resources (kdrift sim each), medians of {len(rows['new-fleet'])}:")
+for build in ("new", "base"):
+    for label, what in (("one", "one target alone"), ("fleet", f"all {sys.argv[2]} targets")):
+        v = rows.get(f"{build}-{label}")
+        if v:
+            print(f"  {build:<4} {what:<22} {statistics.median(s for s, _ in v) * 1000:7.0f} ms   peak RSS {statistics.median(k for _, k in v) / 1024:6.0f} MB")
 PY
 # The explorer's matrix: until no cell waits for a verdict (░) and rows show.
 if command -v tmux >/dev/null; then
-  for r in $(seq "$runs"); do
-    sock="kdrift-fleet-bench-$$-$r"
+  for r in $(seq "$runs"); do for b in "${builds[@]}"; do
+    sock="kdrift-fleet-bench-$$-$r-$b"
     tmux -L "$sock" -f /dev/null new-session -d -s b -x 200 -y 60 \
-      "$bin --repo $work/fx/repo --kubeconfig $work/kubeconfig -l app.kubernetes.io/part-of=fixture ${all[*]}"
+      "$(bin_of "$b") --repo $work/fx/repo --kubeconfig $work/kubeconfig -l app.kubernetes.io/part-of=fixture ${all[*]}"
     start=$(date +%s%N)
     shown=
     for _ in $(seq 600); do
@@ -93,17 +103,19 @@ if command -v tmux >/dev/null; then
     done
     pid=$(pgrep -n -f "$work/kubeconfig -l" || true)
     rss=$( [ -n "$pid" ] && awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status" 2>/dev/null || echo "?")
-    echo "matrix ${shown:-timeout} ${rss}" >>"$work/matrix"
+    echo "$b ${shown:-timeout} ${rss}" >>"$work/matrix"
     tmux -L "$sock" kill-server 2>/dev/null || true
-  done
+  done; done
   python3 - "$work/matrix" "$targets" <<'PY'
 import sys, statistics
-times, rss = [], []
+runs = {}
 for line in open(sys.argv[1]):
-    _, t, m = line.split()
+    b, t, m = line.split()
+    times, rss = runs.setdefault(b, ([], []))
     if t != "timeout": times.append(int(t))
     if m.isdigit(): rss.append(int(m))
-print(f"  explorer: first complete matrix of {sys.argv[2]} targets  median {statistics.median(times) if times else 'timeout'} ms   resident {statistics.median(rss) if rss else '?'} MB   (n={len(times)})")
+for b, (times, rss) in runs.items():
+    print(f"  {b:<4} explorer: first complete matrix of {sys.argv[2]} targets  median {statistics.median(times) if times else 'timeout'} ms   resident {statistics.median(rss) if rss else '?'} MB   (n={len(times)})")
 PY
 fi
 # One cluster down: its section says so; the others are what they were.

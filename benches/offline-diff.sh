@@ -6,6 +6,8 @@
 #
 # FIXTURE_TOOL=path/to/gen-fixture uses another generator with the same output format
 # (e.g. the reference one); by default the project's own `kdrift fixture` is used.
+# Each run's peak memory (/usr/bin/time) is reported too; BASE=path/to/kdrift runs an earlier
+# build after each run, for a baseline of time and memory in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resources=${1:-10000}
@@ -21,9 +23,23 @@ else
 fi
 echo "fixture: $resources resources, $(du -sh "$work/fx/repo" | cut -f1) of manifests, $(du -h "$work/fx/live.json" | cut -f1) of live JSON"
 for i in $(seq "$runs"); do
-  "$bin" diff --repo "$work/fx/repo" --live-file "$work/fx/live.json" \
+  /usr/bin/time -f "new %e %M" -a -o "$work/peaks.txt" "$bin" diff --repo "$work/fx/repo" --live-file "$work/fx/live.json" \
     -l app.kubernetes.io/part-of=fixture -o json --timings >"$work/report.json" 2>>"$work/timings.txt" || true
+  if [ -n "${BASE:-}" ]; then
+    /usr/bin/time -f "base %e %M" -a -o "$work/peaks.txt" "$BASE" diff --repo "$work/fx/repo" --live-file "$work/fx/live.json" \
+      -l app.kubernetes.io/part-of=fixture -o json >/dev/null 2>&1 || true
+  fi
 done
+python3 - "$work/peaks.txt" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    parts = line.split()
+    if len(parts) == 3 and parts[0] in ("new", "base"):
+        runs.setdefault(parts[0], []).append((float(parts[1]), int(parts[2])))
+for b, v in runs.items():
+    print(f"{b:<5} whole run median {statistics.median(t for t, _ in v) * 1000:7.0f} ms   peak RSS median {statistics.median(k for _, k in v) / 1024:5.0f} MB   (n={len(v)})")
+PY
 python3 - "$work/timings.txt" "$runs" <<'PY'
 import re, statistics, sys
 stages = {}

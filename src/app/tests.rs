@@ -193,6 +193,7 @@ fn unloaded_at(w: u16, h: u16, repo: &str) -> AppState {
         server: "https://127.0.0.1:6443".into(),
         repo: repo.into(),
         revision: RevisionInfo::default(),
+        server_mode: false,
     };
     let mut s = AppState::new(
         crate::config::default_keymap(),
@@ -1254,6 +1255,7 @@ fn a_restart_keeps_the_view_and_shows_nothing_of_the_old_cluster() {
         server: "https://prod".into(),
         repo: "/src/gitops".into(),
         revision: RevisionInfo::default(),
+        server_mode: false,
     });
     assert!(!s.loaded && s.rows.is_empty() && s.marks.is_empty());
     assert_eq!(s.filter, Filter::Drifted);

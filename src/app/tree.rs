@@ -279,13 +279,15 @@ pub fn patch_rows(
             at.insert(r.id.as_str(), i);
         }
     }
-    let mut updates: Vec<(
+    // (group row, status before and now, health before and now)
+    type Update = (
         usize,
         DriftStatus,
         DriftStatus,
         Option<HealthStatus>,
         Option<HealthStatus>,
-    )> = Vec::new();
+    );
+    let mut updates: Vec<Update> = Vec::new();
     for (i, before) in old {
         let Some(now) = report.entries.get(*i) else {
             return false;

@@ -19,18 +19,21 @@ use std::sync::Mutex;
 /// packed: an hour of changes does not grow it, and 10,000 results are not 10,000 trees.
 #[derive(Default)]
 pub struct DryRunCache {
-    entries: Mutex<HashMap<ResourceKey, ((u64, String), Packed)>>,
+    entries: Mutex<HashMap<ResourceKey, (CacheKey, Packed)>>,
 }
 
+/// (manifest hash, live resourceVersion).
+type CacheKey = (u64, String);
+
 impl DryRunCache {
-    fn key(d: &DesiredObject, live_rv: &str) -> (u64, String) {
+    fn key(d: &DesiredObject, live_rv: &str) -> CacheKey {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         d.key.hash(&mut h);
         d.object.to_string().hash(&mut h);
         (h.finish(), live_rv.to_string())
     }
 
-    fn get(&self, d: &DesiredObject, key: &(u64, String)) -> Option<Value> {
+    fn get(&self, d: &DesiredObject, key: &CacheKey) -> Option<Value> {
         let entries = self.entries.lock().ok()?;
         let (k, v) = entries.get(&d.key)?;
         (k == key).then(|| v.value())

@@ -76,6 +76,10 @@ struct JsonResource<'a> {
     /// How the live object is doing: `{status, reason, message}` (absent without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     health: Option<&'a crate::drift::health::Health>,
+    /// `server` when the API server's dry run made the verdict (server mode); absent when
+    /// kdrift compared the objects itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<&'static str>,
     fields: Vec<JsonField<'a>>,
 }
 
@@ -110,6 +114,7 @@ fn json_report<'a>(report: &'a DriftReport, ctx: &'a ReportContext) -> JsonRepor
                 line: e.source.as_ref().and_then(|s| s.line),
                 reason: e.reason.as_deref(),
                 health: e.health.as_ref(),
+                verdict: e.by_server.then_some("server"),
                 fields: e
                     .fields
                     .iter()
