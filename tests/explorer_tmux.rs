@@ -395,3 +395,86 @@ fn explorer_in_server_mode_follows_kubectl_with_dry_runs() {
     t.send(&["q"]);
     t.wait_for("the exit", secs(5), |s| s.contains("EXITED 0"));
 }
+
+/// The same on the suite's real kube-apiserver: the dry runs are the real server's.
+#[test]
+fn explorer_in_server_mode_on_the_real_server() {
+    let Some(real) = support::real_server() else {
+        return;
+    };
+    let Some(bin) = kubectl() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let kubectl = support::Kubectl {
+        bin,
+        kubeconfig: real.kubeconfig.clone(),
+        cache: dir.path().join("kcache"),
+    };
+    let ns = support::unique_name("srvmode");
+    let repo = support::TestRepo::new();
+    repo.write(
+        "app/ns.yaml",
+        &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
+    );
+    repo.write(
+        "app/settings.yaml",
+        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\n  labels:\n    team: {ns}\ndata:\n  level: info\n"),
+    );
+    repo.commit("app");
+    let out = support::kdrift_cmd(repo.path())
+        .args(["sync", "--yes", "--kubeconfig"])
+        .arg(&real.kubeconfig)
+        .args([
+            &format!("/Namespace//{ns}"),
+            &format!("/ConfigMap/{ns}/settings"),
+        ])
+        .output()
+        .unwrap();
+    support::assert_exit(&out, 0);
+    let bin = env!("CARGO_BIN_EXE_kdrift");
+    let command = format!(
+        "{bin} --ascii --diff-mode server -n {ns} --kubeconfig {}; echo EXITED $?; sleep 60",
+        real.kubeconfig.display()
+    );
+    let env = [
+        ("HOME", dir.path().display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            dir.path().join("state").display().to_string(),
+        ),
+        ("NO_COLOR", "1".to_string()),
+        ("TERM", "xterm-256color".to_string()),
+    ];
+    let Some(t) = Tmux::start(&command, repo.path(), &env, 80, 24) else {
+        return;
+    };
+    let secs = Duration::from_secs;
+    t.wait_for("the ConfigMap synced in server mode", secs(30), |s| {
+        s.contains("server mode") && s.contains("=h settings")
+    });
+    kubectl.ok(
+        &[
+            "-n",
+            &ns,
+            "patch",
+            "configmap",
+            "settings",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"level":"debug"}}"#,
+        ],
+        None,
+    );
+    t.wait_for("the row out of sync", secs(10), |s| {
+        s.contains("~h settings")
+    });
+    t.send(&["G", "i"]);
+    let (screen, _) = t.wait_for("the detail", secs(5), |s| s.contains("verdict:"));
+    assert!(
+        screen.contains("verdict: the API server's dry run"),
+        "{screen}"
+    );
+    assert!(!screen.contains("(local verdict)"), "{screen}");
+    t.send(&["q"]);
+    t.wait_for("the exit", secs(5), |s| s.contains("EXITED 0"));
+}
