@@ -18,7 +18,7 @@ targets=${1:-20}
 resources=${2:-1000}
 runs=${3:-5}
 cargo build --profile profiling -q
-bin=$PWD/target/profiling/kdrift
+bin=${BIN:-$PWD/target/profiling/kdrift}
 work=$(mktemp -d)
 pids=()
 cleanup() {

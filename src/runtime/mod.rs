@@ -28,6 +28,15 @@ pub const EXIT_CLEAN: u8 = 0;
 pub const EXIT_DRIFT: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
+static ONE_SHOT_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// What the binary does before a one-cluster `kdrift diff` (it tunes its allocator to give
+/// freed memory back at once: a one-shot command's peak memory then follows what it holds;
+/// a fleet's diff, on many threads, keeps the default, which is a quarter faster there).
+pub fn set_one_shot_hook(hook: fn()) {
+    let _ = ONE_SHOT_HOOK.set(hook);
+}
+
 /// Runs the command line; returns the process exit status.
 pub fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
@@ -42,6 +51,9 @@ pub fn run(cli: Cli) -> Result<u8> {
                 return fleet::run_diff(&targets, args);
             }
             let settings = one_target(&cli.global, &config, "")?;
+            if let Some(hook) = ONE_SHOT_HOOK.get() {
+                hook();
+            }
             run_diff(&settings, args)
         }
         Some(Command::Apps(args)) => {
