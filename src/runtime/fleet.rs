@@ -585,6 +585,7 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<FleetEnd> {
             // The matrix opens drifted resources only: synced ones need no objects.
             let mut settings = t.settings.clone();
             settings.drift.drop_synced_objects = true;
+            settings.partial_reports = false;
             let started = super::sources::start(&settings, true);
             columns.push(Column::new(&t.name, &started.context, &started.server));
             refreshers.push((started.git_refresh_tx.clone(), started.live_refresh_tx.clone()));

@@ -93,6 +93,7 @@ pub fn run(
     out: RecomputeOutputs,
     opts: DriftOptions,
     default_namespace: String,
+    partial_reports: bool,
 ) {
     let mut engine = Engine {
         opts,
@@ -219,6 +220,14 @@ pub fn run(
         // every PARTIAL_EVERY: each is a full comparison, and the one that matters is the
         // first complete one, made as soon as the last kind is listed.
         let complete = engine.live_state().is_complete();
+        if !complete
+            && engine.report.is_some()
+            && !partial_reports
+            && matches!(engine.live, Live::Watch(_))
+        {
+            // Only the complete report, made when the last kind is listed.
+            continue;
+        }
         if !complete
             && engine.report.is_some()
             && last_partial.is_some_and(|at| at.elapsed() < PARTIAL_EVERY)

@@ -15,6 +15,10 @@ use std::time::Duration;
 /// Flags and configuration resolved into what the commands need.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Whether the explorer shows reports while the first lists still come in (every 2 s);
+    /// the fleet matrix waits for each target's complete one instead (20 targets comparing
+    /// everything every 2 s would slow each other down).
+    pub partial_reports: bool,
     pub load: LoadOptions,
     pub drift: DriftOptions,
     pub live_file: Option<PathBuf>,
@@ -97,6 +101,7 @@ pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         .map(|d| d.cache_dir().to_path_buf())
         .unwrap_or_else(|| std::env::temp_dir().join("kdrift-cache"));
     Ok(Settings {
+        partial_reports: true,
         load: LoadOptions {
             repo: global.repo.clone(),
             rev: global.rev.clone(),

@@ -653,7 +653,10 @@ pub fn start(settings: &Settings, read_only: bool) -> Started {
     };
     let drift_opts = settings.drift.clone();
     let default_ns = settings.load.default_namespace.clone();
-    std::thread::spawn(move || super::recompute::run(engine_rx, outputs, drift_opts, default_ns));
+    let partial = settings.partial_reports;
+    std::thread::spawn(move || {
+        super::recompute::run(engine_rx, outputs, drift_opts, default_ns, partial)
+    });
     // Charts first render with this cluster's capabilities as the last run discovered them.
     let capabilities: SharedCapabilities = Arc::new(std::sync::Mutex::new(
         settings
