@@ -2,7 +2,8 @@
 //! fixture, real drift report): one frame at 120x40 and at 80x24, a cursor move plus its
 //! frame, a page down plus its frame, and a new report applied (selection kept); and, as
 //! the baseline measured in the same run, one frame of a 100-resource tree. Goal: a frame
-//! under 5 ms. Run with `cargo bench --bench ui`.
+//! under 5 ms. Run with `cargo bench --bench ui`. With `KDRIFT_BENCH_100K=1`, also the keys
+//! at 100,000 resources in 100 namespaces (j, G, a search, f; goal under 50 ms each).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kdrift::app::{self, AppState, Header, LiveState, Look, Msg, ReportBody, ReportUpdate};
@@ -135,6 +136,55 @@ fn bench(c: &mut Criterion) {
                 .draw(|f| kdrift::ui::draw(f, black_box(&small_state)))
                 .unwrap();
         })
+    });
+    group.finish();
+    if std::env::var_os("KDRIFT_BENCH_100K").is_some() {
+        keys_at_100k(c);
+    }
+}
+
+/// The keys at 100,000 resources in 100 namespaces, each with its frame at 200x50.
+fn keys_at_100k(c: &mut Criterion) {
+    let huge = common::objects_in(100_000, 100);
+    let report = drift::build_report(&huge.desired, &[], &huge.live, &huge.opts);
+    drop(huge);
+    let mut s = state(report, 200, 50);
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    let mut group = c.benchmark_group("explorer-keys-100k");
+    group.sample_size(10);
+    let mut press = |s: &mut AppState, keys: &[Key]| {
+        for k in keys {
+            app::update(s, Msg::Key(*k));
+        }
+        terminal.draw(|f| kdrift::ui::draw(f, s)).unwrap();
+    };
+    group.bench_function("j + frame, 100k resources", |b| {
+        b.iter(|| press(&mut s, &[Key::Char('j')]))
+    });
+    let mut top = false;
+    group.bench_function("G (or gg) + frame, 100k resources", |b| {
+        b.iter(|| {
+            top = !top;
+            if top {
+                press(&mut s, &[Key::Char('g'), Key::Char('g')])
+            } else {
+                press(&mut s, &[Key::Char('G')])
+            }
+        })
+    });
+    let search: Vec<Key> = std::iter::once(Key::Char('/'))
+        .chain("app-09999".chars().map(Key::Char))
+        .chain([Key::Enter, Key::Esc])
+        .collect();
+    group.bench_function("/ app-09999 Enter Esc (12 keys, each drawn), 100k resources", |b| {
+        b.iter(|| {
+            for k in &search {
+                press(&mut s, std::slice::from_ref(k));
+            }
+        })
+    });
+    group.bench_function("f (next filter) + frame, 100k resources", |b| {
+        b.iter(|| press(&mut s, &[Key::Char('f')]))
     });
     group.finish();
 }

@@ -48,26 +48,41 @@ fn kubectl_patch(
     );
 }
 
+/// The explorer's environment in tmux: a home and a state folder in `dir`, plain text, and
+/// the kubeconfig where given.
+fn plain_env(
+    dir: &std::path::Path,
+    kubeconfig: Option<&std::path::Path>,
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("HOME", dir.display().to_string()),
+        ("XDG_STATE_HOME", dir.join("state").display().to_string()),
+        ("NO_COLOR", "1".to_string()),
+        ("TERM", "xterm-256color".to_string()),
+    ];
+    if let Some(kc) = kubeconfig {
+        env.push(("KUBECONFIG", kc.display().to_string()));
+    }
+    env
+}
+
+/// A 300-resource fixture in `dir`, its live objects in a `kdrift sim`: (repository,
+/// kubeconfig, the sim).
+fn fixture_on_sim(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, SimProcess) {
+    let fx = support::fixture(dir, 300, 3, 7);
+    let kc = dir.join("kubeconfig");
+    let sim = SimProcess::start(&fx.join("live.json"), &kc);
+    (fx.join("repo"), kc, sim)
+}
+
 #[test]
 fn explorer_follows_kubectl_and_git_and_syncs() {
     let Some(kubectl) = kubectl() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let fx = support::fixture(dir.path(), 300, 3, 7);
-    let repo = fx.join("repo");
-    let kc = dir.path().join("kubeconfig");
-    let _sim = SimProcess::start(&fx.join("live.json"), &kc);
+    let (repo, kc, _sim) = fixture_on_sim(dir.path());
     let bin = env!("CARGO_BIN_EXE_kdrift");
     let command = format!("{bin} --ascii; echo EXITED $?; stty -a; sleep 60");
-    let env = [
-        ("KUBECONFIG", kc.display().to_string()),
-        ("HOME", dir.path().display().to_string()),
-        (
-            "XDG_STATE_HOME",
-            dir.path().join("state").display().to_string(),
-        ),
-        ("NO_COLOR", "1".to_string()),
-        ("TERM", "xterm-256color".to_string()),
-    ];
+    let env = plain_env(dir.path(), Some(&kc));
     let Some(t) = Tmux::start(&command, &repo, &env, 120, 40) else {
         return;
     };
@@ -334,22 +349,10 @@ fn nothing_to_watch_is_waited_on_not_restarted() {
 fn explorer_in_server_mode_follows_kubectl_with_dry_runs() {
     let Some(kubectl) = kubectl() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let fx = support::fixture(dir.path(), 300, 3, 7);
-    let repo = fx.join("repo");
-    let kc = dir.path().join("kubeconfig");
-    let _sim = SimProcess::start(&fx.join("live.json"), &kc);
+    let (repo, kc, _sim) = fixture_on_sim(dir.path());
     let bin = env!("CARGO_BIN_EXE_kdrift");
     let command = format!("{bin} --ascii --diff-mode server; echo EXITED $?; sleep 60");
-    let env = [
-        ("KUBECONFIG", kc.display().to_string()),
-        ("HOME", dir.path().display().to_string()),
-        (
-            "XDG_STATE_HOME",
-            dir.path().join("state").display().to_string(),
-        ),
-        ("NO_COLOR", "1".to_string()),
-        ("TERM", "xterm-256color".to_string()),
-    ];
+    let env = plain_env(dir.path(), Some(&kc));
     let Some(t) = Tmux::start(&command, &repo, &env, 80, 24) else {
         return;
     };
@@ -435,15 +438,7 @@ fn explorer_in_server_mode_on_the_real_server() {
         "{bin} --ascii --diff-mode server -n {ns} --kubeconfig {}; echo EXITED $?; sleep 60",
         real.kubeconfig.display()
     );
-    let env = [
-        ("HOME", dir.path().display().to_string()),
-        (
-            "XDG_STATE_HOME",
-            dir.path().join("state").display().to_string(),
-        ),
-        ("NO_COLOR", "1".to_string()),
-        ("TERM", "xterm-256color".to_string()),
-    ];
+    let env = plain_env(dir.path(), None);
     let Some(t) = Tmux::start(&command, repo.path(), &env, 80, 24) else {
         return;
     };

@@ -29,7 +29,12 @@ pub struct Objects {
 }
 
 pub fn objects(n: usize) -> Objects {
-    let fx = kdrift::fixture::generate(n, 10, 1);
+    objects_in(n, 10)
+}
+
+/// `n` resources of the fixture in `namespaces` namespaces.
+pub fn objects_in(n: usize, namespaces: usize) -> Objects {
+    let fx = kdrift::fixture::generate(n, namespaces, 1);
     let desired: Vec<DesiredObject> = fx
         .files
         .iter()
