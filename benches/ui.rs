@@ -176,13 +176,16 @@ fn keys_at_100k(c: &mut Criterion) {
         .chain("app-09999".chars().map(Key::Char))
         .chain([Key::Enter, Key::Esc])
         .collect();
-    group.bench_function("/ app-09999 Enter Esc (12 keys, each drawn), 100k resources", |b| {
-        b.iter(|| {
-            for k in &search {
-                press(&mut s, std::slice::from_ref(k));
-            }
-        })
-    });
+    group.bench_function(
+        "/ app-09999 Enter Esc (12 keys, each drawn), 100k resources",
+        |b| {
+            b.iter(|| {
+                for k in &search {
+                    press(&mut s, std::slice::from_ref(k));
+                }
+            })
+        },
+    );
     group.bench_function("f (next filter) + frame, 100k resources", |b| {
         b.iter(|| press(&mut s, &[Key::Char('f')]))
     });

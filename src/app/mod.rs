@@ -629,7 +629,10 @@ impl AppState {
         if query.trim().is_empty() {
             return;
         }
-        let all = self.rows_for(self.filter, &HashSet::new());
+        // Every row the filter admits, in order: the rows shown when nothing is folded.
+        let unfolded =
+            (!self.collapsed.is_empty()).then(|| self.rows_for(self.filter, &HashSet::new()));
+        let all = unfolded.as_deref().unwrap_or(&self.rows);
         let order: Vec<usize> = all
             .iter()
             .filter_map(|r| match r.kind {
@@ -675,10 +678,13 @@ impl AppState {
                 }
                 let entry = &self.report.entries[i];
                 let id = tree::resource_id(&entry.key);
+                let mut unfolded = false;
                 for g in tree::ancestors(entry, self.grouping) {
-                    self.collapsed.remove(&g);
+                    unfolded |= self.collapsed.remove(&g);
                 }
-                self.rebuild();
+                if unfolded {
+                    self.rebuild();
+                }
                 self.select_id(&id);
             }
             None => self.toast = Some((format!("no match for {query:?}"), self.now)),

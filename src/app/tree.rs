@@ -404,16 +404,26 @@ pub fn ancestors(entry: &DriftEntry, grouping: Grouping) -> [String; 2] {
 /// Whether an entry matches a search query: every word of the query appears in its kind,
 /// namespace or name (case-insensitive).
 pub fn matches(entry: &DriftEntry, query: &str) -> bool {
-    let q = query.trim().to_lowercase();
+    let q = query.trim();
     if q.is_empty() {
         return false;
     }
-    let hay = format!(
-        "{} {} {} {}",
-        entry.key.kind, entry.key.namespace, entry.key.name, entry.key.group
-    )
-    .to_lowercase();
-    q.split_whitespace().all(|w| hay.contains(w))
+    let k = &entry.key;
+    let fields = [&k.kind, &k.namespace, &k.name, &k.group];
+    // A word has no space: it matches within one field, ignoring case. Without allocating
+    // for ASCII (every row is asked while typing a search at 100,000 resources).
+    q.split_whitespace().all(|w| {
+        fields.iter().any(|f| {
+            if w.is_ascii() && f.is_ascii() {
+                f.len() >= w.len()
+                    && f.as_bytes()
+                        .windows(w.len())
+                        .any(|part| part.eq_ignore_ascii_case(w.as_bytes()))
+            } else {
+                f.to_lowercase().contains(&w.to_lowercase())
+            }
+        })
+    })
 }
 
 #[cfg(test)]
