@@ -747,8 +747,8 @@ pub(crate) struct ServerRun<'a> {
     pub drift: &'a drift::DriftOptions,
 }
 
-/// The dry runs' verdicts over a report made locally (`only`: those keys alone, after a watch
-/// event); each entry the server decided says so (`by_server`).
+/// The dry runs' verdicts over a report made locally (`only`: those keys alone, sorted, after
+/// a watch event); each entry the server decided says so (`by_server`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn server_mode(
     target: &cluster::ClusterTarget,
