@@ -18,6 +18,7 @@ use crate::keymap::{Action, Key, KeyMap, KeyMode, Resolution};
 use crate::model::{DriftStatus, ResourceKey};
 use diffview::DiffDoc;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tree::{Filter, Grouping, Row, RowKind};
 
@@ -293,7 +294,26 @@ pub struct AppState {
     /// Open the sync preview of the marks once the first complete report is in (a sync the
     /// fleet matrix asked for).
     pub sync_on_load: bool,
+    /// Counts the changes to `report`.
+    report_generation: u64,
+    /// Counts the changes to the report's shape: its keys, and the apps and files of its
+    /// entries (what rows are grouped by, and searched for). A watch event changes statuses
+    /// and objects, seldom the shape.
+    shape_generation: u64,
+    /// The rows' layout of the report (shape, entries, grouping, namespace): built
+    /// again only when one of those changed.
+    layout: Option<(LayoutKey, Arc<tree::Layout>)>,
+    /// The last count of matches, by what it counted (query, filter, namespace, report
+    /// generation): every frame shows it, and counting reads every entry.
+    matched: std::cell::RefCell<Option<(MatchKey, usize)>>,
+    /// The report's searched text, by the report's (shape, entries).
+    search_text: std::cell::RefCell<Option<(ShapeKey, Arc<tree::SearchText>)>>,
 }
+
+type MatchKey = (String, Filter, Option<String>, u64, usize);
+type ShapeKey = (u64, usize);
+
+type LayoutKey = (u64, usize, Grouping, Option<String>);
 
 /// The Events of one resource, newest first, as the runtime last read them.
 #[derive(Debug, Clone, PartialEq)]
@@ -366,6 +386,11 @@ impl AppState {
             can_switch: false,
             history_since: HashMap::new(),
             sync_on_load: false,
+            report_generation: 0,
+            shape_generation: 0,
+            layout: None,
+            matched: Default::default(),
+            search_text: Default::default(),
         }
     }
 
@@ -377,6 +402,8 @@ impl AppState {
         self.header = header;
         self.live = LiveState::Connecting;
         self.report = DriftReport::default();
+        self.report_generation += 1;
+        self.shape_generation += 1;
         self.loaded = false;
         self.rows.clear();
         self.selected = 0;
@@ -402,14 +429,32 @@ impl AppState {
     }
 
     /// The tree's rows under a filter, within the `:ns` namespace when one is chosen.
-    fn rows_for(&self, filter: Filter, collapsed: &HashSet<String>) -> Vec<Row> {
-        tree::build_rows_in(
-            &self.report,
+    fn rows_for(&mut self, filter: Filter, collapsed: &HashSet<String>) -> Vec<Row> {
+        self.layout()
+            .rows(&self.report, self.grouping, filter, collapsed)
+    }
+
+    /// The layout of the report's rows under the grouping and namespace, built again only
+    /// when one of them changed.
+    fn layout(&mut self) -> Arc<tree::Layout> {
+        let key = (
+            self.shape_generation,
+            self.report.entries.len(),
             self.grouping,
-            filter,
-            self.namespace.as_deref(),
-            collapsed,
-        )
+            self.namespace.clone(),
+        );
+        match &self.layout {
+            Some((k, layout)) if *k == key => layout.clone(),
+            _ => {
+                let layout = Arc::new(tree::Layout::new(
+                    &self.report,
+                    self.grouping,
+                    self.namespace.as_deref(),
+                ));
+                self.layout = Some((key, layout.clone()));
+                layout
+            }
+        }
     }
 
     /// Whether the detail pane shows: as chosen with `i`, else on wide terminals.
@@ -510,7 +555,9 @@ impl AppState {
     pub fn rebuild(&mut self) {
         let selected_id = self.selected_row().map(|r| r.id.clone());
         let screen_pos = self.selected.saturating_sub(self.offset);
-        self.rows = self.rows_for(self.filter, &self.collapsed);
+        let collapsed = std::mem::take(&mut self.collapsed);
+        self.rows = self.rows_for(self.filter, &collapsed);
+        self.collapsed = collapsed;
         if let Some(id) = selected_id {
             let at = self
                 .rows
@@ -528,19 +575,11 @@ impl AppState {
 
     /// The row nearest to the row `id` that is no longer shown (a filter hid it), in the
     /// order of every row: the next one shown after it, else the one before.
-    fn nearest_visible(&self, id: &str) -> Option<usize> {
-        let all = self.rows_for(Filter::All, &HashSet::new());
-        let p = all.iter().position(|r| r.id == id)?;
-        let shown: HashMap<&str, usize> = self
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.as_str(), i))
-            .collect();
-        all[p..]
-            .iter()
-            .chain(all[..p].iter().rev())
-            .find_map(|r| shown.get(r.id.as_str()).copied())
+    fn nearest_visible(&mut self, id: &str) -> Option<usize> {
+        let near = self
+            .layout()
+            .nearest_shown(&self.report, id, self.filter, &self.collapsed)?;
+        self.rows.iter().position(|r| r.id == near)
     }
 
     fn clamp_selection(&mut self) {
@@ -625,43 +664,44 @@ impl AppState {
 
     /// Moves to the next (or previous) resource matching the search, unfolding its groups.
     fn jump_to_match(&mut self, forward: bool, include_current: bool) {
-        let query = self.search.query.clone();
-        if query.trim().is_empty() {
+        let matcher = tree::Matcher::new(&self.search.query);
+        if matcher.is_empty() {
             return;
         }
         // Every row the filter admits, in order: the rows shown when nothing is folded.
-        let unfolded =
-            (!self.collapsed.is_empty()).then(|| self.rows_for(self.filter, &HashSet::new()));
+        let folded = !self.collapsed.is_empty();
+        let unfolded = folded.then(|| self.rows_for(self.filter, &HashSet::new()));
         let all = unfolded.as_deref().unwrap_or(&self.rows);
-        let order: Vec<usize> = all
-            .iter()
-            .filter_map(|r| match r.kind {
-                RowKind::Resource { index } => Some(index),
-                RowKind::Group { .. } => None,
-            })
-            .collect();
-        if order.is_empty() {
-            return;
-        }
-        let current = self.selected_entry().map(|e| e.key.clone());
-        let start = current
-            .as_ref()
-            .and_then(|k| order.iter().position(|&i| self.report.entries[i].key == *k));
-        let n = order.len();
-        let candidates: Vec<usize> = match (start, forward) {
-            (Some(s), true) => (0..n)
-                .map(|o| (s + o + usize::from(!include_current)) % n)
-                .collect(),
-            (Some(s), false) => (0..n).map(|o| (s + n - o - 1) % n).collect(),
-            (None, true) => (0..n).collect(),
-            (None, false) => (0..n).rev().collect(),
+        let n = all.len();
+        let entry_at = |p: usize| match all[p].kind {
+            RowKind::Resource { index } => Some(index),
+            RowKind::Group { .. } => None,
         };
-        let found = candidates
-            .into_iter()
-            .find(|&p| tree::matches(&self.report.entries[order[p]], &query));
+        let current = match self.selected_row().map(|r| &r.kind) {
+            Some(RowKind::Resource { index }) => Some(*index),
+            _ => None,
+        };
+        let start = current.and_then(|c| {
+            if folded {
+                (0..n).find(|&p| entry_at(p) == Some(c))
+            } else {
+                Some(self.selected)
+            }
+        });
+        let step = |o: usize| match (start, forward) {
+            (Some(s), true) => (s + o + usize::from(!include_current)) % n,
+            (Some(s), false) => (s + n - o - 1) % n,
+            (None, true) => o,
+            (None, false) => n - 1 - o,
+        };
+        let text = self.search_text();
+        let found = (0..n).map(step).find_map(|p| {
+            let i = entry_at(p)?;
+            text.matches(i, &matcher).then_some((p, i))
+        });
+        drop(unfolded);
         match found {
-            Some(p) => {
-                let i = order[p];
+            Some((p, i)) => {
                 // Say so when `n`/`N` went past the end (or the start) and came round
                 // (back to the current match itself included).
                 let wrapped = !include_current
@@ -676,6 +716,10 @@ impl AppState {
                         self.now,
                     ));
                 }
+                if !folded {
+                    self.select(p);
+                    return;
+                }
                 let entry = &self.report.entries[i];
                 let id = tree::resource_id(&entry.key);
                 let mut unfolded = false;
@@ -687,27 +731,59 @@ impl AppState {
                 }
                 self.select_id(&id);
             }
-            None => self.toast = Some((format!("no match for {query:?}"), self.now)),
+            None => {
+                let query = &self.search.query;
+                self.toast = Some((format!("no match for {query:?}"), self.now));
+            }
+        }
+    }
+
+    /// The report's searched text, built again when the report changed.
+    fn search_text(&self) -> Arc<tree::SearchText> {
+        let key = (self.shape_generation, self.report.entries.len());
+        let mut cached = self.search_text.borrow_mut();
+        match &*cached {
+            Some((k, text)) if *k == key => text.clone(),
+            _ => {
+                let text = Arc::new(tree::SearchText::new(&self.report));
+                *cached = Some((key, text.clone()));
+                text
+            }
         }
     }
 
     /// How many entries match the search.
     pub fn match_count(&self) -> usize {
-        if self.search.query.trim().is_empty() {
+        let matcher = tree::Matcher::new(&self.search.query);
+        if matcher.is_empty() {
             return 0;
         }
-        self.report
-            .entries
-            .iter()
-            .filter(|e| {
-                self.filter.admits(e)
+        let key = (
+            self.search.query.clone(),
+            self.filter,
+            self.namespace.clone(),
+            self.report_generation,
+            self.report.entries.len(),
+        );
+        if let Some((k, n)) = &*self.matched.borrow() {
+            if *k == key {
+                return *n;
+            }
+        }
+        let text = self.search_text();
+        let n = (0..self.report.entries.len())
+            .filter(|&i| {
+                let e = &self.report.entries[i];
+                text.matches(i, &matcher)
+                    && self.filter.admits(e)
                     && self
                         .namespace
                         .as_ref()
                         .is_none_or(|ns| e.key.namespace == *ns)
-                    && tree::matches(e, &self.search.query)
             })
-            .count()
+            .count();
+        *self.matched.borrow_mut() = Some((key, n));
+        n
     }
 }
 
@@ -966,6 +1042,8 @@ fn apply_full(
     state.header.revision = revision;
     state.live = live;
     state.report = report;
+    state.report_generation += 1;
+    state.shape_generation += 1;
     state.loaded = true;
     state.marks.retain(|k| {
         state
@@ -1025,6 +1103,18 @@ fn apply_changed(
     state.header.revision = revision;
     state.live = live;
     state.report.patch(&keys, entries);
+    state.report_generation += 1;
+    let same_shape = same_keys
+        && old.iter().flatten().all(|(i, before)| {
+            let now = &state.report.entries[*i];
+            fn file(e: &DriftEntry) -> Option<&str> {
+                e.source.as_ref().map(|s| s.file.as_str())
+            }
+            now.key == before.key && now.app == before.app && file(now) == file(before)
+        });
+    if !same_shape {
+        state.shape_generation += 1;
+    }
     if !had_baseline && state.live.is_complete() {
         let report = std::mem::take(&mut state.report);
         log_first_report(state, &report);

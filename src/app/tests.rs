@@ -1658,6 +1658,27 @@ fn a_changed_body_leaves_the_state_a_whole_report_would() {
             )],
             None,
         ),
+        (
+            "a resource moves to another file",
+            vec![(
+                1,
+                Some(Box::new(|e: &mut DriftEntry| {
+                    e.source = Some(SourceLocation {
+                        file: "elsewhere/moved.yaml".into(),
+                        line: Some(3),
+                    })
+                })),
+            )],
+            None,
+        ),
+        (
+            "a resource joins an app",
+            vec![(
+                0,
+                Some(Box::new(|e: &mut DriftEntry| e.app = Some("shop".into()))),
+            )],
+            None,
+        ),
         ("a resource is gone", vec![(2, None)], None),
         (
             "a new resource",
@@ -1665,10 +1686,15 @@ fn a_changed_body_leaves_the_state_a_whole_report_would() {
             None,
         ),
     ];
-    for (name, changes, filter) in cases {
+    let groupings = [Grouping::Namespace, Grouping::Folder, Grouping::App];
+    let cases = cases
+        .iter()
+        .flat_map(|c| groupings.iter().map(move |g| (c, *g)));
+    for ((name, changes, filter), grouping) in cases {
+        let filter = *filter;
         let mut next = base.clone();
         let mut changed_keys = Vec::new();
-        for (i, change) in &changes {
+        for (i, change) in changes {
             match (i, change) {
                 (&usize::MAX, _) => {
                     let e = entry(
@@ -1704,6 +1730,8 @@ fn a_changed_body_leaves_the_state_a_whole_report_would() {
         let mut whole = state(100, 30);
         let mut delta = state(100, 30);
         for s in [&mut whole, &mut delta] {
+            s.grouping = grouping;
+            s.rebuild();
             if let Some(c) = filter {
                 update(s, Msg::Key(Key::Char('f')));
                 update(s, Msg::Key(Key::Char(c)));
@@ -1738,6 +1766,30 @@ fn a_changed_body_leaves_the_state_a_whole_report_would() {
         assert_eq!(delta.toast, whole.toast, "{name}");
         assert_eq!(delta.marks, whole.marks, "{name}");
         assert_eq!(delta.timeline.len(), whole.timeline.len(), "{name}");
+        // And so does everything read from the report's shape after it: every grouping,
+        // filter and search.
+        for s in [&mut whole, &mut delta] {
+            update(s, Msg::Key(Key::Char('/')));
+            for c in "web".chars() {
+                update(s, Msg::Key(Key::Char(c)));
+            }
+            update(s, Msg::Key(Key::Enter));
+        }
+        assert_eq!(delta.match_count(), whole.match_count(), "{name}");
+        let mut then = groupings.to_vec();
+        then.rotate_left(groupings.iter().position(|g| *g == grouping).unwrap());
+        for grouping in then {
+            for _ in 0..11 {
+                for s in [&mut whole, &mut delta] {
+                    s.grouping = grouping;
+                    update(s, Msg::Key(Key::Char('f')));
+                }
+                let view = format!("{name}, {grouping:?}, {:?}", whole.filter);
+                assert_eq!(delta.rows, whole.rows, "{view}");
+                assert_eq!(delta.selected, whole.selected, "{view}");
+                assert_eq!(delta.match_count(), whole.match_count(), "{view}");
+            }
+        }
     }
 }
 

@@ -363,7 +363,7 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
         );
         return;
     }
-    let query = state.search.query.trim().to_lowercase();
+    let matcher = crate::app::tree::Matcher::new(&state.search.query);
     let mut lines = Vec::with_capacity(h);
     for (i, row) in state.rows.iter().enumerate().skip(state.offset).take(h) {
         let indent = "  ".repeat(row.depth as usize);
@@ -415,7 +415,7 @@ fn draw_tree(frame: &mut Frame, state: &AppState, theme: &Theme, area: Rect) {
                 spans.push(Span::styled(theme.glyph(e.status), theme.status(e.status)));
                 spans.push(theme.health_span(e.health.as_ref().map(|h| h.status)));
                 spans.push(Span::raw(" "));
-                let is_match = !query.is_empty() && crate::app::tree::matches(e, &query);
+                let is_match = matcher.matches(e);
                 spans.push(Span::styled(
                     row.label.clone(),
                     if is_match {
