@@ -7,7 +7,9 @@
 # FIXTURE_TOOL=path/to/gen-fixture uses another generator with the same output format
 # (e.g. the reference one); by default the project's own `kdrift fixture` is used.
 # Each run's peak memory (/usr/bin/time) is reported too; BASE=path/to/kdrift runs an earlier
-# build after each run, for a baseline of time and memory in the same run.
+# build after each run, for a baseline of time and memory in the same run. SIM=1 loads the
+# live objects into `kdrift sim` and diffs against it over HTTP instead of reading the file
+# (the same objects, listed page by page as from a cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resources=${1:-10000}
@@ -22,12 +24,22 @@ else
   "$bin" fixture "$work/fx" --resources "$resources" >/dev/null 2>&1
 fi
 echo "fixture: $resources resources, $(du -sh "$work/fx/repo" | cut -f1) of manifests, $(du -h "$work/fx/live.json" | cut -f1) of live JSON"
+live=(--live-file "$work/fx/live.json")
+if [ -n "${SIM:-}" ]; then
+  "$bin" sim --kubeconfig-out "$work/kc" --load "$work/fx/live.json" >"$work/url" 2>"$work/sim.log" &
+  sim_pid=$!
+  trap 'kill $sim_pid 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 600); do [ -s "$work/url" ] && break; sleep 0.1; done
+  live=(--kubeconfig "$work/kc")
+  echo "against kdrift sim at $(head -n1 "$work/url")"
+fi
 for i in $(seq "$runs"); do
-  /usr/bin/time -f "new %e %M" -a -o "$work/peaks.txt" "$bin" diff --repo "$work/fx/repo" --live-file "$work/fx/live.json" \
+  /usr/bin/time -f "new %e %M" -a -o "$work/peaks.txt" "$bin" diff --repo "$work/fx/repo" "${live[@]}" \
     -l app.kubernetes.io/part-of=fixture -o json --timings >"$work/report.json" 2>>"$work/timings.txt" || true
   if [ -n "${BASE:-}" ]; then
-    /usr/bin/time -f "base %e %M" -a -o "$work/peaks.txt" "$BASE" diff --repo "$work/fx/repo" --live-file "$work/fx/live.json" \
-      -l app.kubernetes.io/part-of=fixture -o json >/dev/null 2>&1 || true
+    /usr/bin/time -f "base %e %M" -a -o "$work/peaks.txt" "$BASE" diff --repo "$work/fx/repo" "${live[@]}" \
+      -l app.kubernetes.io/part-of=fixture -o json >"$work/base-report.json" 2>/dev/null || true
+    cmp -s "$work/report.json" "$work/base-report.json" || echo "run $i: the reports differ (new against base)"
   fi
 done
 python3 - "$work/peaks.txt" <<'PY'
@@ -52,7 +64,7 @@ for name, values in stages.items():
 # Git's blobs are parsed while they are read ("parse manifests" is what is left after the
 # last blob), and the live file is read beside both.
 git = statistics.median(stages["read git"]) + statistics.median(stages["parse manifests"])
-live = statistics.median(stages["read+parse live file"])
+live = statistics.median(stages.get("read+parse live file") or stages.get("list cluster") or [0])
 beyond = sum(statistics.median(stages[s]) for s in ("compare", "attribute", "render") if s in stages)
 print(f"reading and parsing (Git {git:.1f} ms beside the live file {live:.1f} ms): {max(git, live):.1f} ms; compare, attribute and render: {beyond:.1f} ms")
 PY

@@ -472,6 +472,7 @@ pub fn to_live(ar: &ApiResource, mut v: Value) -> Option<LiveObject> {
 }
 
 /// Lists every object of one resource URL, page by page, as raw JSON (no typed decoding).
+/// Each item is packed as it is read: a page's trees are never in memory all at once.
 async fn list_all(
     api: Api<DynamicObject>,
     ar: &ApiResource,
@@ -482,25 +483,92 @@ async fn list_all(
     let mut lp = ListParams::default().limit(500);
     loop {
         // A 429 (the server's flow control) is asked again after the wait it names.
-        let mut page: Value = super::limit::retry_overloaded(|| async {
+        let text = super::limit::retry_overloaded(|| async {
             let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
-            client.request(req).await
+            client.request_text(req).await
         })
         .await?;
-        let cont = page
-            .pointer("/metadata/continue")
-            .and_then(Value::as_str)
-            .filter(|c| !c.is_empty())
-            .map(str::to_string);
-        if let Some(Value::Array(items)) = page.get_mut("items").map(Value::take) {
-            out.extend(items.into_iter().filter_map(|v| to_live(ar, v)));
-        }
+        let cont = read_page(&text, ar, &mut out).map_err(kube::Error::SerdeError)?;
         match cont {
             Some(c) => lp = ListParams::default().limit(500).continue_token(&c),
             None => break,
         }
     }
     Ok(out)
+}
+
+/// Reads one page of a list into `out`, item by item; its continue token, when more pages
+/// follow.
+fn read_page(
+    text: &str,
+    ar: &ApiResource,
+    out: &mut Vec<LiveObject>,
+) -> Result<Option<String>, serde_json::Error> {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    #[derive(serde::Deserialize)]
+    struct ListMeta {
+        #[serde(rename = "continue", default)]
+        cont: Option<String>,
+    }
+    struct Page<'a> {
+        ar: &'a ApiResource,
+        out: &'a mut Vec<LiveObject>,
+    }
+    struct Items<'a>(Page<'a>);
+
+    impl<'de> DeserializeSeed<'de> for Page<'_> {
+        type Value = Option<String>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Page<'_> {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut cont = None;
+            let Page { ar, out } = self;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match key.as_ref() {
+                    "items" => map.next_value_seed(Items(Page { ar, out: &mut *out }))?,
+                    "metadata" => cont = map.next_value::<ListMeta>()?.cont,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(cont.filter(|c| !c.is_empty()))
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Items<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Items<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of objects")
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(()) // `items: null`: an empty list
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<Value>()? {
+                self.0.out.extend(to_live(self.0.ar, item));
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let cont = Page { ar, out }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(cont)
 }
 
 /// Lists every kind in `kinds` (across namespaces; per namespace in `namespaces` where that
@@ -567,7 +635,67 @@ pub async fn list_kinds(
 
 #[cfg(test)]
 mod tests {
-    use super::{kube_version, semver_core};
+    use super::{kube_version, read_page, semver_core};
+    use kube::core::{ApiResource, GroupVersionKind};
+
+    #[test]
+    fn a_page_is_read_item_by_item_with_its_continue_token() {
+        let ar = ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment"));
+        let cases = [
+            // (page, names read, continue token)
+            (
+                r#"{"kind":"DeploymentList","items":[{"metadata":{"name":"a","namespace":"x"}},
+                   {"metadata":{"namespace":"x"}},{"metadata":{"name":"b"},"spec":{"replicas":2}}],
+                   "metadata":{"continue":"next","resourceVersion":"7"}}"#,
+                vec!["a", "b"],
+                Some("next"),
+            ),
+            (r#"{"metadata":{"continue":""},"items":[]}"#, vec![], None),
+            (
+                r#"{"apiVersion":"v1","items":null,"metadata":{}}"#,
+                vec![],
+                None,
+            ),
+            (r#"{"kind":"DeploymentList"}"#, vec![], None),
+        ];
+        for (page, names, cont) in cases {
+            let mut out = Vec::new();
+            let got = read_page(page, &ar, &mut out).unwrap();
+            assert_eq!(got.as_deref(), cont, "{page}");
+            let read: Vec<&str> = out.iter().map(|o| o.key.name.as_str()).collect();
+            assert_eq!(read, names, "{page}");
+            for o in &out {
+                let v = o.object.value();
+                assert_eq!(v["apiVersion"], "apps/v1");
+                assert_eq!(v["kind"], "Deployment");
+            }
+        }
+        assert_eq!(
+            out_of(
+                r#"{"items":[{"metadata":{"name":"b"}, "spec":{"replicas":2}}]}"#,
+                &ar
+            )["spec"]["replicas"],
+            2
+        );
+        for broken in [
+            "",
+            "{",
+            r#"{"items":[{"metadata":}]}"#,
+            "[]",
+            r#"{"items":{}} x"#,
+        ] {
+            assert!(
+                read_page(broken, &ar, &mut Vec::new()).is_err(),
+                "{broken:?}"
+            );
+        }
+    }
+
+    fn out_of(page: &str, ar: &ApiResource) -> serde_json::Value {
+        let mut out = Vec::new();
+        read_page(page, ar, &mut out).unwrap();
+        out[0].object.value()
+    }
 
     #[test]
     fn server_versions_lose_vendor_suffixes_for_charts() {
