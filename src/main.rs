@@ -13,11 +13,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// constants are mimalloc 2's).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// For a command that runs once on one cluster (`kdrift diff`), memory freed goes back to the
-/// system at once rather than after a second: its peak resident memory then follows what it
-/// holds (113 MB instead of 136 MB at 10,000 resources, at the same speed;
-/// benches/offline-diff.sh). The explorer and a fleet's diff keep the default: purging at
-/// once made the explorer's first screen 0.4 s slower, and a diff of 20 clusters a quarter.
+/// For a command that runs once on one cluster (`kdrift diff`) and for the fleet's matrix,
+/// memory freed goes back to the system at once rather than after a second: a diff's peak
+/// resident memory then follows what it holds (113 MB instead of 136 MB at 10,000 resources,
+/// at the same speed; benches/offline-diff.sh), and the matrix of 20 clusters stays near 360
+/// MB instead of 440 (benches/fleet.sh). The explorer and a fleet's diff keep the default:
+/// purging at once made the explorer's first screen 0.4 s slower, and a diff of 20 clusters a
+/// quarter.
 fn purge_at_once() {
     // SAFETY: plain calls into the allocator's option table, before any thread starts;
     // checked against this version's default first.
@@ -29,7 +31,7 @@ fn purge_at_once() {
 }
 
 fn main() -> ExitCode {
-    kdrift::runtime::set_one_shot_hook(purge_at_once);
+    kdrift::runtime::set_lean_memory_hook(purge_at_once);
     let cli = kdrift::cli::Cli::parse();
     // Exec credential plugins of kubeconfigs run through this binary, with bounds.
     if let Ok(me) = std::env::current_exe() {

@@ -28,13 +28,21 @@ pub const EXIT_CLEAN: u8 = 0;
 pub const EXIT_DRIFT: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
-static ONE_SHOT_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+static LEAN_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
-/// What the binary does before a one-cluster `kdrift diff` (it tunes its allocator to give
-/// freed memory back at once: a one-shot command's peak memory then follows what it holds;
-/// a fleet's diff, on many threads, keeps the default, which is a quarter faster there).
-pub fn set_one_shot_hook(hook: fn()) {
-    let _ = ONE_SHOT_HOOK.set(hook);
+/// What the binary does, before any thread starts, for the commands whose memory matters
+/// more than a little speed: a one-cluster `kdrift diff` and the fleet's matrix. It tunes
+/// its allocator to give freed memory back at once (a one-shot command's peak then follows
+/// what it holds; the matrix's forty threads each kept freed pages for a while). A fleet's
+/// diff keeps the default, a quarter faster there, and so does a single explorer.
+pub fn set_lean_memory_hook(hook: fn()) {
+    let _ = LEAN_HOOK.set(hook);
+}
+
+fn lean_memory() {
+    if let Some(hook) = LEAN_HOOK.get() {
+        hook();
+    }
 }
 
 /// Runs the command line; returns the process exit status.
@@ -51,9 +59,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 return fleet::run_diff(&targets, args);
             }
             let settings = one_target(&cli.global, &config, "")?;
-            if let Some(hook) = ONE_SHOT_HOOK.get() {
-                hook();
-            }
+            lean_memory();
             run_diff(&settings, args)
         }
         Some(Command::Apps(args)) => {
@@ -135,6 +141,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let targets = fleet::targets(&cli.global, &config)?;
             if targets.len() > 1 {
                 let look = explorer_options(&cli.global, &config, &targets[0].settings)?.look;
+                lean_memory();
                 loop {
                     // One target's explorer at a time (a sync there names its cluster);
                     // quitting it comes back to the matrix (or goes on to the next target of a

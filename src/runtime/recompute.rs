@@ -9,7 +9,7 @@ use crate::desired::DesiredSnapshot;
 use crate::drift::{self, DriftOptions, DriftReport, LiveCoverage};
 use crate::live::watch::{ConnectionState, KindState, LiveView};
 use crate::model::{DesiredObject, LiveObject, ResourceKey};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -422,24 +422,10 @@ impl Engine {
                 // A kind Git names that no watch covers yet (a commit that adds a kind,
                 // watches started for the kinds of an earlier run) has not been listed: its
                 // rows wait, they are not missing.
-                let watched: std::collections::HashSet<(&str, &str)> = kinds
-                    .iter()
-                    .map(|k| (k.group.as_str(), k.kind.as_str()))
-                    .collect();
-                let mut seen: std::collections::HashSet<(&str, &str)> = Default::default();
-                for o in &d.objects {
-                    let gk = (o.key.group.as_str(), o.key.kind.as_str());
-                    if watched.contains(&gk) || !seen.insert(gk) {
-                        continue;
-                    }
-                    let served = self.served.as_ref().is_some_and(|s| {
-                        s.contains_key(&(o.key.group.clone(), o.key.kind.clone()))
-                    });
-                    if served {
-                        c.unreadable
-                            .entry((o.key.group.clone(), o.key.kind.clone(), String::new()))
-                            .or_insert_with(|| "waiting for the first list".to_string());
-                    }
+                for (group, kind) in self.unwatched_kinds(kinds) {
+                    c.unreadable
+                        .entry((group, kind, String::new()))
+                        .or_insert_with(|| "waiting for the first list".to_string());
                 }
             }
             _ => {}
@@ -589,8 +575,39 @@ impl Engine {
             },
             Live::File(at) => LiveState::File { read_at: *at },
             Live::Unreachable(e) => LiveState::Unreachable { error: e.clone() },
-            Live::Watch(kinds) => live_state_of(kinds),
+            Live::Watch(kinds) => match live_state_of(kinds) {
+                // Every watch has listed, but a kind Git names is served and not watched yet
+                // (the watches began with the kinds of an earlier run, or none): its rows
+                // wait, and the verdicts are no baseline until it is listed.
+                LiveState::Connected { .. } if !self.unwatched_kinds(kinds).is_empty() => {
+                    LiveState::Connecting
+                }
+                state => state,
+            },
         }
+    }
+
+    /// The kinds Git names that the cluster serves and no watch covers yet.
+    fn unwatched_kinds(&self, kinds: &[KindState]) -> BTreeSet<(String, String)> {
+        let (Some(d), Some(served)) = (&self.desired, &self.served) else {
+            return BTreeSet::new();
+        };
+        let watched: HashSet<(&str, &str)> = kinds
+            .iter()
+            .map(|k| (k.group.as_str(), k.kind.as_str()))
+            .collect();
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        let mut out = BTreeSet::new();
+        for o in &d.objects {
+            let gk = (o.key.group.as_str(), o.key.kind.as_str());
+            if watched.contains(&gk) || !seen.insert(gk) {
+                continue;
+            }
+            if served.contains_key(&(o.key.group.clone(), o.key.kind.clone())) {
+                out.insert((o.key.group.clone(), o.key.kind.clone()));
+            }
+        }
+        out
     }
 }
 
@@ -621,5 +638,126 @@ pub fn live_state_of(kinds: &[KindState]) -> LiveState {
         LiveState::Connected {
             freshest: freshest.unwrap_or_else(SystemTime::now),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::watch::ConnectionState;
+    use crate::model::SourceLocation;
+    use serde_json::json;
+
+    fn object(group: &str, kind: &str, name: &str) -> DesiredObject {
+        let api_version = if group.is_empty() {
+            "v1".to_string()
+        } else {
+            format!("{group}/v1")
+        };
+        DesiredObject {
+            key: ResourceKey::new(group, kind, "shop", name),
+            object: Arc::new(json!({
+                "apiVersion": api_version,
+                "kind": kind,
+                "metadata": {"name": name, "namespace": "shop"},
+            })),
+            api_version,
+            source: SourceLocation {
+                file: "app.yaml".into(),
+                line: Some(1),
+            },
+        }
+    }
+
+    fn kind(group: &str, kind: &str, state: ConnectionState) -> KindState {
+        KindState {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: String::new(),
+            state,
+        }
+    }
+
+    /// Watches that began with the kinds of an earlier run (here: ConfigMaps only) have all
+    /// listed, but Git names Deployments too: the state is not complete (no baseline, the
+    /// fleet shows no verdict) until the Deployments are listed as well.
+    #[test]
+    fn a_kind_git_names_and_no_watch_covers_keeps_the_state_incomplete() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (ui, mut ui_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (desired, _desired_rx) = tokio::sync::watch::channel(None);
+        let (kinds, _kinds_rx) = tokio::sync::watch::channel(BTreeSet::new());
+        let out = RecomputeOutputs {
+            ui,
+            desired,
+            kinds,
+            kinds_cache: None,
+        };
+        let thread = std::thread::spawn(move || {
+            run(rx, out, DriftOptions::default(), "default".into(), false)
+        });
+        let served: HashMap<(String, String), bool> = [
+            (("".to_string(), "ConfigMap".to_string()), true),
+            (("apps".to_string(), "Deployment".to_string()), true),
+        ]
+        .into_iter()
+        .collect();
+        tx.send(RecomputeInput::Served(served)).unwrap();
+        let snapshot = DesiredSnapshot {
+            objects: vec![
+                object("", "ConfigMap", "web"),
+                object("apps", "Deployment", "web"),
+            ],
+            ..DesiredSnapshot::default()
+        };
+        tx.send(RecomputeInput::Desired(Arc::new(snapshot)))
+            .unwrap();
+        let now = SystemTime::now();
+        let listed = ConnectionState::Connected { last_event: now };
+        let view = |kinds: Vec<KindState>| LiveView {
+            generation: 1,
+            kinds,
+            ..LiveView::default()
+        };
+        tx.send(RecomputeInput::View(view(vec![kind(
+            "",
+            "ConfigMap",
+            listed.clone(),
+        )])))
+        .unwrap();
+        let next_report = |ui_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>| loop {
+            match ui_rx.blocking_recv() {
+                Some(Msg::Report(u)) => return u,
+                Some(_) => continue,
+                None => panic!("the recompute thread ended"),
+            }
+        };
+        let first = next_report(&mut ui_rx);
+        assert!(
+            !first.live.is_complete(),
+            "Deployments are not listed yet: {:?}",
+            first.live
+        );
+        tx.send(RecomputeInput::View(view(vec![
+            kind("", "ConfigMap", listed.clone()),
+            kind("apps", "Deployment", listed),
+        ])))
+        .unwrap();
+        let complete = loop {
+            let u = next_report(&mut ui_rx);
+            if u.live.is_complete() {
+                break u;
+            }
+        };
+        let ReportBody::Full(report) = complete.body else {
+            panic!("the first complete report is whole");
+        };
+        assert!(report
+            .entries
+            .iter()
+            .all(|e| e.status == crate::model::DriftStatus::Missing));
+        drop(tx);
+        drop(ui_rx);
+        thread.join().unwrap();
     }
 }
