@@ -204,9 +204,7 @@ impl FleetState {
             .map(|c| match &c.report {
                 _ if !c.is_current() => Cell::NoVerdict,
                 Some(r) => r
-                    .entries
-                    .iter()
-                    .find(|e| &e.key == key)
+                    .entry(key)
                     .map(|e| Cell::Status(e.status))
                     .unwrap_or(Cell::Absent),
                 None => Cell::NoVerdict,
@@ -233,32 +231,28 @@ impl FleetState {
     /// Rebuilds the rows from the columns' reports, keeping the selection on its key.
     pub fn rebuild(&mut self) {
         let keep = self.rows.get(self.selected).and_then(|r| r.key.clone());
-        // Every key of every report, by namespace · kind.
-        let mut keys: BTreeMap<(String, String), Vec<ResourceKey>> = BTreeMap::new();
-        let mut seen = std::collections::HashSet::new();
+        // Every key of every report, by namespace · kind (borrowed: twenty reports of a
+        // thousand keys are read again at every report).
+        let mut keys: BTreeMap<(&str, &str), Vec<&ResourceKey>> = BTreeMap::new();
         for c in &self.columns {
             for e in c.report.iter().flat_map(|r| r.entries.iter()) {
-                if seen.insert(e.key.clone()) {
-                    let ns = if e.key.namespace.is_empty() {
-                        "(cluster)".to_string()
-                    } else {
-                        e.key.namespace.clone()
-                    };
-                    keys.entry((ns, e.key.kind.clone()))
-                        .or_default()
-                        .push(e.key.clone());
-                }
+                let ns = if e.key.namespace.is_empty() {
+                    "(cluster)"
+                } else {
+                    e.key.namespace.as_str()
+                };
+                keys.entry((ns, e.key.kind.as_str()))
+                    .or_default()
+                    .push(&e.key);
             }
         }
         let mut rows = Vec::new();
         for ((ns, kind), mut list) in keys {
             list.sort();
-            let members: Vec<(ResourceKey, Vec<Cell>)> = list
+            list.dedup();
+            let members: Vec<(&ResourceKey, Vec<Cell>)> = list
                 .into_iter()
-                .map(|k| {
-                    let cells = self.cells_of(&k);
-                    (k, cells)
-                })
+                .map(|k| (k, self.cells_of(k)))
                 .filter(|(_, cells)| self.admits(cells))
                 .collect();
             if members.is_empty() {
@@ -287,7 +281,7 @@ impl FleetState {
             for (k, cells) in members {
                 rows.push(FleetRow {
                     label: k.name.clone(),
-                    key: Some(k),
+                    key: Some(k.clone()),
                     cells,
                 });
             }
@@ -317,13 +311,7 @@ impl FleetState {
 
     /// The entry of a cell, when that target has the resource.
     pub fn entry(&self, column: usize, key: &ResourceKey) -> Option<&DriftEntry> {
-        self.columns
-            .get(column)?
-            .report
-            .as_ref()?
-            .entries
-            .iter()
-            .find(|e| &e.key == key)
+        self.columns.get(column)?.report.as_ref()?.entry(key)
     }
 
     pub fn update(&mut self, msg: FleetMsg) -> Vec<FleetEffect> {
@@ -340,10 +328,14 @@ impl FleetState {
                 self.rebuild();
             }
             FleetMsg::Live(i, l) => {
+                // Rows read a column's live state only as whether its verdicts stand.
                 if let Some(c) = self.columns.get_mut(i) {
+                    let was = c.is_current();
                     c.live = l;
+                    if c.is_current() != was {
+                        self.rebuild();
+                    }
                 }
-                self.rebuild();
             }
             FleetMsg::GitProblem(i, p) => {
                 if let Some(c) = self.columns.get_mut(i) {

@@ -20,6 +20,8 @@ fn report(entries: &[(&str, &str, &str, DriftStatus)]) -> DriftReport {
         r.entries
             .push(DriftEntry::new(key(ns, kind, name), "v1", *s));
     }
+    // As every report is: sorted by key.
+    r.entries.sort_by(|a, b| a.key.cmp(&b.key));
     r
 }
 
