@@ -483,7 +483,10 @@ fn summary_table(outcomes: &[Outcome]) -> String {
     let rows: Vec<Vec<String>> = outcomes
         .iter()
         .map(|o| {
-            let mut row = vec![o.name.clone(), o.context.clone()];
+            // Escaped here, where widths are measured (a name with a control character is
+            // longer shown than read).
+            let shown = |t: &str| crate::text::visible_line(t).into_owned();
+            let mut row = vec![shown(&o.name), shown(&o.context)];
             match &o.result {
                 Ok((s, ..)) => row.extend(
                     [
@@ -506,7 +509,7 @@ fn summary_table(outcomes: &[Outcome]) -> String {
     let widths: Vec<usize> = (0..headers.len())
         .map(|i| {
             rows.iter()
-                .map(|r| r[i].chars().count())
+                .map(|r| unicode_width::UnicodeWidthStr::width(r[i].as_str()))
                 .chain([headers[i].len()])
                 .max()
                 .unwrap_or(0)
@@ -518,19 +521,23 @@ fn summary_table(outcomes: &[Outcome]) -> String {
             if i > 0 {
                 s.push_str("  ");
             }
-            // Names left, counts right.
+            // Names left, counts right (padded to their width on screen).
+            let pad =
+                " ".repeat(widths[i].saturating_sub(unicode_width::UnicodeWidthStr::width(*c)));
             if (2..8).contains(&i) {
-                s.push_str(&format!("{c:>w$}", w = widths[i]));
+                s.push_str(&pad);
+                s.push_str(c);
             } else {
-                s.push_str(&format!("{c:<w$}", w = widths[i]));
+                s.push_str(c);
+                s.push_str(&pad);
             }
         }
         s.trim_end().to_string() + "\n"
     };
-    let drifted: Vec<&str> = outcomes
+    let drifted: Vec<std::borrow::Cow<str>> = outcomes
         .iter()
         .filter(|o| o.status() != "clean")
-        .map(|o| o.name.as_str())
+        .map(|o| crate::text::visible_line(&o.name))
         .collect();
     let mut out = format!(
         "fleet: {} targets, {}\n",
@@ -704,4 +711,57 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<FleetEnd> {
     });
     rt.shutdown_background();
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names are escaped before the columns are measured, and measured by their width on
+    /// screen: every row's status starts where the header's does.
+    #[test]
+    fn the_summary_stays_aligned_with_escaped_and_wide_names() {
+        let outcome = |name: &str, drifted: usize| Outcome {
+            name: name.into(),
+            context: format!("ctx-{name}"),
+            server: String::new(),
+            result: Ok((
+                Summary {
+                    synced: 3,
+                    out_of_sync: drifted,
+                    ..Summary::default()
+                },
+                String::new(),
+                Value::Null,
+            )),
+        };
+        let table = summary_table(&[
+            outcome("prod", 1),
+            outcome("a\u{1b}[31mred", 0),
+            outcome("東京", 12),
+            Outcome {
+                result: Err("unreachable".into()),
+                ..outcome("dr", 0)
+            },
+        ]);
+        assert!(!table.contains('\u{1b}'), "{table}");
+        let lines: Vec<&str> = table.lines().skip(1).collect();
+        let status_at = |line: &str| {
+            let at = line
+                .find("status")
+                .or_else(|| line.find("clean"))
+                .or_else(|| line.find("drifted"))
+                .or_else(|| line.find("error"))
+                .unwrap();
+            unicode_width::UnicodeWidthStr::width(&line[..at])
+        };
+        let header = status_at(lines[0]);
+        for l in &lines[1..] {
+            assert_eq!(status_at(l), header, "{table}");
+        }
+        assert!(
+            table.starts_with("fleet: 4 targets, not clean: prod, 東京, dr"),
+            "{table}"
+        );
+    }
 }
