@@ -103,7 +103,7 @@ fn bench(c: &mut Criterion) {
         .cloned()
         .expect("a synced entry");
     let mut flop = flip.clone();
-    flop.status = kdrift::model::DriftStatus::OutOfSync;
+    std::sync::Arc::make_mut(&mut flop).status = kdrift::model::DriftStatus::OutOfSync;
     group.bench_function(
         "a watch event applied (one entry changed) + frame, 10k resources",
         |b| {

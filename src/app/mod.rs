@@ -98,7 +98,7 @@ pub enum ReportBody {
     /// those still reported, sorted; the other keys are gone.
     Changed {
         keys: Vec<ResourceKey>,
-        entries: Vec<DriftEntry>,
+        entries: Vec<Arc<DriftEntry>>,
     },
 }
 
@@ -494,7 +494,7 @@ impl AppState {
     /// The entry under the cursor, when it is a resource.
     pub fn selected_entry(&self) -> Option<&DriftEntry> {
         match self.selected_row()?.kind {
-            RowKind::Resource { index } => self.report.entries.get(index),
+            RowKind::Resource { index } => self.report.entries.get(index).map(|e| &**e),
             RowKind::Group { .. } => None,
         }
     }
@@ -643,7 +643,7 @@ impl AppState {
             .entries
             .binary_search_by(|e| e.key.cmp(key))
             .ok()
-            .map(|i| &self.report.entries[i])
+            .map(|i| &*self.report.entries[i])
     }
 
     fn rebuild_diff(&mut self) {
@@ -1064,13 +1064,13 @@ fn apply_full(
 fn apply_changed(
     state: &mut AppState,
     keys: Vec<ResourceKey>,
-    entries: Vec<DriftEntry>,
+    entries: Vec<Arc<DriftEntry>>,
     revision: RevisionInfo,
     live: LiveState,
 ) -> Vec<Effect> {
     let mut effects = Vec::new();
     let had_baseline = state.live.is_complete();
-    let old: Vec<Option<(usize, DriftEntry)>> = keys
+    let old: Vec<Option<(usize, Arc<DriftEntry>)>> = keys
         .iter()
         .map(|k| {
             let i = state
@@ -1085,7 +1085,7 @@ fn apply_changed(
         entries
             .binary_search_by(|e| e.key.cmp(k))
             .ok()
-            .map(|i| &entries[i])
+            .map(|i| &*entries[i])
     };
     if had_baseline {
         let mut seen = Transitions::default();
@@ -1121,7 +1121,7 @@ fn apply_changed(
         state.report = report;
     }
     update_timeline_keys(state, &keys);
-    let old: Vec<(usize, DriftEntry)> = old.into_iter().flatten().collect();
+    let old: Vec<(usize, Arc<DriftEntry>)> = old.into_iter().flatten().collect();
     let in_place = same_keys
         && tree::patch_rows(
             &mut state.rows,

@@ -183,7 +183,7 @@ fn report() -> DriftReport {
         ),
     ];
     entries.sort_by(|a, b| a.key.cmp(&b.key));
-    DriftReport { entries }
+    DriftReport::from(entries)
 }
 
 /// An explorer of `w`x`h` before any report, on repository `repo`.
@@ -310,7 +310,7 @@ fn apps_state(w: u16, h: u16) -> AppState {
     let mut r = report();
     for e in &mut r.entries {
         if e.key.namespace == "shop" {
-            e.app = Some("shop".into());
+            Arc::make_mut(e).app = Some("shop".into());
         }
     }
     let mut hook = entry(
@@ -326,7 +326,7 @@ fn apps_state(w: u16, h: u16) -> AppState {
     hook.app = Some("shop".into());
     hook.reason =
         Some("Helm hook pre-upgrade: run around an install, upgrade or sync, not compared".into());
-    r.entries.push(hook);
+    r.entries.push(hook.into());
     r.entries.sort_by(|a, b| a.key.cmp(&b.key));
     let mut s = with_report(s, r);
     for second in 1..=2 {
@@ -519,7 +519,7 @@ fn live_updates_keep_selection_and_announce() {
     let mut r = report();
     for e in &mut r.entries {
         if e.key.kind == "Service" {
-            e.status = DriftStatus::OutOfSync;
+            Arc::make_mut(e).status = DriftStatus::OutOfSync;
         }
     }
     update(
@@ -926,7 +926,7 @@ fn a_10000_resource_tree_renders_only_what_shows() {
     update(
         &mut s,
         Msg::Report(Box::new(ReportUpdate {
-            body: ReportBody::Full(DriftReport { entries }),
+            body: ReportBody::Full(DriftReport::from(entries)),
             revision,
             live: LiveState::Connected { freshest: t0() },
         })),
@@ -1449,7 +1449,7 @@ fn health_shows_in_the_tree_rolls_up_and_filters_what_has_not_converged() {
         .iter()
         .position(|e| e.key.kind == "Service")
         .unwrap();
-    report.entries[i].health = Some(Health {
+    report.entry_mut(i).health = Some(Health {
         status: HealthStatus::Degraded,
         reason: Some("ProgressDeadlineExceeded".into()),
         message: Some("ReplicaSet \"web-7f\" has timed out progressing.".into()),
@@ -1509,7 +1509,7 @@ fn the_explorer_rings_when_something_drifts_only_if_asked() {
             .iter()
             .position(|e| e.key.kind == "Service")
             .unwrap();
-        report.entries[i].status = DriftStatus::OutOfSync;
+        report.entry_mut(i).status = DriftStatus::OutOfSync;
         let effects = push_report(&mut s, report.clone());
         if notify == Notify::Off {
             assert!(effects.is_empty(), "{effects:?}");
@@ -1544,7 +1544,7 @@ fn the_sync_result_follows_the_rollout() {
     // The next report says the rollout is under way: the open result says so.
     let mut report = s.report.clone();
     let i = report.entries.iter().position(|e| e.key == key).unwrap();
-    report.entries[i].health = Some(Health {
+    report.entry_mut(i).health = Some(Health {
         status: HealthStatus::Progressing,
         reason: Some("RollingOut".into()),
         message: Some("1 of 3 replicas updated".into()),
@@ -1570,6 +1570,7 @@ fn the_detail_of_a_rendered_resource_names_the_values_line_or_why_not() {
             .entries
             .iter_mut()
             .find(|e| e.key.name == "web" && e.key.kind == "Deployment")
+            .map(Arc::make_mut)
             .unwrap();
         web.source = Some(SourceLocation {
             file: "charts/web/templates/deployment.yaml".into(),
@@ -1708,12 +1709,12 @@ fn a_changed_body_leaves_the_state_a_whole_report_would() {
                         None,
                     );
                     changed_keys.push(e.key.clone());
-                    next.patch(&[], vec![e]);
+                    next.patch(&[], vec![e.into()]);
                 }
                 (i, Some(f)) => {
                     let k = keys[*i].clone();
                     let pos = next.entries.iter().position(|e| e.key == k).unwrap();
-                    f(&mut next.entries[pos]);
+                    f(next.entry_mut(pos));
                     changed_keys.push(k);
                 }
                 (i, None) => {
@@ -1723,9 +1724,9 @@ fn a_changed_body_leaves_the_state_a_whole_report_would() {
             }
         }
         changed_keys.sort();
-        let entries: Vec<DriftEntry> = changed_keys
+        let entries: Vec<Arc<DriftEntry>> = changed_keys
             .iter()
-            .filter_map(|k| next.entry(k).cloned())
+            .filter_map(|k| next.shared(k).cloned())
             .collect();
         let mut whole = state(100, 30);
         let mut delta = state(100, 30);
@@ -1815,9 +1816,9 @@ fn rows_are_patched_in_place_when_nothing_moves() {
     .map(|(i, s, h)| (i, (s, h)))
     {
         let mut after = before.clone();
-        after.entries[i].status = change.0;
+        after.entry_mut(i).status = change.0;
         if let Some(h) = change.1 {
-            after.entries[i].health = Some(Health {
+            after.entry_mut(i).health = Some(Health {
                 status: h,
                 reason: None,
                 message: None,

@@ -410,7 +410,7 @@ impl Layout {
 pub fn patch_rows(
     rows: &mut [Row],
     report: &DriftReport,
-    old: &[(usize, DriftEntry)],
+    old: &[(usize, std::sync::Arc<DriftEntry>)],
     grouping: Grouping,
     filter: Filter,
     namespace: Option<&str>,
@@ -681,7 +681,7 @@ mod tests {
             ),
         ];
         entries.sort_by(|a, b| a.key.cmp(&b.key));
-        DriftReport { entries }
+        DriftReport::from(entries)
     }
 
     #[test]
@@ -763,7 +763,7 @@ mod tests {
         let mut r = report();
         for e in &mut r.entries {
             if e.key.namespace == "shop" {
-                e.app = Some("shop".into());
+                std::sync::Arc::make_mut(e).app = Some("shop".into());
             }
         }
         let rows = build_rows(&r, Grouping::App, Filter::All, &HashSet::new());
@@ -867,13 +867,8 @@ mod tests {
     #[test]
     fn the_searched_text_matches_as_the_entries_do() {
         let mut r = report();
-        r.entries.push(entry(
-            "straße",
-            "ConfigMap",
-            "ÉTÉ-Web",
-            DriftStatus::Synced,
-            "",
-        ));
+        r.entries
+            .push(entry("straße", "ConfigMap", "ÉTÉ-Web", DriftStatus::Synced, "").into());
         r.entries.sort_by(|a, b| a.key.cmp(&b.key));
         let text = SearchText::new(&r);
         for q in [

@@ -34,8 +34,8 @@ pub fn attach_commits(
         if e.source.is_none() {
             continue;
         }
-        let before = e.fields.clone();
-        let mut fields = std::mem::take(&mut e.fields);
+        // Entries are shared: one is copied only when its fields change.
+        let mut fields = e.fields.clone();
         for f in &mut fields {
             match git_of(e, f) {
                 Some(GitSide::Commit(c)) => {
@@ -52,10 +52,10 @@ pub fn attach_commits(
                 None => {}
             }
         }
-        if fields != before {
+        if fields != e.fields {
             changed.push(e.key.clone());
+            std::sync::Arc::make_mut(e).fields = fields;
         }
-        e.fields = fields;
     }
     changed
 }

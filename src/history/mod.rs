@@ -299,7 +299,7 @@ mod tests {
             entries: statuses
                 .iter()
                 .map(|(n, s)| {
-                    DriftEntry::new(ResourceKey::new("", "ConfigMap", "shop", n), "v1", *s)
+                    DriftEntry::new(ResourceKey::new("", "ConfigMap", "shop", n), "v1", *s).into()
                 })
                 .collect(),
         })

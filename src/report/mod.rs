@@ -383,6 +383,7 @@ pub fn health_lines(report: &DriftReport) -> Option<String> {
         .entries
         .iter()
         .filter(|e| e.health.as_ref().is_some_and(|h| !h.is_healthy()))
+        .map(|e| &**e)
         .collect();
     if sick.is_empty() {
         return None;
@@ -421,6 +422,7 @@ pub fn to_text(report: &DriftReport, ctx: &ReportContext) -> String {
         .entries
         .iter()
         .filter(|e| !e.status.is_synced())
+        .map(|e| &**e)
         .collect();
     // Entries render independently (each diff is its own YAML and text diff): on all cores,
     // in order.

@@ -185,7 +185,7 @@ pub(crate) fn narrow(
     }
     if let Some(f) = settings.filter {
         // After the keys: a key the filter hides is still a key that exists.
-        let keep = |e: &drift::DriftEntry| f.admits(e);
+        let keep = |e: &std::sync::Arc<drift::DriftEntry>| f.admits(e);
         narrow_keys(report, args, settings)?;
         report.entries.retain(keep);
         return Ok(());
@@ -801,6 +801,7 @@ pub(crate) async fn server_mode(
         let Some(result) = results.get(&e.key) else {
             continue;
         };
+        let e = std::sync::Arc::make_mut(e);
         let obj = match result {
             Ok(obj) => obj,
             Err(why) => {

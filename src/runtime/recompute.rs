@@ -267,7 +267,7 @@ pub fn run(
                 keys.dedup();
                 let entries = keys
                     .iter()
-                    .filter_map(|k| report.entry(k).cloned())
+                    .filter_map(|k| report.shared(k).cloned())
                     .collect();
                 ReportBody::Changed { keys, entries }
             }

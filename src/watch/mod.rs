@@ -165,7 +165,7 @@ pub struct Watcher {
     opts: WatchOptions,
     tracks: HashMap<ResourceKey, Track>,
     /// The last report's entries that need attention, for alerts (key → entry).
-    current: HashMap<ResourceKey, DriftEntry>,
+    current: HashMap<ResourceKey, std::sync::Arc<DriftEntry>>,
     head: Option<String>,
     connected: Option<bool>,
     /// Whether a complete report has been seen (before it, verdicts are no baseline).

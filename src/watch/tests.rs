@@ -25,7 +25,7 @@ fn entry(name: &str, status: DriftStatus, health: Option<HealthStatus>) -> Drift
 fn report(entries: Vec<DriftEntry>) -> DriftReport {
     let mut entries = entries;
     entries.sort_by(|a, b| a.key.cmp(&b.key));
-    DriftReport { entries }
+    DriftReport::from(entries)
 }
 
 fn names(events: &[WatchEvent]) -> Vec<&'static str> {

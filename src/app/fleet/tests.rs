@@ -18,7 +18,7 @@ fn report(entries: &[(&str, &str, &str, DriftStatus)]) -> DriftReport {
     let mut r = DriftReport::default();
     for (ns, kind, name, s) in entries {
         r.entries
-            .push(DriftEntry::new(key(ns, kind, name), "v1", *s));
+            .push(DriftEntry::new(key(ns, kind, name), "v1", *s).into());
     }
     // As every report is: sorted by key.
     r.entries.sort_by(|a, b| a.key.cmp(&b.key));
