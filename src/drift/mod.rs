@@ -484,12 +484,15 @@ pub fn build_report<L: Borrow<LiveObject>>(
     }
     let live_by_key: HashMap<&ResourceKey, &LiveObject> =
         live.iter().map(|l| (&l.key, *l)).collect();
+    // Each entry is made shared as it is made (one allocation each, and the list of them
+    // grows without moving the entries).
     let mut entries = compare_all(desired, &live_by_key, &schemas, opts);
+    entries.reserve(invalid.len() + live.len().saturating_sub(desired.len()));
     let mut in_git: HashSet<&ResourceKey> = desired.iter().map(|d| &d.key).collect();
     for inv in invalid {
         let key = invalid_key(inv);
         let live_obj = live_by_key.get(&key).map(|l| (*l, l.value()));
-        entries.push(DriftEntry {
+        entries.push(Arc::new(DriftEntry {
             app: opts
                 .tracking
                 .apps
@@ -498,7 +501,7 @@ pub fn build_report<L: Borrow<LiveObject>>(
             reason: Some(format!("{}: {}", inv.source, inv.message)),
             live: live_obj.map(|(l, v)| Arc::new(prepared(&l.key, v, opts))),
             ..DriftEntry::new(key, inv.api_version.clone(), DriftStatus::Invalid)
-        });
+        }));
         if let Some(k) = &inv.key {
             if let Some(l) = live_by_key.get(k) {
                 in_git.insert(&l.key);
@@ -509,12 +512,10 @@ pub fn build_report<L: Borrow<LiveObject>>(
         if in_git.contains(&l.key) || !opts.tracking.is_tracked(&l.key, &l.object.head()) {
             continue;
         }
-        entries.push(extra_entry(l, opts));
+        entries.push(Arc::new(extra_entry(l, opts)));
     }
     entries.sort_by(|a, b| a.key.cmp(&b.key));
-    DriftReport {
-        entries: entries.into_iter().map(Arc::new).collect(),
-    }
+    DriftReport { entries }
 }
 
 /// Compares every desired object, on all cores (objects are independent; order is kept).
@@ -523,8 +524,15 @@ fn compare_all(
     live_by_key: &HashMap<&ResourceKey, &LiveObject>,
     schemas: &CrdSchemas,
     opts: &DriftOptions,
-) -> Vec<DriftEntry> {
-    let one = |d: &DesiredObject| compare_one(d, live_by_key.get(&d.key).copied(), schemas, opts);
+) -> Vec<Arc<DriftEntry>> {
+    let one = |d: &DesiredObject| {
+        Arc::new(compare_one(
+            d,
+            live_by_key.get(&d.key).copied(),
+            schemas,
+            opts,
+        ))
+    };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
