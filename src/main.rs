@@ -26,13 +26,12 @@ fn no_huge_pages() {
     }
 }
 
-/// For a command that runs once on one cluster (`kdrift diff`) and for the fleet's matrix,
-/// memory freed goes back to the system at once rather than after a second: a diff's peak
-/// resident memory then follows what it holds (113 MB instead of 136 MB at 10,000 resources,
-/// at the same speed; benches/offline-diff.sh), and the matrix of 20 clusters stays near 360
-/// MB instead of 440 (benches/fleet.sh). The explorer and a fleet's diff keep the default:
-/// purging at once made the explorer's first screen 0.4 s slower, and a diff of 20 clusters a
-/// quarter.
+/// For a command that runs once on one cluster (`kdrift diff`), memory freed goes back to the
+/// system at once rather than after a second: its peak resident memory then follows what it
+/// holds (110 MB instead of 125 MB against a cluster of 10,000 resources, at the same speed;
+/// benches/offline-diff.sh `SIM=1`). The explorer, the fleet's matrix and a fleet's diff keep
+/// the default: purging at once made the explorer's first screen 0.4 s slower, a diff of 20
+/// clusters a quarter, and the matrix of 20 clusters about 0.5 s.
 fn purge_at_once() {
     // SAFETY: plain calls into the allocator's option table, before any thread starts;
     // checked against this version's default first.
