@@ -127,7 +127,10 @@ pub enum FleetMsg {
     Key(Key),
     Resize(u16, u16),
     Tick(SystemTime),
-    Report(usize, Box<DriftReport>),
+    /// A target's report with the live state it was made with: one message, so that no
+    /// frame shows a report under a live state that is not its own (an incomplete report's
+    /// unknown rows as a complete one's).
+    Report(usize, Box<DriftReport>, LiveState),
     Live(usize, LiveState),
     GitProblem(usize, Option<String>),
     /// The live objects of `key` on two targets, as `FleetEffect::Compare` asked.
@@ -321,9 +324,10 @@ impl FleetState {
                 self.scroll_to_selection();
             }
             FleetMsg::Tick(now) => self.now = now,
-            FleetMsg::Report(i, r) => {
+            FleetMsg::Report(i, r, live) => {
                 if let Some(c) = self.columns.get_mut(i) {
                     c.report = Some(*r);
+                    c.live = live;
                 }
                 self.rebuild();
             }

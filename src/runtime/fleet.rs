@@ -610,9 +610,8 @@ pub fn explore(targets: &[Target], look: crate::app::Look) -> Result<FleetEnd> {
                     let out = match msg {
                         Msg::Report(u) => {
                             let u = *u;
-                            let _ = tx.send(FleetMsg::Live(i, u.live));
                             u.body.apply(&mut current);
-                            FleetMsg::Report(i, Box::new(current.clone()))
+                            FleetMsg::Report(i, Box::new(current.clone()), u.live)
                         }
                         Msg::Live(l) => FleetMsg::Live(i, l),
                         Msg::GitProblem(p) => FleetMsg::GitProblem(i, p),

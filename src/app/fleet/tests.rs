@@ -44,8 +44,6 @@ fn state(w: u16, h: u16) -> FleetState {
     );
     s.update(FleetMsg::Resize(w, h));
     let live = LiveState::Connected { freshest: t0() };
-    s.update(FleetMsg::Live(0, live.clone()));
-    s.update(FleetMsg::Live(1, live));
     s.update(FleetMsg::Report(
         0,
         Box::new(report(&[
@@ -54,6 +52,7 @@ fn state(w: u16, h: u16) -> FleetState {
             ("shop", "ConfigMap", "flags", DriftStatus::Missing),
             ("", "Namespace", "shop", DriftStatus::Synced),
         ])),
+        live.clone(),
     ));
     s.update(FleetMsg::Report(
         1,
@@ -62,6 +61,7 @@ fn state(w: u16, h: u16) -> FleetState {
             ("shop", "Deployment", "api", DriftStatus::Synced),
             ("", "Namespace", "shop", DriftStatus::Synced),
         ])),
+        live.clone(),
     ));
     s.update(FleetMsg::Report(
         2,
@@ -71,6 +71,7 @@ fn state(w: u16, h: u16) -> FleetState {
             "web",
             DriftStatus::Synced,
         )])),
+        live,
     ));
     s.update(FleetMsg::Live(
         2,
@@ -299,4 +300,25 @@ fn marks_across_targets_sync_target_by_target() {
         s.update(FleetMsg::Key(Key::Char('s'))),
         [FleetEffect::Sync(vec![(1, vec![k])])]
     );
+}
+
+/// A report made while its target was still listing (every row waiting: unknown) is no
+/// verdict, and stays none until the complete report comes with its own live state: no
+/// frame shows the waiting rows as a connected target's verdicts.
+#[test]
+fn a_report_made_while_listing_is_no_verdict_until_the_complete_one() {
+    use Cell::*;
+    let mut s = state(80, 24);
+    let waiting = report(&[("shop", "Deployment", "web", DriftStatus::Unknown)]);
+    s.update(FleetMsg::Report(
+        0,
+        Box::new(waiting),
+        LiveState::Connecting,
+    ));
+    assert_eq!(row(&s, "web").cells[0], NoVerdict);
+    assert!(!screen(&s).contains('?'), "{}", screen(&s));
+    let done = report(&[("shop", "Deployment", "web", DriftStatus::OutOfSync)]);
+    let live = LiveState::Connected { freshest: t0() };
+    s.update(FleetMsg::Report(0, Box::new(done), live));
+    assert_eq!(row(&s, "web").cells[0], Status(DriftStatus::OutOfSync));
 }
