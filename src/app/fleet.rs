@@ -563,7 +563,10 @@ impl FleetState {
             let verdict = match self.entry(i, &v.key) {
                 _ if !col.is_current() => "no verdict now".to_string(),
                 Some(e) if e.fields.is_empty() => e.status.to_string(),
-                Some(e) => format!("{} ({} drifted fields)", e.status, e.fields.len()),
+                Some(e) => match e.fields.len() {
+                    1 => format!("{} (1 drifted field)", e.status),
+                    n => format!("{} ({n} drifted fields)", e.status),
+                },
                 None => "not in its Git paths".to_string(),
             };
             out.push(format!("against its Git, {}: {verdict}", col.name));
