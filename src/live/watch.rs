@@ -1,9 +1,10 @@
 //! Keeping the live state current: one watcher per kind (all namespaces; one per namespace
 //! where that is forbidden), reconnecting with backoff, relisting on 410, and an exclusive
 //! writer that applies their events and publishes cheap read-only snapshots (kube-rs's
-//! reflector split). Each snapshot carries the connection state per kind, so a reader can say
-//! how fresh its data is. Nothing here blocks a reader: snapshots are published on a
-//! `tokio::sync::watch` channel, at most every `coalesce` interval.
+//! reflector split). Each view carries the connection state per kind, so a reader can say
+//! how fresh its data is, and what changed since the view before (the objects of those
+//! keys): the reader keeps its own map. Views are published at most every `coalesce`
+//! interval, on a channel that loses none (a lost view would lose its changes).
 
 use super::cluster::{explain, ClusterTarget};
 use crate::model::{LiveObject, ResourceKey};
@@ -39,15 +40,20 @@ pub struct KindState {
     pub state: ConnectionState,
 }
 
-/// A read-only view of the live state.
+/// What changed in the live state since the view before, with the state of every kind.
 #[derive(Debug, Clone, Default)]
 pub struct LiveView {
     /// Increases with every published change.
     pub generation: u64,
-    pub objects: Arc<HashMap<ResourceKey, Arc<LiveObject>>>,
+    /// The first view of a set of watches: the reader drops every object it held (a new
+    /// set of watches starts from nothing; its lists bring the objects again).
+    pub whole: bool,
     pub kinds: Vec<KindState>,
-    /// Keys changed since the previous view (recompute only these).
-    pub changed: Vec<ResourceKey>,
+    /// Each key changed since the view before (sorted, once each), with its object now
+    /// (`None`: gone, or not readable).
+    pub changes: Vec<(ResourceKey, Option<Arc<LiveObject>>)>,
+    /// How many objects the writer holds with this view.
+    pub len: usize,
     /// Objects the cluster sent that cannot be read (malformed metadata), with why: each is
     /// one `unknown` row, and its neighbours keep their verdicts.
     pub undecodable: Arc<HashMap<ResourceKey, String>>,
@@ -59,6 +65,27 @@ impl LiveView {
         self.kinds
             .iter()
             .all(|k| !matches!(k.state, ConnectionState::Connecting))
+    }
+
+    /// Brings a reader's objects to this view (they were at the view before); returns the
+    /// keys that changed.
+    pub fn apply_to(self, objects: &mut HashMap<ResourceKey, Arc<LiveObject>>) -> Vec<ResourceKey> {
+        if self.whole {
+            objects.clear();
+        }
+        let mut keys = Vec::with_capacity(self.changes.len());
+        for (k, o) in self.changes {
+            match o {
+                Some(o) => {
+                    objects.insert(k.clone(), o);
+                }
+                None => {
+                    objects.remove(&k);
+                }
+            }
+            keys.push(k);
+        }
+        keys
     }
 }
 
@@ -92,6 +119,8 @@ pub struct ViewWriter {
     undecodable: HashMap<ResourceKey, String>,
     generation: u64,
     dirty: bool,
+    /// Whether a view was published: the first one is `whole`.
+    published: bool,
 }
 
 impl ViewWriter {
@@ -184,21 +213,38 @@ impl ViewWriter {
         if !self.dirty {
             return None;
         }
+        Some(self.view())
+    }
+
+    /// The view now (the first one is whole), with the changes since the view before.
+    fn view(&mut self) -> LiveView {
         self.dirty = false;
         self.generation += 1;
-        Some(LiveView {
+        let mut keys = std::mem::take(&mut self.changed);
+        keys.sort();
+        keys.dedup();
+        let changes = keys
+            .into_iter()
+            .map(|k| {
+                let o = self.objects.get(&k).cloned();
+                (k, o)
+            })
+            .collect();
+        LiveView {
             generation: self.generation,
-            objects: Arc::new(self.objects.clone()),
+            whole: !std::mem::replace(&mut self.published, true),
             kinds: self.states.clone(),
-            changed: std::mem::take(&mut self.changed),
+            changes,
+            len: self.objects.len(),
             undecodable: Arc::new(self.undecodable.clone()),
-        })
+        }
     }
 }
 
 /// A running set of watches.
 pub struct LiveWatch {
-    pub views: tokio::sync::watch::Receiver<LiveView>,
+    /// The views, in order, none lost; the first is whole (and holds no object yet).
+    pub views: tokio::sync::mpsc::UnboundedReceiver<LiveView>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -447,12 +493,11 @@ pub async fn start(
         }
     }
     drop(tx);
-    let (view_tx, view_rx) = tokio::sync::watch::channel(LiveView {
-        kinds: states.clone(),
-        ..LiveView::default()
-    });
+    let (view_tx, view_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut writer = ViewWriter::new(states);
+    // The first view, at once: every kind connecting (or, with no kind, the complete answer).
+    let _ = view_tx.send(writer.view());
     tasks.push(tokio::spawn(async move {
-        let mut writer = ViewWriter::new(states);
         let mut tick = tokio::time::interval(coalesce.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -506,9 +551,17 @@ mod writer_tests {
         w.apply(Update::InitDone(i), at);
     }
 
-    fn names(v: &LiveView) -> Vec<String> {
-        let mut n: Vec<String> = v
-            .objects
+    type Objects = HashMap<ResourceKey, Arc<LiveObject>>;
+
+    /// Publishes a view and brings a reader's objects to it; the view and its changed keys.
+    fn read(w: &mut ViewWriter, objects: &mut Objects) -> Option<(LiveView, Vec<ResourceKey>)> {
+        let v = w.publish()?;
+        let keys = v.clone().apply_to(objects);
+        Some((v, keys))
+    }
+
+    fn names(objects: &Objects) -> Vec<String> {
+        let mut n: Vec<String> = objects
             .keys()
             .map(|k| format!("{}/{}", k.namespace, k.name))
             .collect();
@@ -531,8 +584,10 @@ mod writer_tests {
             "a list under way is not published in part"
         );
         w.apply(Update::InitDone(0), t);
-        let v = w.publish().expect("the completed list");
-        assert_eq!(names(&v), ["a/x"]);
+        let mut objects = Objects::new();
+        let (v, _) = read(&mut w, &mut objects).expect("the completed list");
+        assert!(v.whole, "the first view");
+        assert_eq!(names(&objects), ["a/x"]);
         assert_eq!(
             v.kinds[0].state,
             ConnectionState::Connected { last_event: t }
@@ -549,13 +604,14 @@ mod writer_tests {
         let mut w = ViewWriter::new(vec![kind("ConfigMap", "a"), kind("ConfigMap", "b")]);
         list(&mut w, 0, vec![cm("a", "x", "1"), cm("a", "y", "1")], t);
         list(&mut w, 1, vec![cm("b", "z", "1")], t);
-        w.publish();
+        let mut objects = Objects::new();
+        read(&mut w, &mut objects);
         // a relists without y (deleted while the watch was down), and with x changed.
         list(&mut w, 0, vec![cm("a", "x", "2")], t);
-        let v = w.publish().unwrap();
-        assert_eq!(names(&v), ["a/x", "b/z"]);
-        let mut changed: Vec<String> = v.changed.iter().map(|k| k.name.clone()).collect();
-        changed.sort();
+        let (v, keys) = read(&mut w, &mut objects).unwrap();
+        assert!(!v.whole);
+        assert_eq!(names(&objects), ["a/x", "b/z"]);
+        let changed: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(changed, ["x", "y"], "only what differs is recomputed");
     }
 
@@ -564,7 +620,8 @@ mod writer_tests {
         let t = SystemTime::UNIX_EPOCH;
         let mut w = ViewWriter::new(vec![kind("ConfigMap", "")]);
         list(&mut w, 0, vec![cm("a", "x", "1")], t);
-        w.publish();
+        let mut objects = Objects::new();
+        read(&mut w, &mut objects);
         w.apply(Update::Apply(cm("a", "y", "1")), t);
         w.apply(
             Update::Undecodable(
@@ -573,16 +630,16 @@ mod writer_tests {
             ),
             t,
         );
-        let v = w.publish().unwrap();
-        assert_eq!(names(&v), ["a/y"]);
+        let (v, _) = read(&mut w, &mut objects).unwrap();
+        assert_eq!(names(&objects), ["a/y"]);
         assert_eq!(v.undecodable.len(), 1);
         w.apply(Update::Apply(cm("a", "x", "3")), t);
         w.apply(
             Update::Delete(ResourceKey::new("", "ConfigMap", "a", "y")),
             t,
         );
-        let v = w.publish().unwrap();
-        assert_eq!(names(&v), ["a/x"]);
+        let (v, _) = read(&mut w, &mut objects).unwrap();
+        assert_eq!(names(&objects), ["a/x"]);
         assert!(
             v.undecodable.is_empty(),
             "a readable version replaces the unreadable one"
@@ -618,5 +675,49 @@ mod writer_tests {
             ConnectionState::Reconnecting { .. }
         ));
         assert!(!v.is_ready() || matches!(v.kinds[0].state, ConnectionState::Reconnecting { .. }));
+    }
+
+    /// Views carry changes, not whole maps: a reader that applies every view, in order,
+    /// holds exactly what the writer holds, whatever happened between two views (an object
+    /// changed and deleted in one interval, a relist, an event during a list).
+    #[test]
+    fn a_reader_applying_every_view_holds_what_the_writer_holds() {
+        let t = SystemTime::UNIX_EPOCH;
+        let mut w = ViewWriter::new(vec![kind("ConfigMap", "a"), kind("ConfigMap", "b")]);
+        let mut objects = Objects::new();
+        let steps: Vec<Box<dyn Fn(&mut ViewWriter)>> = vec![
+            Box::new(|w| list(w, 0, vec![cm("a", "x", "1"), cm("a", "y", "1")], t)),
+            Box::new(|w| w.apply(Update::Apply(cm("a", "x", "2")), t)),
+            Box::new(|w| {
+                w.apply(Update::Apply(cm("a", "z", "1")), t);
+                w.apply(Update::Delete(ResourceKey::new("", "ConfigMap", "a", "z")), t);
+            }),
+            Box::new(|w| {
+                w.apply(Update::Init(1), t);
+                w.apply(Update::InitApply(1, cm("b", "q", "1")), t);
+                w.apply(Update::Apply(cm("a", "y", "9")), t);
+            }),
+            Box::new(|w| w.apply(Update::InitDone(1), t)),
+            Box::new(|w| list(w, 0, vec![cm("a", "y", "9")], t)),
+            Box::new(|w| {
+                w.apply(
+                    Update::Undecodable(ResourceKey::new("", "ConfigMap", "b", "q"), "bad".into()),
+                    t,
+                )
+            }),
+        ];
+        for (i, step) in steps.iter().enumerate() {
+            step(&mut w);
+            read(&mut w, &mut objects);
+            assert_eq!(
+                names(&objects),
+                names(&w.objects),
+                "after step {i}, the reader differs from the writer"
+            );
+            for (k, o) in &objects {
+                assert_eq!(o.object, w.objects[k].object, "after step {i}: {k}");
+            }
+        }
+        assert_eq!(names(&objects), ["a/y"]);
     }
 }

@@ -66,7 +66,8 @@ struct Engine {
     default_namespace: String,
     desired: Option<Arc<DesiredSnapshot>>,
     served: Option<HashMap<(String, String), bool>>,
-    objects: Arc<HashMap<ResourceKey, Arc<LiveObject>>>,
+    /// The live objects: a file's, or the watches' (each view's changes applied in turn).
+    objects: HashMap<ResourceKey, Arc<LiveObject>>,
     live: Live,
     report: Option<DriftReport>,
     coverage: LiveCoverage,
@@ -100,7 +101,7 @@ pub fn run(
         default_namespace,
         desired: None,
         served: None,
-        objects: Arc::new(HashMap::new()),
+        objects: HashMap::new(),
         live: Live::None,
         report: None,
         coverage: LiveCoverage::default(),
@@ -169,21 +170,23 @@ pub fn run(
                     if was_states != now_states {
                         full = true;
                     }
-                    changed.extend(v.changed);
                     if *v.undecodable != *engine.undecodable {
                         full = true;
                     }
-                    engine.undecodable = v.undecodable;
-                    engine.objects = v.objects;
-                    engine.live = Live::Watch(v.kinds);
+                    if v.whole || !matches!(engine.live, Live::Watch(_)) {
+                        // A new set of watches: what the last one held is gone.
+                        engine.objects.clear();
+                        full = true;
+                    }
+                    engine.undecodable = Arc::clone(&v.undecodable);
+                    engine.live = Live::Watch(v.kinds.clone());
+                    changed.extend(v.apply_to(&mut engine.objects));
                 }
                 RecomputeInput::File(objects, at) => {
-                    engine.objects = Arc::new(
-                        objects
-                            .into_iter()
-                            .map(|o| (o.key.clone(), Arc::new(o)))
-                            .collect(),
-                    );
+                    engine.objects = objects
+                        .into_iter()
+                        .map(|o| (o.key.clone(), Arc::new(o)))
+                        .collect();
                     engine.live = Live::File(at);
                     full = true;
                 }

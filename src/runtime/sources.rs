@@ -345,6 +345,8 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
     let mut nothing_to_watch = false;
     let mut views_ended = false;
     let mut blind = false;
+    // The kinds' states of the last view.
+    let mut kinds_now: Vec<live::watch::KindState> = Vec::new();
     loop {
         let wanted = kinds_rx.borrow_and_update().clone();
         if wanted != watched || watch.is_none() {
@@ -373,22 +375,12 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
                 live::watch::start(&target, &kinds, &namespaces, Duration::from_millis(100)).await,
             );
             watched = wanted;
-            if nothing_to_watch {
-                // Its one view (complete: no kind to list) is the answer, sent now: the
-                // channel may close before it is seen as a change.
-                if let Some(w) = watch.as_mut() {
-                    let view = w.views.borrow_and_update().clone();
-                    if engine.send(RecomputeInput::View(view)).is_err() {
-                        return;
-                    }
-                }
-            }
         }
         let Some(w) = watch.as_mut() else { return };
         let views = &mut w.views;
         tokio::select! {
-            changed = views.changed(), if !views_ended => {
-                if changed.is_err() {
+            view = views.recv(), if !views_ended => {
+                let Some(view) = view else {
                     // With no kind to watch the views end at once, their one (complete,
                     // empty) view sent: that is kept until Git names kinds, rather than
                     // started again and again.
@@ -398,16 +390,17 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
                         watch = None;
                     }
                     continue;
-                }
-                let view = views.borrow_and_update().clone();
-                if blind && desired_rx.borrow().is_some() && forbidden_somewhere(&view) {
-                    // Watched before Git was read; now per namespace of Git.
+                };
+                kinds_now.clone_from(&view.kinds);
+                if blind && desired_rx.borrow().is_some() && forbidden_somewhere(&kinds_now) {
+                    // Watched before Git was read; now per namespace of Git (whose first
+                    // view starts the reader's objects over).
                     watch = None;
                     continue;
                 }
                 if !listed && view.kinds.iter().all(|k| !matches!(k.state, live::watch::ConnectionState::Connecting)) {
                     listed = true;
-                    tracing::info!(objects = view.objects.len(), "every kind listed once");
+                    tracing::info!(objects = view.len, "every kind listed once");
                 }
                 if engine.send(RecomputeInput::View(view)).is_err() {
                     return;
@@ -422,7 +415,7 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
                 if changed.is_err() {
                     return;
                 }
-                if forbidden_somewhere(&views.borrow()) {
+                if forbidden_somewhere(&kinds_now) {
                     watch = None;
                 }
             }
@@ -437,9 +430,9 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
     }
 }
 
-/// Whether a kind of the view cannot be watched across namespaces (forbidden).
-fn forbidden_somewhere(view: &live::watch::LiveView) -> bool {
-    view.kinds
+/// Whether a kind cannot be watched across namespaces (forbidden).
+fn forbidden_somewhere(kinds: &[live::watch::KindState]) -> bool {
+    kinds
         .iter()
         .any(|k| matches!(k.state, live::watch::ConnectionState::Unreadable { .. }))
 }
