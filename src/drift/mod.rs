@@ -250,19 +250,50 @@ impl DriftReport {
     }
 
     /// Brings the report up to date where only the entries of `keys` changed: `entries` are
-    /// the new entries of those still reported; the other keys are gone. Order is kept.
+    /// the new entries of those still reported; the other keys are gone. Order is kept. One
+    /// pass over the report (a list's first answer changes tens of thousands of keys).
     pub fn patch(&mut self, keys: &[ResourceKey], entries: Vec<Arc<DriftEntry>>) {
-        for k in keys {
-            if let Ok(i) = self.entries.binary_search_by(|e| e.key.cmp(k)) {
-                self.entries.remove(i);
+        if keys.len() + entries.len() <= 16 {
+            for k in keys {
+                if let Ok(i) = self.entries.binary_search_by(|e| e.key.cmp(k)) {
+                    self.entries.remove(i);
+                }
+            }
+            for e in entries {
+                match self.entries.binary_search_by(|x| x.key.cmp(&e.key)) {
+                    Ok(i) => self.entries[i] = e,
+                    Err(i) => self.entries.insert(i, e),
+                }
+            }
+            return;
+        }
+        let mut gone: Vec<&ResourceKey> = keys.iter().collect();
+        gone.sort_unstable();
+        let mut entries = entries;
+        // Stable: of two entries of one key, the later one stays (as inserting them in turn).
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        entries.reverse();
+        entries.dedup_by(|later, earlier| later.key == earlier.key);
+        entries.reverse();
+        let old = std::mem::take(&mut self.entries);
+        let mut out = Vec::with_capacity(old.len() + entries.len());
+        let mut fresh = entries.into_iter().peekable();
+        let mut gone = gone.into_iter().peekable();
+        for e in old {
+            while let Some(n) = fresh.next_if(|n| n.key < e.key) {
+                out.push(n);
+            }
+            if let Some(n) = fresh.next_if(|n| n.key == e.key) {
+                out.push(n);
+                continue;
+            }
+            while gone.next_if(|k| **k < e.key).is_some() {}
+            if gone.peek().is_none_or(|k| **k != e.key) {
+                out.push(e);
             }
         }
-        for e in entries {
-            match self.entries.binary_search_by(|x| x.key.cmp(&e.key)) {
-                Ok(i) => self.entries[i] = e,
-                Err(i) => self.entries.insert(i, e),
-            }
-        }
+        out.extend(fresh);
+        self.entries = out;
     }
 
     pub fn summary(&self) -> Summary {
@@ -383,31 +414,19 @@ pub fn refresh_keys(
     for l in live.values().filter(|l| is_crd(&l.key)) {
         schemas.learn(&l.value());
     }
-    for key in changed {
+    let fresh = par_map(changed, |key| {
         let live_obj = live.get(key).map(|l| &**l);
-        let entry = match (desired.get(key), live_obj) {
-            (Some(d), l) => Some(compare_one(d, l, &schemas, opts)),
+        let mut e = match (desired.get(key), live_obj) {
+            (Some(d), l) => compare_one(d, l, &schemas, opts),
             (None, Some(l)) if opts.tracking.is_tracked(&l.key, &l.object.head()) => {
-                Some(extra_entry(l, opts))
+                extra_entry(l, opts)
             }
-            _ => None,
+            _ => return None,
         };
-        let at = report.entries.binary_search_by(|e| e.key.cmp(key));
-        match (entry, at) {
-            (Some(mut e), Ok(i)) => {
-                apply_coverage(&mut e, coverage);
-                report.entries[i] = Arc::new(e);
-            }
-            (Some(mut e), Err(i)) => {
-                apply_coverage(&mut e, coverage);
-                report.entries.insert(i, Arc::new(e));
-            }
-            (None, Ok(i)) => {
-                report.entries.remove(i);
-            }
-            (None, Err(_)) => {}
-        }
-    }
+        apply_coverage(&mut e, coverage);
+        Some(Arc::new(e))
+    });
+    report.patch(changed, fresh.into_iter().flatten().collect());
     true
 }
 
@@ -533,23 +552,29 @@ fn compare_all(
             opts,
         ))
     };
+    par_map(desired, one)
+}
+
+/// `items` mapped by `f` on all cores (up to 8), in order; one thread for few items.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
-    if threads == 1 || desired.len() < 256 {
-        return desired.iter().map(one).collect();
+    if threads == 1 || items.len() < 256 {
+        return items.iter().map(f).collect();
     }
-    let chunk = desired.len().div_ceil(threads);
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = desired
+        let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
             .flat_map(|h| match h.join() {
-                Ok(entries) => entries,
+                Ok(out) => out,
                 // A panic in the engine is a bug; surface it rather than drop resources.
                 Err(panic) => std::panic::resume_unwind(panic),
             })
@@ -852,6 +877,46 @@ mod tests {
             let l = LiveObject::new(key, api, obj);
             let e = compare_one(&d, Some(&l), &CrdSchemas::default(), &DriftOptions::default());
             prop_assert!(e.fields.is_empty(), "{:?}", e.fields);
+        }
+
+        /// Invariant: patching a report in one pass (many keys) gives what removing the
+        /// keys and inserting the entries one by one gives.
+        #[test]
+        fn patch_in_one_pass_is_patch_one_by_one(
+            before in prop::collection::btree_set(0u16..400, 0..200),
+            gone in prop::collection::vec(0u16..400, 0..60),
+            fresh in prop::collection::vec((0u16..400, any::<bool>()), 0..60),
+        ) {
+            let key = |n: u16| ResourceKey::new("", "ConfigMap", "ns", &format!("c{n:03}"));
+            let entry = |n: u16, synced: bool| Arc::new(DriftEntry::new(
+                key(n),
+                "v1",
+                if synced { DriftStatus::Synced } else { DriftStatus::OutOfSync },
+            ));
+            let report = DriftReport::from(
+                before.iter().map(|n| (*entry(*n, true)).clone()).collect::<Vec<_>>(),
+            );
+            let mut keys: Vec<ResourceKey> = gone.iter().map(|n| key(*n)).collect();
+            keys.extend(fresh.iter().map(|(n, _)| key(*n)));
+            let entries: Vec<Arc<DriftEntry>> = fresh.iter().map(|(n, s)| entry(*n, *s)).collect();
+            let mut one_by_one = report.clone();
+            for k in &keys {
+                if let Ok(i) = one_by_one.entries.binary_search_by(|e| e.key.cmp(k)) {
+                    one_by_one.entries.remove(i);
+                }
+            }
+            for e in entries.clone() {
+                match one_by_one.entries.binary_search_by(|x| x.key.cmp(&e.key)) {
+                    Ok(i) => one_by_one.entries[i] = e,
+                    Err(i) => one_by_one.entries.insert(i, e),
+                }
+            }
+            let mut merged = report.clone();
+            merged.patch(&keys, entries);
+            let shown = |r: &DriftReport| -> Vec<(String, DriftStatus)> {
+                r.entries.iter().map(|e| (e.key.name.clone(), e.status)).collect()
+            };
+            prop_assert_eq!(shown(&merged), shown(&one_by_one));
         }
 
         /// Invariant: normalising twice changes nothing.

@@ -118,6 +118,8 @@ pub fn run(
     // Whether a whole report went out: the UI then takes only what changes.
     let mut sent_whole = false;
     let mut put_off = false;
+    // Whether the live state changed since the last report (it travels with the next).
+    let mut restate = false;
     let mut last_partial: Option<std::time::Instant> = None;
     loop {
         // Wake up now and then to turn long-reconnecting kinds unknown, and when put-off
@@ -167,9 +169,9 @@ pub fn run(
                     };
                     let now_states: Vec<String> =
                         v.kinds.iter().map(|k| state_class(&k.state)).collect();
-                    if was_states != now_states {
-                        full = true;
-                    }
+                    // The rows of the kinds whose coverage this changes are compared again
+                    // (below); the live state travels with the next report either way.
+                    restate |= was_states != now_states;
                     if *v.undecodable != *engine.undecodable {
                         full = true;
                     }
@@ -201,15 +203,20 @@ pub fn run(
             }
         }
         let coverage = engine.coverage();
-        if !any {
-            // A timer wake-up: only a change of coverage (a kind turning stale) matters.
-            if coverage_key(&coverage) == coverage_key(&engine.coverage) {
-                continue;
-            }
-            full = true;
+        let moved = coverage_moved(&engine.coverage, &coverage);
+        // A timer wake-up: only a change of coverage (a kind turning stale) matters.
+        if !any && matches!(moved, Moved::Nothing) {
+            continue;
         }
-        if coverage_key(&coverage) != coverage_key(&engine.coverage) {
-            full = true;
+        match moved {
+            Moved::Nothing => {}
+            // The rows of those kinds only: a kind's first list compares its own rows, not
+            // every row again.
+            Moved::Kinds(kinds) => {
+                changed.extend(engine.keys_of_kinds(&kinds));
+                restate = true;
+            }
+            Moved::All => full = true,
         }
         engine.coverage = coverage;
         // Before the cluster's first answer the Git side is shown at once, every row
@@ -240,7 +247,7 @@ pub fn run(
         }
         last_partial = (!complete).then(std::time::Instant::now);
         let t = std::time::Instant::now();
-        let done = engine.recompute(full, &changed);
+        let done = engine.recompute(full, &changed, std::mem::take(&mut restate));
         let was_full = std::mem::take(&mut full);
         changed.clear();
         let keys = match done {
@@ -308,20 +315,39 @@ fn state_class(s: &ConnectionState) -> String {
     }
 }
 
-fn coverage_key(c: &LiveCoverage) -> Vec<String> {
-    let mut v: Vec<String> = c
-        .unreadable
-        .iter()
-        .map(|((g, k, n), r)| format!("u {g}/{k}/{n} {r}"))
-        .chain(
-            c.missing_reason
-                .iter()
-                .map(|((g, k), r)| format!("m {g}/{k} {r}")),
-        )
-        .chain(c.undecodable.iter().map(|(k, r)| format!("d {k} {r}")))
-        .collect();
-    v.sort();
-    v
+/// Which rows a change of coverage touches.
+#[derive(Debug, PartialEq)]
+enum Moved {
+    Nothing,
+    /// The rows of these kinds (group, kind).
+    Kinds(BTreeSet<(String, String)>),
+    /// Every row (an object turned readable or unreadable on its own).
+    All,
+}
+
+/// What changed between two coverages: the kinds whose rows they tell differently.
+fn coverage_moved(was: &LiveCoverage, now: &LiveCoverage) -> Moved {
+    if was.undecodable != now.undecodable {
+        return Moved::All;
+    }
+    let mut kinds = BTreeSet::new();
+    for ((g, k, n), why) in was.unreadable.iter().chain(&now.unreadable) {
+        let key = (g.clone(), k.clone(), n.clone());
+        if was.unreadable.get(&key) != now.unreadable.get(&key) {
+            kinds.insert((key.0, key.1));
+        }
+        let _ = why;
+    }
+    for (gk, _) in was.missing_reason.iter().chain(&now.missing_reason) {
+        if was.missing_reason.get(gk) != now.missing_reason.get(gk) {
+            kinds.insert(gk.clone());
+        }
+    }
+    if kinds.is_empty() {
+        Moved::Nothing
+    } else {
+        Moved::Kinds(kinds)
+    }
 }
 
 /// What a recomputation changed.
@@ -468,14 +494,30 @@ impl Engine {
         c
     }
 
-    /// Recomputes: every entry, or only those of `changed` keys where that suffices.
-    fn recompute(&mut self, full: bool, changed: &[ResourceKey]) -> Recomputed {
+    /// The keys of these kinds' rows: Git's objects and the live ones (extras).
+    fn keys_of_kinds(&self, kinds: &BTreeSet<(String, String)>) -> Vec<ResourceKey> {
+        let of = |k: &ResourceKey| kinds.contains(&(k.group.clone(), k.kind.clone()));
+        let desired = self.desired.iter().flat_map(|d| &d.objects).map(|o| &o.key);
+        desired
+            .chain(self.objects.keys())
+            .filter(|k| of(k))
+            .cloned()
+            .collect()
+    }
+
+    /// Recomputes: every entry, or only those of `changed` keys where that suffices. With
+    /// `restate` (the live state changed) a report goes out even when no entry changed.
+    fn recompute(&mut self, full: bool, changed: &[ResourceKey], restate: bool) -> Recomputed {
         let Some(d) = self.desired.clone() else {
             return Recomputed::Nothing;
         };
         if !full {
             if changed.is_empty() {
-                return Recomputed::Nothing;
+                return if restate && self.report.is_some() {
+                    Recomputed::Keys(Vec::new())
+                } else {
+                    Recomputed::Nothing
+                };
             }
             if let Some(report) = &mut self.report {
                 let index: HashMap<&ResourceKey, &DesiredObject> =
@@ -741,6 +783,8 @@ mod tests {
             "Deployments are not listed yet: {:?}",
             first.live
         );
+        let mut report = DriftReport::default();
+        first.body.apply(&mut report);
         tx.send(RecomputeInput::View(view(vec![
             kind("", "ConfigMap", listed.clone()),
             kind("apps", "Deployment", listed),
@@ -748,17 +792,138 @@ mod tests {
         .unwrap();
         let complete = loop {
             let u = next_report(&mut ui_rx);
-            if u.live.is_complete() {
-                break u;
+            let done = u.live.is_complete();
+            u.body.apply(&mut report);
+            if done {
+                break;
             }
         };
-        let ReportBody::Full(report) = complete.body else {
-            panic!("the first complete report is whole");
-        };
+        let () = complete;
         assert!(report
             .entries
             .iter()
             .all(|e| e.status == crate::model::DriftStatus::Missing));
+        drop(tx);
+        drop(ui_rx);
+        thread.join().unwrap();
+    }
+
+    /// A kind's first list compares that kind's rows only (the report goes out as those
+    /// entries), and the report the UI puts together is the one a whole comparison makes.
+    #[test]
+    fn a_kinds_first_list_compares_its_own_rows_only() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (ui, mut ui_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (desired, _desired_rx) = tokio::sync::watch::channel(None);
+        let (kinds, _kinds_rx) = tokio::sync::watch::channel(BTreeSet::new());
+        let out = RecomputeOutputs {
+            ui,
+            desired,
+            kinds,
+            kinds_cache: None,
+        };
+        let thread =
+            std::thread::spawn(move || run(rx, out, DriftOptions::default(), "default".into(), true));
+        let served: HashMap<(String, String), bool> = [
+            (("".to_string(), "ConfigMap".to_string()), true),
+            (("apps".to_string(), "Deployment".to_string()), true),
+        ]
+        .into_iter()
+        .collect();
+        tx.send(RecomputeInput::Served(served)).unwrap();
+        let mut web = object("", "ConfigMap", "web");
+        Arc::make_mut(&mut web.object)["data"] = json!({"a": "1"});
+        let snapshot = DesiredSnapshot {
+            objects: vec![
+                web,
+                object("apps", "Deployment", "api"),
+                object("apps", "Deployment", "web"),
+            ],
+            ..DesiredSnapshot::default()
+        };
+        let objects = snapshot.objects.clone();
+        tx.send(RecomputeInput::Desired(Arc::new(snapshot))).unwrap();
+        let live = |group: &str, kind: &str, name: &str, data: serde_json::Value| {
+            let mut v = object(group, kind, name).object.as_ref().clone();
+            v["data"] = data;
+            let o = LiveObject::new(ResourceKey::new(group, kind, "shop", name), "v1", v);
+            (o.key.clone(), Some(Arc::new(o)))
+        };
+        let now = SystemTime::now();
+        let listed = ConnectionState::Connected { last_event: now };
+        tx.send(RecomputeInput::View(LiveView {
+            generation: 1,
+            whole: true,
+            kinds: vec![
+                kind("", "ConfigMap", listed.clone()),
+                kind("apps", "Deployment", ConnectionState::Connecting),
+            ],
+            changes: vec![live("", "ConfigMap", "web", json!({"a": "2"}))],
+            ..LiveView::default()
+        }))
+        .unwrap();
+        let next_report = |ui_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>| loop {
+            match ui_rx.blocking_recv() {
+                Some(Msg::Report(u)) => return u,
+                Some(_) => continue,
+                None => panic!("the recompute thread ended"),
+            }
+        };
+        let mut report = DriftReport::default();
+        loop {
+            let u = next_report(&mut ui_rx);
+            u.body.apply(&mut report);
+            if report.entry(&objects[0].key).map(|e| e.status)
+                == Some(crate::model::DriftStatus::OutOfSync)
+            {
+                break;
+            }
+        }
+        let deployments = [live("apps", "Deployment", "web", json!({"b": "1"}))];
+        tx.send(RecomputeInput::View(LiveView {
+            generation: 2,
+            kinds: vec![
+                kind("", "ConfigMap", listed.clone()),
+                kind("apps", "Deployment", listed),
+            ],
+            changes: deployments.to_vec(),
+            ..LiveView::default()
+        }))
+        .unwrap();
+        let last = loop {
+            let u = next_report(&mut ui_rx);
+            if u.live.is_complete() {
+                break u;
+            }
+            u.body.apply(&mut report);
+        };
+        let ReportBody::Changed { keys, .. } = &last.body else {
+            panic!("a kind's first list sends its entries, not the whole report");
+        };
+        let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["apps/Deployment/shop/api", "apps/Deployment/shop/web"]);
+        last.body.apply(&mut report);
+        let all_live: Vec<LiveObject> = [live("", "ConfigMap", "web", json!({"a": "2"}))]
+            .iter()
+            .chain(&deployments)
+            .map(|(_, o)| o.as_deref().unwrap().clone())
+            .collect();
+        let whole = drift::build_report(&objects, &[], &all_live, &DriftOptions::default());
+        let verdicts = |r: &DriftReport| -> Vec<String> {
+            r.entries
+                .iter()
+                .map(|e| format!("{} {} {:?}", e.key, e.status, e.fields.len()))
+                .collect()
+        };
+        assert_eq!(verdicts(&report), verdicts(&whole));
+        assert_eq!(
+            verdicts(&report),
+            [
+                "/ConfigMap/shop/web out-of-sync 1",
+                "apps/Deployment/shop/api missing 0",
+                "apps/Deployment/shop/web synced 0"
+            ]
+        );
         drop(tx);
         drop(ui_rx);
         thread.join().unwrap();
