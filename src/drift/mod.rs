@@ -390,7 +390,7 @@ fn apply_coverage(e: &mut DriftEntry, coverage: &LiveCoverage) {
 pub fn refresh_keys(
     report: &mut DriftReport,
     changed: &[ResourceKey],
-    desired: &HashMap<&ResourceKey, &DesiredObject>,
+    desired: &[DesiredObject],
     live: &HashMap<ResourceKey, Arc<LiveObject>>,
     coverage: &LiveCoverage,
     opts: &DriftOptions,
@@ -407,16 +407,21 @@ pub fn refresh_keys(
             }
         }
     }
+    debug_assert!(desired.is_sorted_by(|a, b| a.key < b.key));
     let mut schemas = CrdSchemas::default();
-    for d in desired.values().filter(|d| is_crd(&d.key)) {
+    for d in desired.iter().filter(|d| is_crd(&d.key)) {
         schemas.learn(&d.object);
     }
     for l in live.values().filter(|l| is_crd(&l.key)) {
         schemas.learn(&l.value());
     }
+    let desired_of = |key: &ResourceKey| {
+        let i = desired.binary_search_by(|d| d.key.cmp(key)).ok()?;
+        Some(&desired[i])
+    };
     let fresh = par_map(changed, |key| {
         let live_obj = live.get(key).map(|l| &**l);
-        let mut e = match (desired.get(key), live_obj) {
+        let mut e = match (desired_of(key), live_obj) {
             (Some(d), l) => compare_one(d, l, &schemas, opts),
             (None, Some(l)) if opts.tracking.is_tracked(&l.key, &l.object.head()) => {
                 extra_entry(l, opts)

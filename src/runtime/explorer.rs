@@ -264,7 +264,12 @@ async fn explore_from(
             // report: reading every entry is not the UI thread's work.
             let _ = tx.send((update.body.clone(), update.live.is_complete()));
         }
+        let report = matches!(msg, Msg::Report(_));
+        let t = Instant::now();
         let folded = app::fold(&mut state, msg, SystemTime::now(), second);
+        if report && t.elapsed() >= Duration::from_millis(50) {
+            tracing::info!(ms = t.elapsed().as_millis() as u64, "a report took the UI thread long");
+        }
         dirty |= folded.redraw;
         for effect in folded.effects {
             match effect {

@@ -257,6 +257,17 @@ pub fn run(
         };
         let compared = t.elapsed();
         let attributed = engine.attribute();
+        if let (false, Some(keys)) = (was_full, &keys) {
+            if keys.len() >= 1000 {
+                tracing::info!(
+                    keys = keys.len(),
+                    compare_ms = compared.as_millis() as u64,
+                    attribute_ms = (t.elapsed() - compared).as_millis() as u64,
+                    complete,
+                    "recomputed many resources"
+                );
+            }
+        }
         if was_full {
             tracing::info!(
                 compare_ms = compared.as_millis() as u64,
@@ -374,6 +385,15 @@ impl Engine {
                 }
             }
             None => d,
+        };
+        // Sorted by key, one object a key (a watch event finds its object by binary search).
+        let d = if d.objects.is_sorted_by(|a, b| a.key < b.key) {
+            d
+        } else {
+            let mut owned = (*d).clone();
+            owned.objects.sort_by(|a, b| a.key.cmp(&b.key));
+            owned.objects.dedup_by(|b, a| a.key == b.key);
+            Arc::new(owned)
         };
         // What Git declares outside the chosen paths is never extra.
         self.opts.tracking.in_git_elsewhere = Arc::new(d.outside_keys());
@@ -520,15 +540,13 @@ impl Engine {
                 };
             }
             if let Some(report) = &mut self.report {
-                let index: HashMap<&ResourceKey, &DesiredObject> =
-                    d.objects.iter().map(|o| (&o.key, o)).collect();
                 let mut keys: Vec<ResourceKey> = changed.to_vec();
                 keys.sort();
                 keys.dedup();
                 if drift::refresh_keys(
                     report,
                     &keys,
-                    &index,
+                    &d.objects,
                     &self.objects,
                     &self.coverage,
                     &self.opts,
