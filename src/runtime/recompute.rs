@@ -8,7 +8,7 @@ use crate::app::{LiveState, Msg, ReportBody, ReportUpdate};
 use crate::desired::DesiredSnapshot;
 use crate::drift::{self, DriftOptions, DriftReport, LiveCoverage};
 use crate::live::watch::{ConnectionState, KindState, LiveView};
-use crate::model::{DesiredObject, LiveObject, ResourceKey};
+use crate::model::{LiveObject, ResourceKey};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -708,7 +708,7 @@ pub fn live_state_of(kinds: &[KindState]) -> LiveState {
 mod tests {
     use super::*;
     use crate::live::watch::ConnectionState;
-    use crate::model::SourceLocation;
+    use crate::model::{DesiredObject, SourceLocation};
     use serde_json::json;
 
     fn object(group: &str, kind: &str, name: &str) -> DesiredObject {
