@@ -11,7 +11,8 @@
 # its peak (VmHWM); after the changes, the resident memory and its peak again; and medians.
 # BASE=path/to/kdrift runs an earlier build the same way in alternate runs, for a baseline in
 # the same run. CHANGE_SECS (default 30; 3600 for the hour of the goal) sets the changes'
-# length, of the last run only. Needs tmux and curl.
+# length, of the last run only; the resident memory is sampled once a minute meanwhile.
+# BIN=path/to/kdrift runs that build instead of this checkout's. Needs tmux and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resources=${1:-10000}
@@ -87,8 +88,14 @@ one_run() {
     git -C "$work/fx/repo" reset -q --hard HEAD~1
   fi
   if [ "$change" = 1 ]; then
-    local end=$(( $(date +%s) + change_secs )) i=0
+    local start end i=0 next_sample
+    start=$(date +%s); end=$(( start + change_secs )); next_sample=$start
     while [ "$(date +%s)" -lt "$end" ]; do
+      # The resident memory once a minute, to see growth over a long run.
+      if [ "$(date +%s)" -ge "$next_sample" ]; then
+        echo "$(( $(date +%s) - start )) $(rss)" >>"$work/rss-trace-$(basename "$bin")"
+        next_sample=$(( next_sample + 60 ))
+      fi
       i=$((i + 1))
       curl -sf -X PATCH -H 'content-type: application/merge-patch+json' \
         -d "{\"data\": {\"bench\": \"$i\"}}" \
@@ -120,6 +127,10 @@ summary() { # name file
     "$(cut -d' ' -f1 "$2" | median)" "$(cut -d' ' -f2 "$2" | median)" "$(cut -d' ' -f3 "$2" | median)" \
     "$(tail -n1 "$2" | cut -d' ' -f4-5 | awk '{ if (NF) printf "rss %d MB, peak %d MB", $1, $2; else print "-" }')" >&2
 }
+for f in "$work"/rss-trace-*; do
+  [ -s "$f" ] || continue
+  echo "resident memory during the changes ($(basename "$f" | sed 's/rss-trace-//'), seconds MB): $(tr '\n' ' ' <"$f")" >&2
+done
 summary kdrift "$work/new"
 summary BASE "$work/base"
 for f in "$work"/commit-*; do
