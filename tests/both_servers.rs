@@ -570,8 +570,8 @@ async fn watches_see_changes_at_once_and_report_a_forbidden_kind() {
             served.get("", "Secret").unwrap().clone(),
         ];
         let namespaces: std::collections::BTreeSet<String> = [ns.clone()].into();
-        let live = watch::start(&target, &kinds, &namespaces, Duration::from_millis(50)).await;
-        let mut views = live.views.clone();
+        let mut live = watch::start(&target, &kinds, &namespaces, Duration::from_millis(50)).await;
+        let mut views = support::Views::new(&mut live.views);
         let five = Duration::from_secs(5);
         support::wait_view(&mut views, "first list", five, |v| {
             support::value_of(v, "settings").as_deref() == Some("0")

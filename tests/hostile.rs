@@ -781,17 +781,12 @@ async fn one_undecodable_object_is_one_unknown_row_and_its_neighbours_keep_their
         Duration::from_millis(20),
     )
     .await;
-    let view = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            w.views.changed().await.unwrap();
-            let v = w.views.borrow().clone();
-            if v.is_ready() && !v.objects.is_empty() {
-                return v;
-            }
-        }
+    let mut views = support::Views::new(&mut w.views);
+    support::wait_view(&mut views, "the first list", Duration::from_secs(20), |v| {
+        v.is_ready() && !v.objects.is_empty()
     })
-    .await
-    .expect("the first list arrives");
+    .await;
+    let view = &views.seen;
     let good = kdrift::model::ResourceKey::new("", "ConfigMap", "default", "good");
     let bad = kdrift::model::ResourceKey::new("", "ConfigMap", "default", "bad");
     assert!(view.objects.contains_key(&good), "the neighbour is read");

@@ -31,8 +31,8 @@ async fn watches_keep_the_view_current_through_faults() {
         served.get("", "Secret").unwrap().clone(),
     ];
     let namespaces: BTreeSet<String> = ["shop".to_string()].into();
-    let live = watch::start(&target, &kinds, &namespaces, Duration::from_millis(50)).await;
-    let mut views = live.views.clone();
+    let mut live = watch::start(&target, &kinds, &namespaces, Duration::from_millis(50)).await;
+    let mut views = support::Views::new(&mut live.views);
     wait_view(&mut views, "first list", Duration::from_secs(5), |v| {
         value_of(v, "settings").as_deref() == Some("0")
     })

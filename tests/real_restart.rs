@@ -37,8 +37,8 @@ async fn watches_come_back_after_the_real_api_server_restarts() {
     let served = cluster::discover(&target).await.unwrap();
     let kinds = vec![served.get("", "ConfigMap").unwrap().clone()];
     let namespaces: std::collections::BTreeSet<String> = [ns.clone()].into();
-    let live = watch::start(&target, &kinds, &namespaces, Duration::from_millis(50)).await;
-    let mut views = live.views.clone();
+    let mut live = watch::start(&target, &kinds, &namespaces, Duration::from_millis(50)).await;
+    let mut views = support::Views::new(&mut live.views);
     support::wait_view(&mut views, "first list", Duration::from_secs(5), |v| {
         support::value_of(v, "settings").as_deref() == Some("0")
     })

@@ -685,12 +685,16 @@ mod writer_tests {
         let t = SystemTime::UNIX_EPOCH;
         let mut w = ViewWriter::new(vec![kind("ConfigMap", "a"), kind("ConfigMap", "b")]);
         let mut objects = Objects::new();
-        let steps: Vec<Box<dyn Fn(&mut ViewWriter)>> = vec![
+        type Step<'a> = Box<dyn Fn(&mut ViewWriter) + 'a>;
+        let steps: Vec<Step> = vec![
             Box::new(|w| list(w, 0, vec![cm("a", "x", "1"), cm("a", "y", "1")], t)),
             Box::new(|w| w.apply(Update::Apply(cm("a", "x", "2")), t)),
             Box::new(|w| {
                 w.apply(Update::Apply(cm("a", "z", "1")), t);
-                w.apply(Update::Delete(ResourceKey::new("", "ConfigMap", "a", "z")), t);
+                w.apply(
+                    Update::Delete(ResourceKey::new("", "ConfigMap", "a", "z")),
+                    t,
+                );
             }),
             Box::new(|w| {
                 w.apply(Update::Init(1), t);

@@ -268,7 +268,10 @@ async fn explore_from(
         let t = Instant::now();
         let folded = app::fold(&mut state, msg, SystemTime::now(), second);
         if report && t.elapsed() >= Duration::from_millis(50) {
-            tracing::info!(ms = t.elapsed().as_millis() as u64, "a report took the UI thread long");
+            tracing::info!(
+                ms = t.elapsed().as_millis() as u64,
+                "a report took the UI thread long"
+            );
         }
         dirty |= folded.redraw;
         for effect in folded.effects {

@@ -810,15 +810,14 @@ mod tests {
             kind("apps", "Deployment", listed),
         ])))
         .unwrap();
-        let complete = loop {
+        loop {
             let u = next_report(&mut ui_rx);
             let done = u.live.is_complete();
             u.body.apply(&mut report);
             if done {
                 break;
             }
-        };
-        let () = complete;
+        }
         assert!(report
             .entries
             .iter()
@@ -842,8 +841,9 @@ mod tests {
             kinds,
             kinds_cache: None,
         };
-        let thread =
-            std::thread::spawn(move || run(rx, out, DriftOptions::default(), "default".into(), true));
+        let thread = std::thread::spawn(move || {
+            run(rx, out, DriftOptions::default(), "default".into(), true)
+        });
         let served: HashMap<(String, String), bool> = [
             (("".to_string(), "ConfigMap".to_string()), true),
             (("apps".to_string(), "Deployment".to_string()), true),
@@ -862,7 +862,8 @@ mod tests {
             ..DesiredSnapshot::default()
         };
         let objects = snapshot.objects.clone();
-        tx.send(RecomputeInput::Desired(Arc::new(snapshot))).unwrap();
+        tx.send(RecomputeInput::Desired(Arc::new(snapshot)))
+            .unwrap();
         let live = |group: &str, kind: &str, name: &str, data: serde_json::Value| {
             let mut v = object(group, kind, name).object.as_ref().clone();
             v["data"] = data;

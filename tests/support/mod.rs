@@ -508,34 +508,88 @@ impl Kubectl {
     }
 }
 
-/// Waits until the live view satisfies `ok`, or fails naming `what`; returns how long it took.
+/// What a reader of a watch's views holds: every view applied in turn (views carry only
+/// what changed).
+#[derive(Default)]
+pub struct Seen {
+    pub objects: std::collections::HashMap<
+        kdrift::model::ResourceKey,
+        std::sync::Arc<kdrift::model::LiveObject>,
+    >,
+    pub kinds: Vec<kdrift::live::watch::KindState>,
+    pub undecodable: std::sync::Arc<std::collections::HashMap<kdrift::model::ResourceKey, String>>,
+}
+
+impl Seen {
+    pub fn is_ready(&self) -> bool {
+        self.kinds
+            .iter()
+            .all(|k| !matches!(k.state, kdrift::live::watch::ConnectionState::Connecting))
+    }
+
+    fn take(&mut self, view: kdrift::live::watch::LiveView) {
+        self.kinds.clone_from(&view.kinds);
+        self.undecodable = std::sync::Arc::clone(&view.undecodable);
+        view.apply_to(&mut self.objects);
+    }
+}
+
+/// A watch's views as a test reads them.
+pub struct Views<'a> {
+    rx: &'a mut tokio::sync::mpsc::UnboundedReceiver<kdrift::live::watch::LiveView>,
+    pub seen: Seen,
+}
+
+impl<'a> Views<'a> {
+    pub fn new(
+        rx: &'a mut tokio::sync::mpsc::UnboundedReceiver<kdrift::live::watch::LiveView>,
+    ) -> Views<'a> {
+        Views {
+            rx,
+            seen: Seen::default(),
+        }
+    }
+
+    /// What the reader holds after every view published so far.
+    pub fn borrow(&mut self) -> &Seen {
+        while let Ok(v) = self.rx.try_recv() {
+            self.seen.take(v);
+        }
+        &self.seen
+    }
+}
+
+/// Waits until the live state read from the views satisfies `ok`, or fails naming `what`;
+/// returns how long it took.
 pub async fn wait_view(
-    views: &mut tokio::sync::watch::Receiver<kdrift::live::watch::LiveView>,
+    views: &mut Views<'_>,
     what: &str,
     within: std::time::Duration,
-    ok: impl Fn(&kdrift::live::watch::LiveView) -> bool,
+    ok: impl Fn(&Seen) -> bool,
 ) -> std::time::Duration {
     let start = std::time::Instant::now();
     loop {
-        if ok(&views.borrow()) {
+        if ok(views.borrow()) {
             return start.elapsed();
         }
         let left = within.checked_sub(start.elapsed()).unwrap_or_else(|| {
             panic!(
                 "{what}: not seen within {within:?}; last view {:?}",
-                views.borrow().kinds
+                views.seen.kinds
             )
         });
-        if tokio::time::timeout(left, views.changed()).await.is_err() {
-            panic!(
+        match tokio::time::timeout(left, views.rx.recv()).await {
+            Ok(Some(v)) => views.seen.take(v),
+            Ok(None) => panic!("{what}: the views ended; kinds {:?}", views.seen.kinds),
+            Err(_) => panic!(
                 "{what}: not seen within {within:?}; kinds {:?}",
-                views.borrow().kinds
-            );
+                views.seen.kinds
+            ),
         }
     }
 }
 
-pub fn value_of(view: &kdrift::live::watch::LiveView, name: &str) -> Option<String> {
+pub fn value_of(view: &Seen, name: &str) -> Option<String> {
     view.objects
         .iter()
         .find(|(k, _)| k.kind == "ConfigMap" && k.name == name)
