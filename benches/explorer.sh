@@ -11,7 +11,8 @@
 # its peak (VmHWM); after the changes, the resident memory and its peak again; and medians.
 # BASE=path/to/kdrift runs an earlier build the same way in alternate runs, for a baseline in
 # the same run. CHANGE_SECS (default 30; 3600 for the hour of the goal) sets the changes'
-# length, of the last run only; the resident memory is sampled once a minute meanwhile.
+# length, of the last run only; the resident memory is sampled once a minute meanwhile,
+# and the explorer's CPU time over the changes is given in percent of one core.
 # BIN=path/to/kdrift runs that build instead of this checkout's. Needs tmux and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,7 +89,9 @@ one_run() {
     git -C "$work/fx/repo" reset -q --hard HEAD~1
   fi
   if [ "$change" = 1 ]; then
-    local start end i=0 next_sample
+    local start end i=0 next_sample cpu0
+    cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+    cpu0=$(cpu)
     start=$(date +%s); end=$(( start + change_secs )); next_sample=$start
     while [ "$(date +%s)" -lt "$end" ]; do
       # The resident memory once a minute, to see growth over a long run.
@@ -102,6 +105,9 @@ one_run() {
         "$url/api/v1/namespaces/team-000/configmaps/app-00000-config" >/dev/null || true
       sleep 0.05
     done
+    # The explorer's CPU time over the changes, in percent of one core.
+    echo "$(( ($(cpu) - cpu0) * 100 / ($(getconf CLK_TCK) * ($(date +%s) - start)) ))" \
+      >"$work/cpu-$(basename "$bin")-$([ "$bin" = "${BASE:-}" ] && echo base || echo new)"
     sleep 1
     out="$out $(rss) $(hwm)"
   fi
@@ -127,6 +133,10 @@ summary() { # name file
     "$(cut -d' ' -f1 "$2" | median)" "$(cut -d' ' -f2 "$2" | median)" "$(cut -d' ' -f3 "$2" | median)" \
     "$(tail -n1 "$2" | cut -d' ' -f4-5 | awk '{ if (NF) printf "rss %d MB, peak %d MB", $1, $2; else print "-" }')" >&2
 }
+for f in "$work"/cpu-*; do
+  [ -s "$f" ] || continue
+  echo "$(basename "$f" | sed 's/.*-//'): the explorer's CPU while the changes came: $(cat "$f")% of one core (a change every 50 ms)" >&2
+done
 for f in "$work"/rss-trace-*; do
   [ -s "$f" ] || continue
   echo "resident memory during the changes ($(basename "$f" | sed 's/rss-trace-//'), seconds MB): $(tr '\n' ' ' <"$f")" >&2
