@@ -30,13 +30,17 @@ pub fn attach_commits(
     mut git_of: impl FnMut(&super::DriftEntry, &super::FieldDrift) -> Option<GitSide>,
 ) -> Vec<crate::model::ResourceKey> {
     let mut changed = Vec::new();
+    // A field that has its commit, or the reason it has none, is done: an entry whose fields
+    // are all done is passed over without a copy (this runs after every watch event, over
+    // every drifted entry).
+    let done = |f: &super::FieldDrift| f.commit.is_some() || f.git_note.is_some();
     for e in report.entries.iter_mut().filter(|e| !e.fields.is_empty()) {
-        if e.source.is_none() {
+        if e.source.is_none() || e.fields.iter().all(done) {
             continue;
         }
         // Entries are shared: one is copied only when its fields change.
         let mut fields = e.fields.clone();
-        for f in &mut fields {
+        for f in fields.iter_mut().filter(|f| !done(f)) {
             match git_of(e, f) {
                 Some(GitSide::Commit(c)) => {
                     f.cause = Some(classify(

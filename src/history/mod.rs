@@ -45,14 +45,14 @@ pub struct Episode {
 /// What a report says about episodes: the resources that need attention, as the history
 /// keeps them, and those that cannot be read (their episodes stay as they are). Small: made
 /// on the thread that has the report, recorded on another.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sightings {
     pub attention: Vec<Sighting>,
     pub unknown: Vec<String>,
 }
 
 /// One resource that needs attention.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sighting {
     pub resource: String,
     pub status: String,
@@ -97,6 +97,10 @@ impl Sightings {
 pub struct History {
     conn: Connection,
     context: String,
+    /// What this process recorded last: a report that sees the same is not written again,
+    /// and of one that changed only the rows that changed are (a watch event at 100,000
+    /// resources rewrote thousands of rows).
+    last: Option<Sightings>,
 }
 
 /// Where the history lives: the platform state directory, `history.sqlite`.
@@ -150,6 +154,7 @@ impl History {
         let h = History {
             conn,
             context: context.to_string(),
+            last: None,
         };
         h.prune(now)?;
         Ok(h)
@@ -204,10 +209,24 @@ impl History {
     /// Records a complete report at `now` (see [`Sightings`]): opens an episode for each
     /// resource that needs attention and has none, updates open ones, and closes those that
     /// converged or are gone. Unknown rows change nothing (kdrift cannot tell).
-    pub fn record(&mut self, report: &Sightings, now: i64) -> Result<(), String> {
+    /// Returns whether anything was written.
+    pub fn record(&mut self, report: &Sightings, now: i64) -> Result<bool, String> {
+        if self.last.as_ref() == Some(report) {
+            return Ok(false);
+        }
         let open = self.open_episodes()?;
+        let seen_before: HashMap<&str, &Sighting> = self
+            .last
+            .iter()
+            .flat_map(|l| &l.attention)
+            .map(|s| (s.resource.as_str(), s))
+            .collect();
         let tx = self.conn.transaction().map_err(err)?;
         for s in &report.attention {
+            // Recorded as it is, and its episode still open.
+            if seen_before.get(s.resource.as_str()) == Some(&s) && open.contains_key(&s.resource) {
+                continue;
+            }
             let fields = serde_json::to_string(&s.fields).unwrap_or_default();
             if open.contains_key(&s.resource) {
                 tx.execute(
@@ -238,7 +257,9 @@ impl History {
             )
             .map_err(err)?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        self.last = Some(report.clone());
+        Ok(true)
     }
 
     /// Since when a resource's open episode runs, if it has one.
@@ -322,6 +343,17 @@ mod tests {
         .unwrap();
         assert_eq!(h.since("/ConfigMap/shop/a").unwrap(), Some(1000));
         assert_eq!(h.since("/ConfigMap/shop/b").unwrap(), None);
+        // The same sightings again write nothing; a changed one is written.
+        let same = report(&[("a", DriftStatus::Missing), ("b", DriftStatus::Synced)]);
+        assert!(!h.record(&same, 1150).unwrap(), "nothing changed");
+        let changed = report(&[("a", DriftStatus::OutOfSync), ("b", DriftStatus::Synced)]);
+        assert!(h.record(&changed, 1160).unwrap());
+        assert_eq!(h.list(Some("shop/a"), 10).unwrap()[0].status, "out-of-sync");
+        h.record(
+            &report(&[("a", DriftStatus::Missing), ("b", DriftStatus::Synced)]),
+            1170,
+        )
+        .unwrap();
         drop(h);
         // A restart: the open episode is still open, since the first sight.
         let mut h = History::open(&path, "prod", 2000).unwrap();

@@ -409,9 +409,14 @@ fn spawn_history(
                 continue;
             }
             let sightings = crate::history::Sightings::of(&report);
-            if let Err(e) = history.record(&sightings, now()) {
-                tracing::warn!(error = %e, "history not recorded");
-                continue;
+            match history.record(&sightings, now()) {
+                Ok(true) => {}
+                // Nothing changed: the UI knows the open episodes already.
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "history not recorded");
+                    continue;
+                }
             }
             if let Ok(open) = history.open_episodes() {
                 let since = open.into_iter().map(|(k, (s, _))| (k, s)).collect();

@@ -75,6 +75,10 @@ struct Engine {
     undecodable: Arc<HashMap<ResourceKey, String>>,
     /// When the recompute thread started (the wait for the cluster's first answer counts from it).
     started: SystemTime,
+    /// The kinds Git names, and the CustomResourceDefinitions it declares by the (group,
+    /// kind) they define (for why a kind's objects are missing): of `desired`.
+    desired_kinds: BTreeSet<(String, String)>,
+    crds: HashMap<(String, String), String>,
     /// Line history of the repository (opened with the first desired snapshot).
     history: Option<crate::desired::history::History>,
     /// The kinds last written to the kinds cache.
@@ -108,6 +112,8 @@ pub fn run(
         undecodable: Arc::default(),
         started: SystemTime::now(),
         history: None,
+        desired_kinds: BTreeSet::new(),
+        crds: HashMap::new(),
         cached_kinds: None,
         server: None,
         dry_runs: Default::default(),
@@ -344,12 +350,10 @@ fn coverage_moved(was: &LiveCoverage, now: &LiveCoverage) -> Moved {
         return Moved::All;
     }
     let mut kinds = BTreeSet::new();
-    for ((g, k, n), why) in was.unreadable.iter().chain(&now.unreadable) {
-        let key = (g.clone(), k.clone(), n.clone());
-        if was.unreadable.get(&key) != now.unreadable.get(&key) {
-            kinds.insert((key.0, key.1));
+    for (key, _) in was.unreadable.iter().chain(&now.unreadable) {
+        if was.unreadable.get(key) != now.unreadable.get(key) {
+            kinds.insert((key.0.clone(), key.1.clone()));
         }
-        let _ = why;
     }
     for (gk, _) in was.missing_reason.iter().chain(&now.missing_reason) {
         if was.missing_reason.get(gk) != now.missing_reason.get(gk) {
@@ -405,6 +409,19 @@ impl Engine {
             .iter()
             .map(|o| (o.key.group.clone(), o.key.kind.clone()))
             .collect();
+        self.crds = d
+            .objects
+            .iter()
+            .filter(|o| {
+                o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io"
+            })
+            .filter_map(|o| {
+                let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
+                let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
+                Some(((g, k), o.key.name.clone()))
+            })
+            .collect();
+        self.desired_kinds.clone_from(&kinds);
         self.desired = Some(Arc::clone(&d));
         out.desired.send_replace(Some(d));
         if let Some(file) = &out.kinds_cache {
@@ -430,21 +447,25 @@ impl Engine {
             undecodable: (*self.undecodable).clone(),
             ..LiveCoverage::default()
         };
-        let Some(d) = &self.desired else { return c };
+        if self.desired.is_none() {
+            return c;
+        }
         match &self.live {
             Live::None => {
-                for o in &d.objects {
-                    c.unreadable
-                        .entry((o.key.group.clone(), o.key.kind.clone(), String::new()))
-                        .or_insert_with(|| "waiting for the cluster's first answer".to_string());
+                for (g, k) in &self.desired_kinds {
+                    c.unreadable.insert(
+                        (g.clone(), k.clone(), String::new()),
+                        "waiting for the cluster's first answer".to_string(),
+                    );
                 }
                 return c;
             }
             Live::Unreachable(why) => {
-                for o in &d.objects {
-                    c.unreadable
-                        .entry((o.key.group.clone(), o.key.kind.clone(), String::new()))
-                        .or_insert_with(|| format!("cluster unreachable: {why}"));
+                for (g, k) in &self.desired_kinds {
+                    c.unreadable.insert(
+                        (g.clone(), k.clone(), String::new()),
+                        format!("cluster unreachable: {why}"),
+                    );
                 }
                 return c;
             }
@@ -482,25 +503,13 @@ impl Engine {
             _ => {}
         }
         if let Some(served) = &self.served {
-            let crds: HashMap<(String, String), String> = d
-                .objects
-                .iter()
-                .filter(|o| {
-                    o.key.kind == "CustomResourceDefinition"
-                        && o.key.group == "apiextensions.k8s.io"
-                })
-                .filter_map(|o| {
-                    let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
-                    let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
-                    Some(((g, k), o.key.name.clone()))
-                })
-                .collect();
-            for o in &d.objects {
-                let gk = (o.key.group.clone(), o.key.kind.clone());
-                if served.contains_key(&gk) {
+            // By kind, not by object: this runs after every watch event.
+            for gk in &self.desired_kinds {
+                if served.contains_key(gk) {
                     continue;
                 }
-                match crds.get(&gk) {
+                let gk = gk.clone();
+                match self.crds.get(&gk) {
                     Some(crd) => {
                         c.missing_reason.insert(gk, format!("its CustomResourceDefinition {crd} is not installed in the cluster"));
                     }
@@ -654,25 +663,21 @@ impl Engine {
 
     /// The kinds Git names that the cluster serves and no watch covers yet.
     fn unwatched_kinds(&self, kinds: &[KindState]) -> BTreeSet<(String, String)> {
-        let (Some(d), Some(served)) = (&self.desired, &self.served) else {
+        let Some(served) = &self.served else {
             return BTreeSet::new();
         };
         let watched: HashSet<(&str, &str)> = kinds
             .iter()
             .map(|k| (k.group.as_str(), k.kind.as_str()))
             .collect();
-        let mut seen: HashSet<(&str, &str)> = HashSet::new();
-        let mut out = BTreeSet::new();
-        for o in &d.objects {
-            let gk = (o.key.group.as_str(), o.key.kind.as_str());
-            if watched.contains(&gk) || !seen.insert(gk) {
-                continue;
-            }
-            if served.contains_key(&(o.key.group.clone(), o.key.kind.clone())) {
-                out.insert((o.key.group.clone(), o.key.kind.clone()));
-            }
-        }
-        out
+        self.desired_kinds
+            .iter()
+            .filter(|(g, k)| {
+                !watched.contains(&(g.as_str(), k.as_str()))
+                    && served.contains_key(&(g.clone(), k.clone()))
+            })
+            .cloned()
+            .collect()
     }
 }
 
