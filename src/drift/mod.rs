@@ -254,7 +254,9 @@ impl DriftReport {
     /// pass over the report (a list's first answer changes tens of thousands of keys).
     pub fn patch(&mut self, keys: &[ResourceKey], entries: Vec<Arc<DriftEntry>>) {
         if keys.len() + entries.len() <= 16 {
-            for k in keys {
+            // A key that keeps an entry is replaced in place below, not removed and inserted
+            // (each of those moves every later entry).
+            for k in keys.iter().filter(|k| entries.iter().all(|e| &e.key != *k)) {
                 if let Ok(i) = self.entries.binary_search_by(|e| e.key.cmp(k)) {
                     self.entries.remove(i);
                 }
@@ -409,7 +411,12 @@ pub fn refresh_keys(
     }
     debug_assert!(desired.is_sorted_by(|a, b| a.key < b.key));
     let mut schemas = CrdSchemas::default();
-    for d in desired.iter().filter(|d| is_crd(&d.key)) {
+    // Sorted by key: Git's CustomResourceDefinitions are one run of it.
+    let crds = desired.partition_point(|d| {
+        (d.key.group.as_str(), d.key.kind.as_str())
+            < ("apiextensions.k8s.io", "CustomResourceDefinition")
+    });
+    for d in desired[crds..].iter().take_while(|d| is_crd(&d.key)) {
         schemas.learn(&d.object);
     }
     for l in live.values().filter(|l| is_crd(&l.key)) {
