@@ -1236,6 +1236,22 @@ impl DesiredSnapshot {
         })
     }
 
+    /// The CustomResourceDefinitions Git declares, by the (group, kind) each defines: their
+    /// names (to say why a kind's objects are missing when its definition is not installed).
+    pub fn crds_by_kind(&self) -> std::collections::HashMap<(String, String), String> {
+        self.objects
+            .iter()
+            .filter(|o| {
+                o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io"
+            })
+            .filter_map(|o| {
+                let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
+                let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
+                Some(((g, k), o.key.name.clone()))
+            })
+            .collect()
+    }
+
     /// The keys of the objects Git declares outside the chosen paths.
     pub fn outside_keys(&self) -> std::collections::HashSet<ResourceKey> {
         self.outside_paths.iter().map(|o| o.key.clone()).collect()

@@ -499,18 +499,7 @@ pub(crate) fn cluster_report(settings: &Settings) -> Result<ClusterReport> {
         );
 
         let mut coverage = drift::LiveCoverage::default();
-        let crds_in_git: std::collections::HashMap<(String, String), String> = desired
-            .objects
-            .iter()
-            .filter(|o| {
-                o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io"
-            })
-            .filter_map(|o| {
-                let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
-                let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
-                Some(((g, k), o.key.name.clone()))
-            })
-            .collect();
+        let crds_in_git = desired.crds_by_kind();
         let mut kinds = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for o in &desired.objects {

@@ -409,18 +409,7 @@ impl Engine {
             .iter()
             .map(|o| (o.key.group.clone(), o.key.kind.clone()))
             .collect();
-        self.crds = d
-            .objects
-            .iter()
-            .filter(|o| {
-                o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io"
-            })
-            .filter_map(|o| {
-                let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
-                let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
-                Some(((g, k), o.key.name.clone()))
-            })
-            .collect();
+        self.crds = d.crds_by_kind();
         self.desired_kinds.clone_from(&kinds);
         self.desired = Some(Arc::clone(&d));
         out.desired.send_replace(Some(d));
@@ -748,15 +737,30 @@ mod tests {
         }
     }
 
-    /// Watches that began with the kinds of an earlier run (here: ConfigMaps only) have all
-    /// listed, but Git names Deployments too: the state is not complete (no baseline, the
-    /// fleet shows no verdict) until the Deployments are listed as well.
-    #[test]
-    fn a_kind_git_names_and_no_watch_covers_keeps_the_state_incomplete() {
+    /// The next report the UI gets.
+    fn next_report(ui_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>) -> Box<ReportUpdate> {
+        loop {
+            match ui_rx.blocking_recv() {
+                Some(Msg::Report(u)) => return u,
+                Some(_) => continue,
+                None => panic!("the recompute thread ended"),
+            }
+        }
+    }
+
+    /// A recompute thread (with partial reports or not) told that the cluster serves
+    /// ConfigMaps and Deployments; its input, the UI's end, and the thread.
+    fn engine_serving_configmaps_and_deployments(
+        partial_reports: bool,
+    ) -> (
+        std::sync::mpsc::Sender<RecomputeInput>,
+        tokio::sync::mpsc::UnboundedReceiver<Msg>,
+        std::thread::JoinHandle<()>,
+    ) {
         let (tx, rx) = std::sync::mpsc::channel();
-        let (ui, mut ui_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (desired, _desired_rx) = tokio::sync::watch::channel(None);
-        let (kinds, _kinds_rx) = tokio::sync::watch::channel(BTreeSet::new());
+        let (ui, ui_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (desired, _) = tokio::sync::watch::channel(None);
+        let (kinds, _) = tokio::sync::watch::channel(BTreeSet::new());
         let out = RecomputeOutputs {
             ui,
             desired,
@@ -764,7 +768,13 @@ mod tests {
             kinds_cache: None,
         };
         let thread = std::thread::spawn(move || {
-            run(rx, out, DriftOptions::default(), "default".into(), false)
+            run(
+                rx,
+                out,
+                DriftOptions::default(),
+                "default".into(),
+                partial_reports,
+            )
         });
         let served: HashMap<(String, String), bool> = [
             (("".to_string(), "ConfigMap".to_string()), true),
@@ -773,6 +783,15 @@ mod tests {
         .into_iter()
         .collect();
         tx.send(RecomputeInput::Served(served)).unwrap();
+        (tx, ui_rx, thread)
+    }
+
+    /// Watches that began with the kinds of an earlier run (here: ConfigMaps only) have all
+    /// listed, but Git names Deployments too: the state is not complete (no baseline, the
+    /// fleet shows no verdict) until the Deployments are listed as well.
+    #[test]
+    fn a_kind_git_names_and_no_watch_covers_keeps_the_state_incomplete() {
+        let (tx, mut ui_rx, thread) = engine_serving_configmaps_and_deployments(false);
         let snapshot = DesiredSnapshot {
             objects: vec![
                 object("", "ConfigMap", "web"),
@@ -795,13 +814,6 @@ mod tests {
             listed.clone(),
         )])))
         .unwrap();
-        let next_report = |ui_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>| loop {
-            match ui_rx.blocking_recv() {
-                Some(Msg::Report(u)) => return u,
-                Some(_) => continue,
-                None => panic!("the recompute thread ended"),
-            }
-        };
         let first = next_report(&mut ui_rx);
         assert!(
             !first.live.is_complete(),
@@ -836,26 +848,7 @@ mod tests {
     /// and the report the UI puts together is the one a whole comparison makes.
     #[test]
     fn a_kinds_first_list_compares_its_own_rows_only() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (ui, mut ui_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (desired, _desired_rx) = tokio::sync::watch::channel(None);
-        let (kinds, _kinds_rx) = tokio::sync::watch::channel(BTreeSet::new());
-        let out = RecomputeOutputs {
-            ui,
-            desired,
-            kinds,
-            kinds_cache: None,
-        };
-        let thread = std::thread::spawn(move || {
-            run(rx, out, DriftOptions::default(), "default".into(), true)
-        });
-        let served: HashMap<(String, String), bool> = [
-            (("".to_string(), "ConfigMap".to_string()), true),
-            (("apps".to_string(), "Deployment".to_string()), true),
-        ]
-        .into_iter()
-        .collect();
-        tx.send(RecomputeInput::Served(served)).unwrap();
+        let (tx, mut ui_rx, thread) = engine_serving_configmaps_and_deployments(true);
         let mut web = object("", "ConfigMap", "web");
         Arc::make_mut(&mut web.object)["data"] = json!({"a": "1"});
         let snapshot = DesiredSnapshot {
@@ -888,13 +881,6 @@ mod tests {
             ..LiveView::default()
         }))
         .unwrap();
-        let next_report = |ui_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>| loop {
-            match ui_rx.blocking_recv() {
-                Some(Msg::Report(u)) => return u,
-                Some(_) => continue,
-                None => panic!("the recompute thread ended"),
-            }
-        };
         let mut report = DriftReport::default();
         loop {
             let u = next_report(&mut ui_rx);
