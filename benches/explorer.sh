@@ -26,8 +26,11 @@ bin=${BIN:-$PWD/target/profiling/kdrift}
 work=$(mktemp -d)
 sim_pid=
 session=kdrift-bench-$$
+# A tmux server of its own: a server another run started would give the explorer that run's
+# environment (its cache, state and log folders).
+tmux() { command tmux -L "$session" "$@"; }
 cleanup() {
-  tmux kill-session -t "$session" 2>/dev/null || true
+  tmux kill-server 2>/dev/null || true
   [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
   if [ -n "${KEEP:-}" ]; then rm -rf /tmp/bench-work; cp -r "$work" /tmp/bench-work; fi; rm -rf "$work"
 }
