@@ -441,8 +441,8 @@ impl Syncer {
         Ok(outcomes)
     }
 
-    /// Waits until every CRD the plan writes is Established (at most `CRD_WAIT`), then
-    /// discovers what the cluster serves now.
+    /// Waits until every CRD the plan writes is Established and the cluster serves the
+    /// kinds written after them (at most `CRD_WAIT` in all); what it serves then.
     async fn await_crds(&self, plan: &SyncPlan) -> Result<crate::live::cluster::Served, String> {
         let crds: Vec<&str> = plan
             .items
@@ -479,9 +479,23 @@ impl Syncer {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
         }
-        crate::live::cluster::discover(&self.target)
-            .await
-            .map_err(|e| e.to_string())
+        // Established is not served yet: the API server's discovery catches up a moment
+        // later (the real kube-apiserver does, under load). Asked again until every kind
+        // the plan writes after its CRD is served, within the same wait.
+        loop {
+            let served = crate::live::cluster::discover(&self.target)
+                .await
+                .map_err(|e| e.to_string())?;
+            let all_served = plan
+                .items
+                .iter()
+                .filter(|i| i.after_crd.is_some())
+                .all(|i| served.get(&i.key.group, &i.key.kind).is_some());
+            if all_served || started.elapsed() > CRD_WAIT {
+                return Ok(served);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
     }
 
     /// Checks an object whose CRD this sync wrote (a dry run, now that its kind is served),
