@@ -62,9 +62,7 @@ pub struct LiveView {
 impl LiveView {
     /// Whether every kind has finished its first list.
     pub fn is_ready(&self) -> bool {
-        self.kinds
-            .iter()
-            .all(|k| !matches!(k.state, ConnectionState::Connecting))
+        all_listed(&self.kinds)
     }
 
     /// Brings a reader's objects to this view (they were at the view before); returns the
@@ -87,6 +85,13 @@ impl LiveView {
         }
         keys
     }
+}
+
+/// Whether every one of these kinds has finished its first list.
+pub fn all_listed(kinds: &[KindState]) -> bool {
+    kinds
+        .iter()
+        .all(|k| !matches!(k.state, ConnectionState::Connecting))
 }
 
 /// What a watch task tells the writer; `usize` is the index of the watch's kind.

@@ -516,7 +516,8 @@ impl Engine {
 
     /// The keys of these kinds' rows: Git's objects and the live ones (extras).
     fn keys_of_kinds(&self, kinds: &BTreeSet<(String, String)>) -> Vec<ResourceKey> {
-        let of = |k: &ResourceKey| kinds.contains(&(k.group.clone(), k.kind.clone()));
+        // A few kinds: looked through, not looked up (no key is copied to ask).
+        let of = |k: &ResourceKey| kinds.iter().any(|(g, kd)| *g == k.group && *kd == k.kind);
         let desired = self.desired.iter().flat_map(|d| &d.objects).map(|o| &o.key);
         desired
             .chain(self.objects.keys())

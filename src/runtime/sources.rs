@@ -398,7 +398,7 @@ pub async fn cluster_task(settings: Settings, io: ClusterIo, read_only: bool) {
                     watch = None;
                     continue;
                 }
-                if !listed && view.kinds.iter().all(|k| !matches!(k.state, live::watch::ConnectionState::Connecting)) {
+                if !listed && view.is_ready() {
                     listed = true;
                     tracing::info!(objects = view.len, "every kind listed once");
                 }

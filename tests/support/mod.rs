@@ -522,9 +522,7 @@ pub struct Seen {
 
 impl Seen {
     pub fn is_ready(&self) -> bool {
-        self.kinds
-            .iter()
-            .all(|k| !matches!(k.state, kdrift::live::watch::ConnectionState::Connecting))
+        kdrift::live::watch::all_listed(&self.kinds)
     }
 
     fn take(&mut self, view: kdrift::live::watch::LiveView) {
