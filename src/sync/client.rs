@@ -481,7 +481,9 @@ impl Syncer {
         }
         // Established is not served yet: the API server's discovery catches up a moment
         // later (the real kube-apiserver does, under load). Asked again until every kind
-        // the plan writes after its CRD is served, within the same wait.
+        // the plan writes after its CRD is served, for at most `SERVED_WAIT` (a version the
+        // CRD does not serve never will be).
+        let established = std::time::Instant::now();
         loop {
             let served = crate::live::cluster::discover(&self.target)
                 .await
@@ -491,7 +493,7 @@ impl Syncer {
                 .iter()
                 .filter(|i| i.after_crd.is_some())
                 .all(|i| served.get(&i.key.group, &i.key.kind).is_some());
-            if all_served || started.elapsed() > CRD_WAIT {
+            if all_served || started.elapsed() > CRD_WAIT || established.elapsed() > SERVED_WAIT {
                 return Ok(served);
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
@@ -650,6 +652,8 @@ impl Syncer {
 
 /// How long a sync waits for the CustomResourceDefinitions it wrote to be established.
 const CRD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long discovery may lag behind a CRD's Established condition.
+const SERVED_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(7)]
