@@ -24,6 +24,7 @@ mod glob;
 pub mod history;
 pub mod keymap;
 pub mod live;
+mod par;
 mod process;
 mod report;
 pub mod runtime;

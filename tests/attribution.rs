@@ -43,7 +43,7 @@ fn owners_resolve_through_keyed_set_and_atomic_lists() {
     let d = DesiredObject {
         key: key.clone(),
         api_version: "apps/v1".into(),
-        object: std::sync::Arc::new(desired),
+        object: kdrift::model::Packed::new(&desired),
         source: SourceLocation {
             file: "web.yaml".into(),
             line: Some(1),

@@ -66,7 +66,7 @@ fn revisions_resolve_like_git_rev_parse() {
     for rev in ["v1", "feature", "HEAD~2", &first[..8]] {
         let s = load(&repo, rev, &[], "default");
         assert_eq!(keys(&s), ["/ConfigMap/default/a"], "{rev}");
-        assert_eq!(s.objects[0].object["data"]["v"], "1", "{rev}");
+        assert_eq!(s.objects[0].object.value()["data"]["v"], "1", "{rev}");
         assert_eq!(s.revision.commit, first, "{rev}");
     }
     let head = load(&repo, "HEAD", &[], "default");
@@ -88,7 +88,7 @@ fn reads_the_commit_not_the_working_tree_and_says_so() {
     repo.write("new.yaml", &cm("new", "x"));
     let s = load(&repo, "HEAD", &[], "default");
     assert_eq!(keys(&s), ["/ConfigMap/default/a"]);
-    assert_eq!(s.objects[0].object["data"]["v"], "committed");
+    assert_eq!(s.objects[0].object.value()["data"]["v"], "committed");
     assert_eq!(s.worktree_changes, ["a.yaml", "new.yaml"]);
 }
 
@@ -180,7 +180,7 @@ fn namespaces_default_and_cluster_scope_ignores_them() {
         .iter()
         .find(|o| o.key.kind == "ClusterRole")
         .unwrap();
-    assert!(role.object["metadata"].get("namespace").is_none());
+    assert!(role.object.value()["metadata"].get("namespace").is_none());
 }
 
 #[test]
@@ -241,7 +241,7 @@ fn yaml_features_kubectl_accepts() {
     repo.commit("features");
     let s = load(&repo, "HEAD", &[], "default");
     assert_eq!(keys(&s), ["/ConfigMap/default/merged", "/Secret/default/s"]);
-    let merged = &s.objects[0].object;
+    let merged = s.objects[0].object.value();
     assert_eq!(merged["metadata"]["labels"]["tier"], "front");
     assert_eq!(merged["metadata"]["labels"]["app"], "web");
     assert_eq!(merged["data"]["mode"], 420);
@@ -341,7 +341,8 @@ fn a_new_commit_reparses_only_the_blobs_that_changed() {
             .iter()
             .find(|o| o.key.name == "cm-03")
             .unwrap()
-            .object["data"]
+            .object
+            .value()["data"]
             .clone()
     };
     assert_eq!(value(&second), value(&full));
@@ -420,8 +421,8 @@ fn charts_render_as_helm_template_does_with_subcharts_and_hooks() {
         .find(|o| o.key.name == "shop-config")
         .unwrap();
     assert_eq!(config.source.file, "charts/shop/templates/config.yaml");
-    assert_eq!(config.object["data"]["greeting"], "hello");
-    assert_eq!(config.object["data"]["namespace"], "apps");
+    assert_eq!(config.object.value()["data"]["greeting"], "hello");
+    assert_eq!(config.object.value()["data"]["namespace"], "apps");
     let cache = s
         .objects
         .iter()
@@ -431,7 +432,7 @@ fn charts_render_as_helm_template_does_with_subcharts_and_hooks() {
         cache.source.file,
         "charts/shop/charts/cache/templates/cm.yaml"
     );
-    assert_eq!(cache.object["data"]["size"], "small");
+    assert_eq!(cache.object.value()["data"]["size"], "small");
     // The same objects as helm template run by hand in the working tree.
     let by_hand = support::run_ok(
         std::process::Command::new(&helm)
@@ -450,12 +451,12 @@ fn charts_render_as_helm_template_does_with_subcharts_and_hooks() {
         .objects
         .iter()
         .filter(|o| o.key.name != "plain")
-        .map(|o| (o.key.to_string(), (*o.object).clone()))
+        .map(|o| (o.key.to_string(), o.object.value()))
         .collect();
     let theirs: Vec<(String, serde_json::Value)> = by_hand
         .objects
         .iter()
-        .map(|o| (o.key.to_string(), (*o.object).clone()))
+        .map(|o| (o.key.to_string(), o.object.value()))
         .collect();
     assert_eq!(ours, theirs);
     // The hook is shown as a hook, never compared.
@@ -465,7 +466,7 @@ fn charts_render_as_helm_template_does_with_subcharts_and_hooks() {
         .find(|o| o.key.name == "shop-ping")
         .unwrap();
     assert_eq!(
-        kdrift::drift::hook_of(&pod.object).as_deref(),
+        kdrift::drift::hook_of(&pod.object.value()).as_deref(),
         Some("Helm hook test")
     );
     let report = kdrift::drift::build_report(
@@ -541,13 +542,13 @@ fn a_chart_without_secrets_is_cached_on_disk_and_a_change_renders_again() {
     );
     repo.commit("app");
     let s = load_with_helm(&repo, &helm);
-    assert_eq!(s.objects[0].object["data"]["color"], "blue");
+    assert_eq!(s.objects[0].object.value()["data"]["color"], "blue");
     let dir = repo.path().join(".git/kdrift-cache/rendered");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     repo.write("app/values.yaml", "color: green\n");
     repo.commit("green");
     let s = load_with_helm(&repo, &helm);
-    assert_eq!(s.objects[0].object["data"]["color"], "green");
+    assert_eq!(s.objects[0].object.value()["data"]["color"], "green");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
     // The cluster's capabilities reach the templates.
     let s = desired::load(&LoadOptions {
@@ -560,8 +561,8 @@ fn a_chart_without_secrets_is_cached_on_disk_and_a_change_renders_again() {
         ..options(&repo)
     })
     .unwrap();
-    assert_eq!(s.objects[0].object["data"]["kube"], "v1.31.4");
-    assert_eq!(s.objects[0].object["data"]["widgets"], "yes");
+    assert_eq!(s.objects[0].object.value()["data"]["kube"], "v1.31.4");
+    assert_eq!(s.objects[0].object.value()["data"]["widgets"], "yes");
 }
 
 /// A GitOps repository as Argo CD users keep one: a root Application (app-of-apps) whose
@@ -693,10 +694,10 @@ fn argo_cd_applications_render_their_folders_their_way_and_nest() {
         .iter()
         .any(|k| k.ends_with("/web") && k.contains("ConfigMap")));
     let cm = s.objects.iter().find(|o| o.key.name == "shop-web").unwrap();
-    assert_eq!(cm.object["data"]["replicas"], "3");
-    assert_eq!(cm.object["data"]["greeting"], "hi");
-    assert_eq!(cm.object["data"]["color"], "red");
-    assert_eq!(cm.object["data"]["namespace"], "prod");
+    assert_eq!(cm.object.value()["data"]["replicas"], "3");
+    assert_eq!(cm.object.value()["data"]["greeting"], "hi");
+    assert_eq!(cm.object.value()["data"]["color"], "red");
+    assert_eq!(cm.object.value()["data"]["namespace"], "prod");
     assert_eq!(app_of("/ConfigMap/prod/shop-web"), Some("web"));
     // The same object as helm template run by hand with the same settings.
     std::fs::write(repo.path().join("inline.yaml"), "replicas: 3\n").unwrap();
@@ -723,10 +724,10 @@ fn argo_cd_applications_render_their_folders_their_way_and_nest() {
     let api = s.objects.iter().find(|o| o.key.name == "prod-api").unwrap();
     assert_eq!(api.key.namespace, "prod");
     assert_eq!(
-        api.object["spec"]["template"]["spec"]["containers"][0]["image"],
+        api.object.value()["spec"]["template"]["spec"]["containers"][0]["image"],
         "nginx:1.27"
     );
-    assert_eq!(api.object["metadata"]["labels"]["tier"], "api");
+    assert_eq!(api.object.value()["metadata"]["labels"]["tier"], "api");
     assert!(!keys(&s)
         .iter()
         .any(|k| k.ends_with("/Deployment/default/api")));
@@ -881,7 +882,7 @@ fn flux_kustomizations_render_their_paths_with_targets_and_substitution() {
         .find(|o| o.key.to_string() == "apps/Deployment/infra/infra-cache")
         .unwrap_or_else(|| panic!("{:?}", keys(&s)));
     assert_eq!(
-        cache.object["spec"]["template"]["spec"]["containers"][0]["image"],
+        cache.object.value()["spec"]["template"]["spec"]["containers"][0]["image"],
         "redis:7.2"
     );
     assert_eq!(cache.source.file, "infrastructure");
@@ -891,8 +892,8 @@ fn flux_kustomizations_render_their_paths_with_targets_and_substitution() {
     // postBuild: substitute over substituteFrom, defaults, numbers stay numbers, $$ escapes.
     let web = s.objects.iter().find(|o| o.key.name == "prod-web").unwrap();
     assert_eq!(app_of("apps/Deployment/shop/prod-web"), Some("apps"));
-    assert_eq!(web.object["spec"]["replicas"], 3);
-    let env = &web.object["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(web.object.value()["spec"]["replicas"], 3);
+    let env = &web.object.value()["spec"]["template"]["spec"]["containers"][0]["env"];
     assert_eq!(env[0]["value"], "eu-west-1");
     assert_eq!(env[1]["value"], "a");
     assert_eq!(env[2]["value"], "${NOT_A_VAR}");
@@ -974,10 +975,14 @@ fn flux_helm_releases_render_in_repo_charts_and_name_remote_ones() {
         .iter()
         .find(|o| o.key.to_string() == "/ConfigMap/flux-system/tiny")
         .unwrap_or_else(|| panic!("{:?}", keys(&s)));
-    assert_eq!(tiny.object["data"]["replicas"], "5");
-    assert_eq!(tiny.object["data"]["color"], "red");
+    assert_eq!(tiny.object.value()["data"]["replicas"], "5");
+    assert_eq!(tiny.object.value()["data"]["color"], "red");
     // Not the chart's "default": its values.yaml is not read.
-    assert!(tiny.object["data"]["message"].is_null(), "{}", tiny.object);
+    assert!(
+        tiny.object.value()["data"]["message"].is_null(),
+        "{:?}",
+        tiny.object
+    );
     // Release `[targetNamespace-]name`, into targetNamespace; the chart's values, then
     // valuesFrom (targetPath as --set), then values.
     let cm = s
@@ -985,10 +990,10 @@ fn flux_helm_releases_render_in_repo_charts_and_name_remote_ones() {
         .iter()
         .find(|o| o.key.to_string() == "/ConfigMap/web/web-podinfo")
         .unwrap_or_else(|| panic!("{:?}", keys(&s)));
-    assert_eq!(cm.object["data"]["replicas"], "3");
-    assert_eq!(cm.object["data"]["message"], "from-configmap");
-    assert_eq!(cm.object["data"]["color"], "teal");
-    assert_eq!(cm.object["data"]["namespace"], "web");
+    assert_eq!(cm.object.value()["data"]["replicas"], "3");
+    assert_eq!(cm.object.value()["data"]["message"], "from-configmap");
+    assert_eq!(cm.object.value()["data"]["color"], "teal");
+    assert_eq!(cm.object.value()["data"]["namespace"], "web");
     // The chart's own rendering (release "podinfo", namespace default) gave way; the rest
     // of the repository stays.
     assert!(!keys(&s).contains(&"/ConfigMap/default/podinfo".to_string()));
@@ -1074,7 +1079,7 @@ fn an_applications_kustomize_edits_render_as_kubectl_kustomize_by_hand() {
             .iter()
             .find(|o| o.key.kind == kind && o.key.name == name)
             .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", keys(&s)));
-        assert_eq!(*got.object, want, "{kind} {name}");
+        assert_eq!(got.object.value(), want, "{kind} {name}");
     }
 }
 
@@ -1089,7 +1094,7 @@ fn the_same_object_in_two_clusters_folders_conflicts_only_when_both_are_read() {
     let s = load(&repo, "HEAD", &["clusters/prod"], "default");
     assert!(s.invalid.is_empty(), "{:?}", s.invalid);
     assert_eq!(keys(&s), ["/ConfigMap/default/settings"]);
-    assert_eq!(s.objects[0].object["data"]["v"], "prod");
+    assert_eq!(s.objects[0].object.value()["data"]["v"], "prod");
     // The other folder's object is still Git's (never extra).
     assert_eq!(s.outside_paths.len(), 1);
     let s = load(&repo, "HEAD", &[], "default");

@@ -172,7 +172,7 @@ fn comparing_an_object_with_itself_is_clean_for_every_fixture() {
             .map(|l| kdrift::model::DesiredObject {
                 key: l.key.clone(),
                 api_version: l.api_version.clone(),
-                object: std::sync::Arc::new(l.value()),
+                object: l.object.clone(),
                 source: Default::default(),
             })
             .collect();

@@ -19,6 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("text", &[]),
     ("selector", &[]),
     ("glob", &[]),
+    ("par", &[]),
     ("cachefile", &[]),
     ("keymap", &[]),
     ("cli", &[]),
@@ -35,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "glob",
             "kinds",
             "model",
+            "par",
             "path",
             "process",
             "selector",
@@ -57,7 +59,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "drift",
         &[
-            "glob", "kinds", "model", "path", "quantity", "selector", "timefmt",
+            "glob", "kinds", "model", "par", "path", "quantity", "selector", "timefmt",
         ],
     ),
     ("report", &["diff", "drift", "model", "text"]),

@@ -44,7 +44,7 @@ pub fn objects_in(n: usize, namespaces: usize) -> Objects {
             DesiredObject {
                 key,
                 api_version,
-                object: std::sync::Arc::new(o.clone()),
+                object: kdrift::model::Packed::new(o),
                 source: SourceLocation {
                     file: file.clone(),
                     line: None,

@@ -37,8 +37,8 @@ pub struct DiffDoc {
 /// side (`-`, the left column), Git the new side (`+`, the right column), so that the diff
 /// reads as what a sync would do.
 pub fn build(entry: &DriftEntry, unified: bool, compact: bool) -> DiffDoc {
-    let git = to_yaml(entry.desired.as_deref());
-    let live = to_yaml(entry.live.as_deref());
+    let git = to_yaml(entry.desired_value().as_ref());
+    let live = to_yaml(entry.live_value().as_ref());
     let (old, new, note, neutral) = match entry.status {
         DriftStatus::Missing => (
             String::new(),
@@ -328,10 +328,10 @@ pub fn path_at_top(state: &AppState) -> Option<String> {
     });
     for l in lines.flatten() {
         if let Some(n) = l.new_line {
-            return Some(yaml_path_at(&to_yaml(e.desired.as_deref()), n));
+            return Some(yaml_path_at(&to_yaml(e.desired_value().as_ref()), n));
         }
         if let Some(n) = l.old_line {
-            return Some(yaml_path_at(&to_yaml(e.live.as_deref()), n));
+            return Some(yaml_path_at(&to_yaml(e.live_value().as_ref()), n));
         }
     }
     None
@@ -340,14 +340,13 @@ pub fn path_at_top(state: &AppState) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ResourceKey;
+    use crate::model::{Packed, ResourceKey};
     use serde_json::json;
-    use std::sync::Arc;
 
     fn entry(desired: serde_json::Value, live: serde_json::Value) -> DriftEntry {
         DriftEntry {
-            desired: Some(Arc::new(desired)),
-            live: Some(Arc::new(live)),
+            desired: Some(Packed::new(&desired)),
+            live: Some(Packed::new(&live)),
             ..DriftEntry::new(
                 ResourceKey::new("apps", "Deployment", "shop", "web"),
                 "apps/v1",

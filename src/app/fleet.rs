@@ -531,8 +531,8 @@ impl FleetState {
                 show(&f.live)
             ));
         }
-        let live = crate::diff::to_yaml(e.live.as_deref());
-        let git = crate::diff::to_yaml(e.desired.as_deref());
+        let live = crate::diff::to_yaml(e.live_value().as_ref());
+        let git = crate::diff::to_yaml(e.desired_value().as_ref());
         let diff = crate::diff::unified(&live, &git, "live", "git", 3);
         if !diff.is_empty() {
             out.push(String::new());

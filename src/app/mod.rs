@@ -1828,7 +1828,7 @@ fn run_action(state: &mut AppState, action: Action) -> Vec<Effect> {
                     let title = format!("{} (live)", e.key.short_name());
                     return vec![Effect::Page {
                         title,
-                        text: crate::diff::to_yaml(Some(live)),
+                        text: crate::diff::to_yaml(Some(&live.value())),
                     }];
                 }
                 None => {

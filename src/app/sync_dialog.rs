@@ -199,6 +199,8 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
             let owned = e
                 .live
                 .as_ref()
+                .map(|l| l.head())
+                .as_ref()
                 .and_then(|l| l.pointer("/metadata/ownerReferences"))
                 .and_then(|o| o.as_array())
                 .is_some_and(|o| !o.is_empty());

@@ -46,8 +46,8 @@ fn entry(
             reason: None,
             message: None,
         }),
-        desired: desired.map(Arc::new),
-        live: live.map(Arc::new),
+        desired: desired.as_ref().map(crate::model::Packed::new),
+        live: live.as_ref().map(crate::model::Packed::new),
         ..DriftEntry::new(ResourceKey::new(group, kind, ns, name), api_version, status)
     }
 }

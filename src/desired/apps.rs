@@ -15,7 +15,6 @@ use crate::model::{meta_str, SourceLocation};
 use crate::path::{FieldPath, Segment};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 /// How apps are found.
 #[derive(Debug, Clone)]
@@ -505,7 +504,7 @@ fn render_flux(
                     if let ManifestItem::Object { object, .. } = &mut r.item {
                         let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
                         if scopes.is_namespaced(api_group(object), kind) {
-                            Arc::make_mut(object)["metadata"]["namespace"] =
+                            object.make_mut()["metadata"]["namespace"] =
                                 Value::String(ns.to_string());
                         }
                     }
@@ -526,7 +525,7 @@ fn render_flux(
                             .and_then(Value::as_str)
                             == Some("disabled");
                         if !disabled {
-                            substitute(Arc::make_mut(object), &vars);
+                            substitute(object.make_mut(), &vars);
                         }
                     }
                 }

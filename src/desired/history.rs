@@ -493,8 +493,8 @@ pub fn commit_lookup<'a>(
                 )]
             }
             Some(recipe) => {
-                let object = entry.desired.as_deref()?;
-                match trace(recipe, &src.file, object, &field.path, &mut read) {
+                let object = entry.desired_value()?;
+                match trace(recipe, &src.file, &object, &field.path, &mut read) {
                     Traced::Lines(lines) => lines,
                     Traced::Unknown(why) => return Some(GitSide::Unknown(why)),
                 }

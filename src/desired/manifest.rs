@@ -3,6 +3,7 @@
 //! apart, and broken documents salvaged into as much of an identity as the text still shows.
 //! Pure: text in, items out.
 
+use crate::model::Packed;
 use crate::yaml;
 use serde_json::Value;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ManifestItem {
     /// A Kubernetes object (apiVersion and kind present), with its document's line.
-    Object { object: Arc<Value>, line: usize },
+    Object { object: Doc, line: usize },
     /// A document that is not a Kubernetes object (no apiVersion and no kind).
     NotAnObject { line: usize },
     /// A document that cannot become an object.
@@ -22,6 +23,56 @@ pub enum ManifestItem {
         /// shows them.
         salvage: Salvage,
     },
+}
+
+/// An object on its way through the loader: a tree the stages share (copied only by the one
+/// that changes it), and, while nothing has changed it, the packed text it was read from
+/// (the parse cache's), which the snapshot then shares instead of packing it again.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    tree: Arc<Value>,
+    text: Option<Packed>,
+}
+
+impl Doc {
+    pub fn new(tree: Value) -> Self {
+        Doc {
+            tree: Arc::new(tree),
+            text: None,
+        }
+    }
+
+    /// The object read back from its packed text.
+    pub fn read(text: &Packed) -> Self {
+        Doc {
+            tree: Arc::new(text.value()),
+            text: Some(text.clone()),
+        }
+    }
+
+    /// The tree to change (a copy if another stage shares it); the text no longer holds.
+    pub fn make_mut(&mut self) -> &mut Value {
+        self.text = None;
+        Arc::make_mut(&mut self.tree)
+    }
+
+    /// The object packed: the text it was read from if unchanged, else newly written.
+    pub fn packed(&self) -> Packed {
+        self.text.clone().unwrap_or_else(|| Packed::new(&self.tree))
+    }
+}
+
+impl std::ops::Deref for Doc {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        &self.tree
+    }
+}
+
+impl PartialEq for Doc {
+    fn eq(&self, other: &Doc) -> bool {
+        self.tree == other.tree
+    }
 }
 
 /// Identity fields read from the raw text of a broken document.
@@ -111,7 +162,7 @@ fn push_value(mut v: Value, line: usize, out: &mut Vec<ManifestItem>) {
     match (api_version, kind) {
         (None, None) => out.push(ManifestItem::NotAnObject { line }),
         (Some(av), Some(k)) if !av.is_empty() && !k.is_empty() => out.push(ManifestItem::Object {
-            object: Arc::new(v),
+            object: Doc::new(v),
             line,
         }),
         _ => {

@@ -14,14 +14,14 @@ pub mod rendered;
 
 use crate::kinds::ScopeTable;
 use crate::model::{
-    meta_str, split_api_version, DesiredObject, InvalidManifest, ResourceKey, SourceLocation,
+    meta_str, split_api_version, DesiredObject, InvalidManifest, Packed, ResourceKey,
+    SourceLocation,
 };
 use git::{GitRepo, RejectedEntry, RevisionInfo, TreeFile};
 use manifest::{ManifestItem, Salvage};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Why no desired state could be read at all. Problems with single files are not errors;
@@ -515,28 +515,9 @@ fn parse_files(blobs: &[(String, Blob)], stats: &mut FileStats) -> Vec<RawItem> 
 
 /// Reads every blob's documents, on all cores (files are independent; order is kept).
 fn read_all(blobs: &[(String, Blob)]) -> Vec<(String, Vec<ManifestItem>)> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let chunk = blobs.len().div_ceil(threads).max(1);
-    let results: Vec<Vec<(String, Vec<ManifestItem>)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = blobs
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(path, data)| (path.clone(), read_blob_items(data)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    results.into_iter().flatten().collect()
+    crate::par::par_map_from(blobs, 2, |(path, data)| {
+        (path.clone(), read_blob_items(data))
+    })
 }
 
 /// Turns each file's documents into raw items with their source, counting the files.
@@ -570,12 +551,42 @@ fn assemble(results: Vec<(String, Vec<ManifestItem>)>, stats: &mut FileStats) ->
 }
 
 /// Parsed documents by blob id, so that reading a new commit parses only the blobs that
-/// changed (a blob id is its content's hash: an unchanged file has the same id).
+/// changed (a blob id is its content's hash: an unchanged file has the same id). Objects
+/// are kept packed (a tenth of a tree's memory) and read back at each load: the explorer
+/// holds this cache for its whole run.
 #[derive(Default)]
 pub struct ParseCache {
-    by_blob: std::collections::HashMap<gix::ObjectId, Vec<ManifestItem>>,
+    by_blob: std::collections::HashMap<gix::ObjectId, Vec<CachedItem>>,
     /// Blobs parsed by the last load (the rest came from the cache).
     pub last_parsed: usize,
+}
+
+/// A parsed document as the parse cache keeps it.
+enum CachedItem {
+    Object { object: Packed, line: usize },
+    Other(ManifestItem),
+}
+
+impl CachedItem {
+    fn pack(item: ManifestItem) -> Self {
+        match item {
+            ManifestItem::Object { object, line } => CachedItem::Object {
+                object: object.packed(),
+                line,
+            },
+            other => CachedItem::Other(other),
+        }
+    }
+
+    fn unpack(&self) -> ManifestItem {
+        match self {
+            CachedItem::Object { object, line } => ManifestItem::Object {
+                object: manifest::Doc::read(object),
+                line: *line,
+            },
+            CachedItem::Other(item) => item.clone(),
+        }
+    }
 }
 
 /// Like `load`, reading and parsing only the plain manifest blobs `cache` has not seen;
@@ -603,22 +614,25 @@ pub fn load_cached(
     }
     let read_git = started.elapsed();
     let parse_started = Instant::now();
-    let (ids, blobs): (Vec<gix::ObjectId>, Vec<(String, Blob)>) = fresh.into_iter().unzip();
-    cache.last_parsed = blobs.len();
-    for (id, (_, items)) in ids.into_iter().zip(read_all(&blobs)) {
-        cache.by_blob.insert(id, items);
-    }
+    cache.last_parsed = fresh.len();
+    // Parsed and packed on all cores.
+    let parsed = crate::par::par_map_from(&fresh, 2, |(id, (_, blob))| {
+        let items = read_blob_items(blob).into_iter().map(CachedItem::pack);
+        (*id, items.collect::<Vec<_>>())
+    });
+    cache.by_blob.extend(parsed);
     let keep: std::collections::HashSet<gix::ObjectId> = plain.iter().map(|f| f.blob).collect();
     cache.by_blob.retain(|id, _| keep.contains(id));
-    let results: Vec<(String, Vec<ManifestItem>)> = plain
-        .iter()
-        .map(|f| {
-            (
-                f.path.clone(),
-                cache.by_blob.get(&f.blob).cloned().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let results: Vec<(String, Vec<ManifestItem>)> = crate::par::par_map(&plain, |f| {
+        (
+            f.path.clone(),
+            cache
+                .by_blob
+                .get(&f.blob)
+                .map(|items| items.iter().map(CachedItem::unpack).collect())
+                .unwrap_or_default(),
+        )
+    });
     let mut stats = FileStats::default();
     let raw = assemble(results, &mut stats);
     let parse = parse_started.elapsed();
@@ -1093,7 +1107,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                 by_key.entry(key.clone()).or_default().push(DesiredObject {
                     key,
                     api_version: api,
-                    object,
+                    object: object.packed(),
                     source: r.source,
                 });
             }
@@ -1147,7 +1161,11 @@ pub fn rescope(
         let ns = scoped_namespace(o, namespaced, default_namespace);
         if ns != o.key.namespace {
             o.key.namespace = ns.clone();
-            set_namespace(&mut o.object, &ns);
+            let mut object = o.object.value();
+            if namespace_differs(&object, &ns) {
+                set_namespace_in(&mut object, &ns);
+                o.object = Packed::new(&object);
+            }
             changed = true;
         }
     }
@@ -1178,13 +1196,14 @@ fn scoped_namespace(o: &DesiredObject, namespaced: bool, default_namespace: &str
     if !namespaced {
         return String::new();
     }
-    let written = meta_str(&o.object, "namespace");
     if !o.key.namespace.is_empty() {
-        o.key.namespace.clone()
-    } else if written.is_empty() {
+        return o.key.namespace.clone();
+    }
+    let written = o.object.meta_str("namespace");
+    if written.is_empty() {
         default_namespace.to_string()
     } else {
-        written.to_string()
+        written
     }
 }
 
@@ -1245,8 +1264,9 @@ impl DesiredSnapshot {
                 o.key.kind == "CustomResourceDefinition" && o.key.group == "apiextensions.k8s.io"
             })
             .filter_map(|o| {
-                let g = o.object.pointer("/spec/group")?.as_str()?.to_string();
-                let k = o.object.pointer("/spec/names/kind")?.as_str()?.to_string();
+                let object = o.object.value();
+                let g = object.pointer("/spec/group")?.as_str()?.to_string();
+                let k = object.pointer("/spec/names/kind")?.as_str()?.to_string();
                 Some(((g, k), o.key.name.clone()))
             })
             .collect()
@@ -1259,22 +1279,26 @@ impl DesiredSnapshot {
 }
 
 /// Writes the resolved namespace into the object (or removes it for cluster-scoped kinds),
-/// so later stages see what the server would.
-/// Sets (or, for cluster-scoped kinds, removes) `metadata.namespace`; the tree is copied
-/// only when it changes (the parse cache shares it).
-fn set_namespace(object: &mut Arc<Value>, namespace: &str) {
-    let written = object.pointer("/metadata/namespace");
-    let same = match written {
+/// so later stages see what the server would; the tree is copied only when it changes (the
+/// other stages share it).
+fn set_namespace(object: &mut manifest::Doc, namespace: &str) {
+    if !namespace_differs(object, namespace) {
+        return;
+    }
+    set_namespace_in(object.make_mut(), namespace);
+}
+
+/// Whether `set_namespace_in` would change `object`.
+fn namespace_differs(object: &Value, namespace: &str) -> bool {
+    let same = match object.pointer("/metadata/namespace") {
         None => namespace.is_empty(),
         Some(v) => v.as_str() == Some(namespace) && !namespace.is_empty(),
     };
-    if same || object.get("metadata").is_none_or(|m| !m.is_object()) {
-        return;
-    }
-    if let Some(meta) = Arc::make_mut(object)
-        .get_mut("metadata")
-        .and_then(Value::as_object_mut)
-    {
+    !same && object.get("metadata").is_some_and(Value::is_object)
+}
+
+fn set_namespace_in(object: &mut Value, namespace: &str) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         if namespace.is_empty() {
             meta.remove("namespace");
         } else {
@@ -1287,6 +1311,25 @@ fn set_namespace(object: &mut Arc<Value>, namespace: &str) {
 mod tests {
     use super::*;
 
+    /// The deepest document the YAML reader builds (`yaml::MAX_DEPTH` containers) reads back
+    /// from its packed text whole: desired objects are kept packed, and a tree that did not
+    /// come back would be compared as nothing.
+    #[test]
+    fn the_deepest_readable_document_reads_back_from_its_packed_text() {
+        let mut v = Value::String("leaf".into());
+        for i in 0..crate::yaml::MAX_DEPTH {
+            v = if i % 2 == 0 {
+                serde_json::json!({ "k": v })
+            } else {
+                serde_json::json!([v])
+            };
+        }
+        let packed = Packed::new(&v);
+        assert_eq!(packed.value(), v);
+        assert!(packed.same(&packed.clone()));
+        assert!(!packed.same(&Packed::new(&v)));
+    }
+
     #[test]
     fn cluster_scopes_win_over_the_table() {
         let mut snap = from_texts(
@@ -1298,7 +1341,7 @@ mod tests {
         rescope(&mut snap, |_, k| Some(k == "Widget"), "team");
         let keys: Vec<String> = snap.objects.iter().map(|o| o.key.to_string()).collect();
         assert_eq!(keys, ["example.com/Gadget//g", "example.com/Widget/team/w"]);
-        assert!(snap.objects[0].object["metadata"]
+        assert!(snap.objects[0].object.value()["metadata"]
             .get("namespace")
             .is_none());
     }
@@ -1317,7 +1360,7 @@ mod tests {
         let item = |object: Value, file: &str| {
             RawItem::new(
                 ManifestItem::Object {
-                    object: Arc::new(object),
+                    object: manifest::Doc::new(object),
                     line: 1,
                 },
                 SourceLocation {

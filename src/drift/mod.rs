@@ -12,8 +12,9 @@ pub mod schema;
 pub mod tracking;
 
 use crate::model::{
-    DesiredObject, DriftStatus, InvalidManifest, LiveObject, ResourceKey, SourceLocation,
+    DesiredObject, DriftStatus, InvalidManifest, LiveObject, Packed, ResourceKey, SourceLocation,
 };
+use crate::par::par_map;
 use crate::path::{FieldPath, Segment};
 pub use compare::FieldDrift;
 use compare::{decode_base64, Comparer};
@@ -78,11 +79,11 @@ pub struct DriftEntry {
     /// When this repository's applier last applied the object (seconds since the epoch).
     pub applied_at: Option<i64>,
     pub fields: Vec<FieldDrift>,
-    /// The normalised desired object (masked), for rendering.
-    pub desired: Option<Arc<Value>>,
+    /// The normalised desired object (masked), for rendering, packed (`desired_value`).
+    pub desired: Option<Packed>,
     /// The live object (normalised, masked): projected onto what Git sets for resources in
-    /// Git (the desired object itself when synced), whole for extras.
-    pub live: Option<Arc<Value>>,
+    /// Git (the desired object's text itself when synced), whole for extras; packed.
+    pub live: Option<Packed>,
     /// How the live object is doing (`None` when there is none, or it cannot be read).
     pub health: Option<health::Health>,
     /// The app it belongs to (Git's, else the one its live object is marked with).
@@ -110,6 +111,16 @@ impl DriftEntry {
             app: None,
             by_server: false,
         }
+    }
+
+    /// The desired object as a tree (a parse of its packed text), for showing.
+    pub fn desired_value(&self) -> Option<Value> {
+        self.desired.as_ref().map(Packed::value)
+    }
+
+    /// The live object as a tree (a parse of its packed text), for showing.
+    pub fn live_value(&self) -> Option<Value> {
+        self.live.as_ref().map(Packed::value)
     }
 
     /// Whether it needs attention: drifted (out of sync, missing, extra, invalid) or
@@ -417,7 +428,7 @@ pub fn refresh_keys(
             < ("apiextensions.k8s.io", "CustomResourceDefinition")
     });
     for d in desired[crds..].iter().take_while(|d| is_crd(&d.key)) {
-        schemas.learn(&d.object);
+        schemas.learn(&d.object.value());
     }
     for l in live.values().filter(|l| is_crd(&l.key)) {
         schemas.learn(&l.value());
@@ -485,12 +496,7 @@ pub fn compare_server(
         }
     }
     if !opts.show_secrets && is_secret(key) {
-        let mut e = DriftEntry {
-            fields,
-            ..DriftEntry::new(key.clone(), "", DriftStatus::OutOfSync)
-        };
-        mask_entry(&mut e);
-        fields = e.fields;
+        mask_fields(&mut fields);
     }
     fields
 }
@@ -508,7 +514,7 @@ pub fn build_report<L: Borrow<LiveObject>>(
     let is_crd =
         |k: &ResourceKey| k.kind == "CustomResourceDefinition" && k.group == "apiextensions.k8s.io";
     for d in desired.iter().filter(|d| is_crd(&d.key)) {
-        schemas.learn(&d.object);
+        schemas.learn(&d.object.value());
     }
     for l in live.iter().filter(|l| is_crd(&l.key)) {
         schemas.learn(&l.value());
@@ -530,7 +536,7 @@ pub fn build_report<L: Borrow<LiveObject>>(
                 .app_of(&key, live_obj.as_ref().map(|(_, v)| v)),
             source: Some(inv.source.clone()),
             reason: Some(format!("{}: {}", inv.source, inv.message)),
-            live: live_obj.map(|(l, v)| Arc::new(prepared(&l.key, v, opts))),
+            live: live_obj.map(|(l, v)| Packed::new(&prepared(&l.key, v, opts))),
             ..DriftEntry::new(key, inv.api_version.clone(), DriftStatus::Invalid)
         }));
         if let Some(k) = &inv.key {
@@ -567,33 +573,6 @@ fn compare_all(
     par_map(desired, one)
 }
 
-/// `items` mapped by `f` on all cores (up to 8), in order; one thread for few items.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    if threads == 1 || items.len() < 256 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(out) => out,
-                // A panic in the engine is a bug; surface it rather than drop resources.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
-}
-
 /// The entry of a tracked live object that Git does not declare: extra, unless it is a hook
 /// (a hook's object outlives the render that made it; Helm and Argo CD never prune it).
 fn extra_entry(l: &LiveObject, opts: &DriftOptions) -> DriftEntry {
@@ -602,7 +581,7 @@ fn extra_entry(l: &LiveObject, opts: &DriftOptions) -> DriftEntry {
     DriftEntry {
         app: opts.tracking.apps.app_of(&l.key, Some(&object)),
         health: Some(health::assess(&l.key, &object)),
-        live: Some(Arc::new(prepared(&l.key, object, opts))),
+        live: Some(Packed::new(&prepared(&l.key, object, opts))),
         reason: hook.as_ref().map(|h| {
             format!("{h} in the cluster, not rendered from Git now; hooks are not compared")
         }),
@@ -666,16 +645,26 @@ pub fn compare_one(
     schemas: &CrdSchemas,
     opts: &DriftOptions,
 ) -> DriftEntry {
-    // Most manifests are already normal: the entry shares the snapshot's tree (one copy for
-    // the parse cache, the snapshot and the report); the others are normalised copies.
-    let desired: Arc<Value> = if normalize::is_normal(&d.key.group, &d.key.kind, &d.object) {
-        Arc::clone(&d.object)
-    } else {
-        let mut copy = (*d.object).clone();
-        normalize::normalize(&d.key.group, &d.key.kind, &mut copy);
-        Arc::new(copy)
+    // Both objects are read from their packed forms, for this comparison only. Most manifests
+    // are already normal: the entry then shares the snapshot's text (one copy for the
+    // snapshot and the report); the others are normalised and packed again.
+    let mut desired = d.object.value();
+    let normal = normalize::is_normal(&d.key.group, &d.key.kind, &desired);
+    if !normal {
+        normalize::normalize(&d.key.group, &d.key.kind, &mut desired);
+    }
+    let masked = !opts.show_secrets && is_secret(&d.key);
+    let packed_desired = |desired: &Value| {
+        if masked {
+            let mut copy = desired.clone();
+            mask_object(&mut copy);
+            Packed::new(&copy)
+        } else if normal {
+            d.object.clone()
+        } else {
+            Packed::new(desired)
+        }
     };
-    // The live object read from its packed form once, for this comparison only.
     let live_value = live.map(LiveObject::value);
     let live = live_value.as_ref();
     let mut entry = DriftEntry {
@@ -683,7 +672,7 @@ pub fn compare_one(
         app: opts.tracking.apps.app_of(&d.key, live),
         ..DriftEntry::new(d.key.clone(), d.api_version.clone(), DriftStatus::Missing)
     };
-    if let Some(hook) = hook_of(&d.object) {
+    if let Some(hook) = hook_of(&desired) {
         // Run around a sync, often deleted after: its live object (if any) is shown, never
         // compared, and a sync never applies it.
         entry.status = DriftStatus::Hook;
@@ -691,77 +680,79 @@ pub fn compare_one(
             "{hook}: run around an install, upgrade or sync, not compared"
         ));
         entry.health = live.map(|l| health::assess(&d.key, l));
-        entry.live = live_value.map(|l| Arc::new(prepared(&d.key, l, opts)));
-        entry.desired = Some(desired);
-        if !opts.show_secrets && is_secret(&d.key) {
-            mask_entry(&mut entry);
-        }
+        entry.live = live_value.map(|l| Packed::new(&prepared(&d.key, l, opts)));
+        entry.desired = Some(packed_desired(&desired));
         return entry;
     }
-    if let Some(l) = live {
-        entry.health = Some(health::assess(&d.key, l));
-        let rules: Vec<&IgnoreRule> = opts
-            .ignore
+    let Some(l) = live else {
+        entry.desired = Some(packed_desired(&desired));
+        return entry;
+    };
+    entry.health = Some(health::assess(&d.key, l));
+    let rules: Vec<&IgnoreRule> = opts
+        .ignore
+        .iter()
+        .filter(|r| r.applies_to(&d.key))
+        .collect();
+    let version = crate::model::split_api_version(&d.api_version).1;
+    let mut comparer = Comparer {
+        group: &d.key.group,
+        kind: &d.key.kind,
+        builtin: crate::kinds::is_builtin(&d.key.group, &d.key.kind),
+        schema: schemas
+            .get(&d.key.group, &d.key.kind, version)
+            .map(SchemaNode),
+        ignore_paths: rules.iter().flat_map(|r| r.paths.iter()).collect(),
+        ignore_managers: rules
             .iter()
-            .filter(|r| r.applies_to(&d.key))
-            .collect();
-        let version = crate::model::split_api_version(&d.api_version).1;
-        let mut comparer = Comparer {
-            group: &d.key.group,
-            kind: &d.key.kind,
-            builtin: crate::kinds::is_builtin(&d.key.group, &d.key.kind),
-            schema: schemas
-                .get(&d.key.group, &d.key.kind, version)
-                .map(SchemaNode),
-            ignore_paths: rules.iter().flat_map(|r| r.paths.iter()).collect(),
-            ignore_managers: rules
-                .iter()
-                .flat_map(|r| r.managers.iter().map(String::as_str))
-                .collect(),
-            project: false,
-        };
-        let ownership = Ownership::from_live(l, &opts.appliers);
-        let mut result = comparer.compare(&desired, l, &ownership.root());
-        if !result.fields.is_empty() {
-            // Only drifted objects need the live side projected for showing.
-            comparer.project = true;
-            result = comparer.compare(&desired, l, &ownership.root());
-        }
-        entry.status = if result.fields.is_empty() {
-            DriftStatus::Synced
-        } else {
-            DriftStatus::OutOfSync
-        };
-        entry.fields = result.fields;
-        if !entry.fields.is_empty() {
-            let (last, applied_at) = attribution::object_times(&ownership.owners);
-            entry.last_change = last;
-            entry.applied_at = applied_at;
-            for f in &mut entry.fields {
-                f.cause = Some(attribution::classify(
-                    f.owner.as_ref(),
-                    f.owner_is_applier,
-                    None,
-                    applied_at,
-                    &opts.people,
-                ));
-            }
-        }
-        if entry.status == DriftStatus::Synced && opts.drop_synced_objects {
-            return entry;
-        }
-        entry.live = Some(if entry.status == DriftStatus::Synced {
-            // In sync, the projection of the live object is the desired object itself.
-            Arc::clone(&desired)
-        } else {
-            Arc::new(result.projected_live)
-        });
-        entry.desired = Some(desired);
-    } else {
-        entry.desired = Some(desired);
+            .flat_map(|r| r.managers.iter().map(String::as_str))
+            .collect(),
+        project: false,
+    };
+    let ownership = Ownership::from_live(l, &opts.appliers);
+    let mut result = comparer.compare(&desired, l, &ownership.root());
+    if !result.fields.is_empty() {
+        // Only drifted objects need the live side projected for showing.
+        comparer.project = true;
+        result = comparer.compare(&desired, l, &ownership.root());
     }
-    if !opts.show_secrets && is_secret(&d.key) {
-        mask_entry(&mut entry);
+    entry.status = if result.fields.is_empty() {
+        DriftStatus::Synced
+    } else {
+        DriftStatus::OutOfSync
+    };
+    entry.fields = result.fields;
+    if !entry.fields.is_empty() {
+        let (last, applied_at) = attribution::object_times(&ownership.owners);
+        entry.last_change = last;
+        entry.applied_at = applied_at;
+        for f in &mut entry.fields {
+            f.cause = Some(attribution::classify(
+                f.owner.as_ref(),
+                f.owner_is_applier,
+                None,
+                applied_at,
+                &opts.people,
+            ));
+        }
+    }
+    if entry.status == DriftStatus::Synced && opts.drop_synced_objects {
+        return entry;
+    }
+    let packed = packed_desired(&desired);
+    entry.live = Some(if entry.status == DriftStatus::Synced {
+        // In sync, the projection of the live object is the desired object itself.
+        packed.clone()
+    } else {
+        let mut projected = result.projected_live;
+        if masked {
+            mask_object(&mut projected);
+        }
+        Packed::new(&projected)
+    });
+    entry.desired = Some(packed);
+    if masked {
+        mask_fields(&mut entry.fields);
     }
     entry
 }
@@ -790,17 +781,9 @@ pub fn mask_object(v: &mut Value) {
     }
 }
 
-fn mask_entry(entry: &mut DriftEntry) {
-    let shared = matches!((&entry.desired, &entry.live), (Some(d), Some(l)) if Arc::ptr_eq(d, l));
-    if let Some(v) = entry.desired.as_mut() {
-        mask_object(Arc::make_mut(v));
-    }
-    if shared {
-        entry.live = entry.desired.clone();
-    } else if let Some(v) = entry.live.as_mut() {
-        mask_object(Arc::make_mut(v));
-    }
-    for f in &mut entry.fields {
+/// Masks the values of drifted fields under a Secret's `data` (or `stringData`).
+fn mask_fields(fields: &mut [FieldDrift]) {
+    for f in fields {
         let under_data =
             matches!(f.path.0.first(), Some(Segment::Field(s)) if s == "data" || s == "stringData");
         if !under_data {
@@ -857,7 +840,7 @@ mod tests {
             let d = DesiredObject {
                 key: key.clone(),
                 api_version: api.into(),
-                object: Arc::new(object("hunter2")),
+                object: Packed::new(&object("hunter2")),
                 source: SourceLocation::default(),
             };
             let l = LiveObject::new(key, api, object("swordfish"));
@@ -876,6 +859,44 @@ mod tests {
         }
     }
 
+    /// One text per object: a normal manifest's entry shares the snapshot's packed text, and
+    /// a synced entry's live side is that same text; a Secret's are masked copies.
+    #[test]
+    fn a_synced_entry_shares_the_snapshots_text_and_a_secrets_is_masked() {
+        let compare = |kind: &str, data: Value| {
+            let key = ResourceKey::new("", kind, "n", "x");
+            let obj = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": "x", "namespace": "n"}, "data": data});
+            let d = DesiredObject {
+                key: key.clone(),
+                api_version: "v1".into(),
+                object: Packed::new(&obj),
+                source: SourceLocation::default(),
+            };
+            let l = LiveObject::new(key, "v1", obj);
+            let e = compare_one(
+                &d,
+                Some(&l),
+                &CrdSchemas::default(),
+                &DriftOptions::default(),
+            );
+            (d, e)
+        };
+        let (d, e) = compare("ConfigMap", json!({"a": "1"}));
+        assert_eq!(e.status, DriftStatus::Synced);
+        assert!(e.desired.as_ref().is_some_and(|t| t.same(&d.object)));
+        assert!(e.live.as_ref().is_some_and(|t| t.same(&d.object)));
+        let (d, e) = compare("Secret", json!({"password": "aHVudGVyMg=="}));
+        assert_eq!(e.status, DriftStatus::Synced);
+        let (desired, live) = (e.desired.clone().unwrap(), e.live.clone().unwrap());
+        assert!(!desired.same(&d.object) && desired.same(&live));
+        assert!(!desired.as_str().contains("aHVudGVyMg"), "{desired:?}");
+        assert_eq!(
+            desired.value()["data"]["password"],
+            fingerprint(b"hunter2"),
+            "{desired:?}"
+        );
+    }
+
     proptest! {
         /// Invariant: an object compared with itself is clean, whatever it holds, for
         /// built-in kinds (with their list and quantity rules) and custom kinds alike.
@@ -885,7 +906,7 @@ mod tests {
             let obj = object(kind, api, spec);
             let (group, _) = crate::model::split_api_version(api);
             let key = ResourceKey::new(group, kind, "n", "x");
-            let d = DesiredObject { key: key.clone(), api_version: api.into(), object: Arc::new(obj.clone()), source: SourceLocation::default() };
+            let d = DesiredObject { key: key.clone(), api_version: api.into(), object: Packed::new(&obj), source: SourceLocation::default() };
             let l = LiveObject::new(key, api, obj);
             let e = compare_one(&d, Some(&l), &CrdSchemas::default(), &DriftOptions::default());
             prop_assert!(e.fields.is_empty(), "{:?}", e.fields);

@@ -152,12 +152,12 @@ pub struct CrdSchemas {
 impl CrdSchemas {
     /// The schemas of every CustomResourceDefinition among `objects` (others are skipped).
     pub fn of<'a>(
-        objects: impl IntoIterator<Item = (&'a crate::model::ResourceKey, &'a Value)>,
+        objects: impl IntoIterator<Item = (&'a crate::model::ResourceKey, &'a crate::model::Packed)>,
     ) -> Self {
         let mut schemas = CrdSchemas::default();
         for (key, object) in objects {
             if key.kind == "CustomResourceDefinition" && key.group == "apiextensions.k8s.io" {
-                schemas.learn(object);
+                schemas.learn(&object.value());
             }
         }
         schemas

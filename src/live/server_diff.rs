@@ -29,7 +29,7 @@ impl DryRunCache {
     fn key(d: &DesiredObject, live_rv: &str) -> CacheKey {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         d.key.hash(&mut h);
-        d.object.to_string().hash(&mut h);
+        d.object.as_str().hash(&mut h);
         (h.finish(), live_rv.to_string())
     }
 
@@ -147,7 +147,8 @@ async fn dry_run_one(
     loop {
         let answer = {
             let _permit = limiter.acquire().await;
-            api.patch(&d.key.name, &pp, &Patch::Apply(&*d.object)).await
+            api.patch(&d.key.name, &pp, &Patch::Apply(d.object.value()))
+                .await
         };
         match answer {
             Ok(obj) => {

@@ -363,8 +363,8 @@ pub fn entry_text(e: &DriftEntry) -> String {
     }
     // Invalid manifests have nothing to diff; hooks are not compared.
     if !matches!(e.status, DriftStatus::Invalid | DriftStatus::Hook) {
-        let live = diff::to_yaml(e.live.as_deref());
-        let git = diff::to_yaml(e.desired.as_deref());
+        let live = diff::to_yaml(e.live_value().as_ref());
+        let git = diff::to_yaml(e.desired_value().as_ref());
         out.push_str(&diff::unified(
             &live,
             &git,

@@ -716,16 +716,12 @@ pub(crate) fn server_schemas<'a>(
     desired: &DesiredSnapshot,
     live: impl Iterator<Item = &'a crate::model::LiveObject>,
 ) -> drift::CrdSchemas {
-    let live_crds: Vec<(&crate::model::ResourceKey, serde_json::Value)> = live
-        .filter(|l| l.key.kind == "CustomResourceDefinition")
-        .map(|l| (&l.key, l.value()))
-        .collect();
     drift::CrdSchemas::of(
         desired
             .objects
             .iter()
-            .map(|d| (&d.key, &*d.object))
-            .chain(live_crds.iter().map(|(k, v)| (*k, v))),
+            .map(|d| (&d.key, &d.object))
+            .chain(live.map(|l| (&l.key, &l.object))),
     )
 }
 
@@ -814,7 +810,7 @@ pub(crate) async fn server_mode(
         };
         let mut fields = drift::compare_server(&e.key, obj, l, schemas, run.drift);
         if let Some(git) = git.get(&e.key) {
-            drift::attribution::attribute_server(&mut fields, &git.object, &e.fields);
+            drift::attribution::attribute_server(&mut fields, &git.object.value(), &e.fields);
         }
         let server_status = if fields.is_empty() {
             DriftStatus::Synced

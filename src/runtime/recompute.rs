@@ -705,7 +705,7 @@ pub fn live_state_of(kinds: &[KindState]) -> LiveState {
 mod tests {
     use super::*;
     use crate::live::watch::ConnectionState;
-    use crate::model::{DesiredObject, SourceLocation};
+    use crate::model::{DesiredObject, Packed, SourceLocation};
     use serde_json::json;
 
     fn object(group: &str, kind: &str, name: &str) -> DesiredObject {
@@ -716,7 +716,7 @@ mod tests {
         };
         DesiredObject {
             key: ResourceKey::new(group, kind, "shop", name),
-            object: Arc::new(json!({
+            object: Packed::new(&json!({
                 "apiVersion": api_version,
                 "kind": kind,
                 "metadata": {"name": name, "namespace": "shop"},
@@ -851,7 +851,9 @@ mod tests {
     fn a_kinds_first_list_compares_its_own_rows_only() {
         let (tx, mut ui_rx, thread) = engine_serving_configmaps_and_deployments(true);
         let mut web = object("", "ConfigMap", "web");
-        Arc::make_mut(&mut web.object)["data"] = json!({"a": "1"});
+        let mut v = web.object.value();
+        v["data"] = json!({"a": "1"});
+        web.object = Packed::new(&v);
         let snapshot = DesiredSnapshot {
             objects: vec![
                 web,
@@ -864,7 +866,7 @@ mod tests {
         tx.send(RecomputeInput::Desired(Arc::new(snapshot)))
             .unwrap();
         let live = |group: &str, kind: &str, name: &str, data: serde_json::Value| {
-            let mut v = object(group, kind, name).object.as_ref().clone();
+            let mut v = object(group, kind, name).object.value();
             v["data"] = data;
             let o = LiveObject::new(ResourceKey::new(group, kind, "shop", name), "v1", v);
             (o.key.clone(), Some(Arc::new(o)))

@@ -199,7 +199,7 @@ impl Syncer {
         let mut schemas = drift::CrdSchemas::of(
             items
                 .iter()
-                .filter_map(|(k, d)| d.as_ref().map(|d| (k, &*d.object))),
+                .filter_map(|(k, d)| d.as_ref().map(|d| (k, &d.object))),
         );
         let crds: Api<DynamicObject> = Api::all_with(
             self.target.client.clone(),
@@ -263,7 +263,7 @@ impl Syncer {
             return item;
         };
         item.api_version = d.api_version.clone();
-        item.manifest = (*d.object).clone();
+        item.manifest = d.object.value();
         let Some((api, _)) = self.api(&key) else {
             item.error = Some(format!("kind {} is not served by the cluster", key.kind));
             return item;
@@ -283,9 +283,9 @@ impl Syncer {
                 pp = pp.force();
             }
             let api = api.clone();
-            let body = Arc::clone(&d.object);
+            let body = item.manifest.clone();
             let name = key.name.clone();
-            async move { api.patch(&name, &pp, &Patch::Apply(&*body)).await }
+            async move { api.patch(&name, &pp, &Patch::Apply(&body)).await }
         };
         let result = match dry(false).await {
             Ok(o) => Ok(o),
@@ -315,7 +315,7 @@ impl Syncer {
         };
         let Some(live_obj) = live.as_ref() else {
             // A create: what Git sets (the server's defaults would only be noise).
-            item.changes = self.fields_of_manifest(&key, &d.api_version, &d.object, schemas);
+            item.changes = self.fields_of_manifest(&key, &d.api_version, &item.manifest, schemas);
             item.action = PlanAction::Create;
             return item;
         };

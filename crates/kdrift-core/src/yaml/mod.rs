@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-/// The deepest nesting of mappings and sequences read (serde_json's own limit for JSON).
-pub const MAX_DEPTH: usize = 128;
+/// The deepest nesting of mappings and sequences read: serde_json's own limit for JSON (it reads
+/// no 128th level), which also reads packed objects back (`model::Packed`).
+pub const MAX_DEPTH: usize = 127;
 
 /// The most values one document may hold once its aliases are expanded: a few kilobytes of
 /// anchors and aliases can otherwise stand for billions of values (an "alias bomb").
