@@ -56,6 +56,13 @@ impl Doc {
         Arc::make_mut(&mut self.tree)
     }
 
+    /// The object packed, and kept as its text from now on (while unchanged).
+    pub fn keep_packed(&mut self) -> Packed {
+        self.text
+            .get_or_insert_with(|| Packed::new(&self.tree))
+            .clone()
+    }
+
     /// The object packed: the text it was read from if unchanged, else newly written.
     pub fn packed(&self) -> Packed {
         self.text.clone().unwrap_or_else(|| Packed::new(&self.tree))

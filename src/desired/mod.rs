@@ -568,13 +568,14 @@ enum CachedItem {
 }
 
 impl CachedItem {
-    fn pack(item: ManifestItem) -> Self {
+    /// The item as the cache keeps it; the item keeps the text too (see `Doc`).
+    fn pack(item: &mut ManifestItem) -> Self {
         match item {
             ManifestItem::Object { object, line } => CachedItem::Object {
-                object: object.packed(),
-                line,
+                object: object.keep_packed(),
+                line: *line,
             },
-            other => CachedItem::Other(other),
+            other => CachedItem::Other(other.clone()),
         }
     }
 
@@ -615,24 +616,32 @@ pub fn load_cached(
     let read_git = started.elapsed();
     let parse_started = Instant::now();
     cache.last_parsed = fresh.len();
-    // Parsed and packed on all cores.
+    // Parsed and packed on all cores; this load uses the trees just parsed, the next ones
+    // read the cache's texts back.
     let parsed = crate::par::par_map_from(&fresh, 2, |(id, (_, blob))| {
-        let items = read_blob_items(blob).into_iter().map(CachedItem::pack);
-        (*id, items.collect::<Vec<_>>())
+        let mut items = read_blob_items(blob);
+        let cached: Vec<CachedItem> = items.iter_mut().map(CachedItem::pack).collect();
+        (*id, items, cached)
     });
-    cache.by_blob.extend(parsed);
+    let mut just_parsed = HashMap::with_capacity(parsed.len());
+    for (id, items, cached) in parsed {
+        cache.by_blob.insert(id, cached);
+        just_parsed.insert(id, items);
+    }
     let keep: std::collections::HashSet<gix::ObjectId> = plain.iter().map(|f| f.blob).collect();
     cache.by_blob.retain(|id, _| keep.contains(id));
     let results: Vec<(String, Vec<ManifestItem>)> = crate::par::par_map(&plain, |f| {
-        (
-            f.path.clone(),
-            cache
+        let items = match just_parsed.get(&f.blob) {
+            Some(items) => items.clone(),
+            None => cache
                 .by_blob
                 .get(&f.blob)
                 .map(|items| items.iter().map(CachedItem::unpack).collect())
                 .unwrap_or_default(),
-        )
+        };
+        (f.path.clone(), items)
     });
+    drop(just_parsed);
     let mut stats = FileStats::default();
     let raw = assemble(results, &mut stats);
     let parse = parse_started.elapsed();
