@@ -142,8 +142,9 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
             .iter()
             .filter_map(|r| match &r.item {
                 ManifestItem::Object { object, .. }
-                    if is_kind(object, "source.toolkit.fluxcd.io", "GitRepository") =>
+                    if is_kind(&object.head(), "source.toolkit.fluxcd.io", "GitRepository") =>
                 {
+                    let object = object.tree();
                     Some((
                         (
                             meta_str(object, "namespace").to_string(),
@@ -161,20 +162,23 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
             .collect();
         let mut found: Vec<Found> = raw[scan_from..]
             .iter()
-            .filter_map(|r| match &r.item {
-                ManifestItem::Object { object, .. } if is_application(object) => {
-                    parse_application(object, &r.source, r.app, &is_this_repo)
-                        .map(|(app, sources)| (app, sources, r.root.clone()))
-                }
-                ManifestItem::Object { object, .. } if is_flux_kustomization(object) => {
-                    parse_flux(object, &r.source, r.app, &is_this_repo, &git_repos)
-                        .map(|(app, sources)| (app, sources, r.root.clone()))
-                }
-                ManifestItem::Object { object, .. } if is_helm_release(object) => {
+            .filter_map(|r| {
+                let ManifestItem::Object { object, .. } = &r.item else {
+                    return None;
+                };
+                // Most objects are none of these: their identity says so without their tree.
+                let head = object.head();
+                let found = if is_application(&head) {
+                    parse_application(object.tree(), &r.source, r.app, &is_this_repo)
+                } else if is_flux_kustomization(&head) {
+                    parse_flux(object.tree(), &r.source, r.app, &is_this_repo, &git_repos)
+                } else if is_helm_release(&head) {
+                    let object = object.tree();
                     parse_helm_release(object, &r.source, r.app, &is_this_repo, &git_repos)
-                        .map(|(app, sources)| (app, sources, r.root.clone()))
-                }
-                _ => None,
+                } else {
+                    None
+                };
+                found.map(|(app, sources)| (app, sources, r.root.clone()))
             })
             .collect();
         if found.is_empty() {
@@ -502,8 +506,12 @@ fn render_flux(
                 let scopes = crate::kinds::ScopeTable::default();
                 for r in &mut out {
                     if let ManifestItem::Object { object, .. } = &mut r.item {
-                        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-                        if scopes.is_namespaced(api_group(object), kind) {
+                        let namespaced = {
+                            let head = object.head();
+                            let kind = head.get("kind").and_then(Value::as_str).unwrap_or("");
+                            scopes.is_namespaced(api_group(&head), kind)
+                        };
+                        if namespaced {
                             object.make_mut()["metadata"]["namespace"] =
                                 Value::String(ns.to_string());
                         }
@@ -519,6 +527,7 @@ fn render_flux(
                 for r in &mut items {
                     if let ManifestItem::Object { object, .. } = &mut r.item {
                         let disabled = object
+                            .head()
                             .pointer(
                                 "/metadata/annotations/kustomize.toolkit.fluxcd.io~1substitute",
                             )
@@ -839,11 +848,14 @@ fn find_item<'a>(
 ) -> Option<(&'a Value, &'a SourceLocation)> {
     raw.iter().find_map(|r| match &r.item {
         ManifestItem::Object { object, .. }
-            if object.get("kind").and_then(Value::as_str) == Some(kind)
-                && meta_str(object, "name") == name
-                && [namespace, ""].contains(&meta_str(object, "namespace")) =>
+            if {
+                let head = object.head();
+                head.get("kind").and_then(Value::as_str) == Some(kind)
+                    && meta_str(&head, "name") == name
+                    && [namespace, ""].contains(&meta_str(&head, "namespace"))
+            } =>
         {
-            Some((&**object, &r.source))
+            Some((object.tree(), &r.source))
         }
         _ => None,
     })

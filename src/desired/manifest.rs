@@ -25,60 +25,81 @@ pub enum ManifestItem {
     },
 }
 
-/// An object on its way through the loader: a tree the stages share (copied only by the one
-/// that changes it), and, while nothing has changed it, the packed text it was read from
-/// (the parse cache's), which the snapshot then shares instead of packing it again.
+/// An object on its way through the loader: its packed text (the parse cache's, which the
+/// snapshot then shares instead of packing it again) while nothing has changed it, and its
+/// tree, read only when a stage needs more than its identity (`Doc::head`) and shared by the
+/// stages (copied only by the one that changes it). A load keeps objects as text only, so
+/// the trees of a whole repository are never held at once.
 #[derive(Debug, Clone)]
 pub struct Doc {
-    tree: Arc<Value>,
+    /// Read from `text` on first use when empty; `text` is then always present.
+    tree: std::sync::OnceLock<Arc<Value>>,
     text: Option<Packed>,
 }
 
 impl Doc {
     pub fn new(tree: Value) -> Self {
         Doc {
-            tree: Arc::new(tree),
+            tree: Arc::new(tree).into(),
             text: None,
         }
     }
 
-    /// The object read back from its packed text.
+    /// The object as its packed text; the tree is read back when a stage asks for it.
     pub fn read(text: &Packed) -> Self {
         Doc {
-            tree: Arc::new(text.value()),
+            tree: std::sync::OnceLock::new(),
             text: Some(text.clone()),
+        }
+    }
+
+    /// The whole object (read from its text the first time).
+    pub fn tree(&self) -> &Value {
+        self.tree
+            .get_or_init(|| Arc::new(self.text.as_ref().map(Packed::value).unwrap_or_default()))
+    }
+
+    /// The object's apiVersion, kind and metadata (the whole tree if it was read already):
+    /// enough for its identity, without reading the rest from the text.
+    pub fn head(&self) -> std::borrow::Cow<'_, Value> {
+        match (self.tree.get(), &self.text) {
+            (None, Some(text)) => std::borrow::Cow::Owned(text.head()),
+            _ => std::borrow::Cow::Borrowed(self.tree()),
         }
     }
 
     /// The tree to change (a copy if another stage shares it); the text no longer holds.
     pub fn make_mut(&mut self) -> &mut Value {
+        self.tree();
         self.text = None;
-        Arc::make_mut(&mut self.tree)
+        Arc::make_mut(self.tree.get_mut().expect("read above"))
     }
 
-    /// The object packed, and kept as its text from now on (while unchanged).
-    pub fn keep_packed(&mut self) -> Packed {
-        self.text
-            .get_or_insert_with(|| Packed::new(&self.tree))
-            .clone()
+    /// The object packed, kept as its text from now on, and its tree let go (read again
+    /// only if a stage asks).
+    pub fn into_text(&mut self) -> Packed {
+        let text = self
+            .text
+            .get_or_insert_with(|| Packed::new(self.tree.get().expect("a tree or a text")))
+            .clone();
+        self.tree = std::sync::OnceLock::new();
+        text
     }
 
     /// The object packed: the text it was read from if unchanged, else newly written.
     pub fn packed(&self) -> Packed {
-        self.text.clone().unwrap_or_else(|| Packed::new(&self.tree))
-    }
-}
-
-impl std::ops::Deref for Doc {
-    type Target = Value;
-    fn deref(&self) -> &Value {
-        &self.tree
+        self.text
+            .clone()
+            .unwrap_or_else(|| Packed::new(self.tree()))
     }
 }
 
 impl PartialEq for Doc {
     fn eq(&self, other: &Doc) -> bool {
-        self.tree == other.tree
+        match (&self.text, &other.text) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.tree() == other.tree(),
+        }
     }
 }
 
@@ -282,7 +303,7 @@ mod tests {
         items
             .iter()
             .filter_map(|i| match i {
-                ManifestItem::Object { object, line } => Some((&**object, *line)),
+                ManifestItem::Object { object, line } => Some((object.tree(), *line)),
                 _ => None,
             })
             .collect()

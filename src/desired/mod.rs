@@ -568,14 +568,14 @@ enum CachedItem {
 }
 
 impl CachedItem {
-    /// The item as the cache keeps it; the item keeps the text too (see `Doc`).
-    fn pack(item: &mut ManifestItem) -> Self {
+    /// The item as the cache keeps it: an object as its packed text.
+    fn pack(item: ManifestItem) -> Self {
         match item {
-            ManifestItem::Object { object, line } => CachedItem::Object {
-                object: object.keep_packed(),
-                line: *line,
+            ManifestItem::Object { mut object, line } => CachedItem::Object {
+                object: object.into_text(),
+                line,
             },
-            other => CachedItem::Other(other.clone()),
+            other => CachedItem::Other(other),
         }
     }
 
@@ -616,32 +616,25 @@ pub fn load_cached(
     let read_git = started.elapsed();
     let parse_started = Instant::now();
     cache.last_parsed = fresh.len();
-    // Parsed and packed on all cores; this load uses the trees just parsed, the next ones
-    // read the cache's texts back.
+    // Parsed and packed on all cores, each file's trees let go as soon as it is packed: a
+    // load holds objects as text (`manifest::Doc`), never a whole repository's trees at once.
     let parsed = crate::par::par_map_from(&fresh, 2, |(id, (_, blob))| {
-        let mut items = read_blob_items(blob);
-        let cached: Vec<CachedItem> = items.iter_mut().map(CachedItem::pack).collect();
-        (*id, items, cached)
+        let items = read_blob_items(blob).into_iter().map(CachedItem::pack);
+        (*id, items.collect::<Vec<_>>())
     });
-    let mut just_parsed = HashMap::with_capacity(parsed.len());
-    for (id, items, cached) in parsed {
-        cache.by_blob.insert(id, cached);
-        just_parsed.insert(id, items);
-    }
+    cache.by_blob.extend(parsed);
     let keep: std::collections::HashSet<gix::ObjectId> = plain.iter().map(|f| f.blob).collect();
     cache.by_blob.retain(|id, _| keep.contains(id));
     let results: Vec<(String, Vec<ManifestItem>)> = crate::par::par_map(&plain, |f| {
-        let items = match just_parsed.get(&f.blob) {
-            Some(items) => items.clone(),
-            None => cache
+        (
+            f.path.clone(),
+            cache
                 .by_blob
                 .get(&f.blob)
                 .map(|items| items.iter().map(CachedItem::unpack).collect())
                 .unwrap_or_default(),
-        };
-        (f.path.clone(), items)
+        )
     });
-    drop(just_parsed);
     let mut stats = FileStats::default();
     let raw = assemble(results, &mut stats);
     let parse = parse_started.elapsed();
@@ -657,15 +650,22 @@ pub fn load_cached(
 /// A manifest file's bytes, or why they were not read (too large).
 type Blob = Result<Vec<u8>, String>;
 
+/// A file's items, each object packed and its tree let go (see `manifest::Doc`).
 fn read_blob_items(blob: &Blob) -> Vec<ManifestItem> {
-    match blob {
+    let mut items = match blob {
         Ok(data) => read_bytes(data),
         Err(message) => vec![ManifestItem::Broken {
             line: 1,
             message: message.clone(),
             salvage: Salvage::default(),
         }],
+    };
+    for item in &mut items {
+        if let ManifestItem::Object { object, .. } = item {
+            object.into_text();
+        }
     }
+    items
 }
 
 fn read_bytes(data: &[u8]) -> Vec<ManifestItem> {
@@ -997,13 +997,11 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
     let mut scopes = ScopeTable::default();
     for r in &raw {
         if let ManifestItem::Object { object, .. } = &r.item {
-            let api = object
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+            let head = object.head();
+            let api = head.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let kind = head.get("kind").and_then(Value::as_str).unwrap_or("");
             if kind == "CustomResourceDefinition" && api.starts_with("apiextensions.k8s.io/") {
-                scopes.learn_crd(object);
+                scopes.learn_crd(object.tree());
             }
         }
     }
@@ -1066,24 +1064,25 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                 });
             }
             ManifestItem::Object { mut object, .. } => {
-                let api = object
+                let head = object.head();
+                let api = head
                     .get("apiVersion")
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                let kind = object
+                let kind = head
                     .get("kind")
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                let name = meta_str(&object, "name").to_string();
-                let ns = meta_str(&object, "namespace").to_string();
-                let generate_name = meta_str(&object, "generateName").to_string();
+                let name = meta_str(&head, "name").to_string();
+                let ns = meta_str(&head, "namespace").to_string();
+                let generate_name = meta_str(&head, "generateName").to_string();
                 // A hook named by the server (`generateName`) is shown under its prefix: hooks
                 // are never compared, so no live object needs to match it.
                 let name = if name.is_empty()
                     && !generate_name.is_empty()
-                    && crate::drift::hook_of(&object).is_some()
+                    && crate::drift::hook_of(&head).is_some()
                 {
                     generate_name
                 } else {
@@ -1094,7 +1093,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                     app_of.insert(key.clone(), app);
                 }
                 if name.is_empty() {
-                    let generate = !meta_str(&object, "generateName").is_empty();
+                    let generate = !meta_str(&head, "generateName").is_empty();
                     invalid.push(InvalidManifest {
                         key: Some(key),
                         api_version: api,
@@ -1109,6 +1108,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                     });
                     continue;
                 }
+                drop(head);
                 set_namespace(&mut object, &key.namespace);
                 if let Some(recipe) = r.recipe {
                     recipes.insert(key.clone(), recipe);
@@ -1291,7 +1291,7 @@ impl DesiredSnapshot {
 /// so later stages see what the server would; the tree is copied only when it changes (the
 /// other stages share it).
 fn set_namespace(object: &mut manifest::Doc, namespace: &str) {
-    if !namespace_differs(object, namespace) {
+    if !namespace_differs(&object.head(), namespace) {
         return;
     }
     set_namespace_in(object.make_mut(), namespace);

@@ -286,7 +286,8 @@ fn walk(
                 .into_iter()
                 .find_map(|item| match item {
                     super::manifest::ManifestItem::Object { object: o, line }
-                        if str_at(&o, "/kind") == kind && str_at(&o, "/metadata/name") == inner =>
+                        if str_at(o.tree(), "/kind") == kind
+                            && str_at(o.tree(), "/metadata/name") == inner =>
                     {
                         Some(line)
                     }
