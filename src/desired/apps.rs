@@ -142,7 +142,7 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
             .iter()
             .filter_map(|r| match &r.item {
                 ManifestItem::Object { object, .. }
-                    if is_kind(&object.head(), "source.toolkit.fluxcd.io", "GitRepository") =>
+                    if is_kind(object.head(), "source.toolkit.fluxcd.io", "GitRepository") =>
                 {
                     let object = object.tree();
                     Some((
@@ -168,11 +168,11 @@ pub(super) fn resolve(rev: &Revision, raw: &mut Vec<RawItem>, opts: &LoadOptions
                 };
                 // Most objects are none of these: their identity says so without their tree.
                 let head = object.head();
-                let found = if is_application(&head) {
+                let found = if is_application(head) {
                     parse_application(object.tree(), &r.source, r.app, &is_this_repo)
-                } else if is_flux_kustomization(&head) {
+                } else if is_flux_kustomization(head) {
                     parse_flux(object.tree(), &r.source, r.app, &is_this_repo, &git_repos)
-                } else if is_helm_release(&head) {
+                } else if is_helm_release(head) {
                     let object = object.tree();
                     parse_helm_release(object, &r.source, r.app, &is_this_repo, &git_repos)
                 } else {
@@ -509,7 +509,7 @@ fn render_flux(
                         let namespaced = {
                             let head = object.head();
                             let kind = head.get("kind").and_then(Value::as_str).unwrap_or("");
-                            scopes.is_namespaced(api_group(&head), kind)
+                            scopes.is_namespaced(api_group(head), kind)
                         };
                         if namespaced {
                             object.make_mut()["metadata"]["namespace"] =
@@ -851,8 +851,8 @@ fn find_item<'a>(
             if {
                 let head = object.head();
                 head.get("kind").and_then(Value::as_str) == Some(kind)
-                    && meta_str(&head, "name") == name
-                    && [namespace, ""].contains(&meta_str(&head, "namespace"))
+                    && meta_str(head, "name") == name
+                    && [namespace, ""].contains(&meta_str(head, "namespace"))
             } =>
         {
             Some((object.tree(), &r.source))

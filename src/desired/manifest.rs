@@ -34,6 +34,8 @@ pub enum ManifestItem {
 pub struct Doc {
     /// Read from `text` on first use when empty; `text` is then always present.
     tree: std::sync::OnceLock<Arc<Value>>,
+    /// apiVersion, kind and metadata, read from `text` once (while `tree` is not read).
+    head: std::sync::OnceLock<Arc<Value>>,
     text: Option<Packed>,
 }
 
@@ -41,6 +43,7 @@ impl Doc {
     pub fn new(tree: Value) -> Self {
         Doc {
             tree: Arc::new(tree).into(),
+            head: std::sync::OnceLock::new(),
             text: None,
         }
     }
@@ -49,6 +52,7 @@ impl Doc {
     pub fn read(text: &Packed) -> Self {
         Doc {
             tree: std::sync::OnceLock::new(),
+            head: std::sync::OnceLock::new(),
             text: Some(text.clone()),
         }
     }
@@ -61,10 +65,10 @@ impl Doc {
 
     /// The object's apiVersion, kind and metadata (the whole tree if it was read already):
     /// enough for its identity, without reading the rest from the text.
-    pub fn head(&self) -> std::borrow::Cow<'_, Value> {
+    pub fn head(&self) -> &Value {
         match (self.tree.get(), &self.text) {
-            (None, Some(text)) => std::borrow::Cow::Owned(text.head()),
-            _ => std::borrow::Cow::Borrowed(self.tree()),
+            (None, Some(text)) => self.head.get_or_init(|| Arc::new(text.head())),
+            _ => self.tree(),
         }
     }
 
@@ -72,6 +76,7 @@ impl Doc {
     pub fn make_mut(&mut self) -> &mut Value {
         self.tree();
         self.text = None;
+        self.head = std::sync::OnceLock::new();
         Arc::make_mut(self.tree.get_mut().expect("read above"))
     }
 
@@ -83,6 +88,7 @@ impl Doc {
             .get_or_insert_with(|| Packed::new(self.tree.get().expect("a tree or a text")))
             .clone();
         self.tree = std::sync::OnceLock::new();
+        self.head = std::sync::OnceLock::new();
         text
     }
 

@@ -579,12 +579,17 @@ impl CachedItem {
         }
     }
 
+    /// The item for a load, its object's identity read (on the load's threads).
     fn unpack(&self) -> ManifestItem {
         match self {
-            CachedItem::Object { object, line } => ManifestItem::Object {
-                object: manifest::Doc::read(object),
-                line: *line,
-            },
+            CachedItem::Object { object, line } => {
+                let object = manifest::Doc::read(object);
+                object.head();
+                ManifestItem::Object {
+                    object,
+                    line: *line,
+                }
+            }
             CachedItem::Other(item) => item.clone(),
         }
     }
@@ -1075,14 +1080,14 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                let name = meta_str(&head, "name").to_string();
-                let ns = meta_str(&head, "namespace").to_string();
-                let generate_name = meta_str(&head, "generateName").to_string();
+                let name = meta_str(head, "name").to_string();
+                let ns = meta_str(head, "namespace").to_string();
+                let generate_name = meta_str(head, "generateName").to_string();
                 // A hook named by the server (`generateName`) is shown under its prefix: hooks
                 // are never compared, so no live object needs to match it.
                 let name = if name.is_empty()
                     && !generate_name.is_empty()
-                    && crate::drift::hook_of(&head).is_some()
+                    && crate::drift::hook_of(head).is_some()
                 {
                     generate_name
                 } else {
@@ -1093,7 +1098,7 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                     app_of.insert(key.clone(), app);
                 }
                 if name.is_empty() {
-                    let generate = !meta_str(&head, "generateName").is_empty();
+                    let generate = !meta_str(head, "generateName").is_empty();
                     invalid.push(InvalidManifest {
                         key: Some(key),
                         api_version: api,
@@ -1108,7 +1113,6 @@ fn resolve_identities(raw: Vec<RawItem>, default_namespace: &str) -> DesiredSnap
                     });
                     continue;
                 }
-                drop(head);
                 set_namespace(&mut object, &key.namespace);
                 if let Some(recipe) = r.recipe {
                     recipes.insert(key.clone(), recipe);
@@ -1291,7 +1295,7 @@ impl DesiredSnapshot {
 /// so later stages see what the server would; the tree is copied only when it changes (the
 /// other stages share it).
 fn set_namespace(object: &mut manifest::Doc, namespace: &str) {
-    if !namespace_differs(&object.head(), namespace) {
+    if !namespace_differs(object.head(), namespace) {
         return;
     }
     set_namespace_in(object.make_mut(), namespace);
