@@ -400,9 +400,6 @@ fn apply_coverage(e: &mut DriftEntry, coverage: &LiveCoverage) {
 /// keys changed (a watch event). Returns `false`, changing nothing, when a full
 /// `build_report_with` is needed instead: a changed key is a CustomResourceDefinition
 /// (schemas change) or shows as an invalid manifest.
-///
-/// An entry in `ahead` made from the same desired text and the same live object (the same
-/// `Arc`) is taken as it is, not compared again.
 pub fn refresh_keys(
     report: &mut DriftReport,
     changed: &[ResourceKey],
@@ -410,7 +407,6 @@ pub fn refresh_keys(
     live: &HashMap<ResourceKey, Arc<LiveObject>>,
     coverage: &LiveCoverage,
     opts: &DriftOptions,
-    ahead: &Precompared,
 ) -> bool {
     let is_crd =
         |k: &ResourceKey| k.kind == "CustomResourceDefinition" && k.group == "apiextensions.k8s.io";
@@ -424,42 +420,6 @@ pub fn refresh_keys(
             }
         }
     }
-    let schemas = sorted_schemas(desired, live);
-    let fresh = par_map(changed, |key| {
-        let live_arc = live.get(key);
-        let live_obj = live_arc.map(|l| &**l);
-        let mut e = match (desired_of(desired, key), live_obj) {
-            (Some(d), l) => match (ahead.get(key), live_arc) {
-                (Some(a), Some(l)) if Arc::ptr_eq(&a.live, l) && a.desired.same(&d.object) => {
-                    a.entry.clone()
-                }
-                _ => compare_one(d, l, &schemas, opts),
-            },
-            (None, Some(l)) if opts.tracking.is_tracked(&l.key, &l.object.head()) => {
-                extra_entry(l, opts)
-            }
-            _ => return None,
-        };
-        apply_coverage(&mut e, coverage);
-        Some(Arc::new(e))
-    });
-    report.patch(changed, fresh.into_iter().flatten().collect());
-    true
-}
-
-/// The desired object of a key in Git's objects sorted by key.
-fn desired_of<'a>(desired: &'a [DesiredObject], key: &ResourceKey) -> Option<&'a DesiredObject> {
-    let i = desired.binary_search_by(|d| d.key.cmp(key)).ok()?;
-    Some(&desired[i])
-}
-
-/// The schemas of the CustomResourceDefinitions in Git (sorted by key) and in the cluster.
-fn sorted_schemas(
-    desired: &[DesiredObject],
-    live: &HashMap<ResourceKey, Arc<LiveObject>>,
-) -> CrdSchemas {
-    let is_crd =
-        |k: &ResourceKey| k.kind == "CustomResourceDefinition" && k.group == "apiextensions.k8s.io";
     debug_assert!(desired.is_sorted_by(|a, b| a.key < b.key));
     let mut schemas = CrdSchemas::default();
     // Sorted by key: Git's CustomResourceDefinitions are one run of it.
@@ -473,47 +433,24 @@ fn sorted_schemas(
     for l in live.values().filter(|l| is_crd(&l.key)) {
         schemas.learn(&l.value());
     }
-    schemas
-}
-
-/// An entry compared ahead of time: from which desired text and live object it was made.
-#[derive(Debug, Clone)]
-pub struct Ahead {
-    pub desired: Packed,
-    pub live: Arc<LiveObject>,
-    /// Before coverage (`apply_coverage` is applied when it is taken).
-    pub entry: DriftEntry,
-}
-
-/// Entries compared ahead of time, by key (`precompare`, taken by `refresh_keys`).
-pub type Precompared = HashMap<ResourceKey, Ahead>;
-
-/// Compares, ahead of time, objects of lists still under way with Git's objects (sorted by
-/// key), so that the comparison when their list is complete finds them done. `live` gives the
-/// cluster's CustomResourceDefinitions; a caller drops what it holds when Git, the options or
-/// a CustomResourceDefinition change. Objects Git does not declare are left to that time.
-pub fn precompare(
-    ahead: &mut Precompared,
-    objects: &[Arc<LiveObject>],
-    desired: &[DesiredObject],
-    live: &HashMap<ResourceKey, Arc<LiveObject>>,
-    opts: &DriftOptions,
-) {
-    if objects.is_empty() {
-        return;
-    }
-    let schemas = sorted_schemas(desired, live);
-    let made = par_map(objects, |l| {
-        let d = desired_of(desired, &l.key)?;
-        Some(Ahead {
-            desired: d.object.clone(),
-            live: Arc::clone(l),
-            entry: compare_one(d, Some(l), &schemas, opts),
-        })
+    let desired_of = |key: &ResourceKey| {
+        let i = desired.binary_search_by(|d| d.key.cmp(key)).ok()?;
+        Some(&desired[i])
+    };
+    let fresh = par_map(changed, |key| {
+        let live_obj = live.get(key).map(|l| &**l);
+        let mut e = match (desired_of(key), live_obj) {
+            (Some(d), l) => compare_one(d, l, &schemas, opts),
+            (None, Some(l)) if opts.tracking.is_tracked(&l.key, &l.object.head()) => {
+                extra_entry(l, opts)
+            }
+            _ => return None,
+        };
+        apply_coverage(&mut e, coverage);
+        Some(Arc::new(e))
     });
-    for a in made.into_iter().flatten() {
-        ahead.insert(a.live.key.clone(), a);
-    }
+    report.patch(changed, fresh.into_iter().flatten().collect());
+    true
 }
 
 /// Server mode for one resource: every difference between the result of a server-side
@@ -1026,87 +963,5 @@ mod tests {
             normalize::normalize(group, kind, &mut v);
             prop_assert_eq!(v, once);
         }
-    }
-}
-
-#[cfg(test)]
-mod ahead_tests {
-    use super::*;
-    use serde_json::json;
-
-    fn cm(name: &str, v: &str) -> Value {
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "n"}, "data": {"v": v}})
-    }
-
-    /// What was compared ahead is taken only for the same desired text and the same live
-    /// object, and the report equals one compared afresh, whatever was compared ahead.
-    #[test]
-    fn a_comparison_ahead_is_taken_only_for_the_same_objects_and_changes_no_verdict() {
-        let key = |n: &str| ResourceKey::new("", "ConfigMap", "n", n);
-        let desired: Vec<DesiredObject> = ["a", "b", "c"]
-            .iter()
-            .map(|n| DesiredObject {
-                key: key(n),
-                api_version: "v1".into(),
-                object: Packed::new(&cm(n, "1")),
-                source: SourceLocation::default(),
-            })
-            .collect();
-        let opts = DriftOptions::default();
-        let listed: Vec<Arc<LiveObject>> = ["a", "b", "c"]
-            .iter()
-            .map(|n| Arc::new(LiveObject::new(key(n), "v1", cm(n, "1"))))
-            .collect();
-        let mut ahead = Precompared::new();
-        precompare(&mut ahead, &listed, &desired, &HashMap::new(), &opts);
-        assert_eq!(ahead.len(), 3);
-        // The list then ends with b changed since (another object) and c as listed; a's
-        // entry ahead was poisoned to see whether it is taken.
-        ahead.get_mut(&key("a")).unwrap().entry.status = DriftStatus::OutOfSync;
-        ahead.get_mut(&key("b")).unwrap().entry.status = DriftStatus::OutOfSync;
-        let mut live: HashMap<ResourceKey, Arc<LiveObject>> = listed
-            .iter()
-            .map(|o| (o.key.clone(), Arc::clone(o)))
-            .collect();
-        live.insert(
-            key("b"),
-            Arc::new(LiveObject::new(key("b"), "v1", cm("b", "1"))),
-        );
-        let keys: Vec<ResourceKey> = ["a", "b", "c"].iter().map(|n| key(n)).collect();
-        let mut report = DriftReport::default();
-        assert!(refresh_keys(
-            &mut report,
-            &keys,
-            &desired,
-            &live,
-            &LiveCoverage::default(),
-            &opts,
-            &ahead,
-        ));
-        let status = |n: &str| report.entry(&key(n)).unwrap().status;
-        assert_eq!(status("a"), DriftStatus::OutOfSync, "same objects: taken");
-        assert_eq!(
-            status("b"),
-            DriftStatus::Synced,
-            "another live object: compared"
-        );
-        assert_eq!(status("c"), DriftStatus::Synced);
-        // Without the poison, the report equals one compared afresh.
-        let mut ahead = Precompared::new();
-        precompare(&mut ahead, &listed, &desired, &HashMap::new(), &opts);
-        let mut with = DriftReport::default();
-        let mut without = DriftReport::default();
-        for (r, a) in [(&mut with, &ahead), (&mut without, &Precompared::new())] {
-            assert!(refresh_keys(
-                r,
-                &keys,
-                &desired,
-                &live,
-                &LiveCoverage::default(),
-                &opts,
-                a
-            ));
-        }
-        assert_eq!(format!("{with:?}"), format!("{without:?}"));
     }
 }

@@ -57,11 +57,6 @@ pub struct LiveView {
     /// Objects the cluster sent that cannot be read (malformed metadata), with why: each is
     /// one `unknown` row, and its neighbours keep their verdicts.
     pub undecodable: Arc<HashMap<ResourceKey, String>>,
-    /// Objects of first lists still under way, arrived since the view before: not live yet
-    /// (their kind is still connecting, and they are not in `changes`), given so that a
-    /// reader can compare them ahead of time. The same objects (the same `Arc`s) come in
-    /// `changes` when their list is complete, unless the list starts over.
-    pub listing: Vec<Arc<LiveObject>>,
 }
 
 impl LiveView {
@@ -131,8 +126,6 @@ pub struct ViewWriter {
     dirty: bool,
     /// Whether a view was published: the first one is `whole`.
     published: bool,
-    /// Objects of first lists under way, not published yet (see `LiveView::listing`).
-    listing: Vec<Arc<LiveObject>>,
 }
 
 impl ViewWriter {
@@ -169,11 +162,10 @@ impl ViewWriter {
                 self.buffers.insert(i, HashMap::new());
             }
             Update::InitApply(i, o) => {
-                let o = Arc::new(o);
-                if self.states[i].state == ConnectionState::Connecting {
-                    self.listing.push(Arc::clone(&o));
-                }
-                self.buffers.entry(i).or_default().insert(o.key.clone(), o);
+                self.buffers
+                    .entry(i)
+                    .or_default()
+                    .insert(o.key.clone(), Arc::new(o));
             }
             Update::InitDone(i) => {
                 let fresh = self.buffers.remove(&i).unwrap_or_default();
@@ -223,7 +215,7 @@ impl ViewWriter {
 
     /// The view to publish, if anything changed since the last one.
     pub fn publish(&mut self) -> Option<LiveView> {
-        if !self.dirty && self.listing.is_empty() {
+        if !self.dirty {
             return None;
         }
         Some(self.view())
@@ -250,7 +242,6 @@ impl ViewWriter {
             changes,
             len: self.objects.len(),
             undecodable: Arc::new(self.undecodable.clone()),
-            listing: std::mem::take(&mut self.listing),
         }
     }
 }
@@ -593,30 +584,20 @@ mod writer_tests {
         );
         w.apply(Update::Init(0), t);
         w.apply(Update::InitApply(0, cm("a", "x", "1")), t);
-        let mut objects = Objects::new();
-        let (v, keys) = read(&mut w, &mut objects).expect("the list under way");
         assert!(
-            keys.is_empty() && objects.is_empty(),
-            "a list under way is not published as live"
+            w.publish().is_none(),
+            "a list under way is not published in part"
         );
-        assert_eq!(v.kinds[0].state, ConnectionState::Connecting);
-        let ahead: Vec<Arc<LiveObject>> = v.listing.clone();
-        assert_eq!(ahead.len(), 1, "its objects are given to compare ahead");
-        assert!(w.publish().is_none(), "given once");
         w.apply(Update::InitDone(0), t);
+        let mut objects = Objects::new();
         let (v, _) = read(&mut w, &mut objects).expect("the completed list");
-        assert!(!v.whole);
-        assert!(v.listing.is_empty());
+        assert!(v.whole, "the first view");
         assert_eq!(names(&objects), ["a/x"]);
-        assert!(
-            Arc::ptr_eq(&objects[&ahead[0].key], &ahead[0]),
-            "the object given ahead is the one the list publishes"
-        );
         assert_eq!(
             v.kinds[0].state,
             ConnectionState::Connected { last_event: t }
         );
-        assert_eq!(v.generation, 2);
+        assert_eq!(v.generation, 1);
         assert!(v.is_ready());
         assert!(w.publish().is_none(), "published once");
     }
@@ -634,7 +615,6 @@ mod writer_tests {
         list(&mut w, 0, vec![cm("a", "x", "2")], t);
         let (v, keys) = read(&mut w, &mut objects).unwrap();
         assert!(!v.whole);
-        assert!(v.listing.is_empty(), "only first lists are given ahead");
         assert_eq!(names(&objects), ["a/x", "b/z"]);
         let changed: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(changed, ["x", "y"], "only what differs is recomputed");

@@ -7,10 +7,7 @@
 use crate::app::{LiveState, Msg, ReportBody, ReportUpdate};
 use crate::desired::DesiredSnapshot;
 use crate::drift::{self, DriftOptions, DriftReport, LiveCoverage};
-use crate::live::{
-    self,
-    watch::{ConnectionState, KindState, LiveView},
-};
+use crate::live::watch::{ConnectionState, KindState, LiveView};
 use crate::model::{LiveObject, ResourceKey};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -90,12 +87,6 @@ struct Engine {
     /// resourceVersion), so that only what changed is asked again.
     server: Option<ServerSide>,
     dry_runs: crate::live::server_diff::DryRunCache,
-    /// Objects of first lists under way, and their entries compared ahead of time (while
-    /// the largest kinds are still being listed, so that their rows are ready when it ends).
-    listing: Vec<Arc<LiveObject>>,
-    ahead: drift::Precompared,
-    /// How many of the last recompute's keys had been compared ahead (for the log).
-    ahead_found: usize,
 }
 
 /// How often a report is made while the first lists are still coming in.
@@ -126,9 +117,6 @@ pub fn run(
         cached_kinds: None,
         server: None,
         dry_runs: Default::default(),
-        listing: Vec::new(),
-        ahead: drift::Precompared::new(),
-        ahead_found: 0,
     };
     // Work put off while the first lists come in (see PARTIAL_EVERY).
     let mut full = false;
@@ -156,12 +144,7 @@ pub fn run(
             .into_iter()
             .chain(std::iter::from_fn(|| rx.try_recv().ok()))
         {
-            // A view that only gives objects of lists under way changes no row.
-            let only_listing = matches!(&input, RecomputeInput::View(v)
-                if v.changes.is_empty() && !v.whole && matches!(engine.live, Live::Watch(_))
-                    && *v.undecodable == *engine.undecodable
-                    && same_states(&engine.live, &v.kinds));
-            any |= !only_listing;
+            any = true;
             match input {
                 RecomputeInput::Desired(d) => {
                     engine.set_desired(d, &out);
@@ -205,13 +188,7 @@ pub fn run(
                     }
                     engine.undecodable = Arc::clone(&v.undecodable);
                     engine.live = Live::Watch(v.kinds.clone());
-                    engine.listing.extend(v.listing.iter().cloned());
-                    let keys = v.apply_to(&mut engine.objects);
-                    // A schema may change: what was compared ahead is compared again.
-                    if keys.iter().any(is_crd) {
-                        engine.ahead.clear();
-                    }
-                    changed.extend(keys);
+                    changed.extend(v.apply_to(&mut engine.objects));
                 }
                 RecomputeInput::File(objects, at) => {
                     engine.objects = objects
@@ -231,7 +208,6 @@ pub fn run(
                 }
             }
         }
-        engine.precompare();
         let coverage = engine.coverage();
         let moved = coverage_moved(&engine.coverage, &coverage);
         // A timer wake-up: only a change of coverage (a kind turning stale) matters.
@@ -291,7 +267,6 @@ pub fn run(
             if keys.len() >= 1000 {
                 tracing::info!(
                     keys = keys.len(),
-                    compared_ahead = engine.ahead_found,
                     compare_ms = compared.as_millis() as u64,
                     attribute_ms = (t.elapsed() - compared).as_millis() as u64,
                     complete,
@@ -341,24 +316,6 @@ pub fn run(
         if out.ui.send(Msg::Report(Box::new(update))).is_err() {
             return;
         }
-    }
-}
-
-fn is_crd(k: &ResourceKey) -> bool {
-    k.kind == "CustomResourceDefinition" && k.group == "apiextensions.k8s.io"
-}
-
-/// Whether a view's kinds are in the states the engine holds, as far as rows can tell.
-fn same_states(live: &Live, kinds: &[KindState]) -> bool {
-    match live {
-        Live::Watch(was) => {
-            was.len() == kinds.len()
-                && was
-                    .iter()
-                    .zip(kinds)
-                    .all(|(a, b)| state_class(&a.state) == state_class(&b.state))
-        }
-        _ => false,
     }
 }
 
@@ -420,38 +377,7 @@ enum Recomputed {
 }
 
 impl Engine {
-    /// Compares the objects of lists under way that came since the last time, once Git is
-    /// read (before, they wait).
-    fn precompare(&mut self) {
-        let Some(d) = &self.desired else { return };
-        let mut objects = std::mem::take(&mut self.listing);
-        // Those whose list ended meanwhile (Git was read after it) are compared with the rest.
-        objects.retain(|o| !self.objects.contains_key(&o.key));
-        drift::precompare(
-            &mut self.ahead,
-            &objects,
-            &d.objects,
-            &self.objects,
-            &self.opts,
-        );
-    }
-
-    /// Drops what was compared ahead for `keys` (taken now), and all of it once no first
-    /// list is under way.
-    fn forget_ahead(&mut self, keys: &[ResourceKey]) {
-        if matches!(&self.live, Live::Watch(k) if !live::watch::all_listed(k)) {
-            for k in keys {
-                self.ahead.remove(k);
-            }
-        } else if !self.ahead.is_empty() || !self.listing.is_empty() {
-            self.ahead = drift::Precompared::new();
-            self.listing = Vec::new();
-        }
-    }
-
     fn set_desired(&mut self, d: Arc<DesiredSnapshot>, out: &RecomputeOutputs) {
-        // Git or the options change: what was compared ahead is compared again.
-        self.ahead.clear();
         // Copied (it may be shared) only when the cluster's scopes move an object.
         let d = match &self.served {
             Some(served) => {
@@ -625,10 +551,7 @@ impl Engine {
                     &self.objects,
                     &self.coverage,
                     &self.opts,
-                    &self.ahead,
                 ) {
-                    self.ahead_found = keys.iter().filter(|k| self.ahead.contains_key(*k)).count();
-                    self.forget_ahead(&keys);
                     self.server_verdicts(&d, Some(&keys));
                     return Recomputed::Keys(keys);
                 }
@@ -647,7 +570,6 @@ impl Engine {
                 d.objects.iter().map(|o| &o.key).collect();
             self.dry_runs.retain(|k| in_git.contains(k));
         }
-        self.forget_ahead(&[]);
         self.server_verdicts(&d, None);
         Recomputed::All
     }
