@@ -220,6 +220,9 @@ async fn explore_from(
 
     let mut input = EventStream::new();
     let mut dirty = true;
+    // Whether the memory the first complete screen's build freed went back (see
+    // `release_memory`).
+    let mut released = false;
     let mut last_draw = Instant::now() - FRAME;
     let mut next_tick = Instant::now() + Duration::from_secs(1);
     loop {
@@ -265,8 +268,13 @@ async fn explore_from(
             let _ = tx.send((update.body.clone(), update.live.is_complete()));
         }
         let report = matches!(msg, Msg::Report(_));
+        let first_complete = !released && matches!(&msg, Msg::Report(u) if u.live.is_complete());
         let t = Instant::now();
         let folded = app::fold(&mut state, msg, SystemTime::now(), second);
+        if first_complete {
+            released = true;
+            super::release_memory();
+        }
         if report && t.elapsed() >= Duration::from_millis(50) {
             tracing::info!(
                 ms = t.elapsed().as_millis() as u64,

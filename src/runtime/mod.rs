@@ -46,6 +46,23 @@ fn lean_memory() {
     }
 }
 
+static RELEASE_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// What the binary does to give the memory a thread freed back to the system now (its
+/// allocator otherwise waits a second, and keeps a freed page a thread may reuse). The
+/// explorer calls it once, on the two threads that build its first complete screen, right
+/// after: what the first load used and dropped (list pages, parse trees, comparisons) is
+/// then not counted resident for the rest of the session.
+pub fn set_release_memory_hook(hook: fn()) {
+    let _ = RELEASE_HOOK.set(hook);
+}
+
+pub(crate) fn release_memory() {
+    if let Some(hook) = RELEASE_HOOK.get() {
+        hook();
+    }
+}
+
 /// Runs the command line; returns the process exit status.
 pub fn run(cli: Cli) -> Result<u8> {
     match &cli.command {

@@ -127,6 +127,9 @@ pub fn run(
     // Whether the live state changed since the last report (it travels with the next).
     let mut restate = false;
     let mut last_partial: Option<std::time::Instant> = None;
+    // Whether the memory the first complete report's work freed went back (see
+    // `release_memory`).
+    let mut released = false;
     loop {
         // Wake up now and then to turn long-reconnecting kinds unknown, and when put-off
         // work is due.
@@ -313,8 +316,13 @@ pub fn run(
             revision,
             live: engine.live_state(),
         };
+        let first_complete = !released && update.live.is_complete();
         if out.ui.send(Msg::Report(Box::new(update))).is_err() {
             return;
+        }
+        if first_complete {
+            released = true;
+            super::release_memory();
         }
     }
 }
