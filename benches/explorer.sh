@@ -13,7 +13,11 @@
 # the same run. CHANGE_SECS (default 30; 3600 for the hour of the goal) sets the changes'
 # length, of the last run only; the resident memory is sampled once a minute meanwhile,
 # and the explorer's CPU time over the changes is given in percent of one core.
-# BIN=path/to/kdrift runs that build instead of this checkout's. Needs tmux and curl.
+# BIN=path/to/kdrift runs that build instead of this checkout's. WARM=1 first runs each build
+# once, untimed, until its parse cache of the repository is on disk (the explorer writes it
+# ten seconds after a load), so that every timed run is a later start on the same repository;
+# without it the runs share one cache folder, and the first run of each build is its first
+# start. Needs tmux and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resources=${1:-10000}
@@ -118,6 +122,26 @@ one_run() {
   sleep 0.3
   echo "$out"
 }
+
+# warm BIN: the explorer once, untimed, until the cache folder holds its parse cache (a
+# build without one: until its first correct screen).
+warm() {
+  tmux new-session -d -s "$session" -x 200 -y 50 \
+    "cd $work/fx && exec $1 --kubeconfig $work/kc --repo repo -l app.kubernetes.io/part-of=fixture"
+  local i
+  for i in $(seq 600); do
+    find "$XDG_CACHE_HOME/kdrift/parsed" -type f ! -name '.tmp*' 2>/dev/null | grep -q . && break
+    sleep 0.1
+  done
+  [ "$i" = 600 ] && echo "warm: $1 wrote no parse cache in 60 s" >&2
+  tmux send-keys -t "$session" q
+  sleep 0.3
+  tmux kill-session -t "$session" 2>/dev/null || true
+}
+if [ -n "${WARM:-}" ]; then
+  warm "$bin"
+  [ -n "${BASE:-}" ] && COMMIT=0 one_run "$BASE" 0 >/dev/null
+fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$work/new"; : >"$work/base"

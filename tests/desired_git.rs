@@ -349,6 +349,95 @@ fn a_new_commit_reparses_only_the_blobs_that_changed() {
     assert_eq!(second.revision.subject, "second");
 }
 
+/// A second start reads the parsed blobs of the first from the disk cache (none parsed again),
+/// and gets the same snapshot; a Secret's document and a broken one are never written to it
+/// (they are parsed again at every start, alone), a damaged file is not read, and a new
+/// commit parses only what changed.
+#[test]
+fn a_second_start_parses_nothing_the_disk_cache_holds_and_never_a_secret() {
+    let repo = TestRepo::new();
+    for i in 0..20 {
+        repo.write(
+            &format!("apps/cm-{i:02}.yaml"),
+            &cm(&format!("cm-{i:02}"), "v1"),
+        );
+    }
+    repo.write(
+        "apps/notes.yaml",
+        "title: not an object
+---
+",
+    );
+    repo.write(
+        "apps/secret.yaml",
+        "# the database\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db-settings\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-plain\n---\n# done\n---\n{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"db-after\"}}\n",
+    );
+    repo.write("apps/broken.yaml", "kind: ConfigMap\nmetadata: [\n");
+    repo.commit("first");
+    let opts = options(&repo);
+    let start = |parsed: usize, partly: usize, from_disk: usize| {
+        let mut cache = desired::ParseCache::default();
+        let s = desired::load_cached(&opts, &mut cache).unwrap();
+        cache.wait_written();
+        assert_eq!(
+            (
+                cache.last_parsed,
+                cache.last_partly_parsed,
+                cache.last_from_disk
+            ),
+            (parsed, partly, from_disk),
+            "(parsed, parsed in part, from the disk cache)"
+        );
+        s
+    };
+    let first = start(23, 0, 0);
+    // The Secret's file and the broken one are read again, and only their Secret's and
+    // broken document parsed.
+    let second = start(0, 2, 23);
+    let full = desired::load(&opts).unwrap();
+    let texts = |s: &DesiredSnapshot| {
+        s.objects
+            .iter()
+            .map(|o| format!("{} {:?} {}", o.key, o.source, o.object.value()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(texts(&first), texts(&full));
+    assert_eq!(texts(&second), texts(&full));
+    assert!(
+        texts(&full).iter().any(|t| t.contains("db-after")),
+        "{:?}",
+        texts(&full)
+    );
+    assert_eq!(second.invalid.len(), 1, "the broken file, parsed again");
+    assert_eq!(second.files.skipped, full.files.skipped);
+    let dir = repo.path().join(".git/kdrift-cache/parsed");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1);
+    let on_disk = std::fs::read(files[0].path()).unwrap();
+    let on_disk = String::from_utf8_lossy(&on_disk);
+    assert!(on_disk.contains("cm-07"));
+    assert!(
+        !on_disk.contains("hunter2") && !on_disk.contains("Secret"),
+        "a Secret reached the disk cache"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = files[0].metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the cache is the user's alone: {mode:o}");
+    }
+    // A damaged file is not read: everything is parsed again, and the file written whole.
+    std::fs::write(files[0].path(), on_disk.replace("cm-07", "cm-70")).unwrap();
+    let damaged = start(23, 0, 0);
+    assert_eq!(texts(&damaged), texts(&full));
+    start(0, 2, 23);
+    // A new commit: only the changed blob is parsed at the next start.
+    repo.write("apps/cm-03.yaml", &cm("cm-03", "v2"));
+    repo.commit("second");
+    let third = start(1, 2, 22);
+    assert_eq!(texts(&third), texts(&desired::load(&opts).unwrap()));
+}
+
 fn load_with_helm(repo: &TestRepo, helm: &std::path::Path) -> DesiredSnapshot {
     desired::load(&LoadOptions {
         default_namespace: "apps".into(),

@@ -97,6 +97,24 @@ pub const MAX_TREE_ENTRIES: usize = 2_000_000;
 /// file of many objects may be larger).
 pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 
+/// What opens a repository again, as it was opened (see `GitRepo::reopener`).
+pub struct Reopen {
+    dir: PathBuf,
+    options: gix::open::Options,
+}
+
+impl Reopen {
+    pub fn open(&self) -> Result<GitRepo, DesiredError> {
+        let repo = gix::open_opts(&self.dir, self.options.clone()).map_err(|e| {
+            DesiredError::Repository {
+                path: self.dir.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(GitRepo { repo })
+    }
+}
+
 /// An open repository.
 pub struct GitRepo {
     repo: gix::Repository,
@@ -117,6 +135,14 @@ impl GitRepo {
             message: e.to_string(),
         })?;
         Ok(GitRepo { repo })
+    }
+
+    /// How to open this repository again on another thread (a handle stays on its thread).
+    pub fn reopener(&self) -> Reopen {
+        Reopen {
+            dir: self.repo.git_dir().to_path_buf(),
+            options: self.repo.open_options().clone(),
+        }
     }
 
     /// The fetch URLs of the repository's remotes, as configured.

@@ -120,9 +120,23 @@ pub struct Salvage {
 
 /// Reads a file's text. JSON files and YAML files are told apart by content, as kubectl does.
 pub fn read_file(text: &str) -> Vec<ManifestItem> {
+    read_units(text, |_| true)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect()
+}
+
+/// A file's items by unit (a YAML document, or a whole JSON file), read only for the units
+/// `wanted` says (by their index; the others are `None`): a cache of parsed units can keep
+/// some and read the others again from the same text, split the same way.
+pub fn read_units(text: &str, wanted: impl Fn(usize) -> bool) -> Vec<Option<Vec<ManifestItem>>> {
     let text = yaml::strip_bom(text);
-    let mut out = Vec::new();
     if yaml::looks_like_json(text) {
+        if !wanted(0) {
+            return vec![None];
+        }
+        let mut out = Vec::new();
         match yaml::parse_json_stream(text) {
             Ok(values) => {
                 for (v, line) in values {
@@ -135,20 +149,27 @@ pub fn read_file(text: &str) -> Vec<ManifestItem> {
                 salvage: salvage_json(text),
             }),
         }
-        return out;
+        return vec![Some(out)];
     }
-    for doc in yaml::split_documents(text) {
-        match yaml::parse_document(doc.text, doc.line) {
-            Ok(Some(v)) => push_value(v, first_content_line(doc.text, doc.line), &mut out),
-            Ok(None) => {}
-            Err(e) => out.push(ManifestItem::Broken {
-                line: e.line,
-                message: e.message,
-                salvage: salvage_yaml(doc.text),
-            }),
-        }
-    }
-    out
+    yaml::split_documents(text)
+        .into_iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            wanted(i).then(|| {
+                let mut out = Vec::new();
+                match yaml::parse_document(doc.text, doc.line) {
+                    Ok(Some(v)) => push_value(v, first_content_line(doc.text, doc.line), &mut out),
+                    Ok(None) => {}
+                    Err(e) => out.push(ManifestItem::Broken {
+                        line: e.line,
+                        message: e.message,
+                        salvage: salvage_yaml(doc.text),
+                    }),
+                }
+                out
+            })
+        })
+        .collect()
 }
 
 /// The line of the first non-blank, non-comment line of a document (where an editor should

@@ -10,6 +10,7 @@ pub mod history;
 pub mod kustomize;
 pub mod manifest;
 pub mod origin;
+mod parsed;
 pub mod rendered;
 
 use crate::kinds::ScopeTable;
@@ -379,83 +380,128 @@ pub fn load_with(
     let plain = rev.plain_files();
     let workdir = rev.worktree_dir();
     let index = rev.repo.index_path();
-    // This thread reads the blobs and hands each to the parsing threads as it comes, so
-    // reading and parsing overlap; then it checks the working tree while they finish.
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, String, Blob)>();
-    let rx = std::sync::Mutex::new(rx);
-    type Parsed = (usize, String, Vec<u8>, Vec<ManifestItem>);
-    let (read, read_git, worktree_changes, mut parsed) = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done: Vec<Parsed> = Vec::new();
-                    // Only the receiving is under the lock (a poisoned lock ends the worker;
-                    // its files are then missing and the load fails below).
-                    while let Some((i, path, data)) = rx.lock().ok().and_then(|r| r.recv().ok()) {
-                        let items = read_blob_items(&data);
-                        done.push((i, path, data.unwrap_or_default(), items));
-                    }
-                    done
-                })
-            })
-            .collect();
-        let mut kinds = std::collections::HashSet::new();
-        let mut read = Ok(());
-        for (i, f) in plain.iter().enumerate() {
-            match rev.repo.read_blob_limited(f, git::MAX_MANIFEST_BYTES) {
-                Ok(data) => {
-                    if let Ok(data) = &data {
-                        for pair in guess_kinds(data, &mut kinds) {
-                            early_kind(pair);
-                        }
-                    }
-                    let _ = tx.send((i, f.path.clone(), data));
-                }
-                Err(e) => {
-                    read = Err(e);
-                    break;
+    let mut kinds = std::collections::HashSet::new();
+    let (parsed, read_git, worktree_changes) = read_and_parse(
+        started,
+        &rev.repo,
+        &plain,
+        guess_kinds,
+        |guessed| {
+            for pair in guessed {
+                if kinds.insert(pair.clone()) {
+                    early_kind(pair);
                 }
             }
-        }
-        drop(tx);
-        let read_git = started.elapsed();
-        let worktree_changes =
-            worktree_changes_at(workdir.as_deref(), &index, &rev.files, &rev.roots);
-        let parsed: Vec<Parsed> = workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect();
-        (read, read_git, worktree_changes, parsed)
-    });
-    read?;
-    if parsed.len() != plain.len() {
-        return Err(DesiredError::Repository {
-            path: rev.repo.location(),
-            message: "a thread parsing the manifests failed".into(),
-        });
-    }
+        },
+        |_, data| {
+            let items = read_blob_items(&data);
+            (data.unwrap_or_default(), items)
+        },
+        || worktree_changes_at(workdir.as_deref(), &index, &rev.files, &rev.roots),
+    )?;
     let parse = started.elapsed().saturating_sub(read_git);
-    parsed.sort_unstable_by_key(|p| p.0);
     let mut texts = std::collections::HashMap::with_capacity(parsed.len());
     let mut results = Vec::with_capacity(parsed.len());
-    for (i, path, data, items) in parsed {
+    for (f, (data, items)) in plain.iter().zip(parsed) {
         if let Ok(text) = String::from_utf8(data) {
-            texts.insert(
-                path.clone(),
-                (plain[i].blob, std::sync::Arc::<str>::from(text)),
-            );
+            texts.insert(f.path.clone(), (f.blob, std::sync::Arc::<str>::from(text)));
         }
-        results.push((path, items));
+        results.push((f.path.clone(), items));
     }
     let mut stats = FileStats::default();
     let raw = assemble(results, &mut stats);
     let mut snapshot = rev.finish(raw, stats, worktree_changes, read_git, parse, opts);
     snapshot.texts = texts;
     Ok(snapshot)
+}
+
+/// Reads and parses the blobs of `files` on all cores, each thread with a repository handle
+/// of its own taking the next file as it is done (a blob's read is mostly system calls, which
+/// then overlap too); `seen` is shown, on this thread, what `look` made of each blob's bytes
+/// as read, and `meanwhile` runs on a thread of its own beside. Returns what `parse` made of
+/// each file (given its index in `files`), in file order; how long since `started` the
+/// reading ended; and what `meanwhile` gave.
+fn read_and_parse<R: Send, L: Send, M: Send>(
+    started: Instant,
+    repo: &git::GitRepo,
+    files: &[&TreeFile],
+    look: impl Fn(&[u8]) -> L + Sync,
+    mut seen: impl FnMut(L),
+    parse: impl Fn(usize, Blob) -> R + Sync,
+    meanwhile: impl FnOnce() -> M + Send,
+) -> Result<(Vec<R>, Duration, M), DesiredError> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // The last read's end, in nanoseconds since `started`.
+    let read_end = std::sync::atomic::AtomicU64::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<L>();
+    let reopen = repo.reopener();
+    let (parse, look, next, read_end, reopen) = (&parse, &look, &next, &read_end, &reopen);
+    let (beside, done) = std::thread::scope(|scope| {
+        let beside = scope.spawn(meanwhile);
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let tx = tx.clone();
+                scope.spawn(move || -> Result<Vec<(usize, R)>, DesiredError> {
+                    let mut done = Vec::new();
+                    let repo = match reopen.open() {
+                        Ok(r) => r,
+                        Err(e) => {
+                            next.store(files.len(), std::sync::atomic::Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    };
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { break };
+                        let data = repo.read_blob_limited(f, git::MAX_MANIFEST_BYTES);
+                        let at = started.elapsed().as_nanos() as u64;
+                        read_end.fetch_max(at, std::sync::atomic::Ordering::Relaxed);
+                        let data = match data {
+                            Ok(data) => data,
+                            Err(e) => {
+                                // The others stop at their next file.
+                                next.store(files.len(), std::sync::atomic::Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        };
+                        if let Ok(bytes) = &data {
+                            let _ = tx.send(look(bytes));
+                        }
+                        done.push((i, parse(i, data)));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        drop(tx);
+        for l in rx {
+            seen(l);
+        }
+        let done: Vec<_> = workers.into_iter().map(|w| w.join()).collect();
+        (beside.join(), done)
+    });
+    let mut parsed = Vec::with_capacity(files.len());
+    for d in done {
+        match d {
+            Ok(r) => parsed.extend(r?),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+    let beside = beside.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    if parsed.len() != files.len() {
+        return Err(DesiredError::Repository {
+            path: repo.location(),
+            message: "a thread parsing the manifests failed".into(),
+        });
+    }
+    parsed.sort_unstable_by_key(|p| p.0);
+    let read_git = Duration::from_nanos(read_end.load(std::sync::atomic::Ordering::Relaxed));
+    Ok((parsed.into_iter().map(|p| p.1).collect(), read_git, beside))
 }
 
 /// Reads objects from files given as text (path, content), as `load` does for a commit's
@@ -473,13 +519,9 @@ pub fn from_texts(files: &[(String, String)], default_namespace: &str) -> Desire
 }
 
 /// The (group, kind) pairs named by a file's top-level `apiVersion:` and `kind:` lines,
-/// document by document, that `seen` does not hold yet (they are added to it): a cheap guess
-/// made before parsing.
-fn guess_kinds(
-    data: &[u8],
-    seen: &mut std::collections::HashSet<(String, String)>,
-) -> Vec<(String, String)> {
-    let mut new = Vec::new();
+/// document by document, each once: a cheap guess made before parsing.
+fn guess_kinds(data: &[u8]) -> Vec<(String, String)> {
+    let mut new: Vec<(String, String)> = Vec::new();
     let Ok(text) = std::str::from_utf8(data) else {
         return new;
     };
@@ -495,10 +537,9 @@ fn guess_kinds(
         }
         if let (Some(a), Some(k)) = (api, kind) {
             if !a.is_empty() && !k.is_empty() && !k.ends_with("List") {
-                let pair = (split_api_version(a).0.to_string(), k.to_string());
-                if !seen.contains(&pair) {
-                    seen.insert(pair.clone());
-                    new.push(pair);
+                let group = split_api_version(a).0;
+                if !new.iter().any(|(g, n)| g == group && n == k) {
+                    new.push((group.to_string(), k.to_string()));
                 }
             }
             api = None;
@@ -556,12 +597,32 @@ fn assemble(results: Vec<(String, Vec<ManifestItem>)>, stats: &mut FileStats) ->
 /// holds this cache for its whole run.
 #[derive(Default)]
 pub struct ParseCache {
-    by_blob: std::collections::HashMap<gix::ObjectId, Vec<CachedItem>>,
+    /// Each blob's units (see `manifest::read_units`).
+    by_blob: std::collections::HashMap<gix::ObjectId, Vec<Vec<CachedItem>>>,
     /// Blobs parsed by the last load (the rest came from the cache).
     pub last_parsed: usize,
+    /// Blobs the last load found in the disk cache (`parsed`), read at the first load only;
+    /// of those, the ones with a unit parsed again (a Secret's).
+    pub last_from_disk: usize,
+    pub last_partly_parsed: usize,
+    /// Whether the disk cache was read (at the first load).
+    disk_read: bool,
+    /// The last write of the disk cache, while it may wait or still be going on.
+    writing: Option<parsed::Pending>,
+}
+
+impl ParseCache {
+    /// Writes the disk cache now, if a write waits, and returns once it is written (a test
+    /// reads it next).
+    pub fn wait_written(&mut self) {
+        if let Some(w) = self.writing.take() {
+            w.finish();
+        }
+    }
 }
 
 /// A parsed document as the parse cache keeps it.
+#[derive(Clone)]
 enum CachedItem {
     Object { object: Packed, line: usize },
     Other(ManifestItem),
@@ -605,50 +666,83 @@ pub fn load_cached(
     let started = Instant::now();
     let rev = Revision::open(opts)?;
     let plain = rev.plain_files();
-    let mut fresh = Vec::new();
-    for f in plain
-        .iter()
-        .filter(|f| !cache.by_blob.contains_key(&f.blob))
-    {
-        fresh.push((
-            f.blob,
-            (
-                f.path.clone(),
-                rev.repo.read_blob_limited(f, git::MAX_MANIFEST_BYTES)?,
-            ),
-        ));
+    let location = rev.repo.location();
+    // The disk cache, read at the first load: blobs whose every unit it holds are ready; the
+    // others it names are read again, and only their missing units parsed.
+    let mut partial: std::collections::HashMap<gix::ObjectId, parsed::Units> = Default::default();
+    cache.last_from_disk = 0;
+    if !std::mem::replace(&mut cache.disk_read, true) && cache.by_blob.is_empty() {
+        let wanted = plain.iter().map(|f| f.blob).collect();
+        let found = parsed::read(&opts.cache_dir, &location, &wanted);
+        cache.last_from_disk = found.len();
+        for (id, units) in found {
+            if units.iter().all(Option::is_some) {
+                cache
+                    .by_blob
+                    .insert(id, units.into_iter().flatten().collect());
+            } else {
+                partial.insert(id, units);
+            }
+        }
     }
-    let read_git = started.elapsed();
-    let parse_started = Instant::now();
-    cache.last_parsed = fresh.len();
-    // Parsed and packed on all cores, each file's trees let go as soon as it is packed: a
-    // load holds objects as text (`manifest::Doc`), never a whole repository's trees at once.
-    let parsed = crate::par::par_map_from(&fresh, 2, |(id, (_, blob))| {
-        let items = read_blob_items(blob).into_iter().map(CachedItem::pack);
-        (*id, items.collect::<Vec<_>>())
-    });
-    cache.by_blob.extend(parsed);
+    let mut seen = std::collections::HashSet::new();
+    let fresh: Vec<&TreeFile> = plain
+        .iter()
+        .filter(|f| !cache.by_blob.contains_key(&f.blob) && seen.insert(f.blob))
+        .copied()
+        .collect();
+    cache.last_partly_parsed = partial.len();
+    cache.last_parsed = fresh.len() - partial.len();
+    // Parsed and packed on all cores as they are read, each file's trees let go as soon as
+    // it is packed: a load holds objects as text (`manifest::Doc`), never a whole
+    // repository's trees at once.
+    let workdir = rev.worktree_dir();
+    let index = rev.repo.index_path();
+    let (parsed, read_git, worktree_changes) = read_and_parse(
+        started,
+        &rev.repo,
+        &fresh,
+        |_| (),
+        |()| {},
+        |i, blob| match partial.get(&fresh[i].blob) {
+            Some(known) => complete_units(&blob, known),
+            None => read_blob_units(&blob, |_| true)
+                .into_iter()
+                .map(|u| u.unwrap_or_default())
+                .collect(),
+        },
+        || worktree_changes_at(workdir.as_deref(), &index, &rev.files, &rev.roots),
+    )?;
+    // The disk cache is written again when a blob it did not hold was parsed (one it held
+    // in part, a Secret's, does not rewrite it).
+    let write = fresh.iter().any(|f| !partial.contains_key(&f.blob));
+    cache
+        .by_blob
+        .extend(fresh.iter().map(|f| f.blob).zip(parsed));
     let keep: std::collections::HashSet<gix::ObjectId> = plain.iter().map(|f| f.blob).collect();
     cache.by_blob.retain(|id, _| keep.contains(id));
+    if write {
+        let entries: Vec<parsed::Entry> = cache
+            .by_blob
+            .iter()
+            .map(|(id, units)| (*id, units.clone()))
+            .collect();
+        let previous = cache.writing.take();
+        cache.writing = parsed::write(&opts.cache_dir, &location, entries, previous);
+    }
     let results: Vec<(String, Vec<ManifestItem>)> = crate::par::par_map(&plain, |f| {
         (
             f.path.clone(),
             cache
                 .by_blob
                 .get(&f.blob)
-                .map(|items| items.iter().map(CachedItem::unpack).collect())
+                .map(|units| units.iter().flatten().map(CachedItem::unpack).collect())
                 .unwrap_or_default(),
         )
     });
     let mut stats = FileStats::default();
     let raw = assemble(results, &mut stats);
-    let parse = parse_started.elapsed();
-    let worktree_changes = worktree_changes_at(
-        rev.worktree_dir().as_deref(),
-        &rev.repo.index_path(),
-        &rev.files,
-        &rev.roots,
-    );
+    let parse = started.elapsed().saturating_sub(read_git);
     Ok(rev.finish(raw, stats, worktree_changes, read_git, parse, opts))
 }
 
@@ -657,34 +751,57 @@ type Blob = Result<Vec<u8>, String>;
 
 /// A file's items, each object packed and its tree let go (see `manifest::Doc`).
 fn read_blob_items(blob: &Blob) -> Vec<ManifestItem> {
-    let mut items = match blob {
-        Ok(data) => read_bytes(data),
-        Err(message) => vec![ManifestItem::Broken {
-            line: 1,
-            message: message.clone(),
-            salvage: Salvage::default(),
-        }],
-    };
-    for item in &mut items {
-        if let ManifestItem::Object { object, .. } = item {
-            object.into_text();
-        }
-    }
-    items
+    read_blob_units(blob, |_| true)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|item| item.unpack())
+        .collect()
 }
 
-fn read_bytes(data: &[u8]) -> Vec<ManifestItem> {
+/// A file's units (see `manifest::read_units`), those `wanted` picks read, each object
+/// packed as the parse cache keeps it. A file that cannot be read as text is one unit.
+fn read_blob_units(blob: &Blob, wanted: impl Fn(usize) -> bool) -> Vec<Option<Vec<CachedItem>>> {
+    let broken = |line, message: &str| {
+        vec![Some(vec![CachedItem::Other(ManifestItem::Broken {
+            line,
+            message: message.to_string(),
+            salvage: Salvage::default(),
+        })])]
+    };
+    let data = match blob {
+        Ok(data) => data,
+        Err(message) => return broken(1, message),
+    };
     match std::str::from_utf8(data) {
-        Ok(text) => manifest::read_file(text),
-        Err(e) => vec![ManifestItem::Broken {
-            line: 1 + data[..e.valid_up_to()]
+        Ok(text) => manifest::read_units(text, wanted)
+            .into_iter()
+            .map(|u| u.map(|items| items.into_iter().map(CachedItem::pack).collect()))
+            .collect(),
+        Err(e) => broken(
+            1 + data[..e.valid_up_to()]
                 .iter()
                 .filter(|&&b| b == b'\n')
                 .count(),
-            message: "the file is not valid UTF-8".into(),
-            salvage: Salvage::default(),
-        }],
+            "the file is not valid UTF-8",
+        ),
     }
+}
+
+/// A blob's units where the disk cache holds `known` (`None`: parse that unit again): only
+/// those are parsed, from the blob split as before; the whole blob when it splits otherwise.
+fn complete_units(blob: &Blob, known: &parsed::Units) -> Vec<Vec<CachedItem>> {
+    let read = read_blob_units(blob, |i| known.get(i).is_none_or(Option::is_none));
+    if read.len() != known.len() {
+        return read_blob_units(blob, |_| true)
+            .into_iter()
+            .map(|u| u.unwrap_or_default())
+            .collect();
+    }
+    read.into_iter()
+        .zip(known)
+        .map(|(read, known)| read.or_else(|| known.clone()).unwrap_or_default())
+        .collect()
 }
 
 /// One kustomization to render: its folder, its file, and what an app changes in it.

@@ -110,26 +110,8 @@ pub fn store(key: &str, text: &Arc<str>, cache_dir: &Path) {
         let path = disk_path(key, cache_dir);
         crate::cachefile::write(&path, text.as_bytes());
         if let Some(dir) = path.parent() {
-            prune(dir);
+            crate::cachefile::prune(dir, DISK_ENTRIES);
         }
-    }
-}
-
-/// Removes the oldest entries beyond `DISK_ENTRIES`.
-fn prune(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    if files.len() <= DISK_ENTRIES {
-        return;
-    }
-    files.sort();
-    for (_, path) in &files[..files.len() - DISK_ENTRIES] {
-        let _ = std::fs::remove_file(path);
     }
 }
 

@@ -131,6 +131,7 @@ pub fn spawn_git_watcher(
                         commit = %snapshot.revision.commit,
                         objects = snapshot.objects.len(),
                         parsed_blobs = cache.last_parsed,
+                        cached_on_disk = cache.last_from_disk,
                         read_ms = snapshot.timings.read_git.as_millis() as u64,
                         parse_ms = snapshot.timings.parse.as_millis() as u64,
                         "read Git"

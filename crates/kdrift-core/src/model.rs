@@ -279,6 +279,12 @@ impl Packed {
         Packed(value.to_string().into())
     }
 
+    /// A packed object again from the text `as_str` gave (a cache of packed objects read
+    /// back); `None` for text that cannot be a JSON object's.
+    pub fn from_packed_text(text: &str) -> Option<Self> {
+        (text.starts_with('{') && text.ends_with('}')).then(|| Packed(text.into()))
+    }
+
     /// Whether `other` is this very text (a copy of it), not only an equal one.
     pub fn same(&self, other: &Packed) -> bool {
         std::sync::Arc::ptr_eq(&self.0, &other.0)
