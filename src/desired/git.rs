@@ -241,14 +241,35 @@ impl GitRepo {
         // A tree may name the same subtree many times over (a "tree bomb"): what is
         // listed is bounded, not what is stored.
         let mut budget = MAX_TREE_ENTRIES;
+        // Trees named more than once are decoded once (each read of an object is a file
+        // opened and inflated): those seen once, then kept from their second naming on.
+        type Entries = std::rc::Rc<Vec<(gix::objs::tree::EntryMode, Vec<u8>, gix::ObjectId)>>;
+        let mut seen: std::collections::HashSet<gix::ObjectId> = Default::default();
+        let mut kept: std::collections::HashMap<gix::ObjectId, Entries> = Default::default();
         while let Some((id, prefix)) = stack.pop() {
-            let tree = self
-                .repo
-                .find_tree(id)
-                .map_err(|e| self.object_error(&prefix, e))?;
-            let decoded = tree.decode().map_err(|e| self.object_error(&prefix, e))?;
+            let entries: Entries = match kept.get(&id) {
+                Some(e) => e.clone(),
+                None => {
+                    let tree = self
+                        .repo
+                        .find_tree(id)
+                        .map_err(|e| self.object_error(&prefix, e))?;
+                    let decoded = tree.decode().map_err(|e| self.object_error(&prefix, e))?;
+                    let entries: Entries = std::rc::Rc::new(
+                        decoded
+                            .entries
+                            .iter()
+                            .map(|e| (e.mode, e.filename.to_vec(), e.oid.to_owned()))
+                            .collect(),
+                    );
+                    if !seen.insert(id) {
+                        kept.insert(id, entries.clone());
+                    }
+                    entries
+                }
+            };
             let mut names = std::collections::HashSet::new();
-            for entry in &decoded.entries {
+            for (mode, filename, oid) in entries.iter() {
                 budget = budget.checked_sub(1).ok_or_else(|| DesiredError::Object {
                     path: rev.tree.clone(),
                     message: format!(
@@ -256,18 +277,16 @@ impl GitRepo {
                          folder as often as it is named); kdrift does not read it"
                     ),
                 })?;
-                let name = entry.filename.to_str_lossy();
+                let name = String::from_utf8_lossy(filename);
                 let path = if prefix.is_empty() {
                     name.to_string()
                 } else {
                     format!("{prefix}/{name}")
                 };
-                let reason = unsafe_component(entry.filename.as_ref())
-                    .map(str::to_string)
-                    .or_else(|| {
-                        (!names.insert(entry.filename.to_vec()))
-                            .then(|| "a name that occurs twice in its folder".to_string())
-                    });
+                let reason = unsafe_component(filename).map(str::to_string).or_else(|| {
+                    (!names.insert(filename.as_slice()))
+                        .then(|| "a name that occurs twice in its folder".to_string())
+                });
                 if let Some(reason) = reason {
                     listing.rejected.push(RejectedEntry {
                         path: crate::text::visible_line(&path).into_owned(),
@@ -275,13 +294,13 @@ impl GitRepo {
                     });
                     continue;
                 }
-                if entry.mode.is_tree() {
-                    stack.push((entry.oid.to_owned(), path));
-                } else if entry.mode.is_blob() || entry.mode.is_link() {
+                if mode.is_tree() {
+                    stack.push((*oid, path));
+                } else if mode.is_blob() || mode.is_link() {
                     listing.files.push(TreeFile {
                         path,
-                        blob: entry.oid.to_owned(),
-                        is_link: entry.mode.is_link(),
+                        blob: *oid,
+                        is_link: mode.is_link(),
                     });
                 }
             }
