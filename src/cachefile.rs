@@ -4,13 +4,25 @@
 /// Writes a cache file whole or not at all (a temporary file, mode 0600, renamed over it),
 /// best effort: a cache that cannot be written only costs time on the next run.
 pub fn write(file: &std::path::Path, bytes: &[u8]) {
+    write_with(file, |w| w.write_all(bytes));
+}
+
+/// Like `write`, the content written by `fill` as it makes it (a large file is never held
+/// whole in memory); a `fill` that fails leaves the file as it was.
+pub fn write_with(
+    file: &std::path::Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) {
     let Some(dir) = file.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
-        if std::io::Write::write_all(&mut tmp, bytes).is_ok() {
-            let _ = tmp.persist(file);
+    if let Ok(tmp) = tempfile::NamedTempFile::new_in(dir) {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
+        if fill(&mut out).is_ok() {
+            if let Ok(tmp) = out.into_inner() {
+                let _ = tmp.persist(file);
+            }
         }
     }
 }

@@ -134,43 +134,60 @@ fn writable(items: &[CachedItem]) -> bool {
     })
 }
 
-/// The file's text for `entries`: units that may not go to disk are marked to be read again.
-fn text_of(entries: &[Entry]) -> Vec<u8> {
+/// Writes the file's text for `entries` to `out`: units that may not go to disk are marked
+/// to be read again.
+fn write_text(entries: &[Entry], out: &mut dyn std::io::Write) -> std::io::Result<()> {
     use std::io::Write;
-    let size: usize = entries
-        .iter()
-        .flat_map(|(_, units)| units.iter().flatten())
-        .map(|i| match i {
-            CachedItem::Object { object, .. } => object.as_str().len() + 16,
-            CachedItem::Other(_) => 16,
-        })
-        .sum();
-    let mut out = Vec::with_capacity(size + entries.len() * 48 + 128);
-    let _ = writeln!(out, "{}", build());
-    let start = out.len();
+    /// Everything written after the first line goes through the checksum.
+    struct Summed<'a> {
+        out: &'a mut dyn std::io::Write,
+        crc: crc32fast::Hasher,
+    }
+    impl std::io::Write for Summed<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.out.write(buf)?;
+            self.crc.update(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.out.flush()
+        }
+    }
+    writeln!(out, "{}", build())?;
+    let mut w = Summed {
+        out,
+        crc: crc32fast::Hasher::new(),
+    };
     for (id, units) in entries {
-        let _ = writeln!(out, "B {id}");
+        writeln!(w, "B {id}")?;
         for items in units {
             if !writable(items) {
-                let _ = writeln!(out, "S");
+                writeln!(w, "S")?;
                 continue;
             }
-            let _ = writeln!(out, "D");
+            writeln!(w, "D")?;
             for item in items {
                 match item {
                     CachedItem::Object { object, line } => {
-                        let _ = writeln!(out, "O {line} {}", object.as_str());
+                        writeln!(w, "O {line} {}", object.as_str())?
                     }
                     CachedItem::Other(super::ManifestItem::NotAnObject { line }) => {
-                        let _ = writeln!(out, "N {line}");
+                        writeln!(w, "N {line}")?
                     }
                     CachedItem::Other(_) => {}
                 }
             }
         }
     }
-    let sum = crc32fast::hash(&out[start..]);
-    let _ = writeln!(out, "E {sum:08x}");
+    let sum = w.crc.finalize();
+    writeln!(w.out, "E {sum:08x}")?;
+    w.out.flush()
+}
+
+#[cfg(test)]
+fn text_of(entries: &[Entry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_text(entries, &mut out).expect("writes to memory");
     out
 }
 
@@ -220,9 +237,7 @@ pub(super) fn write(
             if let Some(p) = previous {
                 let _ = p.join();
             }
-            let text = text_of(&entries);
-            drop(entries);
-            crate::cachefile::write(&file, &text);
+            crate::cachefile::write_with(&file, |out| write_text(&entries, out));
             if let Some(dir) = file.parent() {
                 crate::cachefile::prune(dir, FILES);
             }
