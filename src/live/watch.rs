@@ -274,9 +274,14 @@ pub struct LenientObject {
 
 impl<'de> serde::Deserialize<'de> for LenientObject {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = serde_json::Value::deserialize(d)?;
+        let mut raw = serde_json::Value::deserialize(d)?;
+        // managedFields' field sets (any JSON is a valid `fieldsV1`, and they are most of
+        // the metadata) are set aside while the metadata is checked, not copied.
+        let sets = take_field_sets(&mut raw);
         let meta = raw.get("metadata").unwrap_or(&serde_json::Value::Null);
-        let (metadata, broken) = match ObjectMeta::deserialize(meta) {
+        let decoded = ObjectMeta::deserialize(meta);
+        put_field_sets(&mut raw, sets);
+        let (metadata, broken) = match decoded {
             Ok(m) => (m, None),
             Err(e) => {
                 let text = |f: &str| {
@@ -301,6 +306,42 @@ impl<'de> serde::Deserialize<'de> for LenientObject {
             raw,
             broken,
         })
+    }
+}
+
+/// The `fieldsV1` of each managedFields entry, taken out (an empty object left in place).
+fn take_field_sets(raw: &mut serde_json::Value) -> Vec<(usize, serde_json::Value)> {
+    let Some(entries) = raw
+        .pointer_mut("/metadata/managedFields")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return Vec::new();
+    };
+    entries
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let set = e.as_object_mut()?.get_mut("fieldsV1")?;
+            Some((
+                i,
+                std::mem::replace(set, serde_json::Value::Object(Default::default())),
+            ))
+        })
+        .collect()
+}
+
+/// Puts back what `take_field_sets` took.
+fn put_field_sets(raw: &mut serde_json::Value, sets: Vec<(usize, serde_json::Value)>) {
+    let Some(entries) = raw
+        .pointer_mut("/metadata/managedFields")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return;
+    };
+    for (i, set) in sets {
+        if let Some(slot) = entries.get_mut(i).and_then(|e| e.get_mut("fieldsV1")) {
+            *slot = set;
+        }
     }
 }
 
@@ -530,6 +571,37 @@ pub async fn start(
 #[cfg(test)]
 mod writer_tests {
     use super::*;
+
+    /// The field sets set aside while the metadata is checked come back whole, and metadata
+    /// that does not decode (managedFields, or a field set's entry) still marks the object.
+    #[test]
+    fn lenient_objects_keep_their_field_sets_and_tell_broken_metadata() {
+        let read = |v: serde_json::Value| -> LenientObject {
+            serde_json::from_value(v).expect("any object reads leniently")
+        };
+        let whole = serde_json::json!({"metadata": {"name": "a", "resourceVersion": "7",
+            "managedFields": [
+                {"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:data": {"f:a": {}}}},
+                {"manager": "other", "operation": "Update"},
+                {"manager": "odd", "operation": "Update", "fieldsV1": [1, "x"]}
+            ]}, "data": {"a": "1"}});
+        let o = read(whole.clone());
+        assert_eq!(o.raw, whole);
+        assert!(o.broken.is_none(), "{:?}", o.broken);
+        assert_eq!(o.metadata.resource_version.as_deref(), Some("7"));
+        assert_eq!(o.metadata.managed_fields.as_ref().map(Vec::len), Some(3));
+        for bad in [
+            serde_json::json!({"metadata": {"name": "b", "managedFields": "garbage"}}),
+            serde_json::json!({"metadata": {"name": "b", "managedFields": [{"manager": 3, "fieldsV1": {}}]}}),
+            serde_json::json!({"metadata": {"name": "b", "labels": {"x": 1}}}),
+        ] {
+            let o = read(bad.clone());
+            assert!(o.broken.is_some(), "{bad}");
+            assert_eq!(o.raw, bad);
+            assert_eq!(o.metadata.name.as_deref(), Some("b"));
+        }
+    }
 
     fn kind(kind: &str, namespace: &str) -> KindState {
         KindState {
