@@ -265,8 +265,13 @@ impl Tmux {
 
     /// Sends keys (tmux key names: `Enter`, `Escape`, `Down`, or literal text).
     pub fn send(&self, keys: &[&str]) {
-        for k in keys {
+        for (i, k) in keys.iter().enumerate() {
             self.run(&["send-keys", "-t", &self.name, k]);
+            // An Escape with the next key in the same read is that key with Alt (how a
+            // terminal sends Alt): a person never types them that close together.
+            if *k == "Escape" && i + 1 < keys.len() {
+                std::thread::sleep(std::time::Duration::from_millis(60));
+            }
         }
     }
 
