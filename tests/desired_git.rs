@@ -312,15 +312,21 @@ fn kustomization_without_a_renderer_is_one_invalid_row() {
     );
 }
 
-#[test]
-fn a_new_commit_reparses_only_the_blobs_that_changed() {
+/// A repository (nothing committed yet) with `n` ConfigMaps, one per file `apps/cm-NN.yaml`.
+fn repo_of_configmaps(n: usize) -> TestRepo {
     let repo = TestRepo::new();
-    for i in 0..20 {
+    for i in 0..n {
         repo.write(
             &format!("apps/cm-{i:02}.yaml"),
             &cm(&format!("cm-{i:02}"), "v1"),
         );
     }
+    repo
+}
+
+#[test]
+fn a_new_commit_reparses_only_the_blobs_that_changed() {
+    let repo = repo_of_configmaps(20);
     repo.write("apps/broken.yaml", "kind: ConfigMap\nmetadata: [\n");
     repo.commit("first");
     let opts = LoadOptions { ..options(&repo) };
@@ -355,13 +361,7 @@ fn a_new_commit_reparses_only_the_blobs_that_changed() {
 /// commit parses only what changed.
 #[test]
 fn a_second_start_parses_nothing_the_disk_cache_holds_and_never_a_secret() {
-    let repo = TestRepo::new();
-    for i in 0..20 {
-        repo.write(
-            &format!("apps/cm-{i:02}.yaml"),
-            &cm(&format!("cm-{i:02}"), "v1"),
-        );
-    }
+    let repo = repo_of_configmaps(20);
     repo.write(
         "apps/notes.yaml",
         "title: not an object
