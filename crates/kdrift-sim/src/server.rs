@@ -594,7 +594,9 @@ async fn resource(
                 let mut meta = json!({"resourceVersion": r.rv.to_string()});
                 if let Some(c) = &r.continue_token {
                     meta["continue"] = json!(encode_continue(c));
-                    meta["remainingItemCount"] = json!(r.remaining);
+                    if let Some(n) = r.remaining {
+                        meta["remainingItemCount"] = json!(n);
+                    }
                 }
                 Ok((
                     200,

@@ -119,12 +119,35 @@ pub struct WriteOptions {
     pub subresource: Option<String>,
 }
 
+/// The objects of a type in key order after `after` that `sel` selects: a range of the map,
+/// not a walk from its start (a page costs about its own size, as on the real server), and
+/// only the keys of one namespace when the selection names one.
+fn selected<'a>(
+    objs: &'a BTreeMap<(String, String), Stored>,
+    sel: &'a Selection,
+    after: Option<&(String, String)>,
+) -> impl Iterator<Item = (&'a (String, String), &'a Stored)> + 'a {
+    use std::ops::Bound;
+    let start = match (after, &sel.namespace) {
+        (Some(a), Some(ns)) if a.0 < *ns => Bound::Included((ns.clone(), String::new())),
+        (Some(a), _) => Bound::Excluded(a.clone()),
+        (None, Some(ns)) => Bound::Included((ns.clone(), String::new())),
+        (None, None) => Bound::Unbounded,
+    };
+    objs.range((start, Bound::Unbounded))
+        .take_while(move |(k, _)| sel.namespace.as_ref().is_none_or(|ns| k.0 == *ns))
+        // The key holds the namespace: only labels and fields need the object read.
+        .filter(move |(_, o)| sel.counts_remaining() || sel.matches(&o.value))
+}
+
 /// What a list returns.
 pub struct ListResult {
     pub items: Vec<Value>,
     pub rv: u64,
     pub continue_token: Option<String>,
-    pub remaining: usize,
+    /// How many more items follow, when the list has more pages and no label or field
+    /// selector (the real server leaves it out otherwise: it would have to match them all).
+    pub remaining: Option<usize>,
 }
 
 /// Selection of a list or watch.
@@ -138,6 +161,12 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// Whether a list says how many items remain: not with a label or field selector (the
+    /// real server would have to match every remaining item to know).
+    pub fn counts_remaining(&self) -> bool {
+        self.labels.is_none() && self.fields.is_empty()
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         let ns = obj
             .pointer("/metadata/namespace")
@@ -283,29 +312,19 @@ impl Store {
     ) -> ListResult {
         let mut items = Vec::new();
         let mut continue_token = None;
-        let mut remaining = 0;
+        let mut remaining = None;
         if let Some(objs) = self.objects.get(&rt.store_key()) {
-            let iter = objs
-                .iter()
-                .filter(|(k, _)| after.as_ref().is_none_or(|a| *k > a))
-                .filter(|(_, o)| sel.matches(&o.value));
-            for (k, o) in iter {
-                if limit.is_some_and(|l| items.len() >= l) {
-                    if continue_token.is_none() {
-                        continue_token = Some(format!("{}\u{0}{}", k.0, k.1));
-                    }
-                    remaining += 1;
-                    continue;
-                }
+            let mut iter = selected(objs, sel, after.as_ref()).peekable();
+            while let Some((k, o)) = iter.next() {
                 items.push(Self::with_type(rt, o.value.clone()));
+                if limit.is_some_and(|l| items.len() >= l) {
+                    if iter.peek().is_some() {
+                        continue_token = Some(format!("{}\u{0}{}", k.0, k.1));
+                        remaining = sel.counts_remaining().then(|| iter.count());
+                    }
+                    break;
+                }
             }
-        }
-        if let (Some(_), Some(last)) = (&continue_token, items.last()) {
-            continue_token = Some(format!(
-                "{}\u{0}{}",
-                meta_str(last, "namespace"),
-                meta_str(last, "name")
-            ));
         }
         ListResult {
             items,
@@ -317,7 +336,7 @@ impl Store {
 
     /// A list page as JSON, copied from the serialised objects: at most `limit` items after
     /// the `after` key, with the continue token (already encoded by `encode`) and the count
-    /// of remaining items when there are more.
+    /// of remaining items when there are more (and no selector but a namespace).
     pub fn list_json(
         &self,
         rt: &ResourceType,
@@ -329,39 +348,40 @@ impl Store {
         let api_version = rt.api_version();
         let mut items = Vec::new();
         let mut count = 0usize;
-        let mut remaining = 0usize;
         let mut last_key: Option<&(String, String)> = None;
-        let objs = self.objects.get(&rt.store_key());
-        let iter = objs
-            .into_iter()
-            .flat_map(|m| m.iter())
-            .filter(|(k, _)| after.is_none_or(|a| *k > a))
-            .filter(|(_, o)| sel.matches(&o.value));
-        for (k, o) in iter {
-            if limit.is_some_and(|l| count >= l) {
-                remaining += 1;
-                continue;
+        let mut more = String::new();
+        if let Some(objs) = self.objects.get(&rt.store_key()) {
+            let mut iter = selected(objs, sel, after).peekable();
+            for (k, o) in iter.by_ref() {
+                if count > 0 {
+                    items.push(b',');
+                }
+                count += 1;
+                last_key = Some(k);
+                if o.value.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()) {
+                    items.extend_from_slice(&o.json);
+                } else {
+                    items.extend_from_slice(
+                        &serde_json::to_vec(&Self::with_type(rt, o.value.clone()))
+                            .unwrap_or_default(),
+                    );
+                }
+                if limit.is_some_and(|l| count >= l) {
+                    break;
+                }
             }
-            if count > 0 {
-                items.push(b',');
-            }
-            count += 1;
-            last_key = Some(k);
-            if o.value.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()) {
-                items.extend_from_slice(&o.json);
-            } else {
-                items.extend_from_slice(
-                    &serde_json::to_vec(&Self::with_type(rt, o.value.clone())).unwrap_or_default(),
-                );
+            if let (Some(k), true) = (last_key, iter.peek().is_some()) {
+                let token = encode(&format!("{}\u{0}{}", k.0, k.1));
+                more = if sel.counts_remaining() {
+                    format!(
+                        ",\"continue\":\"{token}\",\"remainingItemCount\":{}",
+                        iter.count()
+                    )
+                } else {
+                    format!(",\"continue\":\"{token}\"")
+                };
             }
         }
-        let more = match (remaining, last_key) {
-            (0, _) | (_, None) => String::new(),
-            (n, Some(k)) => format!(
-                ",\"continue\":\"{}\",\"remainingItemCount\":{n}",
-                encode(&format!("{}\u{0}{}", k.0, k.1))
-            ),
-        };
         let mut out = format!(
             "{{\"kind\":\"{}List\",\"apiVersion\":\"{api_version}\",\"metadata\":{{\"resourceVersion\":\"{}\"{more}}},\"items\":[",
             rt.kind, self.rv
