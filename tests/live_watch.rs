@@ -185,3 +185,85 @@ async fn watches_keep_the_view_current_through_faults() {
     drop(live);
     restarted.stop().await;
 }
+
+/// A kind of several pages (the watch's lists ask 500 at a time, and read one page while the
+/// next is asked for) across namespaces: the first view holds every object once, the watch
+/// then starts from the list's version (a change made after the list is seen, none is
+/// lost), and a relist after a compaction drops what was deleted meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_of_many_pages_is_listed_whole_then_watched_from_its_version() {
+    use kube::api::{Api, DeleteParams, Patch, PatchParams};
+    let handle = sim::start(SimOptions::default()).await.unwrap();
+    let names: BTreeSet<String> = (0..1234).map(|i| format!("cm-{i:04}")).collect();
+    handle.with_store(|s| {
+        for ns in ["alpha", "beta"] {
+            s.load(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).unwrap();
+        }
+        for (i, name) in names.iter().enumerate() {
+            let ns = if i % 3 == 0 { "alpha" } else { "beta" };
+            s.load(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": {"v": "0"}})).unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kc");
+    handle.write_kubeconfig(&kc).unwrap();
+    let target = cluster::connect(Some(&kc), None).await.unwrap();
+    let served = cluster::discover(&target).await.unwrap();
+    let kinds = vec![served.get("", "ConfigMap").unwrap().clone()];
+    let mut live = watch::start(&target, &kinds, &BTreeSet::new(), Duration::from_millis(20)).await;
+    let mut views = support::Views::new(&mut live.views);
+    let of = |v: &support::Seen| -> BTreeSet<String> {
+        v.objects
+            .keys()
+            .filter(|k| k.kind == "ConfigMap")
+            .map(|k| k.name.clone())
+            .collect()
+    };
+    wait_view(&mut views, "the whole list", Duration::from_secs(30), |v| {
+        v.is_ready()
+    })
+    .await;
+    // Ready means listed whole: never a part of the list as if it were all of it.
+    assert_eq!(
+        of(views.borrow()),
+        names,
+        "every object once, after one list"
+    );
+    assert_eq!(views.borrow().objects.len(), names.len());
+
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(target.client.clone(), "beta");
+    api.patch(
+        "cm-1232",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"data": {"v": "after"}})),
+    )
+    .await
+    .unwrap();
+    wait_view(
+        &mut views,
+        "a change after the list",
+        Duration::from_secs(10),
+        |v| value_of(v, "cm-1232").as_deref() == Some("after"),
+    )
+    .await;
+
+    // Deleted while the watch is away, the history compacted: the relist (410) drops it.
+    handle.faults().drop_watches();
+    api.delete("cm-0001", &DeleteParams::default())
+        .await
+        .unwrap();
+    handle.compact();
+    let mut left = names.clone();
+    left.remove("cm-0001");
+    wait_view(&mut views, "the deletion", Duration::from_secs(15), |v| {
+        of(v) == left && v.is_ready()
+    })
+    .await;
+    assert_eq!(
+        value_of(views.borrow(), "cm-1232").as_deref(),
+        Some("after")
+    );
+    drop(live);
+    handle.stop().await;
+}

@@ -504,53 +504,83 @@ fn read_page(
     ar: &ApiResource,
     out: &mut Vec<LiveObject>,
 ) -> Result<Option<String>, serde_json::Error> {
+    Ok(read_items(text, |item| out.extend(to_live(ar, item)))?.cont)
+}
+
+/// What a page of a list says of itself: its continue token (when more pages follow) and
+/// the resourceVersion the list was read at.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct PageMeta {
+    #[serde(rename = "continue", default)]
+    pub cont: Option<String>,
+    #[serde(rename = "resourceVersion", default)]
+    pub resource_version: Option<String>,
+}
+
+impl PageMeta {
+    fn cleaned(self) -> PageMeta {
+        PageMeta {
+            cont: self.cont.filter(|c| !c.is_empty()),
+            resource_version: self.resource_version.filter(|v| !v.is_empty()),
+        }
+    }
+}
+
+/// A page's own metadata, its items skipped unread (a scan, no tree is built): enough to ask
+/// for the next page while this one is decoded.
+pub(super) fn page_meta(text: &str) -> Result<PageMeta, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        #[serde(default)]
+        metadata: PageMeta,
+    }
+    Ok(serde_json::from_str::<Page>(text)?.metadata.cleaned())
+}
+
+/// Reads one page of a list item by item, handing each to `each` as it is read (a page's
+/// trees are never in memory all at once); the page's metadata.
+pub(super) fn read_items(
+    text: &str,
+    mut each: impl FnMut(Value),
+) -> Result<PageMeta, serde_json::Error> {
     use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
     use std::fmt;
 
-    #[derive(serde::Deserialize)]
-    struct ListMeta {
-        #[serde(rename = "continue", default)]
-        cont: Option<String>,
-    }
-    struct Page<'a> {
-        ar: &'a ApiResource,
-        out: &'a mut Vec<LiveObject>,
-    }
-    struct Items<'a>(Page<'a>);
+    struct Page<'a, F>(&'a mut F);
+    struct Items<'a, F>(&'a mut F);
 
-    impl<'de> DeserializeSeed<'de> for Page<'_> {
-        type Value = Option<String>;
+    impl<'de, F: FnMut(Value)> DeserializeSeed<'de> for Page<'_, F> {
+        type Value = PageMeta;
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             d.deserialize_map(self)
         }
     }
-    impl<'de> Visitor<'de> for Page<'_> {
-        type Value = Option<String>;
+    impl<'de, F: FnMut(Value)> Visitor<'de> for Page<'_, F> {
+        type Value = PageMeta;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a list")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut cont = None;
-            let Page { ar, out } = self;
+            let mut meta = PageMeta::default();
             while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                 match key.as_ref() {
-                    "items" => map.next_value_seed(Items(Page { ar, out: &mut *out }))?,
-                    "metadata" => cont = map.next_value::<ListMeta>()?.cont,
+                    "items" => map.next_value_seed(Items(&mut *self.0))?,
+                    "metadata" => meta = map.next_value::<PageMeta>()?,
                     _ => {
                         map.next_value::<IgnoredAny>()?;
                     }
                 }
             }
-            Ok(cont.filter(|c| !c.is_empty()))
+            Ok(meta.cleaned())
         }
     }
-    impl<'de> DeserializeSeed<'de> for Items<'_> {
+    impl<'de, F: FnMut(Value)> DeserializeSeed<'de> for Items<'_, F> {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_any(self)
         }
     }
-    impl<'de> Visitor<'de> for Items<'_> {
+    impl<'de, F: FnMut(Value)> Visitor<'de> for Items<'_, F> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a list of objects")
@@ -560,15 +590,15 @@ fn read_page(
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             while let Some(item) = seq.next_element::<Value>()? {
-                self.0.out.extend(to_live(self.0.ar, item));
+                (self.0)(item);
             }
             Ok(())
         }
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    let cont = Page { ar, out }.deserialize(&mut de)?;
+    let meta = Page(&mut each).deserialize(&mut de)?;
     de.end()?;
-    Ok(cont)
+    Ok(meta)
 }
 
 /// Lists every kind in `kinds` (across namespaces; per namespace in `namespaces` where that
@@ -635,7 +665,7 @@ pub async fn list_kinds(
 
 #[cfg(test)]
 mod tests {
-    use super::{kube_version, read_page, semver_core};
+    use super::{kube_version, page_meta, read_items, read_page, semver_core};
     use kube::core::{ApiResource, GroupVersionKind};
 
     #[test]
@@ -659,6 +689,12 @@ mod tests {
             (r#"{"kind":"DeploymentList"}"#, vec![], None),
         ];
         for (page, names, cont) in cases {
+            // The scan that asks for the next page finds what the full read finds.
+            let scanned = page_meta(page).unwrap();
+            let read = read_items(page, |_| {}).unwrap();
+            assert_eq!(scanned.cont, read.cont, "{page}");
+            assert_eq!(scanned.resource_version, read.resource_version, "{page}");
+            assert_eq!(scanned.cont.as_deref(), cont, "{page}");
             let mut out = Vec::new();
             let got = read_page(page, &ar, &mut out).unwrap();
             assert_eq!(got.as_deref(), cont, "{page}");
@@ -676,6 +712,13 @@ mod tests {
                 &ar
             )["spec"]["replicas"],
             2
+        );
+        assert_eq!(
+            page_meta(r#"{"metadata":{"resourceVersion":"7","continue":"c"},"items":[1]}"#)
+                .unwrap()
+                .resource_version
+                .as_deref(),
+            Some("7")
         );
         for broken in [
             "",

@@ -10,9 +10,9 @@ use super::cluster::{explain, ClusterTarget};
 use crate::model::{LiveObject, ResourceKey};
 use futures::StreamExt;
 use kube::api::Api;
+use kube::api::WatchEvent;
 use kube::core::{ObjectMeta, Resource};
 use kube::discovery::ApiResource;
-use kube::runtime::watcher;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -274,12 +274,18 @@ pub struct LenientObject {
 
 impl<'de> serde::Deserialize<'de> for LenientObject {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut raw = serde_json::Value::deserialize(d)?;
+        Ok(LenientObject::read(serde_json::Value::deserialize(d)?))
+    }
+}
+
+impl LenientObject {
+    /// Reads an object's metadata leniently, keeping the whole JSON.
+    fn read(mut raw: serde_json::Value) -> LenientObject {
         // managedFields' field sets (any JSON is a valid `fieldsV1`, and they are most of
         // the metadata) are set aside while the metadata is checked, not copied.
         let sets = take_field_sets(&mut raw);
         let meta = raw.get("metadata").unwrap_or(&serde_json::Value::Null);
-        let decoded = ObjectMeta::deserialize(meta);
+        let decoded = <ObjectMeta as serde::Deserialize>::deserialize(meta);
         put_field_sets(&mut raw, sets);
         let (metadata, broken) = match decoded {
             Ok(m) => (m, None),
@@ -301,11 +307,11 @@ impl<'de> serde::Deserialize<'de> for LenientObject {
                 )
             }
         };
-        Ok(LenientObject {
+        LenientObject {
             metadata,
             raw,
             broken,
-        })
+        }
     }
 }
 
@@ -414,6 +420,7 @@ fn spawn_watch(
         Some(ns) => Api::namespaced_with(target.client.clone(), ns, &ar),
         None => Api::all_with(target.client.clone(), &ar),
     };
+    let client = target.client.clone();
     let seconds = target.watch_seconds;
     tokio::spawn(async move {
         // After any error the watch starts over with a fresh list, after a backoff: resuming
@@ -424,70 +431,35 @@ fn spawn_watch(
         // When the kind was last known good: reconnecting counts from the first failure.
         let mut down_since: Option<SystemTime> = None;
         loop {
-            let mut stream = Box::pin(watcher(
-                api.clone(),
-                watcher::Config::default().timeout(seconds),
-            ));
-            let mut failure = None;
-            while let Some(item) = stream.next().await {
-                let now = SystemTime::now();
-                let (update, connected) = match item {
-                    // Listing: the kind stays as it was (connecting, or reconnecting) until
-                    // the list is complete; the writer then marks it connected.
-                    Ok(watcher::Event::Init) => (Update::Init(index), false),
-                    Ok(watcher::Event::InitApply(o)) => match applied(&ar, o, Some(index)) {
-                        Some(u) => (u, false),
-                        None => continue,
-                    },
-                    Ok(watcher::Event::InitDone) => {
-                        backoff = WATCH_BACKOFF_MIN;
-                        down_since = None;
-                        (Update::InitDone(index), false)
-                    }
-                    Ok(watcher::Event::Apply(o)) => match applied(&ar, o, None) {
-                        Some(u) => (u, true),
-                        None => continue,
-                    },
-                    Ok(watcher::Event::Delete(o)) => match obj_key(&ar, &o) {
-                        Some(k) => (Update::Delete(k), true),
-                        None => continue,
-                    },
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                };
-                if connected
-                    && tx
-                        .send(Update::State(
-                            index,
-                            ConnectionState::Connected { last_event: now },
-                        ))
-                        .is_err()
-                {
-                    return;
-                }
-                if tx.send(update).is_err() {
-                    return;
-                }
+            // Listing: the kind stays as it was (connecting, or reconnecting) until the list
+            // is complete; the writer then marks it connected.
+            if tx.send(Update::Init(index)).is_err() {
+                return;
             }
-            let text = match &failure {
-                Some(
-                    watcher::Error::InitialListFailed(k)
-                    | watcher::Error::WatchStartFailed(k)
-                    | watcher::Error::WatchFailed(k),
-                ) => explain(k),
-                Some(other) => other.to_string(),
-                None => "the watch ended".to_string(),
+            let failure = match list_kind(&client, &api, &ar, index, &tx).await {
+                Err(Failure::Closed) => return,
+                Err(Failure::Text(text)) => text,
+                Ok(version) => {
+                    if tx.send(Update::InitDone(index)).is_err() {
+                        return;
+                    }
+                    backoff = WATCH_BACKOFF_MIN;
+                    down_since = None;
+                    match watch_kind(&api, &ar, version, seconds, index, &tx).await {
+                        Failure::Closed => return,
+                        Failure::Text(text) => text,
+                    }
+                }
             };
-            let forbidden =
-                text.starts_with("forbidden") || text.contains("(403)") || text.contains("(404)");
+            let forbidden = failure.starts_with("forbidden")
+                || failure.contains("(403)")
+                || failure.contains("(404)");
             let state = if forbidden {
-                ConnectionState::Unreadable { reason: text }
+                ConnectionState::Unreadable { reason: failure }
             } else {
                 ConnectionState::Reconnecting {
                     since: *down_since.get_or_insert_with(SystemTime::now),
-                    error: text,
+                    error: failure,
                 }
             };
             if tx.send(Update::State(index, state)).is_err() || forbidden {
@@ -498,6 +470,157 @@ fn spawn_watch(
         }
     })
 }
+
+/// Why a kind's list or watch stopped.
+enum Failure {
+    /// The reader is gone: nothing more to do.
+    Closed,
+    /// The list or watch failed, in words.
+    Text(String),
+}
+
+/// Lists one kind (or one namespace of it) page by page, each object sent as `InitApply`;
+/// the resourceVersion the list was read at, for the watch that follows.
+///
+/// A page is decoded on a blocking thread while the next one is asked for: the server
+/// serves page n+1 while kdrift reads page n (a list of one large kind was the two taking
+/// turns, half of two cores idle). The next page's token comes from a scan of the page,
+/// which builds no tree. One page is decoded at a time, in order.
+async fn list_kind(
+    client: &kube::Client,
+    api: &Api<LenientObject>,
+    ar: &ApiResource,
+    index: usize,
+    tx: &tokio::sync::mpsc::UnboundedSender<Update>,
+) -> Result<String, Failure> {
+    let request = kube::core::Request::new(api.resource_url());
+    let mut lp = kube::api::ListParams::default().limit(LIST_PAGE);
+    let mut decoding: Option<tokio::task::JoinHandle<Result<bool, String>>> = None;
+    let finish = |h: Option<tokio::task::JoinHandle<Result<bool, String>>>| async move {
+        match h {
+            None => Ok(()),
+            Some(h) => match h.await {
+                Ok(Ok(true)) => Ok(()),
+                Ok(Ok(false)) => Err(Failure::Closed),
+                Ok(Err(why)) => Err(Failure::Text(why)),
+                Err(e) => Err(Failure::Text(format!(
+                    "reading a page of the list failed: {e}"
+                ))),
+            },
+        }
+    };
+    let version = loop {
+        let text = super::limit::retry_overloaded(|| async {
+            let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
+            client.request_text(req).await
+        })
+        .await
+        .map_err(|e| Failure::Text(explain(&e)))?;
+        let unreadable =
+            |e: serde_json::Error| format!("the cluster sent a list kdrift cannot read: {e}");
+        let meta = super::cluster::page_meta(&text).map_err(|e| Failure::Text(unreadable(e)))?;
+        finish(decoding.take()).await?;
+        let (ar_page, tx_page) = (ar.clone(), tx.clone());
+        decoding = Some(tokio::task::spawn_blocking(move || {
+            let mut open = true;
+            super::cluster::read_items(&text, |item| {
+                if open {
+                    if let Some(u) = applied(&ar_page, LenientObject::read(item), Some(index)) {
+                        open = tx_page.send(u).is_ok();
+                    }
+                }
+            })
+            .map_err(unreadable)?;
+            Ok(open)
+        }));
+        match meta.cont {
+            Some(c) => {
+                lp = kube::api::ListParams::default()
+                    .limit(LIST_PAGE)
+                    .continue_token(&c)
+            }
+            None => break meta.resource_version.ok_or_else(|| {
+                Failure::Text(
+                    "the list has no resourceVersion to watch from (does the kind support watch?)"
+                        .to_string(),
+                )
+            })?,
+        }
+    };
+    finish(decoding).await?;
+    Ok(version)
+}
+
+/// How many objects a page of a list holds.
+const LIST_PAGE: u32 = 500;
+
+/// Watches one kind from `version`, sending each change, until the watch fails. A watch the
+/// server ends (its timeout) is started again from the last version seen, as is one silent
+/// for longer than its timeout and a margin (a connection dropped without a word).
+async fn watch_kind(
+    api: &Api<LenientObject>,
+    ar: &ApiResource,
+    mut version: String,
+    seconds: u32,
+    index: usize,
+    tx: &tokio::sync::mpsc::UnboundedSender<Update>,
+) -> Failure {
+    let params = kube::api::WatchParams::default().timeout(seconds);
+    let idle = Duration::from_secs(u64::from(seconds)) + WATCH_IDLE_MARGIN;
+    loop {
+        let stream = match api.watch(&params, &version).await {
+            Ok(s) => s,
+            Err(e) => return Failure::Text(explain(&e)),
+        };
+        let mut stream = Box::pin(stream);
+        loop {
+            let event = match tokio::time::timeout(idle, stream.next()).await {
+                Ok(Some(event)) => event,
+                // Ended, or silent too long: watch again from the last version.
+                Ok(None) | Err(_) => break,
+            };
+            let now = SystemTime::now();
+            let (update, seen) = match event {
+                Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
+                    let seen = o.metadata.resource_version.clone();
+                    (applied(ar, o, None), seen)
+                }
+                Ok(WatchEvent::Deleted(o)) => {
+                    let seen = o.metadata.resource_version.clone();
+                    (obj_key(ar, &o).map(Update::Delete), seen)
+                }
+                Ok(WatchEvent::Bookmark(b)) => (None, Some(b.metadata.resource_version)),
+                // 410 Gone among them: the version is too old, so the kind is listed again.
+                Ok(WatchEvent::Error(status)) => {
+                    return Failure::Text(explain(&kube::Error::Api(status)))
+                }
+                Err(e) => return Failure::Text(explain(&e)),
+            };
+            match seen.filter(|v| !v.is_empty()) {
+                Some(v) => version = v,
+                None => {
+                    return Failure::Text(
+                        "a watch event has no resourceVersion to resume from".to_string(),
+                    )
+                }
+            }
+            let Some(update) = update else { continue };
+            if tx
+                .send(Update::State(
+                    index,
+                    ConnectionState::Connected { last_event: now },
+                ))
+                .is_err()
+                || tx.send(update).is_err()
+            {
+                return Failure::Closed;
+            }
+        }
+    }
+}
+
+/// How much longer than its timeout a watch may be silent before it counts as dropped.
+const WATCH_IDLE_MARGIN: Duration = Duration::from_secs(5);
 
 /// The first wait before a failed watch starts over, doubled after each failure up to the
 /// most; a complete list resets it.
