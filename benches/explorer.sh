@@ -16,8 +16,9 @@
 # BIN=path/to/kdrift runs that build instead of this checkout's. WARM=1 first runs each build
 # once, untimed, until its parse cache of the repository is on disk (the explorer writes it
 # ten seconds after a load), so that every timed run is a later start on the same repository;
-# without it the runs share one cache folder, and the first run of each build is its first
-# start. Needs tmux and curl.
+# without it the first run of each build is its first start. Each build has a cache folder of
+# its own (a parse cache names the build that wrote it: one folder shared by two builds would
+# have each start find the other's). Needs tmux and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resources=${1:-10000}
@@ -54,13 +55,16 @@ for _ in $(seq 300); do [ -s "$work/url" ] && break; sleep 0.1; done
 url=$(head -n1 "$work/url")
 echo "== explorer at $resources resources: want ✓$want_synced ≠$want_oos on screen" >&2
 
+# cache_of BIN: that build's cache folder.
+cache_of() { if [ "$1" = "${BASE:-}" ]; then echo "$work/cache-base"; else echo "$work/cache-new"; fi; }
+
 # one_run BIN CHANGE: prints "first_ms rss_mb hwm_mb [rss_after hwm_after]"
 one_run() {
   local bin=$1 change=$2 t0 now pid out=""
   tmux kill-session -t "$session" 2>/dev/null || true
   t0=$(date +%s%N)
   tmux new-session -d -s "$session" -x 200 -y 50 \
-    "cd $work/fx && exec $bin --kubeconfig $work/kc --repo repo -l app.kubernetes.io/part-of=fixture"
+    "cd $work/fx && XDG_CACHE_HOME=$(cache_of "$bin") exec $bin --kubeconfig $work/kc --repo repo -l app.kubernetes.io/part-of=fixture"
   pid=$(tmux display -p -t "$session" '#{pane_pid}')
   while :; do
     now=$(date +%s%N)
@@ -123,14 +127,14 @@ one_run() {
   echo "$out"
 }
 
-# warm BIN: the explorer once, untimed, until the cache folder holds its parse cache (a
-# build without one: until its first correct screen).
+# warm BIN: the explorer once, untimed, until its cache folder holds its parse cache (a
+# build that writes none: a minute, then a warning).
 warm() {
   tmux new-session -d -s "$session" -x 200 -y 50 \
-    "cd $work/fx && exec $1 --kubeconfig $work/kc --repo repo -l app.kubernetes.io/part-of=fixture"
+    "cd $work/fx && XDG_CACHE_HOME=$(cache_of "$1") exec $1 --kubeconfig $work/kc --repo repo -l app.kubernetes.io/part-of=fixture"
   local i
   for i in $(seq 600); do
-    find "$XDG_CACHE_HOME/kdrift/parsed" -type f ! -name '.tmp*' 2>/dev/null | grep -q . && break
+    find "$(cache_of "$1")/kdrift/parsed" -type f ! -name '.tmp*' 2>/dev/null | grep -q . && break
     sleep 0.1
   done
   [ "$i" = 600 ] && echo "warm: $1 wrote no parse cache in 60 s" >&2
@@ -140,7 +144,7 @@ warm() {
 }
 if [ -n "${WARM:-}" ]; then
   warm "$bin"
-  [ -n "${BASE:-}" ] && COMMIT=0 one_run "$BASE" 0 >/dev/null
+  [ -n "${BASE:-}" ] && warm "$BASE"
 fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
