@@ -539,12 +539,14 @@ async fn list_kind(
                     .limit(LIST_PAGE)
                     .continue_token(&c)
             }
-            None => break meta.resource_version.ok_or_else(|| {
-                Failure::Text(
+            None => {
+                break meta.resource_version.ok_or_else(|| {
+                    Failure::Text(
                     "the list has no resourceVersion to watch from (does the kind support watch?)"
                         .to_string(),
                 )
-            })?,
+                })?
+            }
         }
     };
     finish(decoding).await?;
