@@ -567,7 +567,12 @@ async fn run_all(client: &kube::Client, ns: &str, unique: &str) -> Answers {
                         _ => s.path.clone(),
                     };
                     let probe = step("probe", "GET", probe_path);
-                    if call(client, &probe).await.0 == 200 {
+                    let (code, body) = call(client, &probe).await;
+                    // A group is served once one version is; the real server adds the
+                    // CRD's other served version a moment later.
+                    let whole = s.what != "crd group"
+                        || body["versions"].as_array().is_some_and(|v| v.len() >= 2);
+                    if code == 200 && whole {
                         break;
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
