@@ -21,7 +21,7 @@ pub struct Tracking {
 }
 
 /// The apps of a repository as tracking sees them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppTracking {
     /// The app of each resource Git declares that belongs to one.
     pub by_key: std::collections::HashMap<ResourceKey, std::sync::Arc<str>>,

@@ -8,7 +8,7 @@ use crate::app::{LiveState, Msg, ReportBody, ReportUpdate};
 use crate::desired::DesiredSnapshot;
 use crate::drift::{self, DriftOptions, DriftReport, LiveCoverage};
 use crate::live::watch::{ConnectionState, KindState, LiveView};
-use crate::model::{LiveObject, ResourceKey};
+use crate::model::{DesiredObject, LiveObject, ResourceKey, SourceLocation};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -150,8 +150,16 @@ pub fn run(
             any = true;
             match input {
                 RecomputeInput::Desired(d) => {
-                    engine.set_desired(d, &out);
-                    full = true;
+                    // A new commit compares only the rows it changes, where that is the
+                    // same as comparing them all; the report goes out with the new
+                    // revision either way.
+                    match engine.set_desired(d, &out) {
+                        Some(keys) if engine.report.is_some() => {
+                            changed.extend(keys);
+                            restate = true;
+                        }
+                        _ => full = true,
+                    }
                 }
                 RecomputeInput::Served(s) => {
                     // The snapshot is copied (it is shared) only when a scope the cluster
@@ -385,7 +393,21 @@ enum Recomputed {
 }
 
 impl Engine {
-    fn set_desired(&mut self, d: Arc<DesiredSnapshot>, out: &RecomputeOutputs) {
+    /// Takes a new snapshot; the keys whose rows it changes (`changed_keys`), when only
+    /// those need comparing again.
+    fn set_desired(
+        &mut self,
+        d: Arc<DesiredSnapshot>,
+        out: &RecomputeOutputs,
+    ) -> Option<Vec<ResourceKey>> {
+        let before = self.desired.clone().map(|old| {
+            (
+                old,
+                Arc::clone(&self.opts.tracking.in_git_elsewhere),
+                Arc::clone(&self.opts.tracking.apps),
+                self.crds.clone(),
+            )
+        });
         // Copied (it may be shared) only when the cluster's scopes move an object.
         let d = match &self.served {
             Some(served) => {
@@ -420,6 +442,13 @@ impl Engine {
         self.crds = d.crds_by_kind();
         self.desired_kinds.clone_from(&kinds);
         self.desired = Some(Arc::clone(&d));
+        // Rows depend on more than their own object where these change: every row again.
+        let changed = before.and_then(|(old, elsewhere, apps, crds)| {
+            let same = *elsewhere == *self.opts.tracking.in_git_elsewhere
+                && *apps == *self.opts.tracking.apps
+                && crds == self.crds;
+            same.then(|| changed_keys(&old, &d)).flatten()
+        });
         out.desired.send_replace(Some(d));
         if let Some(file) = &out.kinds_cache {
             if self.cached_kinds.as_ref() != Some(&kinds) {
@@ -435,6 +464,7 @@ impl Engine {
                 true
             }
         });
+        changed
     }
 
     /// Why rows cannot be trusted: kinds the cluster does not serve, CRDs not installed,
@@ -709,6 +739,72 @@ pub fn live_state_of(kinds: &[KindState]) -> LiveState {
     }
 }
 
+/// The keys whose rows differ between two snapshots of the same repository: added, removed,
+/// or with another object, apiVersion or source (file and line). `None` when rows may
+/// change beyond those keys: invalid manifests differ (their rows are made apart), or a
+/// CustomResourceDefinition changed (its schema decides how its kind's lists compare). The
+/// caller checks what else rows read from the snapshot (apps, what Git declares outside the
+/// chosen paths). Both lists of objects are sorted by key.
+fn changed_keys(old: &DesiredSnapshot, new: &DesiredSnapshot) -> Option<Vec<ResourceKey>> {
+    let invalid =
+        |d: &DesiredSnapshot| -> Vec<(Option<ResourceKey>, String, SourceLocation, String)> {
+            d.invalid
+                .iter()
+                .map(|i| {
+                    (
+                        i.key.clone(),
+                        i.api_version.clone(),
+                        i.source.clone(),
+                        i.message.clone(),
+                    )
+                })
+                .collect()
+        };
+    if invalid(old) != invalid(new) {
+        return None;
+    }
+    let is_crd =
+        |k: &ResourceKey| k.kind == "CustomResourceDefinition" && k.group == "apiextensions.k8s.io";
+    let same = |a: &DesiredObject, b: &DesiredObject| {
+        a.api_version == b.api_version
+            && a.source == b.source
+            && a.object.as_str() == b.object.as_str()
+    };
+    let mut out = Vec::new();
+    let (a, b) = (&old.objects, &new.objects);
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let order = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => x.key.cmp(&y.key),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        let key = match order {
+            std::cmp::Ordering::Less => {
+                i += 1;
+                &a[i - 1].key
+            }
+            std::cmp::Ordering::Greater => {
+                j += 1;
+                &b[j - 1].key
+            }
+            std::cmp::Ordering::Equal => {
+                i += 1;
+                j += 1;
+                if same(&a[i - 1], &b[j - 1]) {
+                    continue;
+                }
+                &a[i - 1].key
+            }
+        };
+        if is_crd(&key) {
+            return None;
+        }
+        out.push(key.clone());
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -947,6 +1043,164 @@ mod tests {
                 "apps/Deployment/shop/web synced 0"
             ]
         );
+        drop(tx);
+        drop(ui_rx);
+        thread.join().unwrap();
+    }
+
+    fn with_data(mut o: DesiredObject, data: serde_json::Value) -> DesiredObject {
+        let mut v = o.object.value();
+        v["data"] = data;
+        o.object = Packed::new(&v);
+        o
+    }
+
+    /// Which rows a new snapshot changes: added, removed, another object, apiVersion or
+    /// line; `None` where more than those rows can change.
+    #[test]
+    fn a_new_snapshot_changes_the_rows_of_the_objects_it_changes() {
+        let base = vec![
+            object("", "ConfigMap", "a"),
+            object("", "ConfigMap", "b"),
+            object("apps", "Deployment", "c"),
+        ];
+        let snap = |objects: Vec<DesiredObject>| DesiredSnapshot {
+            objects,
+            ..DesiredSnapshot::default()
+        };
+        let keys = |old: Vec<DesiredObject>, new: Vec<DesiredObject>| -> Option<Vec<String>> {
+            changed_keys(&snap(old), &snap(new)).map(|k| k.iter().map(|k| k.name.clone()).collect())
+        };
+        assert_eq!(keys(base.clone(), base.clone()), Some(vec![]));
+        let mut moved = base.clone();
+        moved[1].source.line = Some(9);
+        assert_eq!(keys(base.clone(), moved), Some(vec!["b".into()]));
+        let mut edited = base.clone();
+        edited[2] = with_data(edited[2].clone(), json!({"x": "1"}));
+        assert_eq!(keys(base.clone(), edited), Some(vec!["c".into()]));
+        let mut other_version = base.clone();
+        other_version[0].api_version = "v2".into();
+        assert_eq!(keys(base.clone(), other_version), Some(vec!["a".into()]));
+        assert_eq!(
+            keys(base[..2].to_vec(), base[1..].to_vec()),
+            Some(vec!["a".into(), "c".into()]),
+            "one removed, one added"
+        );
+        assert_eq!(keys(vec![], base.clone()).map(|k| k.len()), Some(3));
+        // A CustomResourceDefinition changes schemas; an invalid manifest its own rows.
+        let mut with_crd = base.clone();
+        with_crd.insert(
+            0,
+            object("apiextensions.k8s.io", "CustomResourceDefinition", "w"),
+        );
+        assert_eq!(keys(base.clone(), with_crd), None);
+        let mut broken = snap(base.clone());
+        broken.invalid.push(crate::model::InvalidManifest {
+            key: None,
+            api_version: String::new(),
+            source: SourceLocation::default(),
+            message: "bad".into(),
+        });
+        assert_eq!(changed_keys(&snap(base.clone()), &broken), None);
+    }
+
+    /// After the first complete report, a new commit compares only the rows it changed and
+    /// the report goes out with the new revision, even when no row changed; the report the
+    /// UI puts together is the one a whole comparison of the new snapshot makes.
+    #[test]
+    fn a_new_commit_compares_only_the_rows_it_changes() {
+        let (tx, mut ui_rx, thread) = engine_serving_configmaps_and_deployments(true);
+        let revision = |commit: &str| crate::desired::git::RevisionInfo {
+            commit: commit.into(),
+            ..Default::default()
+        };
+        // Enough rows that three changed travel as changes, not as a whole report.
+        let mut first = vec![
+            object("", "ConfigMap", "a"),
+            object("", "ConfigMap", "b"),
+            object("apps", "Deployment", "c"),
+        ];
+        first.extend((0..30).map(|i| object("", "ConfigMap", &format!("x{i:02}"))));
+        first.sort_by(|a, b| a.key.cmp(&b.key));
+        let send = |objects: Vec<DesiredObject>, commit: &str| {
+            tx.send(RecomputeInput::Desired(Arc::new(DesiredSnapshot {
+                objects,
+                revision: revision(commit),
+                ..DesiredSnapshot::default()
+            })))
+            .unwrap();
+        };
+        send(first.clone(), "one");
+        let listed = ConnectionState::Connected {
+            last_event: SystemTime::now(),
+        };
+        let live: Vec<LiveObject> = first
+            .iter()
+            .map(|d| LiveObject::new(d.key.clone(), d.api_version.clone(), d.object.value()))
+            .collect();
+        tx.send(RecomputeInput::View(LiveView {
+            generation: 1,
+            whole: true,
+            kinds: vec![
+                kind("", "ConfigMap", listed.clone()),
+                kind("apps", "Deployment", listed),
+            ],
+            changes: live
+                .iter()
+                .map(|o| (o.key.clone(), Some(Arc::new(o.clone()))))
+                .collect(),
+            ..LiveView::default()
+        }))
+        .unwrap();
+        let mut report = DriftReport::default();
+        loop {
+            let u = next_report(&mut ui_rx);
+            u.body.apply(&mut report);
+            if u.live.is_complete() {
+                break;
+            }
+        }
+        let c = ResourceKey::new("apps", "Deployment", "shop", "c");
+        let untouched = report.shared(&c).cloned().unwrap();
+        // One ConfigMap edited, one removed, one added.
+        let mut second: Vec<DesiredObject> = first
+            .iter()
+            .filter(|o| o.key.name != "b")
+            .map(|o| match o.key.name.as_str() {
+                "a" => with_data(o.clone(), json!({"k": "v"})),
+                _ => o.clone(),
+            })
+            .collect();
+        second.push(object("", "ConfigMap", "d"));
+        second.sort_by(|a, b| a.key.cmp(&b.key));
+        send(second.clone(), "two");
+        let u = next_report(&mut ui_rx);
+        assert_eq!(u.revision.commit, "two");
+        match &u.body {
+            ReportBody::Changed { keys, .. } => {
+                let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+                assert_eq!(names, ["a", "b", "d"]);
+            }
+            ReportBody::Full(_) => panic!("a whole report for a commit that changed 3 rows"),
+        }
+        u.body.apply(&mut report);
+        assert!(
+            Arc::ptr_eq(&untouched, report.shared(&c).unwrap()),
+            "a row the commit did not change was not compared again"
+        );
+        let whole = drift::build_report(&second, &[], &live, &DriftOptions::default());
+        let verdicts = |r: &DriftReport| -> Vec<String> {
+            r.entries
+                .iter()
+                .map(|e| format!("{} {} {}", e.key, e.status, e.fields.len()))
+                .collect()
+        };
+        assert_eq!(verdicts(&report), verdicts(&whole));
+        // A commit that changes no object: no row compared, the new revision all the same.
+        send(second, "three");
+        let u = next_report(&mut ui_rx);
+        assert_eq!(u.revision.commit, "three");
+        assert!(matches!(&u.body, ReportBody::Changed { keys, .. } if keys.is_empty()));
         drop(tx);
         drop(ui_rx);
         thread.join().unwrap();
