@@ -797,7 +797,7 @@ fn changed_keys(old: &DesiredSnapshot, new: &DesiredSnapshot) -> Option<Vec<Reso
                 &a[i - 1].key
             }
         };
-        if is_crd(&key) {
+        if is_crd(key) {
             return None;
         }
         out.push(key.clone());
