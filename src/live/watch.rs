@@ -509,16 +509,32 @@ async fn list_kind(
             },
         }
     };
+    let unreadable =
+        |e: serde_json::Error| format!("the cluster sent a list kdrift cannot read: {e}");
     let version = loop {
-        let text = super::limit::retry_overloaded(|| async {
-            let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
-            client.request_text(req).await
-        })
-        .await
-        .map_err(|e| Failure::Text(explain(&e)))?;
-        let unreadable =
-            |e: serde_json::Error| format!("the cluster sent a list kdrift cannot read: {e}");
-        let meta = super::cluster::page_meta(&text).map_err(|e| Failure::Text(unreadable(e)))?;
+        let fetched = async {
+            let text = super::limit::retry_overloaded(|| async {
+                let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
+                client.request_text(req).await
+            })
+            .await
+            .map_err(|e| Failure::Text(explain(&e)))?;
+            let meta =
+                super::cluster::page_meta(&text).map_err(|e| Failure::Text(unreadable(e)))?;
+            Ok::<_, Failure>((text, meta))
+        }
+        .await;
+        let (text, meta) = match fetched {
+            Ok(page) => page,
+            Err(failure) => {
+                // The page still being read sends all it sends before this list is given
+                // up: the next list's objects are never mixed with a late one of this list.
+                if let Some(h) = decoding.take() {
+                    let _ = h.await;
+                }
+                return Err(failure);
+            }
+        };
         finish(decoding.take()).await?;
         let (ar_page, tx_page) = (ar.clone(), tx.clone());
         decoding = Some(tokio::task::spawn_blocking(move || {
