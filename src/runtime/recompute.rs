@@ -1028,12 +1028,6 @@ mod tests {
             .map(|(_, o)| o.as_deref().unwrap().clone())
             .collect();
         let whole = drift::build_report(&objects, &[], &all_live, &DriftOptions::default());
-        let verdicts = |r: &DriftReport| -> Vec<String> {
-            r.entries
-                .iter()
-                .map(|e| format!("{} {} {:?}", e.key, e.status, e.fields.len()))
-                .collect()
-        };
         assert_eq!(verdicts(&report), verdicts(&whole));
         assert_eq!(
             verdicts(&report),
@@ -1046,6 +1040,14 @@ mod tests {
         drop(tx);
         drop(ui_rx);
         thread.join().unwrap();
+    }
+
+    /// Each row as "key status number-of-drifted-fields".
+    fn verdicts(r: &DriftReport) -> Vec<String> {
+        r.entries
+            .iter()
+            .map(|e| format!("{} {} {}", e.key, e.status, e.fields.len()))
+            .collect()
     }
 
     fn with_data(mut o: DesiredObject, data: serde_json::Value) -> DesiredObject {
@@ -1189,12 +1191,6 @@ mod tests {
             "a row the commit did not change was not compared again"
         );
         let whole = drift::build_report(&second, &[], &live, &DriftOptions::default());
-        let verdicts = |r: &DriftReport| -> Vec<String> {
-            r.entries
-                .iter()
-                .map(|e| format!("{} {} {}", e.key, e.status, e.fields.len()))
-                .collect()
-        };
         assert_eq!(verdicts(&report), verdicts(&whole));
         // A commit that changes no object: no row compared, the new revision all the same.
         send(second, "three");
